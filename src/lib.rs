@@ -1,0 +1,17 @@
+//! hidupsd: a USB HID UPS daemon that speaks NUT's network protocol.
+//!
+//! Layers, from bytes to meaning (each pure unless marked):
+//! - [`hid`]: report descriptor and report bytes ⇄ fields and values;
+//! - [`ups`]: NUT's knowledge as constant tables (usage names, vendor
+//!   mapping tables, lookups, devices) and the engine that binds a parsed
+//!   descriptor to a table and turns reports into NUT variables;
+//! - [`recording`]: recorded devices (fixture directories) for `decode`,
+//!   tests and simulation.
+//!
+//! No module reads the clock or touches a file descriptor except the
+//! binary's thin shell (`main.rs`).
+
+pub mod hid;
+pub mod recording;
+pub mod text;
+pub mod ups;

@@ -1,0 +1,135 @@
+//! `Text`: a fixed-capacity string on the stack, for formatting values
+//! without touching the heap. Overflow is an error, never a silent cut.
+
+use core::fmt;
+
+/// Capacity of a [`Text`], in bytes. NUT's own value buffers are smaller.
+pub const TEXT_CAP: usize = 128;
+
+/// A UTF-8 string of at most [`TEXT_CAP`] bytes, stored inline.
+#[derive(Clone, Copy)]
+pub struct Text {
+    len: u8,
+    buf: [u8; TEXT_CAP],
+}
+
+impl Text {
+    pub const fn new() -> Self {
+        Text { len: 0, buf: [0; TEXT_CAP] }
+    }
+
+    /// Build from a string; `None` if it does not fit.
+    pub fn from_str(s: &str) -> Option<Self> {
+        let mut t = Text::new();
+        t.push_str(s).ok()?;
+        Some(t)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only whole `&str`s are ever appended, so the bytes are UTF-8.
+        core::str::from_utf8(&self.buf[..self.len as usize]).unwrap_or("")
+    }
+
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Append; on overflow nothing is appended and `Err` is returned.
+    pub fn push_str(&mut self, s: &str) -> Result<(), fmt::Error> {
+        let at = self.len as usize;
+        let end = at + s.len();
+        if end > TEXT_CAP {
+            return Err(fmt::Error);
+        }
+        self.buf[at..end].copy_from_slice(s.as_bytes());
+        self.len = end as u8;
+        Ok(())
+    }
+
+    /// Keep at most `n` bytes, backing off to a character boundary.
+    pub fn truncate(&mut self, n: usize) {
+        let mut n = n.min(self.len as usize);
+        while n > 0 && !self.as_str().is_char_boundary(n) {
+            n -= 1;
+        }
+        self.len = n as u8;
+    }
+
+    /// Replace the contents with formatted text.
+    pub fn set_fmt(&mut self, args: fmt::Arguments<'_>) -> Result<(), fmt::Error> {
+        self.clear();
+        let r = fmt::write(self, args);
+        if r.is_err() {
+            self.clear();
+        }
+        r
+    }
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Text::new()
+    }
+}
+
+impl fmt::Write for Text {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.push_str(s)
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, o: &Self) -> bool {
+        self.as_str() == o.as_str()
+    }
+}
+impl Eq for Text {}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, o: &str) -> bool {
+        self.as_str() == o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::fmt::Write;
+
+    #[test]
+    fn overflow_is_an_error_and_leaves_contents() {
+        let mut t = Text::from_str("ab").unwrap();
+        let long = "x".repeat(TEXT_CAP);
+        assert!(t.push_str(&long).is_err());
+        assert_eq!(t.as_str(), "ab");
+        write!(t, "{:.1}", 2.25f64).unwrap();
+        assert_eq!(t.as_str(), "ab2.2");
+    }
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        let mut t = Text::from_str("aé").unwrap();
+        t.truncate(2);
+        assert_eq!(t.as_str(), "a");
+    }
+}
