@@ -11,7 +11,9 @@
 //! No module reads the clock or touches a file descriptor except the
 //! binary's thin shell (`main.rs`).
 
+pub mod decode;
 pub mod hid;
 pub mod recording;
+pub mod store;
 pub mod text;
 pub mod ups;

@@ -1,0 +1,705 @@
+//! The engine: one UPS's parsed descriptor bound to a subdriver's mapping
+//! table, turning reports into NUT variables the way usbhid-ups does.
+//!
+//! Pure apart from the [`Transport`] it is handed (a recording, a
+//! simulated UPS, or the hidraw worker) and the time passed in by the
+//! caller. After [`Ups::new`] nothing on the decoding path allocates:
+//! report buffers, bindings and the variable store are sized at set-up.
+
+use super::conv::{ConvState, Env};
+use super::path;
+use super::quirks;
+use super::select;
+use super::status::{self, OnlineDischarge};
+use super::table::{hu, st, Entry, Subdriver};
+use crate::hid::{report, Descriptor, Kind};
+use crate::store::Store;
+use crate::text::Text;
+use core::fmt::Write;
+
+/// Why a report read or write failed, as far as the engine cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoError {
+    /// Timeout, stall, I/O error: skip this value this time.
+    Skip,
+    /// The device is gone or unusable: stop and reconnect.
+    Gone,
+}
+
+/// Access to the device's reports. Buffers start with the report id.
+pub trait Transport {
+    /// GET_REPORT (Feature) into `buf` (`buf[0]` holds the id on entry);
+    /// returns how many bytes the device answered, id included.
+    fn get_feature(&mut self, buf: &mut [u8]) -> Result<usize, IoError>;
+    /// SET_REPORT (Feature) of the whole buffer.
+    fn set_feature(&mut self, buf: &[u8]) -> Result<(), IoError>;
+    /// USB string descriptor `index` as 8-bit text; `false` if unavailable.
+    fn string(&mut self, index: u8, out: &mut Text) -> bool;
+}
+
+/// USB identity of a device.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    pub vid: u16,
+    pub pid: u16,
+    pub vendor: Option<String>,
+    pub product: Option<String>,
+    pub serial: Option<String>,
+}
+
+/// usbhid-ups options that change decoding.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Force a subdriver by key (`subdriver = apc`).
+    pub subdriver: Option<String>,
+    /// `productid` was configured: known vendors' unknown products are claimed.
+    pub productid_set: bool,
+    pub pollonly: bool,
+    pub interruptonly: bool,
+    pub onlinedischarge: OnlineDischarge,
+    /// `disable_fix_report_desc`.
+    pub no_fixups: bool,
+    /// `lowbatt`, `ondelay`, `offdelay` overrides of published values.
+    pub lowbatt: Option<String>,
+    pub ondelay: Option<String>,
+    pub offdelay: Option<String>,
+    /// Poll intervals in milliseconds (report cache age and full-walk period).
+    pub pollinterval_ms: u64,
+    pub pollfreq_ms: u64,
+}
+
+/// Why a device cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BindError {
+    Descriptor(crate::hid::Error),
+    /// The descriptor has no application collection on page 0x84/0x85.
+    NotPowerDevice { first_application: Option<u32> },
+    /// `subdriver` named something that does not exist.
+    UnknownSubdriver(String),
+}
+
+impl core::fmt::Display for BindError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BindError::Descriptor(e) => e.fmt(f),
+            BindError::NotPowerDevice { first_application: Some(u) } => write!(
+                f,
+                "not a HID Power Device: its application collection is usage {u:08x}, \
+                 not on the Power Device (0x84) or Battery System (0x85) page"
+            ),
+            BindError::NotPowerDevice { first_application: None } => {
+                f.write_str("not a HID Power Device: the descriptor has no application collection")
+            }
+            BindError::UnknownSubdriver(s) => write!(f, "unknown subdriver '{s}'"),
+        }
+    }
+}
+
+impl std::error::Error for BindError {}
+
+/// Which entries a walk reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    Init,
+    Quick,
+    Full,
+}
+
+/// What happened to a walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalkResult {
+    Ok,
+    /// The device went away mid-walk, or nothing at all could be read.
+    Reconnect,
+}
+
+/// Per-entry binding, made once (NUT keeps it for the life of the driver).
+#[derive(Debug, Clone, Copy, Default)]
+struct Bind {
+    field: Option<u16>,
+    /// Another entry already published this name at INIT.
+    disabled: bool,
+}
+
+/// One cached report per id, shared by all kinds (NUT's layout).
+#[derive(Debug, Clone)]
+struct Cache {
+    buf: Vec<u8>,
+    /// (start, len incl. id byte) per report id; len 0 = unused.
+    span: [(u32, u16); 256],
+    /// Time (ms) each report was last filled; `None` = never or invalidated.
+    stamp: [Option<u64>; 256],
+}
+
+impl Cache {
+    fn new(desc: &Descriptor) -> Cache {
+        let mut span = [(0u32, 0u16); 256];
+        let mut total = 0usize;
+        for id in 0..=255u8 {
+            let n = desc.report_len_any(id);
+            if n > 0 {
+                span[id as usize] = (total as u32, (n + 1) as u16);
+                total += n + 1;
+            }
+        }
+        let mut buf = vec![0u8; total];
+        for (id, &(start, len)) in span.iter().enumerate() {
+            if len > 0 {
+                buf[start as usize] = id as u8;
+            }
+        }
+        Cache { buf, span, stamp: [None; 256] }
+    }
+
+    fn get(&self, id: u8) -> &[u8] {
+        let (s, n) = self.span[id as usize];
+        &self.buf[s as usize..s as usize + n as usize]
+    }
+
+    fn get_mut(&mut self, id: u8) -> &mut [u8] {
+        let (s, n) = self.span[id as usize];
+        &mut self.buf[s as usize..s as usize + n as usize]
+    }
+
+    fn fresh(&self, id: u8, now: u64, age: u64) -> bool {
+        self.stamp[id as usize].is_some_and(|t| t + age > now)
+    }
+}
+
+/// One UPS.
+pub struct Ups {
+    pub desc: Descriptor,
+    pub sub: &'static Subdriver,
+    pub ident: Identity,
+    pub opts: Options,
+    binds: Vec<Bind>,
+    pub store: Store,
+    /// Commands advertised to clients.
+    pub cmds: Vec<&'static str>,
+    bits: u32,
+    /// Alarm texts from mapping entries during the current full walk.
+    alarm: Text,
+    alarm_active: bool,
+    conv: ConvState,
+    cache: Cache,
+    /// A write succeeded since the last full walk.
+    written: bool,
+    last_full: Option<u64>,
+    /// Interrupt reports are used (not `pollonly`).
+    pub interrupt_pipe: bool,
+    prev_charge: Option<i64>,
+}
+
+impl Ups {
+    /// Parse and check a descriptor, choose the subdriver, apply its
+    /// descriptor fix-ups and bind every mapping entry.
+    pub fn new(descriptor: &[u8], ident: Identity, opts: Options) -> Result<Ups, BindError> {
+        let mut desc = Descriptor::parse(descriptor).map_err(BindError::Descriptor)?;
+        if !desc.is_power_device() {
+            return Err(BindError::NotPowerDevice { first_application: desc.applications().first().copied() });
+        }
+        let choice = select::choose(&ident, &opts)?;
+        let sub = choice.sub;
+        if !opts.no_fixups {
+            quirks::fix_descriptor(sub.key, ident.vid, ident.pid, &mut desc);
+        }
+        let kind = if opts.interruptonly { Kind::Input } else { Kind::Feature };
+        let binds = sub
+            .map
+            .iter()
+            .map(|e| Bind {
+                field: path::resolve(e.path, sub.usages)
+                    .and_then(|p| desc.find(kind, p.nodes()))
+                    .map(|i| i as u16),
+                disabled: false,
+            })
+            .collect();
+        let cache = Cache::new(&desc);
+        let interrupt_pipe = !opts.pollonly && !choice.pollonly;
+        let mut opts = opts;
+        opts.interruptonly |= choice.interruptonly;
+        if opts.pollinterval_ms == 0 {
+            opts.pollinterval_ms = 2000;
+        }
+        if opts.pollfreq_ms == 0 {
+            opts.pollfreq_ms = if sub.key == "cps" { 12_000 } else { 30_000 };
+        }
+        Ok(Ups {
+            desc,
+            sub,
+            ident,
+            opts,
+            binds,
+            store: Store::new(),
+            cmds: Vec::with_capacity(64),
+            bits: 0,
+            alarm: Text::new(),
+            alarm_active: false,
+            conv: ConvState::default(),
+            cache,
+            written: false,
+            last_full: None,
+            interrupt_pipe,
+            prev_charge: None,
+        })
+    }
+
+    /// Status bits as decoded so far.
+    pub fn bits(&self) -> u32 {
+        self.bits
+    }
+
+    /// Publish identity, run the INIT walk and commit the status.
+    pub fn init(&mut self, io: &mut dyn Transport, now: u64) -> WalkResult {
+        super::identity::publish(self, io);
+        let r = self.walk(Walk::Init, io, now);
+        self.apply_overrides();
+        self.commit(false);
+        self.last_full = Some(now);
+        r
+    }
+
+    /// One scheduled update: a FULL walk when due (or after a write),
+    /// else a QUICK one; then commit status (and alarms after a full walk).
+    pub fn update(&mut self, io: &mut dyn Transport, now: u64) -> WalkResult {
+        let full = self.written || self.last_full.map_or(true, |t| now > t + self.opts.pollfreq_ms);
+        let r = self.walk(if full { Walk::Full } else { Walk::Quick }, io, now);
+        if full {
+            self.last_full = Some(now);
+            self.written = false;
+        }
+        self.commit(full);
+        r
+    }
+
+    /// When the next full walk is due (ms).
+    pub fn next_full(&self) -> u64 {
+        self.last_full.unwrap_or(0) + self.opts.pollfreq_ms
+    }
+
+    /// Decode an interrupt (Input) report as it arrives, then commit the
+    /// status so a power cut shows at once. Returns how many fields of the
+    /// report fed a mapping entry.
+    pub fn on_input(&mut self, report: &[u8], io: &mut dyn Transport, now: u64) -> usize {
+        let (id, data) = if self.desc.uses_report_ids {
+            match report.split_first() {
+                Some((&id, rest)) => (id, rest),
+                None => return 0,
+            }
+        } else {
+            (0, report)
+        };
+        let expected = self.desc.report_len_any(id);
+        if expected == 0 {
+            return 0;
+        }
+        let n = data.len().min(expected);
+        let buf = self.cache.get_mut(id);
+        buf[1..1 + n].copy_from_slice(&data[..n]);
+        self.cache.stamp[id as usize] = Some(now);
+        let mut fed = 0;
+        for fi in 0..self.desc.fields().len() {
+            let f = self.desc.fields()[fi];
+            if f.kind != Kind::Input || f.report_id != id {
+                continue;
+            }
+            let Some(v) = report::get_value(self.cache.get(id), &f) else { continue };
+            // The Feature twin with the same path carries the mapping.
+            let target = self.desc.find(Kind::Feature, f.path.nodes()).unwrap_or(fi);
+            // First non-ABSENT, non-command entry bound there (NUT would
+            // also feed a command entry and publish a bogus variable).
+            let entry = self.sub.map.iter().zip(&self.binds).position(|(e, b)| {
+                b.field == Some(target as u16) && !b.disabled && !e.is_absent() && !e.is_cmd()
+            });
+            if let Some(ei) = entry {
+                if self.process(ei, v, io, now, Walk::Quick) {
+                    fed += 1;
+                }
+            }
+        }
+        if fed > 0 {
+            self.commit(false);
+        }
+        fed
+    }
+
+    fn walk(&mut self, mode: Walk, io: &mut dyn Transport, now: u64) -> WalkResult {
+        let (mut tried, mut ok) = (0u32, 0u32);
+        if mode == Walk::Full {
+            self.alarm.clear();
+        }
+        for i in 0..self.sub.map.len() {
+            let e = &self.sub.map[i];
+            let b = self.binds[i];
+            let Some(fi) = b.field else { continue };
+            if b.disabled {
+                continue;
+            }
+            if e.is_absent() {
+                if mode == Walk::Init && !self.store.has(e.name) {
+                    let _ = self.store.set(e.name, e.fmt.unwrap_or(""));
+                    self.store.set_meta(e.name, e.st, e.len, None);
+                }
+                continue;
+            }
+            let f = self.desc.fields()[fi as usize];
+            if e.is_cmd() {
+                if mode == Walk::Init
+                    && self.refresh(f.report_id, io, now).is_ok()
+                    && !self.cmds.contains(&e.name)
+                {
+                    self.cmds.push(e.name);
+                }
+                continue;
+            }
+            let special = e.is_bool() || e.is_alarm();
+            match mode {
+                Walk::Init => {
+                    if !special && self.store.has(e.name) {
+                        self.binds[i].disabled = true;
+                        continue;
+                    }
+                }
+                Walk::Quick => {
+                    if e.hu & hu::QUICK_POLL == 0 {
+                        continue;
+                    }
+                }
+                Walk::Full => {
+                    if e.hu & hu::STATIC != 0 && self.interrupt_pipe {
+                        continue;
+                    }
+                    if e.hu & hu::SEMI_STATIC != 0 && self.interrupt_pipe && !self.written {
+                        continue;
+                    }
+                }
+            }
+            tried += 1;
+            match self.refresh(f.report_id, io, now) {
+                Ok(()) => {}
+                Err(IoError::Skip) => continue,
+                Err(IoError::Gone) => return WalkResult::Reconnect,
+            }
+            ok += 1;
+            if let Some(v) = report::get_value(self.cache.get(f.report_id), &f) {
+                self.process(i, v, io, now, mode);
+            }
+        }
+        if mode != Walk::Init && tried > 0 && ok == 0 {
+            return WalkResult::Reconnect;
+        }
+        WalkResult::Ok
+    }
+
+    /// Make sure report `id` is in the cache and fresh.
+    fn refresh(&mut self, id: u8, io: &mut dyn Transport, now: u64) -> Result<(), IoError> {
+        if self.opts.interruptonly || self.cache.fresh(id, now, self.opts.pollinterval_ms) {
+            return Ok(());
+        }
+        let buf = self.cache.get_mut(id);
+        buf[0] = id;
+        // A short answer is used as it is; the rest keeps older bytes.
+        io.get_feature(buf)?;
+        buf[0] = id;
+        self.cache.stamp[id as usize] = Some(now);
+        Ok(())
+    }
+
+    /// Convert and publish one value for entry `i`. Returns whether
+    /// anything was published or fed to the status.
+    fn process(&mut self, i: usize, value: f64, io: &mut dyn Transport, now: u64, mode: Walk) -> bool {
+        let e: &'static Entry = &self.sub.map[i];
+        let mut out = Text::new();
+        let converted = match e.lookup {
+            Some(l) => match l.fun {
+                Some(func) => {
+                    let mut env = Ctx { ups: self, io, now };
+                    func.forward(value, &mut env, &mut out)
+                }
+                None => match l.rows.iter().find(|r| r.0 == value as i64) {
+                    Some(r) => out.push_str(r.1).is_ok(),
+                    None => false,
+                },
+            },
+            None => format_value(e.fmt.unwrap_or("%.0f"), value, &mut out),
+        };
+        if !converted {
+            return false;
+        }
+        if e.is_bool() {
+            status::apply_token(&mut self.bits, out.as_str());
+        } else if e.is_alarm() {
+            if !self.alarm.is_empty() {
+                let _ = self.alarm.push_str(" ");
+            }
+            let _ = self.alarm.push_str(out.as_str());
+        } else {
+            if self.store.set(e.name, out.as_str()).is_err() {
+                return false;
+            }
+            if mode == Walk::Init || !self.interrupt_pipe {
+                let rw_enum = e.hu & hu::ENUM != 0 && e.st & st::RW != 0;
+                self.store.set_meta(e.name, e.st, e.len, if rw_enum { e.lookup } else { None });
+            }
+        }
+        true
+    }
+
+    /// `lowbatt`, `ondelay`, `offdelay` replace published values.
+    fn apply_overrides(&mut self) {
+        let o = [
+            ("battery.charge.low", self.opts.lowbatt.clone()),
+            ("ups.delay.start", self.opts.ondelay.clone()),
+            ("ups.delay.shutdown", self.opts.offdelay.clone()),
+        ];
+        for (name, v) in o {
+            if let Some(v) = v {
+                if self.store.has(name) {
+                    let _ = self.store.set(name, &v);
+                }
+            }
+        }
+    }
+
+    /// Turn the status bits into `ups.status` (and, after a full walk,
+    /// `ups.alarm`).
+    fn commit(&mut self, full: bool) {
+        let charge = self.store.get("battery.charge").and_then(atoi);
+        let mut words = status::words(self.bits, self.opts.onlinedischarge, charge);
+        // A battery.charge trend implies charging or discharging when the
+        // UPS says neither (NUT's generic status commit).
+        if let (Some(c), Some(p)) = (charge, self.prev_charge) {
+            if c != p && (0..100).contains(&c) && p >= 0 {
+                let rising = c > p;
+                if !words.has("CHRG") && !words.has("DISCHRG") {
+                    words.add(if rising { "CHRG" } else { "DISCHRG" });
+                } else if words.has("DISCHRG") && rising {
+                    words.add("CHRG");
+                } else if words.has("CHRG") && !rising {
+                    words.add("DISCHRG");
+                }
+            }
+        }
+        self.prev_charge = charge;
+        if full {
+            let mut alarm = self.alarm;
+            status::alarms(self.bits, &mut alarm);
+            self.alarm_active = !alarm.is_empty();
+            if alarm.is_empty() {
+                self.store.delete("ups.alarm");
+            } else {
+                let _ = self.store.set("ups.alarm", alarm.as_str());
+            }
+        }
+        let mut text = Text::new();
+        status::render(&words, self.alarm_active, &mut text);
+        let _ = self.store.set("ups.status", text.as_str());
+        match status::transfer_reason(self.bits) {
+            Some(r) => {
+                let _ = self.store.set("input.transfer.reason", r);
+            }
+            None => {
+                self.store.delete("input.transfer.reason");
+            }
+        }
+        match status::buzzwords(self.bits) {
+            Some(b) => {
+                let _ = self.store.set("experimental.ups.mode.buzzwords", b);
+            }
+            None => {
+                self.store.delete("experimental.ups.mode.buzzwords");
+            }
+        }
+    }
+
+    /// Read the scaled value at a NUT path (first Feature field under it).
+    pub fn read_path(&mut self, p: &str, io: &mut dyn Transport, now: u64) -> Option<f64> {
+        let path = path::resolve(p, self.sub.usages)?;
+        let fi = self.desc.find(Kind::Feature, path.nodes())?;
+        let f = self.desc.fields()[fi];
+        self.refresh(f.report_id, io, now).ok()?;
+        report::get_value(self.cache.get(f.report_id), &f)
+    }
+
+    /// Raw cached bytes of a report (for `--explore` and tests).
+    pub fn report(&self, id: u8) -> &[u8] {
+        self.cache.get(id)
+    }
+
+    /// Fill a report into the cache without a transport (recordings).
+    pub fn load_report(&mut self, id: u8, io: &mut dyn Transport, now: u64) -> Result<(), IoError> {
+        self.refresh(id, io, now)
+    }
+
+    /// The conversion functions' sticky state (model family, scales).
+    pub fn conv_state(&mut self) -> &mut ConvState {
+        &mut self.conv
+    }
+
+    /// Write `value` (NUT text) to the field bound to entry `i`: convert,
+    /// patch the cached report and send it. Invalidates the cache.
+    pub fn write_entry(
+        &mut self,
+        i: usize,
+        value: &str,
+        io: &mut dyn Transport,
+        now: u64,
+    ) -> Result<(), WriteError> {
+        let e: &'static Entry = &self.sub.map[i];
+        let fi = self.binds[i].field.ok_or(WriteError::NotSupported)? as usize;
+        let f = self.desc.fields()[fi];
+        if f.flags & 0xFF == 0x01 {
+            return Err(WriteError::ReadOnly);
+        }
+        let raw: f64 = match e.lookup {
+            Some(l) => match l.nuf {
+                Some(func) => {
+                    let mut env = Ctx { ups: self, io, now };
+                    func.reverse(value, &mut env).ok_or(WriteError::BadValue)? as f64
+                }
+                None if l.fun.is_some() => return Err(WriteError::BadValue),
+                None => l.rows.iter().find(|r| r.1 == value).ok_or(WriteError::BadValue)?.0 as f64,
+            },
+            None => atol(value).ok_or(WriteError::BadValue)? as f64,
+        };
+        let logical = report::to_logical(&f, raw);
+        let _ = self.refresh(f.report_id, io, now);
+        let buf = self.cache.get_mut(f.report_id);
+        buf[0] = f.report_id;
+        if !report::put(buf, &f, logical) {
+            return Err(WriteError::NotSupported);
+        }
+        let buf = self.cache.get(f.report_id);
+        io.set_feature(buf).map_err(WriteError::Io)?;
+        self.cache.stamp = [None; 256];
+        self.written = true;
+        Ok(())
+    }
+
+    /// Index of the first bound, enabled entry with this name.
+    pub fn entry(&self, name: &str, cmd: bool) -> Option<usize> {
+        self.sub
+            .map
+            .iter()
+            .zip(&self.binds)
+            .position(|(e, b)| e.name == name && e.is_cmd() == cmd && b.field.is_some())
+    }
+}
+
+/// Why a write failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteError {
+    NotSupported,
+    ReadOnly,
+    BadValue,
+    Io(IoError),
+}
+
+/// The conversion functions' view of a device.
+struct Ctx<'a> {
+    ups: &'a mut Ups,
+    io: &'a mut dyn Transport,
+    now: u64,
+}
+
+impl Env for Ctx<'_> {
+    fn vid_pid(&self) -> (u16, u16) {
+        (self.ups.ident.vid, self.ups.ident.pid)
+    }
+    fn var(&self, name: &str) -> Option<&str> {
+        self.ups.store.get(name)
+    }
+    fn set_var(&mut self, name: &str, value: Option<&str>) {
+        match value {
+            Some(v) => {
+                let _ = self.ups.store.set(name, v);
+            }
+            None => {
+                self.ups.store.delete(name);
+            }
+        }
+    }
+    fn usb_string(&mut self, index: u8, out: &mut Text) -> bool {
+        self.io.string(index, out)
+    }
+    fn read_path(&mut self, path: &str) -> Option<f64> {
+        self.ups.read_path(path, self.io, self.now)
+    }
+    fn feature_report(&mut self, id: u8) -> Option<&[u8]> {
+        if self.ups.desc.report_len_any(id) == 0 {
+            return None;
+        }
+        // These functions want the report as it is now, not as cached.
+        self.ups.cache.stamp[id as usize] = None;
+        self.ups.refresh(id, self.io, self.now).ok()?;
+        Some(self.ups.cache.get(id))
+    }
+    fn state(&mut self) -> &mut ConvState {
+        &mut self.ups.conv
+    }
+}
+
+/// printf-style formatting of a number: `%.Nf` (also `%0.Nf`, `%f`), or a
+/// literal without `%` printed as it is. Returns false for anything else.
+pub fn format_value(fmt: &str, v: f64, out: &mut Text) -> bool {
+    let Some(spec) = fmt.strip_prefix('%') else {
+        return out.push_str(fmt).is_ok();
+    };
+    let spec = spec.trim_start_matches('0');
+    let prec = match spec {
+        "f" => 6,
+        _ => match spec.strip_prefix('.').and_then(|s| s.strip_suffix('f')) {
+            Some(d) if !d.is_empty() => match d.parse::<usize>() {
+                Ok(p) if p <= 9 => p,
+                _ => return false,
+            },
+            Some(_) => 0,
+            None => return false,
+        },
+    };
+    write!(out, "{v:.prec$}").is_ok()
+}
+
+/// C `atoi` on a published value (leading integer, else 0 → `None` if no digits).
+fn atoi(s: &str) -> Option<i64> {
+    atol(s)
+}
+
+/// C `atol`: optional sign and leading digits; `None` if there are none.
+pub fn atol(s: &str) -> Option<i64> {
+    let s = s.trim_start();
+    let (neg, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let end = digits.bytes().position(|b| !b.is_ascii_digit()).unwrap_or(digits.len());
+    if end == 0 {
+        return None;
+    }
+    let v: i64 = digits[..end].parse().ok()?;
+    Some(if neg { -v } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_printf() {
+        let f = |fmt: &str, v: f64| {
+            let mut t = Text::new();
+            assert!(format_value(fmt, v, &mut t));
+            t.as_str().to_string()
+        };
+        assert_eq!(f("%.0f", 2.5), "2");
+        assert_eq!(f("%.1f", 13.45), "13.4");
+        assert_eq!(f("%0.1f", 230.0), "230.0");
+        assert_eq!(f("%.2f", 0.125), "0.12");
+        assert_eq!(f("30", 7.0), "30");
+        assert!(!format_value("%d", 1.0, &mut Text::new()));
+        assert_eq!(atol(" 42abc"), Some(42));
+        assert_eq!(atol("-7"), Some(-7));
+        assert_eq!(atol("x"), None);
+    }
+}
