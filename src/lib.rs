@@ -12,6 +12,7 @@
 //! binary's thin shell (`main.rs`).
 
 pub mod decode;
+pub mod fuzz;
 pub mod hid;
 pub mod recording;
 pub mod store;

@@ -244,8 +244,8 @@ mod tests {
         assert_eq!((r.ident.vid, r.ident.pid), (0x051d, 2));
         assert_eq!(r.ident.product.as_deref(), Some("A # B"));
         assert_eq!(r.descriptor, [0x05, 0x84, 0x09, 0x04]);
-        assert_eq!(r.features, [vec![0x0c, 0x0c, 0x64]]);
-        assert_eq!(r.inputs, [vec![0x0b, 0x0b, 0x01]]);
+        assert_eq!(r.features, [vec![0x0c, 0x64]]);
+        assert_eq!(r.inputs, [vec![0x0b, 0x01]]);
         assert_eq!(r.strings, [(4, "PbAc".to_string())]);
         let bad = |t: &str| Recording::default().parse(t).unwrap_err();
         assert_eq!(bad("\nfeature 0c 0d 64").0, 2);

@@ -247,7 +247,8 @@ impl Func {
                 Some((v << 8) as i64 + (v >> 8) as i64)
             }
             PowercomShutdownNuf => {
-                let secs = powercom_seconds(text, env, "offdelay", "ups.delay.shutdown").unwrap_or(60);
+                let secs =
+                    powercom_seconds(text, env, "offdelay", "ups.delay.shutdown").unwrap_or(60);
                 if !(0..=65535).contains(&secs) {
                     return Some(0);
                 }
@@ -257,7 +258,8 @@ impl Func {
                 Some(powercom_min_sec(secs, env, 0x0040, 0x4000))
             }
             PowercomStayoffNuf => {
-                let secs = powercom_seconds(text, env, "offdelay", "ups.delay.shutdown").unwrap_or(60);
+                let secs =
+                    powercom_seconds(text, env, "offdelay", "ups.delay.shutdown").unwrap_or(60);
                 if !(0..=65535).contains(&secs) {
                     return Some(0);
                 }
@@ -281,7 +283,11 @@ impl Func {
             }
             HexConversionFun => {
                 // (unsigned long) of a negative double wraps on x86-64.
-                let u = if value < 0.0 { c_long(value) as u64 } else { value as u64 };
+                let u = if value < 0.0 {
+                    c_long(value) as u64
+                } else {
+                    value as u64
+                };
                 put(out, 19, format_args!("{:08x}", u))
             }
             StringidConversionFun => usb_string_fun(value, env, out),
@@ -289,7 +295,11 @@ impl Func {
             DivideBy100ConversionFun => put(out, 19, format_args!("{}", Cf(value * 0.01, 1))),
             KelvinCelsiusConversionFun => {
                 // HP sensors report Celsius already: only convert plausible kelvins.
-                let c = if (273.0..=373.0).contains(&value) { value - 273.15 } else { value };
+                let c = if (273.0..=373.0).contains(&value) {
+                    value - 273.15
+                } else {
+                    value
+                };
                 put(out, 19, format_args!("{}", Cf(c, 1)))
             }
 
@@ -321,7 +331,11 @@ impl Func {
                     st.liebert_config_mult = 1e8;
                     st.liebert_line_mult = 1e7;
                 }
-                put(out, 9, format_args!("{}", Cf(value * st.liebert_config_mult, 1)))
+                put(
+                    out,
+                    9,
+                    format_args!("{}", Cf(value * st.liebert_config_mult, 1)),
+                )
             }
             LiebertLineVoltageFun => {
                 let st = env.state();
@@ -332,7 +346,11 @@ impl Func {
                         st.liebert_line_mult = 1e5;
                     }
                 }
-                put(out, 9, format_args!("{}", Cf(value * st.liebert_line_mult, 1)))
+                put(
+                    out,
+                    9,
+                    format_args!("{}", Cf(value * st.liebert_line_mult, 1)),
+                )
             }
 
             // ---- belkin-hid.c (Belkin) ----
@@ -384,9 +402,11 @@ impl Func {
                 let scale = env.state().cps_battery_scale;
                 put(out, 7, format_args!("{}", Cf(scale * value, 1)))
             }
-            CpsBattchargeFun => {
-                put(out, 7, format_args!("{}", Cf(if value < 100.0 { value } else { 100.0 }, 0)))
-            }
+            CpsBattchargeFun => put(
+                out,
+                7,
+                format_args!("{}", Cf(if value < 100.0 { value } else { 100.0 }, 0)),
+            ),
             CpsBattstatusFun => put(out, 7, format_args!("{}%", Cf(value, 0))),
 
             // ---- delta_ups-hid.c ----
@@ -418,13 +438,24 @@ impl Func {
                 let u = c_long(value) as u32;
                 let idx = ((u & 0xFF00) >> 8) as usize;
                 // NUT indexes past its 27-entry table here (undefined); publish nothing.
-                let Some(letter) = HARD_REV.get(idx) else { return false };
+                let Some(letter) = HARD_REV.get(idx) else {
+                    return false;
+                };
                 put(out, 9, format_args!("rev.{}v{:02}", letter, u & 0xFF))
             }
             EverFormatVersionFun => {
                 let u = c_long(value) as u32;
                 let build = c_int(value) & 0xFF;
-                put(out, 9, format_args!("v{:X}.{:X}b{:02}", (u & 0xF000) >> 12, (u & 0xF00) >> 8, build))
+                put(
+                    out,
+                    9,
+                    format_args!(
+                        "v{:X}.{:X}b{:02}",
+                        (u & 0xF000) >> 12,
+                        (u & 0xF00) >> 8,
+                        build
+                    ),
+                )
             }
             EverMacAddressFun => {
                 let mut w = Capped { out, room: 99 };
@@ -462,7 +493,9 @@ impl Func {
             }
             EverWorkmodeFun => {
                 // Without the report NUT dereferences a null buffer; publish nothing.
-                let Some(mode) = ever_byte1(env, 74) else { return false };
+                let Some(mode) = ever_byte1(env, 74) else {
+                    return false;
+                };
                 put_str(
                     out,
                     match mode {
@@ -477,7 +510,9 @@ impl Func {
                 )
             }
             EverMessagesFun => {
-                let Some(m) = ever_word(env, 75) else { return false };
+                let Some(m) = ever_word(env, 75) else {
+                    return false;
+                };
                 let mut w = Words::new(out, 199);
                 for (mask, word) in [
                     (0x04, "BOOST"),
@@ -499,7 +534,9 @@ impl Func {
                 true
             }
             EverAlarmsFun => {
-                let Some(a) = ever_word(env, 76) else { return false };
+                let Some(a) = ever_word(env, 76) else {
+                    return false;
+                };
                 let mut w = Words::new(out, 199);
                 for (mask, word) in [
                     (0x01, "OVERLOAD"),
@@ -518,7 +555,9 @@ impl Func {
                 true
             }
             EverOnOffFun => {
-                let Some(mode) = ever_byte1(env, 74) else { return false };
+                let Some(mode) = ever_byte1(env, 74) else {
+                    return false;
+                };
                 tok(out, mode != 0x04 && mode != 0x08, "off")
             }
 
@@ -547,12 +586,13 @@ impl Func {
             }
             EatonAbmStatusFun => {
                 let st = env.state();
-                if st.mge_abm != ABM_ENABLED {
+                let (abm, path) = (st.mge_abm, st.mge_abm_path);
+                if abm != ABM_ENABLED {
                     // Clear what was published while ABM was on.
                     env.set_var("battery.charger.status", None);
                     return false;
                 }
-                let text = if st.mge_abm_path == ABM_PATH_STATUS {
+                let text = if path == ABM_PATH_STATUS {
                     match c_int(value) {
                         1 => "charging",
                         2 => "floating",
@@ -594,21 +634,31 @@ impl Func {
                     return tok(out, false, "chrg");
                 }
                 // Constant-charge units keep Charging=1 when full.
-                let full = env.var("battery.charge").is_some_and(|c| strtod(c) >= 100.0);
+                let full = env
+                    .var("battery.charge")
+                    .is_some_and(|c| strtod(c) >= 100.0);
                 tok(out, !full, "chrg")
             }
 
             // ---- mge-hid.c: clock (NUT uses local time; we are pure: UTC) ----
             MgeDateConversionFun => {
-                let Some((days, _)) = unix_split(value) else { return false };
+                let Some((days, _)) = unix_split(value) else {
+                    return false;
+                };
                 let (y, m, d) = civil_from_days(days);
                 // strftime must give exactly 10 characters.
                 (1000..=9999).contains(&y)
                     && put(out, 19, format_args!("{:04}/{:02}/{:02}", y, m, d))
             }
             MgeTimeConversionFun => {
-                let Some((_, s)) = unix_split(value) else { return false };
-                put(out, 19, format_args!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60))
+                let Some((_, s)) = unix_split(value) else {
+                    return false;
+                };
+                put(
+                    out,
+                    19,
+                    format_args!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60),
+                )
             }
 
             // ---- mge-hid.c: family-gated values ----
@@ -633,7 +683,8 @@ impl Func {
                 pegasus_gate(env.state()) && put(out, 19, format_args!("{}", Cf(value, 0)))
             }
             PegasusYesNoInfoFun => {
-                pegasus_gate(env.state()) && put_str(out, if d_equal(value, 0.0) { "no" } else { "yes" })
+                pegasus_gate(env.state())
+                    && put_str(out, if d_equal(value, 0.0) { "no" } else { "yes" })
             }
 
             // ---- mge-hid.c: ECO / ESS / bypass ----
@@ -649,7 +700,9 @@ impl Func {
                 };
                 r.is_some_and(|s| put_str(out, s))
             }
-            EatonInputBypassCheckRange => bypass_check_range(value, env).is_some_and(|s| put_str(out, s)),
+            EatonInputBypassCheckRange => {
+                bypass_check_range(value, env).is_some_and(|s| put_str(out, s))
+            }
             EatonInputEcoModeAutoOnOffFun => {
                 // NUT's strcmp on a missing variable would crash; treat it as a mismatch.
                 if c_int(value) == 1 {
@@ -682,9 +735,13 @@ impl Func {
             EatonComputeRealpowerFun => {
                 let load = env.var("ups.load").map(atoi);
                 let nominal = env.var("ups.power.nominal").map(atoi);
-                let (Some(load), Some(nominal)) = (load, nominal) else { return false };
+                let (Some(load), Some(nominal)) = (load, nominal) else {
+                    return false;
+                };
                 // NUT keeps the power factor in a C float.
-                let pf = env.var("output.powerfactor").map_or(0.80f32, |s| strtod(s) as f32) as f64;
+                let pf = env
+                    .var("output.powerfactor")
+                    .map_or(0.80f32, |s| strtod(s) as f32) as f64;
                 let real = (load as f64 * 0.01 * nominal as f64 * pf).round();
                 put(out, 19, format_args!("{}", Cf(real, 0)))
             }
@@ -743,7 +800,11 @@ impl Func {
             PowercomStartupFun => {
                 let i = c_long(value) as u16 as i32;
                 // Minutes, byte-swapped.
-                put(out, 31, format_args!("{}", 60 * (((i & 0xFF) << 8) + (i >> 8))))
+                put(
+                    out,
+                    31,
+                    format_args!("{}", 60 * (((i & 0xFF) << 8) + (i >> 8))),
+                )
             }
             PowercomShutdownFun => {
                 let i = c_long(value) as u16 as i32;
@@ -842,7 +903,11 @@ fn put_str(out: &mut Text, s: &str) -> bool {
 
 /// A status token: `word` when set, `!word` when not.
 fn tok(out: &mut Text, set: bool, word: &str) -> bool {
-    put(out, TEXT_CAP, format_args!("{}{}", if set { "" } else { "!" }, word))
+    put(
+        out,
+        TEXT_CAP,
+        format_args!("{}{}", if set { "" } else { "!" }, word),
+    )
 }
 
 /// Space-separated words appended with NUT's `snprintfcat`.
@@ -854,7 +919,10 @@ struct Words<'a> {
 impl<'a> Words<'a> {
     fn new(out: &'a mut Text, cap: usize) -> Self {
         out.clear();
-        Words { w: Capped { out, room: cap }, first: true }
+        Words {
+            w: Capped { out, room: cap },
+            first: true,
+        }
     }
     fn add(&mut self, word: &str) {
         let _ = write!(self.w, "{}{}", if self.first { "" } else { " " }, word);
@@ -937,7 +1005,11 @@ fn strtod(s: &str) -> f64 {
         i += 1;
     }
     let rest = &s[i..];
-    for (word, v) in [("infinity", f64::INFINITY), ("inf", f64::INFINITY), ("nan", f64::NAN)] {
+    for (word, v) in [
+        ("infinity", f64::INFINITY),
+        ("inf", f64::INFINITY),
+        ("nan", f64::NAN),
+    ] {
         if rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word) {
             return if b[start] == b'-' { -v } else { v };
         }
@@ -1069,31 +1141,33 @@ fn mge_strptime_pair(date: &str, time: &str) -> i64 {
         buf[n] = c;
         n += 1;
     }
-    let b = &buf[..n];
-    let mut p = 0;
-    let mut lit = |p: &mut usize, c: u8| {
-        let ok = b.get(*p) == Some(&c);
+    mge_strptime(&buf[..n]).unwrap_or(0)
+}
+
+fn mge_strptime(b: &[u8]) -> Option<i64> {
+    let p = &mut 0;
+    let y = strptime_num(b, p, 0, 9999, 4)?;
+    strptime_lit(b, p, b'/')?;
+    let mo = strptime_num(b, p, 1, 12, 2)?;
+    strptime_lit(b, p, b'/')?;
+    let d = strptime_num(b, p, 1, 31, 2)?;
+    // The blank in the format matches any run of blanks (even none).
+    while b.get(*p).is_some_and(|c| is_c_space(*c)) {
         *p += 1;
-        ok.then_some(())
-    };
-    let parse = |p: &mut usize, lit: &mut dyn FnMut(&mut usize, u8) -> Option<()>| -> Option<i64> {
-        let y = strptime_num(b, p, 0, 9999, 4)?;
-        lit(p, b'/')?;
-        let mo = strptime_num(b, p, 1, 12, 2)?;
-        lit(p, b'/')?;
-        let d = strptime_num(b, p, 1, 31, 2)?;
-        while b.get(*p).is_some_and(|c| is_c_space(*c)) {
-            *p += 1;
-        }
-        let h = strptime_num(b, p, 0, 23, 2)?;
-        lit(p, b':')?;
-        let mi = strptime_num(b, p, 0, 59, 2)?;
-        lit(p, b':')?;
-        let s = strptime_num(b, p, 0, 61, 2)?;
-        // mktime normalises day overflow (31 Feb) and leap seconds linearly.
-        Some((days_from_civil(y, mo, 1) + d - 1) * 86400 + h * 3600 + mi * 60 + s)
-    };
-    parse(&mut p, &mut lit).unwrap_or(0)
+    }
+    let h = strptime_num(b, p, 0, 23, 2)?;
+    strptime_lit(b, p, b':')?;
+    let mi = strptime_num(b, p, 0, 59, 2)?;
+    strptime_lit(b, p, b':')?;
+    let s = strptime_num(b, p, 0, 61, 2)?;
+    // mktime normalises day overflow (31 Feb) and leap seconds linearly.
+    Some((days_from_civil(y, mo, 1) + d - 1) * 86400 + h * 3600 + mi * 60 + s)
+}
+
+fn strptime_lit(b: &[u8], p: &mut usize, c: u8) -> Option<()> {
+    let ok = b.get(*p) == Some(&c);
+    *p += 1;
+    ok.then_some(())
 }
 
 /// glibc strptime's `get_number`: blanks, then digits while the value
@@ -1126,11 +1200,19 @@ fn strptime_num(b: &[u8], p: &mut usize, from: i64, to: i64, n: usize) -> Option
 fn usb_string_fun(value: f64, env: &mut dyn Env, out: &mut Text) -> bool {
     let idx = c_int(value);
     // Outside the uint8 index range NUT returns NULL: nothing published.
-    let Ok(idx) = u8::try_from(idx) else { return false };
-    // Index 0 and failures publish an empty string.
-    if idx == 0 || !env.usb_string(idx, out) {
+    let Ok(idx) = u8::try_from(idx) else {
+        return false;
+    };
+    // Index 0 publishes an empty string, as in NUT. When the string
+    // cannot be fetched at all (no hiddev or usbfs node, or a recording
+    // without strings) nothing is published rather than NUT's "".
+    if idx == 0 {
         out.clear();
         return true;
+    }
+    if !env.usb_string(idx, out) {
+        out.clear();
+        return false;
     }
     // One 8-bit character per UTF-16 unit in NUT, so count characters.
     if let Some((cut, _)) = out.as_str().char_indices().nth(19) {
@@ -1146,12 +1228,24 @@ const CPS_SCALED: (u16, u16) = (0x0764, 0x0501);
 /// CPS 0764:0501 may report frequency ×10: decide the scale once from the
 /// published nominal/low/high (or a guess) and keep it.
 fn cps_freq(value: f64, env: &mut dyn Env, input: bool, out: &mut Text) -> bool {
-    let checked = if input { env.state().cps_input_freq_checked } else { env.state().cps_output_freq_checked };
+    let checked = if input {
+        env.state().cps_input_freq_checked
+    } else {
+        env.state().cps_output_freq_checked
+    };
     if env.vid_pid() == CPS_SCALED && !checked {
         let names = if input {
-            ["input.frequency.nominal", "input.frequency.low", "input.frequency.high"]
+            [
+                "input.frequency.nominal",
+                "input.frequency.low",
+                "input.frequency.high",
+            ]
         } else {
-            ["output.frequency.nominal", "output.frequency.low", "output.frequency.high"]
+            [
+                "output.frequency.nominal",
+                "output.frequency.low",
+                "output.frequency.high",
+            ]
         };
         let [mut nom, mut low, mut high] = names.map(|n| env.var(n).map_or(0.0, strtod));
         if d_equal(nom, 0.0) {
@@ -1196,13 +1290,17 @@ fn cps_freq(value: f64, env: &mut dyn Env, input: bool, out: &mut Text) -> bool 
         }
     }
     let st = env.state();
-    let scale = if input { st.cps_input_freq_scale } else { st.cps_output_freq_scale };
+    let scale = if input {
+        st.cps_input_freq_scale
+    } else {
+        st.cps_output_freq_scale
+    };
     put(out, 7, format_args!("{}", Cf(scale * value, 1)))
 }
 
 const HARD_REV: [&str; 27] = [
-    "0", "A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O", "P", "Q", "R", "S",
-    "T", "U", "V", "W", "X", "Y", "Z",
+    "0", "A", "B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M", "N", "O", "P", "Q", "R",
+    "S", "T", "U", "V", "W", "X", "Y", "Z",
 ];
 
 /// Ever's rotating call counters: return the current slot (1..=4), advance.
@@ -1272,7 +1370,11 @@ fn eco_check_range(value: f64, env: &mut dyn Env) -> Option<&'static str> {
     let range = var_f(env, "input.transfer.frequency.eco.range").unwrap_or(0.0);
     let pct = if range > 0.0 { range } else { 5.0 };
     let (fl, fh) = (nf - nf / 100.0 * pct, nf + nf / 100.0 * pct);
-    let (vl, vh) = if low > 0.0 && high > 0.0 { (low, high) } else { (nv * 0.95, nv * 1.05) };
+    let (vl, vh) = if low > 0.0 && high > 0.0 {
+        (low, high)
+    } else {
+        (nv * 0.95, nv * 1.05)
+    };
     if bv >= vl && bv <= vh && bf >= fl && bf <= fh {
         env.add_buzzword("vendor:mge-hid:ECO");
         Some("ECO")
@@ -1300,7 +1402,11 @@ fn bypass_check_range(value: f64, env: &mut dyn Env) -> Option<&'static str> {
     let range = var_f(env, "input.transfer.frequency.bypass.range").unwrap_or(0.0);
     let pct = if range > 0.0 { range } else { 10.0 };
     let (fl, fh) = (nf - nf / 100.0 * pct, nf + nf / 100.0 * pct);
-    let (vl, vh) = if low > 0.0 && high > 0.0 { (low, high) } else { (nv * 0.8, nv * 1.15) };
+    let (vl, vh) = if low > 0.0 && high > 0.0 {
+        (low, high)
+    } else {
+        (nv * 0.8, nv * 1.15)
+    };
     if bv >= vl && bv <= vh && bf >= fl && bf <= fh {
         Some("on")
     } else {
@@ -1313,7 +1419,12 @@ fn bypass_check_range(value: f64, env: &mut dyn Env) -> Option<&'static str> {
 /// set by NUT's match handler for 04d8:d004/d005 only.
 fn openups_scales(id: (u16, u16)) -> (f64, f64, f64, f64) {
     match id {
-        (0x04d8, 0xd004) => (0.03545 * 100.0, 0.02571 * 100.0, 0.8274 / 10.0, 16.113 / 10.0),
+        (0x04d8, 0xd004) => (
+            0.03545 * 100.0,
+            0.02571 * 100.0,
+            0.8274 / 10.0,
+            16.113 / 10.0,
+        ),
         (0x04d8, 0xd005) => (0.1, 0.1, 0.1, 0.1),
         _ => (1.0, 1.0, 1.0, 1.0),
     }
@@ -1321,9 +1432,9 @@ fn openups_scales(id: (u16, u16)) -> (f64, f64, f64, f64) {
 
 /// openUPS thermistor ADC thresholds (value × 100) for -40..125 °C in 5 °C steps.
 const OPENUPS_THERM: [u32; 34] = [
-    0x31, 0x40, 0x53, 0x68, 0x82, 0xA0, 0xC3, 0xE9, 0x113, 0x13F, 0x16E, 0x19F, 0x1CF, 0x200, 0x22F, 0x25C,
-    0x286, 0x2AE, 0x2D3, 0x2F4, 0x312, 0x32D, 0x345, 0x35A, 0x36D, 0x37E, 0x38C, 0x399, 0x3A5, 0x3AF, 0x3B7,
-    0x3BF, 0x3C6, 0x3CC,
+    0x31, 0x40, 0x53, 0x68, 0x82, 0xA0, 0xC3, 0xE9, 0x113, 0x13F, 0x16E, 0x19F, 0x1CF, 0x200,
+    0x22F, 0x25C, 0x286, 0x2AE, 0x2D3, 0x2F4, 0x312, 0x32D, 0x345, 0x35A, 0x36D, 0x37E, 0x38C,
+    0x399, 0x3A5, 0x3AF, 0x3B7, 0x3BF, 0x3C6, 0x3CC,
 ];
 
 fn openups_temperature(value: f64, out: &mut Text) -> bool {
@@ -1371,15 +1482,24 @@ fn powercom_min_sec(secs: i32, env: &dyn Env, flag: u16, fallback_flag: u16) -> 
 
 /// PowerCOM discrete delay index (powercom-discrete-delays.tsv).
 fn powercom_discrete_index(secs: i32) -> i64 {
-    const LIMITS: [i32; 17] = [12, 18, 24, 30, 36, 42, 48, 54, 60, 120, 180, 240, 300, 360, 420, 480, 540];
-    LIMITS.iter().position(|&l| secs <= l).map_or(18, |i| i as i64 + 1)
+    const LIMITS: [i32; 17] = [
+        12, 18, 24, 30, 36, 42, 48, 54, 60, 120, 180, 240, 300, 360, 420, 480, 540,
+    ];
+    LIMITS
+        .iter()
+        .position(|&l| secs <= l)
+        .map_or(18, |i| i as i64 + 1)
 }
 
 /// PowerCOM battery voltage: ASCII in Feature report 0xA4, fetched anew
 /// on every call; the last valid reading (initially "0.0") otherwise.
 /// NUT pauses 100 ms between its up to 5 start-up tries; we retry at once.
 fn powercom_hack_voltage(env: &mut dyn Env, out: &mut Text) -> bool {
-    let tries = if env.state().powercom_last_voltage.as_str() == "0.0" { 5 } else { 1 };
+    let tries = if env.state().powercom_last_voltage.as_str() == "0.0" {
+        5
+    } else {
+        1
+    };
     for _ in 0..tries {
         let mut msg = [0u8; 7];
         let mut n = 0;
@@ -1414,7 +1534,11 @@ fn powercom_hack_voltage(env: &mut dyn Env, out: &mut Text) -> bool {
 fn tripplite_scales(id: (u16, u16)) -> (f64, f64, f64, f64) {
     match id {
         (0x09ae, 0x3016 | 0x3024) => (100000.0, 100000.0, 0.01, 0.01),
-        (0x09ae, 0x1003 | 0x1007..=0x1010 | 0x2005 | 0x2007..=0x2014) => (0.1, 1.0, 1.0, 1.0),
+        (
+            0x09ae,
+            0x1003 | 0x1007 | 0x1008 | 0x1009 | 0x1010 | 0x2005 | 0x2007 | 0x2008 | 0x2009 | 0x2010
+            | 0x2011 | 0x2012 | 0x2013 | 0x2014,
+        ) => (0.1, 1.0, 1.0, 1.0),
         _ => (1.0, 1.0, 1.0, 1.0),
     }
 }
@@ -1441,7 +1565,10 @@ mod tests {
 
     impl TestEnv {
         fn with(id: (u16, u16)) -> Self {
-            TestEnv { id, ..Default::default() }
+            TestEnv {
+                id,
+                ..Default::default()
+            }
         }
         fn var(mut self, k: &str, v: &str) -> Self {
             self.vars.insert(k.into(), v.into());
@@ -1482,7 +1609,9 @@ mod tests {
         fn feature_report(&mut self, _id: u8) -> Option<&[u8]> {
             let i = self.feature_calls;
             self.feature_calls += 1;
-            self.feature.get(i.min(self.feature.len().saturating_sub(1))).map(|v| v.as_slice())
+            self.feature
+                .get(i.min(self.feature.len().saturating_sub(1)))
+                .map(|v| v.as_slice())
         }
         fn state(&mut self) -> &mut ConvState {
             &mut self.st
@@ -1509,7 +1638,12 @@ mod tests {
     fn f(func: Func, v: f64, env: &mut TestEnv) -> Option<String> {
         let mut t = Text::new();
         let r = func.forward(v, env, &mut t);
-        assert!(r || t.is_empty(), "{:?} returned false with text {:?}", func, t);
+        assert!(
+            r || t.is_empty(),
+            "{:?} returned false with text {:?}",
+            func,
+            t
+        );
         r.then(|| t.as_str().to_string())
     }
 
@@ -1531,8 +1665,14 @@ mod tests {
         assert_eq!(f0(DateConversionFun, 0.0), s("not set"));
         assert_eq!(f0(DateConversionFun, -512.0), s("1979/00/00"));
         let mut e = TestEnv::default();
-        assert_eq!(DateConversionReverse.reverse("2014/01/01", &mut e), Some(0x4421));
-        assert_eq!(DateConversionReverse.reverse("1994/1/1", &mut e), Some(0x1C21));
+        assert_eq!(
+            DateConversionReverse.reverse("2014/01/01", &mut e),
+            Some(0x4421)
+        );
+        assert_eq!(
+            DateConversionReverse.reverse("1994/1/1", &mut e),
+            Some(0x1C21)
+        );
         assert_eq!(DateConversionReverse.reverse("2200/01/01", &mut e), Some(0));
         assert_eq!(DateConversionReverse.reverse("2014/13/01", &mut e), Some(0));
         assert_eq!(DateConversionReverse.reverse("garbage", &mut e), None);
@@ -1564,10 +1704,14 @@ mod tests {
         e.strings.insert(4, "A very long chemistry name\n".into());
         e.strings.insert(5, "LiFePO4\n\n".into());
         assert_eq!(f(StringidConversionFun, 3.0, &mut e), s("PbAc"));
-        assert_eq!(f(StringidConversionFun, 4.0, &mut e), s("A very long chemist"));
+        assert_eq!(
+            f(StringidConversionFun, 4.0, &mut e),
+            s("A very long chemist")
+        );
         assert_eq!(f(StringidConversionFun, 5.0, &mut e), s("LiFePO4"));
         assert_eq!(f(StringidConversionFun, 0.0, &mut e), s(""));
-        assert_eq!(f(StringidConversionFun, 9.0, &mut e), s(""));
+        // An unavailable string publishes nothing (NUT would publish "").
+        assert_eq!(f(StringidConversionFun, 9.0, &mut e), None);
         assert_eq!(f(StringidConversionFun, 256.0, &mut e), None);
         assert_eq!(f(StringidConversionFun, -1.0, &mut e), None);
     }
@@ -1578,9 +1722,18 @@ mod tests {
         assert_eq!(f0(ApcDateConversionFun, 0x031599 as f64), s("1999/03/15"));
         assert_eq!(f0(ApcDateConversionFun, 0.0), s("not set"));
         let mut e = TestEnv::default();
-        assert_eq!(ApcDateConversionReverse.reverse("2002/10/22", &mut e), Some(0x102202));
-        assert_eq!(ApcDateConversionReverse.reverse("1999/03/15", &mut e), Some(0x031599));
-        assert_eq!(ApcDateConversionReverse.reverse("2070/01/01", &mut e), Some(0));
+        assert_eq!(
+            ApcDateConversionReverse.reverse("2002/10/22", &mut e),
+            Some(0x102202)
+        );
+        assert_eq!(
+            ApcDateConversionReverse.reverse("1999/03/15", &mut e),
+            Some(0x031599)
+        );
+        assert_eq!(
+            ApcDateConversionReverse.reverse("2070/01/01", &mut e),
+            Some(0)
+        );
     }
 
     #[test]
@@ -1635,24 +1788,39 @@ mod tests {
     #[test]
     fn belkin() {
         assert_eq!(f0(BelkinFirmwareConversionFun, 0x52 as f64), s("5"));
-        assert_eq!(f0(BelkinUpstypeConversionFun, 0x52 as f64), s("line-interactive"));
+        assert_eq!(
+            f0(BelkinUpstypeConversionFun, 0x52 as f64),
+            s("line-interactive")
+        );
         assert_eq!(f0(BelkinUpstypeConversionFun, 0x50 as f64), s("online"));
-        assert_eq!(f0(BelkinUpstypeConversionFun, 0x15 as f64), s("simple line-interactive"));
+        assert_eq!(
+            f0(BelkinUpstypeConversionFun, 0x15 as f64),
+            s("simple line-interactive")
+        );
         assert_eq!(f0(BelkinSensitivityConversionFun, 1.0), s("reduced"));
         assert_eq!(f0(BelkinSensitivityConversionFun, 2.0), s("low"));
         assert_eq!(f0(BelkinSensitivityConversionFun, 7.0), s("normal"));
-        assert_eq!(BelkinSensitivityConversionFun.reverse("low", &mut TestEnv::default()), None);
+        assert_eq!(
+            BelkinSensitivityConversionFun.reverse("low", &mut TestEnv::default()),
+            None
+        );
         let ps = 0x2000 | 0x0080 | 0x0010 | 0x0001;
         assert_eq!(f0(BelkinOverloadConversionFun, ps as f64), s("overload"));
         assert_eq!(f0(BelkinOverheatConversionFun, ps as f64), s("!overheat"));
         assert_eq!(f0(BelkinCommfaultConversionFun, ps as f64), s("commfault"));
-        assert_eq!(f0(BelkinAwaitingpowerConversionFun, ps as f64), s("awaitingpower"));
+        assert_eq!(
+            f0(BelkinAwaitingpowerConversionFun, ps as f64),
+            s("awaitingpower")
+        );
         assert_eq!(f0(BelkinOnlineConversionFun, ps as f64), s("!online"));
         assert_eq!(f0(BelkinOnlineConversionFun, 0.0), s("online"));
         let bs = 0x0004 | 0x0040;
         assert_eq!(f0(BelkinLowbattConversionFun, bs as f64), s("lowbatt"));
         assert_eq!(f0(BelkinDepletedConversionFun, bs as f64), s("depleted"));
-        assert_eq!(f0(BelkinReplacebattConversionFun, bs as f64), s("!replacebatt"));
+        assert_eq!(
+            f0(BelkinReplacebattConversionFun, bs as f64),
+            s("!replacebatt")
+        );
     }
 
     #[test]
@@ -1699,7 +1867,15 @@ mod tests {
 
     #[test]
     fn delta_type() {
-        let want = ["online", "offline", "line-interactive", "offline", "line-interactive", "3-phase", "split-phase"];
+        let want = [
+            "online",
+            "offline",
+            "line-interactive",
+            "offline",
+            "line-interactive",
+            "3-phase",
+            "split-phase",
+        ];
         for (v, w) in want.iter().enumerate() {
             assert_eq!(f0(DeltaUpsTypeFun, v as f64), s(w));
         }
@@ -1725,7 +1901,8 @@ mod tests {
     #[test]
     fn ever_reports() {
         let mut e = TestEnv::default();
-        e.cached.insert(210, vec![210, 0x00, 0x1b, 0xAB, 0x01, 0x02, 0xff]);
+        e.cached
+            .insert(210, vec![210, 0x00, 0x1b, 0xAB, 0x01, 0x02, 0xff]);
         e.cached.insert(211, vec![211, 10, 0, 0, 1]);
         e.cached.insert(230, vec![230, 192, 168, 1, 20]);
         e.cached.insert(231, vec![231, 255, 255, 255, 0]);
@@ -1738,14 +1915,33 @@ mod tests {
         e.cached.insert(75, vec![75, 0x44, 0x0C]);
         e.cached.insert(76, vec![76, 0x23, 0x01]);
         assert_eq!(f(EverMacAddressFun, 0.0, &mut e), s("00:1b:ab:01:02:ff"));
-        let ips: Vec<_> = (0..5).map(|_| f(EverIpAddressFun, 0.0, &mut e).unwrap()).collect();
-        assert_eq!(ips, ["10.0.0.1", "192.168.1.20", "255.255.255.0", "192.168.1.1", "10.0.0.1"]);
-        let pk: Vec<_> = (0..4).map(|_| f(EverPacketsFun, 0.0, &mut e).unwrap()).collect();
+        let ips: Vec<_> = (0..5)
+            .map(|_| f(EverIpAddressFun, 0.0, &mut e).unwrap())
+            .collect();
+        assert_eq!(
+            ips,
+            [
+                "10.0.0.1",
+                "192.168.1.20",
+                "255.255.255.0",
+                "192.168.1.1",
+                "10.0.0.1"
+            ]
+        );
+        let pk: Vec<_> = (0..4)
+            .map(|_| f(EverPacketsFun, 0.0, &mut e).unwrap())
+            .collect();
         assert_eq!(pk, ["10000", "-1", "", "1"]);
         assert_eq!(f(EverWorkmodeFun, 0.0, &mut e), s("ONBATTERY"));
         assert_eq!(f(EverOnOffFun, 0.0, &mut e), s("!off"));
-        assert_eq!(f(EverMessagesFun, 0.0, &mut e), s("BOOST CHARGING OVERHEAT"));
-        assert_eq!(f(EverAlarmsFun, 0.0, &mut e), s("OVERLOAD SHORT-CIRCUIT INERNAL_ERROR CRITICAL_BATT_VOLTAGE"));
+        assert_eq!(
+            f(EverMessagesFun, 0.0, &mut e),
+            s("BOOST CHARGING OVERHEAT")
+        );
+        assert_eq!(
+            f(EverAlarmsFun, 0.0, &mut e),
+            s("OVERLOAD SHORT-CIRCUIT INERNAL_ERROR CRITICAL_BATT_VOLTAGE")
+        );
         e.cached.insert(74, vec![74, 2]);
         assert_eq!(f(EverWorkmodeFun, 0.0, &mut e), s("STOP"));
         assert_eq!(f(EverOnOffFun, 0.0, &mut e), s("off"));
@@ -1793,9 +1989,23 @@ mod tests {
         f(EatonAbmPathModeFun, 3.0, &mut e);
         f(EatonAbmPathStatusFun, 2.0, &mut e);
         assert_eq!(e.st.mge_abm_path, ABM_PATH_MODE);
-        let st: Vec<_> = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0].map(|v| f(EatonAbmStatusFun, v, &mut e)).into();
-        assert_eq!(st, [s("charging"), s("discharging"), s("floating"), s("resting"), None, s("off")]);
-        let fl: Vec<_> = [1.0, 2.0, 3.0, 4.0].map(|v| f(EatonAbmChrgDischrgFun, v, &mut e)).into();
+        let st: Vec<_> = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+            .map(|v| f(EatonAbmStatusFun, v, &mut e))
+            .into();
+        assert_eq!(
+            st,
+            [
+                s("charging"),
+                s("discharging"),
+                s("floating"),
+                s("resting"),
+                None,
+                s("off")
+            ]
+        );
+        let fl: Vec<_> = [1.0, 2.0, 3.0, 4.0]
+            .map(|v| f(EatonAbmChrgDischrgFun, v, &mut e))
+            .into();
         assert_eq!(fl, [s("chrg"), s("dischrg"), s("chrg"), None]);
         assert_eq!(f(EatonAbmCheckDischrgFun, 1.0, &mut e), s("!dischrg"));
         assert_eq!(f(EatonAbmCheckChrgFun, 1.0, &mut e), s("!chrg"));
@@ -1810,9 +2020,22 @@ mod tests {
         f(EatonAbmPathStatusFun, 1.0, &mut e);
         f(EatonAbmPathModeFun, 1.0, &mut e);
         assert_eq!(e.st.mge_abm_path, ABM_PATH_STATUS);
-        let st: Vec<_> = [1.0, 2.0, 3.0, 4.0, 6.0].map(|v| f(EatonAbmStatusFun, v, &mut e)).into();
-        assert_eq!(st, [s("charging"), s("floating"), s("resting"), s("discharging"), s("off")]);
-        let fl: Vec<_> = [1.0, 2.0, 3.0, 4.0].map(|v| f(EatonAbmChrgDischrgFun, v, &mut e)).into();
+        let st: Vec<_> = [1.0, 2.0, 3.0, 4.0, 6.0]
+            .map(|v| f(EatonAbmStatusFun, v, &mut e))
+            .into();
+        assert_eq!(
+            st,
+            [
+                s("charging"),
+                s("floating"),
+                s("resting"),
+                s("discharging"),
+                s("off")
+            ]
+        );
+        let fl: Vec<_> = [1.0, 2.0, 3.0, 4.0]
+            .map(|v| f(EatonAbmChrgDischrgFun, v, &mut e))
+            .into();
         assert_eq!(fl, [s("chrg"), s("chrg"), None, s("dischrg")]);
     }
 
@@ -1824,11 +2047,25 @@ mod tests {
         assert_eq!(f0(MgeDateConversionFun, 0.0), s("1970/01/01"));
         assert_eq!(f0(MgeDateConversionFun, 951_782_400.0), s("2000/02/29"));
         assert_eq!(f0(MgeDateConversionFun, 1e12), None); // year 33658
-        let mut e = TestEnv::default().var("ups.time", "22:13:20").var("ups.date", "2023/11/14");
-        assert_eq!(MgeDateConversionNuf.reverse("2023/11/14", &mut e), Some(1_700_000_000));
-        assert_eq!(MgeTimeConversionNuf.reverse("22:13:20", &mut e), Some(1_700_000_000));
-        assert_eq!(MgeTimeConversionNuf.reverse("00:00:00", &mut e), Some(1_699_920_000));
-        assert_eq!(MgeDateConversionNuf.reverse("2023/02/31", &mut e), Some(1_677_881_600)); // mktime: Mar 3
+        let mut e = TestEnv::default()
+            .var("ups.time", "22:13:20")
+            .var("ups.date", "2023/11/14");
+        assert_eq!(
+            MgeDateConversionNuf.reverse("2023/11/14", &mut e),
+            Some(1_700_000_000)
+        );
+        assert_eq!(
+            MgeTimeConversionNuf.reverse("22:13:20", &mut e),
+            Some(1_700_000_000)
+        );
+        assert_eq!(
+            MgeTimeConversionNuf.reverse("00:00:00", &mut e),
+            Some(1_699_920_000)
+        );
+        assert_eq!(
+            MgeDateConversionNuf.reverse("2023/02/31", &mut e),
+            Some(1_677_881_600)
+        ); // mktime: Mar 3
         assert_eq!(MgeTimeConversionNuf.reverse("25:00:00", &mut e), Some(0));
         assert_eq!(MgeDateConversionNuf.reverse("x", &mut e), Some(0));
         // No ups.time: "(null)" does not parse.
@@ -1902,7 +2139,9 @@ mod tests {
         // HV 230 latched, default family: 200/208 accepted too.
         let mut e = TestEnv::default();
         assert_eq!(f(NominalOutputVoltageFun, 230.0, &mut e), s("230"));
-        let acc: Vec<_> = [200.0, 208.0, 220.0, 240.0, 120.0].map(|v| f(NominalOutputVoltageFun, v, &mut e)).into();
+        let acc: Vec<_> = [200.0, 208.0, 220.0, 240.0, 120.0]
+            .map(|v| f(NominalOutputVoltageFun, v, &mut e))
+            .into();
         assert_eq!(acc, [s("200"), s("208"), s("220"), s("240"), None]);
         // Offline family: 200/208 rejected.
         let mut e = TestEnv::default().family(0x000);
@@ -1949,7 +2188,9 @@ mod tests {
         assert_eq!(f(EatonInputBuzzwordmodeReport, 3.0, &mut e), None);
         assert_eq!(e.buzz, ["vendor:mge-hid:ECO", "vendor:mge-hid:ESS"]);
         // Outside the window (explicit eco limits).
-        let mut e = eco_env().var("input.transfer.eco.low", "220").var("input.transfer.eco.high", "230");
+        let mut e = eco_env()
+            .var("input.transfer.eco.low", "220")
+            .var("input.transfer.eco.high", "230");
         assert_eq!(f(EatonInputBuzzwordmodeReport, 1.0, &mut e), None);
         assert_eq!(e.vars["input.eco.switchable"], "normal");
         assert_eq!(e.buzz, ["vendor:mge-hid:normal"]);
@@ -1984,7 +2225,9 @@ mod tests {
 
     #[test]
     fn eco_auto_on_off() {
-        let mut e = eco_env().var("input.bypass.switch.on", "disabled").var("input.eco.switchable", "normal");
+        let mut e = eco_env()
+            .var("input.bypass.switch.on", "disabled")
+            .var("input.eco.switchable", "normal");
         assert_eq!(f(EatonInputEcoModeAutoOnOffFun, 1.0, &mut e), s("on"));
         assert_eq!(e.buzz, ["vendor:mge-hid:ECO"]);
         assert_eq!(EatonInputEcoModeAutoOnOffNuf.reverse("1", &mut e), Some(1));
@@ -1992,11 +2235,16 @@ mod tests {
         assert_eq!(f(EatonInputEcoModeAutoOnOffFun, 1.0, &mut e), None);
         assert_eq!(EatonInputEcoModeAutoOnOffNuf.reverse("1", &mut e), Some(0));
         // Stop: needs switch.off disabled and ECO active.
-        let mut e = eco_env().var("input.bypass.switch.off", "disabled").var("input.eco.switchable", "ECO");
+        let mut e = eco_env()
+            .var("input.bypass.switch.off", "disabled")
+            .var("input.eco.switchable", "ECO");
         assert_eq!(f(EatonInputEcoModeAutoOnOffFun, 0.0, &mut e), s("off"));
         assert_eq!(
             e.setvars,
-            [("input.bypass.switch.off".to_string(), "off".to_string()), ("input.eco.switchable".into(), "normal".into())]
+            [
+                ("input.bypass.switch.off".to_string(), "off".to_string()),
+                ("input.eco.switchable".into(), "normal".into())
+            ]
         );
         assert_eq!(e.buzz, ["vendor:mge-hid:normal"]);
         assert_eq!(EatonInputEcoModeAutoOnOffNuf.reverse("0", &mut e), Some(0));
@@ -2027,12 +2275,13 @@ mod tests {
     #[test]
     fn openups_thermistor() {
         assert_eq!(f0(OpenupsTemperatureFun, 0.3), s("-40"));
-        assert_eq!(f0(OpenupsTemperatureFun, 0.49), s("-40"));
+        assert_eq!(f0(OpenupsTemperatureFun, 0.25), s("-40"));
         assert_eq!(f0(OpenupsTemperatureFun, 2.75), s("0"));
-        assert_eq!(f0(OpenupsTemperatureFun, 5.12), s("25"));
-        // Halfway between 512 (25 °C) and 559 (30 °C): 535 -> 25 + 23*5/47.
-        assert_eq!(f0(OpenupsTemperatureFun, 5.35), s("27.45"));
-        assert_eq!(f0(OpenupsTemperatureFun, 9.72), s("125"));
+        // 325 lies between 319 (5 °C) and 366 (10 °C): 5 + 6*5/47.
+        assert_eq!(f0(OpenupsTemperatureFun, 3.25), s("5.64"));
+        // Between 512 (25 °C) and 559 (30 °C): 525 -> 25 + 13*5/47.
+        assert_eq!(f0(OpenupsTemperatureFun, 5.25), s("26.38"));
+        assert_eq!(f0(OpenupsTemperatureFun, 9.75), s("125"));
         assert_eq!(f0(OpenupsTemperatureFun, 10.0), s("125"));
     }
 
@@ -2052,27 +2301,57 @@ mod tests {
         assert_eq!(PowercomStartupNuf.reverse("120", &mut e), Some(0x0200));
         assert_eq!(PowercomStartupNuf.reverse("", &mut e), Some(0x0200)); // default 2 min
         assert_eq!(PowercomStartupNuf.reverse("-60", &mut e), Some(0));
-        assert_eq!(PowercomShutdownNuf.reverse("90", &mut e), Some(0x011E | 0x40));
-        assert_eq!(PowercomShutdownNuf.reverse("0", &mut e), Some(0x0001 | 0x40));
+        assert_eq!(
+            PowercomShutdownNuf.reverse("90", &mut e),
+            Some(0x011E | 0x40)
+        );
+        assert_eq!(
+            PowercomShutdownNuf.reverse("0", &mut e),
+            Some(0x0001 | 0x40)
+        );
         assert_eq!(PowercomShutdownNuf.reverse("", &mut e), Some(0x0100 | 0x40)); // default 60
         assert_eq!(PowercomShutdownNuf.reverse("70000", &mut e), Some(0));
-        assert_eq!(PowercomStayoffNuf.reverse("90", &mut e), Some(0x011E | 0x80));
-        let mut e = TestEnv::default().var("ups.delay.shutdown", "20").var("ups.delay.start", "300");
+        assert_eq!(
+            PowercomStayoffNuf.reverse("90", &mut e),
+            Some(0x011E | 0x80)
+        );
+        let mut e = TestEnv::default()
+            .var("ups.delay.shutdown", "20")
+            .var("ups.delay.start", "300");
         assert_eq!(PowercomShutdownNuf.reverse("", &mut e), Some(0x0014 | 0x40));
         assert_eq!(PowercomStartupNuf.reverse("", &mut e), Some(0x0500));
         e = e.opt("offdelay", "125").opt("ondelay", "600");
         assert_eq!(PowercomStayoffNuf.reverse("", &mut e), Some(0x0205 | 0x80));
         assert_eq!(PowercomStartupNuf.reverse("", &mut e), Some(0x0A00));
         e = e.opt("powercom_sdcmd_byte_order_fallback", "");
-        assert_eq!(PowercomShutdownNuf.reverse("90", &mut e), Some(0x1E01 | 0x4000));
-        assert_eq!(PowercomStayoffNuf.reverse("90", &mut e), Some(0x1E01 | 0x8000));
+        assert_eq!(
+            PowercomShutdownNuf.reverse("90", &mut e),
+            Some(0x1E01 | 0x4000)
+        );
+        assert_eq!(
+            PowercomStayoffNuf.reverse("90", &mut e),
+            Some(0x1E01 | 0x8000)
+        );
     }
 
     #[test]
     fn powercom_discrete_delays() {
         let mut e = TestEnv::default().opt("powercom_sdcmd_discrete_delay", "");
-        for (secs, idx) in [(0, 1), (12, 1), (13, 2), (60, 9), (61, 10), (540, 17), (541, 18), (9999, 18)] {
-            assert_eq!(PowercomShutdownNuf.reverse(&secs.to_string(), &mut e), Some(idx), "{secs}");
+        for (secs, idx) in [
+            (0, 1),
+            (12, 1),
+            (13, 2),
+            (60, 9),
+            (61, 10),
+            (540, 17),
+            (541, 18),
+            (9999, 18),
+        ] {
+            assert_eq!(
+                PowercomShutdownNuf.reverse(&secs.to_string(), &mut e),
+                Some(idx),
+                "{secs}"
+            );
         }
         // Startup in discrete mode: plain minutes.
         assert_eq!(PowercomStartupNuf.reverse("600", &mut e), Some(10));
@@ -2085,7 +2364,10 @@ mod tests {
         assert_eq!(f0(PowercomReplacebattConversionFun, 2.0), s("replacebatt"));
         assert_eq!(f0(PowercomReplacebattConversionFun, 1.0), s("!replacebatt"));
         assert_eq!(f0(PowercomTestConversionFun, 4.0), s("cal"));
-        assert_eq!(f0(PowercomShutdownimmConversionFun, 0x10 as f64), s("shutdownimm"));
+        assert_eq!(
+            f0(PowercomShutdownimmConversionFun, 0x10 as f64),
+            s("shutdownimm")
+        );
         assert_eq!(f0(PowercomOnlineConversionFun, 1.0), s("!online"));
         assert_eq!(f0(PowercomOnlineConversionFun, 0.0), s("online"));
         assert_eq!(f0(PowercomLowbattConversionFun, 2.0), s("lowbatt"));
@@ -2093,7 +2375,10 @@ mod tests {
         assert_eq!(f0(PowercomTrimConversionFun, 0x18 as f64), s("!trim"));
         assert_eq!(f0(PowercomBoostConversionFun, 0x18 as f64), s("boost"));
         assert_eq!(f0(PowercomBoostConversionFun, 0x10 as f64), s("!boost"));
-        assert_eq!(f0(PowercomOverloadConversionFun, 0x20 as f64), s("overload"));
+        assert_eq!(
+            f0(PowercomOverloadConversionFun, 0x20 as f64),
+            s("overload")
+        );
     }
 
     #[test]
@@ -2110,7 +2395,8 @@ mod tests {
         assert_eq!(f(PowercomHackVoltage, 0.0, &mut e), s("13.7"));
         assert_eq!(e.feature_calls, 1);
         e.feature = vec![b"\xa4abc27.40x".to_vec()];
-        assert_eq!(f(PowercomHackVoltage, 0.0, &mut e), s("27.40"));
+        // Only 8 bytes are asked for: "27.40" is cut to "27.4".
+        assert_eq!(f(PowercomHackVoltage, 0.0, &mut e), s("27.4"));
     }
 
     #[test]
@@ -2152,10 +2438,20 @@ mod tests {
         // Reverse-only ids publish nothing; forward-only ids have no reverse.
         let mut e = TestEnv::default();
         let mut t = Text::new();
-        for id in [DateConversionReverse, ApcDateConversionReverse, PowercomStayoffNuf, MgeTimeConversionNuf] {
+        for id in [
+            DateConversionReverse,
+            ApcDateConversionReverse,
+            PowercomStayoffNuf,
+            MgeTimeConversionNuf,
+        ] {
             assert!(!id.forward(1.0, &mut e, &mut t));
         }
-        for id in [HexConversionFun, KelvinCelsiusConversionFun, PowercomStartupFun, TrippliteIoampFun] {
+        for id in [
+            HexConversionFun,
+            KelvinCelsiusConversionFun,
+            PowercomStartupFun,
+            TrippliteIoampFun,
+        ] {
             assert_eq!(id.reverse("1", &mut e), None);
         }
     }

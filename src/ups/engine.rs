@@ -61,6 +61,9 @@ pub struct Options {
     pub no_fixups: bool,
     /// `lowbatt`, `ondelay`, `offdelay` overrides of published values.
     pub lowbatt: Option<String>,
+    /// Every driver option as configured (`name`, value; `""` for a flag),
+    /// for the subdriver functions that read options themselves.
+    pub raw: Vec<(String, String)>,
     pub ondelay: Option<String>,
     pub offdelay: Option<String>,
     /// Poll intervals in milliseconds (report cache age and full-walk period).
@@ -188,6 +191,10 @@ pub struct Ups {
     /// Interrupt reports are used (not `pollonly`).
     pub interrupt_pipe: bool,
     prev_charge: Option<i64>,
+    /// Buzzwords conversion functions added during this update.
+    buzz: Text,
+    /// A write a conversion function asked for (run after it returns).
+    deferred: Option<(Text, Text)>,
 }
 
 impl Ups {
@@ -241,6 +248,8 @@ impl Ups {
             last_full: None,
             interrupt_pipe,
             prev_charge: None,
+            buzz: Text::new(),
+            deferred: None,
         })
     }
 
@@ -325,6 +334,7 @@ impl Ups {
 
     fn walk(&mut self, mode: Walk, io: &mut dyn Transport, now: u64) -> WalkResult {
         let (mut tried, mut ok) = (0u32, 0u32);
+        self.buzz.clear();
         if mode == Walk::Full {
             self.alarm.clear();
         }
@@ -413,8 +423,12 @@ impl Ups {
         let converted = match e.lookup {
             Some(l) => match l.fun {
                 Some(func) => {
-                    let mut env = Ctx { ups: self, io, now };
-                    func.forward(value, &mut env, &mut out)
+                    let mut env = Ctx { ups: self, io: &mut *io, now };
+                    let r = func.forward(value, &mut env, &mut out);
+                    if let Some((name, v)) = self.deferred.take() {
+                        let _ = self.setvar(name.as_str(), v.as_str(), io, now);
+                    }
+                    r
                 }
                 None => match l.rows.iter().find(|r| r.0 == value as i64) {
                     Some(r) => out.push_str(r.1).is_ok(),
@@ -502,13 +516,17 @@ impl Ups {
                 self.store.delete("input.transfer.reason");
             }
         }
-        match status::buzzwords(self.bits) {
-            Some(b) => {
-                let _ = self.store.set("experimental.ups.mode.buzzwords", b);
+        let mut buzz = self.buzz;
+        if let Some(b) = status::buzzwords(self.bits) {
+            if !buzz.is_empty() {
+                let _ = buzz.push_str(" ");
             }
-            None => {
-                self.store.delete("experimental.ups.mode.buzzwords");
-            }
+            let _ = buzz.push_str(b);
+        }
+        if buzz.is_empty() {
+            self.store.delete("experimental.ups.mode.buzzwords");
+        } else {
+            let _ = self.store.set("experimental.ups.mode.buzzwords", buzz.as_str());
         }
     }
 
@@ -576,6 +594,21 @@ impl Ups {
         Ok(())
     }
 
+    /// NUT's setvar: the first bound entry with that name must be
+    /// writable; ABSENT entries only change the published value.
+    pub fn setvar(&mut self, name: &str, value: &str, io: &mut dyn Transport, now: u64) -> Result<(), WriteError> {
+        let i = self.entry(name, false).ok_or(WriteError::NotSupported)?;
+        let e = &self.sub.map[i];
+        if e.st & st::RW == 0 {
+            return Err(WriteError::ReadOnly);
+        }
+        if e.is_absent() {
+            self.store.set(name, value).map_err(|_| WriteError::BadValue)?;
+            return Ok(());
+        }
+        self.write_entry(i, value, io, now)
+    }
+
     /// Index of the first bound, enabled entry with this name.
     pub fn entry(&self, name: &str, cmd: bool) -> Option<usize> {
         self.sub
@@ -636,6 +669,32 @@ impl Env for Ctx<'_> {
     }
     fn state(&mut self) -> &mut ConvState {
         &mut self.ups.conv
+    }
+    fn cached_report(&mut self, id: u8) -> Option<&[u8]> {
+        (self.ups.desc.report_len_any(id) > 0).then(|| self.ups.cache.get(id))
+    }
+    fn status_bit(&self, token: &str) -> bool {
+        status::NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(token))
+            .is_some_and(|i| self.ups.bits & (1 << i) != 0)
+    }
+    fn option(&self, name: &str) -> Option<&str> {
+        self.ups.opts.raw.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    fn setvar(&mut self, name: &str, value: &str) {
+        if let (Some(n), Some(v)) = (Text::from_str(name), Text::from_str(value)) {
+            self.ups.deferred = Some((n, v));
+        }
+    }
+    fn add_buzzword(&mut self, word: &str) {
+        let b = &mut self.ups.buzz;
+        if !b.as_str().split(' ').any(|w| w == word) {
+            if !b.is_empty() {
+                let _ = b.push_str(" ");
+            }
+            let _ = b.push_str(word);
+        }
     }
 }
 

@@ -63,7 +63,7 @@ fn mge_model(ups: &mut Ups, io: &mut dyn Transport, product: &str) -> String {
     let key = if product.is_empty() { "unknown" } else { product };
     let row: Option<&MgeModel> =
         MGE_MODELS.iter().find(|m| m.iproduct == key && m.imodel == imodel.as_str());
-    let _family = row.map_or(0x200, |m| m.family); // TODO-MGE-FAMILY: ups.conv_state().mge_family
+    ups.conv_state().mge_family = row.map_or(0x200, |m| m.family);
     match row.and_then(|m| m.name) {
         Some(n) => n.to_string(),
         None => format!("{product} {}", imodel.as_str()),

@@ -1,0 +1,70 @@
+//! The steady state allocates nothing: after set-up, decoding every
+//! report of every fixture (walks, interrupt reports, field reads) makes
+//! no heap allocation. A counting global allocator checks it; this file
+//! holds a single test so no other test's allocations are counted.
+
+use hidupsd::decode;
+use hidupsd::hid::report;
+use hidupsd::recording::Recording;
+use hidupsd::ups::engine::Options;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        System.realloc(p, l, n)
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+#[test]
+fn decoding_reports_allocates_nothing_after_setup() {
+    let mut checked = 0;
+    let mut dirs: Vec<_> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("descriptor.hex").exists())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let rec = Recording::load(&dir).unwrap();
+        let Ok((mut ups, mut io)) = decode::decode(&rec, Options::default()) else { continue };
+        let fields = ups.desc.fields().to_vec();
+        let mut t = ups.next_full() + 1;
+        let before = ALLOCS.load(Ordering::Relaxed);
+        for round in 0..3 {
+            // Quick walk, full walk (cache expired), then every input report.
+            t += 2_500;
+            ups.update(&mut io, t);
+            t = ups.next_full() + 1 + round;
+            ups.update(&mut io, t);
+            for r in &rec.inputs {
+                ups.on_input(r, &mut io, t);
+            }
+            for f in &fields {
+                if let Some(l) = report::get(ups.report(f.report_id), f) {
+                    std::hint::black_box(report::value(f, l));
+                }
+            }
+        }
+        let n = ALLOCS.load(Ordering::Relaxed) - before;
+        assert_eq!(n, 0, "{}: {n} allocations while decoding", dir.display());
+        checked += 1;
+    }
+    assert!(checked >= 14, "only {checked} fixtures decoded");
+    println!("{checked} fixtures: 0 allocations per report");
+}
