@@ -13,13 +13,21 @@ use std::time::Instant;
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut dirs: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     dirs.sort();
     let (mut total_ns, mut total_reports) = (0f64, 0u64);
-    println!("{:<40} {:>8} {:>12} {:>12}", "fixture", "reports", "ns/report", "ns/input");
+    println!(
+        "{:<40} {:>8} {:>12} {:>12}",
+        "fixture", "reports", "ns/report", "ns/input"
+    );
     for dir in dirs.iter().filter(|d| d.join("descriptor.hex").exists()) {
         let rec = Recording::load(dir).unwrap();
-        let Ok((mut ups, mut io)) = decode::decode(&rec, Options::default()) else { continue };
+        let Ok((mut ups, mut io)) = decode::decode(&rec, Options::default()) else {
+            continue;
+        };
         let reports = ups.desc.report_ids(Kind::Feature).count().max(1) as u64;
         let rounds = 2000u64;
         let mut t = ups.next_full();
@@ -40,10 +48,16 @@ fn main() {
                     ups.on_input(std::hint::black_box(r), &mut io, t);
                 }
             }
-            format!("{:.0}", start.elapsed().as_nanos() as f64 / (rounds as usize * rec.inputs.len()) as f64)
+            format!(
+                "{:.0}",
+                start.elapsed().as_nanos() as f64 / (rounds as usize * rec.inputs.len()) as f64
+            )
         };
         let name = dir.file_name().unwrap().to_string_lossy();
         println!("{name:<40} {reports:>8} {ns:>12.0} {input_ns:>12}");
     }
-    println!("mean over all feature reports: {:.0} ns per decoded report", total_ns / total_reports as f64);
+    println!(
+        "mean over all feature reports: {:.0} ns per decoded report",
+        total_ns / total_reports as f64
+    );
 }

@@ -25,8 +25,11 @@ pub fn decode(rec: &Recording, opts: Options) -> Result<(Ups, Replay), BindError
 
 /// Variables sorted by name, as `upsc` lists them.
 pub fn sorted_vars(ups: &Ups) -> Vec<(String, String)> {
-    let mut v: Vec<_> =
-        ups.store.iter().map(|v| (v.name.as_str().to_string(), v.value.as_str().to_string())).collect();
+    let mut v: Vec<_> = ups
+        .store
+        .iter()
+        .map(|v| (v.name.as_str().to_string(), v.value.as_str().to_string()))
+        .collect();
     v.sort();
     v
 }
@@ -42,7 +45,11 @@ pub fn print_vars(ups: &Ups, out: &mut dyn Write) -> io::Result<()> {
 /// logical value and scaled value, with the ranges that produced them.
 pub fn print_explore(ups: &Ups, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "# subdriver: {} ({})", ups.sub.key, ups.sub.name)?;
-    writeln!(out, "# id   kind     offset size  path = logical (value) [logical min..max] unit exp")?;
+    writeln!(out, "# commands: {}", ups.cmds.join(" "))?;
+    writeln!(
+        out,
+        "# id   kind     offset size  path = logical (value) [logical min..max] unit exp"
+    )?;
     for f in ups.desc.fields() {
         let buf = ups.report(f.report_id);
         let path = PathName(&f.path, ups.sub.usages);

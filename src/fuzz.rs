@@ -9,7 +9,9 @@ use crate::ups::engine::{Identity, Options, Ups};
 /// Parse arbitrary bytes as a report descriptor and read every field of
 /// zeroed and 0xFF-filled reports.
 pub fn descriptor(data: &[u8]) {
-    let Ok(d) = Descriptor::parse(data) else { return };
+    let Ok(d) = Descriptor::parse(data) else {
+        return;
+    };
     let mut buf = [0u8; 4097];
     for fill in [0x00, 0xFF] {
         buf.fill(fill);
@@ -36,16 +38,24 @@ pub fn device(data: &[u8]) {
     let vid = u16::from_le_bytes([data[0], data[1]]);
     let pid = u16::from_le_bytes([data[2], data[3]]);
     let dlen = u16::from_le_bytes([data[4], data[5]]) as usize;
-    let Some(desc) = data.get(6..6 + dlen) else { return };
+    let Some(desc) = data.get(6..6 + dlen) else {
+        return;
+    };
     let mut rec = Recording {
-        ident: Identity { vid, pid, ..Identity::default() },
+        ident: Identity {
+            vid,
+            pid,
+            ..Identity::default()
+        },
         descriptor: desc.to_vec(),
         ..Recording::default()
     };
     let mut rest = &data[6 + dlen..];
     while rest.len() >= 2 {
         let (kind, len) = (rest[0], rest[1] as usize);
-        let Some(bytes) = rest.get(2..2 + len) else { break };
+        let Some(bytes) = rest.get(2..2 + len) else {
+            break;
+        };
         if !bytes.is_empty() {
             if kind & 1 == 0 {
                 rec.features.push(bytes.to_vec());
@@ -55,7 +65,9 @@ pub fn device(data: &[u8]) {
         }
         rest = &rest[2 + len..];
     }
-    let Ok(mut ups) = Ups::new(&rec.descriptor, rec.ident.clone(), Options::default()) else { return };
+    let Ok(mut ups) = Ups::new(&rec.descriptor, rec.ident.clone(), Options::default()) else {
+        return;
+    };
     let mut io = Replay::new(&rec);
     ups.init(&mut io, 0);
     let t = ups.next_full() + 1;

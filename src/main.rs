@@ -32,16 +32,23 @@ fn run(args: &[String]) -> Result<(), String> {
             for a in &args[1..] {
                 match a.as_str() {
                     "--explore" | "-x" => explore = true,
-                    s if s.starts_with('-') => return Err(format!("decode: unknown option '{s}'\n{USAGE}")),
+                    s if s.starts_with('-') => {
+                        return Err(format!("decode: unknown option '{s}'\n{USAGE}"))
+                    }
                     s if path.is_none() => path = Some(s),
                     s => return Err(format!("decode: unexpected argument '{s}'")),
                 }
             }
             let path = path.ok_or_else(|| format!("decode: missing PATH\n{USAGE}"))?;
             let rec = Recording::load(Path::new(path)).map_err(|e| e.to_string())?;
-            let (ups, _) = decode::decode(&rec, Options::default()).map_err(|e| format!("{path}: {e}"))?;
+            let (ups, _) =
+                decode::decode(&rec, Options::default()).map_err(|e| format!("{path}: {e}"))?;
             let mut out = std::io::stdout().lock();
-            let r = if explore { decode::print_explore(&ups, &mut out) } else { decode::print_vars(&ups, &mut out) };
+            let r = if explore {
+                decode::print_explore(&ups, &mut out)
+            } else {
+                decode::print_vars(&ups, &mut out)
+            };
             // A closed pipe (`| head`) is not an error.
             match r {
                 Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),

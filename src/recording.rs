@@ -91,20 +91,26 @@ fn quoted(s: &str) -> Result<String, String> {
 impl Recording {
     /// Read a fixture directory or a single-file recording.
     pub fn load(path: &Path) -> Result<Recording, Error> {
-        let err = |file: &Path, line, msg: String| Error { file: file.to_path_buf(), line, msg };
+        let err = |file: &Path, line, msg: String| Error {
+            file: file.to_path_buf(),
+            line,
+            msg,
+        };
         let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| err(p, 0, e.to_string()));
         let mut rec = Recording::default();
         if path.is_dir() {
             let desc = path.join("descriptor.hex");
             for (n, line) in read(&desc)?.lines().enumerate() {
                 let line = line.split('#').next().unwrap_or("");
-                rec.descriptor.extend(hex_bytes(line).map_err(|m| err(&desc, n + 1, m))?);
+                rec.descriptor
+                    .extend(hex_bytes(line).map_err(|m| err(&desc, n + 1, m))?);
             }
             let dev = path.join("device.txt");
             rec.parse(&read(&dev)?).map_err(|(l, m)| err(&dev, l, m))?;
             let reports = path.join("reports.txt");
             if reports.exists() {
-                rec.parse(&read(&reports)?).map_err(|(l, m)| err(&reports, l, m))?;
+                rec.parse(&read(&reports)?)
+                    .map_err(|(l, m)| err(&reports, l, m))?;
             }
         } else {
             rec.parse(&read(path)?).map_err(|(l, m)| err(path, l, m))?;
@@ -149,15 +155,21 @@ impl Recording {
                     }
                 }
                 "string" => {
-                    let (idx, s) = rest.trim().split_once(char::is_whitespace).ok_or_else(|| {
-                        e("expected 'string INDEX \"TEXT\"'".into())
-                    })?;
-                    let idx: u8 = idx.parse().map_err(|_| e(format!("string index '{idx}' is not 0-255")))?;
+                    let (idx, s) = rest
+                        .trim()
+                        .split_once(char::is_whitespace)
+                        .ok_or_else(|| e("expected 'string INDEX \"TEXT\"'".into()))?;
+                    let idx: u8 = idx
+                        .parse()
+                        .map_err(|_| e(format!("string index '{idx}' is not 0-255")))?;
                     self.strings.push((idx, quoted(s).map_err(e)?));
                 }
                 "descriptor" => self.descriptor.extend(hex_bytes(rest).map_err(e)?),
                 "feature" | "input" => {
-                    let (id, bytes) = rest.trim().split_once(char::is_whitespace).unwrap_or((rest, ""));
+                    let (id, bytes) = rest
+                        .trim()
+                        .split_once(char::is_whitespace)
+                        .unwrap_or((rest, ""));
                     let id = u8::from_str_radix(id.trim(), 16)
                         .map_err(|_| e(format!("report id '{}' is not a hex byte", id.trim())))?;
                     let bytes = hex_bytes(bytes).map_err(e)?;
@@ -200,13 +212,19 @@ impl Replay {
         for f in &rec.features {
             reports[f[0] as usize] = Some(f.clone());
         }
-        Replay { reports, strings: rec.strings.clone(), writes: Vec::new() }
+        Replay {
+            reports,
+            strings: rec.strings.clone(),
+            writes: Vec::new(),
+        }
     }
 }
 
 impl Transport for Replay {
     fn get_feature(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
-        let Some(r) = &self.reports[buf[0] as usize] else { return Err(IoError::Skip) };
+        let Some(r) = &self.reports[buf[0] as usize] else {
+            return Err(IoError::Skip);
+        };
         let n = r.len().min(buf.len());
         buf[..n].copy_from_slice(&r[..n]);
         Ok(n)

@@ -64,7 +64,10 @@ impl Default for Store {
 impl Store {
     /// An empty store with all its capacity reserved up front.
     pub fn new() -> Self {
-        Store { vars: Vec::with_capacity(MAX_VARS), generation: 0 }
+        Store {
+            vars: Vec::with_capacity(MAX_VARS),
+            generation: 0,
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -85,7 +88,7 @@ impl Store {
 
     /// Publish `value` under `name`.
     pub fn set(&mut self, name: &str, value: &str) -> Result<Change, StoreError> {
-        let text = Text::from_str(value).ok_or(StoreError::TooLong)?;
+        let text = Text::try_new(value).ok_or(StoreError::TooLong)?;
         if let Some(i) = self.find(name) {
             let v = &mut self.vars[i];
             if v.value == text {
@@ -98,8 +101,14 @@ impl Store {
         if self.vars.len() == MAX_VARS {
             return Err(StoreError::Full);
         }
-        let name = Text::from_str(name).ok_or(StoreError::TooLong)?;
-        self.vars.push(Var { name, value: text, flags: 0, len: 0, enums: None });
+        let name = Text::try_new(name).ok_or(StoreError::TooLong)?;
+        self.vars.push(Var {
+            name,
+            value: text,
+            flags: 0,
+            len: 0,
+            enums: None,
+        });
         self.generation += 1;
         Ok(Change::Added)
     }
@@ -162,7 +171,10 @@ mod tests {
             s.set(&format!("v.{i}"), "x").unwrap();
         }
         assert_eq!(s.set("one.more", "x"), Err(StoreError::Full));
-        assert_eq!(s.set("battery.charge", &"9".repeat(200)), Err(StoreError::TooLong));
+        assert_eq!(
+            s.set("battery.charge", &"9".repeat(200)),
+            Err(StoreError::TooLong)
+        );
         assert!(s.delete("battery.charge"));
         assert!(!s.has("battery.charge"));
     }

@@ -15,11 +15,14 @@ pub struct Text {
 
 impl Text {
     pub const fn new() -> Self {
-        Text { len: 0, buf: [0; TEXT_CAP] }
+        Text {
+            len: 0,
+            buf: [0; TEXT_CAP],
+        }
     }
 
     /// Build from a string; `None` if it does not fit.
-    pub fn from_str(s: &str) -> Option<Self> {
+    pub fn try_new(s: &str) -> Option<Self> {
         let mut t = Text::new();
         t.push_str(s).ok()?;
         Some(t)
@@ -118,7 +121,7 @@ mod tests {
 
     #[test]
     fn overflow_is_an_error_and_leaves_contents() {
-        let mut t = Text::from_str("ab").unwrap();
+        let mut t = Text::try_new("ab").unwrap();
         let long = "x".repeat(TEXT_CAP);
         assert!(t.push_str(&long).is_err());
         assert_eq!(t.as_str(), "ab");
@@ -128,7 +131,7 @@ mod tests {
 
     #[test]
     fn truncate_respects_char_boundaries() {
-        let mut t = Text::from_str("aé").unwrap();
+        let mut t = Text::try_new("aé").unwrap();
         t.truncate(2);
         assert_eq!(t.as_str(), "a");
     }

@@ -34,15 +34,18 @@ static A: Counting = Counting;
 #[test]
 fn decoding_reports_allocates_nothing_after_setup() {
     let mut checked = 0;
-    let mut dirs: Vec<_> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("descriptor.hex").exists())
-        .collect();
+    let mut dirs: Vec<_> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.join("descriptor.hex").exists())
+            .collect();
     dirs.sort();
     for dir in dirs {
         let rec = Recording::load(&dir).unwrap();
-        let Ok((mut ups, mut io)) = decode::decode(&rec, Options::default()) else { continue };
+        let Ok((mut ups, mut io)) = decode::decode(&rec, Options::default()) else {
+            continue;
+        };
         let fields = ups.desc.fields().to_vec();
         let mut t = ups.next_full() + 1;
         let before = ALLOCS.load(Ordering::Relaxed);

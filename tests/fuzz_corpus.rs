@@ -75,5 +75,8 @@ fn corpus_replays_without_panic() {
         }
     }
     assert!(n > 0, "empty fuzz corpus");
-    assert!(failed.is_empty(), "fuzz corpus inputs panicked: {failed:#?}");
+    assert!(
+        failed.is_empty(),
+        "fuzz corpus inputs panicked: {failed:#?}"
+    );
 }

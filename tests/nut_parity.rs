@@ -20,23 +20,39 @@ use std::path::{Path, PathBuf};
 fn is_string_var(name: &str) -> bool {
     matches!(
         name,
-        "device.mfr" | "device.model" | "device.serial" | "ups.mfr" | "ups.model" | "ups.serial" | "battery.type"
+        "device.mfr"
+            | "device.model"
+            | "device.serial"
+            | "ups.mfr"
+            | "ups.model"
+            | "ups.serial"
+            | "battery.type"
     ) || name.starts_with("driver.")
 }
 
 /// (fixture, variable, NUT's value, hidupsd's value, why they differ).
 /// `None` means the variable is absent on that side.
-type Exception = (&'static str, &'static str, Option<&'static str>, Option<&'static str>, &'static str);
+type Exception = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static str,
+);
 
 const NO_STATUS_DATA: &str = "no status report was recorded for this unit; NUT 2.8.0 says OB whenever \
     ACPresent is not known to be 1 (a false on-battery); NUT master, and hidupsd, add no power state";
-const CPS_DELAYS: &str = "NUT master's CyberPower table defaults to 60 s / 120 s because the firmware \
+const CPS_DELAYS: &str =
+    "NUT master's CyberPower table defaults to 60 s / 120 s because the firmware \
     counts whole minutes (2.8.0 used 20 s / 30 s)";
-const CPS_STRING_DATE: &str = "the CyberPower table reads battery.mfr.date as a USB string index; the \
+const CPS_STRING_DATE: &str =
+    "the CyberPower table reads battery.mfr.date as a USB string index; the \
     simulated device answered that index with its placeholder serial";
-const CHRG_AT_FULL: &str = "NUT master (and hidupsd) report CHRG only while the battery is not full \
+const CHRG_AT_FULL: &str =
+    "NUT master (and hidupsd) report CHRG only while the battery is not full \
     (battery.charge 100 and no full-charge flag); NUT 2.8.0 reported every Charging bit";
-const FIRMWARE_STRING: &str = "ups.firmware is a USB string index (iVersion); the simulated device's \
+const FIRMWARE_STRING: &str =
+    "ups.firmware is a USB string index (iVersion); the simulated device's \
     strings were placeholders and a recording carries none";
 
 const EXCEPTIONS: &[Exception] = &[
@@ -85,14 +101,32 @@ const EXCEPTIONS: &[Exception] = &[
 /// Fixtures whose `upsc.txt` is from the same unit, with the variables
 /// that differ because that listing was taken at another moment.
 const SAME_UNIT: &[(&str, &[(&str, &str)])] = &[
-    ("apc-back-ups-bk650m2-ch", &[("ups.load", "reports were taken in a separate explore run, load 0 % vs 5 %")]),
+    (
+        "apc-back-ups-bk650m2-ch",
+        &[(
+            "ups.load",
+            "reports were taken in a separate explore run, load 0 % vs 5 %",
+        )],
+    ),
     (
         "apc-back-ups-es-850g2",
         &[
-            ("battery.runtime", "the upsc listing is from another day than the reports"),
-            ("battery.voltage", "the upsc listing is from another day than the reports"),
-            ("input.voltage", "the upsc listing is from another day than the reports"),
-            ("ups.load", "the upsc listing is from another day than the reports"),
+            (
+                "battery.runtime",
+                "the upsc listing is from another day than the reports",
+            ),
+            (
+                "battery.voltage",
+                "the upsc listing is from another day than the reports",
+            ),
+            (
+                "input.voltage",
+                "the upsc listing is from another day than the reports",
+            ),
+            (
+                "ups.load",
+                "the upsc listing is from another day than the reports",
+            ),
         ],
     ),
     ("eaton-5sc-750", &[]),
@@ -108,7 +142,9 @@ fn read_upsc(p: &Path) -> BTreeMap<String, String> {
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| {
-            let (k, v) = l.split_once(": ").unwrap_or_else(|| (l.trim_end_matches(':'), ""));
+            let (k, v) = l
+                .split_once(": ")
+                .unwrap_or_else(|| (l.trim_end_matches(':'), ""));
             (k.to_string(), v.to_string())
         })
         .collect()
@@ -118,7 +154,10 @@ fn read_upsc(p: &Path) -> BTreeMap<String, String> {
 /// `productid` given, so known vendors' other products are claimed too.
 fn ours(name: &str) -> BTreeMap<String, String> {
     let rec = Recording::load(&fixtures().join(name)).unwrap();
-    let opts = Options { productid_set: true, ..Options::default() };
+    let opts = Options {
+        productid_set: true,
+        ..Options::default()
+    };
     let (ups, _) = decode::decode(&rec, opts).unwrap_or_else(|e| panic!("{name}: {e}"));
     decode::sorted_vars(&ups).into_iter().collect()
 }
@@ -148,7 +187,9 @@ fn every_nut_variable_matches_or_is_a_listed_exception() {
                 used[i] = true;
                 let e = EXCEPTIONS[i];
                 if e.2 != Some(v.as_str()) || e.3 != got {
-                    failures.push(format!("{name}: exception for {k} is stale: NUT {v:?}, hidupsd {got:?}"));
+                    failures.push(format!(
+                        "{name}: exception for {k} is stale: NUT {v:?}, hidupsd {got:?}"
+                    ));
                 }
                 continue;
             }
@@ -158,7 +199,10 @@ fn every_nut_variable_matches_or_is_a_listed_exception() {
                 failures.push(format!("{name}: {k}: NUT {v:?}, hidupsd {got:?}"));
             }
         }
-        let extra: Vec<_> = us.keys().filter(|k| !nut.contains_key(*k) && !is_string_var(k)).collect();
+        let extra: Vec<_> = us
+            .keys()
+            .filter(|k| !nut.contains_key(*k) && !is_string_var(k))
+            .collect();
         println!("{name}: {m}/{t} NUT variables identical; hidupsd also publishes {extra:?}");
         matched += m;
         total += t;
@@ -172,9 +216,20 @@ fn every_nut_variable_matches_or_is_a_listed_exception() {
             }
         }
     }
-    println!("total: {matched}/{total} identical, {} listed exceptions", EXCEPTIONS.len());
-    assert!(failures.is_empty(), "differences from NUT 2.8.0:\n{}", failures.join("\n"));
-    assert!(dirs.len() >= 14 && total > 250, "too few fixtures compared: {} / {total}", dirs.len());
+    println!(
+        "total: {matched}/{total} identical, {} listed exceptions",
+        EXCEPTIONS.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "differences from NUT 2.8.0:\n{}",
+        failures.join("\n")
+    );
+    assert!(
+        dirs.len() >= 14 && total > 250,
+        "too few fixtures compared: {} / {total}",
+        dirs.len()
+    );
 }
 
 #[test]
@@ -186,13 +241,24 @@ fn same_unit_upsc_listings_match() {
         for (k, v) in upsc.iter().filter(|(k, _)| !is_string_var(k)) {
             let got = us.get(k).map(String::as_str);
             if let Some((_, why)) = known.iter().find(|(n, _)| n == k) {
-                assert_ne!(got, Some(v.as_str()), "{name}: {k} now matches; drop the exception ({why})");
+                assert_ne!(
+                    got,
+                    Some(v.as_str()),
+                    "{name}: {k} now matches; drop the exception ({why})"
+                );
                 continue;
             }
-            assert_eq!(got, Some(v.as_str()), "{name}: {k} differs from the same unit's upsc");
+            assert_eq!(
+                got,
+                Some(v.as_str()),
+                "{name}: {k} differs from the same unit's upsc"
+            );
             same += 1;
         }
-        println!("{name}: {same} variables identical to the unit's own upsc, {} known drifts", known.len());
+        println!(
+            "{name}: {same} variables identical to the unit's own upsc, {} known drifts",
+            known.len()
+        );
         assert!(same >= 10, "{name}: too few variables compared");
     }
 }
@@ -200,7 +266,15 @@ fn same_unit_upsc_listings_match() {
 #[test]
 fn megatec_over_hid_is_refused_not_reported_on_battery() {
     let rec = Recording::load(&fixtures().join("phoenixtec-06da-0003-megatec-over-hid")).unwrap();
-    let err = decode::decode(&rec, Options { productid_set: true, ..Options::default() }).err().unwrap();
+    let err = decode::decode(
+        &rec,
+        Options {
+            productid_set: true,
+            ..Options::default()
+        },
+    )
+    .err()
+    .unwrap();
     let msg = err.to_string();
     assert!(msg.starts_with("not a HID Power Device"), "{msg}");
     assert!(msg.contains("ffa00004"), "{msg}");
@@ -216,12 +290,16 @@ fn every_power_device_fixture_decodes_with_status_and_charge() {
             continue;
         }
         let rec = Recording::load(&dir).unwrap();
-        let (ups, _) = decode::decode(&rec, Options::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (ups, _) =
+            decode::decode(&rec, Options::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(ups.store.has("ups.status"), "{name}");
         // These recordings lack the reports that carry charge and runtime.
         let partial = ["tripplite-09ae-3016", "idowell-075d-0300-smart-battery"];
         if !rec.features.is_empty() && !partial.contains(&name.as_str()) {
-            assert!(ups.store.has("battery.charge") || ups.store.has("battery.runtime"), "{name}");
+            assert!(
+                ups.store.has("battery.charge") || ups.store.has("battery.runtime"),
+                "{name}"
+            );
         }
         n += 1;
     }
@@ -232,7 +310,10 @@ fn every_power_device_fixture_decodes_with_status_and_charge() {
 fn a_ups_nut_has_no_table_for_is_served_by_the_generic_table() {
     // 5131:2007: a proper Power Device from an unknown vendor; NUT serves nothing.
     let us = ours("unknown-5131-2007");
-    assert_eq!(us.get("driver.version.data").map(String::as_str), Some("hidupsd generic HID 0.1"));
+    assert_eq!(
+        us.get("driver.version.data").map(String::as_str),
+        Some("hidupsd generic HID 0.1")
+    );
     for k in ["battery.charge", "ups.status"] {
         assert!(us.contains_key(k), "{k} missing: {us:?}");
     }

@@ -44,7 +44,10 @@ pub struct Path {
 
 impl Path {
     pub const fn new() -> Self {
-        Path { nodes: [0; MAX_DEPTH], len: 0 }
+        Path {
+            nodes: [0; MAX_DEPTH],
+            len: 0,
+        }
     }
 
     pub fn nodes(&self) -> &[u32] {
@@ -170,7 +173,12 @@ struct Locals {
 
 impl Locals {
     fn new() -> Self {
-        Locals { usages: [LocalUsage::One(0); MAX_LOCAL_USAGES], len: 0, pending_min: None, taken: 0 }
+        Locals {
+            usages: [LocalUsage::One(0); MAX_LOCAL_USAGES],
+            len: 0,
+            pending_min: None,
+            taken: 0,
+        }
     }
     fn clear(&mut self) {
         self.len = 0;
@@ -283,7 +291,9 @@ impl Descriptor {
     /// True when an application collection is on the Power Device (0x84)
     /// or Battery System (0x85) page.
     pub fn is_power_device(&self) -> bool {
-        self.applications().iter().any(|&u| matches!(u >> 16, 0x84 | 0x85))
+        self.applications()
+            .iter()
+            .any(|&u| matches!(u >> 16, 0x84 | 0x85))
     }
 
     /// Data bytes (after the id byte) of report `id` of one kind.
@@ -304,7 +314,9 @@ impl Descriptor {
     /// First field in descriptor order of `kind` whose path starts with
     /// `prefix` (NUT's rule: a shorter query matches the first deeper field).
     pub fn find(&self, kind: Kind, prefix: &[u32]) -> Option<usize> {
-        self.fields.iter().position(|f| f.kind == kind && f.path.starts_with(prefix))
+        self.fields
+            .iter()
+            .position(|f| f.kind == kind && f.path.starts_with(prefix))
     }
 
     /// First field of any kind with this report id and own usage.
@@ -333,7 +345,10 @@ impl Parser {
         if it.is_long() {
             return Ok(()); // No long item is defined for report descriptors.
         }
-        let bad = |what| Error::BadItem { offset: it.offset, what };
+        let bad = |what| Error::BadItem {
+            offset: it.offset,
+            what,
+        };
         match (it.kind(), it.tag) {
             (ItemType::Global, 0x04) => self.g.usage_page = it.unsigned() as u16,
             (ItemType::Global, 0x14) => self.g.logical_min = it.signed() as i64,
@@ -360,12 +375,17 @@ impl Parser {
             (ItemType::Global, 0x54) => {
                 let v = it.unsigned() as u8 as i8;
                 // A 4-bit nibble (HID 1.11 §6.2.2.7): 8..15 are -8..-1.
-                self.g.unit_exp = if (8..=15).contains(&v) { (v as u8 | 0xF0) as i8 } else { v };
+                self.g.unit_exp = if (8..=15).contains(&v) {
+                    (v as u8 | 0xF0) as i8
+                } else {
+                    v
+                };
             }
             (ItemType::Global, 0x64) => self.g.unit = it.unsigned(),
             (ItemType::Global, 0x74) => self.g.report_size = it.unsigned(),
             (ItemType::Global, 0x84) => {
-                self.g.report_id = u8::try_from(it.unsigned()).map_err(|_| bad("Report ID above 255"))?;
+                self.g.report_id =
+                    u8::try_from(it.unsigned()).map_err(|_| bad("Report ID above 255"))?;
                 self.d.uses_report_ids = true;
             }
             (ItemType::Global, 0x94) => self.g.report_count = it.unsigned(),
@@ -390,7 +410,11 @@ impl Parser {
             (ItemType::Local, 0x18) => self.locals.pending_min = Some(self.usage(&it)),
             (ItemType::Local, 0x28) => {
                 let hi = self.usage(&it);
-                let lo = self.locals.pending_min.take().ok_or(bad("Usage Maximum without Usage Minimum"))?;
+                let lo = self
+                    .locals
+                    .pending_min
+                    .take()
+                    .ok_or(bad("Usage Maximum without Usage Minimum"))?;
                 if hi < lo {
                     return Err(bad("Usage Maximum below Usage Minimum"));
                 }
@@ -453,7 +477,10 @@ impl Parser {
         let start = self.bits[id][k] as u64;
         let end = start + total;
         if end > (MAX_REPORT_LEN as u64) * 8 {
-            return Err(Error::ReportTooLong { id: g.report_id, kind });
+            return Err(Error::ReportTooLong {
+                id: g.report_id,
+                kind,
+            });
         }
         for i in 0..g.report_count {
             let usage = match self.locals.nth(i) {
@@ -513,8 +540,14 @@ mod tests {
         assert!(desc.uses_report_ids);
         let f = &desc.fields()[0];
         assert_eq!(f.path.nodes(), &[UPS, PS, REMCAP]);
-        assert_eq!((f.report_id, f.kind, f.bit_offset, f.bit_size), (12, Kind::Feature, 0, 8));
-        assert_eq!((f.logical_min, f.logical_max, f.logmax_assumed), (0, 255, true));
+        assert_eq!(
+            (f.report_id, f.kind, f.bit_offset, f.bit_size),
+            (12, Kind::Feature, 0, 8)
+        );
+        assert_eq!(
+            (f.logical_min, f.logical_max, f.logmax_assumed),
+            (0, 255, true)
+        );
         assert_eq!(desc.report_len(12, Kind::Feature), 1);
         assert_eq!(desc.find(Kind::Feature, &[UPS, PS]), Some(0));
         assert_eq!(desc.find(Kind::Input, &[UPS, PS]), None);
@@ -536,8 +569,14 @@ mod tests {
         let desc = Descriptor::parse(&d).unwrap();
         let f = desc.fields();
         assert_eq!(f.len(), 2 + 1);
-        assert_eq!(f[0].path.nodes(), &[UPS, 0x0084_001E, INDEX_NODE | 4, 0x0084_0030]);
-        assert_eq!(f[1].path.nodes(), &[UPS, 0x0084_001E, INDEX_NODE | 4, 0x0084_0031]);
+        assert_eq!(
+            f[0].path.nodes(),
+            &[UPS, 0x0084_001E, INDEX_NODE | 4, 0x0084_0030]
+        );
+        assert_eq!(
+            f[1].path.nodes(),
+            &[UPS, 0x0084_001E, INDEX_NODE | 4, 0x0084_0031]
+        );
         assert_eq!((f[0].bit_size, f[1].bit_offset), (4, 4));
         // The index node popped with its collection.
         assert_eq!(f[2].path.nodes(), &[UPS, 0x0084_0030]);
@@ -548,7 +587,9 @@ mod tests {
     #[test]
     fn no_report_ids_and_long_reports() {
         // 40 bytes of 8-bit fields without a Report ID: offsets keep counting.
-        let mut d = vec![0x05, 0x84, 0x09, 0x04, 0xA1, 0x01, 0x75, 0x08, 0x95, 0x27, 0xB1, 0x03];
+        let mut d = vec![
+            0x05, 0x84, 0x09, 0x04, 0xA1, 0x01, 0x75, 0x08, 0x95, 0x27, 0xB1, 0x03,
+        ];
         d.extend_from_slice(&[0x09, 0x30, 0x95, 0x01, 0xB1, 0x02, 0xC0]);
         let desc = Descriptor::parse(&d).unwrap();
         assert!(!desc.uses_report_ids);
@@ -565,24 +606,46 @@ mod tests {
         );
         assert_eq!(
             Descriptor::parse(&[0xC0]).unwrap_err(),
-            Error::BadItem { offset: 0, what: "End Collection without Collection" }
+            Error::BadItem {
+                offset: 0,
+                what: "End Collection without Collection"
+            }
         );
         assert_eq!(
             Descriptor::parse(&[0xB4]).unwrap_err(),
-            Error::BadItem { offset: 0, what: "Pop without Push" }
+            Error::BadItem {
+                offset: 0,
+                what: "Pop without Push"
+            }
         );
-        assert_eq!(Descriptor::parse(&[0x05, 0x84]).unwrap_err(), Error::NoFields);
+        assert_eq!(
+            Descriptor::parse(&[0x05, 0x84]).unwrap_err(),
+            Error::NoFields
+        );
         // 200 Push items exceed the stack.
-        assert_eq!(Descriptor::parse(&[0xA4; 200]).unwrap_err(), Error::Limit(Limit::PushDepth));
+        assert_eq!(
+            Descriptor::parse(&[0xA4; 200]).unwrap_err(),
+            Error::Limit(Limit::PushDepth)
+        );
         // A report of 65535 x 32 bits.
-        let d = [0x85, 0x01, 0x75, 0x20, 0x96, 0xFF, 0xFF, 0x09, 0x30, 0xB1, 0x02];
+        let d = [
+            0x85, 0x01, 0x75, 0x20, 0x96, 0xFF, 0xFF, 0x09, 0x30, 0xB1, 0x02,
+        ];
         assert_eq!(
             Descriptor::parse(&d).unwrap_err(),
-            Error::ReportTooLong { id: 1, kind: Kind::Feature }
+            Error::ReportTooLong {
+                id: 1,
+                kind: Kind::Feature
+            }
         );
         // 2000 fields with usages.
-        let mut d = vec![0x05, 0x84, 0x19, 0x00, 0x2A, 0xFF, 0x0F, 0x75, 0x01, 0x96, 0xD0, 0x07, 0xB1, 0x02];
+        let mut d = vec![
+            0x05, 0x84, 0x19, 0x00, 0x2A, 0xFF, 0x0F, 0x75, 0x01, 0x96, 0xD0, 0x07, 0xB1, 0x02,
+        ];
         d.push(0xC0);
-        assert_eq!(Descriptor::parse(&d[..14]).unwrap_err(), Error::Limit(Limit::Fields));
+        assert_eq!(
+            Descriptor::parse(&d[..14]).unwrap_err(),
+            Error::Limit(Limit::Fields)
+        );
     }
 }

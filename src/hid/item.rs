@@ -73,7 +73,11 @@ pub struct Items<'a> {
 
 impl<'a> Items<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
-        Items { buf, pos: 0, failed: false }
+        Items {
+            buf,
+            pos: 0,
+            failed: false,
+        }
     }
 }
 
@@ -99,7 +103,11 @@ impl<'a> Iterator for Items<'a> {
         match start.checked_add(len) {
             Some(end) if end <= self.buf.len() => {
                 self.pos = end;
-                Some(Ok(Item { tag, offset, data: &self.buf[start..end] }))
+                Some(Ok(Item {
+                    tag,
+                    offset,
+                    data: &self.buf[start..end],
+                }))
             }
             _ => {
                 self.failed = true;
@@ -117,7 +125,9 @@ mod tests {
     fn short_and_long_items() {
         // Usage Page (Power Device), Logical Max 2-byte FF FF, a long item
         // with 2 data bytes, End Collection.
-        let d = [0x05, 0x84, 0x26, 0xFF, 0xFF, 0xFE, 0x02, 0x10, 0xAA, 0xBB, 0xC0];
+        let d = [
+            0x05, 0x84, 0x26, 0xFF, 0xFF, 0xFE, 0x02, 0x10, 0xAA, 0xBB, 0xC0,
+        ];
         let items: Vec<_> = Items::new(&d).map(|i| i.unwrap()).collect();
         assert_eq!(items.len(), 4);
         assert_eq!(items[0].tag, 0x04);
@@ -138,6 +148,9 @@ mod tests {
         assert_eq!(r.len(), 2);
         assert_eq!(r[1], Err(Error::Truncated { offset: 2 }));
         let d = [0xFE];
-        assert_eq!(Items::new(&d).next(), Some(Err(Error::Truncated { offset: 0 })));
+        assert_eq!(
+            Items::new(&d).next(),
+            Some(Err(Error::Truncated { offset: 0 }))
+        );
     }
 }

@@ -64,13 +64,21 @@ impl Limit {
 pub enum Error {
     Empty,
     /// An item's data runs past the end of the descriptor.
-    Truncated { offset: usize },
+    Truncated {
+        offset: usize,
+    },
     /// An item that makes no sense where it stands.
-    BadItem { offset: usize, what: &'static str },
+    BadItem {
+        offset: usize,
+        what: &'static str,
+    },
     /// Collections left open at the end.
     UnclosedCollection,
     /// A report longer than `descriptor::MAX_REPORT_LEN` bytes.
-    ReportTooLong { id: u8, kind: Kind },
+    ReportTooLong {
+        id: u8,
+        kind: Kind,
+    },
     Limit(Limit),
     /// No data fields at all.
     NoFields,
@@ -81,7 +89,10 @@ impl fmt::Display for Error {
         match self {
             Error::Empty => f.write_str("report descriptor is empty"),
             Error::Truncated { offset } => {
-                write!(f, "report descriptor item at byte {offset} runs past the end")
+                write!(
+                    f,
+                    "report descriptor item at byte {offset} runs past the end"
+                )
             }
             Error::BadItem { offset, what } => {
                 write!(f, "report descriptor item at byte {offset}: {what}")

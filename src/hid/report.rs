@@ -60,7 +60,11 @@ pub fn logical(raw: u32, min: i64, max: i64) -> i64 {
 
 /// Logical value of `field` in `buf`.
 pub fn get(buf: &[u8], f: &Field) -> Option<i64> {
-    Some(logical(raw(buf, f.bit_offset, f.bit_size)?, f.logical_min, f.logical_max))
+    Some(logical(
+        raw(buf, f.bit_offset, f.bit_size)?,
+        f.logical_min,
+        f.logical_max,
+    ))
 }
 
 fn has_physical(f: &Field) -> bool {
@@ -172,7 +176,8 @@ mod tests {
 
     /// NUT's GetValue vectors (tests/getvaluetest.c): bytes, offset, size,
     /// logical min, max, expected logical value.
-    const VECTORS: &[(&[u8], u32, u32, i64, i64, i64)] = &[
+    type Vector = (&'static [u8], u32, u32, i64, i64, i64);
+    const VECTORS: &[Vector] = &[
         (&[0x00, 0xff, 0xff, 0xff, 0xff], 0, 32, -1, 2147483647, -1),
         (&[0x00, 0xff], 0, 8, -1, 127, -1),
         (&[0x00, 0xff], 0, 8, 0, 127, 127),
@@ -200,7 +205,11 @@ mod tests {
     fn nut_getvalue_vectors() {
         for &(buf, off, size, min, max, want) in VECTORS {
             let got = get(buf, &field(off, size, min, max));
-            assert_eq!(got, Some(want), "{buf:02x?} offset {off} size {size} [{min},{max}]");
+            assert_eq!(
+                got,
+                Some(want),
+                "{buf:02x?} offset {off} size {size} [{min},{max}]"
+            );
         }
     }
 
@@ -238,7 +247,11 @@ mod tests {
             buf.iter_mut().for_each(|b| *b = next() as u8);
             let size = 1 + (next() % 32) as u32;
             let off = (next() % (23 * 8 - size as u64 + 1)) as u32;
-            assert_eq!(raw(&buf, off, size), Some(naive(&buf, off, size)), "off {off} size {size}");
+            assert_eq!(
+                raw(&buf, off, size),
+                Some(naive(&buf, off, size)),
+                "off {off} size {size}"
+            );
             // Round trip through put() touches only the field's bits.
             let mut w = buf;
             let v = next() as u32 & (u32::MAX >> (32 - size));
@@ -247,7 +260,10 @@ mod tests {
             for bit in 0..24 * 8 {
                 let inside = bit >= off as usize + 8 && bit < (off + size) as usize + 8;
                 if !inside {
-                    assert_eq!((w[bit / 8] >> (bit % 8)) & 1, (buf[bit / 8] >> (bit % 8)) & 1);
+                    assert_eq!(
+                        (w[bit / 8] >> (bit % 8)) & 1,
+                        (buf[bit / 8] >> (bit % 8)) & 1
+                    );
                 }
             }
         }

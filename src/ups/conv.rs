@@ -128,7 +128,7 @@ impl Default for ConvState {
             cps_output_freq_checked: false,
             ever_ip_counter: 1,
             ever_packets_counter: 1,
-            powercom_last_voltage: Text::from_str("0.0").unwrap_or_default(),
+            powercom_last_voltage: Text::try_new("0.0").unwrap_or_default(),
         }
     }
 }

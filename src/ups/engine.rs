@@ -76,7 +76,9 @@ pub struct Options {
 pub enum BindError {
     Descriptor(crate::hid::Error),
     /// The descriptor has no application collection on page 0x84/0x85.
-    NotPowerDevice { first_application: Option<u32> },
+    NotPowerDevice {
+        first_application: Option<u32>,
+    },
     /// `subdriver` named something that does not exist.
     UnknownSubdriver(String),
 }
@@ -85,12 +87,16 @@ impl core::fmt::Display for BindError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             BindError::Descriptor(e) => e.fmt(f),
-            BindError::NotPowerDevice { first_application: Some(u) } => write!(
+            BindError::NotPowerDevice {
+                first_application: Some(u),
+            } => write!(
                 f,
                 "not a HID Power Device: its application collection is usage {u:08x}, \
                  not on the Power Device (0x84) or Battery System (0x85) page"
             ),
-            BindError::NotPowerDevice { first_application: None } => {
+            BindError::NotPowerDevice {
+                first_application: None,
+            } => {
                 f.write_str("not a HID Power Device: the descriptor has no application collection")
             }
             BindError::UnknownSubdriver(s) => write!(f, "unknown subdriver '{s}'"),
@@ -151,7 +157,11 @@ impl Cache {
                 buf[start as usize] = id as u8;
             }
         }
-        Cache { buf, span, stamp: [None; 256] }
+        Cache {
+            buf,
+            span,
+            stamp: [None; 256],
+        }
     }
 
     fn get(&self, id: u8) -> &[u8] {
@@ -203,14 +213,20 @@ impl Ups {
     pub fn new(descriptor: &[u8], ident: Identity, opts: Options) -> Result<Ups, BindError> {
         let mut desc = Descriptor::parse(descriptor).map_err(BindError::Descriptor)?;
         if !desc.is_power_device() {
-            return Err(BindError::NotPowerDevice { first_application: desc.applications().first().copied() });
+            return Err(BindError::NotPowerDevice {
+                first_application: desc.applications().first().copied(),
+            });
         }
         let choice = select::choose(&ident, &opts)?;
         let sub = choice.sub;
         if !opts.no_fixups {
             quirks::fix_descriptor(sub.key, ident.vid, ident.pid, &mut desc);
         }
-        let kind = if opts.interruptonly { Kind::Input } else { Kind::Feature };
+        let kind = if opts.interruptonly {
+            Kind::Input
+        } else {
+            Kind::Feature
+        };
         let binds = sub
             .map
             .iter()
@@ -262,6 +278,7 @@ impl Ups {
     pub fn init(&mut self, io: &mut dyn Transport, now: u64) -> WalkResult {
         super::identity::publish(self, io);
         let r = self.walk(Walk::Init, io, now);
+        self.advertise_commands();
         self.apply_overrides();
         self.commit(false);
         self.last_full = Some(now);
@@ -271,7 +288,10 @@ impl Ups {
     /// One scheduled update: a FULL walk when due (or after a write),
     /// else a QUICK one; then commit status (and alarms after a full walk).
     pub fn update(&mut self, io: &mut dyn Transport, now: u64) -> WalkResult {
-        let full = self.written || self.last_full.map_or(true, |t| now > t + self.opts.pollfreq_ms);
+        let full = self.written
+            || self
+                .last_full
+                .map_or(true, |t| now > t + self.opts.pollfreq_ms);
         let r = self.walk(if full { Walk::Full } else { Walk::Quick }, io, now);
         if full {
             self.last_full = Some(now);
@@ -312,7 +332,9 @@ impl Ups {
             if f.kind != Kind::Input || f.report_id != id {
                 continue;
             }
-            let Some(v) = report::get_value(self.cache.get(id), &f) else { continue };
+            let Some(v) = report::get_value(self.cache.get(id), &f) else {
+                continue;
+            };
             // The Feature twin with the same path carries the mapping.
             let target = self.desc.find(Kind::Feature, f.path.nodes()).unwrap_or(fi);
             // First non-ABSENT, non-command entry bound there (NUT would
@@ -417,13 +439,24 @@ impl Ups {
 
     /// Convert and publish one value for entry `i`. Returns whether
     /// anything was published or fed to the status.
-    fn process(&mut self, i: usize, value: f64, io: &mut dyn Transport, now: u64, mode: Walk) -> bool {
+    fn process(
+        &mut self,
+        i: usize,
+        value: f64,
+        io: &mut dyn Transport,
+        now: u64,
+        mode: Walk,
+    ) -> bool {
         let e: &'static Entry = &self.sub.map[i];
         let mut out = Text::new();
         let converted = match e.lookup {
             Some(l) => match l.fun {
                 Some(func) => {
-                    let mut env = Ctx { ups: self, io: &mut *io, now };
+                    let mut env = Ctx {
+                        ups: self,
+                        io: &mut *io,
+                        now,
+                    };
                     let r = func.forward(value, &mut env, &mut out);
                     if let Some((name, v)) = self.deferred.take() {
                         let _ = self.setvar(name.as_str(), v.as_str(), io, now);
@@ -453,7 +486,8 @@ impl Ups {
             }
             if mode == Walk::Init || !self.interrupt_pipe {
                 let rw_enum = e.hu & hu::ENUM != 0 && e.st & st::RW != 0;
-                self.store.set_meta(e.name, e.st, e.len, if rw_enum { e.lookup } else { None });
+                self.store
+                    .set_meta(e.name, e.st, e.len, if rw_enum { e.lookup } else { None });
             }
         }
         true
@@ -526,7 +560,9 @@ impl Ups {
         if buzz.is_empty() {
             self.store.delete("experimental.ups.mode.buzzwords");
         } else {
-            let _ = self.store.set("experimental.ups.mode.buzzwords", buzz.as_str());
+            let _ = self
+                .store
+                .set("experimental.ups.mode.buzzwords", buzz.as_str());
         }
     }
 
@@ -576,7 +612,13 @@ impl Ups {
                     func.reverse(value, &mut env).ok_or(WriteError::BadValue)? as f64
                 }
                 None if l.fun.is_some() => return Err(WriteError::BadValue),
-                None => l.rows.iter().find(|r| r.1 == value).ok_or(WriteError::BadValue)?.0 as f64,
+                None => {
+                    l.rows
+                        .iter()
+                        .find(|r| r.1 == value)
+                        .ok_or(WriteError::BadValue)?
+                        .0 as f64
+                }
             },
             None => atol(value).ok_or(WriteError::BadValue)? as f64,
         };
@@ -596,17 +638,33 @@ impl Ups {
 
     /// NUT's setvar: the first bound entry with that name must be
     /// writable; ABSENT entries only change the published value.
-    pub fn setvar(&mut self, name: &str, value: &str, io: &mut dyn Transport, now: u64) -> Result<(), WriteError> {
+    pub fn setvar(
+        &mut self,
+        name: &str,
+        value: &str,
+        io: &mut dyn Transport,
+        now: u64,
+    ) -> Result<(), WriteError> {
         let i = self.entry(name, false).ok_or(WriteError::NotSupported)?;
         let e = &self.sub.map[i];
         if e.st & st::RW == 0 {
             return Err(WriteError::ReadOnly);
         }
         if e.is_absent() {
-            self.store.set(name, value).map_err(|_| WriteError::BadValue)?;
+            self.store
+                .set(name, value)
+                .map_err(|_| WriteError::BadValue)?;
             return Ok(());
         }
         self.write_entry(i, value, io, now)
+    }
+
+    /// The field mapping entry `i` is bound to, if its path resolved.
+    pub fn bound_field(&self, i: usize) -> Option<&crate::hid::Field> {
+        self.binds
+            .get(i)?
+            .field
+            .map(|f| &self.desc.fields()[f as usize])
     }
 
     /// Index of the first bound, enabled entry with this name.
@@ -680,10 +738,15 @@ impl Env for Ctx<'_> {
             .is_some_and(|i| self.ups.bits & (1 << i) != 0)
     }
     fn option(&self, name: &str) -> Option<&str> {
-        self.ups.opts.raw.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.ups
+            .opts
+            .raw
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     fn setvar(&mut self, name: &str, value: &str) {
-        if let (Some(n), Some(v)) = (Text::from_str(name), Text::from_str(value)) {
+        if let (Some(n), Some(v)) = (Text::try_new(name), Text::try_new(value)) {
             self.ups.deferred = Some((n, v));
         }
     }
@@ -732,7 +795,10 @@ pub fn atol(s: &str) -> Option<i64> {
         Some(b'+') => (false, &s[1..]),
         _ => (false, s),
     };
-    let end = digits.bytes().position(|b| !b.is_ascii_digit()).unwrap_or(digits.len());
+    let end = digits
+        .bytes()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
     if end == 0 {
         return None;
     }

@@ -10,25 +10,81 @@ const RW: u8 = st::RW | st::STRING;
 const Q: u8 = hu::QUICK_POLL;
 
 const fn var(name: &'static str, path: &'static str, fmt: &'static str) -> Entry {
-    Entry { name, path, st: 0, hu: 0, len: 0, lookup: None, fmt: Some(fmt) }
+    Entry {
+        name,
+        path,
+        st: 0,
+        hu: 0,
+        len: 0,
+        lookup: None,
+        fmt: Some(fmt),
+    }
 }
 const fn quick(name: &'static str, path: &'static str, fmt: &'static str) -> Entry {
-    Entry { name, path, st: 0, hu: Q, len: 0, lookup: None, fmt: Some(fmt) }
+    Entry {
+        name,
+        path,
+        st: 0,
+        hu: Q,
+        len: 0,
+        lookup: None,
+        fmt: Some(fmt),
+    }
 }
 const fn rw(name: &'static str, path: &'static str) -> Entry {
-    Entry { name, path, st: RW, hu: hu::SEMI_STATIC, len: 10, lookup: None, fmt: Some("%.0f") }
+    Entry {
+        name,
+        path,
+        st: RW,
+        hu: hu::SEMI_STATIC,
+        len: 10,
+        lookup: None,
+        fmt: Some("%.0f"),
+    }
 }
 const fn conv(name: &'static str, path: &'static str, lk: &'static super::table::Lookup) -> Entry {
-    Entry { name, path, st: 0, hu: 0, len: 0, lookup: Some(lk), fmt: Some("%s") }
+    Entry {
+        name,
+        path,
+        st: 0,
+        hu: 0,
+        len: 0,
+        lookup: Some(lk),
+        fmt: Some("%s"),
+    }
 }
 const fn bit(path: &'static str, lk: &'static super::table::Lookup) -> Entry {
-    Entry { name: "BOOL", path, st: 0, hu: Q, len: 0, lookup: Some(lk), fmt: None }
+    Entry {
+        name: "BOOL",
+        path,
+        st: 0,
+        hu: Q,
+        len: 0,
+        lookup: Some(lk),
+        fmt: None,
+    }
 }
 const fn absent(name: &'static str, path: &'static str, dfl: &'static str) -> Entry {
-    Entry { name, path, st: RW, hu: hu::ABSENT, len: 10, lookup: None, fmt: Some(dfl) }
+    Entry {
+        name,
+        path,
+        st: RW,
+        hu: hu::ABSENT,
+        len: 10,
+        lookup: None,
+        fmt: Some(dfl),
+    }
 }
 const fn cmd(name: &'static str, path: &'static str, value: Option<&'static str>) -> Entry {
-    Entry { name, path, st: 0, hu: hu::CMD, len: 0, lookup: None, fmt: value }
+    Entry {
+        name,
+        path,
+        st: 0,
+        hu: hu::CMD,
+        len: 0,
+        lookup: None,
+        fmt: value,
+    }
 }
 
 #[rustfmt::skip]

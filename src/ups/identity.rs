@@ -43,7 +43,7 @@ fn mfr_fallback(key: &str) -> Option<&'static str> {
 /// Read the USB string whose index is the value at `path`.
 fn string_at(ups: &mut Ups, io: &mut dyn Transport, path: &str, out: &mut Text) -> bool {
     match ups.read_path(path, io, 0) {
-        Some(v) if v >= 1.0 && v <= 255.0 => io.string(v as u8, out) && !out.is_empty(),
+        Some(v) if (1.0..=255.0).contains(&v) => io.string(v as u8, out) && !out.is_empty(),
         _ => false,
     }
 }
@@ -60,9 +60,14 @@ fn mge_model(ups: &mut Ups, io: &mut dyn Transport, product: &str) -> String {
             None => return product.to_string(),
         }
     }
-    let key = if product.is_empty() { "unknown" } else { product };
-    let row: Option<&MgeModel> =
-        MGE_MODELS.iter().find(|m| m.iproduct == key && m.imodel == imodel.as_str());
+    let key = if product.is_empty() {
+        "unknown"
+    } else {
+        product
+    };
+    let row: Option<&MgeModel> = MGE_MODELS
+        .iter()
+        .find(|m| m.iproduct == key && m.imodel == imodel.as_str());
     ups.conv_state().mge_family = row.map_or(0x200, |m| m.family);
     match row.and_then(|m| m.name) {
         Some(n) => n.to_string(),
@@ -76,7 +81,12 @@ pub fn publish(ups: &mut Ups, io: &mut dyn Transport) {
     let id = ups.ident.clone();
     let product = nonempty(&id.product);
     let mfr = match key {
-        "belkin" => id.vendor.as_deref().map(str::trim_start).filter(|s| !s.is_empty()).map(str::to_string),
+        "belkin" => id
+            .vendor
+            .as_deref()
+            .map(str::trim_start)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
         _ => nonempty(&id.vendor).map(str::to_string),
     }
     .or_else(|| mfr_fallback(key).map(str::to_string));
@@ -118,13 +128,18 @@ pub fn publish(ups: &mut Ups, io: &mut dyn Transport) {
         Some(s) => Some(s.to_string()),
         None if key == "belkin" => {
             let mut t = Text::new();
-            string_at(ups, io, "UPS.PowerSummary.iSerialNumber", &mut t).then(|| t.as_str().to_string())
+            string_at(ups, io, "UPS.PowerSummary.iSerialNumber", &mut t)
+                .then(|| t.as_str().to_string())
         }
         None => None,
     };
     let s = &mut ups.store;
     let _ = s.set("device.type", "ups");
-    for (name, v) in [("ups.mfr", &mfr), ("ups.model", &model), ("ups.serial", &serial)] {
+    for (name, v) in [
+        ("ups.mfr", &mfr),
+        ("ups.model", &model),
+        ("ups.serial", &serial),
+    ] {
         if let Some(v) = v {
             let _ = s.set(name, v);
         }
@@ -140,7 +155,11 @@ pub fn publish(ups: &mut Ups, io: &mut dyn Transport) {
     let _ = s.set("ups.vendorid", t.as_str());
     let _ = t.set_fmt(format_args!("{:04x}", id.pid));
     let _ = s.set("ups.productid", t.as_str());
-    for (name, v) in [("device.mfr", &mfr), ("device.model", &model), ("device.serial", &serial)] {
+    for (name, v) in [
+        ("device.mfr", &mfr),
+        ("device.model", &model),
+        ("device.serial", &serial),
+    ] {
         if let Some(v) = v {
             let _ = s.set(name, v);
         }

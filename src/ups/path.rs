@@ -78,8 +78,14 @@ mod tests {
     fn names_hex_and_index_nodes() {
         let t: &[&[UsageName]] = &[usages::MGE, usages::GENERIC];
         let p = resolve("UPS.Flow.[4].ConfigApparentPower", t).unwrap();
-        assert_eq!(p.nodes(), &[0x0084_0004, 0x0084_001E, 0x00FF_0004, 0x0084_0043]);
-        assert_eq!(PathName(&p, t).to_string(), "UPS.Flow.[4].ConfigApparentPower");
+        assert_eq!(
+            p.nodes(),
+            &[0x0084_0004, 0x0084_001E, 0x00FF_0004, 0x0084_0043]
+        );
+        assert_eq!(
+            PathName(&p, t).to_string(),
+            "UPS.Flow.[4].ConfigApparentPower"
+        );
         let p = resolve("ups.powersummary.ff860024", t).unwrap();
         assert_eq!(p.nodes()[2], 0xFF86_0024);
         assert!(resolve("UPS.NoSuchThing", t).is_none());

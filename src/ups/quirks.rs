@@ -28,7 +28,9 @@ fn get(d: &Descriptor, id: u8, usage: u32) -> Option<(usize, Field)> {
 /// Back-UPS XS 1400U and kin: input voltage and nominal voltage declared
 /// with a maximum below the high transfer voltage (230 V regions).
 fn apc(d: &mut Descriptor) {
-    let Some((_, hvt)) = get(d, 0x33, HIGH_VOLTAGE_TRANSFER) else { return };
+    let Some((_, hvt)) = get(d, 0x33, HIGH_VOLTAGE_TRANSFER) else {
+        return;
+    };
     if let Some((i, v)) = get(d, 0x31, VOLTAGE) {
         if hvt.logical_max > v.logical_max {
             let f = &mut d.fields_mut()[i];
@@ -47,7 +49,8 @@ fn apc(d: &mut Descriptor) {
 /// range, or a range read as unsigned that is too narrow; the nominal real
 /// power is capped too low.
 fn cps(d: &mut Descriptor) {
-    let same_range = |a: &Field, b: &Field| a.logical_min == b.logical_min && a.logical_max == b.logical_max;
+    let same_range =
+        |a: &Field, b: &Field| a.logical_min == b.logical_min && a.logical_max == b.logical_max;
     let hvt = get(d, 0x10, HIGH_VOLTAGE_TRANSFER);
     let out = get(d, 0x12, VOLTAGE);
     let inp = get(d, 0x0F, VOLTAGE);
@@ -74,7 +77,11 @@ fn cps(d: &mut Descriptor) {
             let f = &mut d.fields_mut()[i];
             f.logical_max = f.logical_max.max(511);
         }
-        let top = assumed.iter().map(|&i| d.fields()[i].logical_max).max().unwrap_or(511);
+        let top = assumed
+            .iter()
+            .map(|&i| d.fields()[i].logical_max)
+            .max()
+            .unwrap_or(511);
         for &i in &assumed {
             let f = &mut d.fields_mut()[i];
             f.logical_max = top;

@@ -36,9 +36,9 @@ fn gate_ok(g: Gate, id: &Identity) -> bool {
 /// The listed device row that claims this identity, in list order.
 pub fn claim(id: &Identity) -> Option<&'static DeviceId> {
     SUBDRIVERS.iter().find_map(|s| {
-        devices::DEVICES
-            .iter()
-            .find(|d| d.subdriver == s.key && d.vid == id.vid && d.pid == id.pid && gate_ok(d.gate, id))
+        devices::DEVICES.iter().find(|d| {
+            d.subdriver == s.key && d.vid == id.vid && d.pid == id.pid && gate_ok(d.gate, id)
+        })
     })
 }
 
@@ -60,7 +60,12 @@ pub fn choose(id: &Identity, opts: &Options) -> Result<Choice, BindError> {
         Some(Handler::InterruptOnly) => (false, true),
         _ => (false, false),
     };
-    let mut c = Choice { sub: &generic::SUBDRIVER, pollonly, interruptonly, device };
+    let mut c = Choice {
+        sub: &generic::SUBDRIVER,
+        pollonly,
+        interruptonly,
+        device,
+    };
     if let Some(name) = &opts.subdriver {
         c.sub = by_name(name).ok_or_else(|| BindError::UnknownSubdriver(name.clone()))?;
         return Ok(c);
@@ -101,21 +106,37 @@ mod tests {
         let o = Options::default();
         let key = |i: &Identity, o: &Options| choose(i, o).unwrap().sub.key;
         assert_eq!(key(&id(0x051d, 0x0002, None, None), &o), "apc");
-        assert!(choose(&id(0x051d, 0x0003, None, None), &o).unwrap().pollonly);
+        assert!(
+            choose(&id(0x051d, 0x0003, None, None), &o)
+                .unwrap()
+                .pollonly
+        );
         assert_eq!(key(&id(0x0463, 0xffff, None, None), &o), "mge");
         assert_eq!(key(&id(0x0764, 0x0501, None, None), &o), "cps");
         // 06da:ffff: MGE with AEG, iDowell with BMS, else Liebert.
         assert_eq!(key(&id(0x06da, 0xffff, Some("AEG"), None), &o), "mge");
-        assert_eq!(key(&id(0x06da, 0xffff, None, Some("Smart-Battery")), &o), "idowell");
+        assert_eq!(
+            key(&id(0x06da, 0xffff, None, Some("Smart-Battery")), &o),
+            "idowell"
+        );
         assert_eq!(key(&id(0x06da, 0xffff, None, None), &o), "liebert");
         // Unknown product of a known vendor: only with productid set.
         assert_eq!(key(&id(0x0463, 0x1234, None, None), &o), "generic");
-        let p = Options { productid_set: true, ..Options::default() };
+        let p = Options {
+            productid_set: true,
+            ..Options::default()
+        };
         assert_eq!(key(&id(0x0463, 0x1234, None, None), &p), "mge");
         assert_eq!(key(&id(0x0d9f, 0x0002, None, None), &p), "generic");
         // Unknown vendor: the generic table.
         assert_eq!(key(&id(0x5131, 0x2007, None, None), &o), "generic");
-        let s = Options { subdriver: Some("Nope".into()), ..Options::default() };
-        assert!(matches!(choose(&id(1, 2, None, None), &s), Err(BindError::UnknownSubdriver(_))));
+        let s = Options {
+            subdriver: Some("Nope".into()),
+            ..Options::default()
+        };
+        assert!(matches!(
+            choose(&id(1, 2, None, None), &s),
+            Err(BindError::UnknownSubdriver(_))
+        ));
     }
 }

@@ -275,25 +275,46 @@ mod tests {
         let d = OnlineDischarge::default();
         assert_eq!(status(&["online", "!dischrg", "chrg"], d, Some(100)), "OL");
         assert_eq!(status(&["online", "chrg"], d, Some(50)), "OL CHRG");
-        assert_eq!(status(&["online", "chrg", "fullycharged"], d, Some(50)), "OL");
-        assert_eq!(status(&["online", "chrg", "notfullycharged"], d, Some(100)), "OL CHRG");
-        assert_eq!(status(&["offline", "dischrg", "lowbatt"], d, None), "OB DISCHRG LB");
+        assert_eq!(
+            status(&["online", "chrg", "fullycharged"], d, Some(50)),
+            "OL"
+        );
+        assert_eq!(
+            status(&["online", "chrg", "notfullycharged"], d, Some(100)),
+            "OL CHRG"
+        );
+        assert_eq!(
+            status(&["offline", "dischrg", "lowbatt"], d, None),
+            "OB DISCHRG LB"
+        );
         assert_eq!(status(&["dischrg"], d, None), "OB DISCHRG");
         assert_eq!(status(&["dischrg", "depleted"], d, None), "OB");
         assert_eq!(status(&["online", "dischrg"], d, None), "OL DISCHRG");
-        let both = OnlineDischarge { calibration: true, onbattery: true };
+        let both = OnlineDischarge {
+            calibration: true,
+            onbattery: true,
+        };
         assert_eq!(status(&["online", "dischrg"], both, None), "CAL OB DISCHRG");
         assert_eq!(status(&["online", "replacebatt"], d, None), "ALARM OL RB");
         assert_eq!(status(&["online", "offline"], d, None), "OB");
-        assert_eq!(status(&["online", "boost", "off", "bypassman"], d, None), "ALARM OL BOOST BYPASS OFF");
+        assert_eq!(
+            status(&["online", "boost", "off", "bypassman"], d, None),
+            "ALARM OL BOOST BYPASS OFF"
+        );
         // Unknown words are ignored; `!word` clears.
-        assert_eq!(status(&["online", "normal", "overload", "!overload"], d, None), "OL");
+        assert_eq!(
+            status(&["online", "normal", "overload", "!overload"], d, None),
+            "OL"
+        );
     }
 
     #[test]
     fn alarm_order_is_fixed() {
-        let mut t = Text::from_str("Wiring fault!").unwrap();
+        let mut t = Text::try_new("Wiring fault!").unwrap();
         alarms(OVERHEAT | REPLACEBATT, &mut t);
-        assert_eq!(t.as_str(), "Wiring fault! Replace battery! Temperature too high!");
+        assert_eq!(
+            t.as_str(),
+            "Wiring fault! Replace battery! Temperature too high!"
+        );
     }
 }

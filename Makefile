@@ -1,0 +1,49 @@
+# hidupsd: build, test, lint and install. `make test` is what CI runs.
+
+CARGO   ?= cargo
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BIN      = target/release/hidupsd
+FUZZ_SECONDS ?= 60
+
+.PHONY: all test lint size bench fuzz install clean
+
+all:
+	$(CARGO) build --release
+
+test:
+	$(CARGO) test --all-targets
+
+lint:
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) fmt --all -- --check
+	@if command -v mandoc >/dev/null 2>&1; then \
+		echo "mandoc -Tlint man/*.8"; mandoc -Tlint man/*.8; \
+	else echo "mandoc not installed: man page lint skipped"; fi
+
+# The release profile strips the binary already.
+size: all
+	@n=$$(stat -c %s $(BIN)); \
+	echo "$(BIN): $$n bytes ($$(awk "BEGIN { printf \"%.1f\", $$n / 1024 }") KiB)"
+
+bench:
+	$(CARGO) run --release --example bench
+
+# New corpus entries go to a temporary directory; only the seeds in
+# tests/fuzz/corpus are kept. Crashes land in tests/fuzz/artifacts.
+fuzz:
+	@for t in descriptor device; do \
+		tmp=$$(mktemp -d) || exit 1; \
+		$(CARGO) +nightly fuzz run --fuzz-dir tests/fuzz $$t $$tmp tests/fuzz/corpus/$$t \
+			-- -max_total_time=$(FUZZ_SECONDS); rc=$$?; \
+		rm -rf "$$tmp"; [ $$rc -eq 0 ] || exit $$rc; \
+	done
+
+install:
+	@test -x $(BIN) || { echo "$(BIN) missing: run make first" >&2; exit 1; }
+	install -D -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/hidupsd
+	install -D -m 644 man/hidupsd.8 $(DESTDIR)$(PREFIX)/share/man/man8/hidupsd.8
+
+clean:
+	$(CARGO) clean
+	rm -rf tests/fuzz/target tests/fuzz/artifacts
