@@ -33,13 +33,13 @@ fn run(args: &[String]) -> Result<(), String> {
                 match a.as_str() {
                     "--explore" | "-x" => explore = true,
                     s if s.starts_with('-') => {
-                        return Err(format!("decode: unknown option '{s}'\n{USAGE}"))
+                        return Err(format!("decode: unknown option '{s}' (see hidupsd --help)"))
                     }
                     s if path.is_none() => path = Some(s),
                     s => return Err(format!("decode: unexpected argument '{s}'")),
                 }
             }
-            let path = path.ok_or_else(|| format!("decode: missing PATH\n{USAGE}"))?;
+            let path = path.ok_or("decode: missing PATH (see hidupsd --help)")?;
             let rec = Recording::load(Path::new(path)).map_err(|e| e.to_string())?;
             let (ups, _) =
                 decode::decode(&rec, Options::default()).map_err(|e| format!("{path}: {e}"))?;
@@ -59,7 +59,7 @@ fn run(args: &[String]) -> Result<(), String> {
             print!("{USAGE}");
             Ok(())
         }
-        Some(other) => Err(format!("unknown command '{other}'\n{USAGE}")),
+        Some(other) => Err(format!("unknown command '{other}' (see hidupsd --help)")),
         None => Err(USAGE.trim_end().to_string()),
     }
 }

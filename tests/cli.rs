@@ -1,0 +1,107 @@
+//! `hidupsd decode` as users run it: the real binary on fixtures and on
+//! broken input. Errors are one line naming the culprit, with a non-zero
+//! exit, never a panic.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hidupsd"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn tmp(name: &str, text: &str) -> PathBuf {
+    let p = std::env::temp_dir().join(format!("hidupsd-cli-{}-{name}", std::process::id()));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn one_line_error(o: &Output) -> String {
+    assert!(!o.status.success());
+    assert_eq!(o.status.code(), Some(1), "a panic would exit 101");
+    let e = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+    e
+}
+
+#[test]
+fn decode_prints_sorted_variables() {
+    let o = run(&["decode", &fixture("apc-back-ups-bk650m2-ch")]);
+    assert!(o.status.success());
+    let out = String::from_utf8(o.stdout).unwrap();
+    let names: Vec<&str> = out.lines().map(|l| l.split(": ").next().unwrap()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    assert!(out.contains("\nbattery.charge: 100\n") || out.starts_with("battery.charge: 100\n"));
+    assert!(out.contains("ups.status: OL DISCHRG\n"), "{out}");
+}
+
+#[test]
+fn explore_lists_every_field_with_its_path() {
+    let o = run(&["decode", "--explore", &fixture("eaton-5sc-750")]);
+    assert!(o.status.success());
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.contains("UPS.PowerSummary.RemainingCapacity = 100"),
+        "{out}"
+    );
+    assert!(out.contains("UPS.Flow.[4].ConfigApparentPower"), "{out}");
+    assert!(out.lines().count() > 150);
+}
+
+#[test]
+fn a_recording_file_decodes_like_its_fixture_directory() {
+    let dir = fixture("cps-cp1500avrlcda");
+    let mut text = String::new();
+    for f in ["device.txt", "reports.txt"] {
+        text += &std::fs::read_to_string(Path::new(&dir).join(f)).unwrap();
+    }
+    let desc = std::fs::read_to_string(Path::new(&dir).join("descriptor.hex")).unwrap();
+    for l in desc.lines() {
+        text += &format!("descriptor {l}\n");
+    }
+    let file = tmp("rec.txt", &text);
+    let a = run(&["decode", &dir]);
+    let b = run(&["decode", file.to_str().unwrap()]);
+    assert!(a.status.success() && b.status.success());
+    assert_eq!(a.stdout, b.stdout);
+}
+
+#[test]
+fn non_ups_and_broken_input_give_one_line_errors() {
+    let e = one_line_error(&run(&[
+        "decode",
+        &fixture("phoenixtec-06da-0003-megatec-over-hid"),
+    ]));
+    assert!(e.contains("not a HID Power Device"), "{e}");
+    let e = one_line_error(&run(&["decode", "/nonexistent/ups"]));
+    assert!(e.contains("/nonexistent/ups"), "{e}");
+    let f = tmp(
+        "trunc.txt",
+        "vendorid 051d\nproductid 0002\ndescriptor 05 84 09 04 a1 01 27 01\n",
+    );
+    let e = one_line_error(&run(&["decode", f.to_str().unwrap()]));
+    assert!(e.contains("runs past the end"), "{e}");
+    let f = tmp("garbage.txt", "vendorid 051d\ndescriptor 05 84 zz\n");
+    let e = one_line_error(&run(&["decode", f.to_str().unwrap()]));
+    assert!(e.contains(":2:") && e.contains("'zz'"), "{e}");
+    let f = tmp(
+        "unbalanced.txt",
+        "descriptor 05 84 09 04 a1 01 09 30 75 08 95 01 b1 02\n",
+    );
+    let e = one_line_error(&run(&["decode", f.to_str().unwrap()]));
+    assert!(e.contains("ends inside a collection"), "{e}");
+    let e = one_line_error(&run(&["frobnicate"]));
+    assert!(e.contains("unknown command"), "{e}");
+}
