@@ -598,6 +598,21 @@ mod tests {
     }
 
     #[test]
+    fn main_items_with_two_data_bytes_parse_like_one() {
+        // KSTAR writes Feature as `b2 83 00`: 2 data bytes on a 1-byte field.
+        let d = [
+            0x05, 0x84, 0x09, 0x04, 0xA1, 0x01, 0x85, 0x02, 0x09, 0x30, 0x75, 0x10, 0x95, 0x01,
+            0xB2, 0x83, 0x00, 0xC0,
+        ];
+        let desc = Descriptor::parse(&d).unwrap();
+        let f = &desc.fields()[0];
+        assert_eq!(
+            (f.kind, f.flags & 0xFF, f.bit_size),
+            (Kind::Feature, 0x83, 16)
+        );
+    }
+
+    #[test]
     fn errors_name_the_problem() {
         assert_eq!(Descriptor::parse(&[]).unwrap_err(), Error::Empty);
         assert_eq!(
