@@ -11,9 +11,11 @@
 //! No module reads the clock or touches a file descriptor except the
 //! binary's thin shell (`main.rs`).
 
+pub mod config;
 pub mod decode;
 pub mod fuzz;
 pub mod hid;
+pub mod proto;
 pub mod recording;
 pub mod store;
 pub mod text;

@@ -1,0 +1,1 @@
+//! NUT's configuration files, as pure code (being written).

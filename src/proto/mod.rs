@@ -1,0 +1,1 @@
+//! The NUT network protocol, as pure code (being written).
