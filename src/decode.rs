@@ -23,6 +23,36 @@ pub fn decode(rec: &Recording, opts: Options) -> Result<(Ups, Replay), BindError
     Ok((ups, io))
 }
 
+/// Read a live UPS once through its hidraw node: identity and descriptor
+/// from the kernel, then the same start-up sequence as [`decode`].
+pub fn decode_hidraw(path: &std::path::Path, opts: Options) -> Result<Ups, String> {
+    use crate::sys::hidraw::{Hidraw, BUS_USB};
+    let name = path.display();
+    let mut dev = Hidraw::open(path).map_err(|e| format!("{name}: {e}"))?;
+    let info = dev
+        .info()
+        .map_err(|e| format!("{name}: HIDIOCGRAWINFO: {e}"))?;
+    if info.bustype != BUS_USB {
+        return Err(format!(
+            "{name}: not a USB device (bus {:#x})",
+            info.bustype
+        ));
+    }
+    let desc = dev
+        .descriptor()
+        .map_err(|e| format!("{name}: HIDIOCGRDESC: {e}"))?;
+    let ident = crate::ups::engine::Identity {
+        vid: info.vendor as u16,
+        pid: info.product as u16,
+        vendor: None,
+        product: dev.name(),
+        serial: dev.uniq().filter(|s| !s.is_empty()),
+    };
+    let mut ups = Ups::new(&desc, ident, opts).map_err(|e| format!("{name}: {e}"))?;
+    ups.init(&mut dev, 0);
+    Ok(ups)
+}
+
 /// Variables sorted by name, as `upsc` lists them.
 pub fn sorted_vars(ups: &Ups) -> Vec<(String, String)> {
     let mut v: Vec<_> = ups

@@ -18,5 +18,6 @@ pub mod hid;
 pub mod proto;
 pub mod recording;
 pub mod store;
+pub mod sys;
 pub mod text;
 pub mod ups;

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: hidupsd decode [--explore] PATH
   decode PATH       print the variables NUT would publish for a recorded UPS
-                    (a fixture directory or a recording file)
+                    (a fixture directory or a recording file), or for a
+                    live one read once through /dev/hidrawN
   --explore         print every HID field instead
 ";
 

@@ -1,0 +1,4 @@
+//! The thin I/O shell: system calls on device nodes. No decoding policy
+//! lives here; everything above it is pure and tested without hardware.
+
+pub mod hidraw;
