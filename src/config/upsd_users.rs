@@ -1,0 +1,577 @@
+//! `upsd.users`: who may log in to the network server and what they may do.
+//!
+//! Read this with NUT's `upsd.users(5)` at hand. One `[username]` section
+//! per user; inside, `key = value...` or `key value...`:
+//! ```text
+//! [monuser]
+//!     password = secret
+//!     upsmon primary
+//! [admin]
+//!     password = "pass word"
+//!     actions = SET FSD
+//!     instcmds = ALL
+//! ```
+//! Keys are case-insensitive; user names and passwords are
+//! case-sensitive. `actions` and `instcmds` take several values on one
+//! line and may be repeated. `upsmon primary` (or the legacy `master`)
+//! grants login, primary and FSD; `upsmon secondary` (or `slave`) grants
+//! login.
+//!
+//! Differences from NUT: a setting before the first section, an unknown
+//! key or action, a second `password` or `upsmon` line, a duplicate user
+//! and a user without a password are errors (NUT ignores them, keeps the
+//! first password, or, for a duplicate section, applies the lines to the
+//! previous user). `allowfrom` and the old-format `user` line are ignored
+//! with a warning, as in NUT.
+
+use super::{read, section_header, ConfigError, Role};
+use std::path::Path;
+
+/// The file's name in the configuration directory.
+pub const FILE: &str = "upsd.users";
+
+/// The actions `actions =` accepts.
+pub const ACTIONS: &[&str] = &["SET", "FSD", "LOGIN", "MASTER", "PRIMARY"];
+
+/// Characters stock NUT clients cannot send in `USERNAME`/`PASSWORD`
+/// (they send them unquoted).
+const UNSENDABLE: &[char] = &[' ', '=', '#', '"', '\\'];
+
+// ---------------------------------------------------------------------
+// Stage 1: records.
+
+/// One `key = values...` line as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub line: usize,
+    pub key: String,
+    pub values: Vec<String>,
+}
+
+/// A `[username]` section as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawUser {
+    pub line: usize,
+    pub name: String,
+    pub entries: Vec<Entry>,
+}
+
+/// Stage 1: split the file into sections of entries. Old-format `user`
+/// lines are dropped with a warning.
+pub fn records(
+    file: &Path,
+    text: &[u8],
+    warnings: &mut Vec<ConfigError>,
+) -> Result<Vec<RawUser>, ConfigError> {
+    let mut out: Vec<RawUser> = Vec::new();
+    for l in super::lex_file(file, text)? {
+        let err = |msg: String| ConfigError::new(file, l.line, msg);
+        if let Some(name) = section_header(&l.words).map_err(err)? {
+            out.push(RawUser {
+                line: l.line,
+                name: name.to_string(),
+                entries: Vec::new(),
+            });
+            continue;
+        }
+        let key = l.words[0].as_str();
+        if key.eq_ignore_ascii_case("user") {
+            warnings.push(err(
+                "old-format 'user' line ignored: define each user as a [name] section".into(),
+            ));
+            continue;
+        }
+        if key == "=" {
+            return Err(err(
+                "a line cannot start with '=': write 'key = value'".into()
+            ));
+        }
+        let rest = &l.words[1..];
+        let values = match rest.first().map(String::as_str) {
+            Some("=") => &rest[1..],
+            _ => rest,
+        };
+        if values.is_empty() {
+            return Err(err(format!("'{key}' has no value: write '{key} = VALUE'")));
+        }
+        let Some(user) = out.last_mut() else {
+            return Err(err(format!(
+                "'{key}' comes before the first [username] section"
+            )));
+        };
+        user.entries.push(Entry {
+            line: l.line,
+            key: key.to_string(),
+            values: values.to_vec(),
+        });
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------
+// Stage 2: typed configuration.
+
+/// Rights granted by `actions =`, as configured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Actions {
+    pub set: bool,
+    pub fsd: bool,
+    pub login: bool,
+    pub master: bool,
+    pub primary: bool,
+}
+
+/// `instcmds =`: `ALL`, or the names listed (as written).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Instcmds {
+    pub all: bool,
+    pub names: Vec<String>,
+}
+
+/// One user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    /// Line of the `[name]` header.
+    pub line: usize,
+    pub password: String,
+    pub actions: Actions,
+    pub instcmds: Instcmds,
+    pub upsmon: Option<Role>,
+}
+
+impl User {
+    /// `LOGIN`: any `upsmon` role, or `actions = LOGIN`.
+    pub fn may_login(&self) -> bool {
+        self.upsmon.is_some() || self.actions.login
+    }
+    /// `PRIMARY`/`MASTER`: `upsmon primary`, or `actions = MASTER` or `PRIMARY`.
+    pub fn may_primary(&self) -> bool {
+        self.upsmon == Some(Role::Primary) || self.actions.master || self.actions.primary
+    }
+    /// `FSD`: `upsmon primary`, or `actions = FSD`.
+    pub fn may_fsd(&self) -> bool {
+        self.upsmon == Some(Role::Primary) || self.actions.fsd
+    }
+    /// `SET VAR`: `actions = SET`.
+    pub fn may_set(&self) -> bool {
+        self.actions.set
+    }
+    /// `INSTCMD cmd`: `instcmds = ALL` or the name, case-insensitively.
+    pub fn may_instcmd(&self, cmd: &str) -> bool {
+        self.instcmds.all
+            || self
+                .instcmds
+                .names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(cmd))
+    }
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Users {
+    /// In file order.
+    pub users: Vec<User>,
+    /// Settings accepted but ignored, and passwords stock clients cannot
+    /// send, for the caller to log.
+    pub warnings: Vec<ConfigError>,
+}
+
+impl Users {
+    /// The user called `name` (case-sensitive, as upsd compares).
+    pub fn get(&self, name: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.name == name)
+    }
+}
+
+/// Read `dir/upsd.users`.
+pub fn load(dir: &Path) -> Result<Users, ConfigError> {
+    let (path, bytes) = read(dir, FILE)?;
+    parse(&path, &bytes)
+}
+
+/// Parse the text of `upsd.users`; `file` is used in messages.
+pub fn parse(file: &Path, text: &[u8]) -> Result<Users, ConfigError> {
+    let mut warnings = Vec::new();
+    let raw = records(file, text, &mut warnings)?;
+    let mut users = Vec::with_capacity(raw.len());
+    for (i, r) in raw.iter().enumerate() {
+        if let Some(first) = raw[..i].iter().find(|f| f.name == r.name) {
+            return Err(ConfigError::new(
+                file,
+                r.line,
+                format!("duplicate user [{}] (first at line {})", r.name, first.line),
+            ));
+        }
+        users.push(user(file, r, &mut warnings)?);
+    }
+    Ok(Users { users, warnings })
+}
+
+fn user(file: &Path, r: &RawUser, warnings: &mut Vec<ConfigError>) -> Result<User, ConfigError> {
+    let name = r.name.as_str();
+    let mut u = User {
+        name: name.to_string(),
+        line: r.line,
+        password: String::new(),
+        actions: Actions::default(),
+        instcmds: Instcmds::default(),
+        upsmon: None,
+    };
+    if name.contains(UNSENDABLE) {
+        warnings.push(ConfigError::new(
+            file,
+            r.line,
+            format!("[{name}]: {}", unsendable("user name")),
+        ));
+    }
+    let mut password_line = None;
+    let mut upsmon_line = None;
+    for e in &r.entries {
+        let key = e.key.as_str();
+        let err = |msg: String| ConfigError::new(file, e.line, format!("[{name}] {key}: {msg}"));
+        let once = |seen: &mut Option<usize>| match *seen {
+            Some(first) => Err(err(format!("set twice (first at line {first})"))),
+            None => {
+                *seen = Some(e.line);
+                Ok(())
+            }
+        };
+        let lower = key.to_ascii_lowercase();
+        match lower.as_str() {
+            "password" => {
+                once(&mut password_line)?;
+                if e.values.len() > 1 {
+                    return Err(err(format!(
+                        "takes one value, got {}: quote a password that contains spaces",
+                        e.values.len()
+                    )));
+                }
+                let p = &e.values[0];
+                if p.is_empty() {
+                    return Err(err("empty password".into()));
+                }
+                if p.contains(UNSENDABLE) {
+                    warnings.push(err(unsendable("password")));
+                }
+                u.password = p.clone();
+            }
+            "actions" => {
+                for v in &e.values {
+                    let a = &mut u.actions;
+                    let flag = match v.to_ascii_uppercase().as_str() {
+                        "SET" => &mut a.set,
+                        "FSD" => &mut a.fsd,
+                        "LOGIN" => &mut a.login,
+                        "MASTER" => &mut a.master,
+                        "PRIMARY" => &mut a.primary,
+                        _ => {
+                            return Err(err(format!(
+                                "unknown action '{v}' (expected SET, FSD, LOGIN, MASTER or PRIMARY)"
+                            )))
+                        }
+                    };
+                    *flag = true;
+                }
+            }
+            "instcmds" => {
+                for v in &e.values {
+                    if v.eq_ignore_ascii_case("all") {
+                        u.instcmds.all = true;
+                    } else if v.is_empty() {
+                        return Err(err("empty command name".into()));
+                    } else if !u.instcmds.names.iter().any(|n| n.eq_ignore_ascii_case(v)) {
+                        u.instcmds.names.push(v.clone());
+                    }
+                }
+            }
+            "upsmon" => {
+                once(&mut upsmon_line)?;
+                if e.values.len() > 1 {
+                    return Err(err(format!(
+                        "takes one value, got {}: write 'upsmon primary' or 'upsmon secondary'",
+                        e.values.len()
+                    )));
+                }
+                let v = &e.values[0];
+                u.upsmon = Some(Role::parse(v).ok_or_else(|| {
+                    err(format!(
+                        "expected primary or secondary (or the legacy master or slave), got '{v}'"
+                    ))
+                })?);
+            }
+            "allowfrom" => warnings.push(err(
+                "ignored: upsd has no host-based access control; restrict access with \
+                 LISTEN in upsd.conf and a firewall"
+                    .into(),
+            )),
+            _ => {
+                return Err(ConfigError::new(
+                    file,
+                    e.line,
+                    format!(
+                        "[{name}] unknown setting '{key}' (expected password, actions, instcmds or upsmon)"
+                    ),
+                ))
+            }
+        }
+    }
+    if password_line.is_none() {
+        return Err(ConfigError::new(
+            file,
+            r.line,
+            format!("[{name}]: no 'password' line: this user could never log in"),
+        ));
+    }
+    Ok(u)
+}
+
+fn unsendable(what: &str) -> String {
+    format!(
+        "stock NUT clients send the {what} unquoted and cannot log in with one containing \
+         a space, '=', '#', '\"' or '\\'"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn users(text: &str) -> Users {
+        parse(Path::new("upsd.users"), text.as_bytes()).unwrap()
+    }
+
+    fn err(text: &str) -> String {
+        parse(Path::new("upsd.users"), text.as_bytes())
+            .unwrap_err()
+            .to_string()
+    }
+
+    fn warnings(u: &Users) -> Vec<String> {
+        u.warnings.iter().map(ToString::to_string).collect()
+    }
+
+    /// The ArchWiki's user for upsmon, with SET and all commands.
+    #[test]
+    fn archwiki_user() {
+        let u = users(
+            "[upsduser]\n     password = password\n     upsmon primary\n     actions = SET\n     instcmds = ALL\n",
+        );
+        assert_eq!(
+            u.users,
+            vec![User {
+                name: "upsduser".into(),
+                line: 1,
+                password: "password".into(),
+                actions: Actions {
+                    set: true,
+                    ..Actions::default()
+                },
+                instcmds: Instcmds {
+                    all: true,
+                    names: vec![]
+                },
+                upsmon: Some(Role::Primary),
+            }]
+        );
+        let x = u.get("upsduser").unwrap();
+        assert!(x.may_login() && x.may_primary() && x.may_fsd() && x.may_set());
+        assert!(x.may_instcmd("beeper.toggle"));
+        assert_eq!(u.get("UPSDUSER"), None, "user names are case-sensitive");
+        assert_eq!(u.warnings, vec![]);
+    }
+
+    /// NUT's sample: a secondary monitor and an admin, every value form.
+    #[test]
+    fn sample_users() {
+        let u = users(
+            r#"
+[monslave]
+	password = pass
+	upsmon = slave
+[admin]
+	password = "mypass"
+	actions = SET fsd
+	ACTIONS=login
+	instcmds = test.battery.start load.off
+	instcmds beeper.disable
+	instcmds = LOAD.OFF
+"#,
+        );
+        let mon = u.get("monslave").unwrap();
+        assert_eq!(mon.upsmon, Some(Role::Secondary));
+        assert!(mon.may_login() && !mon.may_primary() && !mon.may_fsd() && !mon.may_set());
+        assert!(!mon.may_instcmd("load.off"));
+        let admin = u.get("admin").unwrap();
+        assert_eq!(admin.line, 5);
+        assert_eq!(admin.password, "mypass");
+        assert_eq!(
+            admin.actions,
+            Actions {
+                set: true,
+                fsd: true,
+                login: true,
+                master: false,
+                primary: false
+            }
+        );
+        assert_eq!(
+            admin.instcmds,
+            Instcmds {
+                all: false,
+                names: vec![
+                    "test.battery.start".into(),
+                    "load.off".into(),
+                    "beeper.disable".into()
+                ]
+            }
+        );
+        assert!(admin.may_login() && !admin.may_primary() && admin.may_fsd() && admin.may_set());
+        assert!(admin.may_instcmd("Load.Off"));
+        assert!(!admin.may_instcmd("shutdown.return"));
+    }
+
+    #[test]
+    fn primary_rights() {
+        let u = users("[a]\npassword = x\nupsmon master\n[b]\npassword = y\nactions = PRIMARY\n[c]\npassword = z\nactions = master\n");
+        assert_eq!(u.users[0].upsmon, Some(Role::Primary));
+        assert!(u.users[0].may_primary() && u.users[0].may_fsd() && u.users[0].may_login());
+        // actions = PRIMARY or MASTER grant PRIMARY but neither login nor FSD.
+        assert!(u.users[1].may_primary() && !u.users[1].may_login() && !u.users[1].may_fsd());
+        assert!(u.users[2].may_primary() && !u.users[2].may_login());
+    }
+
+    #[test]
+    fn ignored_lines_are_warnings() {
+        let u =
+            users("user\n[a]\npassword = \"p w\"\nallowfrom = localhost\n[b\\=c]\npassword = x\n");
+        assert_eq!(u.users.len(), 2);
+        assert_eq!(u.users[0].password, "p w");
+        assert_eq!(u.users[1].name, "b=c");
+        assert_eq!(
+            warnings(&u),
+            [
+                "upsd.users:1: old-format 'user' line ignored: define each user as a [name] section",
+                "upsd.users:3: [a] password: stock NUT clients send the password unquoted and \
+                 cannot log in with one containing a space, '=', '#', '\"' or '\\'",
+                "upsd.users:4: [a] allowfrom: ignored: upsd has no host-based access control; \
+                 restrict access with LISTEN in upsd.conf and a firewall",
+                "upsd.users:5: [b=c]: stock NUT clients send the user name unquoted and cannot \
+                 log in with one containing a space, '=', '#', '\"' or '\\'",
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_file() {
+        assert_eq!(users("# no users\n"), Users::default());
+    }
+
+    #[test]
+    fn records_stage() {
+        let mut w = Vec::new();
+        let r = records(
+            Path::new("upsd.users"),
+            b"[a]\nactions=SET FSD\nupsmon primary\n",
+            &mut w,
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            vec![RawUser {
+                line: 1,
+                name: "a".into(),
+                entries: vec![
+                    Entry {
+                        line: 2,
+                        key: "actions".into(),
+                        values: vec!["SET".into(), "FSD".into()]
+                    },
+                    Entry {
+                        line: 3,
+                        key: "upsmon".into(),
+                        values: vec!["primary".into()]
+                    },
+                ]
+            }]
+        );
+        assert_eq!(w, vec![]);
+    }
+
+    #[test]
+    fn load_reads_the_directory() {
+        let dir = std::env::temp_dir().join(format!("hidupsd-upsd-users-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("upsd.users"),
+            "[m]\npassword = p\nupsmon secondary\n",
+        )
+        .unwrap();
+        assert_eq!(load(&dir).unwrap().users[0].upsmon, Some(Role::Secondary));
+        std::fs::remove_file(dir.join("upsd.users")).unwrap();
+        std::fs::remove_dir(&dir).unwrap();
+    }
+
+    #[test]
+    fn errors() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "password = x\n",
+                "upsd.users:1: 'password' comes before the first [username] section",
+            ),
+            (
+                "[a]\npassword = x\n[a]\npassword = y\n",
+                "upsd.users:3: duplicate user [a] (first at line 1)",
+            ),
+            (
+                "[a]\nupsmon primary\n",
+                "upsd.users:1: [a]: no 'password' line: this user could never log in",
+            ),
+            (
+                "[a]\npassword = x\npassword = y\n",
+                "upsd.users:3: [a] password: set twice (first at line 2)",
+            ),
+            (
+                "[a]\npassword = my secret\n",
+                "upsd.users:2: [a] password: takes one value, got 2: quote a password that contains spaces",
+            ),
+            ("[a]\npassword = \"\"\n", "upsd.users:2: [a] password: empty password"),
+            ("[a]\npassword =\n", "upsd.users:2: 'password' has no value: write 'password = VALUE'"),
+            ("[a]\npassword\n", "upsd.users:2: 'password' has no value: write 'password = VALUE'"),
+            ("[a]\n= x\n", "upsd.users:2: a line cannot start with '=': write 'key = value'"),
+            (
+                "[a]\npassword = x\nactions = SET KILL\n",
+                "upsd.users:3: [a] actions: unknown action 'KILL' (expected SET, FSD, LOGIN, MASTER or PRIMARY)",
+            ),
+            (
+                "[a]\npassword = x\nupsmon boss\n",
+                "upsd.users:3: [a] upsmon: expected primary or secondary (or the legacy master or slave), got 'boss'",
+            ),
+            (
+                "[a]\npassword = x\nupsmon primary secondary\n",
+                "upsd.users:3: [a] upsmon: takes one value, got 2: write 'upsmon primary' or 'upsmon secondary'",
+            ),
+            (
+                "[a]\npassword = x\nupsmon primary\nupsmon = secondary\n",
+                "upsd.users:4: [a] upsmon: set twice (first at line 3)",
+            ),
+            (
+                "[a]\npassword = x\ninstcmds = \"\"\n",
+                "upsd.users:3: [a] instcmds: empty command name",
+            ),
+            (
+                "[a]\npassword = x\nrights = all\n",
+                "upsd.users:3: [a] unknown setting 'rights' (expected password, actions, instcmds or upsmon)",
+            ),
+            ("[a b]\n", "upsd.users:1: section names cannot contain spaces: write '[name]'"),
+            (
+                "[a]\npassword = \"x#y\"\n",
+                "upsd.users:2: unescaped '#' inside quotes: write \\# for a literal #, or close the quote before the comment",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(err(text), *want, "for {text:?}");
+        }
+    }
+}

@@ -1,0 +1,1186 @@
+//! `upsmon.conf`: what to monitor, when to shut down and whom to tell.
+//!
+//! Read this with NUT's `upsmon.conf(5)` at hand. One directive per line,
+//! keyword first, arguments after white space (no `=`):
+//! ```text
+//! MONITOR myups@localhost 1 upsmon secret primary
+//! MINSUPPLIES 1
+//! SHUTDOWNCMD "/sbin/shutdown -h +0"
+//! NOTIFYFLAG ONBATT SYSLOG+WALL+EXEC
+//! NOTIFYMSG ONBATT "UPS %s is on battery"
+//! ```
+//! Keywords are case-sensitive, as in NUT, except `DEBUG_MIN`; notify
+//! type names are matched case-insensitively, notify flags exactly.
+//!
+//! Differences from NUT: an unknown directive is an error (NUT logs and
+//! ignores it), a directive given twice is an error (NUT keeps the last),
+//! a duplicate `MONITOR` is an error (NUT ignores it), a `MONITOR` type
+//! other than primary/secondary (or master/slave) is an error (NUT takes
+//! it as secondary), a `NOTIFYMSG` with a `%` conversion other than `%s`
+//! is an error, and `IGNORE` cannot be combined with other notify flags.
+//! hidupsd has no TLS: `CERTPATH`, `CERTFILE`, `CERTIDENT`, `CERTHOST`,
+//! and `CERTVERIFY 1`/`FORCESSL 1` are refused (`0` is accepted).
+
+use super::{parse_int, parse_u32, read, unknown_keyword, ConfigError, Directive, Role};
+use std::path::Path;
+
+/// The file's name in the configuration directory.
+pub const FILE: &str = "upsmon.conf";
+
+pub const DEFAULT_MINSUPPLIES: u32 = 1;
+pub const DEFAULT_POLLFREQ: u32 = 5;
+pub const DEFAULT_POLLFREQALERT: u32 = 5;
+pub const DEFAULT_HOSTSYNC: u32 = 15;
+pub const DEFAULT_DEADTIME: u32 = 15;
+pub const DEFAULT_FINALDELAY: u32 = 5;
+pub const DEFAULT_RBWARNTIME: u32 = 43200;
+pub const DEFAULT_NOCOMMWARNTIME: u32 = 300;
+pub const DEFAULT_OFFDURATION: i64 = 30;
+pub const DEFAULT_OVERDURATION: i64 = -1;
+pub const DEFAULT_OBLBDURATION: u32 = 0;
+pub const DEFAULT_POLLFAIL_LOG_THROTTLE_MAX: i64 = -1;
+/// Port of a `MONITOR` system without `:port`.
+pub const DEFAULT_PORT: u16 = 3493;
+
+const KEYWORDS: &[&str] = &[
+    "MONITOR",
+    "MINSUPPLIES",
+    "SHUTDOWNCMD",
+    "NOTIFYCMD",
+    "NOTIFYMSG",
+    "NOTIFYFLAG",
+    "POLLFREQ",
+    "POLLFREQALERT",
+    "HOSTSYNC",
+    "DEADTIME",
+    "FINALDELAY",
+    "RBWARNTIME",
+    "NOCOMMWARNTIME",
+    "POWERDOWNFLAG",
+    "OFFDURATION",
+    "OVERDURATION",
+    "OBLBDURATION",
+    "ALARMCRITICAL",
+    "SHUTDOWNEXIT",
+    "POLLFAIL_LOG_THROTTLE_MAX",
+    "RUN_AS_USER",
+    "CERTPATH",
+    "CERTFILE",
+    "CERTIDENT",
+    "CERTHOST",
+    "CERTVERIFY",
+    "FORCESSL",
+    "DEBUG_MIN",
+];
+
+/// A notify type (`NOTIFYMSG`/`NOTIFYFLAG` first argument), in NUT's
+/// order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Event {
+    Online,
+    OnBatt,
+    LowBatt,
+    Fsd,
+    CommOk,
+    CommBad,
+    Shutdown,
+    ShutdownHostsync,
+    ReplBatt,
+    NoComm,
+    NoParent,
+    Cal,
+    NotCal,
+    Off,
+    NotOff,
+    Bypass,
+    NotBypass,
+    Eco,
+    NotEco,
+    Alarm,
+    NotAlarm,
+    Over,
+    NotOver,
+    Trim,
+    NotTrim,
+    Boost,
+    NotBoost,
+    Other,
+    NotOther,
+    SuspendStarting,
+    SuspendFinished,
+    SuspendTimejumpUnexpected,
+}
+
+/// (name, default message), indexed by `Event as usize`.
+const EVENTS: [(&str, &str); Event::COUNT] = [
+    ("ONLINE", "UPS %s on line power"),
+    ("ONBATT", "UPS %s on battery"),
+    ("LOWBATT", "UPS %s battery is low"),
+    ("FSD", "UPS %s: forced shutdown in progress"),
+    ("COMMOK", "Communications with UPS %s established"),
+    ("COMMBAD", "Communications with UPS %s lost"),
+    ("SHUTDOWN", "Auto logout and shutdown proceeding"),
+    (
+        "SHUTDOWN_HOSTSYNC",
+        "Shutdown initiated; primary system is waiting for secondaries to log out or time out",
+    ),
+    ("REPLBATT", "UPS %s battery needs to be replaced"),
+    ("NOCOMM", "UPS %s is unavailable"),
+    ("NOPARENT", "upsmon parent process died - shutdown impossible"),
+    ("CAL", "UPS %s: calibration in progress"),
+    ("NOTCAL", "UPS %s: calibration finished"),
+    ("OFF", "UPS %s: administratively OFF or asleep"),
+    ("NOTOFF", "UPS %s: no longer administratively OFF or asleep"),
+    ("BYPASS", "UPS %s: on bypass (powered, not protecting)"),
+    ("NOTBYPASS", "UPS %s: no longer on bypass"),
+    ("ECO", "UPS %s: in ECO mode (as defined by vendor)"),
+    ("NOTECO", "UPS %s: no longer in ECO mode"),
+    ("ALARM", "UPS %s: one or more active alarms: [%s]"),
+    (
+        "NOTALARM",
+        "UPS %s is no longer in an alarm state (no active alarms)",
+    ),
+    ("OVER", "UPS %s: overloaded"),
+    ("NOTOVER", "UPS %s: no longer overloaded"),
+    ("TRIM", "UPS %s: trimming incoming voltage"),
+    ("NOTTRIM", "UPS %s: no longer trimming incoming voltage"),
+    ("BOOST", "UPS %s: boosting incoming voltage"),
+    ("NOTBOOST", "UPS %s: no longer boosting incoming voltage"),
+    (
+        "OTHER",
+        "UPS %s: has at least one unclassified status token: [%s]",
+    ),
+    ("NOTOTHER", "UPS %s has no unclassified status tokens anymore"),
+    ("SUSPEND_STARTING", "OS is entering sleep/suspend/hibernate mode"),
+    (
+        "SUSPEND_FINISHED",
+        "OS just finished sleep/suspend/hibernate mode, de-activating obsolete UPS readings to avoid an unfortunate shutdown",
+    ),
+    (
+        "SUSPEND_TIMEJUMP_UNEXPECTED",
+        "Unexpected clock change by %s, treating as wake up from sleep",
+    ),
+];
+
+impl Event {
+    pub const COUNT: usize = 32;
+    pub const ALL: [Event; Event::COUNT] = [
+        Event::Online,
+        Event::OnBatt,
+        Event::LowBatt,
+        Event::Fsd,
+        Event::CommOk,
+        Event::CommBad,
+        Event::Shutdown,
+        Event::ShutdownHostsync,
+        Event::ReplBatt,
+        Event::NoComm,
+        Event::NoParent,
+        Event::Cal,
+        Event::NotCal,
+        Event::Off,
+        Event::NotOff,
+        Event::Bypass,
+        Event::NotBypass,
+        Event::Eco,
+        Event::NotEco,
+        Event::Alarm,
+        Event::NotAlarm,
+        Event::Over,
+        Event::NotOver,
+        Event::Trim,
+        Event::NotTrim,
+        Event::Boost,
+        Event::NotBoost,
+        Event::Other,
+        Event::NotOther,
+        Event::SuspendStarting,
+        Event::SuspendFinished,
+        Event::SuspendTimejumpUnexpected,
+    ];
+
+    /// NUT's name (`ONBATT`).
+    pub fn name(self) -> &'static str {
+        EVENTS[self as usize].0
+    }
+
+    /// NUT's stock message; `%s` is the `MONITOR` system (for ALARM and
+    /// OTHER, the second `%s` is the alarm or token text).
+    pub fn default_message(self) -> &'static str {
+        EVENTS[self as usize].1
+    }
+
+    /// By name, case-insensitively.
+    pub fn parse(s: &str) -> Option<Event> {
+        Event::ALL
+            .iter()
+            .copied()
+            .find(|e| e.name().eq_ignore_ascii_case(s))
+    }
+
+    /// How many `%s` a message may hold.
+    pub fn max_args(self) -> usize {
+        match self {
+            Event::Alarm | Event::Other => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// `NOTIFYFLAG` flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotifyFlags {
+    pub syslog: bool,
+    pub wall: bool,
+    pub exec: bool,
+    pub ignore: bool,
+}
+
+impl NotifyFlags {
+    /// `SYSLOG+WALL`, NUT's default for every event.
+    pub const DEFAULT: NotifyFlags = NotifyFlags {
+        syslog: true,
+        wall: true,
+        exec: false,
+        ignore: false,
+    };
+}
+
+impl Default for NotifyFlags {
+    fn default() -> NotifyFlags {
+        NotifyFlags::DEFAULT
+    }
+}
+
+/// `SHUTDOWNEXIT`: what upsmon does after running `SHUTDOWNCMD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownExit {
+    /// `yes` or `0` (the default): exit at once.
+    Immediately,
+    /// `no` or a negative number: keep running.
+    Never,
+    /// A positive number: exit after this many seconds, staying logged in
+    /// meanwhile.
+    After(u32),
+}
+
+/// One `MONITOR` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Monitor {
+    pub line: usize,
+    /// `ups[@host[:port]]` as written: the `%s` of notify messages.
+    pub system: String,
+    pub ups: String,
+    /// `localhost` when not given; an IPv6 address without its brackets.
+    pub host: String,
+    pub port: u16,
+    /// How many of this host's power supplies the UPS feeds; 0 = monitor only.
+    pub powervalue: u32,
+    pub user: String,
+    pub password: String,
+    pub role: Role,
+}
+
+/// The whole file, with NUT's defaults for what is not set. Times are in
+/// seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpsmonConf {
+    /// In file order; at least one.
+    pub monitors: Vec<Monitor>,
+    pub minsupplies: u32,
+    /// Words of `SHUTDOWNCMD`; see [`shell_command`].
+    pub shutdowncmd: Option<Vec<String>>,
+    /// Words of `NOTIFYCMD`: program, then arguments; the message is
+    /// passed after them.
+    pub notifycmd: Option<Vec<String>>,
+    /// `NOTIFYMSG` lines, in file order; see [`UpsmonConf::message`].
+    pub notifymsg: Vec<(Event, String)>,
+    /// `NOTIFYFLAG` lines, in file order; see [`UpsmonConf::flags`].
+    pub notifyflag: Vec<(Event, NotifyFlags)>,
+    pub pollfreq: u32,
+    pub pollfreqalert: u32,
+    pub hostsync: u32,
+    pub deadtime: u32,
+    pub finaldelay: u32,
+    pub rbwarntime: u32,
+    pub nocommwarntime: u32,
+    pub powerdownflag: Option<String>,
+    /// Negative: OFF never counts as "not fed".
+    pub offduration: i64,
+    /// Negative: OVER with lost communication is never critical.
+    pub overduration: i64,
+    pub oblbduration: u32,
+    pub alarmcritical: bool,
+    pub shutdownexit: ShutdownExit,
+    /// Negative: never throttle; 0: log start and end only.
+    pub pollfail_log_throttle_max: i64,
+    pub run_as_user: Option<String>,
+    pub debug_min: Option<u32>,
+    /// Nothing is ignored with a warning in this file yet; kept for
+    /// symmetry with the other files.
+    pub warnings: Vec<ConfigError>,
+}
+
+impl UpsmonConf {
+    /// The message for `ev`: its `NOTIFYMSG`, else NUT's stock text.
+    pub fn message(&self, ev: Event) -> &str {
+        self.notifymsg
+            .iter()
+            .find(|(e, _)| *e == ev)
+            .map_or(ev.default_message(), |(_, m)| m.as_str())
+    }
+
+    /// The flags for `ev`: its `NOTIFYFLAG`, else `SYSLOG+WALL`.
+    pub fn flags(&self, ev: Event) -> NotifyFlags {
+        self.notifyflag
+            .iter()
+            .find(|(e, _)| *e == ev)
+            .map_or(NotifyFlags::DEFAULT, |(_, f)| *f)
+    }
+
+    /// Sum of the power values of all monitored UPSes.
+    pub fn total_power(&self) -> u64 {
+        self.monitors.iter().map(|m| u64::from(m.powervalue)).sum()
+    }
+}
+
+/// The shell command line for `SHUTDOWNCMD` words, as upsmon builds it:
+/// the first word as written (it may hold a whole command line), each
+/// later word single-quoted.
+pub fn shell_command(words: &[String]) -> String {
+    let mut out = String::new();
+    for (i, w) in words.iter().enumerate() {
+        if i == 0 {
+            out.push_str(w);
+        } else {
+            out.push_str(" '");
+            out.push_str(&w.replace('\'', "'\\''"));
+            out.push('\'');
+        }
+    }
+    out
+}
+
+/// Read `dir/upsmon.conf`.
+pub fn load(dir: &Path) -> Result<UpsmonConf, ConfigError> {
+    let (path, bytes) = read(dir, FILE)?;
+    parse(&path, &bytes)
+}
+
+/// Parse the text of `upsmon.conf`; `file` is used in messages.
+pub fn parse(file: &Path, text: &[u8]) -> Result<UpsmonConf, ConfigError> {
+    let mut c = UpsmonConf {
+        monitors: Vec::new(),
+        minsupplies: DEFAULT_MINSUPPLIES,
+        shutdowncmd: None,
+        notifycmd: None,
+        notifymsg: Vec::new(),
+        notifyflag: Vec::new(),
+        pollfreq: DEFAULT_POLLFREQ,
+        pollfreqalert: DEFAULT_POLLFREQALERT,
+        hostsync: DEFAULT_HOSTSYNC,
+        deadtime: DEFAULT_DEADTIME,
+        finaldelay: DEFAULT_FINALDELAY,
+        rbwarntime: DEFAULT_RBWARNTIME,
+        nocommwarntime: DEFAULT_NOCOMMWARNTIME,
+        powerdownflag: None,
+        offduration: DEFAULT_OFFDURATION,
+        overduration: DEFAULT_OVERDURATION,
+        oblbduration: DEFAULT_OBLBDURATION,
+        alarmcritical: true,
+        shutdownexit: ShutdownExit::Immediately,
+        pollfail_log_throttle_max: DEFAULT_POLLFAIL_LOG_THROTTLE_MAX,
+        run_as_user: None,
+        debug_min: None,
+        warnings: Vec::new(),
+    };
+    // First line of each single-valued directive, by keyword.
+    let mut seen: Vec<(&'static str, usize)> = Vec::new();
+    let mut minsupplies_line = None;
+    // First line of each NOTIFYMSG / NOTIFYFLAG event.
+    let mut msg_lines = [None; Event::COUNT];
+    let mut flag_lines = [None; Event::COUNT];
+    let lines = super::lex_file(file, text)?;
+    for line in &lines {
+        let d = Directive { file, line };
+        let name = d.name();
+        if name.eq_ignore_ascii_case("DEBUG_MIN") {
+            once(&d, "DEBUG_MIN", &mut seen)?;
+            c.debug_min = Some(d.u32("DEBUG_MIN <level>", "levels", 0)?);
+            continue;
+        }
+        let Some(&keyword) = KEYWORDS.iter().find(|k| **k == name) else {
+            return Err(d.plain(unknown_keyword(name, KEYWORDS, FILE)));
+        };
+        if !matches!(keyword, "MONITOR" | "NOTIFYMSG" | "NOTIFYFLAG") {
+            once(&d, keyword, &mut seen)?;
+        }
+        let secs = |min| d.u32(&format!("{keyword} <seconds>"), "seconds", min);
+        let signed = || {
+            d.int(
+                &format!("{keyword} <seconds>"),
+                "a whole number of seconds (negative: never)",
+            )
+        };
+        match keyword {
+            "MONITOR" => {
+                let m = monitor(&d)?;
+                if let Some(first) = c.monitors.iter().find(|o| {
+                    o.ups == m.ups && o.host.eq_ignore_ascii_case(&m.host) && o.port == m.port
+                }) {
+                    return Err(d.err(format_args!(
+                        "{} is already monitored (line {})",
+                        m.system, first.line
+                    )));
+                }
+                c.monitors.push(m);
+            }
+            "MINSUPPLIES" => {
+                c.minsupplies = d.u32("MINSUPPLIES <count>", "power supplies", 0)?;
+                minsupplies_line = Some(line.line);
+            }
+            "SHUTDOWNCMD" => {
+                c.shutdowncmd = Some(d.some("SHUTDOWNCMD \"<command>\"")?.to_vec());
+            }
+            "NOTIFYCMD" => {
+                c.notifycmd = Some(d.some("NOTIFYCMD <program> [<args>...]")?.to_vec());
+            }
+            "NOTIFYMSG" => {
+                let a = d.exact(2, "NOTIFYMSG <type> \"<message>\"")?;
+                let ev = event(&d, &a[0])?;
+                once_event(&d, ev, &mut msg_lines)?;
+                check_format(&d, ev, &a[1])?;
+                c.notifymsg.push((ev, a[1].clone()));
+            }
+            "NOTIFYFLAG" => {
+                let a = d.exact(2, "NOTIFYFLAG <type> <flag>[+<flag>...]")?;
+                let ev = event(&d, &a[0])?;
+                once_event(&d, ev, &mut flag_lines)?;
+                c.notifyflag.push((ev, notify_flags(&d, &a[1])?));
+            }
+            "POLLFREQ" => c.pollfreq = secs(1)?,
+            "POLLFREQALERT" => c.pollfreqalert = secs(1)?,
+            "HOSTSYNC" => c.hostsync = secs(0)?,
+            "DEADTIME" => c.deadtime = secs(0)?,
+            "FINALDELAY" => c.finaldelay = secs(0)?,
+            "RBWARNTIME" => c.rbwarntime = secs(0)?,
+            "NOCOMMWARNTIME" => c.nocommwarntime = secs(0)?,
+            "POWERDOWNFLAG" => {
+                c.powerdownflag = Some(d.one("POWERDOWNFLAG <file>")?.to_string());
+            }
+            "OFFDURATION" => c.offduration = signed()?,
+            "OVERDURATION" => c.overduration = signed()?,
+            "OBLBDURATION" => c.oblbduration = secs(0)?,
+            "ALARMCRITICAL" => c.alarmcritical = d.bool("ALARMCRITICAL <0|1>")?,
+            "SHUTDOWNEXIT" => c.shutdownexit = shutdownexit(&d)?,
+            "POLLFAIL_LOG_THROTTLE_MAX" => {
+                c.pollfail_log_throttle_max = d.int(
+                    "POLLFAIL_LOG_THROTTLE_MAX <count>",
+                    "a whole number (-1: no throttling)",
+                )?;
+            }
+            "RUN_AS_USER" => c.run_as_user = Some(d.one("RUN_AS_USER <user>")?.to_string()),
+            "CERTVERIFY" | "FORCESSL" => {
+                if d.bool(&format!("{keyword} 0"))? {
+                    return Err(d.err(NO_TLS));
+                }
+            }
+            _ => return Err(d.err(NO_TLS)), // CERTPATH, CERTFILE, CERTIDENT, CERTHOST
+        }
+    }
+    if c.monitors.is_empty() {
+        return Err(ConfigError::new(
+            file,
+            0,
+            "no MONITOR line: write 'MONITOR <ups>@localhost 1 <user> <password> primary'",
+        ));
+    }
+    if c.total_power() < u64::from(c.minsupplies) {
+        let msg = format!(
+            "MINSUPPLIES: the MONITOR power values add up to {}, fewer than MINSUPPLIES {}{}; \
+             lower MINSUPPLIES (0 monitors without ever shutting down) or raise a power value",
+            c.total_power(),
+            c.minsupplies,
+            if minsupplies_line.is_none() {
+                " (the default)"
+            } else {
+                ""
+            },
+        );
+        return Err(ConfigError::new(file, minsupplies_line.unwrap_or(0), msg));
+    }
+    Ok(c)
+}
+
+const NO_TLS: &str = "TLS is not built into hidupsd: remove the certificate settings";
+
+fn once(
+    d: &Directive,
+    keyword: &'static str,
+    seen: &mut Vec<(&'static str, usize)>,
+) -> Result<(), ConfigError> {
+    let mut slot = seen.iter().find(|(k, _)| *k == keyword).map(|(_, l)| *l);
+    d.once(&mut slot)?;
+    seen.push((keyword, d.line.line));
+    Ok(())
+}
+
+fn once_event(
+    d: &Directive,
+    ev: Event,
+    lines: &mut [Option<usize>; Event::COUNT],
+) -> Result<(), ConfigError> {
+    if let Some(first) = lines[ev as usize] {
+        return Err(d.err(format_args!(
+            "{} is set twice (first at line {first})",
+            ev.name()
+        )));
+    }
+    lines[ev as usize] = Some(d.line.line);
+    Ok(())
+}
+
+fn event(d: &Directive, s: &str) -> Result<Event, ConfigError> {
+    Event::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = Event::ALL.iter().map(|e| e.name()).collect();
+        d.err(format_args!(
+            "unknown notify type '{s}' (expected one of {})",
+            names.join(", ")
+        ))
+    })
+}
+
+fn check_format(d: &Directive, ev: Event, msg: &str) -> Result<(), ConfigError> {
+    let mut args = 0;
+    let mut it = msg.chars();
+    while let Some(c) = it.next() {
+        if c != '%' {
+            continue;
+        }
+        match it.next() {
+            Some('%') => {}
+            Some('s') => args += 1,
+            _ => {
+                return Err(d.err(format_args!(
+                    "only %s (the UPS) and %% may follow '%' in a message: \"{msg}\""
+                )))
+            }
+        }
+    }
+    if args > ev.max_args() {
+        return Err(d.err(format_args!(
+            "the {} message takes at most {} %s, got {args}",
+            ev.name(),
+            ev.max_args()
+        )));
+    }
+    Ok(())
+}
+
+fn notify_flags(d: &Directive, s: &str) -> Result<NotifyFlags, ConfigError> {
+    let mut f = NotifyFlags {
+        syslog: false,
+        wall: false,
+        exec: false,
+        ignore: false,
+    };
+    for word in s.split('+') {
+        match word {
+            "SYSLOG" => f.syslog = true,
+            "WALL" => f.wall = true,
+            "EXEC" => f.exec = true,
+            "IGNORE" => f.ignore = true,
+            _ => {
+                return Err(d.err(format_args!(
+                    "unknown flag '{word}' in '{s}' (expected SYSLOG, WALL, EXEC or IGNORE, \
+                     joined with '+')"
+                )))
+            }
+        }
+    }
+    if f.ignore && (f.syslog || f.wall || f.exec) {
+        return Err(d.err(format_args!(
+            "IGNORE cannot be combined with other flags: '{s}'"
+        )));
+    }
+    Ok(f)
+}
+
+fn shutdownexit(d: &Directive) -> Result<ShutdownExit, ConfigError> {
+    let v = d.one("SHUTDOWNEXIT <yes|no|seconds>")?;
+    if let Some(n) = parse_int(v).filter(|n| i32::try_from(*n).is_ok()) {
+        return Ok(match n {
+            0 => ShutdownExit::Immediately,
+            n if n < 0 => ShutdownExit::Never,
+            n => ShutdownExit::After(n as u32),
+        });
+    }
+    match super::parse_bool(v) {
+        Some(true) => Ok(ShutdownExit::Immediately),
+        Some(false) => Ok(ShutdownExit::Never),
+        None => Err(d.err(format_args!(
+            "expected yes, no or a number of seconds, got '{v}'"
+        ))),
+    }
+}
+
+fn monitor(d: &Directive) -> Result<Monitor, ConfigError> {
+    const USAGE: &str = "MONITOR <ups>@<host> <powervalue> <user> <password> <primary|secondary>";
+    let args = d.args();
+    if args.len() == 4 && args[0] != "=" && Role::parse(&args[3]).is_some() {
+        return Err(d.err(format_args!(
+            "the old form without a user name is not accepted: write '{USAGE}'"
+        )));
+    }
+    let a = d.exact(5, USAGE)?;
+    let (ups, host, port) = split_system(&a[0]).map_err(|m| d.err(m))?;
+    let powervalue = parse_u32(&a[1], 0).ok_or_else(|| {
+        d.err(format_args!(
+            "expected a power value (a whole number, 0 to only monitor), got '{}'",
+            a[1]
+        ))
+    })?;
+    if a[2].is_empty() || a[3].is_empty() {
+        return Err(d.err(format_args!("empty user name or password: write '{USAGE}'")));
+    }
+    let role = Role::parse(&a[4]).ok_or_else(|| {
+        d.err(format_args!(
+            "expected primary or secondary (or the legacy master or slave), got '{}'",
+            a[4]
+        ))
+    })?;
+    Ok(Monitor {
+        line: d.line.line,
+        system: a[0].clone(),
+        ups,
+        host,
+        port,
+        powervalue,
+        user: a[2].clone(),
+        password: a[3].clone(),
+        role,
+    })
+}
+
+/// `ups[@host[:port]]`, with `[v6addr]` for IPv6 hosts.
+fn split_system(s: &str) -> Result<(String, String, u16), String> {
+    let Some((ups, hostport)) = s.split_once('@') else {
+        if s.contains(':') {
+            return Err(format!(
+                "'{s}' has a port but no host: write 'ups@localhost:port'"
+            ));
+        }
+        if s.is_empty() {
+            return Err("empty UPS name".into());
+        }
+        return Ok((s.to_string(), "localhost".to_string(), DEFAULT_PORT));
+    };
+    if ups.is_empty() {
+        return Err(format!("'{s}' has no UPS name before '@'"));
+    }
+    let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
+        let Some((h, after)) = rest.split_once(']') else {
+            return Err(format!("'{s}': missing ']' after the IPv6 address"));
+        };
+        match after {
+            "" => (h, None),
+            _ => match after.strip_prefix(':') {
+                Some(p) => (h, Some(p)),
+                None => return Err(format!("'{s}': expected ':port' after ']'")),
+            },
+        }
+    } else {
+        match hostport.split_once(':') {
+            Some((h, p)) if p.contains(':') || h.is_empty() => {
+                return Err(format!(
+                    "'{s}': write an IPv6 address in brackets: ups@[::1]:3493"
+                ))
+            }
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("'{s}' has no host after '@'"));
+    }
+    let port = match port {
+        None => DEFAULT_PORT,
+        Some(p) => parse_u32(p, 1)
+            .and_then(|p| u16::try_from(p).ok())
+            .ok_or_else(|| format!("'{s}': expected a port from 1 to 65535, got '{p}'"))?,
+    };
+    Ok((ups.to_string(), host.to_string(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conf(text: &str) -> UpsmonConf {
+        parse(Path::new("upsmon.conf"), text.as_bytes()).unwrap()
+    }
+
+    fn err(text: &str) -> String {
+        parse(Path::new("upsmon.conf"), text.as_bytes())
+            .unwrap_err()
+            .to_string()
+    }
+
+    const MON: &str = "MONITOR ups@localhost 1 mon pw primary\n";
+
+    /// The ArchWiki's single line: everything else is NUT's default.
+    #[test]
+    fn archwiki_monitor_line() {
+        let c = conf("MONITOR upsname@localhost 1 upsduser password primary\n");
+        assert_eq!(
+            c.monitors,
+            vec![Monitor {
+                line: 1,
+                system: "upsname@localhost".into(),
+                ups: "upsname".into(),
+                host: "localhost".into(),
+                port: 3493,
+                powervalue: 1,
+                user: "upsduser".into(),
+                password: "password".into(),
+                role: Role::Primary,
+            }]
+        );
+        assert_eq!(c.minsupplies, 1);
+        assert_eq!(c.shutdowncmd, None);
+        assert_eq!(c.notifycmd, None);
+        assert_eq!(c.notifymsg, vec![]);
+        assert_eq!(c.notifyflag, vec![]);
+        assert_eq!(
+            (
+                c.pollfreq,
+                c.pollfreqalert,
+                c.hostsync,
+                c.deadtime,
+                c.finaldelay
+            ),
+            (5, 5, 15, 15, 5)
+        );
+        assert_eq!((c.rbwarntime, c.nocommwarntime), (43200, 300));
+        assert_eq!(c.powerdownflag, None);
+        assert_eq!((c.offduration, c.overduration, c.oblbduration), (30, -1, 0));
+        assert!(c.alarmcritical);
+        assert_eq!(c.shutdownexit, ShutdownExit::Immediately);
+        assert_eq!(c.pollfail_log_throttle_max, -1);
+        assert_eq!(c.run_as_user, None);
+        assert_eq!(c.debug_min, None);
+        assert_eq!(c.warnings, vec![]);
+        assert_eq!(c.message(Event::OnBatt), "UPS %s on battery");
+        assert_eq!(c.flags(Event::OnBatt), NotifyFlags::DEFAULT);
+    }
+
+    /// A distribution-style file setting every directive.
+    #[test]
+    fn every_directive() {
+        let c = conf(
+            r#"RUN_AS_USER nut
+MONITOR myups@localhost 1 upsmon "pass word" master
+MONITOR other@nas.lan:3494 2 upsmon pass2 slave
+MONITOR v6@[fe80::1]:3495 0 upsmon pass3 secondary
+MINSUPPLIES 2
+SHUTDOWNCMD "/sbin/shutdown -h +0"
+NOTIFYCMD /usr/sbin/upssched --quiet
+POLLFREQ 10
+POLLFREQALERT 2
+HOSTSYNC 20
+DEADTIME 30
+POWERDOWNFLAG /etc/killpower
+NOTIFYMSG ONLINE "UPS %s back on mains, 100%% fine"
+NOTIFYMSG alarm "%s alarms: %s"
+NOTIFYFLAG ONLINE SYSLOG+WALL+EXEC
+NOTIFYFLAG ONBATT EXEC
+NOTIFYFLAG LOWBATT IGNORE
+RBWARNTIME 3600
+NOCOMMWARNTIME 600
+FINALDELAY 0
+OFFDURATION -1
+OVERDURATION 60
+OBLBDURATION 10
+ALARMCRITICAL 0
+SHUTDOWNEXIT 30
+POLLFAIL_LOG_THROTTLE_MAX 100
+CERTVERIFY 0
+FORCESSL 0
+DEBUG_MIN 2
+"#,
+        );
+        assert_eq!(c.monitors.len(), 3);
+        assert_eq!(c.monitors[0].password, "pass word");
+        assert_eq!(c.monitors[0].role, Role::Primary);
+        assert_eq!(
+            c.monitors[1],
+            Monitor {
+                line: 3,
+                system: "other@nas.lan:3494".into(),
+                ups: "other".into(),
+                host: "nas.lan".into(),
+                port: 3494,
+                powervalue: 2,
+                user: "upsmon".into(),
+                password: "pass2".into(),
+                role: Role::Secondary,
+            }
+        );
+        assert_eq!(
+            (
+                c.monitors[2].host.as_str(),
+                c.monitors[2].port,
+                c.monitors[2].powervalue
+            ),
+            ("fe80::1", 3495, 0)
+        );
+        assert_eq!(c.total_power(), 3);
+        assert_eq!(c.minsupplies, 2);
+        assert_eq!(
+            c.shutdowncmd,
+            Some(vec!["/sbin/shutdown -h +0".to_string()])
+        );
+        assert_eq!(
+            c.notifycmd,
+            Some(vec![
+                "/usr/sbin/upssched".to_string(),
+                "--quiet".to_string()
+            ])
+        );
+        assert_eq!(
+            (
+                c.pollfreq,
+                c.pollfreqalert,
+                c.hostsync,
+                c.deadtime,
+                c.finaldelay
+            ),
+            (10, 2, 20, 30, 0)
+        );
+        assert_eq!(c.powerdownflag.as_deref(), Some("/etc/killpower"));
+        assert_eq!(c.message(Event::Online), "UPS %s back on mains, 100%% fine");
+        assert_eq!(c.message(Event::Alarm), "%s alarms: %s");
+        assert_eq!(c.message(Event::OnBatt), "UPS %s on battery");
+        assert_eq!(
+            c.flags(Event::Online),
+            NotifyFlags {
+                syslog: true,
+                wall: true,
+                exec: true,
+                ignore: false
+            }
+        );
+        assert_eq!(
+            c.flags(Event::OnBatt),
+            NotifyFlags {
+                syslog: false,
+                wall: false,
+                exec: true,
+                ignore: false
+            }
+        );
+        assert_eq!(
+            c.flags(Event::LowBatt),
+            NotifyFlags {
+                syslog: false,
+                wall: false,
+                exec: false,
+                ignore: true
+            }
+        );
+        assert_eq!(c.flags(Event::Fsd), NotifyFlags::DEFAULT);
+        assert_eq!((c.rbwarntime, c.nocommwarntime), (3600, 600));
+        assert_eq!(
+            (c.offduration, c.overduration, c.oblbduration),
+            (-1, 60, 10)
+        );
+        assert!(!c.alarmcritical);
+        assert_eq!(c.shutdownexit, ShutdownExit::After(30));
+        assert_eq!(c.pollfail_log_throttle_max, 100);
+        assert_eq!(c.run_as_user.as_deref(), Some("nut"));
+        assert_eq!(c.debug_min, Some(2));
+    }
+
+    #[test]
+    fn monitor_systems() {
+        let sys = |s: &str| split_system(s);
+        assert_eq!(sys("ups"), Ok(("ups".into(), "localhost".into(), 3493)));
+        assert_eq!(sys("ups@h"), Ok(("ups".into(), "h".into(), 3493)));
+        assert_eq!(
+            sys("ups@10.0.0.2:1234"),
+            Ok(("ups".into(), "10.0.0.2".into(), 1234))
+        );
+        assert_eq!(
+            sys("ups@[::1]:3494"),
+            Ok(("ups".into(), "::1".into(), 3494))
+        );
+        assert_eq!(
+            sys("ups@[fe80::1]"),
+            Ok(("ups".into(), "fe80::1".into(), 3493))
+        );
+        assert_eq!(
+            sys("ups:3493"),
+            Err("'ups:3493' has a port but no host: write 'ups@localhost:port'".into())
+        );
+        assert_eq!(sys("@h"), Err("'@h' has no UPS name before '@'".into()));
+        assert_eq!(sys("ups@"), Err("'ups@' has no host after '@'".into()));
+        assert_eq!(sys(""), Err("empty UPS name".into()));
+        assert_eq!(
+            sys("ups@::1"),
+            Err("'ups@::1': write an IPv6 address in brackets: ups@[::1]:3493".into())
+        );
+        assert_eq!(
+            sys("ups@[::1"),
+            Err("'ups@[::1': missing ']' after the IPv6 address".into())
+        );
+        assert_eq!(
+            sys("ups@[::1]3493"),
+            Err("'ups@[::1]3493': expected ':port' after ']'".into())
+        );
+        assert_eq!(
+            sys("ups@h:0"),
+            Err("'ups@h:0': expected a port from 1 to 65535, got '0'".into())
+        );
+        assert_eq!(
+            sys("ups@h:http"),
+            Err("'ups@h:http': expected a port from 1 to 65535, got 'http'".into())
+        );
+    }
+
+    #[test]
+    fn shutdownexit_forms() {
+        let x = |v: &str| conf(&format!("{MON}SHUTDOWNEXIT {v}\n")).shutdownexit;
+        assert_eq!(x("yes"), ShutdownExit::Immediately);
+        assert_eq!(x("0"), ShutdownExit::Immediately);
+        assert_eq!(x("no"), ShutdownExit::Never);
+        assert_eq!(x("-5"), ShutdownExit::Never);
+        assert_eq!(x("1"), ShutdownExit::After(1));
+        assert_eq!(x("ON"), ShutdownExit::Immediately);
+    }
+
+    #[test]
+    fn shutdown_command_line() {
+        let w = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            shell_command(&w(&["/sbin/shutdown -h +0"])),
+            "/sbin/shutdown -h +0"
+        );
+        assert_eq!(
+            shell_command(&w(&["/usr/bin/systemctl", "poweroff", "it's time"])),
+            "/usr/bin/systemctl 'poweroff' 'it'\\''s time'"
+        );
+        assert_eq!(shell_command(&[]), "");
+    }
+
+    #[test]
+    fn events() {
+        assert_eq!(Event::ALL.len(), Event::COUNT);
+        for (i, e) in Event::ALL.iter().enumerate() {
+            assert_eq!(*e as usize, i);
+            assert_eq!(Event::parse(e.name()), Some(*e));
+            assert_eq!(Event::parse(&e.name().to_ascii_lowercase()), Some(*e));
+        }
+        assert_eq!(Event::parse("ONBAT"), None);
+        assert_eq!(Event::ShutdownHostsync.name(), "SHUTDOWN_HOSTSYNC");
+        assert_eq!(
+            Event::SuspendTimejumpUnexpected.name(),
+            "SUSPEND_TIMEJUMP_UNEXPECTED"
+        );
+        assert_eq!(
+            Event::Fsd.default_message(),
+            "UPS %s: forced shutdown in progress"
+        );
+        assert_eq!(
+            Event::Alarm.default_message(),
+            "UPS %s: one or more active alarms: [%s]"
+        );
+        assert_eq!(Event::Alarm.max_args(), 2);
+        assert_eq!(Event::NotAlarm.max_args(), 1);
+        // Every stock message passes the check applied to NOTIFYMSG.
+        for e in Event::ALL {
+            let text = format!("{MON}NOTIFYMSG {} \"{}\"\n", e.name(), e.default_message());
+            assert_eq!(conf(&text).message(e), e.default_message());
+        }
+    }
+
+    #[test]
+    fn load_reads_the_directory() {
+        let dir = std::env::temp_dir().join(format!("hidupsd-upsmon-conf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("upsmon.conf"), MON).unwrap();
+        assert_eq!(load(&dir).unwrap().monitors[0].ups, "ups");
+        std::fs::remove_file(dir.join("upsmon.conf")).unwrap();
+        std::fs::remove_dir(&dir).unwrap();
+    }
+
+    #[test]
+    fn errors() {
+        let no_tls = "TLS is not built into hidupsd: remove the certificate settings";
+        let cases: Vec<(String, String)> = vec![
+            (
+                "# nothing\nPOLLFREQ 5\n".into(),
+                "upsmon.conf: no MONITOR line: write 'MONITOR <ups>@localhost 1 <user> <password> primary'".into(),
+            ),
+            (
+                "MONITOR ups@localhost 0 mon pw primary\n".into(),
+                "upsmon.conf: MINSUPPLIES: the MONITOR power values add up to 0, fewer than MINSUPPLIES 1 (the default); lower MINSUPPLIES (0 monitors without ever shutting down) or raise a power value".into(),
+            ),
+            (
+                format!("{MON}MINSUPPLIES 2\n"),
+                "upsmon.conf:2: MINSUPPLIES: the MONITOR power values add up to 1, fewer than MINSUPPLIES 2; lower MINSUPPLIES (0 monitors without ever shutting down) or raise a power value".into(),
+            ),
+            (
+                "MONITOR ups@localhost 1 pw primary\n".into(),
+                "upsmon.conf:1: MONITOR: the old form without a user name is not accepted: write 'MONITOR <ups>@<host> <powervalue> <user> <password> <primary|secondary>'".into(),
+            ),
+            (
+                "MONITOR ups@localhost 1 mon pw\n".into(),
+                "upsmon.conf:1: MONITOR: expected 5 values, got 4: write 'MONITOR <ups>@<host> <powervalue> <user> <password> <primary|secondary>'".into(),
+            ),
+            (
+                "MONITOR ups@localhost 1 mon pw primary extra\n".into(),
+                "upsmon.conf:1: MONITOR: unexpected 'extra' after the value (quote values that contain spaces): write 'MONITOR <ups>@<host> <powervalue> <user> <password> <primary|secondary>'".into(),
+            ),
+            (
+                "MONITOR ups@localhost one mon pw primary\n".into(),
+                "upsmon.conf:1: MONITOR: expected a power value (a whole number, 0 to only monitor), got 'one'".into(),
+            ),
+            (
+                "MONITOR ups@localhost 1 mon pw boss\n".into(),
+                "upsmon.conf:1: MONITOR: expected primary or secondary (or the legacy master or slave), got 'boss'".into(),
+            ),
+            (
+                "MONITOR ups@localhost 1 \"\" pw primary\n".into(),
+                "upsmon.conf:1: MONITOR: empty user name or password: write 'MONITOR <ups>@<host> <powervalue> <user> <password> <primary|secondary>'".into(),
+            ),
+            (
+                "MONITOR ups:3493 1 mon pw primary\n".into(),
+                "upsmon.conf:1: MONITOR: 'ups:3493' has a port but no host: write 'ups@localhost:port'".into(),
+            ),
+            (
+                format!("{MON}MONITOR ups@LOCALHOST:3493 1 mon pw secondary\n"),
+                "upsmon.conf:2: MONITOR: ups@LOCALHOST:3493 is already monitored (line 1)".into(),
+            ),
+            (
+                format!("{MON}monitor x@y 1 a b primary\n"),
+                "upsmon.conf:2: unknown directive 'monitor': upsmon.conf keywords are case-sensitive, write 'MONITOR'".into(),
+            ),
+            (
+                format!("{MON}SHUTDOWN_CMD x\n"),
+                "upsmon.conf:2: unknown directive 'SHUTDOWN_CMD' in upsmon.conf".into(),
+            ),
+            (
+                format!("{MON}POLLFREQ 5\nPOLLFREQ 10\n"),
+                "upsmon.conf:3: POLLFREQ: set twice (first at line 2)".into(),
+            ),
+            (
+                format!("{MON}POLLFREQ 0\n"),
+                "upsmon.conf:2: POLLFREQ: expected a whole number of seconds, at least 1, got '0'".into(),
+            ),
+            (
+                format!("{MON}DEADTIME = 15\n"),
+                "upsmon.conf:2: DEADTIME: this file takes no '=' between keyword and value: write 'DEADTIME <seconds>'".into(),
+            ),
+            (
+                format!("{MON}HOSTSYNC\n"),
+                "upsmon.conf:2: HOSTSYNC: missing value: write 'HOSTSYNC <seconds>'".into(),
+            ),
+            (
+                format!("{MON}OFFDURATION soon\n"),
+                "upsmon.conf:2: OFFDURATION: expected a whole number of seconds (negative: never), got 'soon'".into(),
+            ),
+            (
+                format!("{MON}OBLBDURATION -1\n"),
+                "upsmon.conf:2: OBLBDURATION: expected a whole number of seconds, got '-1'".into(),
+            ),
+            (
+                format!("{MON}ALARMCRITICAL 2\n"),
+                "upsmon.conf:2: ALARMCRITICAL: expected a boolean (yes/no, true/false, on/off, 1/0), got '2'".into(),
+            ),
+            (
+                format!("{MON}SHUTDOWNEXIT later\n"),
+                "upsmon.conf:2: SHUTDOWNEXIT: expected yes, no or a number of seconds, got 'later'".into(),
+            ),
+            (
+                format!("{MON}SHUTDOWNCMD\n"),
+                "upsmon.conf:2: SHUTDOWNCMD: missing value: write 'SHUTDOWNCMD \"<command>\"'".into(),
+            ),
+            (
+                format!("{MON}SHUTDOWNCMD \"\"\n"),
+                "upsmon.conf:2: SHUTDOWNCMD: missing value: write 'SHUTDOWNCMD \"<command>\"'".into(),
+            ),
+            (
+                format!("{MON}NOTIFYMSG ONBATT On battery\n"),
+                "upsmon.conf:2: NOTIFYMSG: unexpected 'battery' after the value (quote values that contain spaces): write 'NOTIFYMSG <type> \"<message>\"'".into(),
+            ),
+            (
+                format!("{MON}NOTIFYMSG ONBATT \"%d on battery\"\n"),
+                "upsmon.conf:2: NOTIFYMSG: only %s (the UPS) and %% may follow '%' in a message: \"%d on battery\"".into(),
+            ),
+            (
+                format!("{MON}NOTIFYMSG ONBATT \"%s %s\"\n"),
+                "upsmon.conf:2: NOTIFYMSG: the ONBATT message takes at most 1 %s, got 2".into(),
+            ),
+            (
+                format!("{MON}NOTIFYMSG ONBATT \"100%\"\n"),
+                "upsmon.conf:2: NOTIFYMSG: only %s (the UPS) and %% may follow '%' in a message: \"100%\"".into(),
+            ),
+            (
+                format!("{MON}NOTIFYMSG ONBATT \"a\"\nNOTIFYMSG onbatt \"b\"\n"),
+                "upsmon.conf:3: NOTIFYMSG: ONBATT is set twice (first at line 2)".into(),
+            ),
+            (
+                format!("{MON}NOTIFYFLAG ONBAT SYSLOG\n"),
+                format!(
+                    "upsmon.conf:2: NOTIFYFLAG: unknown notify type 'ONBAT' (expected one of {})",
+                    Event::ALL.map(|e| e.name()).join(", ")
+                ),
+            ),
+            (
+                format!("{MON}NOTIFYFLAG ONBATT SYSLOG+wall\n"),
+                "upsmon.conf:2: NOTIFYFLAG: unknown flag 'wall' in 'SYSLOG+wall' (expected SYSLOG, WALL, EXEC or IGNORE, joined with '+')".into(),
+            ),
+            (
+                format!("{MON}NOTIFYFLAG ONBATT SYSLOG+\n"),
+                "upsmon.conf:2: NOTIFYFLAG: unknown flag '' in 'SYSLOG+' (expected SYSLOG, WALL, EXEC or IGNORE, joined with '+')".into(),
+            ),
+            (
+                format!("{MON}NOTIFYFLAG ONBATT SYSLOG + WALL\n"),
+                "upsmon.conf:2: NOTIFYFLAG: unexpected '+' after the value (quote values that contain spaces): write 'NOTIFYFLAG <type> <flag>[+<flag>...]'".into(),
+            ),
+            (
+                format!("{MON}NOTIFYFLAG ONBATT IGNORE+SYSLOG\n"),
+                "upsmon.conf:2: NOTIFYFLAG: IGNORE cannot be combined with other flags: 'IGNORE+SYSLOG'".into(),
+            ),
+            (
+                format!("{MON}NOTIFYFLAG FSD WALL\nNOTIFYFLAG FSD EXEC\n"),
+                "upsmon.conf:3: NOTIFYFLAG: FSD is set twice (first at line 2)".into(),
+            ),
+            (
+                format!("{MON}CERTPATH /etc/nut/certs\n"),
+                format!("upsmon.conf:2: CERTPATH: {no_tls}"),
+            ),
+            (
+                format!("{MON}CERTIDENT \"my name\" pw\n"),
+                format!("upsmon.conf:2: CERTIDENT: {no_tls}"),
+            ),
+            (
+                format!("{MON}CERTHOST localhost \"nut server\" 1 1\n"),
+                format!("upsmon.conf:2: CERTHOST: {no_tls}"),
+            ),
+            (format!("{MON}FORCESSL 1\n"), format!("upsmon.conf:2: FORCESSL: {no_tls}")),
+            (format!("{MON}CERTVERIFY yes\n"), format!("upsmon.conf:2: CERTVERIFY: {no_tls}")),
+            (
+                format!("{MON}RUN_AS_USER\n"),
+                "upsmon.conf:2: RUN_AS_USER: missing value: write 'RUN_AS_USER <user>'".into(),
+            ),
+            (
+                format!("{MON}POWERDOWNFLAG /etc/kill power\n"),
+                "upsmon.conf:2: POWERDOWNFLAG: unexpected 'power' after the value (quote values that contain spaces): write 'POWERDOWNFLAG <file>'".into(),
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(err(&text), want, "for {text:?}");
+        }
+    }
+}
