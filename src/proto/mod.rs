@@ -1,1 +1,33 @@
-//! The NUT network protocol, as pure code (being written).
+//! The NUT network protocol, as pure code: bytes of a request line in,
+//! bytes of a reply and an action for the server out.
+//!
+//! Read first: `nut-protocol.md` §1 to §5, §9 and §10 (shared spec).
+//!
+//! - [`lexer`]: NUT's word rules (quotes, escapes, comments) and the
+//!   escaping of reply values;
+//! - [`request`]: words → [`Request`], with upsd's argument rules;
+//! - [`response`]: [`ErrCode`] and every reply line, written into a
+//!   caller's buffer ([`Reply`]);
+//! - [`session`]: one connection's state and upsd's check order;
+//!   reads UPS data through the [`Upses`] trait;
+//! - [`users`]: the rights of upsd.users;
+//! - [`desc`]: texts for `GET DESC` and `GET CMDDESC`;
+//! - [`tracking`]: TRACKING ids and results.
+//!
+//! Nothing here does I/O, reads the clock or allocates while answering:
+//! sockets, buffers, time and the tracking table belong to the server.
+
+pub mod desc;
+pub mod lexer;
+pub mod request;
+pub mod response;
+pub mod session;
+pub mod tracking;
+pub mod users;
+
+pub use lexer::{tokenize, LexError, MAX_ARGS, MAX_LINE, MAX_WORD};
+pub use request::{parse, Command, Invalid, Request};
+pub use response::{ErrCode, Overflow, Reply, MAX_REPLY_LINE};
+pub use session::{Action, Data, Env, Live, Session, UpsView, Upses, VarRange};
+pub use tracking::{TrackingId, TrackingStatus};
+pub use users::{Actions, InstCmds, Right, Upsmon, User, Users};

@@ -1,0 +1,579 @@
+//! NUT's word tokenizer (the "parseconf" rules) and the reply-side escaping.
+//!
+//! Read first: `nut-protocol.md` §1.1 (tokenizer) and §1.3 (escaping).
+//!
+//! One call splits one logical line into words. Words borrow from the
+//! line when they are a plain run of its bytes; a word that contained an
+//! escape or a dropped byte is rebuilt in a scratch buffer the caller
+//! provides. Nothing is allocated and nothing is cut silently: running out
+//! of word slots, scratch or word length is a typed error.
+//!
+//! The same rules serve the network protocol and NUT's configuration
+//! files. Framing (splitting the input at LF) is the caller's job: the
+//! server splits at every LF, so a line never continues onto the next one.
+//! Where NUT would continue the logical line (an open quote or a trailing
+//! backslash at LF), this module reports [`LexError::UnterminatedQuote`] or
+//! [`LexError::BadEscape`]; a configuration reader may then append the
+//! next physical line, LF included, and tokenize again, which gives
+//! NUT's result exactly.
+
+use core::fmt;
+
+/// Words per line a request may have (NUT's `PCONF_DEFAULT_ARG_LIMIT`).
+pub const MAX_ARGS: usize = 32;
+/// Bytes per word (NUT's `PCONF_DEFAULT_WORDLEN_LIMIT`).
+pub const MAX_WORD: usize = 512;
+/// Longest request line the server should buffer, LF excluded. The longest
+/// line a stock client sends (`SET VAR` with a 255-byte value, every byte
+/// escaped) is about 650 bytes.
+pub const MAX_LINE: usize = 1024;
+
+/// Why a line could not be split into words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LexError {
+    /// More words than the caller's slots. NUT drops words after the 32nd.
+    TooManyArgs,
+    /// A word longer than [`MAX_WORD`] bytes. NUT cuts it silently.
+    WordTooLong,
+    /// The line ended inside double quotes. NUT would read on past the LF.
+    UnterminatedQuote,
+    /// The line ended with a lone backslash. NUT would join the next line.
+    BadEscape,
+    /// An unescaped `#` inside quotes: NUT's only parse error. upsd logs
+    /// it and sends no reply.
+    HashInQuotes,
+    /// The words did not fit the scratch buffer, or the server saw a line
+    /// longer than [`MAX_LINE`]. A scratch as long as the line always fits.
+    LineTooLong,
+}
+
+impl LexError {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LexError::TooManyArgs => "too many words on the line",
+            LexError::WordTooLong => "word longer than 512 bytes",
+            LexError::UnterminatedQuote => "line ends inside quotes",
+            LexError::BadEscape => "line ends with a backslash",
+            LexError::HashInQuotes => "unbalanced word due to unescaped # in quotes",
+            LexError::LineTooLong => "line too long",
+        }
+    }
+}
+
+impl fmt::Display for LexError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The words of one line.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Tokens<'s, 'b> {
+    pub words: &'s [&'b str],
+    /// Bytes discarded because NUT only stores 0x20..=0x7F in words (upsd
+    /// logs "discarding invalid character" for each).
+    pub dropped: usize,
+}
+
+/// `isspace()` in the C locale.
+const fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// Only printable ASCII and DEL are kept in words (NUT's CVE-2012-2944 fix).
+const fn is_storable(b: u8) -> bool {
+    b >= 0x20 && b <= 0x7f
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Between words.
+    Start,
+    /// In an unquoted word.
+    Word,
+    /// After a backslash in an unquoted word.
+    WordEsc,
+    /// In a quoted word.
+    Quote,
+    /// After a backslash in a quoted word.
+    QuoteEsc,
+    /// After `#` outside quotes, up to LF.
+    Comment,
+}
+
+/// The word being collected.
+#[derive(Clone, Copy)]
+enum Cur {
+    /// `line[start..end]`, every byte kept, none escaped.
+    Borrowed { start: usize, end: usize },
+    /// The first `len` bytes of the remaining scratch.
+    Owned { len: usize },
+}
+
+struct Lexer<'b, 'o> {
+    line: &'b [u8],
+    scratch: &'b mut [u8],
+    out: &'o mut [&'b str],
+    n: usize,
+    dropped: usize,
+    cur: Cur,
+    /// Bytes stored in the current word, for the word length limit.
+    stored: usize,
+}
+
+impl<'b> Lexer<'b, '_> {
+    /// Start a word whose first byte (if any) comes at `at`.
+    fn begin(&mut self, at: usize) {
+        self.cur = Cur::Borrowed { start: at, end: at };
+        self.stored = 0;
+    }
+
+    /// Add the byte at `i` to the current word (NUT's `addchar`).
+    fn push(&mut self, i: usize) -> Result<(), LexError> {
+        let b = self.line[i];
+        if !is_storable(b) {
+            self.dropped += 1;
+            return Ok(());
+        }
+        if self.stored == MAX_WORD {
+            return Err(LexError::WordTooLong);
+        }
+        self.stored += 1;
+        match self.cur {
+            Cur::Borrowed { start, end } if end == i => {
+                self.cur = Cur::Borrowed { start, end: i + 1 };
+            }
+            Cur::Borrowed { start, end } => {
+                // An escape or a dropped byte broke the run: copy it out.
+                let len = end - start;
+                if len + 1 > self.scratch.len() {
+                    return Err(LexError::LineTooLong);
+                }
+                self.scratch[..len].copy_from_slice(&self.line[start..end]);
+                self.scratch[len] = b;
+                self.cur = Cur::Owned { len: len + 1 };
+            }
+            Cur::Owned { len } => {
+                if len + 1 > self.scratch.len() {
+                    return Err(LexError::LineTooLong);
+                }
+                self.scratch[len] = b;
+                self.cur = Cur::Owned { len: len + 1 };
+            }
+        }
+        Ok(())
+    }
+
+    /// Complete the current word (NUT's `endofword`).
+    fn finish(&mut self) -> Result<(), LexError> {
+        if self.n == self.out.len() {
+            return Err(LexError::TooManyArgs);
+        }
+        let bytes: &'b [u8] = match self.cur {
+            Cur::Borrowed { start, end } => {
+                let line = self.line;
+                &line[start..end]
+            }
+            Cur::Owned { len } => {
+                let (word, rest) = core::mem::take(&mut self.scratch).split_at_mut(len);
+                self.scratch = rest;
+                word
+            }
+        };
+        self.out[self.n] = ascii(bytes);
+        self.n += 1;
+        Ok(())
+    }
+
+    fn run(&mut self) -> Result<(), LexError> {
+        let mut state = State::Start;
+        for i in 0..self.line.len() {
+            let b = self.line[i];
+            state = match state {
+                State::Start => match b {
+                    b'#' => State::Comment,
+                    b if is_space(b) => State::Start,
+                    b'\\' => {
+                        self.begin(i);
+                        State::WordEsc
+                    }
+                    b'"' => {
+                        self.begin(i + 1);
+                        State::Quote
+                    }
+                    _ => {
+                        self.begin(i);
+                        self.push(i)?;
+                        if b == b'=' {
+                            // `=` outside quotes is always a word of its own.
+                            self.finish()?;
+                            State::Start
+                        } else {
+                            State::Word
+                        }
+                    }
+                },
+                State::Word => match b {
+                    b'#' => {
+                        self.finish()?;
+                        State::Comment
+                    }
+                    b if is_space(b) => {
+                        self.finish()?;
+                        State::Start
+                    }
+                    b'=' => {
+                        self.finish()?;
+                        self.begin(i);
+                        self.push(i)?;
+                        self.finish()?;
+                        State::Start
+                    }
+                    b'\\' => State::WordEsc,
+                    _ => {
+                        self.push(i)?;
+                        State::Word
+                    }
+                },
+                // Backslash-LF joins lines; anything else is taken literally.
+                State::WordEsc => {
+                    if b != b'\n' {
+                        self.push(i)?;
+                    }
+                    State::Word
+                }
+                State::Quote => match b {
+                    b'#' => return Err(LexError::HashInQuotes),
+                    b'"' => {
+                        self.finish()?;
+                        State::Start
+                    }
+                    b'\\' => State::QuoteEsc,
+                    // TAB, CR and LF inside quotes are dropped by `push`.
+                    _ => {
+                        self.push(i)?;
+                        State::Quote
+                    }
+                },
+                State::QuoteEsc => {
+                    if b != b'\n' {
+                        self.push(i)?;
+                    }
+                    State::Quote
+                }
+                State::Comment => {
+                    if b == b'\n' {
+                        State::Start
+                    } else {
+                        State::Comment
+                    }
+                }
+            };
+        }
+        match state {
+            State::Start | State::Comment => Ok(()),
+            State::Word => self.finish(),
+            State::WordEsc => Err(LexError::BadEscape),
+            State::Quote | State::QuoteEsc => Err(LexError::UnterminatedQuote),
+        }
+    }
+}
+
+/// Words hold only bytes 0x20..=0x7F, which are always UTF-8.
+fn ascii(b: &[u8]) -> &str {
+    core::str::from_utf8(b).unwrap_or("")
+}
+
+/// Split one line (without its LF) into words.
+///
+/// Words are written into `out`; a word with escapes or dropped bytes is
+/// rebuilt in `scratch` (a scratch as long as `line` always suffices).
+pub fn tokenize<'b, 's>(
+    line: &'b [u8],
+    scratch: &'b mut [u8],
+    out: &'s mut [&'b str],
+) -> Result<Tokens<'s, 'b>, LexError> {
+    let mut lx = Lexer {
+        line,
+        scratch,
+        out: &mut *out,
+        n: 0,
+        dropped: 0,
+        cur: Cur::Borrowed { start: 0, end: 0 },
+        stored: 0,
+    };
+    lx.run()?;
+    let (n, dropped) = (lx.n, lx.dropped);
+    let out: &'s [&'b str] = out;
+    Ok(Tokens {
+        words: &out[..n],
+        dropped,
+    })
+}
+
+/// Does `b` need a backslash in a reply value (NUT's `PCONF_ESCAPE`)?
+const fn needs_escape(b: u8) -> bool {
+    matches!(b, b'#' | b'\\' | b'"')
+}
+
+/// Write `value` as it goes between the quotes of a reply: `#`, `\` and
+/// `"` get a backslash. Bytes a NUT client would drop (controls, non-ASCII)
+/// are left out, as upsd never sends them: they could break the framing.
+pub fn escape_into<W: fmt::Write + ?Sized>(value: &str, out: &mut W) -> fmt::Result {
+    let bytes = value.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if is_storable(b) && !needs_escape(b) {
+            continue;
+        }
+        out.write_str(ascii(&bytes[run..i]))?;
+        if is_storable(b) {
+            out.write_char('\\')?;
+            out.write_char(b as char)?;
+        }
+        run = i + 1;
+    }
+    out.write_str(ascii(&bytes[run..]))
+}
+
+/// Length of `value` once escaped by [`escape_into`].
+pub fn escaped_len(value: &str) -> usize {
+    value
+        .bytes()
+        .map(|b| match b {
+            b if needs_escape(b) => 2,
+            b if is_storable(b) => 1,
+            _ => 0,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `lex!(name, input, Ok(words) | Err(error))`: one line, 32 slots, a
+    /// scratch as long as the line.
+    macro_rules! lex {
+        ($name:ident, $line:expr, Ok($words:expr)) => {
+            #[test]
+            fn $name() {
+                let line: &[u8] = $line;
+                let mut scratch = [0u8; 4096];
+                let mut out = [""; MAX_ARGS];
+                let t = tokenize(line, &mut scratch[..line.len()], &mut out).unwrap();
+                let want: &[&str] = &$words;
+                assert_eq!(t.words, want);
+            }
+        };
+        ($name:ident, $line:expr, Err($err:expr)) => {
+            #[test]
+            fn $name() {
+                let line: &[u8] = $line;
+                let mut scratch = [0u8; 4096];
+                let mut out = [""; MAX_ARGS];
+                let r = tokenize(line, &mut scratch[..line.len()], &mut out);
+                assert_eq!(r.map(|t| t.words.len()), Err($err));
+            }
+        };
+    }
+
+    lex!(
+        plain_words,
+        b"GET VAR su700 ups.status",
+        Ok(["GET", "VAR", "su700", "ups.status"])
+    );
+    lex!(
+        runs_of_whitespace,
+        b"  LIST\t\x0b\x0cUPS  \r",
+        Ok(["LIST", "UPS"])
+    );
+    lex!(crlf_is_whitespace, b"VER\r", Ok(["VER"]));
+    lex!(empty_line, b"", Ok([]));
+    lex!(blank_line, b" \t ", Ok([]));
+    lex!(comment_only, b"# hello", Ok([]));
+    lex!(
+        comment_after_words,
+        b"LIST UPS # all of them",
+        Ok(["LIST", "UPS"])
+    );
+    lex!(hash_ends_unquoted_word, b"abc#def ghi", Ok(["abc"]));
+    lex!(
+        quoted_spaces,
+        b"SET VAR ups x \"a b  c\"",
+        Ok(["SET", "VAR", "ups", "x", "a b  c"])
+    );
+    lex!(empty_quotes, b"USERNAME \"\"", Ok(["USERNAME", ""]));
+    lex!(quote_inside_word_is_literal, b"ab\"c d", Ok(["ab\"c", "d"]));
+    lex!(
+        word_starts_after_closing_quote,
+        b"\"ab\"cd",
+        Ok(["ab", "cd"])
+    );
+    lex!(
+        escapes_outside_quotes,
+        b"a\\ b \\#c \\\"d \\\\e \\=f",
+        Ok(["a b", "#c", "\"d", "\\e", "=f"])
+    );
+    lex!(
+        escapes_inside_quotes,
+        b"\"a\\\"b\\\\c\\#d\"",
+        Ok(["a\"b\\c#d"])
+    );
+    lex!(escaped_letter_is_the_letter, b"\\x\"\\y\"", Ok(["x\"y\""]));
+    lex!(
+        equals_is_its_own_word,
+        b"a=b c = d =e f=",
+        Ok(["a", "=", "b", "c", "=", "d", "=", "e", "f", "="])
+    );
+    lex!(equals_inside_quotes_is_literal, b"\"a=b\"", Ok(["a=b"]));
+    lex!(
+        unquoted_password_with_equals_splits,
+        b"PASSWORD ab=cd",
+        Ok(["PASSWORD", "ab", "=", "cd"])
+    );
+    lex!(
+        backslash_lf_joins,
+        b"GET VAR ups ups.st\\\natus",
+        Ok(["GET", "VAR", "ups", "ups.status"])
+    );
+    lex!(backslash_lf_joins_in_quotes, b"\"a\\\nb\"", Ok(["ab"]));
+    lex!(lf_inside_quotes_is_dropped, b"\"a\nb\"", Ok(["ab"]));
+    lex!(
+        tab_and_cr_inside_quotes_dropped,
+        b"\"a\tb\rc\"",
+        Ok(["abc"])
+    );
+    lex!(
+        non_ascii_dropped,
+        b"caf\xc3\xa9 \"\xe2\x80\x9cx\xe2\x80\x9d\"",
+        Ok(["caf", "x"])
+    );
+    lex!(nul_starts_an_empty_word, b"\x00 VER", Ok(["", "VER"]));
+    lex!(del_is_kept, b"a\x7fb", Ok(["a\x7fb"]));
+    lex!(
+        hash_in_quotes_is_parse_error,
+        b"SET VAR u v \"a#b\"",
+        Err(LexError::HashInQuotes)
+    );
+    lex!(
+        open_quote,
+        b"SET VAR u v \"abc",
+        Err(LexError::UnterminatedQuote)
+    );
+    lex!(
+        open_quote_after_escape,
+        b"\"abc\\",
+        Err(LexError::UnterminatedQuote)
+    );
+    lex!(
+        trailing_backslash,
+        b"GET VAR u v\\",
+        Err(LexError::BadEscape)
+    );
+
+    #[test]
+    fn thirty_two_words_fit_and_the_thirty_third_is_an_error() {
+        let mut line = Vec::new();
+        for i in 0..32 {
+            line.extend_from_slice(format!("w{i} ").as_bytes());
+        }
+        let mut scratch = [0u8; 8];
+        let mut out = [""; MAX_ARGS];
+        let t = tokenize(&line, &mut scratch, &mut out).unwrap();
+        assert_eq!(t.words.len(), 32);
+        assert_eq!(t.words[31], "w31");
+        line.extend_from_slice(b"w32");
+        let mut out = [""; MAX_ARGS];
+        assert_eq!(
+            tokenize(&line, &mut scratch, &mut out),
+            Err(LexError::TooManyArgs)
+        );
+    }
+
+    #[test]
+    fn word_length_limit() {
+        let mut scratch = [0u8; 1];
+        let mut out = [""; 2];
+        let ok = "x".repeat(MAX_WORD);
+        let t = tokenize(ok.as_bytes(), &mut scratch, &mut out).unwrap();
+        assert_eq!(t.words, [ok.as_str()]);
+        let long = "x".repeat(MAX_WORD + 1);
+        let mut out = [""; 2];
+        assert_eq!(
+            tokenize(long.as_bytes(), &mut scratch, &mut out),
+            Err(LexError::WordTooLong)
+        );
+        // Dropped bytes do not count towards the limit.
+        let padded = format!("\"{}\x01\"", "x".repeat(MAX_WORD));
+        let mut scratch = [0u8; 1024];
+        let mut out = [""; 2];
+        let t = tokenize(padded.as_bytes(), &mut scratch, &mut out).unwrap();
+        assert_eq!((t.words[0].len(), t.dropped), (MAX_WORD, 1));
+    }
+
+    #[test]
+    fn plain_words_borrow_the_line_and_need_no_scratch() {
+        let line = b"LIST VAR \"su700\"";
+        let mut out = [""; MAX_ARGS];
+        let t = tokenize(line, &mut [], &mut out).unwrap();
+        assert_eq!(t.words, ["LIST", "VAR", "su700"]);
+        assert_eq!(t.words[2].as_ptr(), line[10..].as_ptr());
+        // An escaped word needs scratch; without any it is a typed error.
+        let mut out = [""; MAX_ARGS];
+        assert_eq!(
+            tokenize(b"a\\ b", &mut [], &mut out),
+            Err(LexError::LineTooLong)
+        );
+        let mut scratch = [0u8; 3];
+        let mut out = [""; MAX_ARGS];
+        assert_eq!(
+            tokenize(b"a\\ b", &mut scratch, &mut out).unwrap().words,
+            ["a b"]
+        );
+    }
+
+    #[test]
+    fn dropped_bytes_are_counted() {
+        let mut scratch = [0u8; 16];
+        let mut out = [""; MAX_ARGS];
+        let t = tokenize(b"ab\xffc \"\td\"", &mut scratch, &mut out).unwrap();
+        assert_eq!(t.words, ["abc", "d"]);
+        assert_eq!(t.dropped, 2);
+    }
+
+    #[test]
+    fn escaping_three_characters() {
+        let mut s = String::new();
+        escape_into(r#"say "hi" #1 \o/"#, &mut s).unwrap();
+        assert_eq!(s, r#"say \"hi\" \#1 \\o/"#);
+        assert_eq!(escaped_len(r#"say "hi" #1 \o/"#), s.len());
+        let mut s = String::new();
+        escape_into("a\nb\tc\u{e9}d", &mut s).unwrap();
+        assert_eq!(s, "abcd");
+        assert_eq!(escaped_len("a\nb\tc\u{e9}d"), 4);
+    }
+
+    #[test]
+    fn escape_then_tokenize_round_trips_every_printable_byte() {
+        let all: String = (0x20u8..=0x7f).map(char::from).collect();
+        for value in [
+            all.as_str(),
+            "",
+            "#",
+            "\\",
+            "\"",
+            "a \"b\" c",
+            "\\\\\"#\"",
+            "x = y",
+        ] {
+            let mut line = String::from("VAR ups v \"");
+            escape_into(value, &mut line).unwrap();
+            line.push('"');
+            let mut scratch = [0u8; 512];
+            let mut out = [""; MAX_ARGS];
+            let t = tokenize(line.as_bytes(), &mut scratch, &mut out).unwrap();
+            assert_eq!(t.words, ["VAR", "ups", "v", value], "{line}");
+        }
+    }
+}

@@ -1,0 +1,797 @@
+//! Reply lines of the NUT protocol, written into a caller's buffer.
+//!
+//! Read first: `nut-protocol.md` §2 (reply shapes) and §3 (error codes).
+//!
+//! [`Reply`] appends whole lines, each ending in LF, to a fixed byte
+//! buffer; a multi-line `LIST` reply goes into one buffer so the server
+//! can send it with one write. A line that does not fit the buffer, or is
+//! longer than stock clients can read ([`MAX_REPLY_LINE`]), is a typed
+//! [`Overflow`] and leaves the buffer as it was before that line: nothing
+//! is ever cut. Which reply to send is the session's business, not this
+//! module's.
+
+use super::lexer::escaped_len;
+use super::tracking::{TrackingId, TrackingStatus};
+use core::fmt;
+
+/// Longest reply line, LF included. libupsclient reads 511 bytes at a
+/// time, so a 511-character line would arrive split (`nut-protocol.md` §1.4).
+pub const MAX_REPLY_LINE: usize = 511;
+
+/// `NETVER`/`PROTVER`: the protocol version upsd 2.8 speaks.
+pub const NETVER: &str = "1.3";
+
+/// Server version reported by `VER` and `server.version`. Not a NUT
+/// version number: clients only display it (Synology does the same).
+pub const SERVER_VERSION: &str = concat!("hidupsd-", env!("CARGO_PKG_VERSION"));
+
+/// The `VER` line and `server.info` value.
+pub const SERVER_INFO: &str = concat!(
+    "Network UPS Tools upsd hidupsd-",
+    env!("CARGO_PKG_VERSION"),
+    " - https://www.networkupstools.org/"
+);
+
+/// The `HELP` line of upsd 2.8.3 and later (PRIMARY, MASTER and FSD are
+/// deliberately not listed).
+pub const HELP: &str =
+    "Commands: HELP VER PROTVER GET LIST SET INSTCMD LOGIN LOGOUT USERNAME PASSWORD STARTTLS";
+
+/// Every `ERR` token upsd defines, plus the two that only appear as
+/// TRACKING results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrCode {
+    AccessDenied,
+    UnknownUps,
+    VarNotSupported,
+    CmdNotSupported,
+    InvalidArgument,
+    InstcmdFailed,
+    SetFailed,
+    Readonly,
+    TooLong,
+    FeatureNotSupported,
+    FeatureNotConfigured,
+    AlreadySslMode,
+    DriverNotConnected,
+    DataStale,
+    AlreadyLoggedIn,
+    InvalidPassword,
+    AlreadySetPassword,
+    InvalidUsername,
+    AlreadySetUsername,
+    UsernameRequired,
+    PasswordRequired,
+    UnknownCommand,
+    InvalidValue,
+    /// Legacy, never sent by current upsd.
+    VarUnknown,
+    /// Legacy, never sent by current upsd.
+    UnknownType,
+    /// Legacy, never sent by current upsd.
+    UnknownInstcmd,
+    /// Legacy, never sent by current upsd.
+    MissingArgument,
+    /// Only as a TRACKING result.
+    Unknown,
+    /// Only as a TRACKING result.
+    Failed,
+}
+
+impl ErrCode {
+    pub const ALL: [ErrCode; 29] = [
+        ErrCode::AccessDenied,
+        ErrCode::UnknownUps,
+        ErrCode::VarNotSupported,
+        ErrCode::CmdNotSupported,
+        ErrCode::InvalidArgument,
+        ErrCode::InstcmdFailed,
+        ErrCode::SetFailed,
+        ErrCode::Readonly,
+        ErrCode::TooLong,
+        ErrCode::FeatureNotSupported,
+        ErrCode::FeatureNotConfigured,
+        ErrCode::AlreadySslMode,
+        ErrCode::DriverNotConnected,
+        ErrCode::DataStale,
+        ErrCode::AlreadyLoggedIn,
+        ErrCode::InvalidPassword,
+        ErrCode::AlreadySetPassword,
+        ErrCode::InvalidUsername,
+        ErrCode::AlreadySetUsername,
+        ErrCode::UsernameRequired,
+        ErrCode::PasswordRequired,
+        ErrCode::UnknownCommand,
+        ErrCode::InvalidValue,
+        ErrCode::VarUnknown,
+        ErrCode::UnknownType,
+        ErrCode::UnknownInstcmd,
+        ErrCode::MissingArgument,
+        ErrCode::Unknown,
+        ErrCode::Failed,
+    ];
+
+    /// The token after `ERR `.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrCode::AccessDenied => "ACCESS-DENIED",
+            ErrCode::UnknownUps => "UNKNOWN-UPS",
+            ErrCode::VarNotSupported => "VAR-NOT-SUPPORTED",
+            ErrCode::CmdNotSupported => "CMD-NOT-SUPPORTED",
+            ErrCode::InvalidArgument => "INVALID-ARGUMENT",
+            ErrCode::InstcmdFailed => "INSTCMD-FAILED",
+            ErrCode::SetFailed => "SET-FAILED",
+            ErrCode::Readonly => "READONLY",
+            ErrCode::TooLong => "TOO-LONG",
+            ErrCode::FeatureNotSupported => "FEATURE-NOT-SUPPORTED",
+            ErrCode::FeatureNotConfigured => "FEATURE-NOT-CONFIGURED",
+            ErrCode::AlreadySslMode => "ALREADY-SSL-MODE",
+            ErrCode::DriverNotConnected => "DRIVER-NOT-CONNECTED",
+            ErrCode::DataStale => "DATA-STALE",
+            ErrCode::AlreadyLoggedIn => "ALREADY-LOGGED-IN",
+            ErrCode::InvalidPassword => "INVALID-PASSWORD",
+            ErrCode::AlreadySetPassword => "ALREADY-SET-PASSWORD",
+            ErrCode::InvalidUsername => "INVALID-USERNAME",
+            ErrCode::AlreadySetUsername => "ALREADY-SET-USERNAME",
+            ErrCode::UsernameRequired => "USERNAME-REQUIRED",
+            ErrCode::PasswordRequired => "PASSWORD-REQUIRED",
+            ErrCode::UnknownCommand => "UNKNOWN-COMMAND",
+            ErrCode::InvalidValue => "INVALID-VALUE",
+            ErrCode::VarUnknown => "VAR-UNKNOWN",
+            ErrCode::UnknownType => "UNKNOWN-TYPE",
+            ErrCode::UnknownInstcmd => "UNKNOWN-INSTCMD",
+            ErrCode::MissingArgument => "MISSING-ARGUMENT",
+            ErrCode::Unknown => "UNKNOWN",
+            ErrCode::Failed => "FAILED",
+        }
+    }
+}
+
+impl fmt::Display for ErrCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A reply did not fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// The buffer is full. The server needs a bigger buffer for this reply.
+    Full,
+    /// One line would exceed [`MAX_REPLY_LINE`] (a client echoed a huge
+    /// name back at itself); stock clients could not read it.
+    LineTooLong,
+}
+
+impl fmt::Display for Overflow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Overflow::Full => "reply buffer full",
+            Overflow::LineTooLong => "reply line longer than 511 bytes",
+        })
+    }
+}
+
+/// The header of a `LIST` reply: `BEGIN LIST <TYPE>[ <ups>[ <var>]]`.
+/// Names are echoed exactly as the client typed them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum List<'a> {
+    Ups,
+    Var(&'a str),
+    Rw(&'a str),
+    Cmd(&'a str),
+    Client(&'a str),
+    Enum(&'a str, &'a str),
+    Range(&'a str, &'a str),
+}
+
+impl List<'_> {
+    /// The list type, always upper case (libupsclient finds the end of a
+    /// list with a case-sensitive test).
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            List::Ups => "UPS",
+            List::Var(_) => "VAR",
+            List::Rw(_) => "RW",
+            List::Cmd(_) => "CMD",
+            List::Client(_) => "CLIENT",
+            List::Enum(..) => "ENUM",
+            List::Range(..) => "RANGE",
+        }
+    }
+}
+
+/// The words of a `TYPE` reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VarType {
+    pub rw: bool,
+    pub enumerated: bool,
+    pub range: bool,
+    /// `STRING:<n>`; `None` means `NUMBER` (upsd's default for anything
+    /// not flagged as a string).
+    pub string: Option<u32>,
+}
+
+/// Reply lines appended to a caller's buffer.
+pub struct Reply<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+    /// Where the line being written started.
+    line: usize,
+}
+
+impl<'a> Reply<'a> {
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        Reply {
+            buf,
+            len: 0,
+            line: 0,
+        }
+    }
+
+    /// The complete lines written so far.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Forget everything after `len` bytes (to replace a reply).
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    /// Write one line: `body` appends its words, then the LF is added. On
+    /// error the buffer is left as before the line.
+    fn line(
+        &mut self,
+        body: impl FnOnce(&mut Self) -> Result<(), Overflow>,
+    ) -> Result<(), Overflow> {
+        self.line = self.len;
+        let r = body(self).and_then(|()| self.put(b"\n"));
+        if r.is_err() {
+            self.len = self.line;
+        }
+        r
+    }
+
+    fn put(&mut self, s: &[u8]) -> Result<(), Overflow> {
+        let end = self.len + s.len();
+        if end - self.line > MAX_REPLY_LINE {
+            return Err(Overflow::LineTooLong);
+        }
+        let dst = self.buf.get_mut(self.len..end).ok_or(Overflow::Full)?;
+        dst.copy_from_slice(s);
+        self.len = end;
+        Ok(())
+    }
+
+    fn str(&mut self, s: &str) -> Result<(), Overflow> {
+        self.put(s.as_bytes())
+    }
+
+    /// A space, then `s`.
+    fn word(&mut self, s: &str) -> Result<(), Overflow> {
+        self.put(b" ")?;
+        self.put(s.as_bytes())
+    }
+
+    /// A space, then `s` escaped and in double quotes.
+    fn quoted(&mut self, s: &str) -> Result<(), Overflow> {
+        self.quoted_with(None, s)
+    }
+
+    /// A space, then `prefix` and `s` escaped together in double quotes.
+    fn quoted_with(&mut self, prefix: Option<&str>, s: &str) -> Result<(), Overflow> {
+        let need = 3 + prefix.map_or(0, escaped_len) + escaped_len(s);
+        if self.len + need - self.line > MAX_REPLY_LINE {
+            return Err(Overflow::LineTooLong);
+        }
+        if self.len + need > self.buf.len() {
+            return Err(Overflow::Full);
+        }
+        self.put(b" \"")?;
+        if let Some(p) = prefix {
+            self.escaped(p);
+        }
+        self.escaped(s);
+        self.put(b"\"")
+    }
+
+    /// Room was checked by the caller; see [`super::lexer::escape_into`]
+    /// for the rules.
+    fn escaped(&mut self, s: &str) {
+        for &b in s.as_bytes() {
+            match b {
+                b'#' | b'\\' | b'"' => {
+                    self.buf[self.len] = b'\\';
+                    self.buf[self.len + 1] = b;
+                    self.len += 2;
+                }
+                0x20..=0x7f => {
+                    self.buf[self.len] = b;
+                    self.len += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn num(&mut self, n: i64) -> Result<(), Overflow> {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut v = n.unsigned_abs();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        if n < 0 {
+            self.put(b"-")?;
+        }
+        self.put(&digits[at..])
+    }
+
+    /// `ERR <code>`.
+    pub fn err(&mut self, code: ErrCode) -> Result<(), Overflow> {
+        self.line(|r| {
+            r.str("ERR ")?;
+            r.str(code.as_str())
+        })
+    }
+
+    /// `OK`.
+    pub fn ok(&mut self) -> Result<(), Overflow> {
+        self.text("OK")
+    }
+
+    /// `OK`, or `OK TRACKING <id>` when the request is tracked.
+    pub fn ok_tracked(&mut self, id: Option<TrackingId>) -> Result<(), Overflow> {
+        match id {
+            None => self.ok(),
+            Some(id) => self.line(|r| {
+                r.str("OK TRACKING ")?;
+                r.put(&id.text())
+            }),
+        }
+    }
+
+    /// One fixed line: `OK Goodbye`, `OK FSD-SET`, `1.3`, [`HELP`], ...
+    pub fn text(&mut self, s: &str) -> Result<(), Overflow> {
+        self.line(|r| r.str(s))
+    }
+
+    /// `ON` or `OFF`: this connection's tracking flag.
+    pub fn tracking_flag(&mut self, on: bool) -> Result<(), Overflow> {
+        self.text(if on { "ON" } else { "OFF" })
+    }
+
+    /// The bare result line of `GET TRACKING <id>`.
+    pub fn tracking_status(&mut self, s: TrackingStatus) -> Result<(), Overflow> {
+        self.text(s.as_str())
+    }
+
+    pub fn begin(&mut self, list: &List<'_>) -> Result<(), Overflow> {
+        self.list_line("BEGIN LIST ", list)
+    }
+
+    pub fn end(&mut self, list: &List<'_>) -> Result<(), Overflow> {
+        self.list_line("END LIST ", list)
+    }
+
+    fn list_line(&mut self, head: &str, list: &List<'_>) -> Result<(), Overflow> {
+        self.line(|r| {
+            r.str(head)?;
+            r.str(list.kind())?;
+            match *list {
+                List::Ups => Ok(()),
+                List::Var(u) | List::Rw(u) | List::Cmd(u) | List::Client(u) => r.word(u),
+                List::Enum(u, v) | List::Range(u, v) => {
+                    r.word(u)?;
+                    r.word(v)
+                }
+            }
+        })
+    }
+
+    /// `VAR <ups> <var> "<value>"`, with `FSD ` before the value when the
+    /// FSD latch shows in `ups.status`.
+    pub fn var(&mut self, ups: &str, var: &str, value: &str, fsd: bool) -> Result<(), Overflow> {
+        self.line(|r| {
+            r.str("VAR")?;
+            r.word(ups)?;
+            r.word(var)?;
+            r.quoted_with(fsd.then_some("FSD "), value)
+        })
+    }
+
+    /// `RW <ups> <var> "<value>"`.
+    pub fn rw(&mut self, ups: &str, var: &str, value: &str) -> Result<(), Overflow> {
+        self.line(|r| {
+            r.str("RW")?;
+            r.word(ups)?;
+            r.word(var)?;
+            r.quoted(value)
+        })
+    }
+
+    /// `TYPE <ups> <var> [RW] [ENUM] [RANGE] STRING:<n>|NUMBER`.
+    pub fn var_type(&mut self, ups: &str, var: &str, t: VarType) -> Result<(), Overflow> {
+        self.line(|r| {
+            r.str("TYPE")?;
+            r.word(ups)?;
+            r.word(var)?;
+            for (on, w) in [(t.rw, "RW"), (t.enumerated, "ENUM"), (t.range, "RANGE")] {
+                if on {
+                    r.word(w)?;
+                }
+            }
+            match t.string {
+                Some(n) => {
+                    r.str(" STRING:")?;
+                    r.num(n.into())
+                }
+                None => r.str(" NUMBER"),
+            }
+        })
+    }
+
+    /// `DESC <ups> <var> "<text>"`. upsd sends the text unescaped (a known
+    /// bug); it is escaped here, which changes nothing for plain text.
+    pub fn desc(&mut self, ups: &str, var: &str, text: &str) -> Result<(), Overflow> {
+        self.line(|r| {
+            r.str("DESC")?;
+            r.word(ups)?;
+            r.word(var)?;
+            r.quoted(text)
+        })
+    }
+
+    /// `CMDDESC <ups> <cmd> "<text>"`.
+    pub fn cmd_desc(&mut self, ups: &str, cmd: &str, text: &str) -> Result<(), Overflow> {
+        self.line(|r| {
+            r.str("CMDDESC")?;
+            r.word(ups)?;
+            r.word(cmd)?;
+            r.quoted(text)
+        })
+    }
+
+    /// `CMD <ups> <cmd>` (unquoted).
+    pub fn cmd(&mut self, ups: &str, cmd: &str) -> Result<(), Overflow> {
+        self.line(|r| {
+            r.str("CMD")?;
+            r.word(ups)?;
+            r.word(cmd)
+        })
+    }
+
+    /// `ENUM <ups> <var> "<value>"`.
+    pub fn enum_value(&mut self, ups: &str, var: &str, value: &str) -> Result<(), Overflow> {
+        self.line(|r| {
+            r.str("ENUM")?;
+            r.word(ups)?;
+            r.word(var)?;
+            r.quoted(value)
+        })
+    }
+
+    /// `RANGE <ups> <var> "<min>" "<max>"`.
+    pub fn range(&mut self, ups: &str, var: &str, min: i32, max: i32) -> Result<(), Overflow> {
+        self.line(|r| {
+            r.str("RANGE")?;
+            r.word(ups)?;
+            r.word(var)?;
+            r.put(b" \"")?;
+            r.num(min.into())?;
+            r.put(b"\" \"")?;
+            r.num(max.into())?;
+            r.put(b"\"")
+        })
+    }
+
+    /// `UPS <name> "<desc>"`; without a description upsd says
+    /// `Description unavailable` here (but `Unavailable` in `UPSDESC`).
+    pub fn ups(&mut self, name: &str, desc: Option<&str>) -> Result<(), Overflow> {
+        self.line(|r| {
+            r.str("UPS")?;
+            r.word(name)?;
+            r.quoted(desc.unwrap_or("Description unavailable"))
+        })
+    }
+
+    /// `CLIENT <ups> <address>`.
+    pub fn client(&mut self, ups: &str, addr: impl fmt::Display) -> Result<(), Overflow> {
+        self.line(|r| {
+            r.str("CLIENT")?;
+            r.word(ups)?;
+            r.put(b" ")?;
+            let mut w = Adapter { r, err: None };
+            if fmt::write(&mut w, format_args!("{addr}")).is_err() {
+                return Err(w.err.unwrap_or(Overflow::Full));
+            }
+            Ok(())
+        })
+    }
+
+    /// `NUMLOGINS <ups> <n>`.
+    pub fn numlogins(&mut self, ups: &str, n: u32) -> Result<(), Overflow> {
+        self.line(|r| {
+            r.str("NUMLOGINS")?;
+            r.word(ups)?;
+            r.put(b" ")?;
+            r.num(n.into())
+        })
+    }
+
+    /// `UPSDESC <ups> "<desc>"`, `"Unavailable"` without one.
+    pub fn ups_desc(&mut self, ups: &str, desc: Option<&str>) -> Result<(), Overflow> {
+        self.line(|r| {
+            r.str("UPSDESC")?;
+            r.word(ups)?;
+            r.quoted(desc.unwrap_or("Unavailable"))
+        })
+    }
+}
+
+/// Lets `core::fmt` write into a line, remembering which overflow hit.
+struct Adapter<'r, 'a> {
+    r: &'r mut Reply<'a>,
+    err: Option<Overflow>,
+}
+
+impl fmt::Write for Adapter<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.r.str(s).map_err(|e| {
+            self.err = Some(e);
+            fmt::Error
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    /// `reply!(name, |r| writes..., b"exact bytes")`.
+    macro_rules! reply {
+        ($name:ident, |$r:ident| $body:expr, $want:expr) => {
+            #[test]
+            fn $name() {
+                let mut buf = [0u8; 2048];
+                let mut $r = Reply::new(&mut buf);
+                $body.unwrap();
+                assert_eq!(
+                    String::from_utf8_lossy($r.as_bytes()),
+                    String::from_utf8_lossy($want)
+                );
+            }
+        };
+    }
+
+    reply!(
+        err_line,
+        |r| r.err(ErrCode::UnknownUps),
+        b"ERR UNKNOWN-UPS\n"
+    );
+    reply!(ok_line, |r| r.ok(), b"OK\n");
+    reply!(ok_untracked, |r| r.ok_tracked(None), b"OK\n");
+    reply!(
+        ok_tracked,
+        |r| r.ok_tracked(Some(TrackingId::from_random([0x12; 16]))),
+        b"OK TRACKING 12121212-1212-4212-9212-121212121212\n"
+    );
+    reply!(goodbye, |r| r.text("OK Goodbye"), b"OK Goodbye\n");
+    reply!(netver, |r| r.text(NETVER), b"1.3\n");
+    reply!(
+        help,
+        |r| r.text(HELP),
+        b"Commands: HELP VER PROTVER GET LIST SET INSTCMD LOGIN LOGOUT USERNAME PASSWORD STARTTLS\n"
+    );
+    reply!(tracking_on, |r| r.tracking_flag(true), b"ON\n");
+    reply!(tracking_off, |r| r.tracking_flag(false), b"OFF\n");
+    reply!(
+        tracking_result,
+        |r| r.tracking_status(TrackingStatus::InvalidArgument),
+        b"ERR INVALID-ARGUMENT\n"
+    );
+    reply!(
+        list_ups,
+        |r| r
+            .begin(&List::Ups)
+            .and_then(|()| r.ups("su700", Some("Development box")))
+            .and_then(|()| r.ups("other", None))
+            .and_then(|()| r.end(&List::Ups)),
+        b"BEGIN LIST UPS\nUPS su700 \"Development box\"\nUPS other \"Description unavailable\"\nEND LIST UPS\n"
+    );
+    reply!(
+        list_headers,
+        |r| [
+            List::Var("MyUps"),
+            List::Rw("u"),
+            List::Cmd("u"),
+            List::Client("u"),
+            List::Enum("u", "v"),
+            List::Range("u", "v")
+        ]
+        .iter()
+        .try_for_each(|l| r.begin(l).and_then(|()| r.end(l))),
+        b"BEGIN LIST VAR MyUps\nEND LIST VAR MyUps\nBEGIN LIST RW u\nEND LIST RW u\n\
+BEGIN LIST CMD u\nEND LIST CMD u\nBEGIN LIST CLIENT u\nEND LIST CLIENT u\n\
+BEGIN LIST ENUM u v\nEND LIST ENUM u v\nBEGIN LIST RANGE u v\nEND LIST RANGE u v\n"
+    );
+    reply!(
+        var_escaped,
+        |r| r.var("ups", "ups.mfr", "a \"b\" #c \\d", false),
+        b"VAR ups ups.mfr \"a \\\"b\\\" \\#c \\\\d\"\n"
+    );
+    reply!(
+        var_fsd,
+        |r| r.var("ups", "UPS.STATUS", "OB LB", true),
+        b"VAR ups UPS.STATUS \"FSD OB LB\"\n"
+    );
+    reply!(
+        var_empty,
+        |r| r.var("u", "ups.alarm", "", false),
+        b"VAR u ups.alarm \"\"\n"
+    );
+    reply!(
+        rw_line,
+        |r| r.rw("u", "ups.id", "x"),
+        b"RW u ups.id \"x\"\n"
+    );
+    reply!(
+        type_number,
+        |r| r.var_type("ups", "battery.charge", VarType::default()),
+        b"TYPE ups battery.charge NUMBER\n"
+    );
+    reply!(
+        type_string,
+        |r| r.var_type(
+            "ups",
+            "ups.id",
+            VarType {
+                rw: true,
+                string: Some(8),
+                ..VarType::default()
+            }
+        ),
+        b"TYPE ups ups.id RW STRING:8\n"
+    );
+    reply!(
+        type_all_words_in_order,
+        |r| r.var_type(
+            "u",
+            "v",
+            VarType {
+                rw: true,
+                enumerated: true,
+                range: true,
+                string: None
+            }
+        ),
+        b"TYPE u v RW ENUM RANGE NUMBER\n"
+    );
+    reply!(
+        desc_line,
+        |r| r.desc("u", "battery.charge", "Battery charge (percent)"),
+        b"DESC u battery.charge \"Battery charge (percent)\"\n"
+    );
+    reply!(
+        cmddesc_line,
+        |r| r.cmd_desc("u", "load.off", "Switch the load off"),
+        b"CMDDESC u load.off \"Switch the load off\"\n"
+    );
+    reply!(cmd_line, |r| r.cmd("u", "load.off"), b"CMD u load.off\n");
+    reply!(
+        enum_line,
+        |r| r.enum_value("u", "v", "a#"),
+        b"ENUM u v \"a\\#\"\n"
+    );
+    reply!(
+        range_line,
+        |r| r.range("u", "v", -5, 2147483647),
+        b"RANGE u v \"-5\" \"2147483647\"\n"
+    );
+    reply!(
+        client_lines,
+        |r| r
+            .client("su700", IpAddr::V6(Ipv6Addr::LOCALHOST))
+            .and_then(|()| r.client("su700", IpAddr::V4(Ipv4Addr::new(192, 168, 1, 2)))),
+        b"CLIENT su700 ::1\nCLIENT su700 192.168.1.2\n"
+    );
+    reply!(
+        numlogins,
+        |r| r.numlogins("su700", 2),
+        b"NUMLOGINS su700 2\n"
+    );
+    reply!(
+        upsdesc,
+        |r| r
+            .ups_desc("u", Some("Rack \"A\""))
+            .and_then(|()| r.ups_desc("u", None)),
+        b"UPSDESC u \"Rack \\\"A\\\"\"\nUPSDESC u \"Unavailable\"\n"
+    );
+
+    #[test]
+    fn every_error_code_has_its_wire_text() {
+        let mut all = String::new();
+        for c in ErrCode::ALL {
+            let mut buf = [0u8; 64];
+            let mut r = Reply::new(&mut buf);
+            r.err(c).unwrap();
+            all.push_str(core::str::from_utf8(r.as_bytes()).unwrap());
+        }
+        assert_eq!(
+            all,
+            "ERR ACCESS-DENIED\nERR UNKNOWN-UPS\nERR VAR-NOT-SUPPORTED\nERR CMD-NOT-SUPPORTED\n\
+ERR INVALID-ARGUMENT\nERR INSTCMD-FAILED\nERR SET-FAILED\nERR READONLY\nERR TOO-LONG\n\
+ERR FEATURE-NOT-SUPPORTED\nERR FEATURE-NOT-CONFIGURED\nERR ALREADY-SSL-MODE\n\
+ERR DRIVER-NOT-CONNECTED\nERR DATA-STALE\nERR ALREADY-LOGGED-IN\nERR INVALID-PASSWORD\n\
+ERR ALREADY-SET-PASSWORD\nERR INVALID-USERNAME\nERR ALREADY-SET-USERNAME\n\
+ERR USERNAME-REQUIRED\nERR PASSWORD-REQUIRED\nERR UNKNOWN-COMMAND\nERR INVALID-VALUE\n\
+ERR VAR-UNKNOWN\nERR UNKNOWN-TYPE\nERR UNKNOWN-INSTCMD\nERR MISSING-ARGUMENT\n\
+ERR UNKNOWN\nERR FAILED\n"
+        );
+    }
+
+    #[test]
+    fn version_strings() {
+        assert!(SERVER_INFO.starts_with("Network UPS Tools upsd hidupsd-"));
+        assert!(SERVER_INFO.ends_with(" - https://www.networkupstools.org/"));
+        assert_eq!(
+            SERVER_INFO,
+            format!("Network UPS Tools upsd {SERVER_VERSION} - https://www.networkupstools.org/")
+        );
+    }
+
+    #[test]
+    fn a_line_that_does_not_fit_leaves_the_buffer_unchanged() {
+        let mut buf = [0u8; 24];
+        let mut r = Reply::new(&mut buf);
+        r.ok().unwrap();
+        assert_eq!(
+            r.var("ups", "ups.status", "OL CHRG", false),
+            Err(Overflow::Full)
+        );
+        assert_eq!(r.as_bytes(), b"OK\n");
+        assert_eq!(r.err(ErrCode::Readonly), Ok(()));
+        assert_eq!(r.as_bytes(), b"OK\nERR READONLY\n");
+        assert_eq!(r.numlogins("u", 1), Err(Overflow::Full));
+        assert_eq!(r.as_bytes(), b"OK\nERR READONLY\n");
+    }
+
+    #[test]
+    fn line_limit_is_511_bytes_with_lf() {
+        let mut buf = [0u8; 2048];
+        let mut r = Reply::new(&mut buf);
+        // "DESC u " + name + " \"x\"\n" = 12 + name.
+        let fits = "v".repeat(MAX_REPLY_LINE - 12);
+        r.desc("u", &fits, "x").unwrap();
+        assert_eq!(r.len(), MAX_REPLY_LINE);
+        let long = "v".repeat(MAX_REPLY_LINE - 11);
+        assert_eq!(r.desc("u", &long, "x"), Err(Overflow::LineTooLong));
+        assert_eq!(r.len(), MAX_REPLY_LINE);
+        // Escapes count: 250 quotes become 500 bytes, a 511-byte line.
+        let quotes = "\"".repeat(250);
+        r.var("u", "v", &quotes, false).unwrap();
+        assert_eq!(r.len(), 2 * MAX_REPLY_LINE);
+        let quotes = "\"".repeat(251);
+        assert_eq!(r.var("u", "v", &quotes, false), Err(Overflow::LineTooLong));
+        assert_eq!(r.len(), 2 * MAX_REPLY_LINE);
+    }
+}

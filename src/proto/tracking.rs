@@ -1,0 +1,191 @@
+//! TRACKING ids and results (`nut-protocol.md` §2.15).
+//!
+//! An id names one forwarded `SET VAR` or `INSTCMD` so a client can ask
+//! for its result later. Ids are UUIDv4, printed in upper case. They come
+//! from a small generator each session seeds once (the server passes a
+//! random seed), so this module reads no clock and no entropy source. The
+//! table of pending results lives in the server.
+
+use core::fmt;
+
+/// A tracking id: 16 bytes with the UUIDv4 version and variant bits set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TrackingId([u8; 16]);
+
+/// Printed length of a [`TrackingId`].
+pub const TRACKING_ID_LEN: usize = 36;
+
+impl TrackingId {
+    /// Make an id from random bytes, forcing the version 4 and RFC 4122
+    /// variant bits as upsd does.
+    pub const fn from_random(mut b: [u8; 16]) -> Self {
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        TrackingId(b)
+    }
+
+    /// Parse the 36-character form, hex digits in either case (upsd
+    /// compares ids case-insensitively). Version bits are not checked: an
+    /// id this server never issued is simply unknown.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.as_bytes();
+        if s.len() != TRACKING_ID_LEN {
+            return None;
+        }
+        let mut out = [0u8; 16];
+        let mut nibbles = 0;
+        for (i, &c) in s.iter().enumerate() {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                if c != b'-' {
+                    return None;
+                }
+                continue;
+            }
+            let v = (c as char).to_digit(16)? as u8;
+            out[nibbles / 2] |= if nibbles % 2 == 0 { v << 4 } else { v };
+            nibbles += 1;
+        }
+        Some(TrackingId(out))
+    }
+
+    pub const fn bytes(&self) -> [u8; 16] {
+        self.0
+    }
+
+    /// The printed form, `XXXXXXXX-XXXX-4XXX-YXXX-XXXXXXXXXXXX`.
+    pub fn text(&self) -> [u8; TRACKING_ID_LEN] {
+        const HEX: &[u8; 16] = b"0123456789ABCDEF";
+        let mut out = [b'-'; TRACKING_ID_LEN];
+        let mut at = 0;
+        for (i, b) in self.0.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                at += 1;
+            }
+            out[at] = HEX[(b >> 4) as usize];
+            out[at + 1] = HEX[(b & 15) as usize];
+            at += 2;
+        }
+        out
+    }
+}
+
+impl fmt::Display for TrackingId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.text();
+        f.write_str(core::str::from_utf8(&t).unwrap_or(""))
+    }
+}
+
+/// Issues tracking ids (splitmix64 over a seed the server chose at random).
+#[derive(Debug, Clone)]
+pub struct IdGen(u64);
+
+impl IdGen {
+    pub const fn new(seed: u64) -> Self {
+        IdGen(seed)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    pub fn next_id(&mut self) -> TrackingId {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.next_u64().to_le_bytes());
+        b[8..].copy_from_slice(&self.next_u64().to_le_bytes());
+        TrackingId::from_random(b)
+    }
+}
+
+/// What `GET TRACKING <id>` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackingStatus {
+    Pending,
+    Success,
+    /// Also the answer for ids that are unknown or expired.
+    Unknown,
+    InvalidArgument,
+    Failed,
+}
+
+impl TrackingStatus {
+    /// The whole reply line, without its LF.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TrackingStatus::Pending => "PENDING",
+            TrackingStatus::Success => "SUCCESS",
+            TrackingStatus::Unknown => "ERR UNKNOWN",
+            TrackingStatus::InvalidArgument => "ERR INVALID-ARGUMENT",
+            TrackingStatus::Failed => "ERR FAILED",
+        }
+    }
+
+    /// Map a driver's `STAT_INSTCMD_*`/`STAT_SET_*` result as upsd does:
+    /// 0 handled, 1 unknown, 2 invalid, 3 failed, 4 conversion failed.
+    pub const fn from_driver(code: i32) -> Self {
+        match code {
+            0 => TrackingStatus::Success,
+            2 | 4 => TrackingStatus::InvalidArgument,
+            3 => TrackingStatus::Failed,
+            _ => TrackingStatus::Unknown,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_print_upper_case_with_version_and_variant() {
+        let id = TrackingId::from_random([0xff; 16]);
+        assert_eq!(id.to_string(), "FFFFFFFF-FFFF-4FFF-BFFF-FFFFFFFFFFFF");
+        let id = TrackingId::from_random([0; 16]);
+        assert_eq!(id.to_string(), "00000000-0000-4000-8000-000000000000");
+        let mut g = IdGen::new(1);
+        let a = g.next_id();
+        let b = g.next_id();
+        assert_ne!(a, b);
+        let t = a.to_string();
+        assert_eq!(t.len(), TRACKING_ID_LEN);
+        assert_eq!(&t[14..15], "4");
+        assert!(matches!(&t[19..20], "8" | "9" | "A" | "B"), "{t}");
+    }
+
+    #[test]
+    fn parse_is_case_insensitive_and_strict_about_shape() {
+        let id = IdGen::new(42).next_id();
+        let upper = id.to_string();
+        assert_eq!(TrackingId::parse(&upper), Some(id));
+        assert_eq!(TrackingId::parse(&upper.to_lowercase()), Some(id));
+        assert_eq!(TrackingId::parse(&upper[1..]), None);
+        assert_eq!(TrackingId::parse(&upper.replace('-', "x")), None);
+        assert_eq!(
+            TrackingId::parse("G0000000-0000-4000-8000-000000000000"),
+            None
+        );
+    }
+
+    #[test]
+    fn driver_codes() {
+        let got: Vec<_> = (-1..6)
+            .map(|c| TrackingStatus::from_driver(c).as_str())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "ERR UNKNOWN",
+                "SUCCESS",
+                "ERR UNKNOWN",
+                "ERR INVALID-ARGUMENT",
+                "ERR FAILED",
+                "ERR INVALID-ARGUMENT",
+                "ERR UNKNOWN"
+            ]
+        );
+    }
+}
