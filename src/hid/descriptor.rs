@@ -485,8 +485,10 @@ impl Parser {
         for i in 0..g.report_count {
             let usage = match self.locals.nth(i) {
                 Some(u) if u != 0 => u,
-                // Beyond the listed usages: padding, as NUT reads it.
-                _ => continue,
+                Some(_) => continue,
+                // Beyond the listed usages all is padding, as NUT reads it
+                // (and a huge Report Count of 0-bit fields costs nothing).
+                None => break,
             };
             if self.d.fields.len() == MAX_FIELDS {
                 return Err(Error::Limit(Limit::Fields));
@@ -595,6 +597,17 @@ mod tests {
         assert!(!desc.uses_report_ids);
         assert_eq!(desc.fields()[0].bit_offset, 39 * 8);
         assert_eq!(desc.report_len(0, Kind::Feature), 40);
+    }
+
+    #[test]
+    fn a_huge_count_of_empty_fields_is_quick() {
+        // Found by fuzzing: Report Size 0, Report Count 0x97979797.
+        let d = [
+            0x05, 0x84, 0x09, 0x04, 0xA1, 0x01, 0x09, 0x30, 0x75, 0x00, 0x97, 0x97, 0x97, 0x97,
+            0x97, 0xB1, 0x02, 0xC0,
+        ];
+        let desc = Descriptor::parse(&d).unwrap();
+        assert_eq!(desc.fields().len(), 1);
     }
 
     #[test]
