@@ -167,8 +167,6 @@ struct Locals {
     usages: [LocalUsage; MAX_LOCAL_USAGES],
     len: usize,
     pending_min: Option<u32>,
-    /// Usages already consumed (by a collection) from the front.
-    taken: u32,
 }
 
 impl Locals {
@@ -177,13 +175,11 @@ impl Locals {
             usages: [LocalUsage::One(0); MAX_LOCAL_USAGES],
             len: 0,
             pending_min: None,
-            taken: 0,
         }
     }
     fn clear(&mut self) {
         self.len = 0;
         self.pending_min = None;
-        self.taken = 0;
     }
     fn push(&mut self, u: LocalUsage) -> Result<(), Error> {
         if self.len == MAX_LOCAL_USAGES {
@@ -193,10 +189,9 @@ impl Locals {
         self.len += 1;
         Ok(())
     }
-    /// The n-th usage counting ranges element by element, after the ones
-    /// a collection took.
+    /// The n-th usage, counting ranges element by element.
     fn nth(&self, n: u32) -> Option<u32> {
-        let mut n = n + self.taken;
+        let mut n = n;
         for u in &self.usages[..self.len] {
             match *u {
                 LocalUsage::One(v) => {

@@ -143,10 +143,16 @@ struct Cache {
 impl Cache {
     fn new(desc: &Descriptor) -> Cache {
         let mut span = [(0u32, 0u16); 256];
+        let mut used = [false; 256];
+        for f in desc.fields() {
+            used[f.report_id as usize] = true;
+        }
         let mut total = 0usize;
         for id in 0..=255u8 {
             let n = desc.report_len_any(id);
-            if n > 0 {
+            // Every id a field names gets at least its id byte, even when
+            // its fields are 0 bits wide.
+            if n > 0 || used[id as usize] {
                 span[id as usize] = (total as u32, (n + 1) as u16);
                 total += n + 1;
             }
