@@ -19,7 +19,7 @@ test:
 	$(CARGO) build --examples
 	@mkdir -p target
 	$(CARGO) test --lib --bins --tests 2>&1 | tee target/test.log
-	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "all tests: %d passed, %d failed\n", p, f }' target/test.log
+	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test.log
 
 lint:
 	$(CARGO) clippy --all-targets -- -D warnings
