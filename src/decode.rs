@@ -41,13 +41,30 @@ pub fn decode_hidraw(path: &std::path::Path, opts: Options) -> Result<Ups, Strin
     let desc = dev
         .descriptor()
         .map_err(|e| format!("{name}: HIDIOCGRDESC: {e}"))?;
-    let ident = crate::ups::engine::Identity {
-        vid: info.vendor as u16,
-        pid: info.product as u16,
-        vendor: None,
-        product: dev.name(),
-        serial: dev.uniq().filter(|s| !s.is_empty()),
+    // sysfs has the USB strings; HIDIOCGRAWNAME is "<manufacturer> <product>".
+    let usb = crate::sys::usb::UsbInfo::for_hidraw(&path.to_string_lossy());
+    let ident = match &usb {
+        Some(u) => crate::ups::engine::Identity {
+            vid: u.vid,
+            pid: u.pid,
+            vendor: u.manufacturer.clone(),
+            product: u.product.clone(),
+            serial: u.serial.clone(),
+        },
+        None => crate::ups::engine::Identity {
+            vid: info.vendor as u16,
+            pid: info.product as u16,
+            vendor: None,
+            product: dev.name(),
+            serial: dev.uniq().filter(|s| !s.is_empty()),
+        },
     };
+    if let Some(u) = &usb {
+        dev.strings = crate::sys::usb::Strings::open(u);
+        if matches!(dev.strings, crate::sys::usb::Strings::None) {
+            eprintln!("hidupsd: {name}: no hiddev or usbfs node: variables made of USB strings are left out");
+        }
+    }
     let mut ups = Ups::new(&desc, ident, opts).map_err(|e| format!("{name}: {e}"))?;
     ups.init(&mut dev, 0);
     Ok(ups)

@@ -48,10 +48,11 @@ mod ioctl {
 /// Bus type of USB devices in `hidraw_devinfo`.
 pub const BUS_USB: u32 = 0x03;
 
-/// An open hidraw node.
+/// An open hidraw node, with the source of its USB string descriptors.
 pub struct Hidraw {
     file: File,
     pub path: PathBuf,
+    pub strings: crate::sys::usb::Strings,
 }
 
 fn text_ioctl(f: impl FnOnce(&mut [u8]) -> nix::Result<i32>) -> Option<String> {
@@ -75,6 +76,7 @@ impl Hidraw {
         Ok(Hidraw {
             file,
             path: path.to_path_buf(),
+            strings: crate::sys::usb::Strings::None,
         })
     }
 
@@ -159,9 +161,14 @@ impl Transport for Hidraw {
         Ok(())
     }
 
-    fn string(&mut self, _index: u8, _out: &mut Text) -> bool {
-        // hidraw cannot fetch string descriptors by index; the device layer
-        // supplies them through hiddev or usbfs when it has them.
-        false
+    fn string(&mut self, index: u8, out: &mut Text) -> bool {
+        // hidraw cannot fetch string descriptors by index: hiddev or usbfs do.
+        match self.strings.get(index) {
+            Some(s) => {
+                out.clear();
+                out.push_str(&s).is_ok()
+            }
+            None => false,
+        }
     }
 }

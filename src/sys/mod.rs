@@ -2,3 +2,4 @@
 //! lives here; everything above it is pure and tested without hardware.
 
 pub mod hidraw;
+pub mod usb;
