@@ -2,4 +2,5 @@
 //! lives here; everything above it is pure and tested without hardware.
 
 pub mod hidraw;
+pub mod hotplug;
 pub mod usb;
