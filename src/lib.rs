@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod decode;
+pub mod device;
 pub mod fuzz;
 pub mod hid;
 pub mod proto;

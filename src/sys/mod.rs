@@ -3,4 +3,5 @@
 
 pub mod hidraw;
 pub mod hotplug;
+pub mod regex;
 pub mod usb;
