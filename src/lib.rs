@@ -6,12 +6,16 @@
 //!   mapping tables, lookups, devices) and the engine that binds a parsed
 //!   descriptor to a table and turns reports into NUT variables;
 //! - [`recording`]: recorded devices (fixture directories) for `decode`,
-//!   tests and simulation.
+//!   tests and simulation;
+//! - [`daemon`] (shell): the event loop that serves the UPSes over NUT's
+//!   network protocol ([`proto`]), configured by [`config`].
 //!
 //! No module reads the clock or touches a file descriptor except the
-//! binary's thin shell (`main.rs`).
+//! shells: [`daemon`] (the clock, sockets), [`sys`] (system calls) and
+//! the binary's `main.rs`.
 
 pub mod config;
+pub mod daemon;
 pub mod decode;
 pub mod device;
 pub mod fuzz;

@@ -1,17 +1,27 @@
 //! The `hidupsd` binary: argument parsing and dispatch only.
 
-use hidupsd::decode;
 use hidupsd::recording::Recording;
 use hidupsd::ups::engine::Options;
+use hidupsd::{daemon, decode};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: hidupsd decode [--explore] PATH
+const USAGE: &str = "usage: hidupsd [--simulate [NAME=]PATH]... [--listen ADDR:PORT]... [-c DIR]
+       hidupsd decode [--explore] PATH
+  --simulate [NAME=]PATH
+                    serve a recorded UPS (fixture directory or recording
+                    file) as NAME (default: the file name)
+  --listen ADDR:PORT
+                    listen there (default: upsd.conf's LISTEN, else
+                    127.0.0.1:3493 and [::1]:3493)
+  -c DIR            read upsd.conf, upsd.users and ups.conf from DIR
+                    (ups.conf sections with driver = sim, port = PATH)
   decode PATH       print the variables NUT would publish for a recorded UPS
                     (a fixture directory or a recording file), or for a
                     live one read once through /dev/hidrawN
   --explore         print every HID field instead
+The server runs in the foreground until killed.
 ";
 
 fn main() -> ExitCode {
@@ -60,7 +70,28 @@ fn run(args: &[String]) -> Result<(), String> {
             print!("{USAGE}");
             Ok(())
         }
+        Some(a) if a.starts_with('-') => serve(args),
         Some(other) => Err(format!("unknown command '{other}' (see hidupsd --help)")),
         None => Err(USAGE.trim_end().to_string()),
     }
+}
+
+/// The server: options, then the configuration, then the loop.
+fn serve(args: &[String]) -> Result<(), String> {
+    let mut a = daemon::Args::default();
+    let mut it = args.iter();
+    while let Some(opt) = it.next() {
+        let mut value = |what: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{opt}: missing {what} (see hidupsd --help)"))
+        };
+        match opt.as_str() {
+            "--simulate" => a.simulate.push(value("[NAME=]PATH")?),
+            "--listen" => a.listen.push(value("ADDR:PORT")?),
+            "-c" => a.confdir = Some(value("DIR")?.into()),
+            s => return Err(format!("unknown option '{s}' (see hidupsd --help)")),
+        }
+    }
+    daemon::run(daemon::Setup::load(&a)?)
 }

@@ -1,0 +1,493 @@
+//! The server as users run it: the real binary serving simulated UPSes on
+//! a free loopback port, asked by a raw TCP client (exact bytes) and, when
+//! installed, by NUT's own `upsc` and `upscmd`, whose output must match
+//! `hidupsd decode` of the same recording.
+//!
+//! Loopback only; every read has a timeout and every daemon is killed when
+//! its test ends, panics included.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_hidupsd");
+const APC: &str = "apc-back-ups-bk650m2-ch";
+const EATON: &str = "eaton-5sc-750";
+/// How long any one answer may take.
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// A scratch directory, removed on drop.
+struct TmpDir(PathBuf);
+
+impl TmpDir {
+    fn new(name: &str) -> TmpDir {
+        let d = std::env::temp_dir().join(format!("hidupsd-daemon-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        TmpDir(d)
+    }
+}
+
+impl Drop for TmpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running daemon, killed on drop.
+struct Daemon {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Daemon {
+    /// Start `hidupsd ARGS` and wait until `port` accepts connections.
+    fn start(args: &[&str], port: u16, name: &str) -> Daemon {
+        let log =
+            std::env::temp_dir().join(format!("hidupsd-daemon-{}-{name}.log", std::process::id()));
+        let child = Command::new(BIN)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut d = Daemon { child, port, log };
+        let t0 = Instant::now();
+        loop {
+            if let Some(st) = d.child.try_wait().unwrap() {
+                panic!("hidupsd exited ({st}): {}", d.stderr());
+            }
+            if TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok() {
+                return d;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(10), "{}", d.stderr());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Serve the two fixtures, one named explicitly.
+    fn two_fixtures(name: &str) -> Daemon {
+        let port = free_port();
+        let apc = format!("apc={}", fixture(APC));
+        let listen = format!("127.0.0.1:{port}");
+        Daemon::start(
+            &[
+                "--simulate",
+                &apc,
+                "--simulate",
+                &fixture(EATON),
+                "--listen",
+                &listen,
+            ],
+            port,
+            name,
+        )
+    }
+
+    fn client(&self) -> Client {
+        let s = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        Client(s)
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+struct Client(TcpStream);
+
+impl Client {
+    /// Send `req` and read one whole reply: one line, or a whole list.
+    fn ask(&mut self, req: &str) -> String {
+        self.0.write_all(req.as_bytes()).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&got);
+            let done = text.ends_with('\n')
+                && (!text.starts_with("BEGIN LIST") || text.contains("\nEND LIST"));
+            if done {
+                return text.into_owned();
+            }
+            let n = self
+                .0
+                .read(&mut buf)
+                .unwrap_or_else(|e| panic!("{req:?}: {e} after {text:?}"));
+            assert!(n > 0, "{req:?}: connection closed after {text:?}");
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    /// Send `req` and read exactly as many bytes as `want` has.
+    #[track_caller]
+    fn expect(&mut self, req: &str, want: &str) {
+        self.0.write_all(req.as_bytes()).unwrap();
+        let mut got = vec![0u8; want.len()];
+        self.0.read_exact(&mut got).unwrap();
+        assert_eq!(String::from_utf8_lossy(&got), want, "reply to {req:?}");
+    }
+
+    /// Send `req` and return what a single read brings.
+    fn one_read(&mut self, req: &str) -> String {
+        self.0.write_all(req.as_bytes()).unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        let n = self.0.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+
+    /// Has the server closed the connection (after what it sent)?
+    fn closed(&mut self) -> bool {
+        let mut buf = [0u8; 256];
+        matches!(self.0.read(&mut buf), Ok(0))
+    }
+}
+
+fn run(cmd: &str, args: &[&str]) -> Output {
+    Command::new(cmd).args(args).output().unwrap()
+}
+
+/// `hidupsd decode`: (name, value) pairs sorted by name.
+fn decoded(fixture_name: &str) -> Vec<(String, String)> {
+    let o = run(BIN, &["decode", &fixture(fixture_name)]);
+    assert!(o.status.success());
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (k, v) = l.split_once(": ").unwrap_or((l, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+fn value<'a>(vars: &'a [(String, String)], name: &str) -> &'a str {
+    &vars.iter().find(|(k, _)| k == name).unwrap().1
+}
+
+/// `LIST VAR` as upsd sends it: names sorted case-insensitively, values
+/// quoted with `"`, `\` and `#` escaped.
+fn list_var(ups: &str, vars: &[(String, String)]) -> String {
+    let mut v = vars.to_vec();
+    v.sort_by(|a, b| {
+        a.0.to_ascii_lowercase()
+            .cmp(&b.0.to_ascii_lowercase())
+            .then(a.0.cmp(&b.0))
+    });
+    let mut s = format!("BEGIN LIST VAR {ups}\n");
+    for (k, val) in v {
+        let mut esc = String::new();
+        for c in val.chars() {
+            if matches!(c, '"' | '\\' | '#') {
+                esc.push('\\');
+            }
+            esc.push(c);
+        }
+        s += &format!("VAR {ups} {k} \"{esc}\"\n");
+    }
+    s + &format!("END LIST VAR {ups}\n")
+}
+
+#[test]
+fn raw_client_gets_exact_replies() {
+    let d = Daemon::two_fixtures("raw");
+    let mut c = d.client();
+    assert_eq!(
+        c.ask("VER\n"),
+        format!(
+            "Network UPS Tools upsd hidupsd-{} - https://www.networkupstools.org/\n",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+    assert_eq!(
+        c.ask("LIST UPS\n"),
+        "BEGIN LIST UPS\nUPS apc \"Description unavailable\"\n\
+         UPS eaton-5sc-750 \"Description unavailable\"\nEND LIST UPS\n"
+    );
+    let apc = decoded(APC);
+    assert_eq!(
+        c.ask("GET VAR apc battery.charge\n"),
+        format!(
+            "VAR apc battery.charge \"{}\"\n",
+            value(&apc, "battery.charge")
+        )
+    );
+    // Each list arrives whole, from one write.
+    assert_eq!(c.one_read("LIST VAR apc\n"), list_var("apc", &apc));
+    let eaton = decoded(EATON);
+    assert!(eaton.len() > 50);
+    assert_eq!(
+        c.one_read("LIST VAR eaton-5sc-750\n"),
+        list_var("eaton-5sc-750", &eaton)
+    );
+    assert_eq!(c.ask("GET VAR nosuch ups.status\n"), "ERR UNKNOWN-UPS\n");
+    assert_eq!(
+        c.ask("GET VAR apc no.such.var\n"),
+        "ERR VAR-NOT-SUPPORTED\n"
+    );
+    // Without TLS the answer comes at once, so clients carry on in plain text.
+    assert_eq!(c.ask("STARTTLS\n"), "ERR FEATURE-NOT-CONFIGURED\n");
+    // Pipelined lines, CRLF, an overlong line: answered in order.
+    c.expect("NETVER\r\nPROTVER\n", "1.3\n1.3\n");
+    let long = format!("GET VAR apc {}\nNETVER\n", "x".repeat(3000));
+    c.expect(&long, "ERR INVALID-ARGUMENT\n1.3\n");
+    assert_eq!(c.ask("LOGOUT\n"), "OK Goodbye\n");
+    assert!(c.closed());
+}
+
+/// `upsc`/`upscmd` from NUT (Debian package nut-client), if installed.
+fn nut_client(tool: &str) -> bool {
+    let found = Command::new(tool)
+        .arg("-h")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        eprintln!("note: {tool} not installed (apt-get install nut-client): its checks skipped");
+    }
+    found
+}
+
+fn stdout(o: Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn nut_clients_see_what_decode_prints() {
+    if !nut_client("upsc") {
+        return;
+    }
+    let d = Daemon::two_fixtures("upsc");
+    let host = d.host();
+    assert_eq!(stdout(run("upsc", &["-l", &host])), "apc\neaton-5sc-750\n");
+    for (ups, fixture_name) in [("apc", APC), ("eaton-5sc-750", EATON)] {
+        let want = decoded(fixture_name);
+        let at = format!("{ups}@{host}");
+        let mut got: Vec<(String, String)> = stdout(run("upsc", &[&at]))
+            .lines()
+            .map(|l| {
+                let (k, v) = l.split_once(": ").unwrap_or((l, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "upsc {at}");
+        assert_eq!(
+            stdout(run("upsc", &[&at, "battery.charge"])),
+            format!("{}\n", value(&want, "battery.charge"))
+        );
+        if nut_client("upscmd") {
+            let explore = stdout(run(BIN, &["decode", "--explore", &fixture(fixture_name)]));
+            let mut want: Vec<&str> = explore
+                .lines()
+                .find_map(|l| l.strip_prefix("# commands: "))
+                .unwrap()
+                .split_whitespace()
+                .collect();
+            want.sort_unstable();
+            let listed = stdout(run("upscmd", &["-l", &at]));
+            let got: Vec<&str> = listed
+                .lines()
+                .filter_map(|l| l.split_once(" - ").map(|(c, _)| c))
+                .collect();
+            assert_eq!(got, want, "upscmd -l {at}:\n{listed}");
+        }
+    }
+}
+
+#[test]
+fn configuration_directory_users_commands_and_limits() {
+    let port = free_port();
+    let tmp = TmpDir::new("conf");
+    let dir = &tmp.0;
+    let w = |f: &str, t: &str| std::fs::write(dir.join(f), t).unwrap();
+    w(
+        "upsd.conf",
+        &format!("LISTEN 127.0.0.1 {port}\nMAXCONN 3\n"),
+    );
+    w(
+        "upsd.users",
+        "[admin]\n  password = pw\n  actions = SET\n  instcmds = ALL\n\
+         [mon]\n  password = pw\n  upsmon primary\n",
+    );
+    w(
+        "ups.conf",
+        &format!(
+            "[sim]\n  driver = sim\n  port = \"{}\"\n  desc = \"Rack UPS\"\n\
+             [usb]\n  driver = usbhid-ups\n  port = auto\n\
+             [cps]\n  driver = sim\n  port = \"{}\"\n",
+            fixture(APC),
+            fixture("cps-or2200lcdrt2u")
+        ),
+    );
+    let d = Daemon::start(&["-c", dir.to_str().unwrap()], port, "conf");
+    let mut mon = d.client();
+    assert_eq!(
+        mon.ask("LIST UPS\n"),
+        "BEGIN LIST UPS\nUPS sim \"Rack UPS\"\nUPS usb \"Description unavailable\"\n\
+         UPS cps \"Description unavailable\"\nEND LIST UPS\n"
+    );
+    assert_eq!(
+        mon.ask("GET VAR usb ups.status\n"),
+        "ERR DRIVER-NOT-CONNECTED\n"
+    );
+
+    // upsmon: LOGIN counts, LIST CLIENT lists, FSD latches.
+    mon.expect("USERNAME mon\nPASSWORD pw\n", "OK\nOK\n");
+    assert_eq!(mon.ask("LOGIN sim\n"), "OK\n");
+    assert_eq!(mon.ask("GET NUMLOGINS sim\n"), "NUMLOGINS sim 1\n");
+    assert_eq!(
+        mon.ask("LIST CLIENT sim\n"),
+        "BEGIN LIST CLIENT sim\nCLIENT sim 127.0.0.1\nEND LIST CLIENT sim\n"
+    );
+    let status = value(&decoded(APC), "ups.status").to_string();
+    assert_eq!(mon.ask("FSD sim\n"), "OK FSD-SET\n");
+    assert_eq!(
+        mon.ask("GET VAR sim ups.status\n"),
+        format!("VAR sim ups.status \"FSD {status}\"\n")
+    );
+
+    // upscmd -w / upsrw -w: the write reaches the recording and reads back.
+    let mut admin = d.client();
+    admin.expect(
+        "USERNAME admin\nPASSWORD pw\nSET TRACKING ON\n",
+        "OK\nOK\nOK\n",
+    );
+    let tracked = |c: &mut Client, req: &str| {
+        let r = c.ask(req);
+        let id = r
+            .strip_prefix("OK TRACKING ")
+            .unwrap_or_else(|| panic!("{req:?}: {r:?}"))
+            .trim_end()
+            .to_string();
+        assert_eq!(id.len(), 36);
+        c.ask(&format!("GET TRACKING {id}\n"))
+    };
+    assert_eq!(
+        tracked(&mut admin, "INSTCMD sim beeper.disable\n"),
+        "SUCCESS\n"
+    );
+    assert_eq!(
+        tracked(&mut admin, "SET VAR sim battery.charge.low 40\n"),
+        "SUCCESS\n"
+    );
+    let t0 = Instant::now();
+    while admin.ask("GET VAR sim battery.charge.low\n") != "VAR sim battery.charge.low \"40\"\n" {
+        assert!(
+            t0.elapsed() < TIMEOUT,
+            "battery.charge.low never read back 40"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // shutdown.return pauses 125 ms between its writes; a command sent
+    // meanwhile cannot start.
+    admin
+        .0
+        .write_all(b"INSTCMD cps shutdown.return\nINSTCMD cps load.off\n")
+        .unwrap();
+    let mut r = [0u8; 49 + 19];
+    admin.0.read_exact(&mut r).unwrap();
+    let r = String::from_utf8_lossy(&r).into_owned();
+    let (ok, refused) = r.split_at(49);
+    let id = ok
+        .strip_prefix("OK TRACKING ")
+        .unwrap_or_else(|| panic!("{r:?}"))
+        .trim_end();
+    assert_eq!(refused, "ERR INSTCMD-FAILED\n");
+    let t0 = Instant::now();
+    loop {
+        match admin.ask(&format!("GET TRACKING {id}\n")).as_str() {
+            "PENDING\n" => assert!(t0.elapsed() < TIMEOUT, "shutdown.return never ended"),
+            r => break assert_eq!(r, "SUCCESS\n"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        admin.ask("INSTCMD sim no.such.cmd\n"),
+        "ERR CMD-NOT-SUPPORTED\n"
+    );
+
+    // MAXCONN 3: a fourth connection is closed at once, unanswered.
+    let mut third = d.client();
+    assert_eq!(third.ask("NETVER\n"), "1.3\n");
+    // (Nothing is sent first: closing with unread data would be a reset.)
+    assert!(d.client().closed());
+    // Closing a connection frees its slot and its login.
+    drop(mon);
+    let t0 = Instant::now();
+    loop {
+        let mut c = d.client();
+        c.0.write_all(b"GET NUMLOGINS sim\n").unwrap();
+        let mut buf = [0u8; 64];
+        if let Ok(n) = c.0.read(&mut buf) {
+            if &buf[..n] == b"NUMLOGINS sim 0\n" {
+                break;
+            }
+        }
+        assert!(t0.elapsed() < TIMEOUT, "the slot and login were not freed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn fails_with(args: &[&str]) -> String {
+    let o = run(BIN, args);
+    assert_eq!(o.status.code(), Some(1), "{args:?}");
+    let e = String::from_utf8(o.stderr).unwrap();
+    assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+    e
+}
+
+#[test]
+fn bad_configuration_is_one_line_naming_file_and_line() {
+    let tmp = TmpDir::new("bad");
+    let dir = &tmp.0;
+    std::fs::write(dir.join("ups.conf"), "[sim]\n  driver = sim\n  bogus = 1\n").unwrap();
+    let e = fails_with(&["-c", dir.to_str().unwrap()]);
+    assert!(e.contains("ups.conf:3: "), "{e}");
+    std::fs::write(
+        dir.join("ups.conf"),
+        "[sim]\n  driver = sim\n  port = nowhere\n",
+    )
+    .unwrap();
+    let e = fails_with(&["-c", dir.to_str().unwrap()]);
+    assert!(e.contains("ups.conf:1: [sim] port: "), "{e}");
+    let e = fails_with(&["--simulate", "/nonexistent/ups"]);
+    assert!(e.contains("/nonexistent/ups"), "{e}");
+    let e = fails_with(&["--simulate", &fixture(APC), "--listen", "localhost"]);
+    assert!(e.contains("--listen 'localhost'"), "{e}");
+    let e = fails_with(&["--simulate", &fixture(APC), "--simulate", &fixture(APC)]);
+    assert!(e.contains("two UPSes"), "{e}");
+    let e = fails_with(&["--bogus"]);
+    assert!(e.contains("unknown option '--bogus'"), "{e}");
+}
