@@ -1,63 +1,99 @@
-//! The daemon: one thread, one mio [`Poll`], owning every UPS, every
-//! listening socket and every client connection, and serving the UPSes
-//! over NUT's network protocol.
+//! The daemon: one thread, one mio [`Poll`], owning every listening
+//! socket and every client connection, and serving the UPSes over NUT's
+//! network protocol. It never waits on a device: each USB UPS has its
+//! own worker thread ([`crate::device::worker`]), and the loop reads a
+//! copy of its data.
 //!
 //! Read first: `nut-protocol.md` §1.5 (connection lifecycle), §2 (what
-//! the session answers) and §5.5 (the FSD latch); `anchors.md` §1.3 and
-//! §4 for the loop's shape.
+//! the session answers), §5.4 (staleness) and §5.5 (the FSD latch);
+//! `anchors.md` §1.3 and §4 for the loop's shape.
 //!
-//! Boundary: this module is the only place that reads the clock, and
-//! besides `sys/` the only one that touches sockets. Everything it drives
-//! is pure and gets the time as milliseconds on the loop's monotonic
-//! clock: the engine ([`Ups`]) polls a device through a
-//! [`Transport`](crate::ups::engine::Transport),
-//! the [`Session`] answers request lines into a buffer and returns an
-//! [`Action`], which is carried out here. Configuration is parsed by
-//! [`crate::config`]; this module only decides what it means.
+//! Boundary: besides `sys/` and the workers, this module is the only
+//! place that reads the clock and touches sockets. Everything it drives
+//! is pure and gets the time as milliseconds on the daemon's monotonic
+//! clock: the [`Session`] answers request lines into a buffer and returns
+//! an [`Action`], which is carried out here; simulated UPSes (recordings
+//! replayed through [`Replay`]) are polled here, since a replay never
+//! blocks. Configuration is parsed by [`crate::config`]; this module only
+//! decides what it means.
 //!
 //! The loop follows mio's `tcp_server` example, with fixed slots instead
 //! of a map:
 //! - tokens `0..MAX_LISTENERS` are listeners; client slot `i` is token
-//!   `CLIENT_BASE + i`;
+//!   `CLIENT_BASE + i`; [`WAKE`] is the workers' waker and [`UEVENTS`]
+//!   the kernel's hot-plug socket;
 //! - a listener event accepts until `WouldBlock`; a client event runs
 //!   `Daemon::pump`: answer every complete line, write the replies in
 //!   one `write`, read until `WouldBlock`;
-//! - after the events, whatever is due runs (`Daemon::tick`): UPS polls,
-//!   the rest of a command that paused, idle clients; the poll timeout is
-//!   the nearest such deadline.
+//! - a wake-up drains the workers' reports (devices found, commands
+//!   done) and refreshes the loop's copy of each USB UPS that changed;
+//! - after the events, whatever is due runs (`Daemon::tick`): simulated
+//!   polls, the rest of a simulated command that paused, idle clients,
+//!   the hidraw rescan when there are no uevents; the poll timeout is the
+//!   nearest such deadline.
+//!
+//! Devices. USB UPSes are looked for when ups.conf has `driver =
+//! usbhid-ups` sections, or when nothing at all is configured (then
+//! every UPS found is served, named by [`naming::stable_name`]). Two
+//! paths find them:
+//! - kernel uevents on a netlink socket ([`Uevents`], no udevd needed),
+//!   registered in the poll: `add` probes the node, `remove` tells its
+//!   worker; the directory is scanned once at start, after subscribing so
+//!   that nothing is missed in between;
+//! - without netlink (a container, a seccomp policy), a rescan of
+//!   `/sys/class/hidraw` every 2 s, new nodes probed and vanished ones
+//!   removed.
+//!
+//! A probe (a short-lived thread: opening a node and reading its
+//! descriptor are blocking ioctls) sends back what it found; the loop
+//! only decides: a UPS it served before takes its device back (a replug
+//! keeps its name), else the first free ups.conf section whose matcher
+//! accepts it gets it, else (nothing configured) it is adopted.
 //!
 //! Memory: the slot array has MAXCONN entries from the start; a slot's
 //! receive and send buffers are allocated the first time the slot is used
 //! and kept for the next connection. Answering a request (`GET VAR`,
-//! `LIST VAR`, ...) allocates nothing.
-//!
-//! Devices: for now only simulated UPSes (recordings replayed through
-//! [`Replay`]) are polled; a `driver = usbhid-ups` section is listed and
-//! answers `ERR DRIVER-NOT-CONNECTED`.
+//! `LIST VAR`, ...) allocates nothing, and neither does refreshing a
+//! UPS's copy (`clone_from`).
 
 use crate::config::{self, ups_conf, upsd_conf, upsd_users, Role};
+use crate::device::matcher::Matcher;
+use crate::device::naming;
+use crate::device::worker::{
+    self, Clock, Config, Dev, Found, Handle, Mirror, Msg, Notify, Opener, Probed, Report, Retry,
+};
 use crate::proto::{
     Action, Actions, Data, Env, ErrCode, InstCmds, LexError, Live, Overflow, Reply, Session,
     TrackingId, TrackingStatus, UpsView, Upses, Upsmon, User, Users, MAX_LINE, MAX_REPLY_LINE,
 };
 use crate::recording::{Recording, Replay};
 use crate::store::MAX_VARS;
+use crate::sys::hotplug::{self, Uevents};
 use crate::sys::net;
+use crate::text::Text;
 use crate::ups::command::{CmdError, Plan, Step};
 use crate::ups::engine::{Options, Ups, WalkResult, WriteError};
+use crate::ups::select;
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Listener tokens are `0..MAX_LISTENERS`.
 const MAX_LISTENERS: usize = 64;
 /// Client slot `i` has token `CLIENT_BASE + i`.
 const CLIENT_BASE: usize = MAX_LISTENERS;
+/// A worker or probe has something for the loop.
+pub const WAKE: Token = Token(usize::MAX);
+/// Kernel uevents (hidraw nodes added and removed).
+pub const UEVENTS: Token = Token(usize::MAX - 1);
 /// A request line of [`MAX_LINE`] bytes plus its LF.
 const RX: usize = MAX_LINE + 1;
 /// The longest `LIST VAR`: every variable a store holds on a line of the
@@ -68,6 +104,9 @@ const TX: usize = (MAX_VARS + 2) * MAX_REPLY_LINE;
 const MAX_SLOTS: usize = 65_536;
 /// TRACKING results kept at most (the oldest goes first).
 const TRACKING_CAP: usize = 1024;
+/// How often `/sys/class/hidraw` is rescanned when uevents are not to be
+/// had.
+const RESCAN_MS: u64 = 2000;
 
 /// The daemon's command line (`hidupsd --simulate ... --listen ... -c DIR`).
 #[derive(Debug, Clone, Default)]
@@ -84,8 +123,9 @@ pub struct Args {
 enum Source {
     /// A recording, replayed.
     Sim(Box<Recording>),
-    /// A USB device: not served yet.
-    Absent,
+    /// A `driver = usbhid-ups` section: the first USB UPS its matcher
+    /// accepts.
+    Usb { matcher: Matcher, retry: Retry },
 }
 
 /// One UPS to serve, as configured.
@@ -96,19 +136,45 @@ struct UpsSpec {
     opts: Options,
 }
 
+/// Whether and why USB devices are looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Discovery {
+    /// Only simulated UPSes are served.
+    Off,
+    /// ups.conf has usbhid-ups sections: devices go to them.
+    Configured,
+    /// Nothing is configured: every UPS found is served.
+    Adopt,
+}
+
+/// A device handed to the daemon directly rather than found on hidraw
+/// (tests drive a worker with a scripted device this way).
+pub struct DeviceSpec {
+    pub name: String,
+    pub found: Found<Dev>,
+    /// Finds the device again after a fault.
+    pub opener: Opener<Dev>,
+    pub opts: Options,
+    pub retry: Retry,
+}
+
 /// Everything the loop needs, read and checked before any socket opens.
 pub struct Setup {
     upses: Vec<UpsSpec>,
+    devices: Vec<DeviceSpec>,
+    discovery: Discovery,
     /// Addresses, and whether failing to bind one is fatal.
     listen: Vec<(SocketAddr, bool)>,
     maxconn: usize,
+    maxage_ms: u64,
     trackingdelay_ms: u64,
     users: Users,
 }
 
 impl Setup {
     /// Read the configuration files and recordings `args` name. Errors
-    /// name the file and line (`file:line: msg`).
+    /// name the file and line (`file:line: msg`). With no UPS configured
+    /// at all, every USB UPS found is served.
     pub fn load(args: &Args) -> Result<Setup, String> {
         let mut upsd = upsd_conf::UpsdConf::default();
         let mut upsd_file = PathBuf::from(upsd_conf::FILE);
@@ -135,7 +201,7 @@ impl Setup {
                 warn_all(&c.warnings);
                 let file = dir.join(ups_conf::FILE);
                 for s in &c.ups {
-                    upses.push(from_section(dir, &file, s)?);
+                    upses.push(from_section(dir, &file, &c.globals, s)?);
                 }
             }
         }
@@ -149,9 +215,13 @@ impl Setup {
                 opts: Options::default(),
             });
         }
-        if upses.is_empty() {
-            return Err("no UPS to serve: give --simulate PATH, or -c DIR with a ups.conf".into());
-        }
+        let discovery = if upses.is_empty() {
+            Discovery::Adopt
+        } else if upses.iter().any(|u| matches!(u.source, Source::Usb { .. })) {
+            Discovery::Configured
+        } else {
+            Discovery::Off
+        };
         for (i, u) in upses.iter().enumerate() {
             if upses[..i]
                 .iter()
@@ -181,32 +251,82 @@ impl Setup {
         }
         Ok(Setup {
             upses,
+            devices: Vec::new(),
+            discovery,
             listen,
             maxconn: upsd.maxconn as usize,
+            maxage_ms: u64::from(upsd.maxage) * 1000,
             trackingdelay_ms: u64::from(upsd.trackingdelay) * 1000,
             users,
         })
     }
+
+    /// Serve `d` too, under its name. A daemon handed devices this way
+    /// does not adopt others it finds.
+    pub fn add_device(&mut self, d: DeviceSpec) -> Result<(), String> {
+        let taken = |n: &str| {
+            self.upses.iter().any(|u| u.name.eq_ignore_ascii_case(n))
+                || self.devices.iter().any(|u| u.name.eq_ignore_ascii_case(n))
+        };
+        if taken(&d.name) {
+            return Err(format!("two UPSes are called '{}'", d.name));
+        }
+        if self.discovery == Discovery::Adopt {
+            self.discovery = Discovery::Off;
+        }
+        self.devices.push(d);
+        Ok(())
+    }
 }
 
 /// A `ups.conf` section: `driver = sim` replays `port` (relative to the
-/// configuration directory, as NUT's dummy-ups reads it).
-fn from_section(dir: &Path, file: &Path, s: &ups_conf::UpsSection) -> Result<UpsSpec, String> {
+/// configuration directory, as NUT's dummy-ups reads it); `driver =
+/// usbhid-ups` waits for a USB device its matching options accept.
+fn from_section(
+    dir: &Path,
+    file: &Path,
+    globals: &ups_conf::Globals,
+    s: &ups_conf::UpsSection,
+) -> Result<UpsSpec, String> {
+    let at = |e: &dyn std::fmt::Display| format!("{}:{}: [{}] {e}", file.display(), s.line, s.name);
+    let opts = ups_conf::engine_options(s);
     let source = match &s.driver {
         ups_conf::Driver::Sim(p) => {
             let path = dir.join(p);
-            let rec = Recording::load(&path)
-                .map_err(|e| format!("{}:{}: [{}] port: {e}", file.display(), s.line, s.name))?;
+            let rec = Recording::load(&path).map_err(|e| at(&format_args!("port: {e}")))?;
             Source::Sim(Box::new(rec))
         }
-        ups_conf::Driver::UsbHid => Source::Absent,
+        ups_conf::Driver::UsbHid => {
+            let matcher = Matcher::new(&s.matching, &s.port).map_err(|e| at(&e))?;
+            if let Some(sd) = &opts.subdriver {
+                if select::by_name(sd).is_none() {
+                    return Err(at(&format_args!("subdriver: unknown subdriver '{sd}'")));
+                }
+            }
+            Source::Usb {
+                matcher,
+                retry: retry(globals, s),
+            }
+        }
     };
     Ok(UpsSpec {
         name: s.name.clone(),
         desc: s.desc.clone(),
         source,
-        opts: ups_conf::engine_options(s),
+        opts,
     })
+}
+
+/// Reconnection back-off: `retrydelay` and `maxretry` when ups.conf sets
+/// them (in the section or globally), else doubling delays without end.
+/// upsdrvctl reads them for driver start-up; a daemon that outlives its
+/// devices uses them for every reconnection.
+fn retry(g: &ups_conf::Globals, s: &ups_conf::UpsSection) -> Retry {
+    let set = |k: &str| s.raw.iter().chain(&g.raw).any(|(n, _)| n == k);
+    Retry {
+        fixed_ms: set("retrydelay").then(|| u64::from(s.retrydelay.max(1)) * 1000),
+        max_tries: set("maxretry").then_some(s.maxretry.max(1)),
+    }
 }
 
 /// `[NAME=]PATH`: without a name, the file or directory name with
@@ -322,17 +442,9 @@ fn warn_all(w: &[config::ConfigError]) {
     }
 }
 
-fn log(args: std::fmt::Arguments<'_>) {
+/// One log line on standard error (the service manager keeps it).
+pub(crate) fn log(args: std::fmt::Arguments<'_>) {
     let _ = writeln!(io::stderr().lock(), "hidupsd: {args}");
-}
-
-/// Milliseconds since the loop started, on the monotonic clock.
-struct Clock(Instant);
-
-impl Clock {
-    fn now(&self) -> u64 {
-        self.0.elapsed().as_millis() as u64
-    }
 }
 
 /// A command waiting out a pause between two of its writes.
@@ -349,7 +461,114 @@ struct Pending {
 
 enum Device {
     Sim { ups: Box<Ups>, io: Replay },
-    Absent,
+    Usb(Box<Usb>),
+}
+
+/// A USB UPS as the loop knows it: what may be bound to it, the worker
+/// that serves it, and a copy of its data.
+struct Usb {
+    /// The ups.conf section's matcher; `None` for a UPS adopted without
+    /// configuration or handed in ([`DeviceSpec`]).
+    matcher: Option<Matcher>,
+    opts: Options,
+    retry: Retry,
+    /// The device bound to it, once one is.
+    info: Option<crate::sys::usb::UsbInfo>,
+    /// The hidraw node it is open on, as its worker last said.
+    node: Option<String>,
+    worker: Option<Handle<Dev>>,
+    mirror: Mirror,
+    /// Stale for want of an update within MAXAGE (logged when it
+    /// changes, as upsd does: a worker stuck in a device call cannot).
+    aged: bool,
+}
+
+impl Usb {
+    fn new(matcher: Option<Matcher>, opts: Options, retry: Retry) -> Usb {
+        Usb {
+            matcher,
+            opts,
+            retry,
+            info: None,
+            node: None,
+            worker: None,
+            mirror: Mirror::default(),
+            aged: false,
+        }
+    }
+
+    /// MAXAGE for this UPS. upsd counts the driver's answers to its
+    /// pings; here an update is the only sign of life, so a poll interval
+    /// longer than MAXAGE must not make the UPS stale between two polls.
+    fn maxage(&self, maxage_ms: u64) -> u64 {
+        maxage_ms.max(2 * self.opts.pollinterval_ms)
+    }
+
+    /// Time of the last update, if the data is otherwise good.
+    fn last_good(&self) -> Option<u64> {
+        let m = &self.mirror;
+        let t = self.worker.as_ref()?.link().last_update_ms()?;
+        (m.seen() && m.live && !m.gone).then_some(t)
+    }
+
+    /// Log MAXAGE staleness as it starts and ends; returns when it would
+    /// start.
+    fn check_age(&mut self, name: &str, now: u64, maxage_ms: u64) -> u64 {
+        let limit = self.maxage(maxage_ms);
+        let t = self.last_good();
+        let aged = t.is_some_and(|t| now.saturating_sub(t) > limit);
+        if aged != self.aged {
+            self.aged = aged;
+            if aged {
+                log(format_args!(
+                    "{name}: data is stale: no update for {} s (MAXAGE)",
+                    limit / 1000
+                ));
+            } else {
+                log(format_args!("{name}: data is no longer stale"));
+            }
+        }
+        match t {
+            Some(t) if !aged => t + limit + 1,
+            _ => u64::MAX,
+        }
+    }
+
+    /// Is this the device this UPS was bound to, and not in use by it
+    /// elsewhere? (Two units may share a bogus serial number.)
+    fn owns(&self, f: &Found<Dev>) -> bool {
+        self.info
+            .as_ref()
+            .is_some_and(|i| worker::same_device(i, &f.info))
+            && self.node.as_ref().map_or(true, |n| *n == f.node)
+    }
+
+    /// Unbound, or its device was unplugged: a section that may take a
+    /// new device.
+    fn free(&self) -> bool {
+        self.worker.is_none() || (self.node.is_none() && self.mirror.gone)
+    }
+
+    fn data(&self, now: u64, maxage_ms: u64) -> Data<'_> {
+        let (Some(w), m) = (&self.worker, &self.mirror) else {
+            return Data::DriverNotConnected;
+        };
+        let Some(t) = w.link().last_update_ms() else {
+            return Data::DriverNotConnected;
+        };
+        if m.gone || !m.seen() {
+            return Data::DriverNotConnected;
+        }
+        // MAXAGE: a worker stuck in a device call stops updating.
+        if !m.live || now.saturating_sub(t) > self.maxage(maxage_ms) {
+            return Data::Stale;
+        }
+        Data::Ready(Live {
+            store: &m.store,
+            commands: &m.cmds,
+            ranges: &[],
+        })
+    }
 }
 
 /// One UPS as served.
@@ -357,7 +576,7 @@ struct Served {
     name: String,
     desc: Option<String>,
     dev: Device,
-    /// The last poll read something.
+    /// The last poll read something (simulated UPSes).
     live: bool,
     numlogins: u32,
     /// Set by `FSD`, never cleared (§5.5).
@@ -368,7 +587,8 @@ struct Served {
 
 impl Served {
     /// Bind and start a UPS: the INIT walk, then the recorded interrupt
-    /// reports as a device would send them.
+    /// reports as a device would send them. A usbhid-ups section starts
+    /// without a device (DRIVER-NOT-CONNECTED until one is found).
     fn start(spec: UpsSpec, now: u64) -> Result<Served, String> {
         let dev = match spec.source {
             Source::Sim(rec) => {
@@ -384,31 +604,31 @@ impl Served {
                     io,
                 }
             }
-            Source::Absent => {
-                log(format_args!(
-                    "{}: USB devices are not served yet (DRIVER-NOT-CONNECTED)",
-                    spec.name
-                ));
-                Device::Absent
+            Source::Usb { matcher, retry } => {
+                Device::Usb(Box::new(Usb::new(Some(matcher), spec.opts, retry)))
             }
         };
+        Ok(Served::new(spec.name, spec.desc, dev, now))
+    }
+
+    fn new(name: String, desc: Option<String>, dev: Device, now: u64) -> Served {
         let next_update = match &dev {
             Device::Sim { ups, .. } => now + ups.opts.pollinterval_ms,
-            Device::Absent => u64::MAX,
+            Device::Usb(_) => u64::MAX,
         };
-        Ok(Served {
-            name: spec.name,
-            desc: spec.desc,
+        Served {
+            name,
+            desc,
             dev,
             live: true,
             numlogins: 0,
             fsd: false,
             next_update,
             pending: None,
-        })
+        }
     }
 
-    fn view(&self) -> UpsView<'_> {
+    fn view(&self, now: u64, maxage_ms: u64) -> UpsView<'_> {
         UpsView {
             name: &self.name,
             desc: self.desc.as_deref(),
@@ -421,7 +641,7 @@ impl Served {
                     ranges: &[],
                 }),
                 Device::Sim { .. } => Data::Stale,
-                Device::Absent => Data::DriverNotConnected,
+                Device::Usb(u) => u.data(now, maxage_ms),
             },
         }
     }
@@ -472,8 +692,24 @@ impl Served {
         now: u64,
         tracking: &mut Tracking,
     ) -> Result<(), ErrCode> {
-        let Device::Sim { ups, .. } = &self.dev else {
-            return Err(ErrCode::InstcmdFailed);
+        let ups = match &self.dev {
+            Device::Sim { ups, .. } => ups,
+            Device::Usb(u) => {
+                // The worker plans and runs it; the result comes back
+                // as a report (TRACKING) and goes to the log.
+                let value = match value {
+                    Some(v) => Some(Text::try_new(v).ok_or(ErrCode::InstcmdFailed)?),
+                    None => None,
+                };
+                return u
+                    .send(Msg::InstCmd {
+                        cmd,
+                        value,
+                        tracking: id,
+                    })
+                    .then_some(())
+                    .ok_or(ErrCode::InstcmdFailed);
+            }
         };
         if self.pending.is_some() {
             log(format_args!(
@@ -537,12 +773,32 @@ impl Served {
         now: u64,
         tracking: &mut Tracking,
     ) -> Result<(), ErrCode> {
-        let Device::Sim { ups, io } = &mut self.dev else {
-            return Err(ErrCode::SetFailed);
-        };
-        let r = ups.setvar(var, value, io, now);
-        report(&self.name, var, r, id, tracking);
-        Ok(())
+        match &mut self.dev {
+            Device::Sim { ups, io } => {
+                let r = ups.setvar(var, value, io, now);
+                report(&self.name, var, r, id, tracking);
+                Ok(())
+            }
+            Device::Usb(u) => {
+                let (Some(var), Some(value)) = (Text::try_new(var), Text::try_new(value)) else {
+                    return Err(ErrCode::SetFailed);
+                };
+                u.send(Msg::SetVar {
+                    var,
+                    value,
+                    tracking: id,
+                })
+                .then_some(())
+                .ok_or(ErrCode::SetFailed)
+            }
+        }
+    }
+}
+
+impl Usb {
+    /// Hand a message to the worker; false without one.
+    fn send(&self, m: Msg<Dev>) -> bool {
+        self.worker.as_ref().is_some_and(|w| w.send(m))
     }
 }
 
@@ -555,17 +811,8 @@ fn report(
     id: Option<TrackingId>,
     tracking: &mut Tracking,
 ) {
-    let st = match r {
-        Ok(()) => TrackingStatus::Success,
-        Err(WriteError::NotSupported | WriteError::ReadOnly) => TrackingStatus::Unknown,
-        Err(WriteError::BadValue) => TrackingStatus::InvalidArgument,
-        Err(WriteError::Io(_)) => TrackingStatus::Failed,
-    };
-    match r {
-        Ok(()) => log(format_args!("{ups}: {what}: done")),
-        Err(e) => log(format_args!("{ups}: {what}: failed ({e:?})")),
-    }
-    tracking.finish(id, st);
+    worker::log_write(ups, what, r);
+    tracking.finish(id, worker::write_status(r));
 }
 
 /// TRACKING results: oldest first, kept for TRACKINGDELAY.
@@ -625,6 +872,8 @@ struct View<'a> {
     /// Sorted by `seq`.
     logins: &'a [Login],
     tracking: &'a Tracking,
+    now: u64,
+    maxage_ms: u64,
 }
 
 impl Upses for View<'_> {
@@ -632,7 +881,9 @@ impl Upses for View<'_> {
         self.upses.len()
     }
     fn ups(&self, index: usize) -> Option<UpsView<'_>> {
-        self.upses.get(index).map(Served::view)
+        self.upses
+            .get(index)
+            .map(|u| u.view(self.now, self.maxage_ms))
     }
     fn clients(&self, index: usize, each: &mut dyn FnMut(IpAddr)) {
         for l in self.logins.iter().rev().filter(|l| l.ups == index) {
@@ -674,9 +925,22 @@ enum Next {
     Close,
 }
 
+/// Finding hidraw nodes as they come and go.
+struct Hotplug {
+    mode: Discovery,
+    /// Kernel uevents; `None` when netlink is not to be had (then
+    /// `/sys/class/hidraw` is rescanned every [`RESCAN_MS`]).
+    uevents: Option<Uevents>,
+    /// Nodes probed and not removed since (UPSes or not).
+    known: Vec<String>,
+    /// Next rescan, without uevents.
+    rescan_at: u64,
+}
+
 /// The running server.
 struct Daemon {
     poll: Poll,
+    clock: Clock,
     listeners: Vec<TcpListener>,
     slots: Vec<Slot>,
     /// Free slot indices.
@@ -685,6 +949,7 @@ struct Daemon {
     logins: Vec<Login>,
     tracking: Tracking,
     users: Users,
+    maxage_ms: u64,
     /// Words with escapes, rebuilt by the tokenizer.
     scratch: Box<[u8]>,
     /// Per-connection seeds for tracking ids.
@@ -692,12 +957,16 @@ struct Daemon {
     next_seq: u64,
     /// "MAXCONN reached" was logged since a slot last freed up.
     full_logged: bool,
+    /// Workers and probes report here and wake the loop.
+    notify: Notify<Dev>,
+    reports: Receiver<Report<Dev>>,
+    hotplug: Hotplug,
 }
 
 /// Bind the listeners, start the UPSes and serve until killed.
 pub fn run(setup: Setup) -> Result<(), String> {
-    let clock = Clock(Instant::now());
-    let mut d = Daemon::new(setup, clock.now())?;
+    let clock = Clock::start();
+    let mut d = Daemon::new(setup, clock)?;
     let mut events = Events::with_capacity(256);
     let mut deadline = d.tick(clock.now());
     loop {
@@ -713,6 +982,8 @@ pub fn run(setup: Setup) -> Result<(), String> {
         let now = clock.now();
         for ev in events.iter() {
             match ev.token() {
+                WAKE => d.wake(),
+                UEVENTS => d.uevents(),
                 Token(t) if t < CLIENT_BASE => d.accept(t, now),
                 Token(t) => {
                     let i = t - CLIENT_BASE;
@@ -729,8 +1000,11 @@ pub fn run(setup: Setup) -> Result<(), String> {
 }
 
 impl Daemon {
-    fn new(setup: Setup, now: u64) -> Result<Daemon, String> {
+    fn new(setup: Setup, clock: Clock) -> Result<Daemon, String> {
+        let now = clock.now();
         let poll = Poll::new().map_err(|e| format!("epoll: {e}"))?;
+        let waker = Waker::new(poll.registry(), WAKE).map_err(|e| format!("eventfd: {e}"))?;
+        let (notify, reports) = Notify::new(Arc::new(waker));
         let mut listeners = Vec::new();
         for (addr, required) in setup.listen {
             match net::listener(addr) {
@@ -757,8 +1031,8 @@ impl Daemon {
                 setup.maxconn
             ));
         }
-        // Clients, listeners, stdio and a few to spare.
-        let want = (maxconn + listeners.len() + 16) as u64;
+        // Clients, listeners, stdio, devices and a few to spare.
+        let want = (maxconn + listeners.len() + 64) as u64;
         match net::raise_fd_limit(want) {
             Ok(n) if n < want => log(format_args!(
                 "warning: the open file limit is {n}: fewer than MAXCONN {maxconn} clients fit"
@@ -768,7 +1042,7 @@ impl Daemon {
                 "warning: cannot raise the open file limit: {e}"
             )),
         }
-        let mut upses = Vec::with_capacity(setup.upses.len());
+        let mut upses = Vec::with_capacity(setup.upses.len() + setup.devices.len());
         for spec in setup.upses {
             let u = Served::start(spec, now)?;
             if let Device::Sim { ups, .. } = &u.dev {
@@ -789,8 +1063,9 @@ impl Daemon {
                 tx: Box::default(),
             })
             .collect();
-        Ok(Daemon {
+        let mut d = Daemon {
             poll,
+            clock,
             listeners,
             slots,
             free: (0..maxconn).rev().collect(),
@@ -798,11 +1073,276 @@ impl Daemon {
             logins: Vec::with_capacity(maxconn),
             tracking: Tracking::new(setup.trackingdelay_ms),
             users: setup.users,
+            maxage_ms: setup.maxage_ms,
             scratch: vec![0; MAX_LINE].into_boxed_slice(),
             seeds: RandomState::new(),
             next_seq: 0,
             full_logged: false,
-        })
+            notify,
+            reports,
+            hotplug: Hotplug {
+                mode: setup.discovery,
+                uevents: None,
+                known: Vec::new(),
+                rescan_at: u64::MAX,
+            },
+        };
+        for spec in setup.devices {
+            let i = d.upses.len();
+            let mut usb = Usb::new(None, spec.opts, spec.retry);
+            usb.info = Some(spec.found.info.clone());
+            usb.node = Some(spec.found.node.clone());
+            d.upses.push(Served::new(
+                spec.name,
+                None,
+                Device::Usb(Box::new(usb)),
+                now,
+            ));
+            d.spawn(i, spec.found, spec.opener);
+        }
+        d.start_discovery(now);
+        Ok(d)
+    }
+
+    /// Subscribe to uevents (else plan rescans), then probe every hidraw
+    /// node present. Subscribing first: a node that appears in between
+    /// is probed twice rather than missed.
+    fn start_discovery(&mut self, now: u64) {
+        let h = &mut self.hotplug;
+        match h.mode {
+            Discovery::Off => return,
+            Discovery::Configured => {}
+            Discovery::Adopt => log(format_args!(
+                "no UPS configured: serving every USB UPS found"
+            )),
+        }
+        match Uevents::open() {
+            Ok(u) => match self.poll.registry().register(
+                &mut SourceFd(&u.fd()),
+                UEVENTS,
+                Interest::READABLE,
+            ) {
+                Ok(()) => h.uevents = Some(u),
+                Err(e) => log(format_args!("epoll: {e}")),
+            },
+            Err(e) => log(format_args!(
+                "no kernel uevents ({e}): rescanning {} every {} s",
+                worker::CLASS,
+                RESCAN_MS / 1000
+            )),
+        }
+        if h.uevents.is_none() {
+            h.rescan_at = now + RESCAN_MS;
+        }
+        for node in hotplug::scan(Path::new(worker::CLASS)) {
+            self.hotplug.known.push(node.clone());
+            self.probe(node);
+        }
+    }
+
+    /// Look at a node on a thread of its own: opening it and reading its
+    /// descriptor block.
+    fn probe(&self, node: String) {
+        let notify = self.notify.clone();
+        let r = std::thread::Builder::new()
+            .name(format!("probe {node}"))
+            .spawn(move || match worker::probe(&node) {
+                Probed::Ups(f) => notify.send(Report::Found(Box::new(f.boxed()))),
+                Probed::NotUps => {}
+                Probed::Failed(e) => log(format_args!("{e}")),
+            });
+        if let Err(e) = r {
+            log(format_args!("cannot start a thread: {e}"));
+        }
+    }
+
+    /// Kernel uevents: probe what was added, tell the worker of what was
+    /// removed.
+    fn uevents(&mut self) {
+        let Some(u) = &self.hotplug.uevents else {
+            return;
+        };
+        let mut evs = Vec::new();
+        u.drain(|e| evs.push(e));
+        for e in evs {
+            match e {
+                // Probed even when known: a remove may have been lost
+                // (netlink drops messages when its buffer overflows).
+                hotplug::Event::Add(node) => {
+                    if !self.hotplug.known.contains(&node) {
+                        self.hotplug.known.push(node.clone());
+                    }
+                    self.probe(node);
+                }
+                hotplug::Event::Remove(node) => self.removed(&node),
+            }
+        }
+    }
+
+    /// Without uevents: what appeared and vanished since the last scan.
+    fn rescan(&mut self) {
+        let now = hotplug::scan(Path::new(worker::CLASS));
+        let gone: Vec<String> = self
+            .hotplug
+            .known
+            .iter()
+            .filter(|n| !now.contains(n))
+            .cloned()
+            .collect();
+        for node in gone {
+            self.removed(&node);
+        }
+        for node in now {
+            if !self.hotplug.known.contains(&node) {
+                self.hotplug.known.push(node.clone());
+                self.probe(node);
+            }
+        }
+    }
+
+    fn removed(&mut self, node: &str) {
+        self.hotplug.known.retain(|n| n != node);
+        for s in &mut self.upses {
+            if let Device::Usb(u) = &mut s.dev {
+                if u.node.as_deref() == Some(node) {
+                    u.node = None;
+                    u.send(Msg::Removed(node.to_string()));
+                }
+            }
+        }
+    }
+
+    /// Workers and probes have news: take their reports, then copy the
+    /// data of every USB UPS that changed.
+    fn wake(&mut self) {
+        while let Ok(r) = self.reports.try_recv() {
+            match r {
+                Report::Found(f) => self.found(f),
+                Report::Attached { ups, node } => {
+                    if let Some(Device::Usb(u)) = self.upses.get_mut(ups).map(|s| &mut s.dev) {
+                        u.node = Some(node);
+                    }
+                }
+                Report::Done { tracking, status } => self.tracking.finish(Some(tracking), status),
+            }
+        }
+        for s in &mut self.upses {
+            if let Device::Usb(u) = &mut s.dev {
+                if let Some(w) = &u.worker {
+                    u.mirror.refresh(w.link());
+                }
+            }
+        }
+    }
+
+    /// A probe found a UPS on a node: decide whose it is.
+    fn found(&mut self, f: Box<Found<Dev>>) {
+        // A UPS served before takes its device back, under its name
+        // (replugged; or the same node seen twice, and the worker drops
+        // the spare).
+        for s in &mut self.upses {
+            if let Device::Usb(u) = &mut s.dev {
+                if u.owns(&f) {
+                    u.node = Some(f.node.clone());
+                    u.send(Msg::Attach(f));
+                    return;
+                }
+            }
+        }
+        match self.hotplug.mode {
+            Discovery::Off => {}
+            Discovery::Configured => {
+                // The first section whose matcher accepts it and that has
+                // no device: never bound first, then unplugged ones.
+                let accepts = |s: &Served| match &s.dev {
+                    Device::Usb(u) => u
+                        .matcher
+                        .as_ref()
+                        .is_some_and(|m| m.matches(&f.node, &f.info)),
+                    _ => false,
+                };
+                let pick = |unbound: bool| {
+                    self.upses.iter().position(|s| {
+                        accepts(s)
+                            && matches!(&s.dev, Device::Usb(u)
+                                if u.free() && u.worker.is_none() == unbound)
+                    })
+                };
+                match pick(true).or_else(|| pick(false)) {
+                    Some(i) => self.bind(i, f),
+                    None => log(format_args!(
+                        "{}: UPS {:04x}:{:04x} ({}) matches no free ups.conf section: not served",
+                        f.node,
+                        f.info.vid,
+                        f.info.pid,
+                        f.info.product.as_deref().unwrap_or("no product string")
+                    )),
+                }
+            }
+            Discovery::Adopt => {
+                let ident = worker::identity(&f.info);
+                let key =
+                    select::choose(&ident, &Options::default()).map_or("generic", |c| c.sub.key);
+                let taken = |n: &str| self.upses.iter().any(|s| s.name.eq_ignore_ascii_case(n));
+                let mut name = naming::stable_name(key, &f.info);
+                if taken(&name) {
+                    // Another unit with the same serial number: the port
+                    // tells them apart.
+                    let mut by_port = f.info.clone();
+                    by_port.serial = None;
+                    name = naming::stable_name(key, &by_port);
+                }
+                if taken(&name) {
+                    log(format_args!(
+                        "{}: a UPS called {name} is served already: not served",
+                        f.node
+                    ));
+                    return;
+                }
+                let i = self.upses.len();
+                let usb = Usb::new(None, Options::default(), Retry::default());
+                let now = self.clock.now();
+                // LIST UPS shows the product, as a ups.conf desc would.
+                let desc = f.info.product.clone();
+                self.upses
+                    .push(Served::new(name, desc, Device::Usb(Box::new(usb)), now));
+                self.bind(i, f);
+            }
+        }
+    }
+
+    /// Give UPS `i` the device `f`: start its worker, or hand the device
+    /// to the worker it has.
+    fn bind(&mut self, i: usize, f: Box<Found<Dev>>) {
+        let Device::Usb(u) = &mut self.upses[i].dev else {
+            return;
+        };
+        u.info = Some(f.info.clone());
+        u.node = Some(f.node.clone());
+        if u.worker.is_some() {
+            u.send(Msg::Attach(f));
+            return;
+        }
+        let opener: Opener<Dev> =
+            Box::new(|want: &crate::sys::usb::UsbInfo| worker::reopen(want).map(Found::boxed));
+        self.spawn(i, *f, opener);
+    }
+
+    fn spawn(&mut self, i: usize, f: Found<Dev>, opener: Opener<Dev>) {
+        let s = &mut self.upses[i];
+        let Device::Usb(u) = &mut s.dev else {
+            return;
+        };
+        let cfg = Config {
+            name: s.name.clone(),
+            index: i,
+            opts: u.opts.clone(),
+            retry: u.retry,
+        };
+        match worker::spawn(cfg, f, opener, self.notify.clone(), self.clock) {
+            Ok(h) => u.worker = Some(h),
+            Err(e) => log(format_args!("{}: cannot start a thread: {e}", s.name)),
+        }
     }
 
     /// Accept every waiting connection.
@@ -930,6 +1470,7 @@ impl Daemon {
             tracking,
             users,
             scratch,
+            maxage_ms,
             ..
         } = self;
         let slot = &mut slots[i];
@@ -958,6 +1499,8 @@ impl Daemon {
                 upses,
                 logins,
                 tracking,
+                now,
+                maxage_ms: *maxage_ms,
             };
             let env = Env {
                 upses: &view,
@@ -1056,7 +1599,15 @@ impl Daemon {
         for u in &mut self.upses {
             u.tick(now, &mut self.tracking);
             next = next.min(u.deadline());
+            if let Device::Usb(usb) = &mut u.dev {
+                next = next.min(usb.check_age(&u.name, now, self.maxage_ms));
+            }
         }
+        if self.hotplug.rescan_at <= now {
+            self.rescan();
+            self.hotplug.rescan_at = now + RESCAN_MS;
+        }
+        next = next.min(self.hotplug.rescan_at);
         for i in 0..self.slots.len() {
             let Some(c) = &self.slots[i].conn else {
                 continue;

@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: hidupsd [--simulate [NAME=]PATH]... [--listen ADDR:PORT]... [-c DIR]
        hidupsd decode [--explore] PATH
+  (no arguments)    serve every USB UPS found, read-only, on 127.0.0.1:3493
+                    and [::1]:3493
   --simulate [NAME=]PATH
                     serve a recorded UPS (fixture directory or recording
                     file) as NAME (default: the file name)
@@ -16,7 +18,9 @@ const USAGE: &str = "usage: hidupsd [--simulate [NAME=]PATH]... [--listen ADDR:P
                     listen there (default: upsd.conf's LISTEN, else
                     127.0.0.1:3493 and [::1]:3493)
   -c DIR            read upsd.conf, upsd.users and ups.conf from DIR
-                    (ups.conf sections with driver = sim, port = PATH)
+                    (ups.conf sections with driver = usbhid-ups, or
+                    driver = sim, port = PATH; without sections every USB
+                    UPS found is served)
   decode PATH       print the variables NUT would publish for a recorded UPS
                     (a fixture directory or a recording file), or for a
                     live one read once through /dev/hidrawN
@@ -72,7 +76,8 @@ fn run(args: &[String]) -> Result<(), String> {
         }
         Some(a) if a.starts_with('-') => serve(args),
         Some(other) => Err(format!("unknown command '{other}' (see hidupsd --help)")),
-        None => Err(USAGE.trim_end().to_string()),
+        // No configuration: every UPS found, read-only, on loopback.
+        None => serve(args),
     }
 }
 

@@ -48,11 +48,27 @@ pub enum Change {
     Same,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Store {
     vars: Vec<Var>,
     /// Bumped on every change; lets readers notice updates cheaply.
     pub generation: u64,
+}
+
+impl Clone for Store {
+    fn clone(&self) -> Self {
+        let mut s = Store::new();
+        s.clone_from(self);
+        s
+    }
+
+    /// Copy into this store's own memory: a device worker publishing its
+    /// store, and the loop's copy of it, allocate nothing once they hold
+    /// [`MAX_VARS`] slots.
+    fn clone_from(&mut self, src: &Self) {
+        self.vars.clone_from(&src.vars);
+        self.generation = src.generation;
+    }
 }
 
 impl Default for Store {

@@ -491,3 +491,34 @@ fn bad_configuration_is_one_line_naming_file_and_line() {
     let e = fails_with(&["--bogus"]);
     assert!(e.contains("unknown option '--bogus'"), "{e}");
 }
+
+#[test]
+fn without_configuration_it_serves_what_it_finds() {
+    // No UPS configured: every USB UPS found is served (none on a machine
+    // without one), read-only; the server itself answers at once.
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let d = Daemon::start(&["--listen", &listen], port, "adopt");
+    let mut c = d.client();
+    assert_eq!(c.ask("LIST UPS\n"), "BEGIN LIST UPS\nEND LIST UPS\n");
+    assert_eq!(c.ask("GET VAR nosuch ups.status\n"), "ERR UNKNOWN-UPS\n");
+    assert!(
+        d.stderr().contains("serving every USB UPS found"),
+        "{}",
+        d.stderr()
+    );
+
+    // `hidupsd` alone: the NUT port on loopback, when it is free here.
+    if TcpListener::bind((Ipv4Addr::LOCALHOST, 3493)).is_err() {
+        eprintln!("note: port 3493 is taken: bare `hidupsd` not checked");
+        return;
+    }
+    let d = Daemon::start(&[], 3493, "bare");
+    let mut c = d.client();
+    assert_eq!(c.ask("NETVER\n"), "1.3\n");
+    assert!(
+        d.stderr().contains("listening on 127.0.0.1:3493"),
+        "{}",
+        d.stderr()
+    );
+}

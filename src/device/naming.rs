@@ -8,16 +8,20 @@ use crate::sys::usb::UsbInfo;
 /// The stable name: `<vendor>-<serial>` or `<vendor>-port<port path>`,
 /// with `<vendor>` the subdriver key (`apc`, `mge`, `generic`, ...).
 pub fn stable_name(vendor_key: &str, u: &UsbInfo) -> String {
-    let serial = u
-        .serial
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty() && s.bytes().any(|b| b != b'0'));
-    let tail = match serial {
+    let tail = match usable_serial(u) {
         Some(s) => clean(s),
         None => format!("port{}", clean(&u.port)),
     };
     format!("{}-{}", clean(vendor_key), tail)
+}
+
+/// The serial number if it can tell units apart: trimmed, not empty and
+/// not all zeros (what some firmware reports for "none").
+pub fn usable_serial(u: &UsbInfo) -> Option<&str> {
+    u.serial
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && s.bytes().any(|b| b != b'0'))
 }
 
 fn clean(s: &str) -> String {

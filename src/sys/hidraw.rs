@@ -8,6 +8,7 @@ use crate::ups::engine::{IoError, Transport};
 use nix::errno::Errno;
 use std::fs::{File, OpenOptions};
 use std::io::Read;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -128,6 +129,13 @@ impl Hidraw {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// The node's fd, for `poll(2)` (input reports waiting, device gone).
+impl AsFd for Hidraw {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.file.as_fd()
     }
 }
 
