@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage: hidupsd [--simulate [NAME=]PATH]... [--listen ADDR:PORT]... [-c DIR]
        hidupsd decode [--explore] PATH
+       hidupsd record /dev/hidrawN [SECONDS] > FILE
+       hidupsd scan
   (no arguments)    serve every USB UPS found, read-only, on 127.0.0.1:3493
                     and [::1]:3493
   --simulate [NAME=]PATH
@@ -25,6 +27,11 @@ const USAGE: &str = "usage: hidupsd [--simulate [NAME=]PATH]... [--listen ADDR:P
                     (a fixture directory or a recording file), or for a
                     live one read once through /dev/hidrawN
   --explore         print every HID field instead
+  record NODE       write a recording of a live UPS to standard output:
+                    identity, strings, descriptor, every feature report and
+                    the input reports seen for SECONDS (default 5)
+  scan              list UPS hidraw nodes with ready-to-paste ups.conf
+                    sections, as nut-scanner -U does
 The server runs in the foreground until killed.
 ";
 
@@ -70,6 +77,58 @@ fn run(args: &[String]) -> Result<(), String> {
                 _ => Ok(()),
             }
         }
+        Some("record") => {
+            let node = args
+                .get(1)
+                .ok_or("record: missing /dev/hidrawN (see hidupsd --help)")?;
+            let secs: u64 = match args.get(2) {
+                Some(s) => s
+                    .parse()
+                    .map_err(|_| format!("record: '{s}' is not a number of seconds"))?,
+                None => 5,
+            };
+            let (mut dev, info) = open_ups(node)?;
+            let rec = hidupsd::device::record::capture(&mut dev, &info, secs * 1000)
+                .map_err(|e| format!("{node}: {e}"))?;
+            let text = hidupsd::device::record::to_text(
+                &rec,
+                &format!("hidupsd {} recording of {node}", env!("CARGO_PKG_VERSION")),
+            );
+            std::io::stdout()
+                .write_all(text.as_bytes())
+                .map_err(|e| e.to_string())
+        }
+        Some("scan") => {
+            let mut found = 0;
+            for node in hidupsd::sys::hotplug::scan(Path::new("/sys/class/hidraw")) {
+                let path = format!("/dev/{node}");
+                let Ok((dev, info)) = open_ups(&path) else {
+                    continue;
+                };
+                drop(dev);
+                let ident = hidupsd::ups::engine::Identity {
+                    vid: info.vid,
+                    pid: info.pid,
+                    vendor: info.manufacturer.clone(),
+                    product: info.product.clone(),
+                    serial: info.serial.clone(),
+                };
+                let key = hidupsd::ups::select::choose(&ident, &Options::default())
+                    .map_or("generic", |c| c.sub.key);
+                let name = hidupsd::device::naming::stable_name(key, &info);
+                print!(
+                    "{}\n",
+                    hidupsd::device::scan::conf_section(&name, &node, &info)
+                );
+                found += 1;
+            }
+            if found == 0 {
+                eprintln!(
+                    "hidupsd: no UPS found among /dev/hidraw* (or no permission to open them)"
+                );
+            }
+            Ok(())
+        }
         Some("-h") | Some("--help") => {
             print!("{USAGE}");
             Ok(())
@@ -99,4 +158,23 @@ fn serve(args: &[String]) -> Result<(), String> {
         }
     }
     daemon::run(daemon::Setup::load(&a)?)
+}
+
+/// Open a hidraw node that is a USB Power Device, with its string source.
+fn open_ups(
+    node: &str,
+) -> Result<(hidupsd::sys::hidraw::Hidraw, hidupsd::sys::usb::UsbInfo), String> {
+    let mut dev =
+        hidupsd::sys::hidraw::Hidraw::open(Path::new(node)).map_err(|e| format!("{node}: {e}"))?;
+    let desc = dev
+        .descriptor()
+        .map_err(|e| format!("{node}: HIDIOCGRDESC: {e}"))?;
+    let d = hidupsd::hid::Descriptor::parse(&desc).map_err(|e| format!("{node}: {e}"))?;
+    if !d.is_power_device() {
+        return Err(format!("{node}: not a HID Power Device"));
+    }
+    let info = hidupsd::sys::usb::UsbInfo::for_hidraw(node)
+        .ok_or_else(|| format!("{node}: not a USB device"))?;
+    dev.strings = hidupsd::sys::usb::Strings::open(&info);
+    Ok((dev, info))
 }

@@ -102,6 +102,12 @@ fn non_ups_and_broken_input_give_one_line_errors() {
     );
     let e = one_line_error(&run(&["decode", f.to_str().unwrap()]));
     assert!(e.contains("ends inside a collection"), "{e}");
+    let e = one_line_error(&run(&["record", "/dev/hidraw-none"]));
+    assert!(e.contains("/dev/hidraw-none"), "{e}");
+    let e = one_line_error(&run(&["record", "/dev/null", "soon"]));
+    assert!(e.contains("'soon' is not a number"), "{e}");
+    // No UPS on this machine: scan says so and succeeds.
+    assert!(run(&["scan"]).status.success());
     let e = one_line_error(&run(&["frobnicate"]));
     assert!(e.contains("unknown command"), "{e}");
 }
