@@ -116,8 +116,8 @@ fn run(args: &[String]) -> Result<(), String> {
                 let key = hidupsd::ups::select::choose(&ident, &Options::default())
                     .map_or("generic", |c| c.sub.key);
                 let name = hidupsd::device::naming::stable_name(key, &info);
-                print!(
-                    "{}\n",
+                println!(
+                    "{}",
                     hidupsd::device::scan::conf_section(&name, &node, &info)
                 );
                 found += 1;
