@@ -19,7 +19,9 @@ test:
 	$(CARGO) build --examples
 	@mkdir -p target
 	$(CARGO) test --lib --bins --tests 2>&1 | tee target/test.log
-	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test.log
+	@# Daemon logs on stderr can split a "test result" line: count the pairs.
+	@grep -oE '[0-9]+ passed; [0-9]+ failed' target/test.log | \
+		awk '{ p += $$1; f += $$3 } END { printf "tests: %d passed, %d failed\n", p, f }'
 
 lint:
 	$(CARGO) clippy --all-targets -- -D warnings
