@@ -1,7 +1,10 @@
-//! Finding hidraw nodes and following them come and go, without udevd:
-//! a scan of `/sys/class/hidraw`, and the kernel's own uevents on a
-//! netlink socket (what udevd itself listens to; on OpenWrt and Alpine
-//! with mdev there is no udevd to ask). The message parser is pure.
+//! Finding hidraw nodes and following them come and go: a scan of
+//! `/sys/class/hidraw`, then uevents on a netlink socket. No libudev is
+//! needed. Where udevd runs (`/run/udev/control` exists) the socket joins
+//! udev's broadcast group, which announces a device after its rules have
+//! run, so the node already has the group and mode the rules give it;
+//! elsewhere (OpenWrt, Alpine with mdev, initramfs) it joins the kernel's
+//! own group. Both message formats go through the same pure parser.
 
 use nix::sys::socket::{
     bind, socket, AddressFamily, NetlinkAddr, SockFlag, SockProtocol, SockType,
@@ -16,12 +19,33 @@ pub enum Event {
     Remove(String),
 }
 
-/// Parse one kernel uevent datagram (`add@/devices/...\0ACTION=add\0...`)
+/// libudev's datagram prefix; its header then gives where the
+/// `KEY=VALUE` properties start (`struct udev_monitor_netlink_header`).
+const UDEV_PREFIX: &[u8; 8] = b"libudev\0";
+const UDEV_MAGIC: u32 = 0xfeed_cafe;
+
+/// The `KEY=VALUE\0` part of a datagram, whichever sender it came from.
+fn properties(msg: &[u8]) -> Option<&[u8]> {
+    if !msg.starts_with(UDEV_PREFIX) {
+        return Some(msg); // Kernel: `action@devpath\0KEY=VALUE\0...`.
+    }
+    let word = |at: usize| msg.get(at..at + 4).map(|b| [b[0], b[1], b[2], b[3]]);
+    if u32::from_be_bytes(word(8)?) != UDEV_MAGIC {
+        return None;
+    }
+    let off = u32::from_ne_bytes(word(16)?) as usize;
+    let len = u32::from_ne_bytes(word(20)?) as usize;
+    msg.get(off..off.checked_add(len)?)
+}
+
+/// Parse one uevent datagram (the kernel's, or udevd's after its rules)
 /// into a hidraw event; `None` for anything else.
 pub fn parse_uevent(msg: &[u8]) -> Option<Event> {
     let (mut action, mut subsystem, mut devname) = (None, None, None);
-    for field in msg.split(|&b| b == 0) {
-        let f = std::str::from_utf8(field).ok()?;
+    for field in properties(msg)?.split(|&b| b == 0) {
+        let Ok(f) = std::str::from_utf8(field) else {
+            continue;
+        };
         if let Some(v) = f.strip_prefix("ACTION=") {
             action = Some(v);
         } else if let Some(v) = f.strip_prefix("SUBSYSTEM=") {
@@ -58,22 +82,28 @@ pub fn scan(class: &Path) -> Vec<String> {
     v
 }
 
-/// A non-blocking netlink socket subscribed to kernel uevents.
+/// A non-blocking netlink socket subscribed to uevents.
 pub struct Uevents {
     fd: OwnedFd,
+    /// Listening to udevd's broadcasts rather than the kernel's.
+    pub udev: bool,
 }
 
 impl Uevents {
     pub fn open() -> nix::Result<Uevents> {
+        let udev = Path::new("/run/udev/control").exists();
         let fd = socket(
             AddressFamily::Netlink,
             SockType::Datagram,
             SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
             SockProtocol::NetlinkKObjectUEvent,
         )?;
-        // Group 1: the kernel's own broadcasts (udevd rebroadcasts on 2).
-        bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 1))?;
-        Ok(Uevents { fd })
+        // Group 1: the kernel's own broadcasts; 2: udevd's, after its rules.
+        bind(
+            fd.as_raw_fd(),
+            &NetlinkAddr::new(0, if udev { 2 } else { 1 }),
+        )?;
+        Ok(Uevents { fd, udev })
     }
 
     pub fn fd(&self) -> i32 {
@@ -111,6 +141,27 @@ SUBSYSTEM=hidraw\0MAJOR=240\0MINOR=0\0DEVNAME=hidraw0\0SEQNUM=1234\0";
         let bind = b"bind@/x\0ACTION=bind\0SUBSYSTEM=hidraw\0DEVNAME=hidraw0\0";
         assert_eq!(parse_uevent(bind), None);
         assert_eq!(parse_uevent(b"\xff\xfe"), None);
+    }
+
+    #[test]
+    fn udev_broadcasts_with_their_binary_header() {
+        let props = b"ACTION=add\0DEVPATH=/devices/x/hidraw/hidraw4\0SUBSYSTEM=hidraw\0DEVNAME=/dev/hidraw4\0SEQNUM=9\0";
+        let mut msg = Vec::new();
+        msg.extend_from_slice(UDEV_PREFIX);
+        msg.extend_from_slice(&UDEV_MAGIC.to_be_bytes());
+        msg.extend_from_slice(&40u32.to_ne_bytes()); // header size
+        msg.extend_from_slice(&40u32.to_ne_bytes()); // properties offset
+        msg.extend_from_slice(&(props.len() as u32).to_ne_bytes());
+        msg.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef, 0xff, 0xfe, 0x80, 0x81]); // filter hashes
+        msg.extend_from_slice(&[0xff; 8]); // tag bloom
+        msg.extend_from_slice(props);
+        assert_eq!(parse_uevent(&msg), Some(Event::Add("hidraw4".into())));
+        // A wrong magic, or properties past the end, is not a message.
+        let mut bad = msg.clone();
+        bad[8] ^= 1;
+        assert_eq!(parse_uevent(&bad), None);
+        msg[20] = 0xff;
+        assert_eq!(parse_uevent(&msg), None);
     }
 
     #[test]
