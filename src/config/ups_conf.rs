@@ -154,6 +154,50 @@ pub const OPTIONS: &[OptionDef] = &[
     def("winhid", Flag, Section),
 ];
 
+/// Options NUT's usbhid-ups needs for libusb that cannot apply to a
+/// device read through hidraw, with the reason given when one is set.
+pub const NOT_ON_HIDRAW: &[(&str, &str)] = &[
+    (
+        "usb_set_altinterface",
+        "the kernel's usbhid driver chooses the alternate setting",
+    ),
+    (
+        "usb_config_index",
+        "the kernel's usbhid driver chooses the configuration",
+    ),
+    (
+        "usb_hid_rep_index",
+        "hidupsd picks the HID interface whose descriptor is a Power Device",
+    ),
+    (
+        "usb_hid_desc_index",
+        "the kernel reads the report descriptor itself",
+    ),
+    (
+        "usb_hid_ep_in",
+        "the kernel's usbhid driver owns the interrupt endpoints",
+    ),
+    (
+        "usb_hid_ep_out",
+        "the kernel's usbhid driver owns the interrupt endpoints",
+    ),
+    ("interruptsize", "hidraw delivers whole input reports"),
+    (
+        "maxreport",
+        "the kernel sizes Feature reports from the descriptor",
+    ),
+    ("LIBUSB_DEBUG", "hidupsd does not use libusb"),
+    ("nolock", "hidupsd keeps no driver lock files"),
+    (
+        "waitbeforereconnect",
+        "hidupsd reconnects with its own back-off (retrydelay sets it)",
+    ),
+    (
+        "interrupt_pipe_no_events_tolerance",
+        "hidupsd notices a silent device by its failed reads, not by missing events",
+    ),
+];
+
 /// The definition of `key`, case-insensitively.
 pub fn option(key: &str) -> Option<&'static OptionDef> {
     OPTIONS.iter().find(|d| d.name.eq_ignore_ascii_case(key))
@@ -779,7 +823,13 @@ impl<'a> Validator<'a> {
                     &set.key,
                     "ignored: the Windows HID backend does not apply here",
                 ),
-                _ => {} // Read by the subdrivers from `raw`.
+                name => {
+                    // Read by the engine or the subdrivers from `raw`,
+                    // unless it only makes sense with libusb.
+                    if let Some((_, why)) = NOT_ON_HIDRAW.iter().find(|(n, _)| *n == name) {
+                        self.warn(set.line, &set.key, format_args!("ignored: {why}"));
+                    }
+                }
             }
             u.raw.push(o.raw());
         }
@@ -1228,8 +1278,17 @@ retrydelay = 10
     }
 
     #[test]
+    fn every_option_refused_on_hidraw_is_a_known_option() {
+        for (name, why) in NOT_ON_HIDRAW {
+            assert!(option(name).is_some(), "{name}");
+            assert!(!why.is_empty());
+        }
+    }
+
+    #[test]
     fn warnings() {
-        let c = conf("[u]\ndriver = usbhid-ups\nport = /dev/usb/hiddev0\nwinhid\n");
+        let c =
+            conf("[u]\ndriver = usbhid-ups\nport = /dev/usb/hiddev0\nwinhid\nusb_hid_ep_in = 1\n");
         assert_eq!(
             c.warnings
                 .iter()
@@ -1237,6 +1296,8 @@ retrydelay = 10
                 .collect::<Vec<_>>(),
             [
                 "ups.conf:4: [u] winhid: ignored: the Windows HID backend does not apply here",
+                "ups.conf:5: [u] usb_hid_ep_in: ignored: the kernel's usbhid driver owns the \
+                 interrupt endpoints",
                 "ups.conf:3: [u] port: '/dev/usb/hiddev0' is ignored: a USB HID UPS is found by \
                  vendorid, productid, serial and the other matching options",
             ]
