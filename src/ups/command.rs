@@ -212,6 +212,24 @@ mod tests {
     }
 
     #[test]
+    fn cyberpower_delays_that_are_not_whole_minutes_are_warned_about() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cps-or2200lcdrt2u");
+        let opts = Options {
+            offdelay: Some("45".into()),
+            ondelay: Some("180".into()),
+            ..Options::default()
+        };
+        let (ups, _) = decode::decode(&Recording::load(&dir).unwrap(), opts).unwrap();
+        assert_eq!(
+            ups.option_warnings(),
+            ["offdelay = 45: CyberPower units count whole minutes and will use 0 s"]
+        );
+        assert_eq!(ups.store.get("ups.delay.shutdown"), Some("45"));
+        assert_eq!(ups.store.get("ups.delay.start"), Some("180"));
+        assert!(apc().0.option_warnings().is_empty());
+    }
+
+    #[test]
     fn table_commands_setvar_and_errors() {
         let (mut ups, mut io) = apc();
         let p = ups.plan_command("beeper.off", None).unwrap();

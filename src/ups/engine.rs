@@ -499,6 +499,29 @@ impl Ups {
         true
     }
 
+    /// Warnings about the options for this device, for the log at start:
+    /// CyberPower firmware counts delays in whole minutes, rounding down.
+    pub fn option_warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.sub.key != "cps" {
+            return w;
+        }
+        for (name, v) in [
+            ("ondelay", &self.opts.ondelay),
+            ("offdelay", &self.opts.offdelay),
+        ] {
+            if let Some(secs) = v.as_deref().and_then(atol) {
+                if secs % 60 != 0 {
+                    w.push(format!(
+                        "{name} = {secs}: CyberPower units count whole minutes and will use {} s",
+                        secs / 60 * 60
+                    ));
+                }
+            }
+        }
+        w
+    }
+
     /// `lowbatt`, `ondelay`, `offdelay` replace published values.
     fn apply_overrides(&mut self) {
         let o = [
