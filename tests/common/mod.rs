@@ -1,0 +1,115 @@
+//! Starting the real daemon for integration tests: a configuration
+//! directory in a temporary folder, a free loopback port, and a guard that
+//! kills the process when the test ends (or panics).
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Daemon {
+    child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Is this program on PATH?
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Start `hidupsd -c DIR` with `ups.conf` and `upsd.users` as given and a
+/// LISTEN line on a free port; wait until it accepts.
+pub fn start(tag: &str, ups_conf: &str, users: &str) -> Daemon {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!("hidupsd-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("upsd.conf"), format!("LISTEN 127.0.0.1 {port}\n")).unwrap();
+    std::fs::write(dir.join("upsd.users"), users).unwrap();
+    std::fs::write(dir.join("ups.conf"), ups_conf).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_hidupsd"))
+        .args(["-c", dir.to_str().unwrap()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut d = Daemon { child, port, dir };
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Some(st) = d.child.try_wait().unwrap() {
+            let mut e = String::new();
+            d.child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut e)
+                .unwrap();
+            panic!("daemon exited ({st}): {e}");
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "daemon did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    d
+}
+
+/// Run a program, returning stdout, and panicking with stderr on failure.
+pub fn run(program: &str, args: &[&str]) -> String {
+    let o = Command::new(program).args(args).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{program} {args:?} failed: {out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+/// Run a program that must succeed; its standard error (where upsrw and
+/// upscmd `-w` print the TRACKING result).
+pub fn run_err(program: &str, args: &[&str]) -> String {
+    let o = Command::new(program).args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{program} {args:?} failed: {err}");
+    err
+}
+
+/// Poll `f` every 100 ms for up to `secs` seconds until it returns true.
+pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
