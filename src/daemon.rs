@@ -1,8 +1,8 @@
 //! The daemon: one thread, one mio [`Poll`], owning every listening
 //! socket and every client connection, and serving the UPSes over NUT's
-//! network protocol. It never waits on a device: each USB UPS has its
-//! own worker thread ([`crate::device::worker`]), and the loop reads a
-//! copy of its data.
+//! network protocol. It never waits on a device: each UPS, USB or
+//! simulated ([`crate::device::sim`]), has its own worker thread
+//! ([`crate::device::worker`]), and the loop reads a copy of its data.
 //!
 //! Read first: `nut-protocol.md` §1.5 (connection lifecycle), §2 (what
 //! the session answers), §5.4 (staleness) and §5.5 (the FSD latch);
@@ -12,10 +12,9 @@
 //! place that reads the clock and touches sockets. Everything it drives
 //! is pure and gets the time as milliseconds on the daemon's monotonic
 //! clock: the [`Session`] answers request lines into a buffer and returns
-//! an [`Action`], which is carried out here; simulated UPSes (recordings
-//! replayed through [`Replay`]) are polled here, since a replay never
-//! blocks. Configuration is parsed by [`crate::config`]; this module only
-//! decides what it means.
+//! an [`Action`], which is carried out here (a SET VAR or INSTCMD is
+//! handed to the UPS's worker). Configuration is parsed by
+//! [`crate::config`]; this module only decides what it means.
 //!
 //! The loop follows mio's `tcp_server` example, with fixed slots instead
 //! of a map:
@@ -26,11 +25,13 @@
 //!   `Daemon::pump`: answer every complete line, write the replies in
 //!   one `write`, read until `WouldBlock`;
 //! - a wake-up drains the workers' reports (devices found, commands
-//!   done) and refreshes the loop's copy of each USB UPS that changed;
-//! - after the events, whatever is due runs (`Daemon::tick`): simulated
-//!   polls, the rest of a simulated command that paused, idle clients,
-//!   the hidraw rescan when there are no uevents; the poll timeout is the
-//!   nearest such deadline.
+//!   done) and refreshes the loop's copy of each UPS that changed;
+//! - after the events, whatever is due runs (`Daemon::tick`): MAXAGE
+//!   staleness, idle clients, the hidraw rescan when there are no
+//!   uevents; the poll timeout is the nearest such deadline.
+//!
+//! Simulated UPSes (`--simulate`, ups.conf's `driver = sim`) start their
+//! worker at once on a [`Sim`] device; they take no part in discovery.
 //!
 //! Devices. USB UPSes are looked for when ups.conf has `driver =
 //! usbhid-ups` sections, or when nothing at all is configured (then
@@ -59,6 +60,7 @@
 use crate::config::{self, ups_conf, upsd_conf, upsd_users, Role};
 use crate::device::matcher::Matcher;
 use crate::device::naming;
+use crate::device::sim::Sim;
 use crate::device::worker::{
     self, Clock, Config, Dev, Found, Handle, Mirror, Msg, Notify, Opener, Probed, Report, Retry,
 };
@@ -66,13 +68,12 @@ use crate::proto::{
     Action, Actions, Data, Env, ErrCode, InstCmds, LexError, Live, Overflow, Reply, Session,
     TrackingId, TrackingStatus, UpsView, Upses, Upsmon, User, Users, MAX_LINE, MAX_REPLY_LINE,
 };
-use crate::recording::{Recording, Replay};
+use crate::recording::Recording;
 use crate::store::MAX_VARS;
 use crate::sys::hotplug::{self, Uevents};
 use crate::sys::net;
 use crate::text::Text;
-use crate::ups::command::{CmdError, Plan, Step};
-use crate::ups::engine::{Options, Ups, WalkResult, WriteError};
+use crate::ups::engine::Options;
 use crate::ups::select;
 use mio::net::{TcpListener, TcpStream};
 use mio::unix::SourceFd;
@@ -107,12 +108,17 @@ const TRACKING_CAP: usize = 1024;
 /// How often `/sys/class/hidraw` is rescanned when uevents are not to be
 /// had.
 const RESCAN_MS: u64 = 2000;
+/// How long the start waits at most for simulated UPSes' first data.
+const FIRST_DATA_MS: u64 = 5000;
 
 /// The daemon's command line (`hidupsd --simulate ... --listen ... -c DIR`).
 #[derive(Debug, Clone, Default)]
 pub struct Args {
     /// `[NAME=]PATH` of recorded UPSes to serve.
     pub simulate: Vec<String>,
+    /// Script files (`--script FILE`), each with the index in `simulate`
+    /// of the UPS it drives.
+    pub scripts: Vec<(usize, PathBuf)>,
     /// `ADDR:PORT` to listen on, replacing upsd.conf's `LISTEN` lines.
     pub listen: Vec<String>,
     /// A NUT configuration directory (upsd.conf, upsd.users, ups.conf).
@@ -121,8 +127,8 @@ pub struct Args {
 
 /// Where a UPS's data comes from.
 enum Source {
-    /// A recording, replayed.
-    Sim(Box<Recording>),
+    /// A recording, served by a simulated device.
+    Sim(Box<Sim>, Retry),
     /// A `driver = usbhid-ups` section: the first USB UPS its matcher
     /// accepts.
     Usb { matcher: Matcher, retry: Retry },
@@ -205,14 +211,19 @@ impl Setup {
                 }
             }
         }
-        for spec in &args.simulate {
+        for (i, spec) in args.simulate.iter().enumerate() {
             let (name, path) = split_simulate(spec)?;
-            let rec = Recording::load(&path).map_err(|e| e.to_string())?;
+            let mut rec = Recording::load(&path).map_err(|e| e.to_string())?;
+            for (_, file) in args.scripts.iter().filter(|s| s.0 == i) {
+                rec.load_script(file).map_err(|e| e.to_string())?;
+            }
+            let opts = Options::default();
+            let sim = Sim::load(rec, &opts, &path.display().to_string())?;
             upses.push(UpsSpec {
                 name,
                 desc: None,
-                source: Source::Sim(Box::new(rec)),
-                opts: Options::default(),
+                source: Source::Sim(Box::new(sim), Retry::default()),
+                opts,
             });
         }
         let discovery = if upses.is_empty() {
@@ -279,8 +290,9 @@ impl Setup {
     }
 }
 
-/// A `ups.conf` section: `driver = sim` replays `port` (relative to the
-/// configuration directory, as NUT's dummy-ups reads it); `driver =
+/// A `ups.conf` section: `driver = sim` simulates the recording at `port`
+/// (relative to the configuration directory, as NUT's dummy-ups reads
+/// it), its script included; `driver =
 /// usbhid-ups` waits for a USB device its matching options accept.
 fn from_section(
     dir: &Path,
@@ -293,8 +305,10 @@ fn from_section(
     let source = match &s.driver {
         ups_conf::Driver::Sim(p) => {
             let path = dir.join(p);
-            let rec = Recording::load(&path).map_err(|e| at(&format_args!("port: {e}")))?;
-            Source::Sim(Box::new(rec))
+            let port = |e: &dyn std::fmt::Display| at(&format_args!("port: {e}"));
+            let rec = Recording::load(&path).map_err(|e| port(&e))?;
+            let sim = Sim::load(rec, &opts, &path.display().to_string()).map_err(|e| port(&e))?;
+            Source::Sim(Box::new(sim), retry(globals, s))
         }
         ups_conf::Driver::UsbHid => {
             let matcher = Matcher::new(&s.matching, &s.port).map_err(|e| at(&e))?;
@@ -447,34 +461,20 @@ pub(crate) fn log(args: std::fmt::Arguments<'_>) {
     let _ = writeln!(io::stderr().lock(), "hidupsd: {args}");
 }
 
-/// A command waiting out a pause between two of its writes.
-#[derive(Clone, Copy)]
-struct Pending {
-    cmd: &'static str,
-    plan: Plan,
-    /// Index of the next step.
-    next: usize,
-    /// When to run it.
-    at: u64,
-    tracking: Option<TrackingId>,
-}
-
-enum Device {
-    Sim { ups: Box<Ups>, io: Replay },
-    Usb(Box<Usb>),
-}
-
-/// A USB UPS as the loop knows it: what may be bound to it, the worker
-/// that serves it, and a copy of its data.
-struct Usb {
-    /// The ups.conf section's matcher; `None` for a UPS adopted without
-    /// configuration or handed in ([`DeviceSpec`]).
+/// A UPS's device as the loop knows it: what may be bound to it, the
+/// worker that serves it, and a copy of its data. USB and simulated UPSes
+/// alike; a simulated one has neither a matcher nor a USB identity, so no
+/// device found on hidraw is ever its.
+struct Backend {
+    /// The ups.conf section's matcher; `None` for a simulated UPS, one
+    /// adopted without configuration, or one handed in ([`DeviceSpec`]).
     matcher: Option<Matcher>,
     opts: Options,
     retry: Retry,
-    /// The device bound to it, once one is.
+    /// The USB device bound to it, once one is.
     info: Option<crate::sys::usb::UsbInfo>,
-    /// The hidraw node it is open on, as its worker last said.
+    /// The hidraw node it is open on, as its worker last said (a
+    /// simulated UPS: its recording's path).
     node: Option<String>,
     worker: Option<Handle<Dev>>,
     mirror: Mirror,
@@ -483,9 +483,9 @@ struct Usb {
     aged: bool,
 }
 
-impl Usb {
-    fn new(matcher: Option<Matcher>, opts: Options, retry: Retry) -> Usb {
-        Usb {
+impl Backend {
+    fn new(matcher: Option<Matcher>, opts: Options, retry: Retry) -> Backend {
+        Backend {
             matcher,
             opts,
             retry,
@@ -575,56 +575,20 @@ impl Usb {
 struct Served {
     name: String,
     desc: Option<String>,
-    dev: Device,
-    /// The last poll read something (simulated UPSes).
-    live: bool,
+    dev: Backend,
     numlogins: u32,
     /// Set by `FSD`, never cleared (§5.5).
     fsd: bool,
-    next_update: u64,
-    pending: Option<Pending>,
 }
 
 impl Served {
-    /// Bind and start a UPS: the INIT walk, then the recorded interrupt
-    /// reports as a device would send them. A usbhid-ups section starts
-    /// without a device (DRIVER-NOT-CONNECTED until one is found).
-    fn start(spec: UpsSpec, now: u64) -> Result<Served, String> {
-        let dev = match spec.source {
-            Source::Sim(rec) => {
-                let mut ups = Ups::new(&rec.descriptor, rec.ident.clone(), spec.opts)
-                    .map_err(|e| format!("{}: {e}", spec.name))?;
-                let mut io = Replay::new(&rec);
-                ups.init(&mut io, now);
-                for r in &rec.inputs {
-                    ups.on_input(r, &mut io, now);
-                }
-                Device::Sim {
-                    ups: Box::new(ups),
-                    io,
-                }
-            }
-            Source::Usb { matcher, retry } => {
-                Device::Usb(Box::new(Usb::new(Some(matcher), spec.opts, retry)))
-            }
-        };
-        Ok(Served::new(spec.name, spec.desc, dev, now))
-    }
-
-    fn new(name: String, desc: Option<String>, dev: Device, now: u64) -> Served {
-        let next_update = match &dev {
-            Device::Sim { ups, .. } => now + ups.opts.pollinterval_ms,
-            Device::Usb(_) => u64::MAX,
-        };
+    fn new(name: String, desc: Option<String>, dev: Backend) -> Served {
         Served {
             name,
             desc,
             dev,
-            live: true,
             numlogins: 0,
             fsd: false,
-            next_update,
-            pending: None,
         }
     }
 
@@ -634,185 +598,54 @@ impl Served {
             desc: self.desc.as_deref(),
             numlogins: self.numlogins,
             fsd: self.fsd,
-            data: match &self.dev {
-                Device::Sim { ups, .. } if self.live => Data::Ready(Live {
-                    store: &ups.store,
-                    commands: &ups.cmds,
-                    ranges: &[],
-                }),
-                Device::Sim { .. } => Data::Stale,
-                Device::Usb(u) => u.data(now, maxage_ms),
-            },
+            data: self.dev.data(now, maxage_ms),
         }
     }
 
-    /// The next time [`Served::tick`] has something to do.
-    fn deadline(&self) -> u64 {
-        match self.pending {
-            Some(p) => p.at,
-            None => self.next_update,
-        }
-    }
-
-    /// Resume a paused command, or poll when due. No poll runs while a
-    /// command is paused: NUT's driver sleeps through the pause too.
-    fn tick(&mut self, now: u64, tracking: &mut Tracking) {
-        if let Some(p) = self.pending {
-            if p.at <= now {
-                self.resume(now, tracking);
-            }
-            return;
-        }
-        if now < self.next_update {
-            return;
-        }
-        let Device::Sim { ups, io } = &mut self.dev else {
-            return;
-        };
-        let live = ups.update(io, now) == WalkResult::Ok;
-        self.next_update = now + ups.opts.pollinterval_ms;
-        if live != self.live {
-            let what = if live {
-                "answers again"
-            } else {
-                "stopped answering: data stale"
-            };
-            log(format_args!("{}: {what}", self.name));
-            self.live = live;
-        }
-    }
-
-    /// INSTCMD. `Err` only when the command cannot start (another one is
-    /// paused); how it ended goes to the log and to TRACKING.
+    /// INSTCMD: the worker plans and runs it; the result comes back as a
+    /// report (TRACKING) and goes to the log. `Err` only when there is no
+    /// worker to take it.
     fn instcmd(
         &mut self,
         cmd: &'static str,
         value: Option<&str>,
         id: Option<TrackingId>,
-        now: u64,
-        tracking: &mut Tracking,
     ) -> Result<(), ErrCode> {
-        let ups = match &self.dev {
-            Device::Sim { ups, .. } => ups,
-            Device::Usb(u) => {
-                // The worker plans and runs it; the result comes back
-                // as a report (TRACKING) and goes to the log.
-                let value = match value {
-                    Some(v) => Some(Text::try_new(v).ok_or(ErrCode::InstcmdFailed)?),
-                    None => None,
-                };
-                return u
-                    .send(Msg::InstCmd {
-                        cmd,
-                        value,
-                        tracking: id,
-                    })
-                    .then_some(())
-                    .ok_or(ErrCode::InstcmdFailed);
-            }
+        let value = match value {
+            Some(v) => Some(Text::try_new(v).ok_or(ErrCode::InstcmdFailed)?),
+            None => None,
         };
-        if self.pending.is_some() {
-            log(format_args!(
-                "{}: {cmd}: refused, another command is running",
-                self.name
-            ));
-            return Err(ErrCode::InstcmdFailed);
-        }
-        match ups.plan_command(cmd, value) {
-            Ok(plan) => {
-                self.pending = Some(Pending {
-                    cmd,
-                    plan,
-                    next: 0,
-                    at: now,
-                    tracking: id,
-                });
-                self.resume(now, tracking);
-            }
-            Err(e) => {
-                log(format_args!("{}: {cmd}: {e:?}", self.name));
-                let st = match e {
-                    CmdError::Unknown => TrackingStatus::Unknown,
-                    CmdError::NeedsValue | CmdError::BadValue => TrackingStatus::InvalidArgument,
-                };
-                tracking.finish(id, st);
-            }
-        }
-        Ok(())
+        self.dev
+            .send(Msg::InstCmd {
+                cmd,
+                value,
+                tracking: id,
+            })
+            .then_some(())
+            .ok_or(ErrCode::InstcmdFailed)
     }
 
-    /// Run the pending command's steps up to its next pause or its end.
-    fn resume(&mut self, now: u64, tracking: &mut Tracking) {
-        let (Some(p), Device::Sim { ups, io }) = (self.pending.take(), &mut self.dev) else {
-            return;
+    /// SET VAR, handed to the worker like INSTCMD.
+    fn setvar(&mut self, var: &str, value: &str, id: Option<TrackingId>) -> Result<(), ErrCode> {
+        let (Some(var), Some(value)) = (Text::try_new(var), Text::try_new(value)) else {
+            return Err(ErrCode::SetFailed);
         };
-        let mut result = Ok(());
-        for (k, step) in p.plan.steps().enumerate().skip(p.next) {
-            if let Step::PauseMs(ms) = step {
-                self.pending = Some(Pending {
-                    next: k + 1,
-                    at: now + u64::from(ms),
-                    ..p
-                });
-                return;
-            }
-            result = ups.run_step(step, io, now);
-            if result.is_err() {
-                break;
-            }
-        }
-        report(&self.name, p.cmd, result, p.tracking, tracking);
-    }
-
-    /// SET VAR, carried out at once; the result goes to the log and TRACKING.
-    fn setvar(
-        &mut self,
-        var: &str,
-        value: &str,
-        id: Option<TrackingId>,
-        now: u64,
-        tracking: &mut Tracking,
-    ) -> Result<(), ErrCode> {
-        match &mut self.dev {
-            Device::Sim { ups, io } => {
-                let r = ups.setvar(var, value, io, now);
-                report(&self.name, var, r, id, tracking);
-                Ok(())
-            }
-            Device::Usb(u) => {
-                let (Some(var), Some(value)) = (Text::try_new(var), Text::try_new(value)) else {
-                    return Err(ErrCode::SetFailed);
-                };
-                u.send(Msg::SetVar {
-                    var,
-                    value,
-                    tracking: id,
-                })
-                .then_some(())
-                .ok_or(ErrCode::SetFailed)
-            }
-        }
+        self.dev
+            .send(Msg::SetVar {
+                var,
+                value,
+                tracking: id,
+            })
+            .then_some(())
+            .ok_or(ErrCode::SetFailed)
     }
 }
 
-impl Usb {
+impl Backend {
     /// Hand a message to the worker; false without one.
     fn send(&self, m: Msg<Dev>) -> bool {
         self.worker.as_ref().is_some_and(|w| w.send(m))
     }
-}
-
-/// Log how a write ended and record it for TRACKING, with the driver
-/// result codes NUT's usbhid-ups would send.
-fn report(
-    ups: &str,
-    what: &str,
-    r: Result<(), WriteError>,
-    id: Option<TrackingId>,
-    tracking: &mut Tracking,
-) {
-    worker::log_write(ups, what, r);
-    tracking.finish(id, worker::write_status(r));
 }
 
 /// TRACKING results: oldest first, kept for TRACKINGDELAY.
@@ -1043,18 +876,20 @@ impl Daemon {
             )),
         }
         let mut upses = Vec::with_capacity(setup.upses.len() + setup.devices.len());
+        // Simulated UPSes start once the loop can hear their workers.
+        let mut sims = Vec::new();
         for spec in setup.upses {
-            let u = Served::start(spec, now)?;
-            if let Device::Sim { ups, .. } = &u.dev {
-                log(format_args!(
-                    "{}: simulated {} ({} variables, {} commands)",
-                    u.name,
-                    ups.ident.product.as_deref().unwrap_or("UPS"),
-                    ups.store.len(),
-                    ups.cmds.len()
-                ));
-            }
-            upses.push(u);
+            let (matcher, retry) = match spec.source {
+                Source::Sim(sim, retry) => {
+                    sims.push((upses.len(), sim));
+                    (None, retry)
+                }
+                // Without a device until one is found
+                // (DRIVER-NOT-CONNECTED meanwhile).
+                Source::Usb { matcher, retry } => (Some(matcher), retry),
+            };
+            let dev = Backend::new(matcher, spec.opts, retry);
+            upses.push(Served::new(spec.name, spec.desc, dev));
         }
         let slots = (0..maxconn)
             .map(|_| Slot {
@@ -1087,21 +922,48 @@ impl Daemon {
                 rescan_at: u64::MAX,
             },
         };
+        let mut starting = Vec::with_capacity(sims.len());
+        for (i, sim) in sims {
+            let name = &d.upses[i].name;
+            let fail = |e: io::Error| format!("{name}: cannot start the simulation: {e}");
+            let ups = sim.start(name).map_err(fail)?;
+            let found = ups.found().map_err(fail)?;
+            d.upses[i].dev.node = Some(found.node.clone());
+            d.spawn(i, found.boxed(), ups.opener());
+            starting.push(i);
+        }
+        d.await_first_data(starting);
         for spec in setup.devices {
             let i = d.upses.len();
-            let mut usb = Usb::new(None, spec.opts, spec.retry);
-            usb.info = Some(spec.found.info.clone());
-            usb.node = Some(spec.found.node.clone());
-            d.upses.push(Served::new(
-                spec.name,
-                None,
-                Device::Usb(Box::new(usb)),
-                now,
-            ));
+            let mut dev = Backend::new(None, spec.opts, spec.retry);
+            dev.info = Some(spec.found.info.clone());
+            dev.node = Some(spec.found.node.clone());
+            d.upses.push(Served::new(spec.name, None, dev));
             d.spawn(i, spec.found, spec.opener);
         }
         d.start_discovery(now);
         Ok(d)
+    }
+
+    /// Wait, a bounded time, until the workers of UPSes `ups` have
+    /// published once (a worker says [`Report::Attached`] after its first
+    /// publication). Used for simulated UPSes, which answer at once: a
+    /// client that asks right after start gets data, not
+    /// DRIVER-NOT-CONNECTED. Connections made meanwhile wait in the
+    /// listen backlog.
+    fn await_first_data(&mut self, mut ups: Vec<usize>) {
+        let end = std::time::Instant::now() + Duration::from_millis(FIRST_DATA_MS);
+        while !ups.is_empty() {
+            let left = end.saturating_duration_since(std::time::Instant::now());
+            let Ok(r) = self.reports.recv_timeout(left) else {
+                break;
+            };
+            if let Report::Attached { ups: i, .. } = &r {
+                ups.retain(|u| u != i);
+            }
+            self.report(r);
+        }
+        self.refresh();
     }
 
     /// Subscribe to uevents (else plan rescans), then probe every hidraw
@@ -1203,34 +1065,43 @@ impl Daemon {
     fn removed(&mut self, node: &str) {
         self.hotplug.known.retain(|n| n != node);
         for s in &mut self.upses {
-            if let Device::Usb(u) = &mut s.dev {
-                if u.node.as_deref() == Some(node) {
-                    u.node = None;
-                    u.send(Msg::Removed(node.to_string()));
-                }
+            let u = &mut s.dev;
+            // A simulated UPS has no USB identity: its node is a path,
+            // and no hidraw node is it.
+            if u.info.is_some() && u.node.as_deref() == Some(node) {
+                u.node = None;
+                u.send(Msg::Removed(node.to_string()));
             }
         }
     }
 
     /// Workers and probes have news: take their reports, then copy the
-    /// data of every USB UPS that changed.
+    /// data of every UPS that changed.
     fn wake(&mut self) {
         while let Ok(r) = self.reports.try_recv() {
-            match r {
-                Report::Found(f) => self.found(f),
-                Report::Attached { ups, node } => {
-                    if let Some(Device::Usb(u)) = self.upses.get_mut(ups).map(|s| &mut s.dev) {
-                        u.node = Some(node);
-                    }
-                }
-                Report::Done { tracking, status } => self.tracking.finish(Some(tracking), status),
-            }
+            self.report(r);
         }
-        for s in &mut self.upses {
-            if let Device::Usb(u) = &mut s.dev {
-                if let Some(w) = &u.worker {
-                    u.mirror.refresh(w.link());
+        self.refresh();
+    }
+
+    fn report(&mut self, r: Report<Dev>) {
+        match r {
+            Report::Found(f) => self.found(f),
+            Report::Attached { ups, node } => {
+                if let Some(s) = self.upses.get_mut(ups) {
+                    s.dev.node = Some(node);
                 }
+            }
+            Report::Done { tracking, status } => self.tracking.finish(Some(tracking), status),
+        }
+    }
+
+    /// Copy the data of every UPS whose worker published since.
+    fn refresh(&mut self) {
+        for s in &mut self.upses {
+            let u = &mut s.dev;
+            if let Some(w) = &u.worker {
+                u.mirror.refresh(w.link());
             }
         }
     }
@@ -1241,12 +1112,11 @@ impl Daemon {
         // (replugged; or the same node seen twice, and the worker drops
         // the spare).
         for s in &mut self.upses {
-            if let Device::Usb(u) = &mut s.dev {
-                if u.owns(&f) {
-                    u.node = Some(f.node.clone());
-                    u.send(Msg::Attach(f));
-                    return;
-                }
+            let u = &mut s.dev;
+            if u.owns(&f) {
+                u.node = Some(f.node.clone());
+                u.send(Msg::Attach(f));
+                return;
             }
         }
         match self.hotplug.mode {
@@ -1254,18 +1124,15 @@ impl Daemon {
             Discovery::Configured => {
                 // The first section whose matcher accepts it and that has
                 // no device: never bound first, then unplugged ones.
-                let accepts = |s: &Served| match &s.dev {
-                    Device::Usb(u) => u
+                let accepts = |s: &Served| {
+                    s.dev
                         .matcher
                         .as_ref()
-                        .is_some_and(|m| m.matches(&f.node, &f.info)),
-                    _ => false,
+                        .is_some_and(|m| m.matches(&f.node, &f.info))
                 };
                 let pick = |unbound: bool| {
                     self.upses.iter().position(|s| {
-                        accepts(s)
-                            && matches!(&s.dev, Device::Usb(u)
-                                if u.free() && u.worker.is_none() == unbound)
+                        accepts(s) && s.dev.free() && s.dev.worker.is_none() == unbound
                     })
                 };
                 match pick(true).or_else(|| pick(false)) {
@@ -1300,12 +1167,10 @@ impl Daemon {
                     return;
                 }
                 let i = self.upses.len();
-                let usb = Usb::new(None, Options::default(), Retry::default());
-                let now = self.clock.now();
+                let dev = Backend::new(None, Options::default(), Retry::default());
                 // LIST UPS shows the product, as a ups.conf desc would.
                 let desc = f.info.product.clone();
-                self.upses
-                    .push(Served::new(name, desc, Device::Usb(Box::new(usb)), now));
+                self.upses.push(Served::new(name, desc, dev));
                 self.bind(i, f);
             }
         }
@@ -1314,9 +1179,7 @@ impl Daemon {
     /// Give UPS `i` the device `f`: start its worker, or hand the device
     /// to the worker it has.
     fn bind(&mut self, i: usize, f: Box<Found<Dev>>) {
-        let Device::Usb(u) = &mut self.upses[i].dev else {
-            return;
-        };
+        let u = &mut self.upses[i].dev;
         u.info = Some(f.info.clone());
         u.node = Some(f.node.clone());
         if u.worker.is_some() {
@@ -1330,9 +1193,7 @@ impl Daemon {
 
     fn spawn(&mut self, i: usize, f: Found<Dev>, opener: Opener<Dev>) {
         let s = &mut self.upses[i];
-        let Device::Usb(u) = &mut s.dev else {
-            return;
-        };
+        let u = &mut s.dev;
         let cfg = Config {
             name: s.name.clone(),
             index: i,
@@ -1547,13 +1408,13 @@ impl Daemon {
                                 var,
                                 value,
                                 tracking: id,
-                            } => upses[ups].setvar(var.as_str(), value, id, now, tracking),
+                            } => upses[ups].setvar(var.as_str(), value, id),
                             Action::InstCmd {
                                 ups,
                                 cmd,
                                 value,
                                 tracking: id,
-                            } => upses[ups].instcmd(cmd, value, id, now, tracking),
+                            } => upses[ups].instcmd(cmd, value, id),
                         };
                         if let Err(code) = r {
                             tracking.finish(a.tracking(), TrackingStatus::Failed);
@@ -1597,11 +1458,7 @@ impl Daemon {
         self.tracking.expire(now);
         let mut next = u64::MAX;
         for u in &mut self.upses {
-            u.tick(now, &mut self.tracking);
-            next = next.min(u.deadline());
-            if let Device::Usb(usb) = &mut u.dev {
-                next = next.min(usb.check_age(&u.name, now, self.maxage_ms));
-            }
+            next = next.min(u.dev.check_age(&u.name, now, self.maxage_ms));
         }
         if self.hotplug.rescan_at <= now {
             self.rescan();

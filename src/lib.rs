@@ -8,14 +8,16 @@
 //! - [`recording`]: recorded devices (fixture directories) for `decode`,
 //!   tests and simulation;
 //! - [`device`]: which configured UPS a device is, what it is called,
-//!   and (shell) the worker thread that owns each USB UPS and polls it;
+//!   and (shells) the worker thread that owns each UPS and polls it, and
+//!   the simulated device a recording becomes;
 //! - [`daemon`] (shell): the event loop that serves the UPSes over NUT's
 //!   network protocol ([`proto`]), configured by [`config`]; it finds
 //!   devices and reads the workers' copies of their data, never a device.
 //!
 //! No module reads the clock or touches a file descriptor except the
 //! shells: [`daemon`] (the clock, sockets), [`device::worker`] (the
-//! clock, a device's fd), [`sys`] (system calls) and the binary's
+//! clock, a device's fd), [`device::sim`] (a simulated device's socket
+//! pair and script timer), [`sys`] (system calls) and the binary's
 //! `main.rs`.
 
 pub mod config;

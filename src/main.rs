@@ -7,7 +7,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: hidupsd [--simulate [NAME=]PATH]... [--listen ADDR:PORT]... [-c DIR]
+const USAGE: &str =
+    "usage: hidupsd [--simulate [NAME=]PATH [--script FILE]...]... [--listen ADDR:PORT]...
+               [-c DIR]
        hidupsd decode [--explore] PATH
        hidupsd record /dev/hidrawN [SECONDS] > FILE
        hidupsd scan
@@ -16,6 +18,8 @@ const USAGE: &str = "usage: hidupsd [--simulate [NAME=]PATH]... [--listen ADDR:P
   --simulate [NAME=]PATH
                     serve a recorded UPS (fixture directory or recording
                     file) as NAME (default: the file name)
+  --script FILE     add FILE's script lines (at SECONDS powercut, ...) to
+                    the --simulate UPS just before it
   --listen ADDR:PORT
                     listen there (default: upsd.conf's LISTEN, else
                     127.0.0.1:3493 and [::1]:3493)
@@ -152,6 +156,14 @@ fn serve(args: &[String]) -> Result<(), String> {
         };
         match opt.as_str() {
             "--simulate" => a.simulate.push(value("[NAME=]PATH")?),
+            "--script" => {
+                let file = value("FILE")?;
+                let ups =
+                    a.simulate.len().checked_sub(1).ok_or(
+                        "--script: it drives the --simulate UPS before it, and there is none",
+                    )?;
+                a.scripts.push((ups, file.into()));
+            }
             "--listen" => a.listen.push(value("ADDR:PORT")?),
             "-c" => a.confdir = Some(value("DIR")?.into()),
             s => return Err(format!("unknown option '{s}' (see hidupsd --help)")),

@@ -13,9 +13,28 @@
 //! descriptor 05 84 09 04 a1 01 ...     (repeatable; bytes are appended)
 //! feature 0c 0c 64 00                  (report id, then the bytes, id first)
 //! input 0b 0b 90 01 00 00 00 01
+//! at 10 powercut                       (a scripted event, see below)
 //! ```
 //! A fixture directory holds the same lines split over its three files
 //! (`descriptor.hex` holds bare hex bytes).
+//!
+//! Script lines say what a simulated UPS ([`crate::device::sim`]) does
+//! and when; `decode` ignores them. SECONDS is a decimal number of
+//! seconds after the simulated UPS starts; lines may come in any order.
+//! ```text
+//! at 5 set UPS.PowerSummary.RemainingCapacity 80   (a field, in NUT units)
+//! at 10 powercut     (ACPresent 0, Discharging 1, Charging 0)
+//! at 20 lowbatt      (BelowRemainingCapacityLimit 1, ShutdownImminent 1)
+//! at 30 powerback    (ACPresent 1, Discharging 0, Charging 1)
+//! ```
+//! The macros' flags are set under `UPS.PowerSummary.PresentStatus` and
+//! `UPS.PowerSummary`, where the UPS has them; `lowbatt`'s stay set until
+//! a `set` line clears them. In a fixture directory, `at` lines go in
+//! `device.txt` or `reports.txt`.
+//! Parsing checks the syntax only: whether a path names a field of the
+//! UPS is checked when the simulation is set up, against its descriptor
+//! ([`crate::device::sim::Sim::load`]). The same lines may also come from
+//! a script file ([`Recording::load_script`]).
 
 use crate::text::Text;
 use crate::ups::engine::{Identity, IoError, Transport};
@@ -34,6 +53,89 @@ pub struct Recording {
     pub inputs: Vec<Vec<u8>>,
     /// USB string descriptors by index.
     pub strings: Vec<(u8, String)>,
+    /// Scripted events (`at` lines) in file order.
+    pub script: Vec<Event>,
+}
+
+/// One `at SECONDS ...` line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Milliseconds after the simulated UPS starts.
+    pub at_ms: u64,
+    pub act: Act,
+    /// Where the line is, for errors found later (empty when parsed from
+    /// text rather than loaded from a file).
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+/// What an event does. The macros' fields are listed where they are
+/// applied ([`crate::device::sim`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Act {
+    /// Set the field(s) at a NUT path to a value in NUT units.
+    Set {
+        path: String,
+        value: f64,
+    },
+    PowerCut,
+    PowerBack,
+    LowBatt,
+}
+
+impl fmt::Display for Act {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Act::Set { path, value } => write!(f, "set {path} {value}"),
+            Act::PowerCut => f.write_str("powercut"),
+            Act::PowerBack => f.write_str("powerback"),
+            Act::LowBatt => f.write_str("lowbatt"),
+        }
+    }
+}
+
+/// `at SECONDS WHAT...` after the keyword.
+fn event(rest: &str) -> Result<(u64, Act), String> {
+    const FORM: &str =
+        "expected 'at SECONDS set PATH VALUE' or 'at SECONDS powercut|powerback|lowbatt'";
+    let w: Vec<&str> = rest.split_whitespace().collect();
+    let (secs, what) = match w.as_slice() {
+        [secs, what, ..] => (*secs, *what),
+        _ => return Err(FORM.into()),
+    };
+    let s: f64 = secs
+        .parse()
+        .ok()
+        .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+        .ok_or_else(|| format!("'{secs}' is not a number of seconds"))?;
+    // Far beyond any run; keeps the conversion exact.
+    if s > 1e9 {
+        return Err(format!("'{secs}' seconds is too far ahead"));
+    }
+    let at_ms = (s * 1000.0).round() as u64;
+    let act = match (what, &w[2..]) {
+        ("set", [path, value]) => Act::Set {
+            path: path.to_string(),
+            value: value
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite())
+                .ok_or_else(|| format!("'{value}' is not a number"))?,
+        },
+        ("set", _) => return Err("expected 'at SECONDS set PATH VALUE'".into()),
+        ("powercut", []) => Act::PowerCut,
+        ("powerback", []) => Act::PowerBack,
+        ("lowbatt", []) => Act::LowBatt,
+        ("powercut" | "powerback" | "lowbatt", _) => {
+            return Err(format!("'{what}' takes no arguments"))
+        }
+        _ => {
+            return Err(format!(
+                "unknown event '{what}' (set, powercut, powerback, lowbatt)"
+            ))
+        }
+    };
+    Ok((at_ms, act))
 }
 
 /// A recording that could not be read, naming the file and line.
@@ -88,15 +190,21 @@ fn quoted(s: &str) -> Result<String, String> {
     Ok(out)
 }
 
+fn err(file: &Path, line: usize, msg: String) -> Error {
+    Error {
+        file: file.to_path_buf(),
+        line,
+        msg,
+    }
+}
+
+fn read(p: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(p).map_err(|e| err(p, 0, e.to_string()))
+}
+
 impl Recording {
     /// Read a fixture directory or a single-file recording.
     pub fn load(path: &Path) -> Result<Recording, Error> {
-        let err = |file: &Path, line, msg: String| Error {
-            file: file.to_path_buf(),
-            line,
-            msg,
-        };
-        let read = |p: &Path| std::fs::read_to_string(p).map_err(|e| err(p, 0, e.to_string()));
         let mut rec = Recording::default();
         if path.is_dir() {
             let desc = path.join("descriptor.hex");
@@ -105,15 +213,13 @@ impl Recording {
                 rec.descriptor
                     .extend(hex_bytes(line).map_err(|m| err(&desc, n + 1, m))?);
             }
-            let dev = path.join("device.txt");
-            rec.parse(&read(&dev)?).map_err(|(l, m)| err(&dev, l, m))?;
+            rec.parse_file(&path.join("device.txt"), false)?;
             let reports = path.join("reports.txt");
             if reports.exists() {
-                rec.parse(&read(&reports)?)
-                    .map_err(|(l, m)| err(&reports, l, m))?;
+                rec.parse_file(&reports, false)?;
             }
         } else {
-            rec.parse(&read(path)?).map_err(|(l, m)| err(path, l, m))?;
+            rec.parse_file(path, false)?;
         }
         if rec.descriptor.is_empty() {
             return Err(err(path, 0, "no report descriptor in the recording".into()));
@@ -121,8 +227,29 @@ impl Recording {
         Ok(rec)
     }
 
+    /// Add the `at` lines of a script file (nothing else may be in it).
+    pub fn load_script(&mut self, path: &Path) -> Result<(), Error> {
+        self.parse_file(path, true)
+    }
+
+    /// Parse a file's lines into `self`; its events remember the file.
+    fn parse_file(&mut self, path: &Path, script_only: bool) -> Result<(), Error> {
+        let text = read(path)?;
+        let first = self.script.len();
+        self.parse_lines(&text, script_only)
+            .map_err(|(l, m)| err(path, l, m))?;
+        for e in &mut self.script[first..] {
+            e.file = path.to_path_buf();
+        }
+        Ok(())
+    }
+
     /// Parse recording lines into `self`; errors carry the line number.
     pub fn parse(&mut self, text: &str) -> Result<(), (usize, String)> {
+        self.parse_lines(text, false)
+    }
+
+    fn parse_lines(&mut self, text: &str, script_only: bool) -> Result<(), (usize, String)> {
         for (n, raw) in text.lines().enumerate() {
             let line = match raw.find('#') {
                 // A '#' inside a quoted string is not a comment.
@@ -135,7 +262,21 @@ impl Recording {
             }
             let (key, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
             let e = |m: String| (n + 1, m);
+            if script_only && key != "at" {
+                return Err(e(format!(
+                    "'{key}' in a script: a script holds only 'at' lines"
+                )));
+            }
             match key {
+                "at" => {
+                    let (at_ms, act) = event(rest).map_err(e)?;
+                    self.script.push(Event {
+                        at_ms,
+                        act,
+                        file: PathBuf::new(),
+                        line: n + 1,
+                    });
+                }
                 "vendorid" | "productid" => {
                     let v = u16::from_str_radix(rest.trim(), 16)
                         .map_err(|_| e(format!("{key} '{}' is not 4 hex digits", rest.trim())))?;
@@ -218,6 +359,22 @@ impl Replay {
             writes: Vec::new(),
         }
     }
+
+    /// The latest bytes of report `id`, if any.
+    pub fn report(&self, id: u8) -> Option<&[u8]> {
+        self.reports[id as usize].as_deref()
+    }
+
+    /// Report `id` to write a field into (a simulated event): the latest
+    /// bytes, padded with zeros to at least `len` (a short recorded answer,
+    /// or a report never recorded, which then answers from now on).
+    pub fn report_mut(&mut self, id: u8, len: usize) -> &mut Vec<u8> {
+        let r = self.reports[id as usize].get_or_insert_with(|| vec![id]);
+        if r.len() < len {
+            r.resize(len, 0);
+        }
+        r
+    }
 }
 
 impl Transport for Replay {
@@ -270,5 +427,55 @@ mod tests {
         assert!(bad("bogus 1").1.contains("unknown keyword 'bogus'"));
         assert!(bad("descriptor 05 zz").1.contains("'zz'"));
         assert!(bad("vendorid xyz").1.contains("vendorid"));
+    }
+
+    #[test]
+    fn parses_script_lines() {
+        let mut r = Recording::default();
+        r.parse(
+            "at 1.5 set UPS.PowerSummary.RemainingCapacity 80\n\
+             at 0 powercut # the mains fail\nat 10 lowbatt\nat 12.25 powerback\n",
+        )
+        .unwrap();
+        let acts: Vec<(u64, &Act, usize)> =
+            r.script.iter().map(|e| (e.at_ms, &e.act, e.line)).collect();
+        let set = Act::Set {
+            path: "UPS.PowerSummary.RemainingCapacity".into(),
+            value: 80.0,
+        };
+        assert_eq!(
+            acts,
+            [
+                (1500, &set, 1),
+                (0, &Act::PowerCut, 2),
+                (10_000, &Act::LowBatt, 3),
+                (12_250, &Act::PowerBack, 4)
+            ]
+        );
+        let bad = |t: &str| Recording::default().parse(t).unwrap_err().1;
+        assert!(bad("at 1 flood").contains("unknown event 'flood'"));
+        assert!(bad("at -1 powercut").contains("'-1'"));
+        assert!(bad("at x powercut").contains("'x'"));
+        assert!(bad("at 1 set A.B").contains("set PATH VALUE"));
+        assert!(bad("at 1 set A.B high").contains("'high' is not a number"));
+        assert!(bad("at 1 powercut now").contains("takes no arguments"));
+        assert!(bad("at 1").contains("expected"));
+    }
+
+    #[test]
+    fn a_script_file_holds_only_at_lines_and_names_itself() {
+        let p = std::env::temp_dir().join(format!("hidupsd-script-{}", std::process::id()));
+        std::fs::write(&p, "# cut\nat 2 powercut\n").unwrap();
+        let mut r = Recording::default();
+        r.load_script(&p).unwrap();
+        assert_eq!(
+            (r.script[0].file.as_path(), r.script[0].line),
+            (p.as_path(), 2)
+        );
+        std::fs::write(&p, "at 2 powercut\nfeature 01 01 00\n").unwrap();
+        let e = Recording::default().load_script(&p).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.to_string().contains("only 'at' lines"), "{e}");
+        std::fs::remove_file(&p).unwrap();
     }
 }

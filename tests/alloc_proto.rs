@@ -45,7 +45,7 @@ impl Upses for One<'_> {
         1
     }
     fn ups(&self, i: usize) -> Option<UpsView<'_>> {
-        (i == 0).then(|| UpsView {
+        (i == 0).then_some(UpsView {
             name: "ups",
             desc: Some("test"),
             numlogins: 0,

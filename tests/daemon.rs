@@ -392,7 +392,17 @@ fn configuration_directory_users_commands_and_limits() {
             .trim_end()
             .to_string();
         assert_eq!(id.len(), 36);
-        c.ask(&format!("GET TRACKING {id}\n"))
+        // The UPS's worker carries it out and reports back: PENDING
+        // until then.
+        let t0 = Instant::now();
+        loop {
+            match c.ask(&format!("GET TRACKING {id}\n")) {
+                p if p == "PENDING\n" && t0.elapsed() < TIMEOUT => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                r => return r,
+            }
+        }
     };
     assert_eq!(
         tracked(&mut admin, "INSTCMD sim beeper.disable\n"),
@@ -410,29 +420,51 @@ fn configuration_directory_users_commands_and_limits() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    // shutdown.return pauses 125 ms between its writes; a command sent
-    // meanwhile cannot start.
+    // shutdown.return pauses 125 ms between its writes, slept through by
+    // the UPS's worker as NUT's driver does; a command sent meanwhile is
+    // accepted and runs after it, in order.
+    let t0 = Instant::now();
     admin
         .0
         .write_all(b"INSTCMD cps shutdown.return\nINSTCMD cps load.off\n")
         .unwrap();
-    let mut r = [0u8; 49 + 19];
+    let mut r = [0u8; 2 * 49];
     admin.0.read_exact(&mut r).unwrap();
     let r = String::from_utf8_lossy(&r).into_owned();
-    let (ok, refused) = r.split_at(49);
-    let id = ok
-        .strip_prefix("OK TRACKING ")
-        .unwrap_or_else(|| panic!("{r:?}"))
-        .trim_end();
-    assert_eq!(refused, "ERR INSTCMD-FAILED\n");
-    let t0 = Instant::now();
-    loop {
-        match admin.ask(&format!("GET TRACKING {id}\n")).as_str() {
-            "PENDING\n" => assert!(t0.elapsed() < TIMEOUT, "shutdown.return never ended"),
-            r => break assert_eq!(r, "SUCCESS\n"),
+    let ids: Vec<String> = r
+        .lines()
+        .map(|l| {
+            l.strip_prefix("OK TRACKING ")
+                .unwrap_or_else(|| panic!("{r:?}"))
+                .to_string()
+        })
+        .collect();
+    let mut ended: Vec<Option<(String, Duration)>> = vec![None, None];
+    while ended.iter().any(Option::is_none) {
+        assert!(
+            t0.elapsed() < TIMEOUT,
+            "the commands never ended: {ended:?}"
+        );
+        for (id, end) in ids.iter().zip(&mut ended) {
+            if end.is_none() {
+                let st = admin.ask(&format!("GET TRACKING {id}\n"));
+                if st != "PENDING\n" {
+                    *end = Some((st, t0.elapsed()));
+                }
+            }
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
     }
+    let (first, second) = (ended[0].clone().unwrap(), ended[1].clone().unwrap());
+    assert_eq!(
+        (first.0.as_str(), second.0.as_str()),
+        ("SUCCESS\n", "SUCCESS\n")
+    );
+    assert!(first.1 >= Duration::from_millis(125), "{first:?}");
+    assert!(
+        second.1 >= first.1,
+        "load.off ended before shutdown.return: {ended:?}"
+    );
     assert_eq!(
         admin.ask("INSTCMD sim no.such.cmd\n"),
         "ERR CMD-NOT-SUPPORTED\n"

@@ -286,6 +286,7 @@ fn serve(dev: DeviceSpec, conf: Option<&str>) -> u16 {
         simulate: vec![format!("sim={}", fixture(APC).display())],
         listen: vec![format!("127.0.0.1:{port}")],
         confdir: confdir.clone(),
+        ..Args::default()
     };
     // The daemon runs until the test process ends. (A Setup stays on its
     // thread: its ups.conf matchers hold C regex_t values.)

@@ -2,12 +2,14 @@
 //! configured UPS a USB device is (NUT's `ups.conf` matching), what a UPS
 //! found without configuration is called so that it keeps its name across
 //! unplug and replug, how a recording is written, and what `scan` prints.
-//! One shell lives here too: [`worker`], the thread that owns a USB UPS
-//! (its fd, its polls, its reconnects) so that the server never waits on
-//! a device.
+//! Two shells live here too: [`worker`], the thread that owns a UPS (its
+//! fd, its polls, its reconnects) so that the server never waits on a
+//! device, and [`sim`], a recorded UPS behind the same device trait as a
+//! hidraw node, playing its script on a timer thread of its own.
 
 pub mod matcher;
 pub mod naming;
 pub mod record;
 pub mod scan;
+pub mod sim;
 pub mod worker;

@@ -1,6 +1,7 @@
-//! One thread per USB UPS: it owns the UPS's engine ([`Ups`]) and its
-//! device, and runs NUT's polling schedule made event-driven, so that the
-//! protocol loop never waits on a device.
+//! One thread per UPS: it owns the UPS's engine ([`Ups`]) and its device
+//! (a hidraw node, or a simulated UPS: [`super::sim`]), and runs NUT's
+//! polling schedule made event-driven, so that the protocol loop never
+//! waits on a device.
 //!
 //! Read first: `hid-decoding.md` §0 and §6 (polling model, error actions,
 //! reconnect) and `nut-protocol.md` §5.4 (staleness).
@@ -33,8 +34,8 @@
 //!   never on the loop.
 //!
 //! The worker is generic over [`DeviceIo`] (a [`Transport`], a pollable
-//! fd and `read_input`), so tests run it on a socket pair with a scripted
-//! transport.
+//! fd and `read_input`), so a simulated UPS runs through this same code,
+//! and tests run it on a socket pair with a scripted transport.
 //!
 //! Faults (ENODEV, a walk that reads nothing, a read error, a read of 0
 //! bytes, a hang-up): the data is marked stale and the last values kept,
