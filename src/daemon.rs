@@ -1286,6 +1286,10 @@ impl Daemon {
     /// answer, write, read, until the socket would block (mio's
     /// "draining readiness": no further event comes until then).
     fn pump(&mut self, i: usize, now: u64) -> Next {
+        // A read that filled less than the buffer emptied the socket; new
+        // data will raise a fresh edge, so no second read is needed to see
+        // WouldBlock (one syscall fewer per request).
+        let mut drained = false;
         loop {
             self.answer(i, now);
             let slot = &mut self.slots[i];
@@ -1306,14 +1310,23 @@ impl Daemon {
             if c.closing {
                 return Next::Close;
             }
+            // Lines left unanswered (the reply buffer filled) are
+            // answered now that it is empty; only then is the socket done.
+            if drained && !slot.rx[..c.rx_len].contains(&b'\n') {
+                return Next::Open;
+            }
             if c.rx_len == RX {
                 // Full of lines that did not fit the reply buffer: answer
                 // them now that it is empty.
                 continue;
             }
+            let room = RX - c.rx_len;
             match c.stream.read(&mut slot.rx[c.rx_len..]) {
                 Ok(0) => return Next::Close,
-                Ok(n) => c.rx_len += n,
+                Ok(n) => {
+                    c.rx_len += n;
+                    drained = n < room;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Open,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return Next::Close,
