@@ -491,6 +491,8 @@ pub fn engine_options(s: &UpsSection) -> Options {
         offdelay: s.offdelay.map(|v| v.to_string()),
         pollinterval_ms: u64::from(s.pollinterval) * 1000,
         pollfreq_ms: s.pollfreq.map_or(0, |f| u64::from(f) * 1000),
+        overrides: s.overrides.clone(),
+        defaults: s.defaults.clone(),
     }
 }
 

@@ -230,6 +230,25 @@ mod tests {
     }
 
     #[test]
+    fn overrides_win_and_defaults_only_fill_in() {
+        let dir =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apc-back-ups-bk650m2-ch");
+        let kv = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let opts = Options {
+            overrides: vec![kv("battery.charge.low", "33"), kv("ups.mfr", "Local name")],
+            defaults: vec![kv("ups.location", "rack 3"), kv("battery.charge", "1")],
+            ..Options::default()
+        };
+        let (mut ups, mut io) = decode::decode(&Recording::load(&dir).unwrap(), opts).unwrap();
+        let t = ups.next_full() + 10;
+        ups.update(&mut io, t);
+        assert_eq!(ups.store.get("battery.charge.low"), Some("33"));
+        assert_eq!(ups.store.get("ups.mfr"), Some("Local name"));
+        assert_eq!(ups.store.get("ups.location"), Some("rack 3"));
+        assert_eq!(ups.store.get("battery.charge"), Some("100"));
+    }
+
+    #[test]
     fn table_commands_setvar_and_errors() {
         let (mut ups, mut io) = apc();
         let p = ups.plan_command("beeper.off", None).unwrap();

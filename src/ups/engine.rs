@@ -69,6 +69,10 @@ pub struct Options {
     /// Poll intervals in milliseconds (report cache age and full-walk period).
     pub pollinterval_ms: u64,
     pub pollfreq_ms: u64,
+    /// `override.<var>`: published instead of what the device says.
+    pub overrides: Vec<(String, String)>,
+    /// `default.<var>`: published when the device gives no such variable.
+    pub defaults: Vec<(String, String)>,
 }
 
 /// Why a device cannot be served.
@@ -283,7 +287,19 @@ impl Ups {
     /// Publish identity, run the INIT walk and commit the status.
     pub fn init(&mut self, io: &mut dyn Transport, now: u64) -> WalkResult {
         super::identity::publish(self, io);
+        // Published before the walk, so the walk leaves these names alone
+        // (NUT disables mapping entries whose variable already exists).
+        for (k, v) in &self.opts.overrides {
+            let _ = self.store.set(k, v);
+        }
         let r = self.walk(Walk::Init, io, now);
+        // Unlike NUT, which publishes them before the walk too (so they
+        // override as well), defaults only fill in what the device lacks.
+        for (k, v) in &self.opts.defaults {
+            if !self.store.has(k) {
+                let _ = self.store.set(k, v);
+            }
+        }
         self.advertise_commands();
         self.apply_overrides();
         self.commit(false);
