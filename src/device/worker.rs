@@ -676,7 +676,10 @@ impl<D: DeviceIo> Worker<D> {
                     ups.sub.key,
                     ups.store.len(),
                     ups.cmds.len()
-                ))
+                ));
+                for w in ups.option_warnings() {
+                    self.log(format_args!("{w}"));
+                }
             }
             Say::Back => self.log(format_args!("{}: answers again", f.node)),
             _ => {}
