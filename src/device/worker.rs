@@ -288,9 +288,18 @@ impl Sched {
     /// An update that started at `started` went through. The next one is
     /// a poll interval after that start (NUT's main loop sets its timeout
     /// before the update, so a slow update eats into the interval).
-    pub fn updated(&mut self, started: u64) {
+    ///
+    /// An outage ends here, at the first good update, not when the device
+    /// opens again: a unit that opens but never answers stays one outage,
+    /// logged once.
+    pub fn updated(&mut self, started: u64) -> Say {
         if let Conn::Up { next_update } = &mut self.conn {
             *next_update = started + self.poll_ms;
+        }
+        if std::mem::replace(&mut self.outage_logged, false) {
+            Say::Back
+        } else {
+            Say::Quiet
         }
     }
 
@@ -337,11 +346,8 @@ impl Sched {
         self.conn = Conn::Up {
             next_update: now + self.poll_ms,
         };
-        let had_outage = std::mem::replace(&mut self.outage_logged, false);
         if !std::mem::replace(&mut self.ever_up, true) {
             Say::Started
-        } else if had_outage {
-            Say::Back
         } else {
             Say::Quiet
         }
@@ -662,7 +668,7 @@ impl<D: DeviceIo> Worker<D> {
         }
         let now = self.clock.now();
         self.sched.poll_ms = ups.opts.pollinterval_ms;
-        match self.sched.connected(now) {
+        let first = match self.sched.connected(now) {
             Say::Started => {
                 let i = &f.info;
                 self.log(format_args!(
@@ -680,16 +686,20 @@ impl<D: DeviceIo> Worker<D> {
                 for w in ups.option_warnings() {
                     self.log(format_args!("{w}"));
                 }
+                true
             }
-            Say::Back => self.log(format_args!("{}: answers again", f.node)),
-            _ => {}
-        }
+            _ => false,
+        };
         self.want = f.info;
         self.node = Some(f.node.clone());
         self.ups = Some(ups);
         self.dev = Some(dev);
         self.published = None;
-        self.publish(Some(now));
+        // After an outage the data counts as fresh only if the INIT walk
+        // read something (a unit that opens but answers nothing stays
+        // stale, quietly, instead of flapping).
+        let fresh = first || self.ups.as_deref().is_some_and(|u| u.walk_reads() > 0);
+        self.publish(fresh.then_some(now));
         self.notify.send(Report::Attached {
             ups: self.cfg.index,
             node: f.node,
@@ -731,7 +741,9 @@ impl<D: DeviceIo> Worker<D> {
         let end = self.clock.now();
         match r {
             WalkResult::Ok => {
-                self.sched.updated(now);
+                if self.sched.updated(now) == Say::Back {
+                    self.log(format_args!("answers again"));
+                }
                 self.publish(Some(end));
             }
             WalkResult::Reconnect => self.lost(end, "the device stopped answering", false),
@@ -1234,10 +1246,16 @@ mod tests {
             says,
             [Say::Quiet, Say::Quiet, Say::Quiet, Say::GaveUp, Say::Quiet]
         );
-        assert_eq!(s.connected(9000), Say::Back);
-        assert_eq!(s.lost(9500), Say::Lost);
-        assert_eq!(s.lost(9600), Say::Quiet);
-        assert_eq!(s.connected(9700), Say::Back);
+        // Open again, but the outage ends with the first good update.
+        assert_eq!(s.connected(9000), Say::Quiet);
+        assert_eq!(s.updated(9000), Say::Back);
+        assert_eq!(s.updated(11000), Say::Quiet);
+        assert_eq!(s.lost(12500), Say::Lost);
+        // Opens, fails again, opens: still the same outage, said once.
+        assert_eq!(s.connected(13000), Say::Quiet);
+        assert_eq!(s.lost(15000), Say::Quiet);
+        assert_eq!(s.connected(16000), Say::Quiet);
+        assert_eq!(s.updated(16000), Say::Back);
         // A UPS that cannot be opened at start says so once too.
         let mut s = Sched::new(2000, Retry::default());
         assert_eq!(s.connect_failed(0), Say::Lost);

@@ -215,6 +215,8 @@ pub struct Ups {
     buzz: Text,
     /// A write a conversion function asked for (run after it returns).
     deferred: Option<(Text, Text)>,
+    /// Reports the last walk read successfully.
+    walk_reads: u32,
 }
 
 impl Ups {
@@ -276,7 +278,14 @@ impl Ups {
             prev_charge: None,
             buzz: Text::new(),
             deferred: None,
+            walk_reads: 0,
         })
+    }
+
+    /// How many values the last walk read from the device (0: it answered
+    /// nothing, whatever the walk's result).
+    pub fn walk_reads(&self) -> u32 {
+        self.walk_reads
     }
 
     /// Status bits as decoded so far.
@@ -439,6 +448,7 @@ impl Ups {
                 self.process(i, v, io, now, mode);
             }
         }
+        self.walk_reads = ok;
         if mode != Walk::Init && tried > 0 && ok == 0 {
             return WalkResult::Reconnect;
         }
