@@ -23,6 +23,8 @@ const USAGE: &str =
   --listen ADDR:PORT
                     listen there (default: upsd.conf's LISTEN, else
                     127.0.0.1:3493 and [::1]:3493)
+  -B                detach and run in the background (default: foreground,
+                    as service managers expect; -F is accepted too)
   -c DIR            read upsd.conf, upsd.users and ups.conf from DIR
                     (ups.conf sections with driver = usbhid-ups, or
                     driver = sim, port = PATH; without sections every USB
@@ -147,6 +149,7 @@ fn run(args: &[String]) -> Result<(), String> {
 /// The server: options, then the configuration, then the loop.
 fn serve(args: &[String]) -> Result<(), String> {
     let mut a = daemon::Args::default();
+    let mut background = false;
     let mut it = args.iter();
     while let Some(opt) = it.next() {
         let mut value = |what: &str| {
@@ -166,10 +169,19 @@ fn serve(args: &[String]) -> Result<(), String> {
             }
             "--listen" => a.listen.push(value("ADDR:PORT")?),
             "-c" => a.confdir = Some(value("DIR")?.into()),
+            "-B" => background = true,
+            // NUT's "stay in the foreground": already the default.
+            "-F" => background = false,
             s => return Err(format!("unknown option '{s}' (see hidupsd --help)")),
         }
     }
-    daemon::run(daemon::Setup::load(&a)?)
+    // Load (and refuse a bad configuration) while errors still reach the
+    // terminal; then detach if asked, keeping stderr for the log.
+    let setup = daemon::Setup::load(&a)?;
+    if background {
+        nix::unistd::daemon(false, true).map_err(|e| format!("-B: cannot detach: {e}"))?;
+    }
+    daemon::run(setup)
 }
 
 /// Open a hidraw node that is a USB Power Device, with its string source.

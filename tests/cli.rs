@@ -111,3 +111,47 @@ fn non_ups_and_broken_input_give_one_line_errors() {
     let e = one_line_error(&run(&["frobnicate"]));
     assert!(e.contains("unknown command"), "{e}");
 }
+
+#[test]
+fn dash_b_detaches_after_checking_the_configuration() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    // A bad configuration is refused before detaching, on the terminal.
+    let e = one_line_error(&run(&["-B", "-c", "/nonexistent/dir", "--listen", &listen]));
+    assert!(e.contains("/nonexistent/dir"), "{e}");
+    // The detached child keeps stderr, so do not wait for the pipes to close.
+    let st = Command::new(env!("CARGO_BIN_EXE_hidupsd"))
+        .args([
+            "--simulate",
+            &fixture("eaton-3s-700"),
+            "--listen",
+            &listen,
+            "-B",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // The detached server answers; then stop it.
+    let mut ok = false;
+    for _ in 0..100 {
+        if let Ok(mut s) = std::net::TcpStream::connect(&listen) {
+            use std::io::{Read, Write};
+            s.write_all(b"GET VAR eaton-3s-700 ups.status\n").unwrap();
+            let mut b = [0u8; 128];
+            let n = s.read(&mut b).unwrap();
+            ok = b[..n].starts_with(b"VAR eaton-3s-700 ups.status ");
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = Command::new("pkill")
+        .args(["-f", &format!("--listen {listen} -B")])
+        .status();
+    assert!(ok, "the detached server did not answer");
+}
