@@ -151,7 +151,7 @@ fn dash_b_detaches_after_checking_the_configuration() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let _ = Command::new("pkill")
-        .args(["-f", &format!("--listen {listen} -B")])
+        .args(["-f", "--", &format!("--listen {listen} -B")])
         .status();
     assert!(ok, "the detached server did not answer");
 }
