@@ -174,6 +174,7 @@ pub struct Setup {
     maxconn: usize,
     maxage_ms: u64,
     trackingdelay_ms: u64,
+    idle_ms: u64,
     users: Users,
 }
 
@@ -268,6 +269,7 @@ impl Setup {
             maxconn: upsd.maxconn as usize,
             maxage_ms: u64::from(upsd.maxage) * 1000,
             trackingdelay_ms: u64::from(upsd.trackingdelay) * 1000,
+            idle_ms: u64::from(upsd.idle_timeout) * 1000,
             users,
         })
     }
@@ -783,6 +785,7 @@ struct Daemon {
     tracking: Tracking,
     users: Users,
     maxage_ms: u64,
+    idle_ms: u64,
     /// Words with escapes, rebuilt by the tokenizer.
     scratch: Box<[u8]>,
     /// Per-connection seeds for tracking ids.
@@ -909,6 +912,7 @@ impl Daemon {
             tracking: Tracking::new(setup.trackingdelay_ms),
             users: setup.users,
             maxage_ms: setup.maxage_ms,
+            idle_ms: setup.idle_ms,
             scratch: vec![0; MAX_LINE].into_boxed_slice(),
             seeds: RandomState::new(),
             next_seq: 0,
@@ -1260,7 +1264,7 @@ impl Daemon {
             stream,
             peer,
             seq,
-            session: Session::new(now, self.seeds.hash_one(seq)),
+            session: Session::new(now, self.seeds.hash_one(seq)).with_idle_timeout(self.idle_ms),
             rx_len: 0,
             tx_sent: 0,
             tx_len: 0,

@@ -32,6 +32,9 @@ pub const DEFAULT_TRACKINGDELAY: u32 = 3600;
 /// Most simultaneous clients (`MAXCONN`). NUT's default is the process's
 /// file descriptor limit; hidupsd uses a fixed number.
 pub const DEFAULT_MAXCONN: u32 = 1024;
+/// Seconds a silent client is kept, as upsd does (60, not configurable
+/// there; `IDLE_TIMEOUT` here, not below 60 so upsmon never trips it).
+pub const DEFAULT_IDLE_TIMEOUT: u32 = 60;
 
 /// Every keyword this file knows, for the case hint.
 const KEYWORDS: &[&str] = &[
@@ -39,6 +42,7 @@ const KEYWORDS: &[&str] = &[
     "MAXAGE",
     "TRACKINGDELAY",
     "MAXCONN",
+    "IDLE_TIMEOUT",
     "STATEPATH",
     "DATAPATH",
     "ALLOW_NO_DEVICE",
@@ -82,6 +86,8 @@ pub struct UpsdConf {
     pub maxage: u32,
     pub trackingdelay: u32,
     pub maxconn: u32,
+    /// hidupsd's own: seconds a client may stay silent (NUT: 60, fixed).
+    pub idle_timeout: u32,
     pub statepath: Option<String>,
     pub datapath: Option<String>,
     pub allow_no_device: bool,
@@ -99,6 +105,7 @@ impl Default for UpsdConf {
             maxage: DEFAULT_MAXAGE,
             trackingdelay: DEFAULT_TRACKINGDELAY,
             maxconn: DEFAULT_MAXCONN,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             statepath: None,
             datapath: None,
             allow_no_device: false,
@@ -142,7 +149,7 @@ pub fn load(dir: &Path) -> Result<UpsdConf, ConfigError> {
 pub fn parse(file: &Path, text: &[u8]) -> Result<UpsdConf, ConfigError> {
     let mut c = UpsdConf::default();
     // Line of the first occurrence of each single-valued directive.
-    let mut seen: [Option<usize>; 9] = [None; 9];
+    let mut seen: [Option<usize>; 10] = [None; 10];
     for line in super::lex_file(file, text)? {
         let d = Directive { file, line: &line };
         let name = d.name();
@@ -164,6 +171,10 @@ pub fn parse(file: &Path, text: &[u8]) -> Result<UpsdConf, ConfigError> {
             "MAXCONN" => {
                 d.once(&mut seen[2])?;
                 c.maxconn = d.u32("MAXCONN <connections>", "connections", 1)?;
+            }
+            "IDLE_TIMEOUT" => {
+                d.once(&mut seen[9])?;
+                c.idle_timeout = d.u32("IDLE_TIMEOUT <seconds>", "seconds", 60)?;
             }
             "STATEPATH" => {
                 d.once(&mut seen[3])?;
@@ -264,6 +275,17 @@ mod tests {
 
     fn ip(s: &str) -> ListenAddr {
         ListenAddr::Ip(s.parse().unwrap())
+    }
+
+    #[test]
+    fn idle_timeout_is_ours_and_not_below_upsd_s() {
+        assert_eq!(conf("").idle_timeout, 60);
+        assert_eq!(conf("IDLE_TIMEOUT 300\n").idle_timeout, 300);
+        let e = err("IDLE_TIMEOUT 30\n");
+        assert!(
+            e.starts_with("upsd.conf:1:") && e.contains("IDLE_TIMEOUT"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -220,6 +220,8 @@ pub struct Session {
     login: Option<usize>,
     tracking: bool,
     last_heard: u64,
+    /// How long a silent connection is kept.
+    idle_ms: u64,
     ids: IdGen,
 }
 
@@ -233,8 +235,15 @@ impl Session {
             login: None,
             tracking: false,
             last_heard: now,
+            idle_ms: IDLE_TIMEOUT_MS,
             ids: IdGen::new(seed),
         }
+    }
+
+    /// Keep a silent connection this long instead of upsd's 60 s.
+    pub fn with_idle_timeout(mut self, ms: u64) -> Self {
+        self.idle_ms = ms;
+        self
     }
 
     /// The UPS this connection logged in to: the server decrements that
@@ -256,10 +265,11 @@ impl Session {
 
     /// When this connection will have been idle too long.
     pub fn idle_deadline(&self) -> u64 {
-        self.last_heard.saturating_add(IDLE_TIMEOUT_MS)
+        self.last_heard.saturating_add(self.idle_ms)
     }
 
-    /// Has this connection sent no complete line for over 60 seconds?
+    /// Has this connection sent no complete line for longer than the idle
+    /// timeout (60 s unless configured)?
     pub fn is_idle(&self, now: u64) -> bool {
         now > self.idle_deadline()
     }
@@ -1689,6 +1699,9 @@ END LIST VAR su700
         assert_eq!(t.s.idle_deadline(), 110_000);
         t.expect("GET VAR u \"x\n", "ERR INVALID-ARGUMENT\n");
         assert_eq!(t.s.idle_deadline(), 130_000);
+        // IDLE_TIMEOUT in upsd.conf changes the 60 s.
+        let s = Session::new(1_000, SEED).with_idle_timeout(300_000);
+        assert_eq!(s.idle_deadline(), 301_000);
     }
 
     #[test]
