@@ -95,11 +95,18 @@ pub trait DeviceIo: Transport + AsFd + Send {
     /// One waiting input report into `buf`, report id first; `Ok(None)`
     /// when none waits.
     fn read_input(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>>;
+    /// Can string descriptors be fetched by index (hiddev or usbfs)?
+    fn has_strings(&self) -> bool {
+        true
+    }
 }
 
 impl DeviceIo for Hidraw {
     fn read_input(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         Hidraw::read_input(self, buf)
+    }
+    fn has_strings(&self) -> bool {
+        !matches!(self.strings, Strings::None)
     }
 }
 
@@ -118,6 +125,9 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 impl<T: DeviceIo + ?Sized> DeviceIo for Box<T> {
     fn read_input(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         (**self).read_input(buf)
+    }
+    fn has_strings(&self) -> bool {
+        (**self).has_strings()
     }
 }
 
@@ -685,6 +695,12 @@ impl<D: DeviceIo> Worker<D> {
                 ));
                 for w in ups.option_warnings() {
                     self.log(format_args!("{w}"));
+                }
+                if !dev.has_strings() {
+                    self.log(format_args!(
+                        "no hiddev or usbfs node to read USB strings from: \
+                         variables made of them (battery.type, ...) are left out"
+                    ));
                 }
                 true
             }
