@@ -13,6 +13,7 @@ const USAGE: &str =
        hidupsd decode [--explore] PATH
        hidupsd record /dev/hidrawN [SECONDS] > FILE
        hidupsd scan
+       hidupsd killpower [-c DIR] [--dry-run] [--force]
   (no arguments)    serve every USB UPS found, read-only, on 127.0.0.1:3493
                     and [::1]:3493
   --simulate [NAME=]PATH
@@ -36,6 +37,10 @@ const USAGE: &str =
   record NODE       write a recording of a live UPS to standard output:
                     identity, strings, descriptor, every feature report and
                     the input reports seen for SECONDS (default 5)
+  killpower         when upsmon.conf's POWERDOWNFLAG file exists (or with
+                    --force), tell every UPS to cut power after offdelay
+                    and restart when mains return; --dry-run prints the
+                    reports instead of sending them
   scan              list UPS hidraw nodes with ready-to-paste ups.conf
                     sections, as nut-scanner -U does
 The server runs in the foreground until killed.
@@ -135,6 +140,7 @@ fn run(args: &[String]) -> Result<(), String> {
             }
             Ok(())
         }
+        Some("killpower") => killpower(&args[1..]),
         Some("-h") | Some("--help") => {
             print!("{USAGE}");
             Ok(())
@@ -201,4 +207,148 @@ fn open_ups(
         .ok_or_else(|| format!("{node}: not a USB device"))?;
     dev.strings = hidupsd::sys::usb::Strings::open(&info);
     Ok((dev, info))
+}
+
+/// A UPS to power off: name, device, descriptor, identity, options and
+/// `sdcommands`.
+type Target = (
+    String,
+    Box<dyn hidupsd::ups::engine::Transport>,
+    Vec<u8>,
+    hidupsd::ups::engine::Identity,
+    Options,
+    Option<String>,
+);
+
+/// The last step of the halt sequence (see `device::killpower`).
+fn killpower(args: &[String]) -> Result<(), String> {
+    use hidupsd::config::{ups_conf, upsmon_conf};
+    use hidupsd::device::{killpower, matcher::Matcher, worker};
+    let (mut dir, mut dry, mut force) = (std::path::PathBuf::from("/etc/hidupsd"), false, false);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-c" => dir = it.next().ok_or("killpower: -c needs DIR")?.into(),
+            "--dry-run" | "-n" => dry = true,
+            "--force" => force = true,
+            s => {
+                return Err(format!(
+                    "killpower: unknown option '{s}' (see hidupsd --help)"
+                ))
+            }
+        }
+    }
+    if !force {
+        let mon =
+            upsmon_conf::load(&dir).map_err(|e| format!("killpower: {e} (or use --force)"))?;
+        let flag = mon.powerdownflag.ok_or_else(|| {
+            format!(
+                "killpower: {}/upsmon.conf sets no POWERDOWNFLAG (or use --force)",
+                dir.display()
+            )
+        })?;
+        if !Path::new(&flag).exists() {
+            println!("no power-down flag at {flag}: nothing to do");
+            return Ok(());
+        }
+    }
+    let conf = match ups_conf::load(&dir) {
+        Ok(c) => c,
+        Err(e) if e.line == 0 && !dir.join("ups.conf").exists() => ups_conf::UpsConf::default(),
+        Err(e) => return Err(e.to_string()),
+    };
+    // (name, device, descriptor, identity, options, sdcommands)
+    let mut targets: Vec<Target> = Vec::new();
+    let mut nodes = hidupsd::sys::hotplug::scan(Path::new(worker::CLASS)).into_iter();
+    let mut found: Vec<worker::Found<hidupsd::sys::hidraw::Hidraw>> = Vec::new();
+    let mut probe_all = || {
+        for n in nodes.by_ref() {
+            if let worker::Probed::Ups(f) = worker::probe(&n) {
+                found.push(f);
+            }
+        }
+        std::mem::take(&mut found)
+    };
+    let mut usb = probe_all();
+    if conf.ups.is_empty() {
+        for f in usb.drain(..) {
+            let name = f.node.clone();
+            targets.push((
+                name,
+                Box::new(f.dev),
+                f.descriptor,
+                worker::identity(&f.info),
+                Options::default(),
+                None,
+            ));
+        }
+    }
+    for s in &conf.ups {
+        let opts = ups_conf::engine_options(s);
+        match &s.driver {
+            ups_conf::Driver::Sim(p) => {
+                let path = dir.join(p);
+                let rec = Recording::load(&path).map_err(|e| e.to_string())?;
+                let ident = rec.ident.clone();
+                let desc = rec.descriptor.clone();
+                let sim = hidupsd::device::sim::Sim::load(rec, &opts, &path.display().to_string())?;
+                let ups = sim.start(&s.name).map_err(|e| format!("{}: {e}", s.name))?;
+                let dev = ups.open().map_err(|e| format!("{}: {e}", s.name))?;
+                targets.push((
+                    s.name.clone(),
+                    Box::new(dev),
+                    desc,
+                    ident,
+                    opts,
+                    s.sdcommands.clone(),
+                ));
+            }
+            ups_conf::Driver::UsbHid => {
+                let m =
+                    Matcher::new(&s.matching, &s.port).map_err(|e| format!("{}: {e}", s.name))?;
+                match usb.iter().position(|f| m.matches(&f.node, &f.info)) {
+                    Some(i) => {
+                        let f = usb.remove(i);
+                        let ident = worker::identity(&f.info);
+                        targets.push((
+                            s.name.clone(),
+                            Box::new(f.dev),
+                            f.descriptor,
+                            ident,
+                            opts,
+                            s.sdcommands.clone(),
+                        ));
+                    }
+                    None => eprintln!("hidupsd: killpower: {}: no matching UPS found", s.name),
+                }
+            }
+        }
+    }
+    if targets.is_empty() {
+        return Err("killpower: no UPS to power off".into());
+    }
+    let mut failed = 0;
+    for (name, mut dev, desc, ident, opts, sdcommands) in targets {
+        let r = hidupsd::ups::engine::Ups::new(&desc, ident, opts)
+            .map_err(|e| e.to_string())
+            .and_then(|mut ups| {
+                ups.init(&mut *dev, 0);
+                killpower::shutdown(&mut ups, &mut *dev, dry, sdcommands.as_deref(), &mut |ms| {
+                    std::thread::sleep(std::time::Duration::from_millis(u64::from(ms)))
+                })
+            });
+        match r {
+            Ok(o) => print!("{}", killpower::render(&name, &o, dry)),
+            Err(e) => {
+                eprintln!("hidupsd: killpower: {name}: {e}");
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(format!(
+            "killpower: {failed} UPS(es) could not be told to power off"
+        ));
+    }
+    Ok(())
 }

@@ -155,3 +155,43 @@ fn dash_b_detaches_after_checking_the_configuration() {
         .status();
     assert!(ok, "the detached server did not answer");
 }
+
+#[test]
+fn killpower_needs_the_flag_and_dry_run_shows_the_writes() {
+    let dir = std::env::temp_dir().join(format!("hidupsd-kp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let flag = dir.join("killpower");
+    std::fs::write(
+        dir.join("upsmon.conf"),
+        format!(
+            "MONITOR cps@localhost 1 mon pass primary\nSHUTDOWNCMD \"/sbin/shutdown -h now\"\nPOWERDOWNFLAG {}\n",
+            flag.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("ups.conf"),
+        format!(
+            "[cps]\n\tdriver = sim\n\tport = \"{}\"\n\toffdelay = 60\n\tondelay = 180\n",
+            fixture("cps-or2200lcdrt2u")
+        ),
+    )
+    .unwrap();
+    let d = dir.to_str().unwrap();
+    let o = run(&["killpower", "-c", d, "--dry-run"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("no power-down flag at "));
+    std::fs::write(&flag, "").unwrap();
+    let o = run(&["killpower", "-c", d, "--dry-run"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // CyberPower counts whole minutes: 180 s and 60 s are written as 3 and 1.
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "cps: shutdown.return: 2 report(s) to send (dry run)\n\
+         cps: SET_REPORT 0x16: 16 03 00  (load.on.delay 180 via UPS.Output.DelayBeforeStartup)\n\
+         cps: SET_REPORT 0x15: 15 01 00  (load.off.delay 60 via UPS.Output.DelayBeforeShutdown)\n"
+    );
+    let e = one_line_error(&run(&["killpower", "-c", "/nonexistent"]));
+    assert!(e.contains("/nonexistent"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,223 @@
+//! `hidupsd killpower`: the last step of the halt sequence. When the
+//! power-down flag that a primary wrote is present, every configured UPS
+//! is told to cut its outlets after `offdelay` and to restart when power
+//! returns, as NUT's `usbhid-ups -k` does: the first of `shutdown.return`,
+//! `shutdown.reboot`, `load.off.delay`, `shutdown.stayoff` (or the
+//! `sdcommands` list) that the UPS accepts ends the sequence.
+//!
+//! It runs when the daemon has already stopped (a systemd-shutdown hook,
+//! OpenRC's and procd's late shutdown), so it opens the hidraw nodes
+//! itself. `--dry-run` reads the UPS but writes nothing and prints the
+//! reports it would send.
+
+use crate::text::Text;
+use crate::ups::command::Step;
+use crate::ups::engine::{IoError, Transport, Ups};
+use std::fmt::Write as _;
+
+/// A transport that records every SET_REPORT, and with `dry` sends none.
+pub struct Recorder<'a> {
+    pub inner: &'a mut dyn Transport,
+    pub dry: bool,
+    pub writes: Vec<Vec<u8>>,
+}
+
+impl Transport for Recorder<'_> {
+    fn get_feature(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
+        self.inner.get_feature(buf)
+    }
+    fn set_feature(&mut self, buf: &[u8]) -> Result<(), IoError> {
+        self.writes.push(buf.to_vec());
+        if self.dry {
+            Ok(())
+        } else {
+            self.inner.set_feature(buf)
+        }
+    }
+    fn string(&mut self, index: u8, out: &mut Text) -> bool {
+        self.inner.string(index, out)
+    }
+}
+
+/// NUT's order of shutdown commands when `sdcommands` is not set.
+pub const DEFAULT_ORDER: [&str; 4] = [
+    "shutdown.return",
+    "shutdown.reboot",
+    "load.off.delay",
+    "shutdown.stayoff",
+];
+
+/// What one UPS was told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The command that went through.
+    pub command: String,
+    /// Each report written, with the step that wrote it.
+    pub writes: Vec<(String, Vec<u8>)>,
+}
+
+/// Send the shutdown sequence to a started UPS. `pause` waits for the
+/// given milliseconds (the 125 ms between the two delays).
+pub fn shutdown(
+    ups: &mut Ups,
+    io: &mut dyn Transport,
+    dry: bool,
+    sdcommands: Option<&str>,
+    pause: &mut dyn FnMut(u16),
+) -> Result<Outcome, String> {
+    let order: Vec<&str> = match sdcommands {
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect(),
+        None => DEFAULT_ORDER.to_vec(),
+    };
+    let mut tried = Vec::new();
+    for cmd in order {
+        let Ok(plan) = ups.plan_command(cmd, None) else {
+            tried.push(format!("{cmd}: not offered"));
+            continue;
+        };
+        let mut rec = Recorder {
+            inner: &mut *io,
+            dry,
+            writes: Vec::new(),
+        };
+        let mut steps = Vec::new();
+        let mut failed = None;
+        for step in plan.steps() {
+            match step {
+                Step::PauseMs(ms) => pause(ms),
+                _ => {
+                    let before = rec.writes.len();
+                    if let Err(e) = ups.run_step(step, &mut rec, 0) {
+                        failed = Some(format!("{e:?}"));
+                        break;
+                    }
+                    for w in &rec.writes[before..] {
+                        steps.push((describe(ups, step), w.clone()));
+                    }
+                }
+            }
+        }
+        match failed {
+            None => {
+                return Ok(Outcome {
+                    command: cmd.to_string(),
+                    writes: steps,
+                })
+            }
+            Some(e) => tried.push(format!("{cmd}: {e}")),
+        }
+    }
+    Err(format!("no shutdown command worked ({})", tried.join("; ")))
+}
+
+fn describe(ups: &Ups, step: Step) -> String {
+    match step {
+        Step::Write { entry, value } => {
+            let e = &ups.sub.map[entry as usize];
+            format!("{} {} via {}", e.name, value, e.path)
+        }
+        Step::SetVar { name, value } => format!("{name} = {value}"),
+        Step::PauseMs(ms) => format!("pause {ms} ms"),
+    }
+}
+
+/// One line per write: `SET_REPORT 0x16: 16 3c 00 (load.on.delay 60 via ...)`.
+pub fn render(name: &str, o: &Outcome, dry: bool) -> String {
+    let mut s = String::new();
+    let verb = if dry { "to send (dry run)" } else { "sent" };
+    let _ = writeln!(
+        s,
+        "{name}: {}: {} report(s) {verb}",
+        o.command,
+        o.writes.len()
+    );
+    for (what, bytes) in &o.writes {
+        let _ = write!(
+            s,
+            "{name}: SET_REPORT 0x{:02x}:",
+            bytes.first().copied().unwrap_or(0)
+        );
+        for b in bytes {
+            let _ = write!(s, " {b:02x}");
+        }
+        let _ = writeln!(s, "  ({what})");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode;
+    use crate::recording::Recording;
+    use crate::ups::engine::Options;
+    use std::path::Path;
+
+    fn load(name: &str, opts: Options) -> (Ups, crate::recording::Replay) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        decode::decode(&Recording::load(&dir).unwrap(), opts).unwrap()
+    }
+
+    #[test]
+    fn shutdown_return_writes_ondelay_then_offdelay_and_dry_run_sends_nothing() {
+        let opts = Options {
+            ondelay: Some("120".into()),
+            offdelay: Some("60".into()),
+            ..Options::default()
+        };
+        let (mut ups, mut io) = load("cps-or2200lcdrt2u", opts);
+        let mut pauses = Vec::new();
+        let o = shutdown(&mut ups, &mut io, true, None, &mut |ms| pauses.push(ms)).unwrap();
+        assert_eq!(o.command, "shutdown.return");
+        assert_eq!(pauses, [125]);
+        assert_eq!(o.writes.len(), 2);
+        assert!(
+            o.writes[0].0.starts_with("load.on.delay 120 via"),
+            "{:?}",
+            o.writes
+        );
+        assert!(
+            o.writes[1].0.starts_with("load.off.delay 60 via"),
+            "{:?}",
+            o.writes
+        );
+        assert!(io.writes.is_empty(), "a dry run must not write");
+        let text = render("cps", &o, true);
+        assert!(
+            text.starts_with("cps: shutdown.return: 2 report(s) to send (dry run)\n"),
+            "{text}"
+        );
+        // For real: the same bytes reach the device.
+        let o2 = shutdown(&mut ups, &mut io, false, None, &mut |_| {}).unwrap();
+        assert_eq!(
+            io.writes,
+            o2.writes.iter().map(|w| w.1.clone()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn falls_through_the_order_and_honours_sdcommands() {
+        // The BK650M2 has no startup delay, so no shutdown.return: the
+        // next in NUT's order, shutdown.reboot, goes through.
+        let (mut ups, mut io) = load("apc-back-ups-bk650m2-ch", Options::default());
+        let o = shutdown(&mut ups, &mut io, true, None, &mut |_| {}).unwrap();
+        assert_eq!(o.command, "shutdown.reboot");
+        let o = shutdown(
+            &mut ups,
+            &mut io,
+            true,
+            Some("nonsense, load.off.delay"),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(o.command, "load.off.delay");
+        let e = shutdown(&mut ups, &mut io, true, Some("nothing.here"), &mut |_| {}).unwrap_err();
+        assert!(e.contains("nothing.here: not offered"), "{e}");
+    }
+}
