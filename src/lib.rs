@@ -26,6 +26,7 @@ pub mod decode;
 pub mod device;
 pub mod fuzz;
 pub mod hid;
+pub mod monitor;
 pub mod proto;
 pub mod recording;
 pub mod store;
