@@ -3,33 +3,13 @@
 //! no heap allocation. A counting global allocator checks it; this file
 //! holds a single test so no other test's allocations are counted.
 
+mod counting;
+
 use hidupsd::decode;
 use hidupsd::hid::report;
 use hidupsd::recording::Recording;
 use hidupsd::ups::engine::Options;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        System.dealloc(p, l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        System.realloc(p, l, n)
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
 
 #[test]
 fn decoding_reports_allocates_nothing_after_setup() {
@@ -48,7 +28,7 @@ fn decoding_reports_allocates_nothing_after_setup() {
         };
         let fields = ups.desc.fields().to_vec();
         let mut t = ups.next_full() + 1;
-        let before = ALLOCS.load(Ordering::Relaxed);
+        let before = counting::allocations();
         for round in 0..3 {
             // Quick walk, full walk (cache expired), then every input report.
             t += 2_500;
@@ -64,7 +44,7 @@ fn decoding_reports_allocates_nothing_after_setup() {
                 }
             }
         }
-        let n = ALLOCS.load(Ordering::Relaxed) - before;
+        let n = counting::allocations() - before;
         assert_eq!(n, 0, "{}: {n} allocations while decoding", dir.display());
         checked += 1;
     }

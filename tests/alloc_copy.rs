@@ -3,33 +3,13 @@
 //! memory. A counting global allocator checks it; this file holds a
 //! single test so no other test's allocations are counted.
 
+mod counting;
+
 use hidupsd::decode;
 use hidupsd::recording::Recording;
 use hidupsd::store::Store;
 use hidupsd::ups::engine::Options;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        System.dealloc(p, l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        System.realloc(p, l, n)
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
 
 #[test]
 fn copying_a_store_allocates_nothing() {
@@ -38,14 +18,14 @@ fn copying_a_store_allocates_nothing() {
     let (ups, _) = decode::decode(&rec, Options::default()).unwrap();
     let mut src = ups.store.clone();
     let mut copy = Store::new();
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = counting::allocations();
     copy.clone_from(&src);
     src.set("battery.charge", "42").unwrap();
     src.delete("ups.status");
     copy.clone_from(&src);
     src.set("ups.status", "OB").unwrap();
     copy.clone_from(&src);
-    assert_eq!(ALLOCS.load(Ordering::Relaxed), before);
+    assert_eq!(counting::allocations(), before);
     assert_eq!(copy.len(), src.len());
     assert_eq!(copy.get("battery.charge"), Some("42"));
     assert_eq!(copy.generation, src.generation);

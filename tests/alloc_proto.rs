@@ -3,6 +3,8 @@
 //! code the daemon runs, with a counting global allocator. One test per
 //! file so no other test's allocations are counted.
 
+mod counting;
+
 use hidupsd::decode;
 use hidupsd::proto::{
     Data, Env, Live, Reply, Session, TrackingId, TrackingStatus, UpsView, Upses, Users,
@@ -10,30 +12,8 @@ use hidupsd::proto::{
 use hidupsd::recording::Recording;
 use hidupsd::store::Store;
 use hidupsd::ups::engine::Options;
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::IpAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        System.dealloc(p, l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        System.realloc(p, l, n)
-    }
-}
-
-#[global_allocator]
-static A: Counting = Counting;
 
 struct One<'a> {
     store: &'a Store,
@@ -87,7 +67,7 @@ fn answering_requests_allocates_nothing() {
     // One warm-up round, then count.
     let mut total = 0;
     for round in 0..2 {
-        let before = ALLOCS.load(Ordering::Relaxed);
+        let before = counting::allocations();
         for r in requests {
             let mut out = Reply::new(&mut buf);
             let env = Env {
@@ -108,7 +88,7 @@ fn answering_requests_allocates_nothing() {
         }
         if round == 1 {
             assert_eq!(
-                ALLOCS.load(Ordering::Relaxed) - before,
+                counting::allocations() - before,
                 0,
                 "allocations while answering"
             );
