@@ -28,7 +28,8 @@
 //!   done) and refreshes the loop's copy of each UPS that changed;
 //! - after the events, whatever is due runs (`Daemon::tick`): MAXAGE
 //!   staleness, idle clients, the hidraw rescan when there are no
-//!   uevents; the poll timeout is the nearest such deadline.
+//!   uevents, the built-in upsmon ([`Watch`], with `upsmon.conf`); the
+//!   poll timeout is the nearest such deadline.
 //!
 //! Simulated UPSes (`--simulate`, ups.conf's `driver = sim`) start their
 //! worker at once on a [`Sim`] device; they take no part in discovery.
@@ -57,6 +58,7 @@
 //! `LIST VAR`, ...) allocates nothing, and neither does refreshing a
 //! UPS's copy (`clone_from`).
 
+use crate::config::upsmon_conf::{self, UpsmonConf};
 use crate::config::{self, ups_conf, upsd_conf, upsd_users, Role};
 use crate::device::matcher::Matcher;
 use crate::device::naming;
@@ -64,12 +66,14 @@ use crate::device::sim::Sim;
 use crate::device::worker::{
     self, Clock, Config, Dev, Found, Handle, Mirror, Msg, Notify, Opener, Probed, Report, Retry,
 };
+use crate::monitor::{self, Input, Monitor};
 use crate::proto::{
     Action, Actions, Data, Env, ErrCode, InstCmds, LexError, Live, Overflow, Reply, Session,
     TrackingId, TrackingStatus, UpsView, Upses, Upsmon, User, Users, MAX_LINE, MAX_REPLY_LINE,
 };
 use crate::recording::Recording;
 use crate::store::MAX_VARS;
+use crate::sys::exec::Children;
 use crate::sys::hotplug::{self, Uevents};
 use crate::sys::net;
 use crate::text::Text;
@@ -176,6 +180,9 @@ pub struct Setup {
     trackingdelay_ms: u64,
     idle_ms: u64,
     users: Users,
+    /// `upsmon.conf`, when the configuration directory has one: the
+    /// built-in monitor ([`Watch`]).
+    upsmon: Option<UpsmonConf>,
 }
 
 impl Setup {
@@ -187,6 +194,7 @@ impl Setup {
         let mut upsd_file = PathBuf::from(upsd_conf::FILE);
         let mut users = Users::default();
         let mut upses = Vec::new();
+        let mut upsmon = None;
         if let Some(dir) = &args.confdir {
             if !dir.is_dir() {
                 return Err(format!("{}: not a directory", dir.display()));
@@ -210,6 +218,11 @@ impl Setup {
                 for s in &c.ups {
                     upses.push(from_section(dir, &file, &c.globals, s)?);
                 }
+            }
+            if have(upsmon_conf::FILE) {
+                let m = upsmon_conf::load(dir).map_err(|e| e.to_string())?;
+                warn_all(&m.warnings);
+                upsmon = Some(m);
             }
         }
         for (i, spec) in args.simulate.iter().enumerate() {
@@ -271,6 +284,7 @@ impl Setup {
             trackingdelay_ms: u64::from(upsd.trackingdelay) * 1000,
             idle_ms: u64::from(upsd.idle_timeout) * 1000,
             users,
+            upsmon,
         })
     }
 
@@ -772,6 +786,306 @@ struct Hotplug {
     rescan_at: u64,
 }
 
+/// What `POWERDOWNFLAG` holds, as upsmon writes it (no newline).
+const POWERDOWN_MAGIC: &[u8] = b"upsmon-shutdown-file";
+/// How often finished commands are looked for while some run.
+const REAP_MS: u64 = 500;
+
+/// The built-in upsmon, from `upsmon.conf` in the configuration
+/// directory: a [`Monitor`] fed from the loop's copies of this daemon's
+/// UPSes, and the commands it asks for.
+///
+/// Each `MONITOR` entry for this host (`ups@localhost`, `@127.0.0.1`,
+/// `@::1` or a bare `ups`; the port is not looked at) is matched to the
+/// served UPS of that name whenever it is looked at, so a UPS adopted
+/// later is found. It is fed what a stock upsmon would read: `ups.status`
+/// with the FSD latch in front, `ups.alarm` while ALARM is in it, and a
+/// failed poll while the UPS is stale, not connected or unknown. Inputs
+/// go in as they change rather than every POLLFREQ. Entries for other
+/// hosts are not watched yet: never heard from, they count as healthy.
+///
+/// Differences from upsmon: SHUTDOWNEXIT is not applied (the daemon keeps
+/// serving the UPSes, for the secondaries and the late killpower);
+/// SYSLOG notices go to the daemon's log.
+struct Watch {
+    monitor: Monitor,
+    entries: Vec<Watched>,
+    /// NOTIFYCMD and SHUTDOWNCMD as shell command lines.
+    notifycmd: Option<String>,
+    shutdowncmd: Option<String>,
+    powerdownflag: Option<PathBuf>,
+    /// An [`monitor::Action::AwaitLogouts`] is pending: login counts are
+    /// reported at every tick.
+    awaiting: bool,
+    children: Children,
+}
+
+/// One `MONITOR` entry.
+struct Watched {
+    /// The UPS's name here; `None` for another host's UPS.
+    ups: Option<String>,
+    primary: bool,
+    /// What the monitor was last told.
+    last: Seen,
+}
+
+/// A poll's outcome, as last given to the monitor.
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    Nothing,
+    Bad,
+    Status {
+        fsd: bool,
+        status: String,
+        alarm: Option<String>,
+    },
+}
+
+/// The loopback names of this host in a `MONITOR` system.
+fn is_local(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host == "127.0.0.1" || host == "::1"
+}
+
+fn has_word(status: &str, word: &str) -> bool {
+    status
+        .split_ascii_whitespace()
+        .any(|w| w.eq_ignore_ascii_case(word))
+}
+
+impl Watch {
+    /// Build the monitor; remove a power-down flag left from the last
+    /// shutdown, as upsmon does at start (a file that upsmon did not
+    /// write is left alone, and POWERDOWNFLAG is then not used).
+    fn new(mut conf: UpsmonConf) -> Watch {
+        if let Some(flag) = conf.powerdownflag.clone() {
+            match std::fs::read(&flag) {
+                Ok(b) if b.starts_with(POWERDOWN_MAGIC) => match std::fs::remove_file(&flag) {
+                    Ok(()) => log(format_args!("removed the power-down flag {flag}")),
+                    Err(e) => log(format_args!(
+                        "cannot remove the power-down flag {flag}: {e}"
+                    )),
+                },
+                Ok(_) => {
+                    log(format_args!(
+                        "{flag} exists and was not written by upsmon: POWERDOWNFLAG is not used"
+                    ));
+                    conf.powerdownflag = None;
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => log(format_args!("cannot read the power-down flag {flag}: {e}")),
+            }
+        }
+        let entries = conf
+            .monitors
+            .iter()
+            .map(|m| {
+                let local = is_local(&m.host);
+                if !local {
+                    log(format_args!(
+                        "{}:{}: MONITOR {}: UPSes of other hosts are not watched yet: skipped",
+                        upsmon_conf::FILE,
+                        m.line,
+                        m.system
+                    ));
+                }
+                Watched {
+                    ups: local.then(|| m.ups.clone()),
+                    primary: m.role == Role::Primary,
+                    last: Seen::Nothing,
+                }
+            })
+            .collect();
+        Watch {
+            monitor: Monitor::new(&conf),
+            entries,
+            notifycmd: conf.notifycmd.as_deref().map(upsmon_conf::shell_command),
+            shutdowncmd: conf.shutdowncmd.as_deref().map(upsmon_conf::shell_command),
+            powerdownflag: conf.powerdownflag.map(PathBuf::from),
+            awaiting: false,
+            children: Children::default(),
+        }
+    }
+
+    /// Feed the monitor what changed, the time and (while it waits for
+    /// the secondaries) the login counts, and carry out what it asks;
+    /// returns when it next wants to be called.
+    fn run(&mut self, upses: &mut [Served], now: u64, maxage_ms: u64) -> u64 {
+        self.children.reap(|what, st| match st {
+            Ok(st) if st.success() => {}
+            Ok(st) => log(format_args!("{what}: {st}")),
+            Err(e) => log(format_args!("{what}: {e}")),
+        });
+        let mut acts = monitor::Actions::new();
+        for (i, e) in self.entries.iter_mut().enumerate() {
+            let Some(name) = &e.ups else {
+                continue;
+            };
+            let served = upses.iter().find(|s| s.name.eq_ignore_ascii_case(name));
+            let now_seen = served.and_then(|s| match s.dev.data(now, maxage_ms) {
+                Data::Ready(live) => {
+                    let status = live.store.get("ups.status")?;
+                    let alarm = if has_word(status, "ALARM") {
+                        live.store.get("ups.alarm")
+                    } else {
+                        None
+                    };
+                    Some((s.fsd, status, alarm))
+                }
+                _ => None,
+            });
+            match now_seen {
+                None if e.last != Seen::Bad => {
+                    e.last = Seen::Bad;
+                    acts.extend(self.monitor.handle(Input::CommBad(i), now));
+                }
+                Some((fsd, status, alarm))
+                    if !matches!(&e.last, Seen::Status { fsd: f, status: s, alarm: a }
+                        if *f == fsd && s == status && a.as_deref() == alarm) =>
+                {
+                    let shown = if fsd {
+                        format!("FSD {status}")
+                    } else {
+                        status.to_string()
+                    };
+                    acts.extend(self.monitor.handle(
+                        Input::Status {
+                            ups: i,
+                            status: &shown,
+                            alarm,
+                        },
+                        now,
+                    ));
+                    e.last = Seen::Status {
+                        fsd,
+                        status: status.to_string(),
+                        alarm: alarm.map(str::to_string),
+                    };
+                }
+                _ => {}
+            }
+        }
+        if self.monitor.poll_at().is_some_and(|t| t <= now) {
+            acts.extend(self.monitor.handle(Input::Tick, now));
+        }
+        if self.awaiting {
+            acts.extend(self.logins(upses, now));
+        }
+        while !acts.is_empty() {
+            let waiting = self.awaiting;
+            for a in std::mem::take(&mut acts) {
+                self.act(a, upses);
+            }
+            if self.awaiting && !waiting {
+                // Counted at once: the wait ends as soon as nobody is left.
+                acts = self.logins(upses, now);
+            }
+        }
+        let mut next = self.monitor.poll_at().unwrap_or(u64::MAX);
+        if self.children.pending() > 0 {
+            next = next.min(now + REAP_MS);
+        }
+        next
+    }
+
+    /// How many clients are logged in to each UPS this monitor is primary
+    /// for (the built-in monitor has no login of its own); a UPS not
+    /// served here counts 0, as a failed `GET NUMLOGINS`.
+    fn logins(&mut self, upses: &[Served], now: u64) -> monitor::Actions {
+        let mut acts = monitor::Actions::new();
+        for (i, e) in self.entries.iter().enumerate() {
+            if !e.primary {
+                continue;
+            }
+            let n = e.ups.as_ref().map_or(0, |name| {
+                upses
+                    .iter()
+                    .find(|s| s.name.eq_ignore_ascii_case(name))
+                    .map_or(0, |s| s.numlogins)
+            });
+            acts.extend(self.monitor.handle(Input::OtherLogins(i, n), now));
+        }
+        acts
+    }
+
+    fn act(&mut self, a: monitor::Action, upses: &mut [Served]) {
+        match a {
+            monitor::Action::Notify(n) => self.notify(&n),
+            monitor::Action::SetFsd(i) => {
+                let system = self.monitor.system(i).unwrap_or("?");
+                let ups = self.entries.get(i).and_then(|e| e.ups.as_ref());
+                match ups.and_then(|n| upses.iter_mut().find(|s| s.name.eq_ignore_ascii_case(n))) {
+                    Some(s) => {
+                        if !s.fsd {
+                            s.fsd = true;
+                            log(format_args!(
+                                "{}: forced shutdown (FSD) set by the monitor ({system})",
+                                s.name
+                            ));
+                        }
+                    }
+                    None => log(format_args!(
+                        "cannot set FSD on {system}: not a UPS served here"
+                    )),
+                }
+            }
+            monitor::Action::AwaitLogouts { .. } => self.awaiting = true,
+            monitor::Action::FinalDelay { .. } => {}
+            monitor::Action::WritePowerdownFlag => {
+                if let Some(flag) = &self.powerdownflag {
+                    match std::fs::write(flag, POWERDOWN_MAGIC) {
+                        Ok(()) => log(format_args!("wrote the power-down flag {}", flag.display())),
+                        Err(e) => log(format_args!(
+                            "cannot write the power-down flag {}: {e}",
+                            flag.display()
+                        )),
+                    }
+                }
+            }
+            monitor::Action::Shutdown => {
+                self.awaiting = false;
+                match &self.shutdowncmd {
+                    Some(cmd) => {
+                        log(format_args!("running SHUTDOWNCMD: {cmd}"));
+                        if let Err(e) = self.children.shell("SHUTDOWNCMD", cmd, &[], &[]) {
+                            log(format_args!("cannot run SHUTDOWNCMD: {e}"));
+                        }
+                    }
+                    None => log(format_args!(
+                        "the host should shut down now, but upsmon.conf has no SHUTDOWNCMD"
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Deliver a notice: the log, `wall`, NOTIFYCMD (with the message as
+    /// its argument, NOTIFYTYPE and UPSNAME in its environment).
+    fn notify(&mut self, n: &monitor::Notice) {
+        if n.flags.syslog {
+            log(format_args!("{}", n.message));
+        }
+        if n.flags.wall {
+            let mut text = n.message.clone();
+            text.push('\n');
+            // No wall (a container, BusyBox without it): nothing to tell.
+            let _ = self.children.feed("wall", text.as_bytes());
+        }
+        if n.flags.exec {
+            let Some(cmd) = &self.notifycmd else {
+                return;
+            };
+            let line = format!("{cmd} \"$1\"");
+            let mut env = vec![("NOTIFYTYPE", n.event.name())];
+            if let Some(system) = n.ups.and_then(|i| self.monitor.system(i)) {
+                env.push(("UPSNAME", system));
+            }
+            if let Err(e) = self.children.shell("NOTIFYCMD", &line, &[&n.message], &env) {
+                log(format_args!("cannot run NOTIFYCMD: {e}"));
+            }
+        }
+    }
+}
+
 /// The running server.
 struct Daemon {
     poll: Poll,
@@ -797,6 +1111,8 @@ struct Daemon {
     notify: Notify<Dev>,
     reports: Receiver<Report<Dev>>,
     hotplug: Hotplug,
+    /// The built-in upsmon, with `upsmon.conf`.
+    watch: Option<Watch>,
 }
 
 /// Bind the listeners, start the UPSes and serve until killed.
@@ -925,6 +1241,7 @@ impl Daemon {
                 known: Vec::new(),
                 rescan_at: u64::MAX,
             },
+            watch: setup.upsmon.map(Watch::new),
         };
         let mut starting = Vec::with_capacity(sims.len());
         for (i, sim) in sims {
@@ -1492,6 +1809,10 @@ impl Daemon {
             } else {
                 next = next.min(c.session.idle_deadline() + 1);
             }
+        }
+        // Last: logouts of idle clients count for a primary's wait.
+        if let Some(w) = &mut self.watch {
+            next = next.min(w.run(&mut self.upses, now, self.maxage_ms));
         }
         next
     }

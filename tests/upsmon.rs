@@ -49,14 +49,14 @@ fn stock_upsmon_secondary_sees_the_power_cut_and_its_return() {
         "[bk650]\n\tdriver = sim\n\tport = \"{}\"\n",
         recording.display()
     );
-    let users = "[monuser]\n\tpassword = \"mon pass\"\n\tupsmon secondary\n";
+    let users = "[monuser]\n\tpassword = monpass\n\tupsmon secondary\n";
     let d = start("upsmon", &conf, users);
 
     let dir = d.dir.join("upsmon");
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("notify.log");
     let upsmon_conf = format!(
-        "MONITOR bk650@127.0.0.1:{port} 1 monuser \"mon pass\" secondary\n\
+        "MONITOR bk650@127.0.0.1:{port} 1 monuser monpass secondary\n\
          MINSUPPLIES 1\n\
          SHUTDOWNCMD \"/bin/touch {dir}/shutdown\"\n\
          NOTIFYCMD \"/bin/sh -c 'echo $NOTIFYTYPE >> {log}'\"\n\
@@ -80,6 +80,24 @@ fn stock_upsmon_secondary_sees_the_power_cut_and_its_return() {
         .spawn()
         .unwrap();
     let _mon = Guard(child);
+    // The secondary really logs in (a refused login would still let it
+    // read, and hide a broken LOGIN).
+    let port = d.port;
+    let numlogins = move || {
+        use std::io::{Read, Write};
+        let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+            return String::new();
+        };
+        let _ = s.write_all(b"GET NUMLOGINS bk650\n");
+        let mut b = [0u8; 64];
+        let n = s.read(&mut b).unwrap_or(0);
+        String::from_utf8_lossy(&b[..n]).into_owned()
+    };
+    assert!(
+        eventually(10, || numlogins() == "NUMLOGINS bk650 1\n"),
+        "{}",
+        numlogins()
+    );
     let notes = || std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
         eventually(20, || notes().contains("ONBATT")),

@@ -39,19 +39,33 @@ pub fn have(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// The configuration directory [`start`] uses for `tag` (removed when
+/// the daemon's guard drops).
+pub fn dir_for(tag: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("hidupsd-{tag}-{}", std::process::id()))
+}
+
 /// Start `hidupsd -c DIR` with `ups.conf` and `upsd.users` as given and a
 /// LISTEN line on a free port; wait until it accepts.
 pub fn start(tag: &str, ups_conf: &str, users: &str) -> Daemon {
+    start_with(tag, ups_conf, users, &[])
+}
+
+/// As [`start`], with more files (name, content) in the directory.
+pub fn start_with(tag: &str, ups_conf: &str, users: &str, files: &[(&str, &str)]) -> Daemon {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let dir = std::env::temp_dir().join(format!("hidupsd-{tag}-{}", std::process::id()));
+    let dir = dir_for(tag);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("upsd.conf"), format!("LISTEN 127.0.0.1 {port}\n")).unwrap();
     std::fs::write(dir.join("upsd.users"), users).unwrap();
     std::fs::write(dir.join("ups.conf"), ups_conf).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
     let child = Command::new(env!("CARGO_BIN_EXE_hidupsd"))
         .args(["-c", dir.to_str().unwrap()])
         .stderr(Stdio::piped())

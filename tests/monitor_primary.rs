@@ -1,0 +1,188 @@
+//! hidupsd as the primary upsmon of its own UPS, with a stock Debian
+//! upsmon as a secondary: a scripted power cut runs down to a low
+//! battery; hidupsd sets FSD, the secondary shuts down and logs out,
+//! then hidupsd writes the power-down flag and runs its SHUTDOWNCMD; the
+//! late `hidupsd killpower` would then turn the UPS off. Skipped, with a
+//! note, where NUT's upsmon is not installed.
+
+mod common;
+
+use common::{dir_for, eventually, fixture, start_with};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const UPSMON: &str = "/lib/nut/upsmon";
+const FIXTURE: &str = "apc-back-ups-bk650m2-ch";
+
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The BK650M2 recording with a script appended.
+fn recording(script: &str) -> String {
+    let mut rec = std::fs::read_to_string(fixture(FIXTURE).join("device.txt")).unwrap();
+    let desc = std::fs::read_to_string(fixture(FIXTURE).join("descriptor.hex")).unwrap();
+    for l in desc.lines() {
+        rec += &format!("descriptor {l}\n");
+    }
+    rec += &std::fs::read_to_string(fixture(FIXTURE).join("reports.txt")).unwrap();
+    rec + script
+}
+
+/// When `path` appears, polling every 10 ms for up to 30 s.
+fn appears(path: &Path) -> Option<Instant> {
+    let end = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < end {
+        if path.exists() {
+            return Some(Instant::now());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+#[test]
+fn primary_sets_fsd_waits_for_the_secondary_then_shuts_down() {
+    if !Path::new(UPSMON).exists() {
+        println!("skipped: {UPSMON} (Debian nut-client) is not installed");
+        return;
+    }
+    let tag = "monprimary";
+    let dir = dir_for(tag);
+    std::fs::create_dir_all(&dir).unwrap();
+    let rec = dir.join("bk650.rec");
+    std::fs::write(&rec, recording("at 2 powercut\nat 5 lowbatt\n")).unwrap();
+    let flag = dir.join("killpower");
+    // Left from the last shutdown: the daemon removes it at start.
+    std::fs::write(&flag, "upsmon-shutdown-file").unwrap();
+    let notes = dir.join("notify.log");
+    let primary_conf = format!(
+        "MONITOR bk650@localhost 1 admin pass primary\n\
+         MINSUPPLIES 1\n\
+         SHUTDOWNCMD \"/bin/touch {dir}/primary\"\n\
+         NOTIFYCMD \"/bin/sh -c 'echo $NOTIFYTYPE $UPSNAME >> {notes}'\"\n\
+         NOTIFYFLAG ONBATT SYSLOG+EXEC\nNOTIFYFLAG LOWBATT SYSLOG+EXEC\n\
+         NOTIFYFLAG FSD SYSLOG+EXEC\nNOTIFYFLAG SHUTDOWN_HOSTSYNC SYSLOG+EXEC\n\
+         NOTIFYFLAG SHUTDOWN SYSLOG+EXEC\n\
+         HOSTSYNC 5\nFINALDELAY 0\n\
+         POWERDOWNFLAG {flag}\n",
+        dir = dir.display(),
+        notes = notes.display(),
+        flag = flag.display(),
+    );
+    let conf = format!("[bk650]\n\tdriver = sim\n\tport = \"{}\"\n", rec.display());
+    // No space in the password: stock upsmon sends it unquoted.
+    let users = "[monuser]\n\tpassword = monpass\n\tupsmon secondary\n";
+    let d = start_with(tag, &conf, users, &[("upsmon.conf", &primary_conf)]);
+    assert!(!flag.exists(), "the stale power-down flag was not removed");
+
+    let sec = dir.join("upsmon-secondary");
+    std::fs::create_dir_all(&sec).unwrap();
+    let secondary_conf = format!(
+        "MONITOR bk650@127.0.0.1:{port} 1 monuser monpass secondary\n\
+         MINSUPPLIES 1\n\
+         SHUTDOWNCMD \"/bin/touch {dir}/secondary\"\n\
+         NOTIFYFLAG ONBATT SYSLOG\nNOTIFYFLAG LOWBATT SYSLOG\nNOTIFYFLAG FSD SYSLOG\n\
+         NOTIFYFLAG SHUTDOWN SYSLOG\nNOTIFYFLAG COMMBAD SYSLOG\nNOTIFYFLAG COMMOK SYSLOG\n\
+         POLLFREQ 1\nPOLLFREQALERT 1\nFINALDELAY 0\n",
+        port = d.port,
+        dir = dir.display(),
+    );
+    std::fs::write(sec.join("upsmon.conf"), secondary_conf).unwrap();
+    // Half a second out of phase with the script's whole seconds, so that
+    // the secondary's 1 s polls do not land just after the LB by chance.
+    std::thread::sleep(Duration::from_millis(500));
+    let child = Command::new(UPSMON)
+        .args(["-F", "-p"])
+        .env("NUT_CONFPATH", &sec)
+        .env("NUT_STATEPATH", &sec)
+        .env("NUT_ALTPIDPATH", &sec)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _mon = Guard(child);
+
+    // The scripted LB, as a client sees it.
+    let mut s = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut line = String::new();
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        s.write_all(b"GET VAR bk650 ups.status\n").unwrap();
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        if line.split(['"', ' ']).any(|w| w == "LB") {
+            break;
+        }
+        assert!(Instant::now() < end, "no LB: {line:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let t_lb = Instant::now();
+    drop((s, r));
+
+    let secondary = appears(&dir.join("secondary")).expect("the secondary did not shut down");
+    let primary = appears(&dir.join("primary")).expect("the primary did not shut down");
+    let since_lb = |t: Instant| match t.checked_duration_since(t_lb) {
+        Some(d) => d.as_secs_f64(),
+        None => -t_lb.duration_since(t).as_secs_f64(),
+    };
+    println!(
+        "from LB: secondary shut down after {:.2} s, primary after {:.2} s",
+        since_lb(secondary),
+        since_lb(primary)
+    );
+    // Before its own HOSTSYNC (15 s): it saw the FSD hidupsd set.
+    assert!(since_lb(secondary) < 5.0, "the secondary saw no FSD");
+    let mtime = |f: &str| std::fs::metadata(dir.join(f)).unwrap().modified().unwrap();
+    assert!(
+        mtime("secondary") <= mtime("primary"),
+        "the primary went first"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&flag).unwrap(),
+        "upsmon-shutdown-file"
+    );
+    let log = || std::fs::read_to_string(&notes).unwrap_or_default();
+    assert!(
+        eventually(5, || log().contains("SHUTDOWN\n")),
+        "notices: {:?}",
+        log()
+    );
+    // Each notice runs on its own, as upsmon's: their order may differ.
+    let n = log();
+    for want in [
+        "ONBATT bk650@localhost\n",
+        "LOWBATT bk650@localhost\n",
+        "FSD bk650@localhost\n",
+        "SHUTDOWN_HOSTSYNC\n",
+        "SHUTDOWN\n",
+    ] {
+        assert!(n.contains(want), "no {want:?} in {n:?}");
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_hidupsd"))
+        .args(["killpower", "-c", dir.to_str().unwrap(), "--dry-run"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    print!("{out}");
+    assert_eq!(
+        out,
+        "bk650: shutdown.reboot: 1 report(s) to send (dry run)\n\
+         bk650: SET_REPORT 0x40: 40 0a 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  \
+         (shutdown.reboot 10 via UPS.APCGeneralCollection.APCDelayBeforeReboot)\n"
+    );
+}
