@@ -1,0 +1,68 @@
+//! `hidupsd fsd`: what `upsmon -c fsd` does, the unattended-shutdown test
+//! usbhid-ups(8) asks every user to run. It logs in as upsmon.conf's
+//! primary and raises FSD; the daemon's own monitor then shuts this host
+//! down, and clients see FSD in ups.status.
+
+mod common;
+
+use common::{eventually, fixture, run, start_with};
+
+#[test]
+fn fsd_raises_the_flag_and_the_primary_shuts_down() {
+    let conf = format!(
+        "[bk650]\n\tdriver = sim\n\tport = \"{}\"\n",
+        fixture("apc-back-ups-bk650m2-ch").display()
+    );
+    let users = "[admin]\n\tpassword = monpass\n\tupsmon primary\n";
+    let monitor = |port: u16, dir: &str| {
+        format!(
+            "MONITOR bk650@127.0.0.1:{port} 1 admin monpass primary\n\
+             SHUTDOWNCMD \"/bin/touch {dir}/primary\"\nPOWERDOWNFLAG {dir}/killpower\n\
+             HOSTSYNC 2\nFINALDELAY 0\nPOLLFREQ 1\n"
+        )
+    };
+    let tmp = common::dir_for("fsd");
+    let d = start_with(
+        "fsd",
+        &conf,
+        users,
+        &[("upsmon.conf", &monitor(3493, tmp.to_str().unwrap()))],
+    );
+    let dir = d.dir.to_str().unwrap().to_string();
+    // The daemon watches bk650 whatever the port; `fsd` must reach it.
+    std::fs::write(d.dir.join("upsmon.conf"), monitor(d.port, &dir)).unwrap();
+    let out = run(env!("CARGO_BIN_EXE_hidupsd"), &["fsd", "-c", &dir]);
+    assert_eq!(
+        out,
+        format!("bk650@127.0.0.1:{}: forced shutdown set\n", d.port)
+    );
+    let port = d.port;
+    let status = move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(b"GET VAR bk650 ups.status\n").unwrap();
+        let mut b = [0u8; 128];
+        let n = s.read(&mut b).unwrap();
+        String::from_utf8_lossy(&b[..n]).into_owned()
+    };
+    assert!(
+        status().starts_with("VAR bk650 ups.status \"FSD "),
+        "{}",
+        status()
+    );
+    assert!(
+        eventually(10, || d.dir.join("primary").exists()),
+        "the primary did not shut down"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.dir.join("killpower")).unwrap(),
+        "upsmon-shutdown-file"
+    );
+    // Unknown UPS and no primary entries are one-line errors.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_hidupsd"))
+        .args(["fsd", "-c", &dir, "nosuch"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("monitors no UPS 'nosuch' as primary"));
+}
