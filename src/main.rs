@@ -380,7 +380,10 @@ fn fsd(args: &[String]) -> Result<(), String> {
         .monitors
         .iter()
         .filter(|m| {
-            m.role == Role::Primary && only.as_deref().is_none_or(|u| u == m.ups || u == m.system)
+            m.role == Role::Primary
+                && only
+                    .as_deref()
+                    .map_or(true, |u| u == m.ups || u == m.system)
         })
         .collect();
     if targets.is_empty() {
