@@ -6,6 +6,10 @@
 //! Loopback only; every read has a timeout and every daemon is killed when
 //! its test ends, panics included.
 
+mod common;
+
+use common::{free_port, Client};
+
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -24,11 +28,6 @@ fn fixture(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    l.local_addr().unwrap().port()
 }
 
 /// A scratch directory, removed on drop.
@@ -121,54 +120,6 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log);
-    }
-}
-
-struct Client(TcpStream);
-
-impl Client {
-    /// Send `req` and read one whole reply: one line, or a whole list.
-    fn ask(&mut self, req: &str) -> String {
-        self.0.write_all(req.as_bytes()).unwrap();
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            let text = String::from_utf8_lossy(&got);
-            let done = text.ends_with('\n')
-                && (!text.starts_with("BEGIN LIST") || text.contains("\nEND LIST"));
-            if done {
-                return text.into_owned();
-            }
-            let n = self
-                .0
-                .read(&mut buf)
-                .unwrap_or_else(|e| panic!("{req:?}: {e} after {text:?}"));
-            assert!(n > 0, "{req:?}: connection closed after {text:?}");
-            got.extend_from_slice(&buf[..n]);
-        }
-    }
-
-    /// Send `req` and read exactly as many bytes as `want` has.
-    #[track_caller]
-    fn expect(&mut self, req: &str, want: &str) {
-        self.0.write_all(req.as_bytes()).unwrap();
-        let mut got = vec![0u8; want.len()];
-        self.0.read_exact(&mut got).unwrap();
-        assert_eq!(String::from_utf8_lossy(&got), want, "reply to {req:?}");
-    }
-
-    /// Send `req` and return what a single read brings.
-    fn one_read(&mut self, req: &str) -> String {
-        self.0.write_all(req.as_bytes()).unwrap();
-        let mut buf = vec![0u8; 1 << 16];
-        let n = self.0.read(&mut buf).unwrap();
-        String::from_utf8_lossy(&buf[..n]).into_owned()
-    }
-
-    /// Has the server closed the connection (after what it sent)?
-    fn closed(&mut self) -> bool {
-        let mut buf = [0u8; 256];
-        matches!(self.0.read(&mut buf), Ok(0))
     }
 }
 

@@ -11,6 +11,10 @@
 //!
 //! Loopback only; every wait is bounded.
 
+mod common;
+
+use common::{free_port, Client};
+
 use hidupsd::daemon::{self, Args, DeviceSpec, Setup};
 use hidupsd::device::worker::{self, Clock, Config, DeviceIo, Found, Msg, Notify, Retry};
 use hidupsd::recording::{Recording, Replay};
@@ -20,7 +24,6 @@ use hidupsd::ups::engine::{IoError, Options, Transport};
 use mio::{Events, Poll, Token, Waker};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -221,55 +224,6 @@ fn input_reports_hangup_unplug_and_replug() {
         s.live && !s.gone
     });
     assert_eq!(charge().as_deref(), Some("100"));
-}
-
-/// A raw protocol client.
-struct Client(TcpStream);
-
-impl Client {
-    fn connect(port: u16) -> Client {
-        let t0 = Instant::now();
-        loop {
-            if let Ok(s) = TcpStream::connect((Ipv4Addr::LOCALHOST, port)) {
-                s.set_read_timeout(Some(TIMEOUT)).unwrap();
-                s.set_nodelay(true).unwrap();
-                return Client(s);
-            }
-            assert!(t0.elapsed() < TIMEOUT, "the daemon never listened");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// One request, one reply line.
-    fn ask(&mut self, req: &str) -> String {
-        self.0.write_all(req.as_bytes()).unwrap();
-        let mut got = Vec::new();
-        let mut b = [0u8; 512];
-        while !got.ends_with(b"\n") {
-            let n = self.0.read(&mut b).unwrap();
-            assert!(n > 0, "{req:?}: closed");
-            got.extend_from_slice(&b[..n]);
-        }
-        String::from_utf8(got).unwrap()
-    }
-
-    /// Ask until the reply satisfies `ok`.
-    fn until(&mut self, req: &str, ok: impl Fn(&str) -> bool) -> String {
-        let t0 = Instant::now();
-        loop {
-            let r = self.ask(req);
-            if ok(&r) {
-                return r;
-            }
-            assert!(t0.elapsed() < TIMEOUT, "{req:?}: still {r:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    l.local_addr().unwrap().port()
 }
 
 /// A daemon in this process serving the APC recording simulated as `sim`

@@ -11,6 +11,10 @@
 //!
 //! Loopback only; every wait is bounded and every daemon killed.
 
+mod common;
+
+use common::{free_port, Client};
+
 use hidupsd::decode;
 use hidupsd::device::sim::Sim;
 use hidupsd::device::worker::{self, Clock, Config, Dev, Notify, Retry};
@@ -18,8 +22,7 @@ use hidupsd::hid::Descriptor;
 use hidupsd::recording::Recording;
 use hidupsd::ups::engine::Options;
 use mio::{Poll, Token, Waker};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -112,11 +115,6 @@ fn every_fixture_through_the_worker_publishes_what_decode_prints() {
     assert!(compared.len() >= 14, "{compared:?}");
 }
 
-fn free_port() -> u16 {
-    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    l.local_addr().unwrap().port()
-}
-
 /// A scratch directory, removed on drop.
 struct TmpDir(PathBuf);
 
@@ -142,36 +140,6 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-struct Client(TcpStream);
-
-impl Client {
-    fn connect(port: u16) -> Client {
-        let t0 = Instant::now();
-        loop {
-            if let Ok(s) = TcpStream::connect((Ipv4Addr::LOCALHOST, port)) {
-                s.set_read_timeout(Some(TIMEOUT)).unwrap();
-                s.set_nodelay(true).unwrap();
-                return Client(s);
-            }
-            assert!(t0.elapsed() < TIMEOUT, "the daemon never listened");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    /// One request, one reply line.
-    fn ask(&mut self, req: &str) -> String {
-        self.0.write_all(req.as_bytes()).unwrap();
-        let mut got = Vec::new();
-        let mut b = [0u8; 512];
-        while !got.ends_with(b"\n") {
-            let n = self.0.read(&mut b).unwrap();
-            assert!(n > 0, "{req:?}: closed");
-            got.extend_from_slice(&b[..n]);
-        }
-        String::from_utf8(got).unwrap()
     }
 }
 

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -125,5 +125,94 @@ pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
             return false;
         }
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// How long a test waits for the daemon before failing.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A raw NUT protocol client.
+pub struct Client(pub TcpStream);
+
+impl Client {
+    /// Connect, retrying until the daemon listens.
+    pub fn connect(port: u16) -> Client {
+        let t0 = Instant::now();
+        loop {
+            if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
+                s.set_read_timeout(Some(WAIT)).unwrap();
+                s.set_nodelay(true).unwrap();
+                return Client(s);
+            }
+            assert!(t0.elapsed() < WAIT, "the daemon never listened");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Send `req` and read one whole reply: one line, or a whole list.
+    pub fn ask(&mut self, req: &str) -> String {
+        self.0.write_all(req.as_bytes()).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let text = String::from_utf8_lossy(&got);
+            let done = text.ends_with('\n')
+                && (!text.starts_with("BEGIN LIST") || text.contains("\nEND LIST"));
+            if done {
+                return text.into_owned();
+            }
+            let n = self
+                .0
+                .read(&mut buf)
+                .unwrap_or_else(|e| panic!("{req:?}: {e} after {text:?}"));
+            assert!(n > 0, "{req:?}: connection closed after {text:?}");
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    /// Send `req` and read exactly as many bytes as `want` has.
+    #[track_caller]
+    pub fn expect(&mut self, req: &str, want: &str) {
+        self.0.write_all(req.as_bytes()).unwrap();
+        let mut got = vec![0u8; want.len()];
+        self.0.read_exact(&mut got).unwrap();
+        assert_eq!(String::from_utf8_lossy(&got), want, "reply to {req:?}");
+    }
+
+    /// Send `req` and return what a single read brings (a reply meant to
+    /// arrive in one write).
+    pub fn one_read(&mut self, req: &str) -> String {
+        self.0.write_all(req.as_bytes()).unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        let n = self.0.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+
+    /// Has the server closed the connection (after what it sent)?
+    pub fn closed(&mut self) -> bool {
+        let mut buf = [0u8; 256];
+        matches!(self.0.read(&mut buf), Ok(0))
+    }
+
+    /// Ask until the reply satisfies `ok`.
+    pub fn until(&mut self, req: &str, ok: impl Fn(&str) -> bool) -> String {
+        let t0 = Instant::now();
+        loop {
+            let r = self.ask(req);
+            if ok(&r) {
+                return r;
+            }
+            assert!(t0.elapsed() < WAIT, "{req:?}: still {r:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
