@@ -114,6 +114,25 @@ impl PartialEq<str> for Text {
     }
 }
 
+/// C `atol` on text: leading white space, an optional sign, then digits;
+/// anything after them is ignored. `None` when there are no digits (C
+/// gives 0). Saturates instead of overflowing.
+pub fn atol(s: &str) -> Option<i64> {
+    let s = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut n: i64 = 0;
+    let mut any = false;
+    for b in digits.bytes().take_while(u8::is_ascii_digit) {
+        n = n.saturating_mul(10).saturating_add(i64::from(b - b'0'));
+        any = true;
+    }
+    any.then_some(if neg { -n } else { n })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +146,16 @@ mod tests {
         assert_eq!(t.as_str(), "ab");
         write!(t, "{:.1}", 2.25f64).unwrap();
         assert_eq!(t.as_str(), "ab2.2");
+    }
+
+    #[test]
+    fn atol_as_c() {
+        assert_eq!(atol(" 42abc"), Some(42));
+        assert_eq!(atol("\x0b-7"), Some(-7));
+        assert_eq!(atol("+3"), Some(3));
+        assert_eq!(atol("x1"), None);
+        assert_eq!(atol(""), None);
+        assert_eq!(atol("99999999999999999999999"), Some(i64::MAX));
     }
 
     #[test]

@@ -719,24 +719,9 @@ fn cmp_ci(a: &str, b: &str) -> Ordering {
         .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
 }
 
-/// C's `atoi`: optional blanks and sign, then digits up to the first
-/// other byte; no digits is 0. Saturates instead of overflowing.
+/// C `atoi`, as upsd parses numbers.
 fn atoi(s: &str) -> i64 {
-    let s = s.trim_start_matches(|c: char| c.is_ascii_whitespace());
-    let (neg, digits) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let mut n: i64 = 0;
-    for b in digits.bytes().take_while(u8::is_ascii_digit) {
-        n = n.saturating_mul(10).saturating_add(i64::from(b - b'0'));
-    }
-    if neg {
-        -n
-    } else {
-        n
-    }
+    crate::text::atol(s).unwrap_or(0)
 }
 
 #[cfg(test)]

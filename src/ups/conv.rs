@@ -969,27 +969,10 @@ fn d_equal(a: f64, b: f64) -> bool {
     (a - b).abs() <= f64::EPSILON
 }
 
-/// C `atoi`: leading blanks, sign, digits; anything else ends it.
+/// C `atoi`: `atol` truncated to int as glibc does (clamped to long,
+/// then the cast wraps).
 fn atoi(s: &str) -> i32 {
-    let b = s.as_bytes();
-    let mut i = b.iter().take_while(|c| is_c_space(**c)).count();
-    let neg = match b.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let mut n: i64 = 0;
-    for &c in b[i..].iter().take_while(|c| c.is_ascii_digit()) {
-        n = n.saturating_mul(10).saturating_add((c - b'0') as i64);
-    }
-    // glibc: strtol clamps to long, then the cast to int wraps.
-    (if neg { -n } else { n }) as i32
+    crate::text::atol(s).unwrap_or(0) as i32
 }
 
 fn is_c_space(c: u8) -> bool {

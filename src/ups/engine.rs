@@ -14,7 +14,7 @@ use super::status::{self, OnlineDischarge};
 use super::table::{hu, st, Entry, Subdriver};
 use crate::hid::{report, Descriptor, Kind};
 use crate::store::Store;
-use crate::text::Text;
+use crate::text::{atol, Text};
 use core::fmt::Write;
 
 /// Why a report read or write failed, as far as the engine cares.
@@ -567,7 +567,7 @@ impl Ups {
     /// Turn the status bits into `ups.status` (and, after a full walk,
     /// `ups.alarm`).
     fn commit(&mut self, full: bool) {
-        let charge = self.store.get("battery.charge").and_then(atoi);
+        let charge = self.store.get("battery.charge").and_then(atol);
         let mut words = status::words(self.bits, self.opts.onlinedischarge, charge);
         // A battery.charge trend implies charging or discharging when the
         // UPS says neither (NUT's generic status commit).
@@ -837,30 +837,6 @@ pub fn format_value(fmt: &str, v: f64, out: &mut Text) -> bool {
     write!(out, "{v:.prec$}").is_ok()
 }
 
-/// C `atoi` on a published value (leading integer, else 0 → `None` if no digits).
-fn atoi(s: &str) -> Option<i64> {
-    atol(s)
-}
-
-/// C `atol`: optional sign and leading digits; `None` if there are none.
-pub fn atol(s: &str) -> Option<i64> {
-    let s = s.trim_start();
-    let (neg, digits) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let end = digits
-        .bytes()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(digits.len());
-    if end == 0 {
-        return None;
-    }
-    let v: i64 = digits[..end].parse().ok()?;
-    Some(if neg { -v } else { v })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -878,8 +854,5 @@ mod tests {
         assert_eq!(f("%.2f", 0.125), "0.12");
         assert_eq!(f("30", 7.0), "30");
         assert!(!format_value("%d", 1.0, &mut Text::new()));
-        assert_eq!(atol(" 42abc"), Some(42));
-        assert_eq!(atol("-7"), Some(-7));
-        assert_eq!(atol("x"), None);
     }
 }
