@@ -26,48 +26,32 @@ pub fn decode(rec: &Recording, opts: Options) -> Result<(Ups, Replay), BindError
 /// Read a live UPS once through its hidraw node: identity and descriptor
 /// from the kernel, then the same start-up sequence as [`decode`].
 pub fn decode_hidraw(path: &std::path::Path, opts: Options) -> Result<Ups, String> {
-    use crate::sys::hidraw::{Hidraw, BUS_USB};
-    let name = path.display();
-    let mut dev = Hidraw::open(path).map_err(|e| format!("{name}: {e}"))?;
-    let info = dev
-        .info()
-        .map_err(|e| format!("{name}: HIDIOCGRAWINFO: {e}"))?;
-    if info.bustype != BUS_USB {
-        return Err(format!(
-            "{name}: not a USB device (bus {:#x})",
-            info.bustype
-        ));
+    use crate::device::worker::{identity, DeviceIo};
+    let mut f = open_ups(path)?;
+    if !f.dev.has_strings() {
+        eprintln!(
+            "hidupsd: {}: no hiddev or usbfs node: variables made of USB strings are left out",
+            path.display()
+        );
     }
-    let desc = dev
-        .descriptor()
-        .map_err(|e| format!("{name}: HIDIOCGRDESC: {e}"))?;
-    // sysfs has the USB strings; HIDIOCGRAWNAME is "<manufacturer> <product>".
-    let usb = crate::sys::usb::UsbInfo::for_hidraw(&path.to_string_lossy());
-    let ident = match &usb {
-        Some(u) => crate::ups::engine::Identity {
-            vid: u.vid,
-            pid: u.pid,
-            vendor: u.manufacturer.clone(),
-            product: u.product.clone(),
-            serial: u.serial.clone(),
-        },
-        None => crate::ups::engine::Identity {
-            vid: info.vendor as u16,
-            pid: info.product as u16,
-            vendor: None,
-            product: dev.name(),
-            serial: dev.uniq().filter(|s| !s.is_empty()),
-        },
-    };
-    if let Some(u) = &usb {
-        dev.strings = crate::sys::usb::Strings::open(u);
-        if matches!(dev.strings, crate::sys::usb::Strings::None) {
-            eprintln!("hidupsd: {name}: no hiddev or usbfs node: variables made of USB strings are left out");
-        }
-    }
-    let mut ups = Ups::new(&desc, ident, opts).map_err(|e| format!("{name}: {e}"))?;
-    ups.init(&mut dev, 0);
+    let mut ups = Ups::new(&f.descriptor, identity(&f.info), opts)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    ups.init(&mut f.dev, 0);
     Ok(ups)
+}
+
+/// Open `/dev/hidrawN` for a one-shot command (`decode`, `record`,
+/// `scan`): errors name the node, and a device that is not a USB HID
+/// Power Device is one.
+pub fn open_ups(
+    path: &std::path::Path,
+) -> Result<crate::device::worker::Found<crate::sys::hidraw::Hidraw>, String> {
+    let name = path.display();
+    let node = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let dev = crate::sys::hidraw::Hidraw::open(path).map_err(|e| format!("{name}: {e}"))?;
+    let sysfs = crate::sys::usb::UsbInfo::for_hidraw(node);
+    crate::device::worker::identify(dev, node, sysfs)?
+        .ok_or_else(|| format!("{name}: not a USB HID Power Device"))
 }
 
 /// Variables sorted by name, as `upsc` lists them.

@@ -102,7 +102,8 @@ fn run(args: &[String]) -> Result<(), String> {
                     .map_err(|_| format!("record: '{s}' is not a number of seconds"))?,
                 None => 5,
             };
-            let (mut dev, info) = open_ups(node)?;
+            let f = decode::open_ups(Path::new(node))?;
+            let (mut dev, info) = (f.dev, f.info);
             let rec = hidupsd::device::record::capture(&mut dev, &info, secs * 1000)
                 .map_err(|e| format!("{node}: {e}"))?;
             let text = hidupsd::device::record::to_text(
@@ -117,7 +118,9 @@ fn run(args: &[String]) -> Result<(), String> {
             let mut found = 0;
             for node in hidupsd::sys::hotplug::scan(Path::new("/sys/class/hidraw")) {
                 let path = format!("/dev/{node}");
-                let Ok((dev, info)) = open_ups(&path) else {
+                let Ok(hidupsd::device::worker::Found { dev, info, .. }) =
+                    decode::open_ups(Path::new(&path))
+                else {
                     continue;
                 };
                 drop(dev);
@@ -193,25 +196,6 @@ fn serve(args: &[String]) -> Result<(), String> {
         nix::unistd::daemon(false, true).map_err(|e| format!("-B: cannot detach: {e}"))?;
     }
     daemon::run(setup)
-}
-
-/// Open a hidraw node that is a USB Power Device, with its string source.
-fn open_ups(
-    node: &str,
-) -> Result<(hidupsd::sys::hidraw::Hidraw, hidupsd::sys::usb::UsbInfo), String> {
-    let mut dev =
-        hidupsd::sys::hidraw::Hidraw::open(Path::new(node)).map_err(|e| format!("{node}: {e}"))?;
-    let desc = dev
-        .descriptor()
-        .map_err(|e| format!("{node}: HIDIOCGRDESC: {e}"))?;
-    let d = hidupsd::hid::Descriptor::parse(&desc).map_err(|e| format!("{node}: {e}"))?;
-    if !d.is_power_device() {
-        return Err(format!("{node}: not a HID Power Device"));
-    }
-    let info = hidupsd::sys::usb::UsbInfo::for_hidraw(node)
-        .ok_or_else(|| format!("{node}: not a USB device"))?;
-    dev.strings = hidupsd::sys::usb::Strings::open(&info);
-    Ok((dev, info))
 }
 
 /// A UPS to power off: name, device, descriptor, identity, options and

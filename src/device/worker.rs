@@ -1034,7 +1034,7 @@ pub enum Probed {
 pub fn probe(node: &str) -> Probed {
     let path = Path::new("/dev").join(node);
     let sysfs = UsbInfo::for_hidraw(node);
-    let mut dev = match open_patiently(&path) {
+    let dev = match open_patiently(&path) {
         Ok(d) => d,
         Err(e) => {
             // Keyboards and the like are not our business; a listed UPS
@@ -1049,16 +1049,31 @@ pub fn probe(node: &str) -> Probed {
             };
         }
     };
+    match identify(dev, node, sysfs) {
+        Ok(Some(found)) => Probed::Ups(found),
+        Ok(None) => Probed::NotUps,
+        Err(e) => Probed::Failed(e),
+    }
+}
+
+/// Keep an open hidraw node if it is a USB HID Power Device: its report
+/// descriptor, its identity (sysfs `sysfs` when given, else what hidraw
+/// itself says, as for uhid devices) and its string source. `Ok(None)`
+/// for any other device. Blocking ioctls: not for the event loop.
+pub fn identify(
+    mut dev: Hidraw,
+    node: &str,
+    sysfs: Option<UsbInfo>,
+) -> Result<Option<Found<Hidraw>>, String> {
     match dev.info() {
         Ok(i) if i.bustype == BUS_USB => {}
-        _ => return Probed::NotUps,
+        _ => return Ok(None),
     }
-    let descriptor = match dev.descriptor() {
-        Ok(d) => d,
-        Err(e) => return Probed::Failed(format!("{}: HIDIOCGRDESC: {e}", path.display())),
-    };
+    let descriptor = dev
+        .descriptor()
+        .map_err(|e| format!("/dev/{node}: HIDIOCGRDESC: {e}"))?;
     if !Descriptor::parse(&descriptor).is_ok_and(|d| d.is_power_device()) {
-        return Probed::NotUps;
+        return Ok(None);
     }
     let info = match sysfs {
         Some(u) => {
@@ -1080,12 +1095,12 @@ pub fn probe(node: &str) -> Probed {
             }
         }
     };
-    Probed::Ups(Found {
+    Ok(Some(Found {
         dev,
         node: node.to_string(),
         info,
         descriptor,
-    })
+    }))
 }
 
 /// Open a node that may have just appeared: the kernel's uevent comes
