@@ -59,6 +59,7 @@
 //!   while any of them lasts (upsmon goes back to POLLFREQ at any OL).
 
 mod notify;
+pub mod remote;
 
 pub use notify::{format_message, Notice, MAX_MESSAGE};
 
