@@ -25,6 +25,7 @@ pub mod daemon;
 pub mod decode;
 pub mod device;
 pub mod fuzz;
+pub mod gen;
 pub mod hid;
 pub mod monitor;
 pub mod proto;

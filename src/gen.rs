@@ -1,0 +1,320 @@
+//! Files generated from the device table: the udev rules
+//! (`rules/70-hidupsd.rules`) and the supported-devices manual page
+//! (`man/hidupsd-devices.7`).
+//!
+//! Pure text out of [`DEVICES`], [`SUBDRIVERS`] and [`VENDOR_FALLBACK`].
+//! `make generate` (`examples/gen.rs`) writes the files and
+//! `tests/generated.rs` fails when the committed ones differ. The daemon
+//! never calls these functions, so the linker drops them from the binary.
+
+use crate::ups::generic;
+use crate::ups::table::{DeviceId, Gate, Handler};
+use crate::ups::tables::devices::{DEVICES, FALLBACK_REJECT, VENDOR_FALLBACK};
+use crate::ups::tables::SUBDRIVERS;
+use std::fmt::Write as _;
+
+/// Where `make generate` writes [`udev_rules`], relative to the crate.
+pub const UDEV_RULES_PATH: &str = "rules/70-hidupsd.rules";
+/// Where `make generate` writes [`device_list_mdoc`].
+pub const DEVICES_MAN_PATH: &str = "man/hidupsd-devices.7";
+
+/// The group the packages create and the rules give the device nodes.
+pub const GROUP: &str = "nut";
+
+/// The date of the generated page; change it when the page's prose
+/// (not the table) changes.
+const MAN_DATE: &str = "November 22, 2026";
+
+/// Every listed VID:PID once, in the table's order, with the subdrivers
+/// that claim it.
+fn unique_ids() -> Vec<(u16, u16, Vec<&'static str>)> {
+    let mut out: Vec<(u16, u16, Vec<&'static str>)> = Vec::new();
+    for d in DEVICES {
+        match out.iter_mut().find(|(v, p, _)| *v == d.vid && *p == d.pid) {
+            Some((_, _, subs)) => subs.push(d.subdriver),
+            None => out.push((d.vid, d.pid, vec![d.subdriver])),
+        }
+    }
+    out
+}
+
+/// udev rules for every USB id in the device table: group [`GROUP`],
+/// mode 0660 on the hidraw node, on the usbfs node
+/// (`/dev/bus/usb/BBB/DDD`) and on the hiddev node (`/dev/usb/hiddevN`,
+/// both for the USB string descriptors), and `hidupsd.service` wanted
+/// when the USB device appears.
+#[doc(hidden)]
+pub fn udev_rules() -> String {
+    let mut s = String::new();
+    s.push_str(
+        "# udev rules for hidupsd: USB HID UPSes known to NUT's usbhid-ups subdrivers.\n\
+         # Generated from src/ups/tables/devices.rs by `make generate`: do not edit.\n\
+         # Local additions go in a file of their own (/etc/udev/rules.d/), see\n\
+         # rules/README.md.\n\
+         #\n",
+    );
+    let _ = writeln!(
+        s,
+        "# For each listed USB id: group {GROUP}, mode 0660 on its hidraw node (reports),\n\
+         # its usbfs node and its hiddev node (USB string descriptors); hidupsd.service\n\
+         # is started when the USB device appears (systemd only; harmless elsewhere)."
+    );
+    s.push_str(
+        "\nACTION==\"remove\", GOTO=\"hidupsd_end\"\n\
+         SUBSYSTEM==\"hidraw\", GOTO=\"hidupsd_ids\"\n\
+         SUBSYSTEM==\"usbmisc\", KERNEL==\"hiddev*\", GOTO=\"hidupsd_ids\"\n\
+         SUBSYSTEM==\"usb\", ENV{DEVTYPE}==\"usb_device\", GOTO=\"hidupsd_ids\"\n\
+         GOTO=\"hidupsd_end\"\n\
+         \n\
+         LABEL=\"hidupsd_ids\"\n",
+    );
+    let mut last_sub = "";
+    for (vid, pid, subs) in unique_ids() {
+        if subs[0] != last_sub {
+            let _ = writeln!(s, "# {}", subs[0]);
+            last_sub = subs[0];
+        }
+        if subs.len() > 1 {
+            let _ = writeln!(s, "# (also claimed by {})", subs[1..].join(", "));
+        }
+        let _ = writeln!(
+            s,
+            "ATTRS{{idVendor}}==\"{vid:04x}\", ATTRS{{idProduct}}==\"{pid:04x}\", GOTO=\"hidupsd_ups\""
+        );
+    }
+    let _ = write!(
+        s,
+        "GOTO=\"hidupsd_end\"\n\
+         \n\
+         LABEL=\"hidupsd_ups\"\n\
+         GROUP=\"{GROUP}\", MODE=\"0660\"\n\
+         SUBSYSTEM==\"usb\", TAG+=\"systemd\", ENV{{SYSTEMD_WANTS}}+=\"hidupsd.service\"\n\
+         \n\
+         LABEL=\"hidupsd_end\"\n"
+    );
+    s
+}
+
+/// Text for an mdoc text line (not a macro line): backslashes escaped,
+/// a leading control character neutralised.
+fn mdoc_text(t: &str) -> String {
+    let t = t.replace('\\', "\\e");
+    if t.starts_with('.') || t.starts_with('\'') {
+        format!("\\&{t}")
+    } else {
+        t
+    }
+}
+
+/// Append `text` as text lines of at most 72 bytes where it has spaces
+/// to break at (mandoc's lint wants lines under 80).
+fn wrap(out: &mut String, text: &str) {
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.len() + 1 + word.len() > 72 {
+            out.push_str(&line);
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+}
+
+/// What a row's claim condition and handler add to its models.
+fn notes(d: &DeviceId) -> Vec<String> {
+    let mut n = Vec::new();
+    match d.gate {
+        Gate::None => {}
+        Gate::VendorContains(v) => n.push(format!("only when the vendor string contains \"{v}\"")),
+        Gate::VendorOrProductContains(v) => n.push(format!(
+            "only when the vendor or product string contains \"{v}\""
+        )),
+        Gate::VendorOrProduct(v, p) => n.push(format!(
+            "only when the vendor string contains \"{v}\" or the product string \"{p}\""
+        )),
+    }
+    match d.handler {
+        Handler::DisableInterruptPipe => {
+            n.push("polled only: its interrupt reports are not used".into())
+        }
+        Handler::InterruptOnly => n.push("its data comes by interrupt reports only".into()),
+        Handler::None | Handler::ApcGeneral | Handler::Other(_) => {}
+    }
+    n
+}
+
+/// The supported-devices manual page (`hidupsd-devices(7)`), in mdoc.
+#[doc(hidden)]
+pub fn device_list_mdoc() -> String {
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        ".\\\" Generated from src/ups/tables/devices.rs by `make generate`: do not edit.\n\
+         .Dd {MAN_DATE}\n\
+         .Dt HIDUPSD-DEVICES 7\n\
+         .Os\n\
+         .Sh NAME\n\
+         .Nm hidupsd-devices\n\
+         .Nd USB UPSes that hidupsd recognises\n\
+         .Sh DESCRIPTION\n\
+         .Xr hidupsd 8\n\
+         serves USB HID Power Devices through their hidraw nodes.\n\
+         It picks the NUT subdriver table that decodes a device in three steps:\n\
+         .Bl -enum\n\
+         .It\n\
+         A USB vendor and product ID listed below selects that subdriver, as\n\
+         NUT's\n\
+         .Xr usbhid-ups 8\n\
+         does; where several subdrivers list the same ID, the first whose\n\
+         condition holds, in the order of this page, takes it.\n\
+         .It\n\
+         An unlisted product of a vendor listed under\n\
+         .Sx VENDORS\n\
+         takes that vendor's subdriver when its\n\
+         .Pa ups.conf\n\
+         section sets\n\
+         .Ic productid ,\n\
+         as NUT does.\n\
+         .It\n\
+         Any other device whose report descriptor is a Power Device (an\n\
+         application collection on usage page 0x84 or 0x85) is served with\n\
+         hidupsd's generic table\n\
+         .Pq Dq {generic} ,\n\
+         which covers the paths the HID Power Device class defines.\n\
+         NUT serves nothing for such a device.\n\
+         .El\n\
+         .Pp\n\
+         A device whose report descriptor is not a Power Device is never\n\
+         served, even when its ID is listed.\n\
+         .Ic subdriver\n\
+         in\n\
+         .Pa ups.conf\n\
+         chooses a table by name instead.\n\
+         .Pp\n\
+         The udev rules installed with hidupsd\n\
+         .Pq Pa 70-hidupsd.rules\n\
+         give the group\n\
+         .Ql {GROUP}\n\
+         access to the devices listed here only: udev cannot tell a Power\n\
+         Device from other HID devices.\n\
+         Another UPS needs a local rule, or hidupsd running as root; see\n\
+         .Sx FILES .\n\
+         .Sh DEVICES\n\
+         Each subsection is a subdriver, with its\n\
+         .Ic subdriver\n\
+         name and the version of its NUT table; each entry is a USB vendor\n\
+         and product ID in hex, with the models NUT names for it.\n",
+        generic = generic::SUBDRIVER.name,
+    );
+    for sub in SUBDRIVERS {
+        let rows: Vec<&DeviceId> = DEVICES.iter().filter(|d| d.subdriver == sub.key).collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            s,
+            ".Ss {key}\n{name}\n.Bl -tag -width 9n\n",
+            key = sub.key,
+            name = mdoc_text(sub.name),
+        );
+        for d in rows {
+            let _ = writeln!(s, ".It {:04x}:{:04x}", d.vid, d.pid);
+            let mut text = if d.models.is_empty() {
+                "no model named".to_string()
+            } else {
+                mdoc_text(d.models)
+            };
+            for n in notes(d) {
+                text.push_str("; ");
+                text.push_str(&mdoc_text(&n));
+            }
+            wrap(&mut s, &text);
+        }
+        s.push_str(".El\n");
+    }
+    s.push_str(
+        ".Sh VENDORS\n\
+         An unlisted product of these vendors takes the subdriver named when\n\
+         .Ic productid\n\
+         is set in its\n\
+         .Pa ups.conf\n\
+         section:\n\
+         .Bl -tag -width 9n\n",
+    );
+    for (vid, key) in VENDOR_FALLBACK {
+        let _ = writeln!(s, ".It {vid:04x}\n{key}");
+    }
+    s.push_str(".El\n.Pp\nThese IDs are never taken that way:\n");
+    let rejects: Vec<String> = FALLBACK_REJECT
+        .iter()
+        .map(|(v, p)| format!("{v:04x}:{p:04x}"))
+        .collect();
+    let _ = writeln!(s, "{}.", rejects.join(", "));
+    let _ = write!(
+        s,
+        ".Sh FILES\n\
+         .Bl -tag -width Ds\n\
+         .It Pa /usr/lib/udev/rules.d/70-hidupsd.rules\n\
+         The rules generated from this list.\n\
+         For another UPS, a rule of the same form in\n\
+         .Pa /etc/udev/rules.d/\n\
+         gives access to it; with the IDs that\n\
+         .Nm hidupsd Cm scan\n\
+         prints\n\
+         .Pq run as root :\n\
+         .Bd -literal -offset indent\n\
+         SUBSYSTEM==\"hidraw\", ATTRS{{idVendor}}==\"abcd\", \\e\n\
+         \x20 ATTRS{{idProduct}}==\"1234\", GROUP=\"{GROUP}\", MODE=\"0660\"\n\
+         .Ed\n\
+         .El\n\
+         .Sh SEE ALSO\n\
+         .Xr hidupsd.conf 5 ,\n\
+         .Xr udev 7 ,\n\
+         .Xr hidupsd 8\n"
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_id_has_one_rule() {
+        let r = udev_rules();
+        for d in DEVICES {
+            let line = format!(
+                "ATTRS{{idVendor}}==\"{:04x}\", ATTRS{{idProduct}}==\"{:04x}\", GOTO=\"hidupsd_ups\"",
+                d.vid, d.pid
+            );
+            assert_eq!(r.matches(&line).count(), 1, "{line}");
+        }
+        // Every GOTO has its LABEL.
+        for label in ["hidupsd_ids", "hidupsd_ups", "hidupsd_end"] {
+            assert!(r.contains(&format!("LABEL=\"{label}\"")), "{label}");
+        }
+    }
+
+    #[test]
+    fn every_device_is_on_the_page() {
+        let m = device_list_mdoc();
+        for d in DEVICES {
+            assert!(m.contains(&format!(".It {:04x}:{:04x}\n", d.vid, d.pid)));
+        }
+        // No text line may be read as a request.
+        for l in m.lines() {
+            assert!(!l.starts_with('\''), "{l}");
+        }
+    }
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(mdoc_text(".5 kVA"), "\\&.5 kVA");
+        assert_eq!(mdoc_text("a\\b"), "a\\eb");
+    }
+}
