@@ -46,7 +46,7 @@ bench:
 # tests/fuzz/corpus are kept. Crashes and inputs slower than 10 s (a hang
 # otherwise outlives -max_total_time) land in tests/fuzz/artifacts.
 fuzz:
-	@fail=0; for t in descriptor device; do \
+	@fail=0; for t in protocol ups_conf upsd_conf upsd_users upsmon_conf descriptor device; do \
 		tmp=$$(mktemp -d) || exit 1; \
 		$(CARGO) +nightly fuzz run --fuzz-dir tests/fuzz $$t $$tmp tests/fuzz/corpus/$$t \
 			-- -max_total_time=$(FUZZ_SECONDS) -timeout=10 || fail=1; \

@@ -1,6 +1,9 @@
 //! The fuzz seed corpora under `tests/fuzz/corpus/` in the ordinary suite:
-//! every file in them is replayed through the fuzz entry points, and every
-//! fixture's seed must equal what the fixture gives now. To regenerate the
+//! every file in them is replayed through the fuzz entry points (one
+//! directory per cargo-fuzz target), and every fixture's seed must equal
+//! what the fixture gives now. The protocol and configuration seeds are
+//! written by hand (stock client sessions, the test suite's and Debian's
+//! configuration files) plus the reproducers of what fuzzing found. To regenerate the
 //! seeds: `HIDUPSD_WRITE_CORPUS=1 cargo test --test fuzz_corpus`.
 
 use hidupsd::fuzz;
@@ -10,7 +13,15 @@ use std::path::{Path, PathBuf};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 type Target = fn(&[u8]);
-const TARGETS: [(&str, Target); 2] = [("descriptor", fuzz::descriptor), ("device", fuzz::device)];
+const TARGETS: [(&str, Target); 7] = [
+    ("descriptor", fuzz::descriptor),
+    ("device", fuzz::device),
+    ("protocol", fuzz::protocol),
+    ("ups_conf", fuzz::ups_conf),
+    ("upsd_conf", fuzz::upsd_conf),
+    ("upsd_users", fuzz::upsd_users),
+    ("upsmon_conf", fuzz::upsmon_conf),
+];
 
 fn dir_entries(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs::read_dir(dir)
@@ -63,9 +74,10 @@ fn seeds_match_fixtures() {
 #[test]
 fn corpus_replays_without_panic() {
     let mut failed = Vec::new();
-    let mut n = 0;
+    let mut empty = Vec::new();
     for (target, run) in TARGETS {
         let dir = Path::new(ROOT).join("tests/fuzz/corpus").join(target);
+        let mut n = 0;
         for path in dir_entries(&dir).into_iter().filter(|p| p.is_file()) {
             let data = fs::read(&path).unwrap();
             n += 1;
@@ -73,10 +85,124 @@ fn corpus_replays_without_panic() {
                 failed.push(format!("{target}: {}", path.display()));
             }
         }
+        if n == 0 {
+            empty.push(target);
+        }
     }
-    assert!(n > 0, "empty fuzz corpus");
+    assert!(empty.is_empty(), "fuzz targets without a corpus: {empty:?}");
     assert!(
         failed.is_empty(),
         "fuzz corpus inputs panicked: {failed:#?}"
     );
+}
+
+/// The hand-written seeds reach past the first error: each configuration
+/// seed named after where it came from parses, and the protocol seeds of
+/// stock clients get the replies that show the dispatch ran (logins,
+/// rights, lists, tracking).
+#[test]
+fn seeds_reach_the_parsers_and_the_dispatch() {
+    use hidupsd::config::{ups_conf, upsd_conf, upsd_users, upsmon_conf};
+    let corpus = Path::new(ROOT).join("tests/fuzz/corpus");
+    let read = |t: &str, f: &str| fs::read(corpus.join(t).join(f)).unwrap();
+    let p = Path::new("seed");
+    for f in [
+        "debian-stock",
+        "every-typed-option",
+        "tests-daemon",
+        "tests-fsd",
+    ] {
+        ups_conf::parse(p, &read("ups_conf", f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    }
+    for f in ["debian-stock", "every-directive", "tests-daemon"] {
+        upsd_conf::parse(p, &read("upsd_conf", f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    }
+    for f in ["debian-stock", "every-directive", "tests-daemon", "quoting"] {
+        upsd_users::parse(p, &read("upsd_users", f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    }
+    for f in [
+        "debian-stock-with-monitor",
+        "every-directive",
+        "tests-monitor-primary",
+        "tests-secondary",
+    ] {
+        upsmon_conf::parse(p, &read("upsmon_conf", f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    }
+    let replies =
+        |f: &str| String::from_utf8(fuzz::protocol_replies(&read("protocol", f))).unwrap();
+    let has = |f: &str, want: &[&str]| {
+        let r = replies(f);
+        for w in want {
+            assert!(r.contains(w), "{f}: no {w:?} in {r}");
+        }
+    };
+    has(
+        "upsc-l",
+        &[
+            "BEGIN LIST UPS\nUPS su700 \"Development box\"\n",
+            "OK Goodbye\n",
+        ],
+    );
+    has(
+        "upsc-ups",
+        &["VAR su700 ups.status \"OL CHRG\"\n", "END LIST VAR su700\n"],
+    );
+    has("upscmd", &["OK\nOK\nOK\nOK Goodbye\n"]);
+    has("upscmd-w", &["OK TRACKING ", "PENDING\n", "ON\n"]);
+    has(
+        "upsrw-list",
+        &[
+            "ENUM su700 input.sensitivity \"low\"\n",
+            "RANGE su700 battery.runtime.low \"600\" \"900\"\n",
+        ],
+    );
+    has(
+        "upsrw-set",
+        &[
+            "OK TRACKING ",
+            "ERR INVALID-VALUE\n",
+            "ERR SET-FAILED\n",
+            "ERR READONLY\n",
+        ],
+    );
+    has(
+        "upsmon-primary",
+        &[
+            "OK PRIMARY-GRANTED\n",
+            "OK MASTER-GRANTED\n",
+            "OK FSD-SET\n",
+            "VAR su700 ups.status \"FSD OL CHRG\"\n",
+            "NUMLOGINS su700 1\n",
+        ],
+    );
+    has(
+        "upsmon-secondary",
+        &["ERR ACCESS-DENIED\n", "ERR ALREADY-LOGGED-IN\n"],
+    );
+    has(
+        "auth-wrong",
+        &[
+            "ERR ALREADY-SET-USERNAME\n",
+            "ERR ALREADY-SET-PASSWORD\n",
+            "ERR ACCESS-DENIED\n",
+        ],
+    );
+    has(
+        "auth-missing",
+        &["ERR USERNAME-REQUIRED\n", "ERR PASSWORD-REQUIRED\n"],
+    );
+    has(
+        "lists-and-states",
+        &[
+            "END LIST VAR big\n",
+            "ERR DATA-STALE\n",
+            "ERR DRIVER-NOT-CONNECTED\n",
+            "ERR UNKNOWN-UPS\n",
+        ],
+    );
+    has(
+        "lexer-edges",
+        &["ERR UNKNOWN-COMMAND\n", "ERR INVALID-ARGUMENT\n"],
+    );
+    has("limits", &["ERR INVALID-ARGUMENT\n"]);
 }
