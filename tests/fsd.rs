@@ -14,9 +14,9 @@ fn fsd_raises_the_flag_and_the_primary_shuts_down() {
         fixture("apc-back-ups-bk650m2-ch").display()
     );
     let users = "[admin]\n\tpassword = monpass\n\tupsmon primary\n";
-    let monitor = |port: u16, dir: &str| {
+    let monitor = |system: &str, dir: &str| {
         format!(
-            "MONITOR bk650@127.0.0.1:{port} 1 admin monpass primary\n\
+            "MONITOR {system} 1 admin monpass primary\n\
              SHUTDOWNCMD \"/bin/touch {dir}/primary\"\nPOWERDOWNFLAG {dir}/killpower\n\
              HOSTSYNC 2\nFINALDELAY 0\nPOLLFREQ 1\n"
         )
@@ -26,11 +26,13 @@ fn fsd_raises_the_flag_and_the_primary_shuts_down() {
         "fsd",
         &conf,
         users,
-        &[("upsmon.conf", &monitor(3493, tmp.to_str().unwrap()))],
+        &[("upsmon.conf", &monitor("bk650@localhost", tmp.to_str().unwrap()))],
     );
     let dir = d.dir.to_str().unwrap().to_string();
-    // The daemon watches bk650 whatever the port; `fsd` must reach it.
-    std::fs::write(d.dir.join("upsmon.conf"), monitor(d.port, &dir)).unwrap();
+    // The daemon watches its own bk650 (localhost, no port); `fsd` must
+    // reach it on the test's port.
+    let system = format!("bk650@127.0.0.1:{}", d.port);
+    std::fs::write(d.dir.join("upsmon.conf"), monitor(&system, &dir)).unwrap();
     let out = run(env!("CARGO_BIN_EXE_hidupsd"), &["fsd", "-c", &dir]);
     assert_eq!(
         out,

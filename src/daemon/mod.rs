@@ -58,6 +58,8 @@
 //! `LIST VAR`, ...) allocates nothing, and neither does refreshing a
 //! UPS's copy (`clone_from`).
 
+mod links;
+
 use crate::config::upsmon_conf::{self, UpsmonConf};
 use crate::config::{self, ups_conf, upsd_conf, upsd_users, Role};
 use crate::device::matcher::Matcher;
@@ -66,6 +68,7 @@ use crate::device::sim::Sim;
 use crate::device::worker::{
     self, Clock, Config, Dev, Found, Handle, Mirror, Msg, Notify, Opener, Probed, Report, Retry,
 };
+use crate::monitor::remote::Reply as Answer;
 use crate::monitor::{self, Input, Monitor};
 use crate::proto::{
     Action, Actions, Data, Env, ErrCode, InstCmds, LexError, Live, Overflow, Reply, Session,
@@ -79,15 +82,16 @@ use crate::sys::net;
 use crate::text::Text;
 use crate::ups::engine::Options;
 use crate::ups::select;
+use links::{Connected, Link, MAX_LINKS, NET_TIMEOUT_MS};
 use mio::net::{TcpListener, TcpStream};
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -790,23 +794,34 @@ struct Hotplug {
 const POWERDOWN_MAGIC: &[u8] = b"upsmon-shutdown-file";
 /// How often finished commands are looked for while some run.
 const REAP_MS: u64 = 500;
+/// How often a waiting primary asks another server for NUMLOGINS (as
+/// upsmon).
+const COUNT_MS: u64 = 250;
+/// Link `l`'s socket is token `REMOTE_TOP - l`.
+const REMOTE_TOP: usize = usize::MAX - 2;
 
 /// The built-in upsmon, from `upsmon.conf` in the configuration
 /// directory: a [`Monitor`] fed from the loop's copies of this daemon's
 /// UPSes, and the commands it asks for.
 ///
 /// Each `MONITOR` entry for this host (`ups@localhost`, `@127.0.0.1`,
-/// `@::1` or a bare `ups`; the port is not looked at) is matched to the
-/// served UPS of that name whenever it is looked at, so a UPS adopted
-/// later is found. It is fed what a stock upsmon would read: `ups.status`
-/// with the FSD latch in front, `ups.alarm` while ALARM is in it, and a
-/// failed poll while the UPS is stale, not connected or unknown. Inputs
-/// go in as they change rather than every POLLFREQ. Entries for other
-/// hosts are not watched yet: never heard from, they count as healthy.
+/// `@::1` or a bare `ups`, with no port or a port this daemon listens
+/// on) is matched to the served UPS of that name whenever it is looked
+/// at, so a UPS adopted later is found. It is fed what a stock upsmon
+/// would read: `ups.status` with the FSD latch in front, `ups.alarm`
+/// while ALARM is in it, and a failed poll while the UPS is stale, not
+/// connected or unknown. Inputs go in as they change rather than every
+/// POLLFREQ, so a decoded status change is acted on at once.
+///
+/// Every other entry is another server's UPS ([`links`]): this daemon
+/// logs in to it as upsmon does and polls it every POLLFREQ (or
+/// POLLFREQALERT); a lost connection is retried at the next poll, a
+/// refused login is logged and polling goes on, as with upsmon.
 ///
 /// Differences from upsmon: SHUTDOWNEXIT is not applied (the daemon keeps
-/// serving the UPSes, for the secondaries and the late killpower);
-/// SYSLOG notices go to the daemon's log.
+/// serving the UPSes, for the secondaries and the late killpower; its
+/// connections to other servers are closed at shutdown, which is what
+/// ends their primaries' wait); SYSLOG notices go to the daemon's log.
 struct Watch {
     monitor: Monitor,
     entries: Vec<Watched>,
@@ -817,13 +832,23 @@ struct Watch {
     /// An [`monitor::Action::AwaitLogouts`] is pending: login counts are
     /// reported at every tick.
     awaiting: bool,
+    /// SHUTDOWNCMD has run: other servers are no longer polled.
+    done: bool,
+    /// Actions from answers that arrived between ticks.
+    pending: monitor::Actions,
     children: Children,
+    /// Connections to other servers, for the remote entries.
+    links: Vec<Link>,
+    connected: (Sender<Connected>, Receiver<Connected>),
+    waker: Arc<Waker>,
 }
 
 /// One `MONITOR` entry.
 struct Watched {
     /// The UPS's name here; `None` for another host's UPS.
     ups: Option<String>,
+    /// The index in `Watch::links` of another host's UPS.
+    link: Option<usize>,
     primary: bool,
     /// What the monitor was last told.
     last: Seen,
@@ -841,9 +866,24 @@ enum Seen {
     },
 }
 
-/// The loopback names of this host in a `MONITOR` system.
-fn is_local(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost") || host == "127.0.0.1" || host == "::1"
+/// Whether a `MONITOR` entry names a UPS of this daemon: a loopback
+/// host, and no port written or one this daemon listens on (another
+/// port on this host is another server, a stock upsd say).
+fn is_local(m: &upsmon_conf::Monitor, ports: &[u16]) -> bool {
+    let h = &m.host;
+    let loopback = h.eq_ignore_ascii_case("localhost") || h == "127.0.0.1" || h == "::1";
+    loopback && (!port_written(&m.system) || ports.contains(&m.port))
+}
+
+/// Whether `ups@host:port` (or `@[v6]:port`) gives a port.
+fn port_written(system: &str) -> bool {
+    let Some((_, host)) = system.split_once('@') else {
+        return false;
+    };
+    match host.strip_prefix('[') {
+        Some(v6) => v6.contains("]:"),
+        None => host.matches(':').count() == 1,
+    }
 }
 
 fn has_word(status: &str, word: &str) -> bool {
@@ -856,7 +896,7 @@ impl Watch {
     /// Build the monitor; remove a power-down flag left from the last
     /// shutdown, as upsmon does at start (a file that upsmon did not
     /// write is left alone, and POWERDOWNFLAG is then not used).
-    fn new(mut conf: UpsmonConf) -> Watch {
+    fn new(mut conf: UpsmonConf, ports: &[u16], waker: Arc<Waker>) -> Result<Watch, String> {
         if let Some(flag) = conf.powerdownflag.clone() {
             match std::fs::read(&flag) {
                 Ok(b) if b.starts_with(POWERDOWN_MAGIC) => match std::fs::remove_file(&flag) {
@@ -875,49 +915,249 @@ impl Watch {
                 Err(e) => log(format_args!("cannot read the power-down flag {flag}: {e}")),
             }
         }
-        let entries = conf
-            .monitors
-            .iter()
-            .map(|m| {
-                let local = is_local(&m.host);
-                if !local {
-                    log(format_args!(
-                        "{}:{}: MONITOR {}: UPSes of other hosts are not watched yet: skipped",
+        let mut links = Vec::new();
+        let mut entries = Vec::with_capacity(conf.monitors.len());
+        for m in &conf.monitors {
+            let primary = m.role == Role::Primary;
+            let local = is_local(m, ports);
+            let link = if local {
+                None
+            } else {
+                if links.len() == MAX_LINKS {
+                    return Err(format!(
+                        "{}:{}: MONITOR {}: more than {MAX_LINKS} UPSes on other servers",
                         upsmon_conf::FILE,
                         m.line,
                         m.system
                     ));
                 }
-                Watched {
-                    ups: local.then(|| m.ups.clone()),
-                    primary: m.role == Role::Primary,
-                    last: Seen::Nothing,
-                }
-            })
-            .collect();
-        Watch {
+                links.push(Link::new(
+                    &m.host,
+                    m.port,
+                    &m.ups,
+                    &m.user,
+                    &m.password,
+                    primary,
+                ));
+                Some(links.len() - 1)
+            };
+            entries.push(Watched {
+                ups: local.then(|| m.ups.clone()),
+                link,
+                primary,
+                last: Seen::Nothing,
+            });
+        }
+        Ok(Watch {
             monitor: Monitor::new(&conf),
             entries,
             notifycmd: conf.notifycmd.as_deref().map(upsmon_conf::shell_command),
             shutdowncmd: conf.shutdowncmd.as_deref().map(upsmon_conf::shell_command),
             powerdownflag: conf.powerdownflag.map(PathBuf::from),
             awaiting: false,
+            done: false,
+            pending: monitor::Actions::new(),
             children: Children::default(),
+            links,
+            connected: std::sync::mpsc::channel(),
+            waker,
+        })
+    }
+
+    /// Tell the monitor what a poll of entry `i` found (`None`: the
+    /// poll failed), if that differs from what it was last told.
+    fn seen(
+        &mut self,
+        i: usize,
+        now_seen: Option<(bool, &str, Option<&str>)>,
+        now: u64,
+        acts: &mut monitor::Actions,
+    ) {
+        let Some(e) = self.entries.get_mut(i) else {
+            return;
+        };
+        match now_seen {
+            None if e.last != Seen::Bad => {
+                e.last = Seen::Bad;
+                acts.extend(self.monitor.handle(Input::CommBad(i), now));
+            }
+            Some((fsd, status, alarm))
+                if !matches!(&e.last, Seen::Status { fsd: f, status: s, alarm: a }
+                    if *f == fsd && s == status && a.as_deref() == alarm) =>
+            {
+                let shown = if fsd {
+                    format!("FSD {status}")
+                } else {
+                    status.to_string()
+                };
+                e.last = Seen::Status {
+                    fsd,
+                    status: status.to_string(),
+                    alarm: alarm.map(str::to_string),
+                };
+                acts.extend(self.monitor.handle(
+                    Input::Status {
+                        ups: i,
+                        status: &shown,
+                        alarm,
+                    },
+                    now,
+                ));
+            }
+            _ => {}
         }
+    }
+
+    /// The entry of link `l`.
+    fn entry_of(&self, l: usize) -> usize {
+        self.entries
+            .iter()
+            .position(|e| e.link == Some(l))
+            .unwrap_or(usize::MAX)
+    }
+
+    /// A link's connection failed or broke: log it once, count a failed
+    /// poll; the next poll reconnects.
+    fn link_failed(
+        &mut self,
+        l: usize,
+        why: &str,
+        registry: &Registry,
+        now: u64,
+        acts: &mut monitor::Actions,
+    ) {
+        let i = self.entry_of(l);
+        let link = &mut self.links[l];
+        link.down(registry);
+        if !link.failing {
+            link.failing = true;
+            let system = self.monitor.system(i).unwrap_or("?");
+            log(format_args!("{system}: {why}"));
+        }
+        self.seen(i, None, now, acts);
+    }
+
+    /// A link's answer.
+    fn reply(&mut self, l: usize, r: Answer, now: u64, acts: &mut monitor::Actions) {
+        let i = self.entry_of(l);
+        let system = self.monitor.system(i).unwrap_or("?").to_string();
+        match r {
+            Answer::Status { status, alarm } => {
+                if std::mem::take(&mut self.links[l].failing) {
+                    log(format_args!("{system}: polling again"));
+                }
+                self.seen(i, Some((false, &status, alarm.as_deref())), now, acts);
+            }
+            Answer::PollFailed(err) => {
+                if !self.links[l].failing {
+                    self.links[l].failing = true;
+                    log(format_args!("{system}: poll failed: {err}"));
+                }
+                self.seen(i, None, now, acts);
+            }
+            Answer::Refused { request, err } => {
+                log(format_args!("{system}: {request} refused: {err}"))
+            }
+            Answer::OtherLogins(n) => {
+                if self.awaiting {
+                    acts.extend(self.monitor.handle(Input::OtherLogins(i, n), now));
+                }
+            }
+            Answer::FsdSet => log(format_args!("{system}: forced shutdown (FSD) set")),
+            Answer::FsdRefused(err) => log(format_args!("{system}: FSD refused: {err}")),
+        }
+    }
+
+    /// Link `l`'s socket is ready.
+    fn link_ready(&mut self, l: usize, registry: &Registry, now: u64) {
+        let mut replies = Vec::new();
+        let Some(link) = self.links.get_mut(l) else {
+            return;
+        };
+        let r = link.ready(now, &mut |r| replies.push(r));
+        let mut acts = monitor::Actions::new();
+        for reply in replies {
+            self.reply(l, reply, now, &mut acts);
+        }
+        if let Err(why) = r {
+            self.link_failed(l, &why, registry, now, &mut acts);
+        }
+        self.pending.extend(acts);
+    }
+
+    /// Poll the other servers whose time has come, connect where there
+    /// is no connection, count logins while a primary waits, and give up
+    /// on unanswered requests; returns the next time this is needed.
+    fn links(&mut self, registry: &Registry, now: u64, acts: &mut monitor::Actions) -> u64 {
+        while let Ok(c) = self.connected.1.try_recv() {
+            let l = c.link;
+            let Some(link) = self.links.get_mut(l) else {
+                continue;
+            };
+            match link.attach(c, registry, Token(REMOTE_TOP - l), now) {
+                Ok(_) => {}
+                Err(why) => self.link_failed(l, &why, registry, now, acts),
+            }
+        }
+        let mut next = u64::MAX;
+        if self.done {
+            return next;
+        }
+        let interval = self.monitor.poll_interval_ms();
+        for l in 0..self.links.len() {
+            if self.links[l].timed_out(now) {
+                let why = format!("no answer for {} s", NET_TIMEOUT_MS / 1000);
+                self.link_failed(l, &why, registry, now, acts);
+            }
+            let link = &mut self.links[l];
+            if link.next_poll <= now {
+                link.next_poll = now + interval;
+                if link.is_up() {
+                    if let Err(why) = link.poll(now) {
+                        self.link_failed(l, &why, registry, now, acts);
+                    }
+                } else if link.is_down() {
+                    let (tx, waker) = (self.connected.0.clone(), self.waker.clone());
+                    if let Err(why) = link.connect(l, tx, waker) {
+                        self.link_failed(l, &why, registry, now, acts);
+                    }
+                }
+            }
+            let i = self.entry_of(l);
+            if self.awaiting && self.entries.get(i).is_some_and(|e| e.primary) {
+                let link = &mut self.links[l];
+                if !link.is_up() {
+                    // As a failed GET NUMLOGINS.
+                    acts.extend(self.monitor.handle(Input::OtherLogins(i, 0), now));
+                } else if link.next_count <= now {
+                    link.next_count = now + COUNT_MS;
+                    if let Err(why) = link.count_logins(now) {
+                        self.link_failed(l, &why, registry, now, acts);
+                    }
+                }
+                next = next.min(self.links[l].next_count);
+            }
+            let link = &self.links[l];
+            next = next.min(link.next_poll);
+            if let Some(t) = link.timeout_at() {
+                next = next.min(t);
+            }
+        }
+        next
     }
 
     /// Feed the monitor what changed, the time and (while it waits for
     /// the secondaries) the login counts, and carry out what it asks;
     /// returns when it next wants to be called.
-    fn run(&mut self, upses: &mut [Served], now: u64, maxage_ms: u64) -> u64 {
+    fn run(&mut self, upses: &mut [Served], registry: &Registry, now: u64, maxage_ms: u64) -> u64 {
         self.children.reap(|what, st| match st {
             Ok(st) if st.success() => {}
             Ok(st) => log(format_args!("{what}: {st}")),
             Err(e) => log(format_args!("{what}: {e}")),
         });
-        let mut acts = monitor::Actions::new();
-        for (i, e) in self.entries.iter_mut().enumerate() {
-            let Some(name) = &e.ups else {
+        let mut acts = std::mem::take(&mut self.pending);
+        for i in 0..self.entries.len() {
+            let Some(name) = &self.entries[i].ups else {
                 continue;
             };
             let served = upses.iter().find(|s| s.name.eq_ignore_ascii_case(name));
@@ -933,37 +1173,9 @@ impl Watch {
                 }
                 _ => None,
             });
-            match now_seen {
-                None if e.last != Seen::Bad => {
-                    e.last = Seen::Bad;
-                    acts.extend(self.monitor.handle(Input::CommBad(i), now));
-                }
-                Some((fsd, status, alarm))
-                    if !matches!(&e.last, Seen::Status { fsd: f, status: s, alarm: a }
-                        if *f == fsd && s == status && a.as_deref() == alarm) =>
-                {
-                    let shown = if fsd {
-                        format!("FSD {status}")
-                    } else {
-                        status.to_string()
-                    };
-                    acts.extend(self.monitor.handle(
-                        Input::Status {
-                            ups: i,
-                            status: &shown,
-                            alarm,
-                        },
-                        now,
-                    ));
-                    e.last = Seen::Status {
-                        fsd,
-                        status: status.to_string(),
-                        alarm: alarm.map(str::to_string),
-                    };
-                }
-                _ => {}
-            }
+            self.seen(i, now_seen, now, &mut acts);
         }
+        let mut next_link = self.links(registry, now, &mut acts);
         if self.monitor.poll_at().is_some_and(|t| t <= now) {
             acts.extend(self.monitor.handle(Input::Tick, now));
         }
@@ -973,14 +1185,15 @@ impl Watch {
         while !acts.is_empty() {
             let waiting = self.awaiting;
             for a in std::mem::take(&mut acts) {
-                self.act(a, upses);
+                self.act(a, upses, registry, now);
             }
             if self.awaiting && !waiting {
                 // Counted at once: the wait ends as soon as nobody is left.
                 acts = self.logins(upses, now);
+                next_link = next_link.min(self.links(registry, now, &mut acts));
             }
         }
-        let mut next = self.monitor.poll_at().unwrap_or(u64::MAX);
+        let mut next = self.monitor.poll_at().unwrap_or(u64::MAX).min(next_link);
         if self.children.pending() > 0 {
             next = next.min(now + REAP_MS);
         }
@@ -993,7 +1206,8 @@ impl Watch {
     fn logins(&mut self, upses: &[Served], now: u64) -> monitor::Actions {
         let mut acts = monitor::Actions::new();
         for (i, e) in self.entries.iter().enumerate() {
-            if !e.primary {
+            // Another server's count comes with its GET NUMLOGINS answer.
+            if !e.primary || e.link.is_some() {
                 continue;
             }
             let n = e.ups.as_ref().map_or(0, |name| {
@@ -1007,9 +1221,17 @@ impl Watch {
         acts
     }
 
-    fn act(&mut self, a: monitor::Action, upses: &mut [Served]) {
+    fn act(&mut self, a: monitor::Action, upses: &mut [Served], registry: &Registry, now: u64) {
         match a {
             monitor::Action::Notify(n) => self.notify(&n),
+            monitor::Action::SetFsd(i) if self.entries.get(i).is_some_and(|e| e.link.is_some()) => {
+                let l = self.entries[i].link.unwrap_or(0);
+                if let Err(why) = self.links[l].fsd(now) {
+                    let mut acts = monitor::Actions::new();
+                    self.link_failed(l, &why, registry, now, &mut acts);
+                    self.pending.extend(acts);
+                }
+            }
             monitor::Action::SetFsd(i) => {
                 let system = self.monitor.system(i).unwrap_or("?");
                 let ups = self.entries.get(i).and_then(|e| e.ups.as_ref());
@@ -1043,6 +1265,11 @@ impl Watch {
             }
             monitor::Action::Shutdown => {
                 self.awaiting = false;
+                // As upsmon's exit: the other servers see the logins end.
+                self.done = true;
+                for l in &mut self.links {
+                    l.down(registry);
+                }
                 match &self.shutdowncmd {
                     Some(cmd) => {
                         log(format_args!("running SHUTDOWNCMD: {cmd}"));
@@ -1136,6 +1363,11 @@ pub fn run(setup: Setup) -> Result<(), String> {
             match ev.token() {
                 WAKE => d.wake(),
                 UEVENTS => d.uevents(),
+                Token(t) if t <= REMOTE_TOP && t > REMOTE_TOP - MAX_LINKS => {
+                    if let Some(w) = &mut d.watch {
+                        w.link_ready(REMOTE_TOP - t, d.poll.registry(), now);
+                    }
+                }
                 Token(t) if t < CLIENT_BASE => d.accept(t, now),
                 Token(t) => {
                     let i = t - CLIENT_BASE;
@@ -1156,7 +1388,8 @@ impl Daemon {
         let now = clock.now();
         let poll = Poll::new().map_err(|e| format!("epoll: {e}"))?;
         let waker = Waker::new(poll.registry(), WAKE).map_err(|e| format!("eventfd: {e}"))?;
-        let (notify, reports) = Notify::new(Arc::new(waker));
+        let waker = Arc::new(waker);
+        let (notify, reports) = Notify::new(waker.clone());
         let mut listeners = Vec::new();
         for (addr, required) in setup.listen {
             match net::listener(addr) {
@@ -1176,6 +1409,10 @@ impl Daemon {
         if listeners.is_empty() {
             return Err("no address to listen on could be bound".into());
         }
+        let ports: Vec<u16> = listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
+            .collect();
         let maxconn = setup.maxconn.min(MAX_SLOTS);
         if maxconn < setup.maxconn {
             log(format_args!(
@@ -1241,7 +1478,10 @@ impl Daemon {
                 known: Vec::new(),
                 rescan_at: u64::MAX,
             },
-            watch: setup.upsmon.map(Watch::new),
+            watch: match setup.upsmon {
+                Some(conf) => Some(Watch::new(conf, &ports, waker)?),
+                None => None,
+            },
         };
         let mut starting = Vec::with_capacity(sims.len());
         for (i, sim) in sims {
@@ -1812,8 +2052,59 @@ impl Daemon {
         }
         // Last: logouts of idle clients count for a primary's wait.
         if let Some(w) = &mut self.watch {
-            next = next.min(w.run(&mut self.upses, now, self.maxage_ms));
+            next = next.min(w.run(&mut self.upses, self.poll.registry(), now, self.maxage_ms));
         }
         next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(system: &str, host: &str, port: u16) -> upsmon_conf::Monitor {
+        upsmon_conf::Monitor {
+            line: 1,
+            system: system.into(),
+            ups: "ups".into(),
+            host: host.into(),
+            port,
+            powervalue: 1,
+            user: "u".into(),
+            password: "p".into(),
+            role: Role::Secondary,
+        }
+    }
+
+    #[test]
+    fn local_entries_are_loopback_without_a_foreign_port() {
+        let ours = [3493, 40000];
+        for (system, host, port, local) in [
+            ("ups", "localhost", 3493, true),
+            ("ups@localhost", "localhost", 3493, true),
+            ("ups@127.0.0.1", "127.0.0.1", 3493, true),
+            ("ups@127.0.0.1:40000", "127.0.0.1", 40000, true),
+            ("ups@[::1]:40000", "::1", 40000, true),
+            // Another server on this host (a stock upsd) and other hosts.
+            ("ups@127.0.0.1:3494", "127.0.0.1", 3494, false),
+            ("ups@[::1]:3494", "::1", 3494, false),
+            ("ups@nas", "nas", 3493, false),
+            ("ups@192.168.1.2:3493", "192.168.1.2", 3493, false),
+        ] {
+            assert_eq!(
+                is_local(&entry(system, host, port), &ours),
+                local,
+                "{system}"
+            );
+        }
+        // No port written: local whatever this daemon listens on.
+        assert!(is_local(
+            &entry("ups@localhost", "localhost", 3493),
+            &[40000]
+        ));
+        assert!(!is_local(
+            &entry("ups@localhost:3493", "localhost", 3493),
+            &[40000]
+        ));
     }
 }
