@@ -12,13 +12,15 @@
 //!   reads UPS data through the [`Upses`] trait;
 //! - [`users`]: the rights of upsd.users;
 //! - [`desc`]: texts for `GET DESC` and `GET CMDDESC`;
-//! - [`tracking`]: TRACKING ids and results.
+//! - [`tracking`]: TRACKING ids and results;
+//! - [`ratelimit`]: failed logins per source address.
 //!
 //! Nothing here does I/O, reads the clock or allocates while answering:
 //! sockets, buffers, time and the tracking table belong to the server.
 
 pub mod desc;
 pub mod lexer;
+pub mod ratelimit;
 pub mod request;
 pub mod response;
 pub mod session;

@@ -223,6 +223,12 @@ pub struct Session {
     /// How long a silent connection is kept.
     idle_ms: u64,
     ids: IdGen,
+    /// The server's rate limiter holds this peer back: credentials are
+    /// refused unchecked (see [`Session::set_auth_limited`]).
+    auth_limited: bool,
+    /// Credentials were checked and matched no user since the server last
+    /// asked ([`Session::take_auth_failure`]).
+    auth_failed: bool,
 }
 
 impl Session {
@@ -237,7 +243,25 @@ impl Session {
             last_heard: now,
             idle_ms: IDLE_TIMEOUT_MS,
             ids: IdGen::new(seed),
+            auth_limited: false,
+            auth_failed: false,
         }
+    }
+
+    /// Whether the peer is rate-limited ([`super::ratelimit`]): while it
+    /// is, every command that needs rights gets `ERR ACCESS-DENIED`
+    /// without the credentials being compared, exactly as for a wrong
+    /// password. The server sets this before each line.
+    pub fn set_auth_limited(&mut self, limited: bool) {
+        self.auth_limited = limited;
+    }
+
+    /// Did a command since the last call check the credentials and find
+    /// no user with that name and password? (A known user lacking the
+    /// right does not count; nor does a refusal while limited.) The
+    /// server counts these per peer address.
+    pub fn take_auth_failure(&mut self) -> bool {
+        core::mem::take(&mut self.auth_failed)
     }
 
     /// Keep a silent connection this long instead of upsd's 60 s.
@@ -358,11 +382,24 @@ impl Session {
         Ok(())
     }
 
-    /// Do the credentials grant `right`? `ACCESS-DENIED` if not.
-    fn allowed(&self, users: &Users, right: Right<'_>) -> Result<(), ErrCode> {
-        match (self.username.get(), self.password.get()) {
-            (Some(u), Some(p)) if users.allows(u, p, right) => Ok(()),
-            _ => Err(ErrCode::AccessDenied),
+    /// Do the credentials grant `right`? `ACCESS-DENIED` if not, or if
+    /// the peer is rate-limited (then they are not even compared).
+    fn allowed(&mut self, users: &Users, right: Right<'_>) -> Result<(), ErrCode> {
+        if self.auth_limited {
+            return Err(ErrCode::AccessDenied);
+        }
+        let user = match (self.username.get(), self.password.get()) {
+            (Some(u), Some(p)) => users.authenticate(u, p),
+            // Overlong (never matches a user): still a wrong credential.
+            _ => None,
+        };
+        match user {
+            Some(u) if u.has(right) => Ok(()),
+            Some(_) => Err(ErrCode::AccessDenied),
+            None => {
+                self.auth_failed = true;
+                Err(ErrCode::AccessDenied)
+            }
         }
     }
 
@@ -1717,6 +1754,62 @@ END LIST VAR su700
         let dbg = format!("{:?}", t.s);
         assert!(!dbg.contains("secret") && !dbg.contains("monuser"), "{dbg}");
         assert_eq!(t.s.username(), Some("monuser"));
+    }
+
+    #[test]
+    fn wrong_credentials_are_reported_for_the_rate_limiter() {
+        // A known user lacking the right: refused, not a wrong credential.
+        let mut t = T::new();
+        t.login("upsslave", "pw");
+        assert_eq!(t.send(b"FSD su700\n"), "ERR ACCESS-DENIED\n");
+        assert!(!t.s.take_auth_failure());
+        // Unknown UPS: the credentials are never looked at.
+        let mut t = T::new();
+        t.send(b"USERNAME monuser\nPASSWORD wrong\n");
+        assert_eq!(t.send(b"LOGIN nosuch\n"), "ERR UNKNOWN-UPS\n");
+        assert!(!t.s.take_auth_failure());
+        // Wrong password, unknown user, overlong password: each check
+        // counts, and the flag is taken once.
+        for (user, pass) in [("monuser", "wrong"), ("nobody", "secret")] {
+            let mut t = T::new();
+            t.send(format!("USERNAME {user}\nPASSWORD {pass}\n").as_bytes());
+            for req in [
+                "LOGIN su700\n",
+                "PRIMARY su700\n",
+                "FSD su700\n",
+                "SET VAR su700 ups.id x\n",
+                "INSTCMD su700 load.off\n",
+            ] {
+                assert_eq!(t.send(req.as_bytes()), "ERR ACCESS-DENIED\n", "{req}");
+                assert!(t.s.take_auth_failure(), "{user} {req}");
+                assert!(!t.s.take_auth_failure());
+            }
+            assert!(t.did.is_empty());
+        }
+        let mut t = T::new();
+        t.send(format!("USERNAME monuser\nPASSWORD {}\n", "p".repeat(300)).as_bytes());
+        assert_eq!(t.send(b"LOGIN su700\n"), "ERR ACCESS-DENIED\n");
+        assert!(t.s.take_auth_failure());
+    }
+
+    #[test]
+    fn a_limited_peer_is_refused_even_with_the_right_password() {
+        let mut t = T::new();
+        t.send(b"USERNAME monuser\nPASSWORD secret\n");
+        t.s.set_auth_limited(true);
+        for req in ["LOGIN su700\n", "PRIMARY su700\n", "FSD su700\n"] {
+            assert_eq!(t.send(req.as_bytes()), "ERR ACCESS-DENIED\n", "{req}");
+            // Not compared, so not counted again.
+            assert!(!t.s.take_auth_failure());
+        }
+        // Reading needs no rights and is not limited.
+        assert_eq!(
+            t.send(b"GET VAR su700 ups.status\n"),
+            "VAR su700 ups.status \"OL\"\n"
+        );
+        t.s.set_auth_limited(false);
+        assert_eq!(t.send(b"LOGIN su700\n"), "OK\n");
+        assert_eq!(t.did, vec![Did::Login(0)]);
     }
 
     #[test]

@@ -95,11 +95,44 @@ impl Users {
     /// user of that exact name decides; a wrong password (exact compare)
     /// fails even if a later section has the same name.
     pub fn allows(&self, name: &str, password: &str, right: Right<'_>) -> bool {
-        self.users
-            .iter()
-            .find(|u| u.name == name)
-            .is_some_and(|u| u.password == password && u.has(right))
+        self.authenticate(name, password)
+            .is_some_and(|u| u.has(right))
     }
+
+    /// The user these credentials belong to: the first of that name, if
+    /// the password is its own. The password is compared in constant
+    /// time ([`ct_eq`]), and against a dummy when no user has that name,
+    /// so the answer's timing tells neither how much of a password was
+    /// right nor whether the user exists (user names are not secret to
+    /// upsd either: they are compared plainly).
+    pub fn authenticate(&self, name: &str, password: &str) -> Option<&User> {
+        match self.users.iter().find(|u| u.name == name) {
+            Some(u) => ct_eq(u.password.as_bytes(), password.as_bytes()).then_some(u),
+            None => {
+                // Same work as a real compare against an empty password
+                // of the same length as the one sent.
+                let _ = ct_eq(password.as_bytes(), &[]);
+                None
+            }
+        }
+    }
+}
+
+/// Equal byte strings, compared in time that depends only on the longer
+/// length: every byte position up to it is looked at, with no exit on the
+/// first difference. (The lengths themselves are not hidden: passwords
+/// are at most 128 bytes here, and their length is no secret worth a
+/// digest.)
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len().max(b.len());
+    // Different lengths differ; folded in without a branch.
+    let mut diff = u8::from(a.len() != b.len());
+    for i in 0..n {
+        let x = a.get(i).copied().unwrap_or(0);
+        let y = b.get(i).copied().unwrap_or(0);
+        diff |= core::hint::black_box(x ^ y);
+    }
+    core::hint::black_box(diff) == 0
 }
 
 #[cfg(test)]
@@ -188,6 +221,33 @@ mod tests {
             ..User::default()
         };
         assert!(all_in_list.has(Right::InstCmd("x")));
+    }
+
+    #[test]
+    fn constant_time_compare() {
+        assert!(ct_eq(b"", b""));
+        assert!(ct_eq(b"Secret", b"Secret"));
+        assert!(!ct_eq(b"Secret", b"secret"));
+        assert!(!ct_eq(b"Secret", b"Secre"));
+        assert!(!ct_eq(b"Secre", b"Secret"));
+        // A NUL where the shorter one ends must not pass for "nothing".
+        assert!(!ct_eq(b"ab\0", b"ab"));
+        assert!(!ct_eq(b"", b"\0"));
+        assert!(!ct_eq(b"x", b""));
+    }
+
+    #[test]
+    fn authenticate_names_the_user() {
+        let u = users();
+        assert_eq!(
+            u.authenticate("admin", "Secret").map(|u| u.name.as_str()),
+            Some("admin")
+        );
+        assert!(u.authenticate("admin", "Secret ").is_none());
+        assert!(u.authenticate("nobody", "Secret").is_none());
+        // The first "mon" decides.
+        assert!(u.authenticate("mon", "other").is_none());
+        assert!(u.authenticate("mon", "pw").is_some());
     }
 
     #[test]
