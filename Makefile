@@ -6,9 +6,24 @@ CARGO   ?= cargo
 PREFIX  ?= /usr/local
 DESTDIR ?=
 BIN      = target/release/hidupsd
+# Installation directories. udev and systemd read their own directories
+# whatever PREFIX is, so those do not follow it.
+SBINDIR ?= $(PREFIX)/sbin
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+UDEVDIR ?= /usr/lib/udev
+SYSTEMDUNITDIR ?= /usr/lib/systemd/system
+SYSTEMDSHUTDOWNDIR ?= /usr/lib/systemd/system-shutdown
+# Shell scripts of the service files, for shellcheck (all POSIX sh:
+# OpenRC's openrc-run and OpenWrt's rc.common scripts are sh too).
+SHELL_SCRIPTS = contrib/systemd/hidupsd-killpower \
+	contrib/alpine/hidupsd.initd contrib/alpine/hidupsd-killpower.initd \
+	contrib/alpine/hidupsd.confd contrib/alpine/hidupsd.pre-install \
+	contrib/alpine/hidupsd.post-install \
+	contrib/openwrt/files/hidupsd.init contrib/openwrt/files/usbhid-ups
 FUZZ_SECONDS ?= 60
 
-.PHONY: all test lint size bench fuzz install clean
+.PHONY: all test lint size bench fuzz install install-systemd install-upsc uninstall generate clean
 
 all:
 	$(CARGO) build --release
@@ -29,10 +44,17 @@ lint:
 	@# NUT's own pages (Xr upsc 8, ...) need not be installed here, nor
 	@# indexed when they are (nut-client installs them after mandoc).
 	@if command -v mandoc >/dev/null 2>&1; then \
-		echo "mandoc -Tlint man/*.8"; \
-		out=$$(mandoc -Tlint man/*.8 2>&1 | grep -v -e 'referenced manual not found' -e 'outdated mandoc.db'); \
+		echo "mandoc -Tlint man/*.5 man/*.7 man/*.8"; \
+		out=$$(mandoc -Tlint man/*.5 man/*.7 man/*.8 2>&1 | grep -v -e 'referenced manual not found' -e 'outdated mandoc.db'); \
 		if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; \
 	else echo "mandoc not installed: man page lint skipped"; fi
+	@# APKBUILD: its variables are read by abuild (SC2034), and abuild
+	@# sets srcdir, pkgdir and the rest (SC2154).
+	@if command -v shellcheck >/dev/null 2>&1; then \
+		echo "shellcheck -s sh $(SHELL_SCRIPTS) contrib/alpine/APKBUILD"; \
+		shellcheck -s sh $(SHELL_SCRIPTS) && \
+		shellcheck -s sh -e SC2034,SC2154 contrib/alpine/APKBUILD; \
+	else echo "shellcheck not installed: shell script lint skipped"; fi
 
 # The release profile strips the binary already.
 size: all
@@ -53,10 +75,50 @@ fuzz:
 		rm -rf "$$tmp"; \
 	done; exit $$fail
 
+# The udev rules and the device page come from the device table.
+generate:
+	$(CARGO) run --quiet --example gen
+
+# Binary, manual pages and udev rules (every system); install-systemd adds
+# the unit and the shutdown hook, install-upsc the upsc link (not by
+# default: NUT's own upsc would clash). Nothing is built here, so that
+# `sudo make install` does not build as root.
 install:
 	@test -x $(BIN) || { echo "$(BIN) missing: run make first" >&2; exit 1; }
-	install -D -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/hidupsd
-	install -D -m 644 man/hidupsd.8 $(DESTDIR)$(PREFIX)/share/man/man8/hidupsd.8
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UDEVDIR)/rules.d
+	install -m 755 $(BIN) $(DESTDIR)$(SBINDIR)/hidupsd
+	install -m 644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 man/*.7 $(DESTDIR)$(MANDIR)/man7/
+	install -m 644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 rules/70-hidupsd.rules $(DESTDIR)$(UDEVDIR)/rules.d/
+
+# The files name the binary /usr/sbin/hidupsd: follow SBINDIR.
+install-systemd:
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSTEMDSHUTDOWNDIR)
+	sed 's|/usr/sbin/hidupsd|$(SBINDIR)/hidupsd|g' contrib/systemd/hidupsd.service \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/hidupsd.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/hidupsd.service
+	sed 's|/usr/sbin/hidupsd|$(SBINDIR)/hidupsd|g' contrib/systemd/hidupsd-killpower \
+		> $(DESTDIR)$(SYSTEMDSHUTDOWNDIR)/hidupsd-killpower
+	chmod 755 $(DESTDIR)$(SYSTEMDSHUTDOWNDIR)/hidupsd-killpower
+
+# hidupsd run as upsc behaves as upsc.
+install-upsc:
+	install -d $(DESTDIR)$(BINDIR)
+	ln -sf $(SBINDIR)/hidupsd $(DESTDIR)$(BINDIR)/upsc
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/hidupsd \
+		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(wildcard man/*.5))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(wildcard man/*.7))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard man/*.8))) \
+		$(DESTDIR)$(UDEVDIR)/rules.d/70-hidupsd.rules \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/hidupsd.service \
+		$(DESTDIR)$(SYSTEMDSHUTDOWNDIR)/hidupsd-killpower
+	@# The upsc link only if it is ours.
+	@if [ "$$(readlink $(DESTDIR)$(BINDIR)/upsc)" = "$(SBINDIR)/hidupsd" ]; then \
+		rm -f $(DESTDIR)$(BINDIR)/upsc; fi
 
 clean:
 	$(CARGO) clean
