@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 const USAGE: &str =
     "usage: hidupsd [--simulate [NAME=]PATH [--script FILE]...]... [--listen ADDR:PORT]...
-               [-c DIR]
+               [-c DIR] [-u USER] [-D]... [-B | -F] [--pidfile PATH] [--syslog]
        hidupsd decode [--explore] PATH
        hidupsd record /dev/hidrawN [SECONDS] > FILE
        hidupsd scan
@@ -25,8 +25,17 @@ const USAGE: &str =
   --listen ADDR:PORT
                     listen there (default: upsd.conf's LISTEN, else
                     127.0.0.1:3493 and [::1]:3493)
-  -B                detach and run in the background (default: foreground,
-                    as service managers expect; -F is accepted too)
+  -B                detach and run in the background, logging to syslog,
+                    with a pid file (default: foreground, as service
+                    managers expect; -F is accepted too)
+  -u USER           run as USER (and its groups) once the sockets are
+                    open; SHUTDOWNCMD and the power-down flag stay with a
+                    small root helper (default: ups.conf's user, else
+                    upsmon.conf's RUN_AS_USER, else no change)
+  -D                more debug messages; repeat for more (-DD)
+  --pidfile PATH    write the process id there (default with -B:
+                    /run/hidupsd.pid)
+  --syslog          log to syslog (daemon facility) instead of stderr
   -c DIR            read upsd.conf, upsd.users and ups.conf from DIR
                     (ups.conf sections with driver = usbhid-ups, or
                     driver = sim, port = PATH; without sections every USB
@@ -49,6 +58,9 @@ const USAGE: &str =
                     sections, as nut-scanner -U does
 The server runs in the foreground until killed.
 ";
+
+/// Where `-B` writes its pid unless `--pidfile` says otherwise.
+const DEFAULT_PIDFILE: &str = "/run/hidupsd.pid";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -164,6 +176,7 @@ fn run(args: &[String]) -> Result<(), String> {
 fn serve(args: &[String]) -> Result<(), String> {
     let mut a = daemon::Args::default();
     let mut background = false;
+    let (mut pidfile, mut syslog, mut debug) = (None::<String>, false, 0u8);
     let mut it = args.iter();
     while let Some(opt) = it.next() {
         let mut value = |what: &str| {
@@ -183,19 +196,47 @@ fn serve(args: &[String]) -> Result<(), String> {
             }
             "--listen" => a.listen.push(value("ADDR:PORT")?),
             "-c" => a.confdir = Some(value("DIR")?.into()),
+            "-u" => a.user = Some(value("USER")?),
             "-B" => background = true,
             // NUT's "stay in the foreground": already the default.
             "-F" => background = false,
+            "--pidfile" => pidfile = Some(value("PATH")?),
+            "--syslog" => syslog = true,
+            // NUT's debug levels: -D, -DD, -DDD...
+            d if d.len() > 1 && d.starts_with('-') && d[1..].bytes().all(|b| b == b'D') => {
+                debug = debug.saturating_add((d.len() - 1) as u8)
+            }
             s => return Err(format!("unknown option '{s}' (see hidupsd --help)")),
         }
     }
     // Load (and refuse a bad configuration) while errors still reach the
     // terminal; then detach if asked, keeping stderr for the log.
+    hidupsd::sys::log::set_level(debug);
     let setup = daemon::Setup::load(&a)?;
     if background {
-        nix::unistd::daemon(false, true).map_err(|e| format!("-B: cannot detach: {e}"))?;
+        // A detached daemon has no terminal: syslog is where its log goes.
+        syslog = true;
+        pidfile.get_or_insert_with(|| DEFAULT_PIDFILE.to_string());
+        nix::unistd::daemon(false, false).map_err(|e| format!("-B: cannot detach: {e}"))?;
     }
-    daemon::run(setup)
+    if syslog {
+        hidupsd::sys::log::use_syslog();
+    }
+    // Written before privileges are dropped (/run is root's); removed on
+    // a clean exit where the directory allows.
+    if let Some(p) = &pidfile {
+        std::fs::write(p, format!("{}\n", std::process::id()))
+            .map_err(|e| format!("--pidfile {p}: {e}"))?;
+    }
+    let r = daemon::run(setup, &a);
+    if let Some(p) = &pidfile {
+        let _ = std::fs::remove_file(p);
+    }
+    if let Err(e) = &r {
+        // Detached, stderr goes nowhere: say it where the log goes.
+        hidupsd::sys::log::log(format_args!("{e}"));
+    }
+    r
 }
 
 /// A UPS to power off: name, device, descriptor, identity, options and

@@ -123,7 +123,7 @@ fn dash_b_detaches_after_checking_the_configuration() {
     // A bad configuration is refused before detaching, on the terminal.
     let e = one_line_error(&run(&["-B", "-c", "/nonexistent/dir", "--listen", &listen]));
     assert!(e.contains("/nonexistent/dir"), "{e}");
-    // The detached child keeps stderr, so do not wait for the pipes to close.
+    let pidfile = std::env::temp_dir().join(format!("hidupsd-cli-{}.pid", std::process::id()));
     let st = Command::new(env!("CARGO_BIN_EXE_hidupsd"))
         .args([
             "--simulate",
@@ -131,6 +131,8 @@ fn dash_b_detaches_after_checking_the_configuration() {
             "--listen",
             &listen,
             "-B",
+            "--pidfile",
+            pidfile.to_str().unwrap(),
         ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -150,10 +152,28 @@ fn dash_b_detaches_after_checking_the_configuration() {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let _ = Command::new("pkill")
-        .args(["-f", "--", &format!("--listen {listen} -B")])
-        .status();
+    // Its pid file names it; SIGTERM stops it and the file goes.
+    let pid = std::fs::read_to_string(&pidfile).unwrap_or_default();
+    let pid: i32 = pid.trim().parse().unwrap_or(0);
+    let alive = || Path::new(&format!("/proc/{pid}")).exists();
+    let stopped = pid > 0 && {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+        (0..100).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            !alive() && !pidfile.exists()
+        })
+    };
+    if !stopped {
+        let _ = Command::new("pkill")
+            .args(["-f", "--", &format!("--listen {listen} -B")])
+            .status();
+    }
     assert!(ok, "the detached server did not answer");
+    assert!(pid > 0, "no pid in {}", pidfile.display());
+    assert!(
+        stopped,
+        "SIGTERM did not stop {pid}, or the pid file stayed"
+    );
 }
 
 #[test]

@@ -249,7 +249,7 @@ fn serve(dev: DeviceSpec, conf: Option<&str>) -> u16 {
         let mut setup = Setup::load(&args).unwrap();
         setup.add_device(dev).unwrap();
         tx.send(()).unwrap();
-        daemon::run(setup).unwrap()
+        daemon::run(setup, &daemon::Args::default()).unwrap()
     });
     rx.recv_timeout(TIMEOUT).unwrap();
     if let Some(d) = confdir {

@@ -79,6 +79,9 @@ use crate::store::MAX_VARS;
 use crate::sys::exec::Children;
 use crate::sys::hotplug::{self, Uevents};
 use crate::sys::net;
+use crate::sys::privsep::{self, Helper, Request};
+use crate::sys::sdnotify;
+use crate::sys::signals::{Signal, Signals};
 use crate::text::Text;
 use crate::ups::engine::Options;
 use crate::ups::select;
@@ -103,6 +106,10 @@ const CLIENT_BASE: usize = MAX_LISTENERS;
 pub const WAKE: Token = Token(usize::MAX);
 /// Kernel uevents (hidraw nodes added and removed).
 pub const UEVENTS: Token = Token(usize::MAX - 1);
+/// SIGTERM, SIGINT, SIGHUP (a signalfd).
+const SIGNALS: Token = Token(usize::MAX - 2);
+/// The privileged helper's socket: readable when it is gone.
+const HELPER: Token = Token(usize::MAX - 3);
 /// A request line of [`MAX_LINE`] bytes plus its LF.
 const RX: usize = MAX_LINE + 1;
 /// The longest `LIST VAR`: every variable a store holds on a line of the
@@ -118,6 +125,8 @@ const TRACKING_CAP: usize = 1024;
 const RESCAN_MS: u64 = 2000;
 /// How long the start waits at most for simulated UPSes' first data.
 const FIRST_DATA_MS: u64 = 5000;
+/// How often the service manager's STATUS line is brought up to date.
+const STATUS_MS: u64 = 5000;
 
 /// The daemon's command line (`hidupsd --simulate ... --listen ... -c DIR`).
 #[derive(Debug, Clone, Default)]
@@ -131,6 +140,9 @@ pub struct Args {
     pub listen: Vec<String>,
     /// A NUT configuration directory (upsd.conf, upsd.users, ups.conf).
     pub confdir: Option<PathBuf>,
+    /// `-u USER`: who to run as once the sockets are open (else ups.conf's
+    /// `user`, else upsmon.conf's RUN_AS_USER; else nobody changes).
+    pub user: Option<String>,
 }
 
 /// Where a UPS's data comes from.
@@ -187,6 +199,8 @@ pub struct Setup {
     /// `upsmon.conf`, when the configuration directory has one: the
     /// built-in monitor ([`Watch`]).
     upsmon: Option<UpsmonConf>,
+    /// Who to run as after opening the sockets: user and group names.
+    run_as: Option<(String, Option<String>)>,
 }
 
 impl Setup {
@@ -198,7 +212,8 @@ impl Setup {
         let mut upsd_file = PathBuf::from(upsd_conf::FILE);
         let mut users = Users::default();
         let mut upses = Vec::new();
-        let mut upsmon = None;
+        let mut upsmon: Option<UpsmonConf> = None;
+        let (mut user, mut group) = (None, None);
         if let Some(dir) = &args.confdir {
             if !dir.is_dir() {
                 return Err(format!("{}: not a directory", dir.display()));
@@ -218,6 +233,8 @@ impl Setup {
             if have(ups_conf::FILE) {
                 let c = ups_conf::load(dir).map_err(|e| e.to_string())?;
                 warn_all(&c.warnings);
+                user.clone_from(&c.globals.user);
+                group.clone_from(&c.globals.group);
                 let file = dir.join(ups_conf::FILE);
                 for s in &c.ups {
                     upses.push(from_section(dir, &file, &c.globals, s)?);
@@ -288,6 +305,12 @@ impl Setup {
             trackingdelay_ms: u64::from(upsd.trackingdelay) * 1000,
             idle_ms: u64::from(upsd.idle_timeout) * 1000,
             users,
+            run_as: args
+                .user
+                .clone()
+                .or(user)
+                .or_else(|| upsmon.as_ref().and_then(|m| m.run_as_user.clone()))
+                .map(|u| (u, group)),
             upsmon,
         })
     }
@@ -478,7 +501,7 @@ fn warn_all(w: &[config::ConfigError]) {
 
 /// One log line on standard error (the service manager keeps it).
 pub(crate) fn log(args: std::fmt::Arguments<'_>) {
-    let _ = writeln!(io::stderr().lock(), "hidupsd: {args}");
+    crate::sys::log::log(args);
 }
 
 /// A UPS's device as the loop knows it: what may be bound to it, the
@@ -791,14 +814,14 @@ struct Hotplug {
 }
 
 /// What `POWERDOWNFLAG` holds, as upsmon writes it (no newline).
-const POWERDOWN_MAGIC: &[u8] = b"upsmon-shutdown-file";
+use privsep::POWERDOWN_MAGIC;
 /// How often finished commands are looked for while some run.
 const REAP_MS: u64 = 500;
 /// How often a waiting primary asks another server for NUMLOGINS (as
 /// upsmon).
 const COUNT_MS: u64 = 250;
 /// Link `l`'s socket is token `REMOTE_TOP - l`.
-const REMOTE_TOP: usize = usize::MAX - 2;
+const REMOTE_TOP: usize = usize::MAX - 4;
 
 /// The built-in upsmon, from `upsmon.conf` in the configuration
 /// directory: a [`Monitor`] fed from the loop's copies of this daemon's
@@ -836,6 +859,9 @@ struct Watch {
     done: bool,
     /// Actions from answers that arrived between ticks.
     pending: monitor::Actions,
+    /// The root helper that writes the flag and runs SHUTDOWNCMD, when
+    /// this daemon runs as another user.
+    helper: Option<Helper>,
     children: Children,
     /// Connections to other servers, for the remote entries.
     links: Vec<Link>,
@@ -957,6 +983,7 @@ impl Watch {
             awaiting: false,
             done: false,
             pending: monitor::Actions::new(),
+            helper: None,
             children: Children::default(),
             links,
             connected: std::sync::mpsc::channel(),
@@ -1252,6 +1279,11 @@ impl Watch {
             }
             monitor::Action::AwaitLogouts { .. } => self.awaiting = true,
             monitor::Action::FinalDelay { .. } => {}
+            monitor::Action::WritePowerdownFlag if self.helper.is_some() => {
+                if self.powerdownflag.is_some() {
+                    self.ask_helper(Request::WriteFlag, registry, now);
+                }
+            }
             monitor::Action::WritePowerdownFlag => {
                 if let Some(flag) = &self.powerdownflag {
                     match std::fs::write(flag, POWERDOWN_MAGIC) {
@@ -1270,6 +1302,10 @@ impl Watch {
                 for l in &mut self.links {
                     l.down(registry);
                 }
+                if self.helper.is_some() {
+                    self.ask_helper(Request::Shutdown, registry, now);
+                    return;
+                }
                 match &self.shutdowncmd {
                     Some(cmd) => {
                         log(format_args!("running SHUTDOWNCMD: {cmd}"));
@@ -1283,6 +1319,39 @@ impl Watch {
                 }
             }
         }
+    }
+
+    /// Hand a request to the privileged helper; a helper that is gone
+    /// is NOPARENT, as upsmon's lost parent.
+    fn ask_helper(&mut self, r: Request, registry: &Registry, now: u64) {
+        let Some(h) = &mut self.helper else {
+            return;
+        };
+        if let Err(e) = h.ask(r) {
+            log(format_args!(
+                "the privileged helper is gone ({e}): shutdown impossible"
+            ));
+            self.helper_gone(registry, now);
+        }
+    }
+
+    /// The helper's socket is readable: it exited (or wrote, which it
+    /// never does).
+    fn helper_event(&mut self, registry: &Registry, now: u64) {
+        if self.helper.as_mut().is_some_and(Helper::gone) {
+            log(format_args!(
+                "the privileged helper exited: shutdown impossible"
+            ));
+            self.helper_gone(registry, now);
+        }
+    }
+
+    fn helper_gone(&mut self, registry: &Registry, now: u64) {
+        if let Some(h) = self.helper.take() {
+            let _ = registry.deregister(&mut SourceFd(&h.fd()));
+        }
+        let acts = self.monitor.handle(Input::ParentGone, now);
+        self.pending.extend(acts);
     }
 
     /// Deliver a notice: the log, `wall`, NOTIFYCMD (with the message as
@@ -1340,15 +1409,86 @@ struct Daemon {
     hotplug: Hotplug,
     /// The built-in upsmon, with `upsmon.conf`.
     watch: Option<Watch>,
+    /// What the monitor was built from (a reload rebuilds it on change).
+    upsmon_conf: Option<UpsmonConf>,
+    /// Names of the UPSes the configuration gave (not adopted ones).
+    configured: Vec<String>,
+    /// Ports listened on (which `MONITOR` entries are this daemon's).
+    ports: Vec<u16>,
+    waker: Arc<Waker>,
 }
 
-/// Bind the listeners, start the UPSes and serve until killed.
-pub fn run(setup: Setup) -> Result<(), String> {
+/// Bind the listeners, drop privileges, start the UPSes and serve until
+/// SIGTERM or SIGINT; SIGHUP reads the configuration again (`args` says
+/// where from). Tells the service manager how it goes (sd_notify).
+pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
+    // Before any thread starts: the signal mask, and the fork of the
+    // privileged helper (see `sys::privsep`).
+    let signals = Signals::new().map_err(|e| format!("signalfd: {e}"))?;
+    let account = match &setup.run_as {
+        Some((user, group)) => switch_to(user, group.as_deref())?,
+        None => {
+            // SAFETY: geteuid cannot fail.
+            if unsafe { libc::geteuid() } == 0 {
+                log(format_args!(
+                    "warning: running as root; -u USER (or RUN_AS_USER) runs as that user once the sockets are open"
+                ));
+            }
+            None
+        }
+    };
+    let helper = match (&account, &setup.upsmon) {
+        (Some(_), Some(m)) if m.shutdowncmd.is_some() || m.powerdownflag.is_some() => {
+            let cmd = m.shutdowncmd.as_deref().map(upsmon_conf::shell_command);
+            let flag = m.powerdownflag.as_ref().map(PathBuf::from);
+            let h = privsep::spawn(cmd, flag)
+                .map_err(|e| format!("cannot start the privileged helper: {e}"))?;
+            crate::sys::log::debug(1, format_args!("privileged helper: pid {}", h.pid()));
+            Some(h)
+        }
+        _ => None,
+    };
     let clock = Clock::start();
-    let mut d = Daemon::new(setup, clock)?;
+    let mut d = Daemon::new(setup, clock, account, helper)?;
+    d.poll
+        .registry()
+        .register(&mut SourceFd(&signals.fd()), SIGNALS, Interest::READABLE)
+        .map_err(|e| format!("epoll: {e}"))?;
+    let manager = sdnotify::Notifier::from_env();
+    let watchdog = sdnotify::watchdog_ms();
+    let mut status = d.summary();
+    if let Some(m) = &manager {
+        m.send(&format!("READY=1\nSTATUS={status}"));
+    }
+    let mut ping_at = clock.now();
+    let mut status_at = clock.now() + STATUS_MS;
     let mut events = Events::with_capacity(256);
     let mut deadline = d.tick(clock.now());
     loop {
+        if let Some(w) = watchdog {
+            let now = clock.now();
+            if ping_at <= now {
+                if let Some(m) = &manager {
+                    m.send("WATCHDOG=1");
+                }
+                ping_at = now + w;
+            }
+            deadline = deadline.min(ping_at);
+        }
+        if manager.is_some() {
+            let now = clock.now();
+            if status_at <= now {
+                let s = d.summary();
+                if s != status {
+                    if let Some(m) = &manager {
+                        m.send(&format!("STATUS={s}"));
+                    }
+                    status = s;
+                }
+                status_at = now + STATUS_MS;
+            }
+            deadline = deadline.min(status_at);
+        }
         let wait = deadline.saturating_sub(clock.now());
         // A deadline of u64::MAX (nothing scheduled) waits for events only.
         let timeout = (deadline != u64::MAX).then(|| Duration::from_millis(wait));
@@ -1363,6 +1503,33 @@ pub fn run(setup: Setup) -> Result<(), String> {
             match ev.token() {
                 WAKE => d.wake(),
                 UEVENTS => d.uevents(),
+                SIGNALS => {
+                    while let Some(sig) = signals.next() {
+                        match sig {
+                            Signal::Stop => {
+                                log(format_args!("signal received: exiting"));
+                                if let Some(m) = &manager {
+                                    m.send("STOPPING=1");
+                                }
+                                return Ok(());
+                            }
+                            Signal::Reload => {
+                                if let Some(m) = &manager {
+                                    m.send("RELOADING=1");
+                                }
+                                d.reload(args, now);
+                                if let Some(m) = &manager {
+                                    m.send("READY=1");
+                                }
+                            }
+                        }
+                    }
+                }
+                HELPER => {
+                    if let Some(w) = &mut d.watch {
+                        w.helper_event(d.poll.registry(), now);
+                    }
+                }
                 Token(t) if t <= REMOTE_TOP && t > REMOTE_TOP - MAX_LINKS => {
                     if let Some(w) = &mut d.watch {
                         w.link_ready(REMOTE_TOP - t, d.poll.registry(), now);
@@ -1383,8 +1550,31 @@ pub fn run(setup: Setup) -> Result<(), String> {
     }
 }
 
+/// Look up who to run as; `None` when that is who runs already, or when
+/// not running as root (nothing can change then: said once).
+fn switch_to(user: &str, group: Option<&str>) -> Result<Option<privsep::Account>, String> {
+    let a = privsep::account(user, group)?;
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if a.uid == euid {
+        return Ok(None);
+    }
+    if euid != 0 {
+        log(format_args!(
+            "warning: not running as root: cannot switch to user {user}; staying uid {euid}"
+        ));
+        return Ok(None);
+    }
+    Ok(Some(a))
+}
+
 impl Daemon {
-    fn new(setup: Setup, clock: Clock) -> Result<Daemon, String> {
+    fn new(
+        setup: Setup,
+        clock: Clock,
+        account: Option<privsep::Account>,
+        helper: Option<Helper>,
+    ) -> Result<Daemon, String> {
         let now = clock.now();
         let poll = Poll::new().map_err(|e| format!("epoll: {e}"))?;
         let waker = Waker::new(poll.registry(), WAKE).map_err(|e| format!("eventfd: {e}"))?;
@@ -1413,6 +1603,25 @@ impl Daemon {
             .iter()
             .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
             .collect();
+        // The monitor first: it removes a stale power-down flag, which
+        // may need root.
+        let upsmon_conf = setup.upsmon.clone();
+        let mut watch = match setup.upsmon {
+            Some(conf) => Some(Watch::new(conf, &ports, waker.clone())?),
+            None => None,
+        };
+        let configured = setup.upses.iter().map(|u| u.name.clone()).collect();
+        if let Some(mut h) = helper {
+            match &mut watch {
+                Some(w) => {
+                    poll.registry()
+                        .register(&mut SourceFd(&h.fd()), HELPER, Interest::READABLE)
+                        .map_err(|e| format!("epoll: {e}"))?;
+                    w.helper = Some(h);
+                }
+                None => drop(h.gone()),
+            }
+        }
         let maxconn = setup.maxconn.min(MAX_SLOTS);
         if maxconn < setup.maxconn {
             log(format_args!(
@@ -1430,6 +1639,16 @@ impl Daemon {
             Err(e) => log(format_args!(
                 "warning: cannot raise the open file limit: {e}"
             )),
+        }
+        // Listeners bound, limits raised, stale flag removed: root is no
+        // longer needed (devices opened from now on need the udev rules'
+        // group).
+        if let Some(a) = &account {
+            privsep::become_user(a)?;
+            log(format_args!(
+                "running as user {} (uid {}, gid {})",
+                a.name, a.uid, a.gid
+            ));
         }
         let mut upses = Vec::with_capacity(setup.upses.len() + setup.devices.len());
         // Simulated UPSes start once the loop can hear their workers.
@@ -1478,10 +1697,11 @@ impl Daemon {
                 known: Vec::new(),
                 rescan_at: u64::MAX,
             },
-            watch: match setup.upsmon {
-                Some(conf) => Some(Watch::new(conf, &ports, waker)?),
-                None => None,
-            },
+            watch,
+            upsmon_conf,
+            configured,
+            ports,
+            waker,
         };
         let mut starting = Vec::with_capacity(sims.len());
         for (i, sim) in sims {
@@ -1504,6 +1724,187 @@ impl Daemon {
         }
         d.start_discovery(now);
         Ok(d)
+    }
+
+    /// Start the UPSes of `specs` (simulated ones at once, USB ones when
+    /// found); used at a reload for sections ups.conf gained.
+    fn add_upses(&mut self, specs: Vec<UpsSpec>, now: u64) -> Result<(), String> {
+        let mut usb = false;
+        for spec in specs {
+            let i = self.upses.len();
+            self.configured.push(spec.name.clone());
+            match spec.source {
+                Source::Sim(sim, retry) => {
+                    self.upses.push(Served::new(
+                        spec.name,
+                        spec.desc,
+                        Backend::new(None, spec.opts, retry),
+                    ));
+                    let name = &self.upses[i].name;
+                    let fail = |e: io::Error| format!("{name}: cannot start the simulation: {e}");
+                    let ups = sim.start(name).map_err(fail)?;
+                    let found = ups.found().map_err(fail)?;
+                    self.upses[i].dev.node = Some(found.node.clone());
+                    self.spawn(i, found.boxed(), ups.opener());
+                }
+                Source::Usb { matcher, retry } => {
+                    usb = true;
+                    self.upses.push(Served::new(
+                        spec.name,
+                        spec.desc,
+                        Backend::new(Some(matcher), spec.opts, retry),
+                    ));
+                }
+            }
+            log(format_args!("{}: added", self.upses[i].name));
+        }
+        if usb {
+            match self.hotplug.mode {
+                Discovery::Off => {
+                    self.hotplug.mode = Discovery::Configured;
+                    self.start_discovery(now);
+                }
+                mode => {
+                    // Adopted UPSes stay; new ones go to the sections.
+                    if mode == Discovery::Adopt {
+                        self.hotplug.mode = Discovery::Configured;
+                    }
+                    for node in self.hotplug.known.clone() {
+                        self.probe(node);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// SIGHUP: read the configuration again. A configuration that does
+    /// not load leaves the running one as it is, and says why. Otherwise
+    /// users, MAXAGE, TRACKINGDELAY and IDLE_TIMEOUT apply at once, new
+    /// ups.conf sections start, and upsmon.conf, if it changed, rebuilds
+    /// the monitor (unless a shutdown is under way). Devices and
+    /// connected clients are kept; what needs a restart (LISTEN, MAXCONN,
+    /// a changed or removed UPS section, a new SHUTDOWNCMD for the
+    /// privileged helper) is logged.
+    fn reload(&mut self, args: &Args, now: u64) {
+        let new = match Setup::load(args) {
+            Ok(s) => s,
+            Err(e) => {
+                log(format_args!(
+                    "reload: {e}: keeping the running configuration"
+                ));
+                return;
+            }
+        };
+        self.users = new.users;
+        self.maxage_ms = new.maxage_ms;
+        self.idle_ms = new.idle_ms;
+        self.tracking.ttl_ms = new.trackingdelay_ms;
+        let bound: Vec<SocketAddr> = self
+            .listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect();
+        if new.listen.iter().any(|(a, _)| !bound.contains(a)) {
+            log(format_args!(
+                "reload: new LISTEN addresses take effect at restart"
+            ));
+        }
+        if new.maxconn.min(MAX_SLOTS) != self.slots.len() {
+            log(format_args!("reload: MAXCONN takes effect at restart"));
+        }
+        for name in &self.configured {
+            if !new.upses.iter().any(|u| u.name.eq_ignore_ascii_case(name)) {
+                log(format_args!(
+                    "reload: {name} is no longer configured: served until restart"
+                ));
+            }
+        }
+        let added: Vec<UpsSpec> = new
+            .upses
+            .into_iter()
+            .filter(|u| {
+                !self
+                    .upses
+                    .iter()
+                    .any(|s| s.name.eq_ignore_ascii_case(&u.name))
+            })
+            .collect();
+        if let Err(e) = self.add_upses(added, now) {
+            log(format_args!("reload: {e}"));
+        }
+        if new.upsmon != self.upsmon_conf {
+            self.reload_monitor(new.upsmon, now);
+        }
+        log(format_args!("configuration reloaded"));
+    }
+
+    fn reload_monitor(&mut self, conf: Option<UpsmonConf>, now: u64) {
+        if self
+            .watch
+            .as_ref()
+            .is_some_and(|w| w.monitor.shutting_down())
+        {
+            log(format_args!(
+                "reload: a shutdown is under way: upsmon.conf is not reloaded"
+            ));
+            return;
+        }
+        let mut helper = None;
+        if let Some(mut old) = self.watch.take() {
+            for l in &mut old.links {
+                l.down(self.poll.registry());
+            }
+            helper = old.helper.take();
+        }
+        if helper.is_some() {
+            let (was, is) = (&self.upsmon_conf, &conf);
+            let same =
+                |f: &dyn Fn(&UpsmonConf) -> String| was.as_ref().map(f) == is.as_ref().map(f);
+            if !same(&|c| format!("{:?}{:?}", c.shutdowncmd, c.powerdownflag)) {
+                log(format_args!(
+                    "reload: SHUTDOWNCMD and POWERDOWNFLAG are the privileged helper's: they change at restart"
+                ));
+            }
+        }
+        self.upsmon_conf = conf.clone();
+        self.watch = match conf {
+            Some(c) => match Watch::new(c, &self.ports, self.waker.clone()) {
+                Ok(mut w) => {
+                    w.helper = helper;
+                    Some(w)
+                }
+                Err(e) => {
+                    log(format_args!("reload: {e}: the monitor is off"));
+                    None
+                }
+            },
+            None => None,
+        };
+        let _ = now;
+    }
+
+    /// One line for the service manager: each UPS with its status, and
+    /// the number of clients.
+    fn summary(&self) -> String {
+        let now = self.clock.now();
+        let mut s = String::new();
+        for (k, u) in self.upses.iter().enumerate() {
+            s.push_str(if k == 0 { "" } else { ", " });
+            s.push_str(&u.name);
+            s.push(' ');
+            match u.dev.data(now, self.maxage_ms) {
+                Data::Ready(live) => s.push_str(live.store.get("ups.status").unwrap_or("?")),
+                Data::Stale => s.push_str("stale"),
+                _ => s.push_str("not connected"),
+            }
+        }
+        if self.upses.is_empty() {
+            s.push_str("no UPS yet");
+        }
+        let clients = self.slots.len() - self.free.len();
+        s.push_str(&format!("; {clients} client(s)"));
+        s
     }
 
     /// Wait, a bounded time, until the workers of UPSes `ups` have

@@ -5,6 +5,10 @@
 pub mod exec;
 pub mod hidraw;
 pub mod hotplug;
+pub mod log;
 pub mod net;
+pub mod privsep;
+pub mod sdnotify;
+pub mod signals;
 pub mod regex;
 pub mod usb;
