@@ -38,6 +38,12 @@ test:
 	@grep -oE '[0-9]+ passed; [0-9]+ failed' target/test.log | \
 		awk '{ p += $$1; f += $$3 } END { printf "tests: %d passed, %d failed\n", p, f }'
 
+# End-to-end tests against a real kernel's HID stack: a Debian kernel
+# under QEMU, UPSes simulated through uhid (tests/vm/README.md). Root is
+# not needed; apt-get download, qemu-system-x86 and busybox-static are.
+vm-test:
+	tests/vm/run.sh
+
 lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) fmt --all -- --check

@@ -1,0 +1,880 @@
+//! The checks of tests/vm, run inside the VM against a running hidupsd
+//! (`hidupsd -c /etc/nut`, serving every UPS it finds): UPSes are
+//! simulated through /dev/uhid ([`uhid_sim`]), hidupsd reads them through
+//! the kernel's hidraw nodes, and a NUT protocol client here checks what
+//! it serves and times it.
+//!
+//! ```text
+//! vm_check --pass NAME --pid PID --log FILE --fixtures DIR [--only 1,2,...]
+//! ```
+//! prints one line per scenario, `PASS [NAME] N what: figures` or
+//! `FAIL [NAME] N what: why`, and exits 1 if any failed.
+#![allow(dead_code)]
+
+#[path = "uhid_sim.rs"]
+mod uhid_sim;
+
+use hidupsd::device::{naming, worker};
+use hidupsd::hid::report;
+use hidupsd::recording::{Recording, Replay};
+use hidupsd::sys::usb::UsbInfo;
+use hidupsd::ups::engine::Options;
+use hidupsd::ups::select;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use uhid_sim::{Model, Spec, UhidDev};
+
+const ADDR: &str = "127.0.0.1:3493";
+/// The UPS of scenarios 1-5 and 7 (APC, answers SET VAR on
+/// battery.charge.low), the other UPS of scenario 4, the twins of 6.
+const FX_A: &str = "apc-back-ups-es-850g2";
+const FX_B: &str = "eaton-5sc-750";
+const FX_TWIN: &str = "cps-cp1500avrlcda";
+
+/// A NUT protocol client, one request at a time.
+struct Client {
+    w: TcpStream,
+    r: BufReader<TcpStream>,
+}
+
+impl Client {
+    fn connect() -> Result<Client, String> {
+        let s = TcpStream::connect(ADDR).map_err(|e| format!("connect {ADDR}: {e}"))?;
+        s.set_nodelay(true).map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(|e| e.to_string())?;
+        let r = BufReader::new(s.try_clone().map_err(|e| e.to_string())?);
+        Ok(Client { w: s, r })
+    }
+
+    /// One request, one reply line (without the newline).
+    fn ask(&mut self, req: &str) -> Result<String, String> {
+        self.w
+            .write_all(format!("{req}\n").as_bytes())
+            .map_err(|e| format!("{req}: {e}"))?;
+        let mut line = String::new();
+        match self.r.read_line(&mut line) {
+            Ok(0) => Err(format!("{req}: connection closed")),
+            Ok(_) => Ok(line.trim_end().to_string()),
+            Err(e) => Err(format!("{req}: {e}")),
+        }
+    }
+
+    /// A LIST request: the lines between BEGIN and END, or the ERR line.
+    fn list(&mut self, req: &str) -> Result<Vec<String>, String> {
+        let first = self.ask(req)?;
+        if !first.starts_with("BEGIN LIST") {
+            return Err(first);
+        }
+        let mut out = Vec::new();
+        loop {
+            let mut line = String::new();
+            if self
+                .r
+                .read_line(&mut line)
+                .map_err(|e| format!("{req}: {e}"))?
+                == 0
+            {
+                return Err(format!("{req}: connection closed in a list"));
+            }
+            let line = line.trim_end();
+            if line.starts_with("END LIST") {
+                return Ok(out);
+            }
+            out.push(line.to_string());
+        }
+    }
+
+    /// `GET VAR ups var`: Ok(value) or Err(the reply, e.g. `ERR DATA-STALE`).
+    fn get(&mut self, ups: &str, var: &str) -> Result<Result<String, String>, String> {
+        let line = self.ask(&format!("GET VAR {ups} {var}"))?;
+        let head = format!("VAR {ups} {var} \"");
+        Ok(match line.strip_prefix(&head) {
+            Some(v) => Ok(v.trim_end_matches('"').to_string()),
+            None => Err(line),
+        })
+    }
+
+    fn upses(&mut self) -> Result<Vec<String>, String> {
+        Ok(self
+            .list("LIST UPS")?
+            .iter()
+            .filter_map(|l| l.split_whitespace().nth(1).map(str::to_string))
+            .collect())
+    }
+
+    fn vars(&mut self, ups: &str) -> Result<BTreeMap<String, String>, String> {
+        let mut m = BTreeMap::new();
+        for l in self.list(&format!("LIST VAR {ups}"))? {
+            // VAR ups name "value"
+            let mut it = l.splitn(4, ' ');
+            let (_, _, name, v) = (it.next(), it.next(), it.next(), it.next());
+            if let (Some(n), Some(v)) = (name, v) {
+                m.insert(n.to_string(), v.trim_matches('"').to_string());
+            }
+        }
+        Ok(m)
+    }
+}
+
+/// A simulated UPS: its recording, its device model and, while plugged
+/// in, its uhid device.
+struct Ups {
+    rec: Recording,
+    model: Model,
+    spec: Spec,
+    /// The device's reports (kept across unplug: the same unit).
+    reports: Replay,
+    dev: Option<UhidDev>,
+    /// The name hidupsd should give it.
+    name: String,
+}
+
+impl Ups {
+    fn new(fixtures: &Path, fx: &str, uniq: &str, phys: &str) -> Result<Ups, String> {
+        let rec = Recording::load(&fixtures.join(fx)).map_err(|e| e.to_string())?;
+        let model = Model::new(&rec)?;
+        let spec = Spec::from_recording(&rec, uniq, phys);
+        // The name hidupsd's naming gives the identity hidraw reports
+        // for a parentless (uhid) node: its uniq as serial, else its phys.
+        let info = UsbInfo {
+            vid: spec.vid,
+            pid: spec.pid,
+            product: Some(spec.name.clone()).filter(|s| !s.is_empty()),
+            serial: Some(uniq.to_string()).filter(|s| !s.is_empty()),
+            port: phys.to_string(),
+            ..UsbInfo::default()
+        };
+        let key = select::choose(&worker::identity(&info), &Options::default())
+            .map_or("generic", |c| c.sub.key);
+        let name = naming::stable_name(key, &info);
+        let reports = Replay::new(&rec);
+        Ok(Ups {
+            rec,
+            model,
+            spec,
+            reports,
+            dev: None,
+            name,
+        })
+    }
+
+    fn plug(&mut self) -> Result<(), String> {
+        let dev = UhidDev::create(&self.spec, self.reports.clone())
+            .map_err(|e| format!("/dev/uhid: {e}"))?;
+        self.dev = Some(dev);
+        Ok(())
+    }
+
+    fn unplug(&mut self) -> Result<(), String> {
+        if let Some(d) = self.dev.take() {
+            // Keep the unit's state (what was written to it) for a replug.
+            self.reports = d.lock().reports.clone();
+            d.destroy().map_err(|e| format!("UHID_DESTROY: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn dev(&self) -> Result<&UhidDev, String> {
+        self.dev
+            .as_ref()
+            .ok_or_else(|| "not plugged in".to_string())
+    }
+
+    /// Apply an event to the device (its feature reports) and send the
+    /// input reports it makes, at once; returns them and when the first
+    /// was sent.
+    fn event(&mut self, what: &str) -> Result<(Vec<Vec<u8>>, Instant), String> {
+        match &self.dev {
+            Some(d) => {
+                let mut st = d.lock();
+                let inputs = self.model.apply(&mut st.reports, what)?;
+                let t0 = Instant::now();
+                for r in &inputs {
+                    d.input(r).map_err(|e| format!("UHID_INPUT2: {e}"))?;
+                }
+                Ok((inputs, t0))
+            }
+            None => {
+                let inputs = self.model.apply(&mut self.reports, what)?;
+                Ok((inputs, Instant::now()))
+            }
+        }
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Wait until `f` gives Some, polling every `every`, for at most `limit`.
+fn wait_for<T>(
+    limit: Duration,
+    every: Duration,
+    mut f: impl FnMut() -> Result<Option<T>, String>,
+) -> Result<Option<(T, Duration)>, String> {
+    let t0 = Instant::now();
+    loop {
+        if let Some(v) = f()? {
+            return Ok(Some((v, t0.elapsed())));
+        }
+        if t0.elapsed() > limit {
+            return Ok(None);
+        }
+        std::thread::sleep(every);
+    }
+}
+
+struct Ctx {
+    pass: String,
+    pid: i32,
+    log: PathBuf,
+    fixtures: PathBuf,
+    hidupsd: PathBuf,
+    failed: usize,
+    a: Option<Ups>,
+    b: Option<Ups>,
+}
+
+impl Ctx {
+    fn report(&mut self, n: u32, what: &str, r: Result<String, String>) {
+        let alive = unsafe { libc::kill(self.pid, 0) } == 0;
+        let r = match r {
+            Ok(_) if !alive => Err("hidupsd is gone".to_string()),
+            r => r,
+        };
+        match r {
+            Ok(fig) => println!("PASS [{}] {n} {what}: {fig}", self.pass),
+            Err(e) => {
+                self.failed += 1;
+                println!("FAIL [{}] {n} {what}: {e}", self.pass);
+            }
+        }
+    }
+
+    fn log_len(&self) -> u64 {
+        std::fs::metadata(&self.log).map_or(0, |m| m.len())
+    }
+
+    /// hidupsd's log lines written since `from`.
+    fn log_since(&self, from: u64) -> Vec<String> {
+        let text = std::fs::read(&self.log).unwrap_or_default();
+        let from = (from as usize).min(text.len());
+        String::from_utf8_lossy(&text[from..])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// What `hidupsd decode` prints for a fixture.
+    fn decode(&self, fx: &str) -> Result<BTreeMap<String, String>, String> {
+        let o = std::process::Command::new(&self.hidupsd)
+            .arg("decode")
+            .arg(self.fixtures.join(fx))
+            .output()
+            .map_err(|e| format!("{}: {e}", self.hidupsd.display()))?;
+        if !o.status.success() {
+            return Err(format!(
+                "hidupsd decode {fx}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| l.split_once(": "))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect())
+    }
+}
+
+/// Plug `ups` in and wait until hidupsd lists it and serves its status.
+/// Returns (listed after, data after).
+fn adopt(c: &mut Client, ups: &mut Ups, limit: Duration) -> Result<(Duration, Duration), String> {
+    let t0 = Instant::now();
+    ups.plug()?;
+    let mut listed = None;
+    loop {
+        if listed.is_none() && c.upses()?.contains(&ups.name) {
+            listed = Some(t0.elapsed());
+        }
+        if listed.is_some() && c.get(&ups.name, "ups.status")?.is_ok() {
+            return Ok((listed.unwrap_or_default(), t0.elapsed()));
+        }
+        if t0.elapsed() > limit {
+            let names = c.upses()?;
+            return Err(format!(
+                "{} not served after {} (LIST UPS: {names:?})",
+                ups.name,
+                ms(t0.elapsed())
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+// ---------------------------------------------------------------------
+// The scenarios.
+
+/// Scenario 1: A UPS appears: adopted within 1 s, its variables as `decode` has them.
+fn s1_appear(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
+    let mut a = Ups::new(&cx.fixtures, FX_A, "VMA0001", "usb-vm-1/input0")?;
+    let want = cx.decode(FX_A)?;
+    let (listed, data) = adopt(c, &mut a, Duration::from_secs(5))?;
+    let name = a.name.clone();
+    cx.a = Some(a);
+    let mut bad = Vec::new();
+    for v in [
+        "ups.status",
+        "battery.charge",
+        "device.mfr",
+        "device.model",
+        "ups.mfr",
+        "ups.model",
+        "battery.charge.low",
+        "ups.delay.shutdown",
+    ] {
+        let got = c.get(&name, v)?;
+        let w = want.get(v).map(String::as_str).unwrap_or("(absent)");
+        if got.as_deref() != Ok(w) {
+            bad.push(format!("{v}: served {got:?}, decode {w:?}"));
+        }
+    }
+    // The whole list, for information: what differs from decode.
+    let served = c.vars(&name)?;
+    let differ: Vec<&String> = want
+        .iter()
+        .filter(|(k, v)| served.get(*k) != Some(v))
+        .map(|(k, _)| k)
+        .collect();
+    println!(
+        "INFO [{}] 1 {name}: {} variables served, {} decoded, differing from decode: {differ:?}",
+        cx.pass,
+        served.len(),
+        want.len()
+    );
+    if !bad.is_empty() {
+        return Err(bad.join("; "));
+    }
+    let fig = format!(
+        "{name} listed after {}, data after {}; ups.status {:?} battery.charge {:?} device.mfr {:?} device.model {:?} as decode",
+        ms(listed),
+        ms(data),
+        want.get("ups.status").map_or("", |s| s),
+        want.get("battery.charge").map_or("", |s| s),
+        want.get("device.mfr").map_or("", |s| s),
+        want.get("device.model").map_or("", |s| s),
+    );
+    if data > Duration::from_secs(1) {
+        return Err(format!("not adopted within 1 s: {fig}"));
+    }
+    Ok(fig)
+}
+
+/// How long until the status changed, after how many GET VAR, to
+/// what, and the input reports sent.
+type StatusChange = (Duration, usize, String, Vec<Vec<u8>>);
+
+/// Send `event` and time until `ups.status` on a connected client
+/// satisfies `ok`, polling GET VAR in a tight loop.
+fn status_after(
+    c: &mut Client,
+    ups: &mut Ups,
+    event: &str,
+    ok: impl Fn(&str) -> bool,
+) -> Result<StatusChange, String> {
+    let name = ups.name.clone();
+    let (inputs, t0) = ups.event(event)?;
+    let mut n = 0;
+    loop {
+        n += 1;
+        if let Ok(s) = c.get(&name, "ups.status")? {
+            if ok(&s) {
+                return Ok((t0.elapsed(), n, s, inputs));
+            }
+        }
+        if t0.elapsed() > Duration::from_secs(10) {
+            return Err(format!(
+                "{event}: ups.status not as expected 10 s after sending {:02x?}",
+                inputs
+            ));
+        }
+    }
+}
+
+/// Scenario 2: Power cut: from UHID_INPUT2 to OB at the client.
+fn s2_powercut(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
+    let a = cx.a.as_mut().ok_or("no UPS from scenario 1")?;
+    let name = a.name.clone();
+    let before = c.get(&name, "ups.status")?;
+    if before
+        .as_deref()
+        .map_or(true, |s| s.split(' ').any(|w| w == "OB"))
+    {
+        return Err(format!("ups.status before the cut: {before:?}"));
+    }
+    let is_ob = |s: &str| s.split(' ').any(|w| w == "OB");
+    let (t, n, s, inputs) = status_after(c, a, "powercut", is_ob)?;
+    let (tb, _, sb, _) = status_after(c, a, "powerback", |s| s.split(' ').any(|w| w == "OL"))?;
+    let fig =
+        format!(
+        "UHID_INPUT2 ({}) to \"{s}\" at the client: {} ({n} GET VAR); powerback to \"{sb}\": {}",
+        inputs.iter().map(|r| hex(r)).collect::<Vec<_>>().join(" | "),
+        ms(t),
+        ms(tb)
+    );
+    Ok(fig)
+}
+
+/// Scenario 3: Unplug: DRIVER-NOT-CONNECTED / DATA-STALE; replug: the same name,
+/// fresh data within 3 s.
+fn s3_unplug(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
+    let a = cx.a.as_mut().ok_or("no UPS from scenario 1")?;
+    let name = a.name.clone();
+    let t0 = Instant::now();
+    a.unplug()?;
+    let gone = wait_for(Duration::from_secs(5), Duration::from_millis(2), || {
+        Ok(match c.get(&name, "ups.status")? {
+            Err(e) if e == "ERR DRIVER-NOT-CONNECTED" || e == "ERR DATA-STALE" => Some(e),
+            _ => None,
+        })
+    })?;
+    let Some((err, t_gone)) = gone else {
+        return Err(format!("{name} still served 5 s after UHID_DESTROY"));
+    };
+    // Another client, and a list, while it is away.
+    let mut c2 = Client::connect()?;
+    let other = c2.get(&name, "battery.charge")?;
+    let listed = c2.upses()?.contains(&name);
+    // The unit changes while unplugged: fresh data must show it.
+    let charge = "87";
+    a.event(&format!("set UPS.PowerSummary.RemainingCapacity {charge}"))?;
+    let t1 = Instant::now();
+    a.plug()?;
+    let back = wait_for(Duration::from_secs(6), Duration::from_millis(2), || {
+        Ok(c.get(&name, "battery.charge")?.ok().filter(|v| v == charge))
+    })?;
+    let t_unplug = t0.elapsed();
+    let _ = t_unplug;
+    let Some((_, t_back)) = back else {
+        return Err(format!(
+            "after UHID_DESTROY: {err} in {}; not back with battery.charge {charge} 6 s after replug",
+            ms(t_gone)
+        ));
+    };
+    let _ = t1;
+    let names = c.upses()?;
+    let fig = format!(
+        "unplugged: \"{err}\" after {}, second client {other:?}, still listed {listed}; replugged: {name} back with battery.charge {charge} after {}; LIST UPS {names:?}",
+        ms(t_gone),
+        ms(t_back)
+    );
+    if t_back > Duration::from_secs(3) {
+        return Err(format!("not back within 3 s: {fig}"));
+    }
+    if other.is_ok() {
+        return Err(format!(
+            "a second client got data of an unplugged UPS: {fig}"
+        ));
+    }
+    Ok(fig)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i]
+}
+
+/// Scenario 4: A UPS that answers GET_REPORT only after 4 s: the other UPS and
+/// the clients are served meanwhile.
+fn s4_stall(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
+    let mut b = Ups::new(&cx.fixtures, FX_B, "VMB0002", "usb-vm-2/input0")?;
+    adopt(c, &mut b, Duration::from_secs(5))?;
+    let a_name = cx.a.as_ref().ok_or("no UPS from scenario 1")?.name.clone();
+    let b_name = b.name.clone();
+    let want = c.get(&a_name, "ups.status")?;
+    {
+        let st = &mut b.dev()?.lock();
+        st.stall = Duration::from_secs(4);
+        st.stalled = 0;
+    }
+    let mut lat = Vec::new();
+    let mut wrong = 0;
+    let mut b_lat = Duration::ZERO;
+    let mut b_answers = Vec::new();
+    let t0 = Instant::now();
+    let mut next_b = Instant::now();
+    while t0.elapsed() < Duration::from_secs(9) {
+        let t = Instant::now();
+        let got = c.get(&a_name, "ups.status")?;
+        lat.push(t.elapsed());
+        if got != want {
+            wrong += 1;
+        }
+        if Instant::now() >= next_b {
+            let t = Instant::now();
+            let got = c.get(&b_name, "battery.charge")?;
+            b_lat = b_lat.max(t.elapsed());
+            let g = match got {
+                Ok(v) => format!("VAR {v}"),
+                Err(e) => e,
+            };
+            if b_answers.last() != Some(&g) {
+                b_answers.push(g);
+            }
+            next_b = Instant::now() + Duration::from_millis(100);
+        }
+    }
+    let stalled = {
+        let st = &mut b.dev()?.lock();
+        st.stall = Duration::ZERO;
+        st.stalled
+    };
+    cx.b = Some(b);
+    lat.sort();
+    let fig = format!(
+        "GET VAR {a_name} during {b_name}'s stall: {} requests, p50 {}, p99 {}, max {}; {b_name} itself: max {} ({b_answers:?}); {stalled} GET_REPORT stalled 4 s",
+        lat.len(),
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.99)),
+        ms(lat.last().copied().unwrap_or_default()),
+        ms(b_lat)
+    );
+    if stalled == 0 {
+        return Err(format!("hidupsd asked the stalled UPS nothing: {fig}"));
+    }
+    if wrong > 0 {
+        return Err(format!("{wrong} answers differed from {want:?}: {fig}"));
+    }
+    // A server that waits for a device would take the 4 s of the stall.
+    if lat.last().copied().unwrap_or_default() > Duration::from_secs(2)
+        || b_lat > Duration::from_secs(2)
+    {
+        return Err(format!("a client waited for the stalled UPS: {fig}"));
+    }
+    Ok(fig)
+}
+
+/// A keyboard: HID boot keyboard report descriptor.
+const KEYBOARD: &[u8] = &[
+    0x05, 0x01, 0x09, 0x06, 0xa1, 0x01, 0x05, 0x07, 0x19, 0xe0, 0x29, 0xe7, 0x15, 0x00, 0x25, 0x01,
+    0x75, 0x01, 0x95, 0x08, 0x81, 0x02, 0x95, 0x01, 0x75, 0x08, 0x81, 0x01, 0x95, 0x05, 0x75, 0x01,
+    0x05, 0x08, 0x19, 0x01, 0x29, 0x05, 0x91, 0x02, 0x95, 0x01, 0x75, 0x03, 0x91, 0x01, 0x95, 0x06,
+    0x75, 0x08, 0x15, 0x00, 0x25, 0x65, 0x05, 0x07, 0x19, 0x00, 0x29, 0x65, 0x81, 0x00, 0xc0,
+];
+
+/// Scenario 5: Short, oversized and garbage input reports, and devices that are
+/// not UPSes: no crash, the UPSes still served.
+fn s5_garbage(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
+    let log0 = cx.log_len();
+    let names0 = c.upses()?;
+    let a = cx.a.as_mut().ok_or("no UPS from scenario 1")?;
+    let a_name = a.name.clone();
+    let status0 = c.get(&a_name, "ups.status")?;
+    let charge0 = c.get(&a_name, "battery.charge")?;
+    let dev = a.dev()?;
+    // A report id the UPS sends, and one it does not.
+    let id = a
+        .model
+        .desc()
+        .fields()
+        .iter()
+        .find(|f| f.kind == hidupsd::hid::Kind::Input)
+        .map_or(1, |f| f.report_id);
+    let mut sent = 0;
+    let mut send = |r: &[u8]| -> Result<(), String> {
+        dev.input(r).map_err(|e| format!("UHID_INPUT2: {e}"))?;
+        sent += 1;
+        Ok(())
+    };
+    send(&[id])?; // short: the id alone
+    send(&[])?; // empty
+    let mut big = vec![0xa5u8; 4000];
+    big[0] = id;
+    send(&big)?; // oversized
+    send(&[0xee, 1, 2, 3])?; // an id the descriptor does not have
+    let mut x: u32 = 0x9e37_79b9;
+    for i in 0..40 {
+        let len = 1 + (i * 7) % 70;
+        let mut r = Vec::with_capacity(len);
+        for _ in 0..len {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            r.push(x as u8);
+        }
+        send(&r)?;
+    }
+    // Not UPSes: a keyboard (a UPS vendor's id, too) and a descriptor
+    // that has a Power Device page but no UPS application collection.
+    let kb = UhidDev::create(
+        &Spec {
+            name: "VM keyboard".into(),
+            phys: "usb-vm-9/input0".into(),
+            uniq: "KB1".into(),
+            vid: 0x051d,
+            pid: 0x0002,
+            descriptor: KEYBOARD.to_vec(),
+        },
+        Replay::new(&Recording::default()),
+    )
+    .map_err(|e| format!("/dev/uhid keyboard: {e}"))?;
+    std::thread::sleep(Duration::from_millis(300));
+    let kb_opened = kb.lock().opened;
+    // Put the UPS's own state back (garbage may have set any flag): the
+    // latest real input reports, as the UPS would send them next.
+    let real: Vec<Vec<u8>> = a.model.inputs.iter().flatten().cloned().collect();
+    for r in &real {
+        a.dev()?.input(r).map_err(|e| format!("UHID_INPUT2: {e}"))?;
+    }
+    let back = wait_for(Duration::from_secs(5), Duration::from_millis(5), || {
+        let s = c.get(&a_name, "ups.status")?;
+        let ch = c.get(&a_name, "battery.charge")?;
+        Ok((s == status0 && ch == charge0).then_some(()))
+    })?;
+    let names = c.upses()?;
+    let b_ok = match &cx.b {
+        Some(b) => c.get(&b.name, "ups.status")?.is_ok(),
+        None => true,
+    };
+    kb.destroy()
+        .map_err(|e| format!("UHID_DESTROY keyboard: {e}"))?;
+    std::thread::sleep(Duration::from_millis(100));
+    let lines = cx.log_since(log0);
+    for l in &lines {
+        println!("INFO [{}] 5 hidupsd log: {l}", cx.pass);
+    }
+    let fig = format!(
+        "{sent} bad input reports sent, keyboard opened by hidupsd's probe: {kb_opened}; {a_name} {}; LIST UPS {names:?}; {} log lines",
+        match &back {
+            Some((_, t)) => format!("back to {status0:?}/{charge0:?} {} after the real reports", ms(*t)),
+            None => "not back to its state".into(),
+        },
+        lines.len()
+    );
+    if back.is_none() {
+        return Err(fig);
+    }
+    if names != names0 {
+        return Err(format!("the list of UPSes changed: {fig}"));
+    }
+    if !b_ok {
+        return Err(format!("the other UPS is not served: {fig}"));
+    }
+    Ok(fig)
+}
+
+/// Scenario 6: Two identical UPSes without serial numbers: distinct names, each
+/// kept across unplug and replug (in the other order).
+fn s6_twins(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
+    let mut t1 = Ups::new(&cx.fixtures, FX_TWIN, "", "usb-vm-3/input0")?;
+    let mut t2 = Ups::new(&cx.fixtures, FX_TWIN, "", "usb-vm-4/input0")?;
+    // Tell them apart by their charge.
+    t1.event("set UPS.PowerSummary.RemainingCapacity 61")?;
+    t2.event("set UPS.PowerSummary.RemainingCapacity 62")?;
+    let before = c.upses()?;
+    adopt(c, &mut t1, Duration::from_secs(5))?;
+    adopt(c, &mut t2, Duration::from_secs(5))?;
+    let mut new: Vec<String> = c
+        .upses()?
+        .into_iter()
+        .filter(|n| !before.contains(n))
+        .collect();
+    new.sort();
+    let mut want = vec![t1.name.clone(), t2.name.clone()];
+    want.sort();
+    if new != want || t1.name == t2.name {
+        return Err(format!("new UPSes {new:?}, expected {want:?}"));
+    }
+    let charge = |c: &mut Client, n: &str| c.get(n, "battery.charge");
+    let first = (charge(c, &t1.name)?, charge(c, &t2.name)?);
+    t1.unplug()?;
+    t2.unplug()?;
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    t2.plug()?;
+    t1.plug()?;
+    let back = wait_for(Duration::from_secs(6), Duration::from_millis(5), || {
+        let a = charge(c, &t1.name)?;
+        let b = charge(c, &t2.name)?;
+        Ok((a.as_deref() == Ok("61") && b.as_deref() == Ok("62")).then_some(()))
+    })?;
+    let after = (charge(c, &t1.name)?, charge(c, &t2.name)?);
+    let names = c.upses()?;
+    t1.unplug()?;
+    t2.unplug()?;
+    let fig = format!(
+        "{} (charge {:?}) and {} (charge {:?}); replugged in reverse order: {:?}/{:?} {}; LIST UPS {names:?}",
+        t1.name,
+        first.0,
+        t2.name,
+        first.1,
+        after.0,
+        after.1,
+        match back {
+            Some((_, t)) => format!("after {}", ms(t)),
+            None => format!("not both back {} after replug", ms(t0.elapsed())),
+        }
+    );
+    if first.0.as_deref() != Ok("61") || first.1.as_deref() != Ok("62") || back.is_none() {
+        return Err(fig);
+    }
+    if names.len() != before.len() + 2 {
+        return Err(format!("more names than UPSes: {fig}"));
+    }
+    Ok(fig)
+}
+
+/// Scenario 7: SET VAR through the protocol reaches the device as SET_REPORT bytes.
+fn s7_setvar(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
+    let a = cx.a.as_mut().ok_or("no UPS from scenario 1")?;
+    let name = a.name.clone();
+    // NUT's APC table: battery.charge.low is this Feature field.
+    let path = "UPS.PowerSummary.RemainingCapacityLimit";
+    let value = 15.0;
+    let fields = a.model.fields_at(path);
+    let f = fields
+        .iter()
+        .map(|&i| a.model.desc().fields()[i])
+        .find(|f| f.kind == hidupsd::hid::Kind::Feature)
+        .ok_or_else(|| format!("{path}: no Feature field in {FX_A}"))?;
+    let dev = a.dev()?;
+    let expect = {
+        let st = dev.lock();
+        let cur = st
+            .reports
+            .report(f.report_id)
+            .ok_or("no such report recorded")?
+            .to_vec();
+        let mut r = cur;
+        let len = a.model.desc().report_len(f.report_id, f.kind) + 1;
+        r.resize(len.max(r.len()), 0);
+        report::put(&mut r, &f, report::to_logical(&f, value));
+        r
+    };
+    let n0 = dev.lock().writes.len();
+    let mut admin = Client::connect()?;
+    for req in ["USERNAME vmadmin", "PASSWORD vmpass"] {
+        let r = admin.ask(req)?;
+        if r != "OK" {
+            return Err(format!("{req}: {r}"));
+        }
+    }
+    let t0 = Instant::now();
+    let r = admin.ask(&format!("SET VAR {name} battery.charge.low {value}"))?;
+    if !r.starts_with("OK") {
+        return Err(format!("SET VAR: {r}"));
+    }
+    let got = wait_for(Duration::from_secs(5), Duration::from_millis(1), || {
+        Ok(dev.lock().writes.get(n0).cloned())
+    })?;
+    let Some(((rtype, bytes), t)) = got else {
+        return Err(format!(
+            "SET VAR answered {r:?} but no SET_REPORT within 5 s"
+        ));
+    };
+    let readback = wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+        Ok(c.get(&name, "battery.charge.low")?
+            .ok()
+            .filter(|v| v == "15"))
+    })?;
+    let fig = format!(
+        "SET VAR {name} battery.charge.low 15 -> {r:?}; SET_REPORT (type {rtype}) {} after {}, expected {}; reads back: {}",
+        hex(&bytes),
+        ms(t),
+        hex(&expect),
+        readback.map_or("no".to_string(), |(_, t)| format!("after {}", ms(t)))
+    );
+    let _ = t0;
+    if rtype != 0 || bytes != expect {
+        return Err(format!("wrong bytes: {fig}"));
+    }
+    Ok(fig)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut cx = Ctx {
+        pass: "vm".into(),
+        pid: 0,
+        log: PathBuf::from("/tmp/hidupsd.log"),
+        fixtures: PathBuf::from("/fixtures"),
+        hidupsd: PathBuf::from("/bin/hidupsd"),
+        failed: 0,
+        a: None,
+        b: None,
+    };
+    let mut only: Option<Vec<u32>> = None;
+    while let Some(a) = args.next() {
+        let v = args.next();
+        let Some(v) = v else {
+            eprintln!("vm_check: {a} needs a value");
+            std::process::exit(2);
+        };
+        match a.as_str() {
+            "--pass" => cx.pass = v,
+            "--pid" => cx.pid = v.parse().unwrap_or(0),
+            "--log" => cx.log = v.into(),
+            "--fixtures" => cx.fixtures = v.into(),
+            "--hidupsd" => cx.hidupsd = v.into(),
+            "--only" => only = Some(v.split(',').filter_map(|n| n.parse().ok()).collect()),
+            _ => {
+                eprintln!("vm_check: unknown option {a}");
+                std::process::exit(2);
+            }
+        }
+    }
+    let t0 = Instant::now();
+    let mut c = loop {
+        match Client::connect() {
+            Ok(c) => break c,
+            Err(e) if t0.elapsed() > Duration::from_secs(10) => {
+                println!("FAIL [{}] 0 hidupsd listens: {e}", cx.pass);
+                std::process::exit(1);
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    println!(
+        "INFO [{}] hidupsd accepts connections after {}",
+        cx.pass,
+        ms(t0.elapsed())
+    );
+    type Scenario = fn(&mut Ctx, &mut Client) -> Result<String, String>;
+    let all: [(u32, &str, Scenario); 7] = [
+        (1, "UPS appears", s1_appear),
+        (2, "power cut", s2_powercut),
+        (3, "unplug and replug", s3_unplug),
+        (4, "stalled UPS", s4_stall),
+        (5, "bad input, not a UPS", s5_garbage),
+        (6, "twins without serial", s6_twins),
+        (7, "SET VAR to SET_REPORT", s7_setvar),
+    ];
+    for (n, what, f) in all {
+        if only.as_ref().is_some_and(|o| !o.contains(&n)) {
+            continue;
+        }
+        let t = Instant::now();
+        let r = f(&mut cx, &mut c);
+        cx.report(n, what, r);
+        eprintln!("vm_check: scenario {n} took {}", ms(t.elapsed()));
+    }
+    // Unplug what is left, so that the next pass starts clean.
+    for u in [cx.a.take(), cx.b.take()].into_iter().flatten() {
+        let mut u = u;
+        let _ = u.unplug();
+    }
+    std::process::exit(if cx.failed > 0 { 1 } else { 0 });
+}

@@ -1,0 +1,77 @@
+#!/bin/busybox sh
+# shellcheck shell=dash
+# /init of the VM test initramfs (tests/vm/run.sh builds it): mount the
+# usual file systems, load the HID modules, then run the checks twice
+# against hidupsd: first with kernel uevents only (no udev daemon), then
+# with systemd-udevd running. Prints PASS/FAIL lines (from vm_check) and
+# VM-DONE, then powers off.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mount -t tmpfs run /run
+mkdir -p /dev/pts /dev/shm
+ip link set lo up
+read -r up _ </proc/uptime
+echo "INFO [vm] kernel $(uname -r): init after ${up} s"
+
+# Scenario lists per pass; the kernel command line may narrow them
+# (vm.only=1,2 vm.passes=kernel).
+only=""
+passes="kernel udev"
+read -r cmdline </proc/cmdline
+for a in $cmdline; do
+    case $a in
+    vm.only=*) only=${a#vm.only=} ;;
+    vm.passes=*) passes=$(echo "${a#vm.passes=}" | tr , ' ') ;;
+    esac
+done
+
+for m in uhid hid-generic; do
+    modprobe "$m" || echo "FAIL [vm] 0 modprobe $m"
+done
+
+failed=0
+run_pass() { # run_pass NAME: start hidupsd, run the checks, stop it
+    log=/tmp/hidupsd-$1.log
+    hidupsd -c /etc/nut >"$log" 2>&1 &
+    pid=$!
+    if [ -n "$only" ]; then
+        vm_check --pass "$1" --pid "$pid" --log "$log" --only "$only" || failed=1
+    else
+        vm_check --pass "$1" --pid "$pid" --log "$log" || failed=1
+    fi
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    sed "s/^/LOG [$1] /" "$log"
+}
+
+for p in $passes; do
+    case $p in
+    kernel)
+        run_pass kernel
+        ;;
+    udev)
+        mkdir -p /run/udev
+        systemd-udevd --daemon 2>/tmp/udevd.log
+        n=0
+        while [ ! -e /run/udev/control ] && [ $n -lt 100 ]; do
+            sleep 0.05
+            n=$((n + 1))
+        done
+        if [ -e /run/udev/control ]; then
+            read -r up _ </proc/uptime
+            echo "INFO [udev] systemd-udevd running (uptime ${up} s)"
+            run_pass udev
+        else
+            echo "FAIL [udev] 0 systemd-udevd did not start: $(cat /tmp/udevd.log)"
+        fi
+        ;;
+    esac
+done
+
+read -r up _ </proc/uptime
+echo "VM-DONE failed=$failed uptime=${up}"
+poweroff -f

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# End-to-end tests of hidupsd against a real Linux HID stack: a Debian
+# kernel booted under QEMU, UPSes simulated through /dev/uhid (and a USB
+# gadget), hidupsd reading them through hidraw. See tests/vm/README.md.
+#
+# Usage: tests/vm/run.sh            (what `make vm-test` runs)
+# Environment: VM_DIR (default target/vm), VM_TIMEOUT (seconds, default
+# 150), VM_KEEP_LOG=1 to print the whole console, VM_APPEND for more
+# kernel arguments (vm.only=1,2 vm.passes=kernel: see init.sh).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+VM_DIR=${VM_DIR:-target/vm}
+VM_TIMEOUT=${VM_TIMEOUT:-150}
+CACHE=$VM_DIR/cache
+ROOT=$VM_DIR/root
+mkdir -p "$CACHE"
+
+die() { echo "vm-test: $*" >&2; exit 1; }
+note() { echo "vm-test: $*"; }
+
+for tool in qemu-system-x86_64 busybox cpio depmod dpkg-deb apt-get; do
+    command -v "$tool" >/dev/null 2>&1 ||
+        die "$tool not found (Debian: apt-get install qemu-system-x86 busybox-static cpio kmod)"
+done
+busybox_bin=$(command -v busybox)
+
+# --- Downloads, cached -------------------------------------------------
+# The kernel: whatever linux-image-amd64 depends on now (bookworm: 6.1).
+fetch() { # fetch PACKAGE: the .deb path in $CACHE, downloaded once
+    local pkg=$1 deb
+    deb=$(find "$CACHE" -maxdepth 1 -name "${pkg}_*.deb" | sort | tail -n 1)
+    if [ -z "$deb" ]; then
+        # (apt warns that root downloads unsandboxed: not worth a line.)
+        if ! (cd "$CACHE" && apt-get download -q "$pkg" >"$pkg.log" 2>&1); then
+            cat "$CACHE/$pkg.log" >&2
+            die "apt-get download $pkg failed"
+        fi
+        deb=$(find "$CACHE" -maxdepth 1 -name "${pkg}_*.deb" | sort | tail -n 1)
+    fi
+    [ -n "$deb" ] || die "no .deb for $pkg"
+    echo "$deb"
+}
+
+kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+    awk '/Depends: linux-image-[0-9]/ { print $2; exit }') || true
+if [ -z "$kpkg" ]; then
+    # Offline: a kernel fetched before.
+    kpkg=$(find "$CACHE" -maxdepth 1 -name 'linux-image-[0-9]*-amd64_*.deb' |
+        sort | tail -n 1 | sed 's|.*/||; s|_.*||')
+fi
+[ -n "$kpkg" ] || die "cannot tell which linux-image package to use (apt-cache depends linux-image-amd64)"
+kdeb=$(fetch "$kpkg")
+KDIR=$VM_DIR/$kpkg
+if [ ! -f "$KDIR/.done" ]; then
+    note "unpacking $(basename "$kdeb")"
+    rm -rf "$KDIR"
+    mkdir -p "$KDIR"
+    dpkg-deb -x "$kdeb" "$KDIR"
+    # The package has no modules.dep (made when installed).
+    depmod -b "$KDIR" "$(find "$KDIR/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' | head -n 1)"
+    touch "$KDIR/.done"
+fi
+kver=$(find "$KDIR/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' | head -n 1)
+[ -n "$kver" ] || die "no modules in $kdeb"
+
+# The uncompressed kernel (QEMU boots its ELF directly, PVH): vmlinuz is
+# a bzImage whose payload is xz; find the xz magic and unpack from there.
+VMLINUX=$VM_DIR/vmlinux-$kver
+if [ ! -f "$VMLINUX" ]; then
+    vmlinuz=$KDIR/boot/vmlinuz-$kver
+    off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$vmlinuz" | head -n 1 | cut -d: -f1)
+    [ -n "$off" ] || die "no xz payload in $vmlinuz"
+    tail -c +"$((off + 1))" "$vmlinuz" | xz -dc 2>/dev/null >"$VMLINUX.tmp" || true
+    head -c 4 "$VMLINUX.tmp" | grep -q 'ELF' || die "could not unpack vmlinux from $vmlinuz"
+    mv "$VMLINUX.tmp" "$VMLINUX"
+fi
+
+# udev for the second pass (systemd-udevd is udevadm under another name).
+udeb=$(fetch udev)
+UDIR=$VM_DIR/udev
+if [ ! -f "$UDIR/.done" ] || [ "$UDIR/.done" -ot "$udeb" ]; then
+    rm -rf "$UDIR"
+    mkdir -p "$UDIR"
+    dpkg-deb -x "$udeb" "$UDIR"
+    touch "$UDIR/.done"
+fi
+
+# --- Build ---------------------------------------------------------------
+note "building hidupsd and the VM helpers (release)"
+cargo build --release -q --bin hidupsd --example uhid_sim --example vm_check
+
+# --- The initramfs ---------------------------------------------------------
+rm -rf "$ROOT"
+mkdir -p "$ROOT"/{bin,sbin,etc/nut,proc,sys,dev,tmp,run,fixtures,lib/modules}
+cp "$busybox_bin" "$ROOT/bin/busybox"
+cp target/release/hidupsd target/release/examples/uhid_sim \
+    target/release/examples/vm_check "$ROOT/bin/"
+cp tests/vm/init.sh "$ROOT/init"
+chmod 755 "$ROOT/init"
+for fx in apc-back-ups-es-850g2 eaton-5sc-750 cps-cp1500avrlcda; do
+    cp -r "tests/fixtures/$fx" "$ROOT/fixtures/"
+done
+cp tests/vm/upsd.users "$ROOT/etc/nut/upsd.users"
+printf 'LISTEN 127.0.0.1 3493\n' >"$ROOT/etc/nut/upsd.conf"
+printf '# No sections: every UPS found is served.\n' >"$ROOT/etc/nut/ups.conf"
+chmod 600 "$ROOT/etc/nut/upsd.users"
+
+# Kernel modules and what they need, then depmod for busybox's modprobe.
+MODS="uhid hid-generic usbhid dummy_hcd libcomposite usb_f_fs"
+MODROOT=$KDIR/lib/modules/$kver
+mkdir -p "$ROOT/lib/modules/$kver"
+cp "$MODROOT"/modules.order "$MODROOT"/modules.builtin* "$ROOT/lib/modules/$kver/"
+want=""
+for m in $MODS; do
+    m_=${m//-/_}
+    line=$(grep -E "(^|/)(${m}|${m_})\.ko(\.[a-z]+)?:" "$MODROOT/modules.dep") ||
+        die "module $m not in $kpkg"
+    want="$want ${line//:/}"
+done
+for rel in $want; do
+    mkdir -p "$ROOT/lib/modules/$kver/$(dirname "$rel")"
+    case $rel in
+    *.ko.xz) xz -dc "$MODROOT/$rel" >"$ROOT/lib/modules/$kver/${rel%.xz}" ;;
+    *.ko) cp "$MODROOT/$rel" "$ROOT/lib/modules/$kver/$rel" ;;
+    *) die "unexpected module file $rel" ;;
+    esac
+done
+depmod -b "$ROOT" "$kver"
+
+# Shared libraries of the dynamically linked programs, at their paths.
+copy_libs() { # copy_libs BINARY...: ldd each, copy what it names
+    local b lib
+    for b in "$@"; do
+        ldd "$b" 2>/dev/null | grep -q 'not a dynamic' && continue
+        if ldd "$b" | grep -q 'not found'; then
+            ldd "$b" >&2
+            die "$b needs libraries this host does not have"
+        fi
+        for lib in $(ldd "$b" | grep -oE '/[^ ]+\.so[^ ]*'); do
+            mkdir -p "$ROOT$(dirname "$lib")"
+            [ -e "$ROOT$lib" ] || cp -L "$lib" "$ROOT$lib"
+        done
+    done
+}
+copy_libs "$ROOT"/bin/busybox "$ROOT"/bin/hidupsd "$ROOT"/bin/uhid_sim "$ROOT"/bin/vm_check
+# udev: the daemon, its rules and configuration (no hwdb: not needed here).
+mkdir -p "$ROOT/lib/udev" "$ROOT/etc/udev"
+cp "$UDIR/bin/udevadm" "$ROOT/bin/udevadm"
+ln -s udevadm "$ROOT/bin/systemd-udevd"
+cp -r "$UDIR/lib/udev/rules.d" "$ROOT/lib/udev/"
+cp "$UDIR/etc/udev/udev.conf" "$ROOT/etc/udev/"
+copy_libs "$ROOT/bin/udevadm"
+# glibc's lib64 loader path, as on the host.
+[ -e "$ROOT/lib64" ] || [ ! -e /lib64 ] || { mkdir -p "$ROOT/lib64"; cp -L /lib64/ld-linux-x86-64.so.2 "$ROOT/lib64/"; }
+printf 'root:x:0:0:root:/:/bin/sh\n' >"$ROOT/etc/passwd"
+printf 'root:x:0:\n' >"$ROOT/etc/group"
+
+INITRD=$VM_DIR/initrd.cpio
+(cd "$ROOT" && find . | cpio -o -H newc --quiet) >"$INITRD"
+note "initramfs: $(($(stat -c %s "$INITRD") / 1024)) KiB, kernel $kver"
+
+# --- Boot ------------------------------------------------------------------
+LOG=$VM_DIR/console.log
+note "booting (QEMU TCG); console in $LOG"
+t0=$(date +%s.%N)
+set +e
+timeout "$VM_TIMEOUT" qemu-system-x86_64 \
+    -nodefaults -no-user-config -display none -no-reboot -M pc -cpu max -m 512 \
+    -smp 2 -serial stdio -kernel "$VMLINUX" -initrd "$INITRD" \
+    -append "console=ttyS0 quiet panic=-1 tsc=reliable mitigations=off no_timer_check cryptomgr.notests initcall_blacklist=crypto_kdf108_init,init_kprobe_trace ${VM_APPEND:-}" \
+    </dev/null >"$LOG" 2>&1
+rc=$?
+set -e
+t1=$(date +%s.%N)
+tr -d '\r' <"$LOG" >"$LOG.txt"
+
+if [ "${VM_KEEP_LOG:-0}" = 1 ]; then cat "$LOG.txt"; fi
+grep -E '^(PASS|FAIL|INFO|SKIP) ' "$LOG.txt" || true
+total=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+fails=$(grep -c '^FAIL ' "$LOG.txt" || true)
+passes=$(grep -c '^PASS ' "$LOG.txt" || true)
+if [ "$rc" = 124 ]; then
+    tail -n 40 "$LOG.txt"
+    die "timed out after ${VM_TIMEOUT}s ($passes passed, $fails failed so far)"
+fi
+if ! grep -q '^VM-DONE' "$LOG.txt"; then
+    tail -n 40 "$LOG.txt"
+    die "the guest did not finish (qemu exit $rc)"
+fi
+if [ "$fails" != 0 ] || [ "$passes" = 0 ]; then
+    echo "--- guest log excerpts:"
+    grep -E '^(LOG|hidupsd)' "$LOG.txt" | tail -n 60 || true
+    die "$fails failed, $passes passed (whole run ${total}s)"
+fi
+note "all $passes checks passed (whole run ${total}s)"
