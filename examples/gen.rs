@@ -9,6 +9,7 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for (path, text) in [
         (gen::UDEV_RULES_PATH, gen::udev_rules()),
+        (gen::OPENWRT_HOTPLUG_PATH, gen::openwrt_hotplug()),
         (gen::DEVICES_MAN_PATH, gen::device_list_mdoc()),
     ] {
         let file = root.join(path);

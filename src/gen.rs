@@ -1,6 +1,7 @@
 //! Files generated from the device table: the udev rules
-//! (`rules/70-hidupsd.rules`) and the supported-devices manual page
-//! (`man/hidupsd-devices.7`).
+//! (`rules/70-hidupsd.rules`), OpenWrt's hotplug script that does the
+//! same without udev (`contrib/openwrt/files/hidupsd.hotplug`) and the
+//! supported-devices manual page (`man/hidupsd-devices.7`).
 //!
 //! Pure text out of [`DEVICES`], [`SUBDRIVERS`] and [`VENDOR_FALLBACK`].
 //! `make generate` (`examples/gen.rs`) writes the files and
@@ -15,6 +16,8 @@ use std::fmt::Write as _;
 
 /// Where `make generate` writes [`udev_rules`], relative to the crate.
 pub const UDEV_RULES_PATH: &str = "rules/70-hidupsd.rules";
+/// Where `make generate` writes [`openwrt_hotplug`].
+pub const OPENWRT_HOTPLUG_PATH: &str = "contrib/openwrt/files/hidupsd.hotplug";
 /// Where `make generate` writes [`device_list_mdoc`].
 pub const DEVICES_MAN_PATH: &str = "man/hidupsd-devices.7";
 
@@ -91,6 +94,65 @@ pub fn udev_rules() -> String {
          SUBSYSTEM==\"usb\", TAG+=\"systemd\", ENV{{SYSTEMD_WANTS}}+=\"hidupsd.service\"\n\
          \n\
          LABEL=\"hidupsd_end\"\n"
+    );
+    s
+}
+
+/// OpenWrt's hotplug script (installed as `/etc/hotplug.d/hidraw/` and
+/// `/etc/hotplug.d/usb/` `30-hidupsd`): procd creates device nodes as
+/// root-only, so for every USB id of the table it gives the hidraw node
+/// and the usbfs node group [`GROUP`], mode 0660, as the udev rules do.
+/// The init script runs it for the nodes that exist when it starts.
+#[doc(hidden)]
+pub fn openwrt_hotplug() -> String {
+    let mut s = String::new();
+    s.push_str(
+        "#!/bin/sh\n\
+         # hidupsd on OpenWrt: procd's hotplug creates device nodes for root only;\n\
+         # give the nut group the hidraw and usbfs nodes of the USB HID UPSes that\n\
+         # NUT's usbhid-ups subdrivers list (what 70-hidupsd.rules does under udev).\n\
+         # Generated from src/ups/tables/devices.rs by `make generate`: do not edit.\n\
+         # Installed as /etc/hotplug.d/hidraw/30-hidupsd and\n\
+         # /etc/hotplug.d/usb/30-hidupsd; hotplug-call sets ACTION, SUBSYSTEM,\n\
+         # DEVNAME, DEVPATH and (usb) DEVTYPE and PRODUCT.\n\
+         # shellcheck disable=SC2154  # set by hotplug-call\n\
+         \n\
+         [ \"$ACTION\" = add ] || [ \"$ACTION\" = bind ] || exit 0\n\
+         [ -n \"$DEVNAME\" ] && [ -e \"/dev/$DEVNAME\" ] || exit 0\n\
+         \n\
+         # The USB id: from the HID device's name in DEVPATH (bus:VENDOR:PRODUCT.n,\n\
+         # upper-case hex) for hidraw, from PRODUCT (vendor/product/release, hex\n\
+         # without leading zeros) for the usb_device.\n\
+         case \"$SUBSYSTEM\" in\n\
+         hidraw)\n\
+         \tid=${DEVPATH%/hidraw/*}\n\
+         \tid=${id##*/}\n\
+         \tcase \"$id\" in\n\
+         \t0003:????:????.*) ;;\n\
+         \t*) exit 0 ;;\n\
+         \tesac\n\
+         \tid=$(echo \"$id\" | cut -c6-14 | tr 'ABCDEF' 'abcdef')\n\
+         \t;;\n\
+         usb)\n\
+         \t[ \"$DEVTYPE\" = usb_device ] || exit 0\n\
+         \tid=$(printf '%04x:%04x' \"0x${PRODUCT%%/*}\" \"0x$(echo \"$PRODUCT\" | cut -d/ -f2)\")\n\
+         \t;;\n\
+         *) exit 0 ;;\n\
+         esac\n\
+         \n\
+         case \"$id\" in\n",
+    );
+    let ids: Vec<String> = unique_ids()
+        .iter()
+        .map(|(v, p, _)| format!("{v:04x}:{p:04x}"))
+        .collect();
+    let lines: Vec<String> = ids.chunks(6).map(|c| c.join(" | ")).collect();
+    let _ = writeln!(s, "{})", lines.join(" | \\\n"));
+    s.push_str(
+        "\tchgrp nut \"/dev/$DEVNAME\" && chmod 0660 \"/dev/$DEVNAME\"\n\
+         \t;;\n\
+         esac\n\
+         exit 0\n",
     );
     s
 }

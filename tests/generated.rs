@@ -1,4 +1,5 @@
-//! The committed generated files (udev rules, supported-devices page)
+//! The committed generated files (udev rules, OpenWrt hotplug script,
+//! supported-devices page)
 //! must be what the device table gives today.
 
 use hidupsd::gen;
@@ -30,4 +31,9 @@ fn udev_rules_are_generated() {
 #[test]
 fn device_page_is_generated() {
     check(gen::DEVICES_MAN_PATH, &gen::device_list_mdoc());
+}
+
+#[test]
+fn openwrt_hotplug_is_generated() {
+    check(gen::OPENWRT_HOTPLUG_PATH, &gen::openwrt_hotplug());
 }

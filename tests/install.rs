@@ -1,0 +1,188 @@
+//! `make install` (and install-systemd, install-upsc, uninstall) into a
+//! temporary DESTDIR: exactly the expected files, with their modes, and
+//! the service files naming the installed binary.
+//!
+//! The Makefile installs target/release/hidupsd (CI's `make size` builds
+//! it before `make test`). When it is missing, this test builds one in a
+//! target directory of its own (the main one is locked while tests run)
+//! and installs that, so it never passes without installing a real
+//! binary.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The release binary, built if need be.
+fn binary() -> PathBuf {
+    let bin = root().join("target/release/hidupsd");
+    if bin.is_file() {
+        return bin;
+    }
+    let dir = root().join("target/install-test");
+    eprintln!(
+        "{} missing: building one in {}",
+        bin.display(),
+        dir.display()
+    );
+    let st = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--bin", "hidupsd", "--target-dir"])
+        .arg(&dir)
+        .current_dir(root())
+        .status()
+        .expect("cannot run cargo");
+    assert!(st.success(), "cargo build --release failed");
+    let built = dir.join("release/hidupsd");
+    assert!(built.is_file(), "{} not built", built.display());
+    built
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let d = std::env::temp_dir().join(format!(
+        "hidupsd-install-{tag}-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn make(bin: &Path, dest: &Path, args: &[&str]) {
+    let out = Command::new("make")
+        .arg("-s")
+        .args(args)
+        .arg(format!("DESTDIR={}", dest.display()))
+        .arg(format!("BIN={}", bin.display()))
+        .current_dir(root())
+        .output()
+        .expect("cannot run make (is it installed?)");
+    assert!(
+        out.status.success(),
+        "make {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every file and symlink under `dir`, as "mode path" or "link path ->
+/// target", sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let rel = format!("/{}", p.strip_prefix(base).unwrap().display());
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.file_type().is_symlink() {
+                let to = std::fs::read_link(&p).unwrap();
+                out.push(format!("link {rel} -> {}", to.display()));
+            } else if meta.is_dir() {
+                walk(base, &p, out);
+            } else {
+                out.push(format!("{:o} {rel}", meta.permissions().mode() & 0o7777));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// The man pages in man/, as installed under `mandir`.
+fn man_pages(mandir: &str) -> Vec<String> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(root().join("man")).unwrap() {
+        let name = e.unwrap().file_name().into_string().unwrap();
+        if let Some((_, sect)) = name.rsplit_once('.') {
+            if ["5", "7", "8"].contains(&sect) {
+                v.push(format!("644 {mandir}/man{sect}/{name}"));
+            }
+        }
+    }
+    v
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[test]
+fn install_gives_exactly_these_files() {
+    let bin = binary();
+    let dest = tempdir("usr");
+    make(
+        &bin,
+        &dest,
+        &["install", "install-systemd", "install-upsc", "PREFIX=/usr"],
+    );
+    let mut want = vec![
+        "755 /usr/sbin/hidupsd".to_string(),
+        "644 /usr/lib/udev/rules.d/70-hidupsd.rules".to_string(),
+        "644 /usr/lib/systemd/system/hidupsd.service".to_string(),
+        "755 /usr/lib/systemd/system-shutdown/hidupsd-killpower".to_string(),
+        "link /usr/bin/upsc -> /usr/sbin/hidupsd".to_string(),
+    ];
+    want.extend(man_pages("/usr/share/man"));
+    assert_eq!(listing(&dest), sorted(want));
+    // The three pages this test expects at least (the list above is read
+    // from man/, so check it is not empty by accident).
+    for page in [
+        "man5/hidupsd.conf.5",
+        "man7/hidupsd-devices.7",
+        "man8/hidupsd.8",
+    ] {
+        assert!(dest.join("usr/share/man").join(page).is_file(), "{page}");
+    }
+    assert_eq!(
+        std::fs::read(dest.join("usr/sbin/hidupsd")).unwrap(),
+        std::fs::read(&bin).unwrap()
+    );
+    let unit =
+        std::fs::read_to_string(dest.join("usr/lib/systemd/system/hidupsd.service")).unwrap();
+    assert!(unit.contains("\nExecStart=/usr/sbin/hidupsd -c /etc/nut\n"));
+    assert!(unit.contains("\nType=notify\n"));
+
+    make(&bin, &dest, &["uninstall", "PREFIX=/usr"]);
+    assert_eq!(listing(&dest), Vec::<String>::new());
+    std::fs::remove_dir_all(&dest).unwrap();
+}
+
+#[test]
+fn install_follows_prefix_and_directories() {
+    let bin = binary();
+    let dest = tempdir("local");
+    make(
+        &bin,
+        &dest,
+        &[
+            "install",
+            "install-systemd",
+            "PREFIX=/usr/local",
+            "UDEVDIR=/lib/udev",
+            "SYSTEMDUNITDIR=/etc/systemd/system",
+            "SYSTEMDSHUTDOWNDIR=/lib/systemd/system-shutdown",
+        ],
+    );
+    let mut want = vec![
+        "755 /usr/local/sbin/hidupsd".to_string(),
+        "644 /lib/udev/rules.d/70-hidupsd.rules".to_string(),
+        "644 /etc/systemd/system/hidupsd.service".to_string(),
+        "755 /lib/systemd/system-shutdown/hidupsd-killpower".to_string(),
+    ];
+    want.extend(man_pages("/usr/local/share/man"));
+    assert_eq!(listing(&dest), sorted(want));
+    let unit = std::fs::read_to_string(dest.join("etc/systemd/system/hidupsd.service")).unwrap();
+    assert!(unit.contains("\nExecStart=/usr/local/sbin/hidupsd -c /etc/nut\n"));
+    let hook = std::fs::read_to_string(dest.join("lib/systemd/system-shutdown/hidupsd-killpower"))
+        .unwrap();
+    assert!(hook.contains("exec /usr/local/sbin/hidupsd killpower"));
+    assert!(!hook.contains("/usr/sbin/hidupsd"));
+    std::fs::remove_dir_all(&dest).unwrap();
+}
