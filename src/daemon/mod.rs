@@ -1424,7 +1424,6 @@ struct Daemon {
 pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
     // Before any thread starts: the signal mask, and the fork of the
     // privileged helper (see `sys::privsep`).
-    let signals = Signals::new().map_err(|e| format!("signalfd: {e}"))?;
     let account = match &setup.run_as {
         Some((user, group)) => switch_to(user, group.as_deref())?,
         None => {
@@ -1448,6 +1447,8 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
         }
         _ => None,
     };
+    // After the fork: the helper must not inherit the blocked signals.
+    let signals = Signals::new().map_err(|e| format!("signalfd: {e}"))?;
     let clock = Clock::start();
     let mut d = Daemon::new(setup, clock, account, helper)?;
     d.poll
