@@ -216,3 +216,13 @@ impl Client {
         }
     }
 }
+
+/// A process killed when the test ends (or panics).
+pub struct Guard(pub Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
