@@ -125,6 +125,8 @@ const TRACKING_CAP: usize = 1024;
 const RESCAN_MS: u64 = 2000;
 /// How long the start waits at most for simulated UPSes' first data.
 const FIRST_DATA_MS: u64 = 5000;
+/// A suspend shorter than this is not treated as one (upsmon's 5 s).
+const SLEEP_MS: u64 = 5000;
 /// How often the service manager's STATUS line is brought up to date.
 const STATUS_MS: u64 = 5000;
 
@@ -1321,6 +1323,22 @@ impl Watch {
         }
     }
 
+    /// The host slept for `ms`: SUSPEND_FINISHED, and every UPS's last
+    /// status is forgotten (it is read afresh), so that readings from
+    /// before the sleep cause no shutdown.
+    fn resumed(&mut self, ms: u64, now: u64) {
+        log(format_args!("the host was suspended for {} s", ms / 1000));
+        for e in &mut self.entries {
+            e.last = Seen::Nothing;
+        }
+        let acts = self.monitor.handle(Input::Resume, now);
+        self.pending.extend(acts);
+        // Other servers are asked at once.
+        for l in &mut self.links {
+            l.next_poll = now;
+        }
+    }
+
     /// Hand a request to the privileged helper; a helper that is gone
     /// is NOPARENT, as upsmon's lost parent.
     fn ask_helper(&mut self, r: Request, registry: &Registry, now: u64) {
@@ -1461,6 +1479,7 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
     if let Some(m) = &manager {
         m.send(&format!("READY=1\nSTATUS={status}"));
     }
+    let mut slept = slept_ms();
     let mut ping_at = clock.now();
     let mut status_at = clock.now() + STATUS_MS;
     let mut events = Events::with_capacity(256);
@@ -1500,6 +1519,15 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
             return Err(format!("poll: {e}"));
         }
         let now = clock.now();
+        // The monotonic clock stops while the host sleeps; the boot-time
+        // clock does not: a grown difference is a suspend just ended.
+        let s = slept_ms();
+        if s > slept + SLEEP_MS {
+            if let Some(w) = &mut d.watch {
+                w.resumed(s - slept, now);
+            }
+        }
+        slept = s;
         for ev in events.iter() {
             match ev.token() {
                 WAKE => d.wake(),
@@ -1549,6 +1577,21 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
         }
         deadline = d.tick(clock.now());
     }
+}
+
+/// How long the host has been suspended since boot, in ms
+/// (CLOCK_BOOTTIME runs on through a suspend, CLOCK_MONOTONIC does not).
+fn slept_ms() -> u64 {
+    let read = |id| {
+        let mut t = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: a valid clock id and a timespec to fill.
+        unsafe { libc::clock_gettime(id, &mut t) };
+        t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
+    };
+    read(libc::CLOCK_BOOTTIME).saturating_sub(read(libc::CLOCK_MONOTONIC))
 }
 
 /// Look up who to run as; `None` when that is who runs already, or when
