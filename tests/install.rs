@@ -54,7 +54,25 @@ fn tempdir(tag: &str) -> PathBuf {
 }
 
 fn make(bin: &Path, dest: &Path, args: &[&str]) {
-    let out = Command::new("make")
+    let mut cmd = Command::new("make");
+    // Only what this test passes: not the directories of the caller's
+    // environment, nor the flags of a `make test` around it.
+    for v in [
+        "MAKEFLAGS",
+        "MFLAGS",
+        "MAKELEVEL",
+        "PREFIX",
+        "DESTDIR",
+        "SBINDIR",
+        "BINDIR",
+        "MANDIR",
+        "UDEVDIR",
+        "SYSTEMDUNITDIR",
+        "SYSTEMDSHUTDOWNDIR",
+    ] {
+        cmd.env_remove(v);
+    }
+    let out = cmd
         .arg("-s")
         .args(args)
         .arg(format!("DESTDIR={}", dest.display()))
