@@ -34,3 +34,4 @@ pub mod store;
 pub mod sys;
 pub mod text;
 pub mod ups;
+pub mod upsc;

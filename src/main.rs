@@ -63,7 +63,19 @@ The server runs in the foreground until killed.
 const DEFAULT_PIDFILE: &str = "/run/hidupsd.pid";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut argv = std::env::args();
+    let name = argv.next().unwrap_or_default();
+    let args: Vec<String> = argv.collect();
+    // Called through an `upsc` symlink: be NUT's upsc.
+    if Path::new(&name).file_name().is_some_and(|n| n == "upsc") {
+        return match hidupsd::upsc::main(&args, &mut std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "Error: {}", e.0);
+                ExitCode::from(1)
+            }
+        };
+    }
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
