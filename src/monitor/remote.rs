@@ -233,7 +233,10 @@ impl Conversation {
             Req::Master if ok => None,
             Req::Master => Some(refused("PRIMARY/MASTER", err)),
             Req::Status => match self.value(words, "ups.status") {
-                Some(s) if s.split_ascii_whitespace().any(|w| w.eq_ignore_ascii_case("ALARM")) => {
+                Some(s)
+                    if s.split_ascii_whitespace()
+                        .any(|w| w.eq_ignore_ascii_case("ALARM")) =>
+                {
                     let name = self.ups.clone();
                     match self.send(out, Req::Alarm, &["GET", "VAR", &name, "ups.alarm"]) {
                         Ok(()) => {
@@ -267,7 +270,9 @@ impl Conversation {
                     }
                     _ => 0,
                 };
-                Some(Reply::OtherLogins(n.saturating_sub(u32::from(self.logged_in))))
+                Some(Reply::OtherLogins(
+                    n.saturating_sub(u32::from(self.logged_in)),
+                ))
             }
             Req::Fsd if ok => Some(Reply::FsdSet),
             Req::Fsd => Some(Reply::FsdRefused(
