@@ -82,6 +82,18 @@ fuzz:
 		rm -rf "$$tmp"; \
 	done; exit $$fail
 
+# Robustness and footprint checks against the release daemon (loopback,
+# bounded in time; figures are printed, not judged).
+.PHONY: hostile soak footprint
+hostile: all
+	$(CARGO) run --release --example hostile
+
+soak: all
+	$(CARGO) run --release --example soak
+
+footprint: all
+	$(CARGO) run --release --example footprint
+
 # The udev rules and the device page come from the device table.
 generate:
 	$(CARGO) run --quiet --example gen
