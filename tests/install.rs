@@ -164,7 +164,7 @@ fn install_gives_exactly_these_files() {
     );
     let unit =
         std::fs::read_to_string(dest.join("usr/lib/systemd/system/hidupsd.service")).unwrap();
-    assert!(unit.contains("\nExecStart=/usr/sbin/hidupsd -c /etc/nut\n"));
+    assert!(unit.contains("\nExecStart=/usr/sbin/hidupsd -c /etc/nut -u nut\n"));
     assert!(unit.contains("\nType=notify\n"));
 
     make(&bin, &dest, &["uninstall", "PREFIX=/usr"]);
@@ -197,7 +197,7 @@ fn install_follows_prefix_and_directories() {
     want.extend(man_pages("/usr/local/share/man"));
     assert_eq!(listing(&dest), sorted(want));
     let unit = std::fs::read_to_string(dest.join("etc/systemd/system/hidupsd.service")).unwrap();
-    assert!(unit.contains("\nExecStart=/usr/local/sbin/hidupsd -c /etc/nut\n"));
+    assert!(unit.contains("\nExecStart=/usr/local/sbin/hidupsd -c /etc/nut -u nut\n"));
     let hook = std::fs::read_to_string(dest.join("lib/systemd/system-shutdown/hidupsd-killpower"))
         .unwrap();
     assert!(hook.contains("exec /usr/local/sbin/hidupsd killpower"));
