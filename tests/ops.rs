@@ -392,3 +392,62 @@ fn a_lost_helper_is_noparent() {
         .ask("GET VAR es850 ups.status\n")
         .starts_with("VAR es850 ups.status"));
 }
+
+#[test]
+fn debug_levels_log_connections_and_requests_but_no_password() {
+    let d = dir("debug");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let fx = fixture("eaton-3s-700");
+    let daemon = start(
+        &d,
+        port,
+        &[
+            "--simulate",
+            fx.to_str().unwrap(),
+            "--listen",
+            &listen,
+            "-DD",
+        ],
+        &[],
+    );
+    let mut c = Client::connect(port);
+    c.expect("USERNAME someone\n", "OK\n");
+    c.expect("PASSWORD hunter2\n", "OK\n");
+    assert!(c
+        .ask("GET VAR eaton-3s-700 ups.status\n")
+        .starts_with("VAR eaton-3s-700 ups.status"));
+    drop(c);
+    assert!(
+        eventually(5, || daemon.log().contains("disconnected")),
+        "{}",
+        daemon.log()
+    );
+    let log = daemon.log();
+    assert!(log.contains("connection from 127.0.0.1"), "{log}");
+    assert!(
+        log.contains("127.0.0.1: GET VAR eaton-3s-700 ups.status"),
+        "{log}"
+    );
+    assert!(log.contains("127.0.0.1: PASSWORD ...\n"), "{log}");
+    assert!(!log.contains("hunter2"), "{log}");
+    // Without -D, none of it.
+    let d2 = dir("nodebug");
+    let port2 = free_port();
+    let quiet = start(
+        &d2,
+        port2,
+        &[
+            "--simulate",
+            fx.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port2}"),
+        ],
+        &[],
+    );
+    let mut c = Client::connect(port2);
+    c.ask("GET VAR eaton-3s-700 ups.status\n");
+    drop(c);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!quiet.log().contains("connection from"), "{}", quiet.log());
+}

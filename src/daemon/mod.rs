@@ -78,6 +78,7 @@ use crate::recording::Recording;
 use crate::store::MAX_VARS;
 use crate::sys::exec::Children;
 use crate::sys::hotplug::{self, Uevents};
+use crate::sys::log::debug;
 use crate::sys::net;
 use crate::sys::privsep::{self, Helper, Request};
 use crate::sys::sdnotify;
@@ -2016,7 +2017,7 @@ impl Daemon {
             .name(format!("probe {node}"))
             .spawn(move || match worker::probe(&node) {
                 Probed::Ups(f) => notify.send(Report::Found(Box::new(f.boxed()))),
-                Probed::NotUps => {}
+                Probed::NotUps => debug(1, format_args!("{node}: not a UPS")),
                 Probed::Failed(e) => log(format_args!("{e}")),
             });
         if let Err(e) = r {
@@ -2273,6 +2274,7 @@ impl Daemon {
             discard: false,
             closing: false,
         });
+        debug(1, format_args!("connection from {peer} (slot {i})"));
     }
 
     fn close(&mut self, i: usize) {
@@ -2280,6 +2282,7 @@ impl Daemon {
             return;
         };
         let _ = self.poll.registry().deregister(&mut c.stream);
+        debug(1, format_args!("{} disconnected (slot {i})", c.peer));
         if let Some(u) = c.session.logged_in() {
             self.upses[u].numlogins = self.upses[u].numlogins.saturating_sub(1);
             self.logins.retain(|l| l.seq != c.seq);
@@ -2374,6 +2377,15 @@ impl Daemon {
                 break;
             };
             let line = &rx[start..start + lf];
+            if crate::sys::log::level() >= 2 {
+                let text = String::from_utf8_lossy(line);
+                // Never a password in the log.
+                let shown = match text.get(..9) {
+                    Some(w) if w.eq_ignore_ascii_case("PASSWORD ") => "PASSWORD ...",
+                    _ => text.trim_end(),
+                };
+                debug(2, format_args!("{}: {shown}", c.peer));
+            }
             let mut out = Reply::new(&mut tx[c.tx_len..]);
             let view = View {
                 upses,
