@@ -16,6 +16,13 @@ pub struct Daemon {
     pub dir: PathBuf,
 }
 
+impl Daemon {
+    /// What the daemon logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("hidupsd.log")).unwrap_or_default()
+    }
+}
+
 impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -66,22 +73,19 @@ pub fn start_with(tag: &str, ups_conf: &str, users: &str, files: &[(&str, &str)]
     for (name, text) in files {
         std::fs::write(dir.join(name), text).unwrap();
     }
+    // The log goes to a file: a pipe nobody reads would stall a chatty
+    // daemon once full.
+    let log = std::fs::File::create(dir.join("hidupsd.log")).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_hidupsd"))
         .args(["-c", dir.to_str().unwrap()])
-        .stderr(Stdio::piped())
+        .stderr(log)
         .spawn()
         .unwrap();
     let mut d = Daemon { child, port, dir };
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         if let Some(st) = d.child.try_wait().unwrap() {
-            let mut e = String::new();
-            d.child
-                .stderr
-                .take()
-                .unwrap()
-                .read_to_string(&mut e)
-                .unwrap();
+            let e = std::fs::read_to_string(d.dir.join("hidupsd.log")).unwrap_or_default();
             panic!("daemon exited ({st}): {e}");
         }
         assert!(
