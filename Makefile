@@ -21,7 +21,7 @@ SHELL_SCRIPTS = contrib/systemd/hidupsd-killpower \
 	contrib/alpine/hidupsd.confd contrib/alpine/hidupsd.pre-install \
 	contrib/alpine/hidupsd.post-install \
 	contrib/openwrt/files/hidupsd.init contrib/openwrt/files/usbhid-ups \
-	contrib/openwrt/files/hidupsd.hotplug
+	contrib/openwrt/files/hidupsd.hotplug tests/openwrt/uci.sh
 FUZZ_SECONDS ?= 60
 
 .PHONY: all test lint size bench fuzz install install-systemd install-upsc uninstall generate clean
