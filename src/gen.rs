@@ -280,7 +280,7 @@ pub fn device_list_mdoc() -> String {
         }
         let _ = write!(
             s,
-            ".Ss {key}\n{name}\n.Bl -tag -width 9n\n",
+            ".Ss {key}\n{name}\n.Bl -tag -width 9n -compact\n",
             key = sub.key,
             name = mdoc_text(sub.name),
         );
@@ -301,15 +301,27 @@ pub fn device_list_mdoc() -> String {
     }
     s.push_str(
         ".Sh VENDORS\n\
-         An unlisted product of these vendors takes the subdriver named when\n\
+         An unlisted product of one of these vendor IDs takes the subdriver\n\
+         named before it when\n\
          .Ic productid\n\
          is set in its\n\
          .Pa ups.conf\n\
          section:\n\
-         .Bl -tag -width 9n\n",
+         .Bl -tag -width 10n -compact\n",
     );
-    for (vid, key) in VENDOR_FALLBACK {
-        let _ = writeln!(s, ".It {vid:04x}\n{key}");
+    let mut keys: Vec<&str> = Vec::new();
+    for (_, key) in VENDOR_FALLBACK {
+        if !keys.contains(key) {
+            keys.push(key);
+        }
+    }
+    for key in keys {
+        let vids: Vec<String> = VENDOR_FALLBACK
+            .iter()
+            .filter(|(_, k)| *k == key)
+            .map(|(v, _)| format!("{v:04x}"))
+            .collect();
+        let _ = writeln!(s, ".It {key}\n{}", vids.join(", "));
     }
     s.push_str(".El\n.Pp\nThese IDs are never taken that way:\n");
     let rejects: Vec<String> = FALLBACK_REJECT
