@@ -244,8 +244,8 @@ fn serve(args: &[String]) -> Result<(), String> {
     if let Some(p) = &pidfile {
         let _ = std::fs::remove_file(p);
     }
-    if let Err(e) = &r {
-        // Detached, stderr goes nowhere: say it where the log goes.
+    if let (Err(e), true) = (&r, syslog) {
+        // stderr may go nowhere (detached): say it where the log goes.
         hidupsd::sys::log::log(format_args!("{e}"));
     }
     r
