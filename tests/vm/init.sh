@@ -29,9 +29,10 @@ for a in $cmdline; do
     esac
 done
 
-for m in uhid hid-generic; do
+for m in uhid hid-generic usbhid dummy_hcd libcomposite usb_f_fs; do
     modprobe "$m" || echo "FAIL [vm] 0 modprobe $m"
 done
+mount -t configfs none /sys/kernel/config
 
 failed=0
 run_pass() { # run_pass NAME: start hidupsd, run the checks, stop it

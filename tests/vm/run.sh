@@ -88,14 +88,14 @@ fi
 
 # --- Build ---------------------------------------------------------------
 note "building hidupsd and the VM helpers (release)"
-cargo build --release -q --bin hidupsd --example uhid_sim --example vm_check
+cargo build --release -q --bin hidupsd --example uhid_sim --example vm_check --example vm_gadget
 
 # --- The initramfs ---------------------------------------------------------
 rm -rf "$ROOT"
 mkdir -p "$ROOT"/{bin,sbin,etc/nut,proc,sys,dev,tmp,run,fixtures,lib/modules}
 cp "$busybox_bin" "$ROOT/bin/busybox"
 cp target/release/hidupsd target/release/examples/uhid_sim \
-    target/release/examples/vm_check "$ROOT/bin/"
+    target/release/examples/vm_check target/release/examples/vm_gadget "$ROOT/bin/"
 cp tests/vm/init.sh "$ROOT/init"
 chmod 755 "$ROOT/init"
 for fx in apc-back-ups-es-850g2 eaton-5sc-750 cps-cp1500avrlcda; do
@@ -143,7 +143,7 @@ copy_libs() { # copy_libs BINARY...: ldd each, copy what it names
         done
     done
 }
-copy_libs "$ROOT"/bin/busybox "$ROOT"/bin/hidupsd "$ROOT"/bin/uhid_sim "$ROOT"/bin/vm_check
+copy_libs "$ROOT"/bin/busybox "$ROOT"/bin/hidupsd "$ROOT"/bin/uhid_sim "$ROOT"/bin/vm_check "$ROOT"/bin/vm_gadget
 # udev: the daemon, its rules and configuration (no hwdb: not needed here).
 mkdir -p "$ROOT/lib/udev" "$ROOT/etc/udev"
 cp "$UDIR/bin/udevadm" "$ROOT/bin/udevadm"
