@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{fixture, start, Client};
+use common::{fixture, start_with, Client};
 
 const APC: &str = "apc-back-ups-es-850g2";
 
@@ -44,7 +44,14 @@ fn every_privileged_command_without_and_with_wrong_rights() {
         "[ups]\n  driver = sim\n  port = \"{}\"\n",
         fixture(APC).display()
     );
-    let d = start("auth", &conf, USERS);
+    // Dozens of wrong passwords from one address: the login limit
+    // (tests/ratelimit.rs) would refuse the right ones that follow.
+    let d = start_with(
+        "auth",
+        &conf,
+        USERS,
+        &[("upsd.conf", "LISTEN 127.0.0.1 {PORT}\nLOGIN_FAILURES 0\n")],
+    );
     let mut probe = Client::connect(d.port);
     // A command and a writable variable the device really has.
     let cmds = probe.ask("LIST CMD ups\n");

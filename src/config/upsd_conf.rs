@@ -35,6 +35,9 @@ pub const DEFAULT_MAXCONN: u32 = 1024;
 /// Seconds a silent client is kept, as upsd does (60, not configurable
 /// there; `IDLE_TIMEOUT` here, not below 60 so upsmon never trips it).
 pub const DEFAULT_IDLE_TIMEOUT: u32 = 60;
+/// Wrong credentials one address may present in a row before its logins
+/// are refused unchecked (`LOGIN_FAILURES`; one more allowed every 6 s).
+pub const DEFAULT_LOGIN_FAILURES: u32 = 10;
 
 /// Every keyword this file knows, for the case hint.
 const KEYWORDS: &[&str] = &[
@@ -43,6 +46,7 @@ const KEYWORDS: &[&str] = &[
     "TRACKINGDELAY",
     "MAXCONN",
     "IDLE_TIMEOUT",
+    "LOGIN_FAILURES",
     "STATEPATH",
     "DATAPATH",
     "ALLOW_NO_DEVICE",
@@ -88,6 +92,9 @@ pub struct UpsdConf {
     pub maxconn: u32,
     /// hidupsd's own: seconds a client may stay silent (NUT: 60, fixed).
     pub idle_timeout: u32,
+    /// hidupsd's own: failed logins per address before it is limited;
+    /// 0 turns the limit off (NUT has none).
+    pub login_failures: u32,
     pub statepath: Option<String>,
     pub datapath: Option<String>,
     pub allow_no_device: bool,
@@ -106,6 +113,7 @@ impl Default for UpsdConf {
             trackingdelay: DEFAULT_TRACKINGDELAY,
             maxconn: DEFAULT_MAXCONN,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            login_failures: DEFAULT_LOGIN_FAILURES,
             statepath: None,
             datapath: None,
             allow_no_device: false,
@@ -149,7 +157,7 @@ pub fn load(dir: &Path) -> Result<UpsdConf, ConfigError> {
 pub fn parse(file: &Path, text: &[u8]) -> Result<UpsdConf, ConfigError> {
     let mut c = UpsdConf::default();
     // Line of the first occurrence of each single-valued directive.
-    let mut seen: [Option<usize>; 10] = [None; 10];
+    let mut seen: [Option<usize>; 11] = [None; 11];
     for line in super::lex_file(file, text)? {
         let d = Directive { file, line: &line };
         let name = d.name();
@@ -175,6 +183,10 @@ pub fn parse(file: &Path, text: &[u8]) -> Result<UpsdConf, ConfigError> {
             "IDLE_TIMEOUT" => {
                 d.once(&mut seen[9])?;
                 c.idle_timeout = d.u32("IDLE_TIMEOUT <seconds>", "seconds", 60)?;
+            }
+            "LOGIN_FAILURES" => {
+                d.once(&mut seen[10])?;
+                c.login_failures = d.u32("LOGIN_FAILURES <attempts>", "attempts", 0)?;
             }
             "STATEPATH" => {
                 d.once(&mut seen[3])?;
@@ -275,6 +287,15 @@ mod tests {
 
     fn ip(s: &str) -> ListenAddr {
         ListenAddr::Ip(s.parse().unwrap())
+    }
+
+    #[test]
+    fn login_failures_is_ours_with_zero_for_off() {
+        assert_eq!(conf("").login_failures, 10);
+        assert_eq!(conf("LOGIN_FAILURES 0\n").login_failures, 0);
+        assert_eq!(conf("LOGIN_FAILURES 3\n").login_failures, 3);
+        assert!(err("LOGIN_FAILURES many\n").starts_with("upsd.conf:1:"));
+        assert!(err("LOGIN_FAILURES 1\nLOGIN_FAILURES 2\n").starts_with("upsd.conf:2:"));
     }
 
     #[test]

@@ -70,6 +70,7 @@ use crate::device::worker::{
 };
 use crate::monitor::remote::Reply as Answer;
 use crate::monitor::{self, Input, Monitor};
+use crate::proto::ratelimit::{self, Counted, RateLimiter};
 use crate::proto::{
     Action, Actions, Data, Env, ErrCode, InstCmds, LexError, Live, Overflow, Reply, Session,
     TrackingId, TrackingStatus, UpsView, Upses, Upsmon, User, Users, MAX_LINE, MAX_REPLY_LINE,
@@ -198,6 +199,8 @@ pub struct Setup {
     maxage_ms: u64,
     trackingdelay_ms: u64,
     idle_ms: u64,
+    /// `LOGIN_FAILURES`: 0 for no limit.
+    login_failures: u32,
     users: Users,
     /// `upsmon.conf`, when the configuration directory has one: the
     /// built-in monitor ([`Watch`]).
@@ -307,6 +310,7 @@ impl Setup {
             maxage_ms: u64::from(upsd.maxage) * 1000,
             trackingdelay_ms: u64::from(upsd.trackingdelay) * 1000,
             idle_ms: u64::from(upsd.idle_timeout) * 1000,
+            login_failures: upsd.login_failures,
             users,
             run_as: args
                 .user
@@ -1426,6 +1430,9 @@ struct Daemon {
     notify: Notify<Dev>,
     reports: Receiver<Report<Dev>>,
     hotplug: Hotplug,
+    /// Failed logins per address (`None`: `LOGIN_FAILURES 0`); whether
+    /// any failure was seen yet; whether "table full" was logged.
+    limiter: Option<(RateLimiter, bool, bool)>,
     /// The built-in upsmon, with `upsmon.conf`.
     watch: Option<Watch>,
     /// What the monitor was built from (a reload rebuilds it on change).
@@ -1578,6 +1585,17 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
         }
         deadline = d.tick(clock.now());
     }
+}
+
+/// The login limiter for `LOGIN_FAILURES n` (0: none).
+fn limiter(n: u32) -> Option<(RateLimiter, bool, bool)> {
+    (n > 0).then(|| {
+        (
+            RateLimiter::new(n, ratelimit::DEFAULT_REFILL_MS),
+            false,
+            false,
+        )
+    })
 }
 
 /// How long the host has been suspended since boot, in ms
@@ -1742,6 +1760,7 @@ impl Daemon {
                 known: Vec::new(),
                 rescan_at: u64::MAX,
             },
+            limiter: limiter(setup.login_failures),
             watch,
             upsmon_conf,
             configured,
@@ -1842,6 +1861,10 @@ impl Daemon {
             }
         };
         self.users = new.users;
+        let burst = (new.login_failures > 0).then_some(new.login_failures);
+        if self.limiter.as_ref().map(|l| l.0.burst()) != burst {
+            self.limiter = limiter(new.login_failures);
+        }
         self.maxage_ms = new.maxage_ms;
         self.idle_ms = new.idle_ms;
         self.tracking.ttl_ms = new.trackingdelay_ms;
@@ -2354,6 +2377,7 @@ impl Daemon {
             users,
             scratch,
             maxage_ms,
+            limiter,
             ..
         } = self;
         let slot = &mut slots[i];
@@ -2399,7 +2423,30 @@ impl Daemon {
                 users,
                 now,
             };
-            match c.session.handle_line(line, scratch, &env, &mut out) {
+            // Cheap until the first failed login: no table lookup per line.
+            if let Some(limiter) = limiter.as_ref().filter(|l| l.1) {
+                c.session
+                    .set_auth_limited(limiter.0.is_limited(c.peer, now));
+            }
+            let r = c.session.handle_line(line, scratch, &env, &mut out);
+            if let (true, Some(limiter)) = (c.session.take_auth_failure(), limiter.as_mut()) {
+                limiter.1 = true;
+                match limiter.0.failure(c.peer, now) {
+                    Ok(Counted::NowLimited) => log(format_args!(
+                        "{}: too many failed logins: refused for {} s",
+                        c.peer,
+                        limiter.0.retry_after(c.peer, now).div_ceil(1000)
+                    )),
+                    Ok(Counted::Counted) => {}
+                    Err(e) => {
+                        if !limiter.2 {
+                            limiter.2 = true;
+                            log(format_args!("{e}"));
+                        }
+                    }
+                }
+            }
+            match r {
                 Ok(action) => {
                     if let Some(a) = action {
                         if let Some(id) = a.tracking() {

@@ -70,8 +70,9 @@ pub fn start_with(tag: &str, ups_conf: &str, users: &str, files: &[(&str, &str)]
     std::fs::write(dir.join("upsd.conf"), format!("LISTEN 127.0.0.1 {port}\n")).unwrap();
     std::fs::write(dir.join("upsd.users"), users).unwrap();
     std::fs::write(dir.join("ups.conf"), ups_conf).unwrap();
+    // `{PORT}` in a file stands for the port chosen here.
     for (name, text) in files {
-        std::fs::write(dir.join(name), text).unwrap();
+        std::fs::write(dir.join(name), text.replace("{PORT}", &port.to_string())).unwrap();
     }
     // The log goes to a file: a pipe nobody reads would stall a chatty
     // daemon once full.

@@ -1,0 +1,60 @@
+//! Login attempts are limited per address: after ten wrong passwords
+//! from one address its credentials are refused unchecked (the right
+//! password too), with the same answer a wrong password gets, and the
+//! log says so once; another address is not affected.
+
+mod common;
+
+use common::{eventually, fixture, start_with, Client};
+
+fn attempt(port: u16, v6: bool, password: &str) -> String {
+    let mut c = if v6 {
+        let s = std::net::TcpStream::connect(("::1", port)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        Client(s)
+    } else {
+        Client::connect(port)
+    };
+    c.expect("USERNAME admin\n", "OK\n");
+    c.expect(&format!("PASSWORD {password}\n"), "OK\n");
+    c.ask("INSTCMD es850 beeper.disable\n")
+}
+
+#[test]
+fn wrong_passwords_are_limited_per_address() {
+    let conf = format!(
+        "[es850]\n\tdriver = sim\n\tport = \"{}\"\n",
+        fixture("apc-back-ups-es-850g2").display()
+    );
+    let users = "[admin]\n\tpassword = right\n\tinstcmds = all\n";
+    let d = start_with(
+        "ratelimit",
+        &conf,
+        users,
+        &[("upsd.conf", "LISTEN 127.0.0.1 {PORT}\nLISTEN ::1 {PORT}\n")],
+    );
+    let v6 = std::net::TcpStream::connect(("::1", d.port)).is_ok();
+    assert_eq!(attempt(d.port, false, "right"), "OK\n");
+    for _ in 0..10 {
+        assert_eq!(attempt(d.port, false, "wrong"), "ERR ACCESS-DENIED\n");
+    }
+    // Limited now: the right password is refused too.
+    assert_eq!(attempt(d.port, false, "right"), "ERR ACCESS-DENIED\n");
+    assert!(
+        eventually(5, || d.log().contains("127.0.0.1: too many failed logins")),
+        "{}",
+        d.log()
+    );
+    assert_eq!(d.log().matches("too many failed logins").count(), 1);
+    // Reading needs no login and goes on.
+    let mut c = Client::connect(d.port);
+    assert!(c
+        .ask("GET VAR es850 ups.status\n")
+        .starts_with("VAR es850 ups.status"));
+    if v6 {
+        assert_eq!(attempt(d.port, true, "right"), "OK\n");
+    } else {
+        println!("no IPv6 loopback here: the other-address check is skipped");
+    }
+}
