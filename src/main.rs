@@ -54,10 +54,16 @@ const USAGE: &str =
   fsd [UPS]         what upsmon -c fsd does: raise FSD on every UPS that
                     upsmon.conf monitors as primary (or only UPS), so the
                     secondaries and then this host shut down
+                    (killpower and fsd read -c DIR, default /etc/nut)
   scan              list UPS hidraw nodes with ready-to-paste ups.conf
                     sections, as nut-scanner -U does
-The server runs in the foreground until killed.
+The server runs in the foreground until SIGTERM; SIGHUP reloads.
+Called as upsc (a symlink), hidupsd is NUT's upsc.
 ";
+
+/// The configuration directory of `killpower` and `fsd` without `-c`:
+/// where NUT's files already are.
+const CONFDIR: &str = "/etc/nut";
 
 /// Where `-B` writes its pid unless `--pidfile` says otherwise.
 const DEFAULT_PIDFILE: &str = "/run/hidupsd.pid";
@@ -266,7 +272,7 @@ type Target = (
 fn killpower(args: &[String]) -> Result<(), String> {
     use hidupsd::config::{ups_conf, upsmon_conf};
     use hidupsd::device::{killpower, matcher::Matcher, worker};
-    let (mut dir, mut dry, mut force) = (std::path::PathBuf::from("/etc/hidupsd"), false, false);
+    let (mut dir, mut dry, mut force) = (std::path::PathBuf::from(CONFDIR), false, false);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -281,6 +287,16 @@ fn killpower(args: &[String]) -> Result<(), String> {
         }
     }
     if !force {
+        // No monitor configured, no flag to find: a late shutdown hook
+        // must not fail on a host that does not use one.
+        if !dir.join(upsmon_conf::FILE).exists() {
+            println!(
+                "no {}/{}: no power-down flag to look for, nothing to do",
+                dir.display(),
+                upsmon_conf::FILE
+            );
+            return Ok(());
+        }
         let mon =
             upsmon_conf::load(&dir).map_err(|e| format!("killpower: {e} (or use --force)"))?;
         let flag = mon.powerdownflag.ok_or_else(|| {
@@ -401,7 +417,7 @@ fn killpower(args: &[String]) -> Result<(), String> {
 fn fsd(args: &[String]) -> Result<(), String> {
     use hidupsd::config::{upsmon_conf, Role};
     use std::io::{BufRead, BufReader};
-    let (mut dir, mut only) = (std::path::PathBuf::from("/etc/hidupsd"), None);
+    let (mut dir, mut only) = (std::path::PathBuf::from(CONFDIR), None);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
