@@ -286,6 +286,9 @@ fn killpower(args: &[String]) -> Result<(), String> {
             }
         }
     }
+    if !dir.is_dir() {
+        return Err(format!("killpower: {}: not a directory", dir.display()));
+    }
     if !force {
         // No monitor configured, no flag to find: a late shutdown hook
         // must not fail on a host that does not use one.

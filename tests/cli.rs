@@ -213,5 +213,10 @@ fn killpower_needs_the_flag_and_dry_run_shows_the_writes() {
     );
     let e = one_line_error(&run(&["killpower", "-c", "/nonexistent"]));
     assert!(e.contains("/nonexistent"), "{e}");
+    // A host without a monitor: nothing to do, and no failure.
+    std::fs::remove_file(dir.join("upsmon.conf")).unwrap();
+    let o = run(&["killpower", "-c", d]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("nothing to do"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
