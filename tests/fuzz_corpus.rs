@@ -114,7 +114,12 @@ fn seeds_reach_the_parsers_and_the_dispatch() {
     ] {
         ups_conf::parse(p, &read("ups_conf", f)).unwrap_or_else(|e| panic!("{f}: {e}"));
     }
-    for f in ["debian-stock", "every-directive", "tests-daemon"] {
+    for f in [
+        "debian-stock",
+        "every-directive",
+        "tests-daemon",
+        "login-failures",
+    ] {
         upsd_conf::parse(p, &read("upsd_conf", f)).unwrap_or_else(|e| panic!("{f}: {e}"));
     }
     for f in ["debian-stock", "every-directive", "tests-daemon", "quoting"] {
