@@ -94,8 +94,11 @@ pub struct State {
     /// GET_REPORT requests answered, and how many of them were stalled.
     pub gets: u64,
     pub stalled: u64,
-    /// The hidraw node is open (UHID_OPEN without UHID_CLOSE).
+    /// The device is open (UHID_OPEN without UHID_CLOSE): its hidraw
+    /// node, or for a keyboard or mouse also the kernel's input handlers.
     pub opened: bool,
+    /// UHID_OPEN events so far.
+    pub opens: u64,
     pub started: bool,
 }
 
@@ -153,6 +156,7 @@ impl UhidDev {
             gets: 0,
             stalled: 0,
             opened: false,
+            opens: 0,
             started: false,
         }));
         let stop = Arc::new(AtomicBool::new(false));
@@ -259,7 +263,11 @@ fn serve(file: &File, state: &Mutex<State>, stop: &AtomicBool) {
         match u32_at(&ev, 0) {
             UHID_START => lock().started = true,
             UHID_STOP => lock().started = false,
-            UHID_OPEN => lock().opened = true,
+            UHID_OPEN => {
+                let mut st = lock();
+                st.opened = true;
+                st.opens += 1;
+            }
             UHID_CLOSE => lock().opened = false,
             UHID_OUTPUT => {
                 // struct uhid_output_req { data[4096]; u16 size; u8 rtype; }

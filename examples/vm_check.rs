@@ -37,6 +37,9 @@ const ADDR: &str = "127.0.0.1:3493";
 const FX_A: &str = "apc-back-ups-es-850g2";
 const FX_B: &str = "eaton-5sc-750";
 const FX_TWIN: &str = "cps-cp1500avrlcda";
+/// Not a Power Device (Megatec serial protocol over HID), under a UPS
+/// maker's vendor id.
+const FX_NOT_UPS: &str = "phoenixtec-06da-0003-megatec-over-hid";
 
 /// A NUT protocol client, one request at a time.
 struct Client {
@@ -251,7 +254,10 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn report(&mut self, n: u32, what: &str, r: Result<String, String>) {
+    fn report(&mut self, n: &str, what: &str, r: Result<String, String>) {
+        // Checks that show a known hidupsd bug (tests/vm/README.md): a
+        // failure prints KNOWN and does not fail the run.
+        const KNOWN: &[&str] = &["6b"];
         let alive = unsafe { libc::kill(self.pid, 0) } == 0;
         let r = match r {
             Ok(_) if !alive => Err("hidupsd is gone".to_string()),
@@ -259,6 +265,9 @@ impl Ctx {
         };
         match r {
             Ok(fig) => println!("PASS [{}] {n} {what}: {fig}", self.pass),
+            Err(e) if alive && KNOWN.contains(&n) => {
+                println!("KNOWN [{}] {n} {what}: {e}", self.pass);
+            }
             Err(e) => {
                 self.failed += 1;
                 println!("FAIL [{}] {n} {what}: {e}", self.pass);
@@ -427,15 +436,20 @@ fn s2_powercut(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
         return Err(format!("ups.status before the cut: {before:?}"));
     }
     let is_ob = |s: &str| s.split(' ').any(|w| w == "OB");
+    let gets = |a: &Ups| a.dev().map(|d| d.lock().gets);
+    let g0 = gets(a)?;
     let (t, n, s, inputs) = status_after(c, a, "powercut", is_ob)?;
+    let polled = gets(a)? - g0;
     let (tb, _, sb, _) = status_after(c, a, "powerback", |s| s.split(' ').any(|w| w == "OL"))?;
-    let fig =
-        format!(
-        "UHID_INPUT2 ({}) to \"{s}\" at the client: {} ({n} GET VAR); powerback to \"{sb}\": {}",
+    let fig = format!(
+        "UHID_INPUT2 ({}) to \"{s}\" at the client: {} ({n} GET VAR, {polled} GET_REPORT meanwhile); powerback to \"{sb}\": {}",
         inputs.iter().map(|r| hex(r)).collect::<Vec<_>>().join(" | "),
         ms(t),
         ms(tb)
     );
+    if inputs.is_empty() {
+        return Err(format!("the power cut made no input report: {fig}"));
+    }
     Ok(fig)
 }
 
@@ -546,16 +560,28 @@ fn s4_stall(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
         st.stall = Duration::ZERO;
         st.stalled
     };
+    // Answering again: the worker must come back to it (a change made
+    // now is served), not stay wedged.
+    b.event("set UPS.PowerSummary.RemainingCapacity 55")?;
+    let recovered = wait_for(Duration::from_secs(20), Duration::from_millis(20), || {
+        Ok(c.get(&b_name, "battery.charge")?.ok().filter(|v| v == "55"))
+    })?;
     cx.b = Some(b);
     lat.sort();
     let fig = format!(
-        "GET VAR {a_name} during {b_name}'s stall: {} requests, p50 {}, p99 {}, max {}; {b_name} itself: max {} ({b_answers:?}); {stalled} GET_REPORT stalled 4 s",
+        "GET VAR {a_name} during {b_name}'s stall: {} requests, p50 {}, p99 {}, max {}; {b_name} itself: max {} ({b_answers:?}); {stalled} GET_REPORT stalled 4 s; answering again, {b_name} served a new charge {}",
         lat.len(),
         ms(percentile(&lat, 0.5)),
         ms(percentile(&lat, 0.99)),
         ms(lat.last().copied().unwrap_or_default()),
-        ms(b_lat)
+        ms(b_lat),
+        recovered
+            .as_ref()
+            .map_or("not within 20 s".into(), |(_, t)| format!("after {}", ms(*t)))
     );
+    if recovered.is_none() {
+        return Err(format!("the stalled UPS never came back: {fig}"));
+    }
     if stalled == 0 {
         return Err(format!("hidupsd asked the stalled UPS nothing: {fig}"));
     }
@@ -571,6 +597,19 @@ fn s4_stall(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
     Ok(fig)
 }
 
+/// The kernel's log, a line each (busybox dmesg).
+fn kernel_log() -> Vec<String> {
+    std::process::Command::new("dmesg")
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A keyboard: HID boot keyboard report descriptor.
 const KEYBOARD: &[u8] = &[
     0x05, 0x01, 0x09, 0x06, 0xa1, 0x01, 0x05, 0x07, 0x19, 0xe0, 0x29, 0xe7, 0x15, 0x00, 0x25, 0x01,
@@ -583,6 +622,7 @@ const KEYBOARD: &[u8] = &[
 /// not UPSes: no crash, the UPSes still served.
 fn s5_garbage(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
     let log0 = cx.log_len();
+    let dmesg0 = kernel_log().len();
     let names0 = c.upses()?;
     let a = cx.a.as_mut().ok_or("no UPS from scenario 1")?;
     let a_name = a.name.clone();
@@ -635,8 +675,17 @@ fn s5_garbage(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
         Replay::new(&Recording::default()),
     )
     .map_err(|e| format!("/dev/uhid keyboard: {e}"))?;
+    // NUT's usbhid-ups claims this one by its vendor id and reports a
+    // false OB; it is no Power Device, and is not to be served.
+    let neg_rec = Recording::load(&cx.fixtures.join(FX_NOT_UPS)).map_err(|e| e.to_string())?;
+    let neg = UhidDev::create(
+        &Spec::from_recording(&neg_rec, "NEG1", "usb-vm-8/input0"),
+        Replay::new(&neg_rec),
+    )
+    .map_err(|e| format!("/dev/uhid {FX_NOT_UPS}: {e}"))?;
     std::thread::sleep(Duration::from_millis(300));
-    let kb_opened = kb.lock().opened;
+    let kb_opens = kb.lock().opens;
+    let neg_opens = neg.lock().opens;
     // Put the UPS's own state back (garbage may have set any flag): the
     // latest real input reports, as the UPS would send them next.
     let real: Vec<Vec<u8>> = a.model.inputs.iter().flatten().cloned().collect();
@@ -655,13 +704,18 @@ fn s5_garbage(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
     };
     kb.destroy()
         .map_err(|e| format!("UHID_DESTROY keyboard: {e}"))?;
+    neg.destroy()
+        .map_err(|e| format!("UHID_DESTROY {FX_NOT_UPS}: {e}"))?;
     std::thread::sleep(Duration::from_millis(100));
     let lines = cx.log_since(log0);
     for l in &lines {
         println!("INFO [{}] 5 hidupsd log: {l}", cx.pass);
     }
+    for l in kernel_log().iter().skip(dmesg0) {
+        println!("INFO [{}] 5 kernel: {l}", cx.pass);
+    }
     let fig = format!(
-        "{sent} bad input reports sent, keyboard opened by hidupsd's probe: {kb_opened}; {a_name} {}; LIST UPS {names:?}; {} log lines",
+        "{sent} bad input reports sent, devices not UPSes opened {kb_opens} times (keyboard: the kernel's input handlers too) and {neg_opens} times ({FX_NOT_UPS}); {a_name} {}; LIST UPS {names:?}; {} log lines",
         match &back {
             Some((_, t)) => format!("back to {status0:?}/{charge0:?} {} after the real reports", ms(*t)),
             None => "not back to its state".into(),
@@ -683,8 +737,29 @@ fn s5_garbage(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
 /// Scenario 6: Two identical UPSes without serial numbers: distinct names, each
 /// kept across unplug and replug (in the other order).
 fn s6_twins(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
-    let mut t1 = Ups::new(&cx.fixtures, FX_TWIN, "", "usb-vm-3/input0")?;
-    let mut t2 = Ups::new(&cx.fixtures, FX_TWIN, "", "usb-vm-4/input0")?;
+    twins(cx, c, "", ["usb-vm-3/input0", "usb-vm-4/input0"])
+}
+
+/// Scenario 6b: as 6, but both units report the same serial number
+/// (some firmware does): the second is named by its port, and each name
+/// must stay with its unit across a replug in the other order.
+fn s6b_same_serial(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
+    twins(cx, c, "SAMESERIAL", ["usb-vm-5/input0", "usb-vm-6/input0"])
+}
+
+fn twins(cx: &mut Ctx, c: &mut Client, uniq: &str, phys: [&str; 2]) -> Result<String, String> {
+    let mut t1 = Ups::new(&cx.fixtures, FX_TWIN, uniq, phys[0])?;
+    let mut t2 = Ups::new(&cx.fixtures, FX_TWIN, uniq, phys[1])?;
+    if t1.name == t2.name {
+        // The daemon names the second by its port.
+        let info = UsbInfo {
+            vid: t2.spec.vid,
+            pid: t2.spec.pid,
+            port: phys[1].to_string(),
+            ..UsbInfo::default()
+        };
+        t2.name = naming::stable_name(t2.name.split('-').next().unwrap_or("generic"), &info);
+    }
     // Tell them apart by their charge.
     t1.event("set UPS.PowerSummary.RemainingCapacity 61")?;
     t2.event("set UPS.PowerSummary.RemainingCapacity 62")?;
@@ -1056,7 +1131,7 @@ fn main() {
         a: None,
         b: None,
     };
-    let mut only: Option<Vec<u32>> = None;
+    let mut only: Option<Vec<String>> = None;
     while let Some(a) = args.next() {
         let v = args.next();
         let Some(v) = v else {
@@ -1069,7 +1144,7 @@ fn main() {
             "--log" => cx.log = v.into(),
             "--fixtures" => cx.fixtures = v.into(),
             "--hidupsd" => cx.hidupsd = v.into(),
-            "--only" => only = Some(v.split(',').filter_map(|n| n.parse().ok()).collect()),
+            "--only" => only = Some(v.split(',').map(str::to_string).collect()),
             _ => {
                 eprintln!("vm_check: unknown option {a}");
                 std::process::exit(2);
@@ -1093,18 +1168,23 @@ fn main() {
         ms(t0.elapsed())
     );
     type Scenario = fn(&mut Ctx, &mut Client) -> Result<String, String>;
-    let all: [(u32, &str, Scenario); 8] = [
-        (1, "UPS appears", s1_appear),
-        (2, "power cut", s2_powercut),
-        (3, "unplug and replug", s3_unplug),
-        (4, "stalled UPS", s4_stall),
-        (5, "bad input, not a UPS", s5_garbage),
-        (6, "twins without serial", s6_twins),
-        (7, "SET VAR to SET_REPORT", s7_setvar),
-        (8, "USB gadget (FunctionFS, dummy_hcd)", s8_gadget),
+    let all: [(&str, &str, Scenario); 9] = [
+        ("1", "UPS appears", s1_appear),
+        ("2", "power cut", s2_powercut),
+        ("3", "unplug and replug", s3_unplug),
+        ("4", "stalled UPS", s4_stall),
+        ("5", "bad input, not a UPS", s5_garbage),
+        ("6", "twins without serial", s6_twins),
+        ("6b", "twins with one serial", s6b_same_serial),
+        ("7", "SET VAR to SET_REPORT", s7_setvar),
+        ("8", "USB gadget (FunctionFS, dummy_hcd)", s8_gadget),
     ];
     for (n, what, f) in all {
-        if only.as_ref().is_some_and(|o| !o.contains(&n)) {
+        // `--only 6` runs 6 and 6b.
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.iter().any(|x| n.trim_end_matches('b') == x || n == x))
+        {
             continue;
         }
         let t = Instant::now();

@@ -98,7 +98,7 @@ cp target/release/hidupsd target/release/examples/uhid_sim \
     target/release/examples/vm_check target/release/examples/vm_gadget "$ROOT/bin/"
 cp tests/vm/init.sh "$ROOT/init"
 chmod 755 "$ROOT/init"
-for fx in apc-back-ups-es-850g2 eaton-5sc-750 cps-cp1500avrlcda; do
+for fx in apc-back-ups-es-850g2 eaton-5sc-750 cps-cp1500avrlcda phoenixtec-06da-0003-megatec-over-hid; do
     cp -r "tests/fixtures/$fx" "$ROOT/fixtures/"
 done
 cp tests/vm/upsd.users "$ROOT/etc/nut/upsd.users"
@@ -176,7 +176,7 @@ t1=$(date +%s.%N)
 tr -d '\r' <"$LOG" >"$LOG.txt"
 
 if [ "${VM_KEEP_LOG:-0}" = 1 ]; then cat "$LOG.txt"; fi
-grep -E '^(PASS|FAIL|INFO|SKIP) ' "$LOG.txt" || true
+grep -E '^(PASS|FAIL|INFO|KNOWN) ' "$LOG.txt" || true
 total=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 fails=$(grep -c '^FAIL ' "$LOG.txt" || true)
 passes=$(grep -c '^PASS ' "$LOG.txt" || true)
@@ -192,5 +192,9 @@ if [ "$fails" != 0 ] || [ "$passes" = 0 ]; then
     echo "--- guest log excerpts:"
     grep -E '^(LOG|hidupsd)' "$LOG.txt" | tail -n 60 || true
     die "$fails failed, $passes passed (whole run ${total}s)"
+fi
+known=$(grep -c '^KNOWN ' "$LOG.txt" || true)
+if [ "$known" != 0 ]; then
+    note "$known checks show known hidupsd bugs (KNOWN lines above; tests/vm/README.md)"
 fi
 note "all $passes checks passed (whole run ${total}s)"
