@@ -5,7 +5,8 @@
 //! it serves and times it.
 //!
 //! ```text
-//! vm_check --pass NAME --pid PID --log FILE --fixtures DIR [--only 1,2,...]
+//! vm_check --pass NAME --pid PID --log FILE [--fixtures DIR]
+//!          [--cold-fifo FIFO] [--only 1,2,...]
 //! ```
 //! prints one line per scenario, `PASS [NAME] N what: figures` or
 //! `FAIL [NAME] N what: why`, and exits 1 if any failed.
@@ -244,6 +245,11 @@ fn wait_for<T>(
 
 struct Ctx {
     pass: String,
+    /// The control FIFO of a `uhid_sim` started before hidupsd (cold
+    /// plug: found by the scan at start), and when hidupsd first
+    /// accepted a connection.
+    cold_fifo: Option<PathBuf>,
+    accepted: Instant,
     pid: i32,
     log: PathBuf,
     fixtures: PathBuf,
@@ -337,6 +343,59 @@ fn adopt(c: &mut Client, ups: &mut Ups, limit: Duration) -> Result<(Duration, Du
 
 // ---------------------------------------------------------------------
 // The scenarios.
+
+/// The UPS init.sh plugs in before hidupsd starts (`uhid_sim` with these
+/// arguments, commands through a FIFO).
+const COLD: (&str, &str, &str) = (FX_B, "COLD0", "usb-vm-0/input0");
+
+/// Scenario 0: a UPS plugged in before hidupsd starts is served at once
+/// (the scan of /sys/class/hidraw), and the standalone `uhid_sim` takes
+/// commands: a power cut through its FIFO shows as OB.
+fn s0_coldplug(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
+    let fifo = cx
+        .cold_fifo
+        .clone()
+        .ok_or("no --cold-fifo: no UPS plugged in before hidupsd")?;
+    let ups = Ups::new(&cx.fixtures, COLD.0, COLD.1, COLD.2)?;
+    let name = ups.name;
+    let served = wait_for(Duration::from_secs(5), Duration::from_millis(2), || {
+        Ok(c.get(&name, "ups.status")?.ok())
+    })?;
+    let Some((status, _)) = served else {
+        return Err(format!(
+            "{name} not served 5 s after start (LIST UPS {:?})",
+            c.upses()?
+        ));
+    };
+    let after_accept = cx.accepted.elapsed();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fifo)
+        .map_err(|e| format!("{}: {e}", fifo.display()))?;
+    let mut step = |cmd: &str, want: &str| -> Result<Option<Duration>, String> {
+        let t0 = Instant::now();
+        f.write_all(format!("{cmd}\n").as_bytes())
+            .map_err(|e| format!("{}: {e}", fifo.display()))?;
+        let got = wait_for(Duration::from_secs(5), Duration::ZERO, || {
+            Ok(c.get(&name, "ups.status")?
+                .ok()
+                .filter(|s| s.split(' ').any(|w| w == want)))
+        })?;
+        Ok(got.map(|_| t0.elapsed()))
+    };
+    let cut = step("powercut", "OB")?;
+    let back = step("powerback", "OL")?;
+    let fig = format!(
+        "{name} \"{status}\" (served {} after hidupsd first accepted a connection); powercut through uhid_sim's FIFO to OB {}, powerback to OL {}",
+        ms(after_accept),
+        cut.map_or("never".into(), ms),
+        back.map_or("never".into(), ms),
+    );
+    if after_accept > Duration::from_secs(1) || cut.is_none() || back.is_none() {
+        return Err(fig);
+    }
+    Ok(fig)
+}
 
 /// Scenario 1: A UPS appears: adopted within 1 s, its variables as `decode` has them.
 fn s1_appear(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
@@ -469,6 +528,21 @@ fn s3_unplug(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
     let Some((err, t_gone)) = gone else {
         return Err(format!("{name} still served 5 s after UHID_DESTROY"));
     };
+    // What clients are told over the next 0.5 s (stale first, then not
+    // connected once the remove uevent is handled).
+    let mut seq = vec![format!("{err} at {}", ms(t_gone))];
+    let mut last = err.clone();
+    while t0.elapsed() < t_gone + Duration::from_millis(500) {
+        let now = match c.get(&name, "ups.status")? {
+            Ok(v) => format!("VAR {v}"),
+            Err(e) => e,
+        };
+        if now != last {
+            seq.push(format!("{now} at {}", ms(t0.elapsed())));
+            last = now;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
     // Another client, and a list, while it is away.
     let mut c2 = Client::connect()?;
     let other = c2.get(&name, "battery.charge")?;
@@ -492,8 +566,7 @@ fn s3_unplug(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
     let _ = t1;
     let names = c.upses()?;
     let fig = format!(
-        "unplugged: \"{err}\" after {}, second client {other:?}, still listed {listed}; replugged: {name} back with battery.charge {charge} after {}; LIST UPS {names:?}",
-        ms(t_gone),
+        "unplugged: {seq:?}, second client {other:?}, still listed {listed}; replugged: {name} back with battery.charge {charge} after {}; LIST UPS {names:?}",
         ms(t_back)
     );
     if t_back > Duration::from_secs(3) {
@@ -1123,6 +1196,8 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mut cx = Ctx {
         pass: "vm".into(),
+        cold_fifo: None,
+        accepted: Instant::now(),
         pid: 0,
         log: PathBuf::from("/tmp/hidupsd.log"),
         fixtures: PathBuf::from("/fixtures"),
@@ -1140,6 +1215,7 @@ fn main() {
         };
         match a.as_str() {
             "--pass" => cx.pass = v,
+            "--cold-fifo" => cx.cold_fifo = Some(v.into()),
             "--pid" => cx.pid = v.parse().unwrap_or(0),
             "--log" => cx.log = v.into(),
             "--fixtures" => cx.fixtures = v.into(),
@@ -1162,13 +1238,15 @@ fn main() {
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
         }
     };
+    cx.accepted = Instant::now();
     println!(
         "INFO [{}] hidupsd accepts connections after {}",
         cx.pass,
         ms(t0.elapsed())
     );
     type Scenario = fn(&mut Ctx, &mut Client) -> Result<String, String>;
-    let all: [(&str, &str, Scenario); 9] = [
+    let all: [(&str, &str, Scenario); 10] = [
+        ("0", "UPS present at start", s0_coldplug),
         ("1", "UPS appears", s1_appear),
         ("2", "power cut", s2_powercut),
         ("3", "unplug and replug", s3_unplug),

@@ -35,18 +35,38 @@ done
 mount -t configfs none /sys/kernel/config
 
 failed=0
-run_pass() { # run_pass NAME: start hidupsd, run the checks, stop it
-    log=/tmp/hidupsd-$1.log
-    hidupsd -c /etc/nut >"$log" 2>&1 &
+# run_pass NAME [HIDUPSD ARGS...]: plug in a UPS (scenario 0: found by
+# the scan at start), start hidupsd, run the checks, stop both.
+run_pass() {
+    name=$1
+    shift
+    log=/tmp/hidupsd-$name.log
+    fifo=/tmp/cold-$name.fifo
+    mkfifo "$fifo"
+    # The same UPS as COLD in vm_check.rs.
+    uhid_sim /fixtures/eaton-5sc-750 --uniq COLD0 --phys usb-vm-0/input0 \
+        <"$fifo" >"/tmp/cold-$name.out" 2>&1 &
+    sim=$!
+    exec 3>"$fifo"
+    n=0
+    until grep -q created "/tmp/cold-$name.out" || [ $n -ge 100 ]; do
+        sleep 0.02
+        n=$((n + 1))
+    done
+    sleep 0.2 # its hidraw node
+    hidupsd -c /etc/nut "$@" >"$log" 2>&1 &
     pid=$!
     if [ -n "$only" ]; then
-        vm_check --pass "$1" --pid "$pid" --log "$log" --only "$only" || failed=1
+        vm_check --pass "$name" --pid "$pid" --log "$log" --cold-fifo "$fifo" --only "$only" || failed=1
     else
-        vm_check --pass "$1" --pid "$pid" --log "$log" || failed=1
+        vm_check --pass "$name" --pid "$pid" --log "$log" --cold-fifo "$fifo" || failed=1
     fi
+    exec 3>&-
     kill "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
-    sed "s/^/LOG [$1] /" "$log"
+    wait "$sim" 2>/dev/null
+    sed "s/^/LOG [$name] /" "$log"
+    sed "s/^/LOG [$name] uhid_sim: /" "/tmp/cold-$name.out"
 }
 
 for p in $passes; do
@@ -64,8 +84,8 @@ for p in $passes; do
         done
         if [ -e /run/udev/control ]; then
             read -r up _ </proc/uptime
-            echo "INFO [udev] systemd-udevd running (uptime ${up} s)"
-            run_pass udev
+            echo "INFO [udev] systemd-udevd running (uptime ${up} s); hidupsd runs as user nut (-u nut): udev rules give it the nodes"
+            run_pass udev -u nut
         else
             echo "FAIL [udev] 0 systemd-udevd did not start: $(cat /tmp/udevd.log)"
         fi

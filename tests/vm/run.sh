@@ -150,11 +150,16 @@ cp "$UDIR/bin/udevadm" "$ROOT/bin/udevadm"
 ln -s udevadm "$ROOT/bin/systemd-udevd"
 cp -r "$UDIR/lib/udev/rules.d" "$ROOT/lib/udev/"
 cp "$UDIR/etc/udev/udev.conf" "$ROOT/etc/udev/"
+# hidupsd's own rules (group nut for listed UPSes' nodes), and a local
+# rule for the uhid devices, which have no USB ids in sysfs to match.
+mkdir -p "$ROOT/etc/udev/rules.d"
+cp rules/70-hidupsd.rules "$ROOT/lib/udev/rules.d/"
+cp tests/vm/71-vm-uhid.rules "$ROOT/etc/udev/rules.d/"
 copy_libs "$ROOT/bin/udevadm"
 # glibc's lib64 loader path, as on the host.
 [ -e "$ROOT/lib64" ] || [ ! -e /lib64 ] || { mkdir -p "$ROOT/lib64"; cp -L /lib64/ld-linux-x86-64.so.2 "$ROOT/lib64/"; }
-printf 'root:x:0:0:root:/:/bin/sh\n' >"$ROOT/etc/passwd"
-printf 'root:x:0:\n' >"$ROOT/etc/group"
+printf 'root:x:0:0:root:/:/bin/sh\nnut:x:100:100:nut:/run:/bin/false\n' >"$ROOT/etc/passwd"
+printf 'root:x:0:\nnut:x:100:\n' >"$ROOT/etc/group"
 
 INITRD=$VM_DIR/initrd.cpio
 (cd "$ROOT" && find . | cpio -o -H newc --quiet) >"$INITRD"
