@@ -340,7 +340,9 @@ fn check_reply(reply: &[u8]) {
 /// than the server's buffer is refused with `lex_error` as the daemon
 /// does. Each line is first answered into a short buffer; on
 /// [`Overflow::Full`] it is answered again into one the daemon's size.
-/// Replies must be whole lines of at most 511 bytes.
+/// Replies must be whole lines of at most 511 bytes. A line `#LIMIT`
+/// toggles the login limit: while it is on, no privileged action may come
+/// out and no credentials may be compared.
 pub fn protocol(data: &[u8]) {
     let _ = protocol_replies(data);
 }
@@ -379,6 +381,7 @@ fn run_session(data: &[u8], server: &mut FuzzServer, users: &Users, big: &mut [u
     let mut scratch = [0u8; MAX_LINE];
     let mut small = [0u8; SMALL];
     let mut now = 0u64;
+    let mut limited = false;
     let mut lines = data.split(|&b| b == b'\n').peekable();
     while let Some(line) = lines.next() {
         // The last piece has no LF: the server would still be waiting.
@@ -386,6 +389,12 @@ fn run_session(data: &[u8], server: &mut FuzzServer, users: &Users, big: &mut [u
             break;
         }
         now += 1000;
+        // A comment line "#LIMIT" (still answered) toggles the server's
+        // login limit for this peer, as the daemon sets it before a line.
+        if line == b"#LIMIT" {
+            limited = !limited;
+        }
+        session.set_auth_limited(limited);
         if line.len() > MAX_LINE {
             let mut out = Reply::new(&mut small);
             session
@@ -421,6 +430,18 @@ fn run_session(data: &[u8], server: &mut FuzzServer, users: &Users, big: &mut [u
             Err(o) => panic!("handle_line: {o}"),
         };
         assert!(!session.is_idle(now));
+        let failed = session.take_auth_failure();
+        if limited {
+            // Refused unchecked: nothing privileged, nothing counted.
+            assert!(!failed, "credentials compared while limited");
+            assert!(
+                !matches!(action, Some((Did::Login(_) | Did::Fsd(_) | Did::Other, _))),
+                "a limited peer got a privileged action"
+            );
+        }
+        if failed {
+            assert!(action.is_none(), "an action despite wrong credentials");
+        }
         let Some(action) = action else {
             continue;
         };

@@ -192,6 +192,11 @@ fn seeds_reach_the_parsers_and_the_dispatch() {
             "ERR ACCESS-DENIED\n",
         ],
     );
+    // "#LIMIT" toggles the login limit: the right password is refused.
+    has(
+        "auth-limited",
+        &["OK\nOK\nERR UNKNOWN-COMMAND\nERR ACCESS-DENIED\nERR ACCESS-DENIED\nERR UNKNOWN-COMMAND\nOK\nOK FSD-SET\n"],
+    );
     has(
         "auth-missing",
         &["ERR USERNAME-REQUIRED\n", "ERR PASSWORD-REQUIRED\n"],
