@@ -155,8 +155,16 @@ fn classify(e: Errno) -> IoError {
 
 impl Transport for Hidraw {
     fn get_feature(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
+        let t0 = std::time::Instant::now();
         // SAFETY: buf[0] holds the report id; the kernel fills the rest.
-        let n = unsafe { ioctl::get_feature(self.fd(), buf) }.map_err(classify)?;
+        let n = unsafe { ioctl::get_feature(self.fd(), buf) }.map_err(|e| {
+            // usbhid gives ETIMEDOUT after its 5 s, uhid EIO.
+            if e == Errno::ETIMEDOUT || t0.elapsed() >= std::time::Duration::from_secs(4) {
+                IoError::Timeout
+            } else {
+                classify(e)
+            }
+        })?;
         Ok(n.max(0) as usize)
     }
 

@@ -24,6 +24,12 @@ pub enum IoError {
     Skip,
     /// The device is gone or unusable: stop and reconnect.
     Gone,
+    /// No answer within the kernel's timeout (5 s): skip this value and
+    /// ask nothing more in this walk. On hidraw a request that waits
+    /// holds a lock shared by every hidraw node (an open or close of any
+    /// node then waits, and all other requests behind it): asking a hung
+    /// UPS for every report in turn would stall the other UPSes too.
+    Timeout,
 }
 
 /// Access to the device's reports. Buffers start with the report id.
@@ -441,6 +447,7 @@ impl Ups {
             match self.refresh(f.report_id, io, now) {
                 Ok(()) => {}
                 Err(IoError::Skip) => continue,
+                Err(IoError::Timeout) => break,
                 Err(IoError::Gone) => return WalkResult::Reconnect,
             }
             ok += 1;
