@@ -181,7 +181,7 @@ t1=$(date +%s.%N)
 tr -d '\r' <"$LOG" >"$LOG.txt"
 
 if [ "${VM_KEEP_LOG:-0}" = 1 ]; then cat "$LOG.txt"; fi
-grep -E '^(PASS|FAIL|INFO|KNOWN) ' "$LOG.txt" || true
+grep -E '^(PASS|FAIL|INFO|KNOWN|SKIP) ' "$LOG.txt" || true
 total=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 fails=$(grep -c '^FAIL ' "$LOG.txt" || true)
 passes=$(grep -c '^PASS ' "$LOG.txt" || true)
