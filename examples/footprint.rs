@@ -25,6 +25,20 @@ use std::time::{Duration, Instant};
 const USAGE: &str = "usage: footprint [--seconds 60] [--clients 100] [--bin PATH]";
 const UPSES: [(&str, &str); 2] = [("apc", "apc-back-ups-es-850g2"), ("eaton", "eaton-5sc-750")];
 
+/// The daemon dies with this program (the release profile aborts on a
+/// panic, so no destructor would kill it).
+fn die_with_parent(c: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork
+    // and exec.
+    unsafe {
+        c.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        })
+    }
+}
+
 fn die(msg: &str) -> ! {
     eprintln!("footprint: {msg}");
     exit(2)
@@ -134,7 +148,7 @@ fn main() {
         &format!("LISTEN 127.0.0.1 {port}\nIDLE_TIMEOUT 3600\n"),
     );
     w("upsd.users", "");
-    let child = Command::new(&bin)
+    let child = die_with_parent(&mut Command::new(&bin))
         .arg("-c")
         .arg(&dir)
         .stdout(Stdio::null())

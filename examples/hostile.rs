@@ -37,6 +37,20 @@ const UPS: &str = "ups";
 const IDLE_CONNS: usize = 10_000;
 const MAXCONN: usize = 10_100;
 
+/// The daemon dies with this program (the release profile aborts on a
+/// panic, so no destructor would kill it).
+fn die_with_parent(c: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork
+    // and exec.
+    unsafe {
+        c.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        })
+    }
+}
+
 fn die(msg: &str) -> ! {
     eprintln!("hostile: {msg}");
     exit(2)
@@ -142,7 +156,7 @@ impl Daemon {
             "upsd.users",
             "[admin]\n  password = pw\n  actions = SET\n".into(),
         );
-        let mut child = Command::new(&a.bin)
+        let mut child = die_with_parent(&mut Command::new(&a.bin))
             .arg("-c")
             .arg(&dir)
             .stdout(Stdio::null())

@@ -38,6 +38,20 @@ const USAGE: &str = "usage: soak [--seconds 240] [--period-ms 200] [--sample 10]
 /// (name in ups.conf, fixture)
 const UPSES: [(&str, &str); 2] = [("apc", "apc-back-ups-es-850g2"), ("eaton", "eaton-5sc-750")];
 
+/// The daemon dies with this program (the release profile aborts on a
+/// panic, so no destructor would kill it).
+fn die_with_parent(c: &mut Command) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork
+    // and exec.
+    unsafe {
+        c.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        })
+    }
+}
+
 fn die(msg: &str) -> ! {
     eprintln!("soak: {msg}");
     exit(2)
@@ -247,7 +261,7 @@ fn main() {
     }
     w("upsmon.conf", &mon);
 
-    let mut child = Command::new(&a.bin)
+    let mut child = die_with_parent(&mut Command::new(&a.bin))
         .arg("-c")
         .arg(&dir)
         .stdout(Stdio::null())
@@ -454,8 +468,14 @@ fn main() {
             .get(&format!("powerback {name}"))
             .copied()
             .unwrap_or(0);
-        let onbatt = n.get(&format!("ONBATT {name}@localhost")).copied().unwrap_or(0);
-        let online = n.get(&format!("ONLINE {name}@localhost")).copied().unwrap_or(0);
+        let onbatt = n
+            .get(&format!("ONBATT {name}@localhost"))
+            .copied()
+            .unwrap_or(0);
+        let online = n
+            .get(&format!("ONLINE {name}@localhost"))
+            .copied()
+            .unwrap_or(0);
         println!(
             "  {name}: scripted {}, applied powercut {cut} powerback {back}; notified ONBATT {onbatt} ONLINE {online}",
             planned[k]
