@@ -5,13 +5,13 @@
 #
 # Usage: tests/vm/run.sh            (what `make vm-test` runs)
 # Environment: VM_DIR (default target/vm), VM_TIMEOUT (seconds, default
-# 150), VM_KEEP_LOG=1 to print the whole console, VM_APPEND for more
+# 240), VM_KEEP_LOG=1 to print the whole console, VM_APPEND for more
 # kernel arguments (vm.only=1,2 vm.passes=kernel: see init.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 VM_DIR=${VM_DIR:-target/vm}
-VM_TIMEOUT=${VM_TIMEOUT:-150}
+VM_TIMEOUT=${VM_TIMEOUT:-240}
 CACHE=$VM_DIR/cache
 ROOT=$VM_DIR/root
 mkdir -p "$CACHE"
@@ -192,6 +192,11 @@ fi
 if ! grep -q '^VM-DONE' "$LOG.txt"; then
     tail -n 40 "$LOG.txt"
     die "the guest did not finish (qemu exit $rc)"
+fi
+# A checker that died says so only through its exit status.
+if grep -q '^VM-DONE failed=1' "$LOG.txt"; then
+    fails=$((fails + 1))
+    echo "vm-test: a checker in the guest exited with an error"
 fi
 if [ "$fails" != 0 ] || [ "$passes" = 0 ]; then
     echo "--- guest log excerpts:"
