@@ -2141,13 +2141,22 @@ impl Daemon {
         // A UPS served before takes its device back, under its name
         // (replugged; or the same node seen twice, and the worker drops
         // the spare).
-        for s in &mut self.upses {
-            let u = &mut s.dev;
-            if u.owns(&f) {
-                u.node = Some(f.node.clone());
-                u.send(Msg::Attach(f));
-                return;
-            }
+        // Units that share a serial number are all candidates: the one
+        // last seen on this port is it (the names must not swap when
+        // twins come back in another order).
+        let owners = || (0..self.upses.len()).filter(|&i| self.upses[i].dev.owns(&f));
+        let same_port = |i: &usize| {
+            self.upses[*i]
+                .dev
+                .info
+                .as_ref()
+                .is_some_and(|i| i.port == f.info.port)
+        };
+        if let Some(i) = owners().find(same_port).or_else(|| owners().next()) {
+            let u = &mut self.upses[i].dev;
+            u.node = Some(f.node.clone());
+            u.send(Msg::Attach(f));
+            return;
         }
         match self.hotplug.mode {
             Discovery::Off => {}

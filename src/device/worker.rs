@@ -1127,12 +1127,19 @@ fn open_patiently(path: &Path) -> io::Result<Hidraw> {
 
 /// Find the device `want` among the hidraw nodes present now. Only nodes
 /// whose sysfs identity matches (or that have none) are opened.
+/// A node on the same port is tried first: units that share a serial
+/// number are told apart by it.
 pub fn reopen(want: &UsbInfo) -> Option<Found<Hidraw>> {
+    let mut nodes: Vec<(bool, String)> = Vec::new();
     for node in hotplug::scan(Path::new(CLASS)) {
         match UsbInfo::for_hidraw(&node) {
             Some(u) if !same_device(&u, want) => continue,
-            _ => {}
+            Some(u) => nodes.push((u.port != want.port, node)),
+            None => nodes.push((true, node)),
         }
+    }
+    nodes.sort();
+    for (_, node) in nodes {
         if let Probed::Ups(f) = probe(&node) {
             if same_device(&f.info, want) {
                 return Some(f);
