@@ -152,7 +152,14 @@ impl RateLimiter {
     fn bucket(&self, key: Key, now: u64) -> Option<&Bucket> {
         match self.slot(key) {
             Some(i) => self.entries[i].as_ref().map(|e| &e.bucket),
-            None if self.free_slot(now).is_none() => Some(&self.shared),
+            // The shared bucket only matters once it has been drawn on
+            // (checked first: it saves scanning the table for a free
+            // entry on every line of every unknown address).
+            None if self.level(&self.shared, now) < self.full_level()
+                && self.free_slot(now).is_none() =>
+            {
+                Some(&self.shared)
+            }
             None => None,
         }
     }
