@@ -992,7 +992,7 @@ fn twins(cx: &mut Ctx, c: &mut Client, uniq: &str, phys: [&str; 2]) -> Result<St
     let mut new: Vec<String> = c
         .upses()?
         .into_iter()
-        .filter(|n| !before.contains(n))
+        .filter(|n| !before.contains(n) && n.starts_with("cps-"))
         .collect();
     new.sort();
     let mut want = vec![t1.name.clone(), t2.name.clone()];
@@ -1033,7 +1033,8 @@ fn twins(cx: &mut Ctx, c: &mut Client, uniq: &str, phys: [&str; 2]) -> Result<St
     if first.0.as_deref() != Ok("61") || first.1.as_deref() != Ok("62") || back.is_none() {
         return Err(fig);
     }
-    if names.len() != before.len() + 2 {
+    let cps = |v: &[String]| v.iter().filter(|n| n.starts_with("cps-")).count();
+    if cps(&names) != cps(&before) + 2 {
         return Err(format!("more names than UPSes: {fig}"));
     }
     Ok(fig)
