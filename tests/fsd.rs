@@ -26,7 +26,10 @@ fn fsd_raises_the_flag_and_the_primary_shuts_down() {
         "fsd",
         &conf,
         users,
-        &[("upsmon.conf", &monitor("bk650@localhost", tmp.to_str().unwrap()))],
+        &[(
+            "upsmon.conf",
+            &monitor("bk650@localhost", tmp.to_str().unwrap()),
+        )],
     );
     let dir = d.dir.to_str().unwrap().to_string();
     // The daemon watches its own bk650 (localhost, no port); `fsd` must

@@ -8,7 +8,7 @@ pub mod hotplug;
 pub mod log;
 pub mod net;
 pub mod privsep;
+pub mod regex;
 pub mod sdnotify;
 pub mod signals;
-pub mod regex;
 pub mod usb;
