@@ -201,11 +201,13 @@ impl Locals {
                     n -= 1;
                 }
                 LocalUsage::Range(lo, hi) => {
-                    let count = hi.saturating_sub(lo) + 1;
-                    if n < count {
+                    // 2^32 usages for 0..=0xFFFFFFFF: counted in u64.
+                    let count = u64::from(hi.saturating_sub(lo)) + 1;
+                    if u64::from(n) < count {
                         return Some(lo + n);
                     }
-                    n -= count;
+                    // n >= count here, so count fits a u32.
+                    n -= count as u32;
                 }
             }
         }
