@@ -1033,15 +1033,13 @@ pub enum Probed {
 /// run it on a probe or worker thread.
 pub fn probe(node: &str) -> Probed {
     let path = Path::new("/dev").join(node);
-    let sysfs = UsbInfo::for_hidraw(node);
     let dev = match open_patiently(&path) {
         Ok(d) => d,
         Err(e) => {
             // Keyboards and the like are not our business; a listed UPS
             // we cannot open is (permissions: see rules/).
-            let listed = sysfs
-                .as_ref()
-                .is_some_and(|u| crate::ups::select::claim(&identity(u)).is_some());
+            let listed = UsbInfo::for_hidraw(node)
+                .is_some_and(|u| crate::ups::select::claim(&identity(&u)).is_some());
             return if listed {
                 Probed::Failed(format!("{}: {e}", path.display()))
             } else {
@@ -1049,6 +1047,10 @@ pub fn probe(node: &str) -> Probed {
             };
         }
     };
+    // Read once the node is open: an open node keeps its number, so this
+    // is the device opened, not one that took the name since (a unit
+    // unplugged and plugged in again while it was probed).
+    let sysfs = UsbInfo::for_hidraw(node);
     match identify(dev, node, sysfs) {
         Ok(Some(found)) => Probed::Ups(found),
         Ok(None) => Probed::NotUps,
@@ -1065,10 +1067,10 @@ pub fn identify(
     node: &str,
     sysfs: Option<UsbInfo>,
 ) -> Result<Option<Found<Hidraw>>, String> {
-    match dev.info() {
-        Ok(i) if i.bustype == BUS_USB => {}
+    let raw = match dev.info() {
+        Ok(i) if i.bustype == BUS_USB => i,
         _ => return Ok(None),
-    }
+    };
     let descriptor = dev
         .descriptor()
         .map_err(|e| format!("/dev/{node}: HIDIOCGRDESC: {e}"))?;
@@ -1083,16 +1085,23 @@ pub fn identify(
         // No USB parent in sysfs (uhid, as in the VM tests): what hidraw
         // itself says.
         None => {
-            let raw = dev.info().unwrap_or_default();
             let nonempty = |s: Option<String>| s.filter(|s| !s.is_empty());
-            UsbInfo {
+            let info = UsbInfo {
                 vid: raw.vendor as u16,
                 pid: raw.product as u16,
                 product: nonempty(dev.name()),
                 serial: nonempty(dev.uniq()),
                 port: nonempty(dev.phys()).unwrap_or_else(|| node.to_string()),
                 ..UsbInfo::default()
+            };
+            // A device gone meanwhile answers nothing (ENODEV), and left
+            // without serial and phys it would be served as a new UPS
+            // named after the node (`generic-porthidraw3`). Still there
+            // now means the answers above were its own.
+            if dev.info().is_err() {
+                return Ok(None);
             }
+            info
         }
     };
     Ok(Some(Found {
