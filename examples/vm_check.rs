@@ -689,20 +689,23 @@ fn timeout_run(cx: &mut Ctx, c: &mut Client, b: &mut Ups) -> Result<String, Stri
     Ok(fig)
 }
 
-/// Scenario 9: a UPS unplugged and plugged in 20 times in quick
+/// Scenario 9: a UPS unplugged and plugged in 30 times in quick
 /// succession: served at the end, under its name, with fresh data; no
 /// threads or open files left behind.
 fn s9_flapping(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
     let mut u = Ups::new(&cx.fixtures, FX_A, "FLAP9", "usb-vm-7/input0")?;
+    let names0 = c.upses()?;
     adopt(c, &mut u, Duration::from_secs(5))?;
     std::thread::sleep(Duration::from_millis(300));
     let before = footprint(cx.pid);
     let t0 = Instant::now();
-    for i in 0..20u32 {
+    // Gaps from 1 to 60 ms: some shorter than a probe, some longer.
+    let gaps = [1u64, 3, 5, 10, 20, 40, 60];
+    for i in 0..30usize {
         u.unplug()?;
-        std::thread::sleep(Duration::from_millis(if i % 2 == 0 { 5 } else { 60 }));
+        std::thread::sleep(Duration::from_millis(gaps[i % gaps.len()]));
         u.plug()?;
-        std::thread::sleep(Duration::from_millis(if i % 3 == 0 { 5 } else { 40 }));
+        std::thread::sleep(Duration::from_millis(gaps[(i * 3 + 2) % gaps.len()]));
     }
     u.event("set UPS.PowerSummary.RemainingCapacity 33")?;
     let back = wait_for(Duration::from_secs(10), Duration::from_millis(10), || {
@@ -716,7 +719,7 @@ fn s9_flapping(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
     let name = u.name.clone();
     u.unplug()?;
     let fig = format!(
-        "20 unplug/replug cycles in {}; {name} {}; hidupsd threads/open files before {before:?}, after {after:?}; {} UPSes listed",
+        "30 unplug/replug cycles in {}; {name} {}; hidupsd threads/open files before {before:?}, after {after:?}; {} UPSes listed",
         ms(flaps),
         back.as_ref().map_or("not back with fresh data in 10 s".into(), |(_, t)| format!("back with fresh data {} after the last plug", ms(*t))),
         names.len()
@@ -724,13 +727,15 @@ fn s9_flapping(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
     if back.is_none() {
         return Err(fig);
     }
-    if names
+    // Nothing but the unit itself is new (a node probed while it went
+    // away must not become a UPS of its own).
+    let cold = Ups::new(&cx.fixtures, COLD.0, COLD.1, COLD.2)?.name;
+    let new: Vec<&String> = names
         .iter()
-        .filter(|n| n.starts_with("apc-flap9") || n.contains("vm-7"))
-        .count()
-        != 1
-    {
-        return Err(format!("more than one name for the unit: {fig}"));
+        .filter(|n| !names0.contains(n) && **n != cold)
+        .collect();
+    if new != [&name] {
+        return Err(format!("new names {new:?}, expected only {name}: {fig}"));
     }
     if after.0 > before.0 + 1 || after.1 > before.1 + 2 {
         return Err(format!("threads or files left behind: {fig}"));

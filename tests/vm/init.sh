@@ -20,7 +20,7 @@ echo "INFO [vm] kernel $(uname -r): init after ${up} s"
 # Scenario lists per pass; the kernel command line may narrow them
 # (vm.only=1,2 vm.passes=kernel).
 only=""
-passes="kernel udev"
+passes="kernel late udev"
 read -r cmdline </proc/cmdline
 for a in $cmdline; do
     case $a in
@@ -35,11 +35,33 @@ done
 mount -t configfs none /sys/kernel/config
 
 failed=0
-# run_pass NAME [HIDUPSD ARGS...]: plug in a UPS (scenario 0: found by
-# the scan at start), start hidupsd, run the checks, stop both.
+start_udevd() {
+    mkdir -p /run/udev
+    # Not holding the FIFO's writing end (fd 3): uhid_sim must see EOF.
+    systemd-udevd --daemon 2>/tmp/udevd.log 3>&-
+    n=0
+    while [ ! -e /run/udev/control ] && [ $n -lt 100 ]; do
+        sleep 0.05
+        n=$((n + 1))
+    done
+    if [ -e /run/udev/control ]; then
+        read -r up _ </proc/uptime
+        echo "INFO [$1] systemd-udevd running (uptime ${up} s)"
+    else
+        echo "FAIL [$1] 0 systemd-udevd did not start: $(cat /tmp/udevd.log)"
+        failed=1
+    fi
+}
+
+# run_pass NAME CHECKS SKIP [HIDUPSD ARGS...]: plug in a UPS (scenario
+# 0: found by the scan at start), start hidupsd, run the checks (CHECKS:
+# all if empty; vm.only= overrides), stop both. In pass "late", udevd
+# starts just after hidupsd.
 run_pass() {
     name=$1
-    shift
+    checks=${only:-$2}
+    skip=$3
+    shift 3
     log=/tmp/hidupsd-$name.log
     fifo=/tmp/cold-$name.fifo
     mkfifo "$fifo"
@@ -54,13 +76,11 @@ run_pass() {
         n=$((n + 1))
     done
     sleep 0.2 # its hidraw node
-    hidupsd -c /etc/nut "$@" >"$log" 2>&1 &
+    hidupsd -c /etc/nut "$@" >"$log" 2>&1 3>&- &
     pid=$!
-    # The long check (4b, 30 s) runs in the first pass only.
-    skip=none
-    [ "$name" = kernel ] || skip=4b
-    if [ -n "$only" ]; then
-        vm_check --pass "$name" --pid "$pid" --log "$log" --cold-fifo "$fifo" --skip "$skip" --only "$only" || failed=1
+    [ "$name" != late ] || start_udevd late
+    if [ -n "$checks" ]; then
+        vm_check --pass "$name" --pid "$pid" --log "$log" --cold-fifo "$fifo" --skip "$skip" --only "$checks" || failed=1
     else
         vm_check --pass "$name" --pid "$pid" --log "$log" --cold-fifo "$fifo" --skip "$skip" || failed=1
     fi
@@ -75,23 +95,25 @@ run_pass() {
 for p in $passes; do
     case $p in
     kernel)
-        run_pass kernel
+        # Root, no udev daemon: kernel uevents. The long check (4b,
+        # 30 s) runs in this pass only.
+        run_pass kernel "" none
+        ;;
+    late)
+        # As user nut, started before udevd: hidupsd listens to kernel
+        # uevents, which come before udevd's rules give the nodes to
+        # group nut, so its first open of a new node may be refused.
+        echo "INFO [late] hidupsd as user nut, udevd started after it"
+        run_pass late 1,3 none -u nut
+        udevadm control --exit 2>/dev/null
+        rm -f /run/udev/control
         ;;
     udev)
-        mkdir -p /run/udev
-        systemd-udevd --daemon 2>/tmp/udevd.log
-        n=0
-        while [ ! -e /run/udev/control ] && [ $n -lt 100 ]; do
-            sleep 0.05
-            n=$((n + 1))
-        done
-        if [ -e /run/udev/control ]; then
-            read -r up _ </proc/uptime
-            echo "INFO [udev] systemd-udevd running (uptime ${up} s); hidupsd runs as user nut (-u nut): udev rules give it the nodes"
-            run_pass udev -u nut
-        else
-            echo "FAIL [udev] 0 systemd-udevd did not start: $(cat /tmp/udevd.log)"
-        fi
+        # As user nut with udevd running: hidupsd listens to udevd's
+        # broadcasts, sent after the rules gave the nodes to group nut.
+        start_udevd udev
+        echo "INFO [udev] hidupsd as user nut (-u nut): udev rules give it the nodes"
+        run_pass udev "" 4b -u nut
         ;;
     esac
 done
