@@ -263,7 +263,7 @@ impl Ctx {
     fn report(&mut self, n: &str, what: &str, r: Result<String, String>) {
         // Checks that show a known hidupsd bug (tests/vm/README.md): a
         // failure prints KNOWN and does not fail the run.
-        const KNOWN: &[&str] = &["6b"];
+        const KNOWN: &[&str] = &[];
         let alive = unsafe { libc::kill(self.pid, 0) } == 0;
         let r = match r {
             Ok(_) if !alive => Err("hidupsd is gone".to_string()),
