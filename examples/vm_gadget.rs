@@ -162,8 +162,15 @@ impl Gadget {
         }
         let mount = PathBuf::from(format!("/tmp/ffs-{name}"));
         mkdir(&mount)?;
-        let c = |s: &str| CString::new(s).expect("no NUL");
-        let (src, target, fstype) = (c(name), c(mount.to_str().unwrap_or("")), c("functionfs"));
+        let c = |s: &str| {
+            CString::new(s).map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("'{s}' holds a NUL byte"),
+                )
+            })
+        };
+        let (src, target, fstype) = (c(name)?, c(mount.to_str().unwrap_or(""))?, c("functionfs")?);
         // SAFETY: valid NUL-terminated strings; no data argument.
         if unsafe {
             libc::mount(
