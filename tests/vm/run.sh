@@ -132,7 +132,7 @@ depmod -b "$ROOT" "$kver"
 copy_libs() { # copy_libs BINARY...: ldd each, copy what it names
     local b lib
     for b in "$@"; do
-        ldd "$b" 2>&1 | grep -q 'not a dynamic' && continue
+        ldd "$b" >/dev/null 2>&1 || continue # static: nothing to copy
         if ldd "$b" | grep -q 'not found'; then
             ldd "$b" >&2
             die "$b needs libraries this host does not have"
