@@ -597,6 +597,7 @@ pub fn spawn<D: DeviceIo + 'static>(
         published: None,
         shown: (false, false),
         buf: vec![0; MAX_REPORT_LEN + 1].into_boxed_slice(),
+        bad_input_said: false,
     };
     std::thread::Builder::new()
         .name(format!("ups {}", w.cfg.name))
@@ -629,6 +630,9 @@ struct Worker<D: DeviceIo> {
     /// `(live, gone)` as last written to the link.
     shown: (bool, bool),
     buf: Box<[u8]>,
+    /// A malformed input report was logged since the device was opened
+    /// (one line per device, not one per report).
+    bad_input_said: bool,
 }
 
 impl<D: DeviceIo> Worker<D> {
@@ -709,6 +713,7 @@ impl<D: DeviceIo> Worker<D> {
         self.want = f.info;
         self.node = Some(f.node.clone());
         self.ups = Some(ups);
+        self.bad_input_said = false;
         self.dev = Some(dev);
         self.published = None;
         // After an outage the data counts as fresh only if the INIT walk
@@ -895,7 +900,18 @@ impl<D: DeviceIo> Worker<D> {
                 // hidraw never returns an empty report while the device
                 // is there.
                 Ok(Some(0)) => return self.lost(now, "read 0 bytes", false),
-                Ok(Some(n)) => fed |= ups.on_input(&self.buf[..n], dev, now) > 0,
+                Ok(Some(n)) => {
+                    if !self.bad_input_said {
+                        if let Err(e) = ups.check_input(&self.buf[..n]) {
+                            self.bad_input_said = true;
+                            crate::daemon::log(format_args!(
+                                "{}: {e} (used as far as it fits; said once per device)",
+                                self.cfg.name
+                            ));
+                        }
+                    }
+                    fed |= ups.on_input(&self.buf[..n], dev, now) > 0
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return self.lost(now, &format!("read: {e}"), false),
             }

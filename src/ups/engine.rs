@@ -343,6 +343,35 @@ impl Ups {
         self.last_full.unwrap_or(0) + self.opts.pollfreq_ms
     }
 
+    /// Whether an input report as read fits the descriptor: its report
+    /// id is known and its length is the declared one. `Err` says what is
+    /// wrong, for a log line; [`Ups::on_input`] copes either way (a short
+    /// report's missing bytes keep their last values, a long one is cut).
+    pub fn check_input(&self, report: &[u8]) -> Result<(), String> {
+        let (id, data) = if self.desc.uses_report_ids {
+            match report.split_first() {
+                Some((&id, rest)) => (id, rest),
+                None => return Err("an empty input report".into()),
+            }
+        } else {
+            (0, report)
+        };
+        let want = self.desc.report_len(id, Kind::Input);
+        if want == 0 {
+            return Err(format!(
+                "input report id {id} ({} bytes): the descriptor has no such input report",
+                report.len()
+            ));
+        }
+        if data.len() != want {
+            return Err(format!(
+                "input report id {id}: {} data bytes where the descriptor says {want}",
+                data.len()
+            ));
+        }
+        Ok(())
+    }
+
     /// Decode an interrupt (Input) report as it arrives, then commit the
     /// status so a power cut shows at once. Returns how many fields of the
     /// report fed a mapping entry.
