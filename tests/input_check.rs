@@ -32,3 +32,21 @@ fn recorded_input_reports_fit_and_bad_ones_are_named() {
     println!("{checked} recorded input reports checked");
     assert!(checked >= 1, "no input report in the fixtures");
 }
+
+/// A write is read back from the device at once: clients see what the
+/// UPS took without waiting for the next poll.
+#[test]
+fn a_written_variable_reads_back_at_once() {
+    use hidupsd::decode::decode;
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apc-back-ups-es-850g2");
+    let rec = Recording::load(&p).unwrap();
+    let (mut ups, mut io) = decode(&rec, Options::default()).unwrap();
+    assert_eq!(ups.store.get("battery.charge.low"), Some("10"));
+    assert!(ups.store.is_rw("battery.charge.low"));
+    let gen = ups.store.generation;
+    ups.setvar("battery.charge.low", "25", &mut io, 1_000_000)
+        .unwrap();
+    assert_eq!(io.writes.len(), 1, "one SET_REPORT");
+    assert_eq!(ups.store.get("battery.charge.low"), Some("25"));
+    assert!(ups.store.generation > gen, "the change is published");
+}

@@ -747,7 +747,26 @@ impl Ups {
                 .map_err(|_| WriteError::BadValue)?;
             return Ok(());
         }
-        self.write_entry(i, value, io, now)
+        self.write_entry(i, value, io, now)?;
+        self.read_back(i, io, now);
+        Ok(())
+    }
+
+    /// Read a just-written variable from the device at once, so that
+    /// clients see what the UPS took (`upsrw` reads back right after a
+    /// write) rather than the old value until the next poll.
+    fn read_back(&mut self, i: usize, io: &mut dyn Transport, now: u64) {
+        let Some(fi) = self.binds[i].field else {
+            return;
+        };
+        let f = self.desc.fields()[fi as usize];
+        let e = &self.sub.map[i];
+        if e.is_bool() || e.is_alarm() || self.refresh(f.report_id, io, now).is_err() {
+            return;
+        }
+        if let Some(v) = report::get_value(self.cache.get(f.report_id), &f) {
+            self.process(i, v, io, now, Walk::Quick);
+        }
     }
 
     /// The field mapping entry `i` is bound to, if its path resolved.
