@@ -451,3 +451,34 @@ fn debug_levels_log_connections_and_requests_but_no_password() {
     std::thread::sleep(Duration::from_millis(200));
     assert!(!quiet.log().contains("connection from"), "{}", quiet.log());
 }
+
+/// A reply longer than a connection's first (small) buffer: the buffer
+/// grows and the whole list arrives, pipelined lines around it too.
+#[test]
+fn a_long_list_grows_the_reply_buffer() {
+    let mut conf = format!(
+        "[big]\n\tdriver = sim\n\tport = \"{}\"\n",
+        fixture("apc-back-ups-es-850g2").display()
+    );
+    for k in 0..150 {
+        conf += &format!("\tdefault.test.filler{k:03} = \"{}\"\n", "x".repeat(40));
+    }
+    let d = common::start("biglist", &conf, "");
+    let mut c = Client::connect(d.port);
+    let list = c.ask("GET VAR big ups.status\nLIST VAR big\n");
+    assert!(list.starts_with("VAR big ups.status"), "{}", &list[..80]);
+    let mut c = Client::connect(d.port);
+    let list = c.ask("LIST VAR big\n");
+    println!(
+        "LIST VAR: {} bytes, {} lines",
+        list.len(),
+        list.lines().count()
+    );
+    assert!(list.len() > 8192, "{} bytes", list.len());
+    assert!(list.contains("VAR big test.filler149 "), "{list}");
+    assert!(list.ends_with("END LIST VAR big\n"));
+    assert_eq!(
+        c.ask("GET VAR big test.filler000\n"),
+        format!("VAR big test.filler000 \"{}\"\n", "x".repeat(40))
+    );
+}

@@ -117,6 +117,17 @@ const RX: usize = MAX_LINE + 1;
 /// The longest `LIST VAR`: every variable a store holds on a line of the
 /// longest length stock clients read, plus `BEGIN` and `END`.
 const TX: usize = (MAX_VARS + 2) * MAX_REPLY_LINE;
+/// A slot's first reply buffer: enough for every answer but the long
+/// lists; it grows to [`TX`] the first time a reply does not fit, so an
+/// idle connection costs a few KB, not a whole LIST VAR.
+const TX_SMALL: usize = 4096;
+/// Reply bytes written to one client per turn: a client that sends
+/// without reading (loopback buffers hold megabytes) gets its share and
+/// waits for the next turn, behind everyone else.
+const WRITE_BUDGET: usize = 64 * 1024;
+/// Connections accepted per turn of a listener, so that a flood of new
+/// connections does not hold up the clients already served.
+const ACCEPT_BUDGET: usize = 64;
 /// Most client slots, whatever MAXCONN says (each slot costs memory up
 /// front; upsd's default is the file descriptor limit).
 const MAX_SLOTS: usize = 65_536;
@@ -793,6 +804,8 @@ struct Conn {
     discard: bool,
     /// LOGOUT: close once the reply is out.
     closing: bool,
+    /// In the busy queue.
+    queued: bool,
 }
 
 /// A connection slot; its buffers outlive connections.
@@ -806,6 +819,9 @@ struct Slot {
 enum Next {
     Open,
     Close,
+    /// Its budget for this turn is spent with work left: queued for the
+    /// next turn (no readiness event will come for what is waiting).
+    Busy,
 }
 
 /// Finding hidraw nodes as they come and go.
@@ -1426,6 +1442,10 @@ struct Daemon {
     next_seq: u64,
     /// "MAXCONN reached" was logged since a slot last freed up.
     full_logged: bool,
+    /// Listeners and clients whose last turn ended with work left
+    /// (each at most once: `Conn::queued`, `listener_queued`).
+    busy: std::collections::VecDeque<Token>,
+    listener_queued: Vec<bool>,
     /// Workers and probes report here and wake the loop.
     notify: Notify<Dev>,
     reports: Receiver<Report<Dev>>,
@@ -1572,18 +1592,21 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
                         w.link_ready(REMOTE_TOP - t, d.poll.registry(), now);
                     }
                 }
-                Token(t) if t < CLIENT_BASE => d.accept(t, now),
-                Token(t) => {
-                    let i = t - CLIENT_BASE;
-                    if d.slots.get(i).is_some_and(|s| s.conn.is_some()) {
-                        if let Next::Close = d.pump(i, now) {
-                            d.close(i);
-                        }
-                    }
-                }
+                Token(t) => d.serve(Token(t), now),
+            }
+        }
+        // Then those whose turn ended with work left, once each.
+        for _ in 0..d.busy.len() {
+            if let Some(t) = d.busy.pop_front() {
+                d.dequeued(t);
+                d.serve(t, now);
             }
         }
         deadline = d.tick(clock.now());
+        if !d.busy.is_empty() {
+            // Work waits: look for events without sleeping.
+            deadline = 0;
+        }
     }
 }
 
@@ -1752,6 +1775,8 @@ impl Daemon {
             seeds: RandomState::new(),
             next_seq: 0,
             full_logged: false,
+            busy: std::collections::VecDeque::with_capacity(maxconn + MAX_LISTENERS),
+            listener_queued: vec![false; MAX_LISTENERS],
             notify,
             reports,
             hotplug: Hotplug {
@@ -2246,20 +2271,70 @@ impl Daemon {
     }
 
     /// Accept every waiting connection.
-    fn accept(&mut self, l: usize, now: u64) {
-        loop {
+    /// A listener's or a client's turn: accept, or answer and move its
+    /// bytes, within a budget; whoever has work left queues for the next
+    /// turn.
+    fn serve(&mut self, t: Token, now: u64) {
+        if t.0 < CLIENT_BASE {
+            if t.0 >= self.listeners.len() {
+                return;
+            }
+            if !self.accept(t.0, now) && !self.listener_queued[t.0] {
+                self.listener_queued[t.0] = true;
+                self.busy.push_back(t);
+            }
+            return;
+        }
+        let i = t.0 - CLIENT_BASE;
+        if self.slots.get(i).map_or(true, |s| s.conn.is_none()) {
+            return;
+        }
+        match self.pump(i, now) {
+            Next::Open => {}
+            Next::Close => self.close(i),
+            Next::Busy => {
+                if let Some(c) = self.slots[i].conn.as_mut() {
+                    if !c.queued {
+                        c.queued = true;
+                        self.busy.push_back(t);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `t` left the busy queue: its flag says so.
+    fn dequeued(&mut self, t: Token) {
+        if t.0 < CLIENT_BASE {
+            if let Some(q) = self.listener_queued.get_mut(t.0) {
+                *q = false;
+            }
+        } else if let Some(c) = self
+            .slots
+            .get_mut(t.0 - CLIENT_BASE)
+            .and_then(|s| s.conn.as_mut())
+        {
+            c.queued = false;
+        }
+    }
+
+    /// Accept new connections, at most [`ACCEPT_BUDGET`]; `true` when
+    /// the listener has no more waiting.
+    fn accept(&mut self, l: usize, now: u64) -> bool {
+        for _ in 0..ACCEPT_BUDGET {
             match self.listeners[l].accept() {
                 Ok((stream, peer)) => self.admit(stream, peer.ip(), now),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     // EMFILE and the like: the connection stays queued
                     // until the next one arrives.
                     log(format_args!("accept: {e}"));
-                    return;
+                    return true;
                 }
             }
         }
+        false
     }
 
     fn admit(&mut self, mut stream: TcpStream, peer: IpAddr, now: u64) {
@@ -2293,7 +2368,7 @@ impl Daemon {
         let slot = &mut self.slots[i];
         if slot.rx.is_empty() {
             slot.rx = vec![0; RX].into_boxed_slice();
-            slot.tx = vec![0; TX].into_boxed_slice();
+            slot.tx = vec![0; TX_SMALL].into_boxed_slice();
         }
         slot.conn = Some(Conn {
             stream,
@@ -2305,6 +2380,7 @@ impl Daemon {
             tx_len: 0,
             discard: false,
             closing: false,
+            queued: false,
         });
         debug(1, format_args!("connection from {peer} (slot {i})"));
     }
@@ -2319,6 +2395,11 @@ impl Daemon {
             self.upses[u].numlogins = self.upses[u].numlogins.saturating_sub(1);
             self.logins.retain(|l| l.seq != c.seq);
         }
+        // A grown reply buffer goes back to the small one: the next
+        // client of this slot may never list anything.
+        if self.slots[i].tx.len() > TX_SMALL {
+            self.slots[i].tx = vec![0; TX_SMALL].into_boxed_slice();
+        }
         self.free.push(i);
         self.full_logged = false;
     }
@@ -2331,7 +2412,11 @@ impl Daemon {
         // data will raise a fresh edge, so no second read is needed to see
         // WouldBlock (one syscall fewer per request).
         let mut drained = false;
+        let mut written = 0;
         loop {
+            if written >= WRITE_BUDGET {
+                return Next::Busy;
+            }
             self.answer(i, now);
             let slot = &mut self.slots[i];
             let Some(c) = slot.conn.as_mut() else {
@@ -2340,7 +2425,10 @@ impl Daemon {
             while c.tx_sent < c.tx_len {
                 match c.stream.write(&slot.tx[c.tx_sent..c.tx_len]) {
                     Ok(0) => return Next::Close,
-                    Ok(n) => c.tx_sent += n,
+                    Ok(n) => {
+                        c.tx_sent += n;
+                        written += n;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Open,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) => return Next::Close,
@@ -2394,6 +2482,7 @@ impl Daemon {
             return;
         };
         let (rx, tx) = (&mut slot.rx[..], &mut slot.tx[..]);
+        let (mut grow, small) = (false, tx.len() < TX);
         if c.discard {
             match rx[..c.rx_len].iter().position(|&b| b == b'\n') {
                 Some(lf) => {
@@ -2432,11 +2521,12 @@ impl Daemon {
                 users,
                 now,
             };
-            // Cheap until the first failed login: no table lookup per line.
-            if let Some(limiter) = limiter.as_ref().filter(|l| l.1) {
-                c.session
-                    .set_auth_limited(limiter.0.is_limited(c.peer, now));
-            }
+            // Every line (a reload may replace or remove the limiter);
+            // cheap until the first failed login: no table lookup.
+            let limited = limiter
+                .as_ref()
+                .is_some_and(|l| l.1 && l.0.is_limited(c.peer, now));
+            c.session.set_auth_limited(limited);
             let r = c.session.handle_line(line, scratch, &env, &mut out);
             if let (true, Some(limiter)) = (c.session.take_auth_failure(), limiter.as_mut()) {
                 limiter.1 = true;
@@ -2514,6 +2604,13 @@ impl Daemon {
                 }
                 // Room comes back once the pending bytes are sent.
                 Err(Overflow::Full) if c.tx_len > c.tx_sent => break,
+                // The small buffer: grow it to the largest reply and
+                // answer the line again (a reply that does not fit
+                // changes nothing in the session).
+                Err(Overflow::Full) if small => {
+                    grow = true;
+                    break;
+                }
                 Err(_) => {
                     // Larger than the whole buffer (a reply upsd would
                     // have cut): refuse rather than send half a list.
@@ -2526,7 +2623,12 @@ impl Daemon {
         }
         rx.copy_within(start..c.rx_len, 0);
         c.rx_len -= start;
-        if c.rx_len == RX && !c.closing {
+        if grow {
+            slot.tx = vec![0; TX].into_boxed_slice();
+            return self.answer(i, now);
+        }
+        // (A full buffer of lines waiting for reply room is not one.)
+        if c.rx_len == RX && !c.closing && !rx.contains(&b'\n') {
             // A full buffer without a LF: refuse the line, skip its rest.
             let mut out = Reply::new(&mut tx[c.tx_len..]);
             if c.session
