@@ -124,7 +124,7 @@ const TX_SMALL: usize = 4096;
 /// Reply bytes written to one client per turn: a client that sends
 /// without reading (loopback buffers hold megabytes) gets its share and
 /// waits for the next turn, behind everyone else.
-const WRITE_BUDGET: usize = 64 * 1024;
+const WRITE_BUDGET: usize = 16 * 1024;
 /// Connections accepted per turn of a listener, so that a flood of new
 /// connections does not hold up the clients already served.
 const ACCEPT_BUDGET: usize = 64;
