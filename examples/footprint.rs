@@ -14,8 +14,10 @@
 //! preemption. Printed per thread (by its name) and in all, per minute.
 //! A measurement, not a test: nothing is judged.
 
+mod common;
+use common::{ask, die_with_parent, proc_status};
+
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{exit, Child, Command, Stdio};
@@ -24,20 +26,6 @@ use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: footprint [--seconds 60] [--clients 100] [--bin PATH]";
 const UPSES: [(&str, &str); 2] = [("apc", "apc-back-ups-es-850g2"), ("eaton", "eaton-5sc-750")];
-
-/// The daemon dies with this program (the release profile aborts on a
-/// panic, so no destructor would kill it).
-fn die_with_parent(c: &mut Command) -> &mut Command {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork
-    // and exec.
-    unsafe {
-        c.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        })
-    }
-}
 
 fn die(msg: &str) -> ! {
     eprintln!("footprint: {msg}");
@@ -52,16 +40,6 @@ impl Drop for Guard {
         let _ = self.0.wait();
         let _ = std::fs::remove_dir_all(&self.1);
     }
-}
-
-fn status(pid: u32, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Context switches per thread id: (name, voluntary + involuntary).
@@ -86,24 +64,6 @@ fn switches(pid: u32) -> BTreeMap<String, (String, u64)> {
         m.insert(tid, (name, n));
     }
     m
-}
-
-fn ask(s: &mut TcpStream, req: &str) -> Option<String> {
-    s.write_all(req.as_bytes()).ok()?;
-    let mut got = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        let n = s.read(&mut buf).ok()?;
-        if n == 0 {
-            return None;
-        }
-        got.extend_from_slice(&buf[..n]);
-        if got.ends_with(b"\n")
-            && (!got.starts_with(b"BEGIN LIST") || got.windows(9).any(|w| w == b"END LIST "))
-        {
-            return Some(String::from_utf8_lossy(&got).into_owned());
-        }
-    }
 }
 
 fn main() {
@@ -185,9 +145,9 @@ fn main() {
     println!(
         "hidupsd pid {pid}: 2 simulated UPSes, {} idle clients: VmHWM {} kB, VmRSS {} kB, {} threads",
         conns.len(),
-        status(pid, "VmHWM:"),
-        status(pid, "VmRSS:"),
-        status(pid, "Threads:")
+        proc_status(pid, "VmHWM:"),
+        proc_status(pid, "VmRSS:"),
+        proc_status(pid, "Threads:")
     );
     let before = switches(pid);
     thread::sleep(Duration::from_secs_f64(secs));
@@ -215,7 +175,7 @@ fn main() {
     println!(
         "idle wake-ups: {total} in {secs} s = {:.1} per minute (all threads); VmHWM {} kB",
         per_min(total),
-        status(pid, "VmHWM:")
+        proc_status(pid, "VmHWM:")
     );
     drop(conns);
     drop(g);

@@ -22,6 +22,9 @@
 //! Timings are printed, never judged. Loopback only; everything bounded in
 //! time (each attack `--seconds`, at most 10).
 
+mod common;
+use common::{ask, die_with_parent, proc_fds, proc_status};
+
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
@@ -36,20 +39,6 @@ const USAGE: &str = "usage: hostile [--bin PATH] [--fixture DIR] [--seconds N]";
 const UPS: &str = "ups";
 const IDLE_CONNS: usize = 10_000;
 const MAXCONN: usize = 10_100;
-
-/// The daemon dies with this program (the release profile aborts on a
-/// panic, so no destructor would kill it).
-fn die_with_parent(c: &mut Command) -> &mut Command {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork
-    // and exec.
-    unsafe {
-        c.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        })
-    }
-}
 
 fn die(msg: &str) -> ! {
     eprintln!("hostile: {msg}");
@@ -208,38 +197,11 @@ impl Daemon {
     }
 
     fn status(&self, key: &str) -> u64 {
-        let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        s.lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
+        proc_status(self.child.id(), key)
     }
 
     fn fds(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
-            .map(|d| d.count())
-            .unwrap_or(0)
-    }
-}
-
-/// Send `req`, read one reply line (or a whole list); None on error.
-fn ask(s: &mut TcpStream, req: &str) -> Option<String> {
-    s.write_all(req.as_bytes()).ok()?;
-    let mut got = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        let n = s.read(&mut buf).ok()?;
-        if n == 0 {
-            return None;
-        }
-        got.extend_from_slice(&buf[..n]);
-        if got.ends_with(b"\n")
-            && (!got.starts_with(b"BEGIN LIST") || got.windows(9).any(|w| w == b"END LIST "))
-        {
-            return Some(String::from_utf8_lossy(&got).into_owned());
-        }
+        proc_fds(self.child.id())
     }
 }
 

@@ -23,8 +23,11 @@
 //! may be critical). Loopback only; bounded by `--seconds` (at most 3600)
 //! plus a few seconds.
 
+mod common;
+use common::{ask, die_with_parent, proc_fds, proc_status};
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -37,20 +40,6 @@ use std::time::{Duration, Instant};
 const USAGE: &str = "usage: soak [--seconds 240] [--period-ms 200] [--sample 10] [--bin PATH]";
 /// (name in ups.conf, fixture)
 const UPSES: [(&str, &str); 2] = [("apc", "apc-back-ups-es-850g2"), ("eaton", "eaton-5sc-750")];
-
-/// The daemon dies with this program (the release profile aborts on a
-/// panic, so no destructor would kill it).
-fn die_with_parent(c: &mut Command) -> &mut Command {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork
-    // and exec.
-    unsafe {
-        c.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        })
-    }
-}
 
 fn die(msg: &str) -> ! {
     eprintln!("soak: {msg}");
@@ -152,37 +141,13 @@ impl Drop for Daemon {
 
 impl Daemon {
     fn status(&self, key: &str) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default()
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
+        proc_status(self.child.id(), key)
     }
     fn fds(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).map_or(0, |d| d.count())
+        proc_fds(self.child.id())
     }
     fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
-    }
-}
-
-fn ask(s: &mut TcpStream, req: &str) -> Option<String> {
-    s.write_all(req.as_bytes()).ok()?;
-    let mut got = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        let n = s.read(&mut buf).ok()?;
-        if n == 0 {
-            return None;
-        }
-        got.extend_from_slice(&buf[..n]);
-        if got.ends_with(b"\n")
-            && (!got.starts_with(b"BEGIN LIST") || got.windows(9).any(|w| w == b"END LIST "))
-        {
-            return Some(String::from_utf8_lossy(&got).into_owned());
-        }
     }
 }
 
