@@ -7,35 +7,15 @@
 
 mod common;
 
-use common::{dir_for, eventually, fixture, start_with};
+use common::{dir_for, eventually, start_with, Guard};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const UPSMON: &str = "/lib/nut/upsmon";
 const FIXTURE: &str = "apc-back-ups-bk650m2-ch";
-
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The BK650M2 recording with a script appended.
-fn recording(script: &str) -> String {
-    let mut rec = std::fs::read_to_string(fixture(FIXTURE).join("device.txt")).unwrap();
-    let desc = std::fs::read_to_string(fixture(FIXTURE).join("descriptor.hex")).unwrap();
-    for l in desc.lines() {
-        rec += &format!("descriptor {l}\n");
-    }
-    rec += &std::fs::read_to_string(fixture(FIXTURE).join("reports.txt")).unwrap();
-    rec + script
-}
 
 /// When `path` appears, polling every 10 ms for up to 30 s.
 fn appears(path: &Path) -> Option<Instant> {
@@ -59,7 +39,11 @@ fn primary_sets_fsd_waits_for_the_secondary_then_shuts_down() {
     let dir = dir_for(tag);
     std::fs::create_dir_all(&dir).unwrap();
     let rec = dir.join("bk650.rec");
-    std::fs::write(&rec, recording("at 2 powercut\nat 5 lowbatt\n")).unwrap();
+    std::fs::write(
+        &rec,
+        common::recording(FIXTURE, "at 2 powercut\nat 5 lowbatt\n"),
+    )
+    .unwrap();
     let flag = dir.join("killpower");
     // Left from the last shutdown: the daemon removes it at start.
     std::fs::write(&flag, "upsmon-shutdown-file").unwrap();

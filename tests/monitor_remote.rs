@@ -8,36 +8,13 @@
 
 mod common;
 
-use common::{dir_for, eventually, fixture, free_port, start_with, Client};
+use common::{dir_for, eventually, free_port, recording, start_with, Client, Guard};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const UPSD: &str = "/lib/nut/upsd";
 const DUMMY: &str = "/lib/nut/dummy-ups";
-
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A recording with a script appended.
-fn recording(name: &str, script: &str) -> String {
-    let f = fixture(name);
-    let mut rec = std::fs::read_to_string(f.join("device.txt")).unwrap();
-    for l in std::fs::read_to_string(f.join("descriptor.hex"))
-        .unwrap()
-        .lines()
-    {
-        rec += &format!("descriptor {l}\n");
-    }
-    rec += &std::fs::read_to_string(f.join("reports.txt")).unwrap();
-    rec + script
-}
 
 /// The monitoring daemon: hidupsd with only an upsmon.conf (and a port of
 /// its own), its files in `dir`.

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{dir_for, fixture, start_with, Client};
+use common::{dir_for, start_with, Client};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -79,16 +79,7 @@ fn status_change_to_notification() {
     let tag = "notify-latency";
     let dir = dir_for(tag);
     std::fs::create_dir_all(&dir).unwrap();
-    let f = fixture("apc-back-ups-es-850g2");
-    let mut rec = std::fs::read_to_string(f.join("device.txt")).unwrap();
-    for l in std::fs::read_to_string(f.join("descriptor.hex"))
-        .unwrap()
-        .lines()
-    {
-        rec += &format!("descriptor {l}\n");
-    }
-    rec += &std::fs::read_to_string(f.join("reports.txt")).unwrap();
-    rec += SCRIPT;
+    let rec = common::recording("apc-back-ups-es-850g2", SCRIPT);
     std::fs::write(dir.join("ups.rec"), rec).unwrap();
     let inproc = dir.join("inproc.log");
     let upsmon_conf = format!(

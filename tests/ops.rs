@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{eventually, fixture, free_port, Client};
+use common::{eventually, fixture, free_port, recording, Client};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -72,20 +72,6 @@ fn start(dir: &Path, port: u16, args: &[&str], env: &[(&str, &str)]) -> Daemon {
         std::thread::sleep(Duration::from_millis(20));
     }
     d
-}
-
-/// The recording of a fixture with a script appended.
-fn recording(name: &str, script: &str) -> String {
-    let f = fixture(name);
-    let mut rec = std::fs::read_to_string(f.join("device.txt")).unwrap();
-    for l in std::fs::read_to_string(f.join("descriptor.hex"))
-        .unwrap()
-        .lines()
-    {
-        rec += &format!("descriptor {l}\n");
-    }
-    rec += &std::fs::read_to_string(f.join("reports.txt")).unwrap();
-    rec + script
 }
 
 #[test]

@@ -5,20 +5,11 @@
 
 mod common;
 
-use common::{eventually, fixture, start};
-use std::process::{Child, Command, Stdio};
+use common::{eventually, fixture, start, Guard};
+use std::process::{Command, Stdio};
 use std::time::Instant;
 
 const UPSMON: &str = "/lib/nut/upsmon";
-
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn stock_upsmon_secondary_sees_the_power_cut_and_its_return() {

@@ -222,6 +222,21 @@ impl Client {
     }
 }
 
+/// A fixture as one recording file's text (identity, descriptor,
+/// reports), with `script` (`at` lines) appended.
+pub fn recording(name: &str, script: &str) -> String {
+    let f = fixture(name);
+    let mut rec = std::fs::read_to_string(f.join("device.txt")).unwrap();
+    for l in std::fs::read_to_string(f.join("descriptor.hex"))
+        .unwrap()
+        .lines()
+    {
+        rec += &format!("descriptor {l}\n");
+    }
+    rec += &std::fs::read_to_string(f.join("reports.txt")).unwrap();
+    rec + script
+}
+
 /// A process killed when the test ends (or panics).
 pub struct Guard(pub Child);
 
