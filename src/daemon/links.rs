@@ -49,6 +49,8 @@ enum State {
 
 /// One remote `MONITOR` entry's connection.
 pub struct Link {
+    /// Its `MONITOR` entry (index in `UpsmonConf::monitors`).
+    pub entry: usize,
     pub host: String,
     pub port: u16,
     ups: String,
@@ -80,6 +82,7 @@ pub struct Link {
 
 impl Link {
     pub fn new(
+        entry: usize,
         host: &str,
         port: u16,
         ups: &str,
@@ -88,6 +91,7 @@ impl Link {
         primary: bool,
     ) -> Link {
         Link {
+            entry,
             host: host.to_string(),
             port,
             ups: ups.to_string(),

@@ -981,6 +981,7 @@ impl Watch {
                     ));
                 }
                 links.push(Link::new(
+                    entries.len(),
                     &m.host,
                     m.port,
                     &m.ups,
@@ -1058,14 +1059,6 @@ impl Watch {
         }
     }
 
-    /// The entry of link `l`.
-    fn entry_of(&self, l: usize) -> usize {
-        self.entries
-            .iter()
-            .position(|e| e.link == Some(l))
-            .unwrap_or(usize::MAX)
-    }
-
     /// A link's connection failed or broke: log it once, count a failed
     /// poll; the next poll reconnects.
     fn link_failed(
@@ -1076,7 +1069,7 @@ impl Watch {
         now: u64,
         acts: &mut monitor::Actions,
     ) {
-        let i = self.entry_of(l);
+        let i = self.links[l].entry;
         let link = &mut self.links[l];
         link.down(registry);
         if !link.failing {
@@ -1089,7 +1082,7 @@ impl Watch {
 
     /// A link's answer.
     fn reply(&mut self, l: usize, r: Answer, now: u64, acts: &mut monitor::Actions) {
-        let i = self.entry_of(l);
+        let i = self.links[l].entry;
         let system = self.monitor.system(i).unwrap_or("?").to_string();
         match r {
             Answer::Status { status, alarm } => {
@@ -1173,7 +1166,7 @@ impl Watch {
                     }
                 }
             }
-            let i = self.entry_of(l);
+            let i = self.links[l].entry;
             if self.awaiting && self.entries.get(i).is_some_and(|e| e.primary) {
                 let link = &mut self.links[l];
                 if !link.is_up() {
@@ -1452,7 +1445,7 @@ struct Daemon {
     hotplug: Hotplug,
     /// Failed logins per address (`None`: `LOGIN_FAILURES 0`); whether
     /// any failure was seen yet; whether "table full" was logged.
-    limiter: Option<(RateLimiter, bool, bool)>,
+    limiter: Option<Logins>,
     /// The built-in upsmon, with `upsmon.conf`.
     watch: Option<Watch>,
     /// What the monitor was built from (a reload rebuilds it on change).
@@ -1610,15 +1603,46 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
     }
 }
 
-/// The login limiter for `LOGIN_FAILURES n` (0: none).
-fn limiter(n: u32) -> Option<(RateLimiter, bool, bool)> {
-    (n > 0).then(|| {
-        (
-            RateLimiter::new(n, ratelimit::DEFAULT_REFILL_MS),
-            false,
-            false,
-        )
-    })
+/// The login limit (`LOGIN_FAILURES`) as the loop uses it: the table,
+/// and what was already said about it.
+struct Logins {
+    table: RateLimiter,
+    /// No failure yet: nobody can be limited, no lookup per line.
+    failed_once: bool,
+    /// "Table full" was logged.
+    full_said: bool,
+}
+
+impl Logins {
+    /// For `LOGIN_FAILURES n` (0: no limit).
+    fn new(n: u32) -> Option<Logins> {
+        (n > 0).then(|| Logins {
+            table: RateLimiter::new(n, ratelimit::DEFAULT_REFILL_MS),
+            failed_once: false,
+            full_said: false,
+        })
+    }
+
+    fn limited(&self, peer: IpAddr, now: u64) -> bool {
+        self.failed_once && self.table.is_limited(peer, now)
+    }
+
+    /// Count a wrong login by `peer`; log when it becomes limited.
+    fn failed(&mut self, peer: IpAddr, now: u64) {
+        self.failed_once = true;
+        match self.table.failure(peer, now) {
+            Ok(Counted::NowLimited) => log(format_args!(
+                "{peer}: too many failed logins: refused for {} s",
+                self.table.retry_after(peer, now).div_ceil(1000)
+            )),
+            Ok(Counted::Counted) => {}
+            Err(e) if !self.full_said => {
+                self.full_said = true;
+                log(format_args!("{e}"));
+            }
+            Err(_) => {}
+        }
+    }
 }
 
 /// How long the host has been suspended since boot, in ms
@@ -1785,7 +1809,7 @@ impl Daemon {
                 known: Vec::new(),
                 rescan_at: u64::MAX,
             },
-            limiter: limiter(setup.login_failures),
+            limiter: Logins::new(setup.login_failures),
             watch,
             upsmon_conf,
             configured,
@@ -1887,8 +1911,8 @@ impl Daemon {
         };
         self.users = new.users;
         let burst = (new.login_failures > 0).then_some(new.login_failures);
-        if self.limiter.as_ref().map(|l| l.0.burst()) != burst {
-            self.limiter = limiter(new.login_failures);
+        if self.limiter.as_ref().map(|l| l.table.burst()) != burst {
+            self.limiter = Logins::new(new.login_failures);
         }
         self.maxage_ms = new.maxage_ms;
         self.idle_ms = new.idle_ms;
@@ -1927,12 +1951,12 @@ impl Daemon {
             log(format_args!("reload: {e}"));
         }
         if new.upsmon != self.upsmon_conf {
-            self.reload_monitor(new.upsmon, now);
+            self.reload_monitor(new.upsmon);
         }
         log(format_args!("configuration reloaded"));
     }
 
-    fn reload_monitor(&mut self, conf: Option<UpsmonConf>, now: u64) {
+    fn reload_monitor(&mut self, conf: Option<UpsmonConf>) {
         if self
             .watch
             .as_ref()
@@ -1974,7 +1998,6 @@ impl Daemon {
             },
             None => None,
         };
-        let _ = now;
     }
 
     /// One line for the service manager: each UPS with its status, and
@@ -2521,29 +2544,12 @@ impl Daemon {
                 users,
                 now,
             };
-            // Every line (a reload may replace or remove the limiter);
-            // cheap until the first failed login: no table lookup.
-            let limited = limiter
-                .as_ref()
-                .is_some_and(|l| l.1 && l.0.is_limited(c.peer, now));
+            // Every line: a reload may replace or remove the limiter.
+            let limited = limiter.as_ref().is_some_and(|l| l.limited(c.peer, now));
             c.session.set_auth_limited(limited);
             let r = c.session.handle_line(line, scratch, &env, &mut out);
-            if let (true, Some(limiter)) = (c.session.take_auth_failure(), limiter.as_mut()) {
-                limiter.1 = true;
-                match limiter.0.failure(c.peer, now) {
-                    Ok(Counted::NowLimited) => log(format_args!(
-                        "{}: too many failed logins: refused for {} s",
-                        c.peer,
-                        limiter.0.retry_after(c.peer, now).div_ceil(1000)
-                    )),
-                    Ok(Counted::Counted) => {}
-                    Err(e) => {
-                        if !limiter.2 {
-                            limiter.2 = true;
-                            log(format_args!("{e}"));
-                        }
-                    }
-                }
+            if let (true, Some(l)) = (c.session.take_auth_failure(), limiter.as_mut()) {
+                l.failed(c.peer, now);
             }
             match r {
                 Ok(action) => {
