@@ -65,7 +65,6 @@ use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -401,15 +400,17 @@ pub const NEVER: u64 = u64::MAX;
 #[derive(Debug)]
 pub struct Link {
     shared: Mutex<Shared>,
-    /// Time of the last successful update or input report.
-    last_update_ms: AtomicU64,
+    /// Time of the last successful update or input report. A mutex of its
+    /// own, not an AtomicU64: 32-bit MIPS and PowerPC have no 64-bit
+    /// atomics, and a u32 of milliseconds would wrap after 49 days.
+    last_update_ms: Mutex<u64>,
 }
 
 impl Link {
     fn new() -> Link {
         Link {
             shared: Mutex::new(Shared::default()),
-            last_update_ms: AtomicU64::new(NEVER),
+            last_update_ms: Mutex::new(NEVER),
         }
     }
 
@@ -422,7 +423,11 @@ impl Link {
 
     /// `None` before the first update.
     pub fn last_update_ms(&self) -> Option<u64> {
-        match self.last_update_ms.load(Ordering::Acquire) {
+        match *self
+            .last_update_ms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+        {
             NEVER => None,
             t => Some(t),
         }
@@ -779,7 +784,11 @@ impl<D: DeviceIo> Worker<D> {
         };
         if let Some(t) = alive_at {
             // Before the wake-up, so the loop never sees new data as old.
-            self.link.last_update_ms.store(t, Ordering::Release);
+            *self
+                .link
+                .last_update_ms
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = t;
         }
         let gen = ups.store.generation;
         let copy = self.published != Some(gen);

@@ -39,13 +39,21 @@ pub fn listener(addr: SocketAddr) -> io::Result<TcpListener> {
 /// Raise the soft limit on open files towards `want` (never above the
 /// hard limit, never lowered). Returns the soft limit now in force.
 pub fn raise_fd_limit(want: u64) -> io::Result<u64> {
+    // rlim_t is 32 bits on 32-bit glibc targets (mips, armv7) and 64 bits
+    // elsewhere: compare in rlim_t, report in u64.
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    let want = libc::rlim_t::try_from(want).unwrap_or(libc::rlim_t::MAX);
     if soft >= want {
-        return Ok(soft);
+        return Ok(widen(soft));
     }
     let new = want.min(hard);
     setrlimit(Resource::RLIMIT_NOFILE, new, hard)?;
-    Ok(new)
+    Ok(widen(new))
+}
+
+#[allow(clippy::useless_conversion)] // a no-op where rlim_t is u64
+fn widen(n: libc::rlim_t) -> u64 {
+    u64::from(n)
 }
 
 #[cfg(test)]
