@@ -7,7 +7,7 @@
 use hidupsd::decode;
 use hidupsd::hid::Kind;
 use hidupsd::recording::Recording;
-use hidupsd::ups::engine::Options;
+use hidupsd::ups::options::Options;
 use std::path::Path;
 use std::time::Instant;
 

@@ -4,7 +4,8 @@
 
 use crate::hid::{report, Kind};
 use crate::recording::{Recording, Replay};
-use crate::ups::engine::{BindError, Options, Ups};
+use crate::ups::engine::Ups;
+use crate::ups::options::{BindError, Options};
 use crate::ups::path::PathName;
 use std::io::{self, Write};
 
@@ -26,7 +27,8 @@ pub fn decode(rec: &Recording, opts: Options) -> Result<(Ups, Replay), BindError
 /// Read a live UPS once through its hidraw node: identity and descriptor
 /// from the kernel, then the same start-up sequence as [`decode`].
 pub fn decode_hidraw(path: &std::path::Path, opts: Options) -> Result<Ups, String> {
-    use crate::device::worker::{identity, DeviceIo};
+    use crate::device::usb::identity;
+    use crate::device::worker::DeviceIo;
     let mut f = open_ups(path)?;
     if !f.dev.has_strings() {
         eprintln!(
@@ -49,7 +51,7 @@ pub fn open_ups(
     let name = path.display();
     let node = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let dev = crate::sys::hidraw::Hidraw::open(path).map_err(|e| format!("{name}: {e}"))?;
-    let sysfs = crate::sys::usb::UsbInfo::for_hidraw(node);
+    let sysfs = crate::device::usb::UsbInfo::for_hidraw(node);
     crate::device::worker::identify(dev, node, sysfs)?
         .ok_or_else(|| format!("{name}: not a USB HID Power Device"))
 }

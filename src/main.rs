@@ -1,7 +1,7 @@
 //! The `hidupsd` binary: argument parsing and dispatch only.
 
 use hidupsd::recording::Recording;
-use hidupsd::ups::engine::Options;
+use hidupsd::ups::options::Options;
 use hidupsd::{daemon, decode};
 use std::io::Write;
 use std::path::Path;
@@ -154,7 +154,7 @@ fn run(args: &[String]) -> Result<(), String> {
                     continue;
                 };
                 drop(dev);
-                let ident = hidupsd::ups::engine::Identity {
+                let ident = hidupsd::ups::options::Identity {
                     vid: info.vid,
                     pid: info.pid,
                     vendor: info.manufacturer.clone(),
@@ -261,9 +261,9 @@ fn serve(args: &[String]) -> Result<(), String> {
 /// `sdcommands`.
 type Target = (
     String,
-    Box<dyn hidupsd::ups::engine::Transport>,
+    Box<dyn hidupsd::ups::transport::Transport>,
     Vec<u8>,
-    hidupsd::ups::engine::Identity,
+    hidupsd::ups::options::Identity,
     Options,
     Option<String>,
 );
@@ -320,7 +320,8 @@ fn killpower(args: &[String]) -> Result<(), String> {
     };
     // (name, device, descriptor, identity, options, sdcommands)
     let mut targets: Vec<Target> = Vec::new();
-    let mut nodes = hidupsd::sys::hotplug::scan(Path::new(worker::CLASS)).into_iter();
+    let mut nodes =
+        hidupsd::sys::hotplug::scan(Path::new(hidupsd::sys::hotplug::CLASS)).into_iter();
     let mut found: Vec<worker::Found<hidupsd::sys::hidraw::Hidraw>> = Vec::new();
     let mut probe_all = || {
         for n in nodes.by_ref() {
@@ -338,7 +339,7 @@ fn killpower(args: &[String]) -> Result<(), String> {
                 name,
                 Box::new(f.dev),
                 f.descriptor,
-                worker::identity(&f.info),
+                hidupsd::device::usb::identity(&f.info),
                 Options::default(),
                 None,
             ));
@@ -370,7 +371,7 @@ fn killpower(args: &[String]) -> Result<(), String> {
                 match usb.iter().position(|f| m.matches(&f.node, &f.info)) {
                     Some(i) => {
                         let f = usb.remove(i);
-                        let ident = worker::identity(&f.info);
+                        let ident = hidupsd::device::usb::identity(&f.info);
                         targets.push((
                             s.name.clone(),
                             Box::new(f.dev),

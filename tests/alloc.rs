@@ -8,7 +8,7 @@ mod counting;
 use hidupsd::decode;
 use hidupsd::hid::report;
 use hidupsd::recording::Recording;
-use hidupsd::ups::engine::Options;
+use hidupsd::ups::options::Options;
 use std::path::Path;
 
 #[test]

@@ -8,7 +8,7 @@ mod counting;
 use hidupsd::decode;
 use hidupsd::recording::Recording;
 use hidupsd::store::Store;
-use hidupsd::ups::engine::Options;
+use hidupsd::ups::options::Options;
 use std::path::Path;
 
 #[test]

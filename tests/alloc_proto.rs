@@ -11,7 +11,7 @@ use hidupsd::proto::{
 };
 use hidupsd::recording::Recording;
 use hidupsd::store::Store;
-use hidupsd::ups::engine::Options;
+use hidupsd::ups::options::Options;
 use std::net::IpAddr;
 use std::path::Path;
 

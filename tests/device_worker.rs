@@ -16,11 +16,13 @@ mod common;
 use common::{free_port, Client};
 
 use hidupsd::daemon::{self, Args, DeviceSpec, Setup};
-use hidupsd::device::worker::{self, Clock, Config, DeviceIo, Found, Msg, Notify, Retry};
+use hidupsd::device::usb::UsbInfo;
+use hidupsd::device::worker::{self, Config, DeviceIo, Found, Msg, Notify, Retry};
 use hidupsd::recording::{Recording, Replay};
-use hidupsd::sys::usb::UsbInfo;
+use hidupsd::sys::clock::Clock;
 use hidupsd::text::Text;
-use hidupsd::ups::engine::{IoError, Options, Transport};
+use hidupsd::ups::options::Options;
+use hidupsd::ups::transport::{IoError, Transport};
 use mio::{Events, Poll, Token, Waker};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use std::io::{self, Read, Write};

@@ -2,7 +2,8 @@
 //! false alarm in the log), and reports that do not fit are named.
 
 use hidupsd::recording::Recording;
-use hidupsd::ups::engine::{Options, Ups};
+use hidupsd::ups::engine::Ups;
+use hidupsd::ups::options::Options;
 use std::path::Path;
 
 #[test]

@@ -12,7 +12,7 @@
 
 use hidupsd::decode;
 use hidupsd::recording::Recording;
-use hidupsd::ups::engine::Options;
+use hidupsd::ups::options::Options;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -17,10 +17,11 @@ use common::{free_port, Client};
 
 use hidupsd::decode;
 use hidupsd::device::sim::Sim;
-use hidupsd::device::worker::{self, Clock, Config, Dev, Notify, Retry};
+use hidupsd::device::worker::{self, Config, Dev, Notify, Retry};
 use hidupsd::hid::Descriptor;
 use hidupsd::recording::Recording;
-use hidupsd::ups::engine::Options;
+use hidupsd::sys::clock::Clock;
+use hidupsd::ups::options::Options;
 use mio::{Poll, Token, Waker};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -66,7 +66,7 @@ use crate::device::matcher::Matcher;
 use crate::device::naming;
 use crate::device::sim::Sim;
 use crate::device::worker::{
-    self, Clock, Config, Dev, Found, Handle, Mirror, Msg, Notify, Opener, Probed, Report, Retry,
+    self, Config, Dev, Found, Handle, Mirror, Msg, Notify, Opener, Probed, Report, Retry,
 };
 use crate::monitor::remote::Reply as Answer;
 use crate::monitor::{self, Input, Monitor};
@@ -77,15 +77,16 @@ use crate::proto::{
 };
 use crate::recording::Recording;
 use crate::store::MAX_VARS;
+use crate::sys::clock::{self, Clock};
 use crate::sys::exec::Children;
 use crate::sys::hotplug::{self, Uevents};
-use crate::sys::log::debug;
+use crate::sys::log::{debug, log};
 use crate::sys::net;
 use crate::sys::privsep::{self, Helper, Request};
 use crate::sys::sdnotify;
 use crate::sys::signals::{Signal, Signals};
 use crate::text::Text;
-use crate::ups::engine::Options;
+use crate::ups::options::Options;
 use crate::ups::select;
 use links::{Connected, Link, MAX_LINKS, NET_TIMEOUT_MS};
 use mio::net::{TcpListener, TcpStream};
@@ -517,11 +518,6 @@ fn warn_all(w: &[config::ConfigError]) {
     }
 }
 
-/// One log line on standard error (the service manager keeps it).
-pub(crate) fn log(args: std::fmt::Arguments<'_>) {
-    crate::sys::log::log(args);
-}
-
 /// A UPS's device as the loop knows it: what may be bound to it, the
 /// worker that serves it, and a copy of its data. USB and simulated UPSes
 /// alike; a simulated one has neither a matcher nor a USB identity, so no
@@ -533,7 +529,7 @@ struct Backend {
     opts: Options,
     retry: Retry,
     /// The USB device bound to it, once one is.
-    info: Option<crate::sys::usb::UsbInfo>,
+    info: Option<crate::device::usb::UsbInfo>,
     /// The hidraw node it is open on, as its worker last said (a
     /// simulated UPS: its recording's path).
     node: Option<String>,
@@ -600,7 +596,7 @@ impl Backend {
     fn owns(&self, f: &Found<Dev>) -> bool {
         self.info
             .as_ref()
-            .is_some_and(|i| worker::same_device(i, &f.info))
+            .is_some_and(|i| crate::device::usb::same_device(i, &f.info))
             && self.node.as_ref().map_or(true, |n| *n == f.node)
     }
 
@@ -1466,8 +1462,7 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
     let account = match &setup.run_as {
         Some((user, group)) => switch_to(user, group.as_deref())?,
         None => {
-            // SAFETY: geteuid cannot fail.
-            if unsafe { libc::geteuid() } == 0 {
+            if clock::euid() == 0 {
                 log(format_args!(
                     "warning: running as root; -u USER (or RUN_AS_USER) runs as that user once the sockets are open"
                 ));
@@ -1500,7 +1495,7 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
     if let Some(m) = &manager {
         m.send(&format!("READY=1\nSTATUS={status}"));
     }
-    let mut slept = slept_ms();
+    let mut slept = clock::slept_ms();
     let mut ping_at = clock.now();
     let mut status_at = clock.now() + STATUS_MS;
     let mut events = Events::with_capacity(256);
@@ -1542,7 +1537,7 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
         let now = clock.now();
         // The monotonic clock stops while the host sleeps; the boot-time
         // clock does not: a grown difference is a suspend just ended.
-        let s = slept_ms();
+        let s = clock::slept_ms();
         if s > slept + SLEEP_MS {
             if let Some(w) = &mut d.watch {
                 w.resumed(s - slept, now);
@@ -1645,27 +1640,11 @@ impl Logins {
     }
 }
 
-/// How long the host has been suspended since boot, in ms
-/// (CLOCK_BOOTTIME runs on through a suspend, CLOCK_MONOTONIC does not).
-fn slept_ms() -> u64 {
-    let read = |id| {
-        let mut t = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: a valid clock id and a timespec to fill.
-        unsafe { libc::clock_gettime(id, &mut t) };
-        t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
-    };
-    read(libc::CLOCK_BOOTTIME).saturating_sub(read(libc::CLOCK_MONOTONIC))
-}
-
 /// Look up who to run as; `None` when that is who runs already, or when
 /// not running as root (nothing can change then: said once).
 fn switch_to(user: &str, group: Option<&str>) -> Result<Option<privsep::Account>, String> {
     let a = privsep::account(user, group)?;
-    // SAFETY: geteuid cannot fail.
-    let euid = unsafe { libc::geteuid() };
+    let euid = clock::euid();
     if a.uid == euid {
         return Ok(None);
     }
@@ -2067,14 +2046,14 @@ impl Daemon {
             },
             Err(e) => log(format_args!(
                 "no kernel uevents ({e}): rescanning {} every {} s",
-                worker::CLASS,
+                hotplug::CLASS,
                 RESCAN_MS / 1000
             )),
         }
         if h.uevents.is_none() {
             h.rescan_at = now + RESCAN_MS;
         }
-        for node in hotplug::scan(Path::new(worker::CLASS)) {
+        for node in hotplug::scan(Path::new(hotplug::CLASS)) {
             self.hotplug.known.push(node.clone());
             self.probe(node);
         }
@@ -2121,7 +2100,7 @@ impl Daemon {
 
     /// Without uevents: what appeared and vanished since the last scan.
     fn rescan(&mut self) {
-        let now = hotplug::scan(Path::new(worker::CLASS));
+        let now = hotplug::scan(Path::new(hotplug::CLASS));
         let gone: Vec<String> = self
             .hotplug
             .known
@@ -2234,7 +2213,7 @@ impl Daemon {
                 }
             }
             Discovery::Adopt => {
-                let ident = worker::identity(&f.info);
+                let ident = crate::device::usb::identity(&f.info);
                 let key =
                     select::choose(&ident, &Options::default()).map_or("generic", |c| c.sub.key);
                 let taken = |n: &str| self.upses.iter().any(|s| s.name.eq_ignore_ascii_case(n));
@@ -2274,7 +2253,7 @@ impl Daemon {
             return;
         }
         let opener: Opener<Dev> =
-            Box::new(|want: &crate::sys::usb::UsbInfo| worker::reopen(want).map(Found::boxed));
+            Box::new(|want: &crate::device::usb::UsbInfo| worker::reopen(want).map(Found::boxed));
         self.spawn(i, *f, opener);
     }
 

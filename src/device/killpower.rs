@@ -12,7 +12,8 @@
 
 use crate::text::Text;
 use crate::ups::command::Step;
-use crate::ups::engine::{IoError, Transport, Ups};
+use crate::ups::engine::Ups;
+use crate::ups::transport::{IoError, Transport};
 use std::fmt::Write as _;
 
 /// A transport that records every SET_REPORT, and with `dry` sends none.
@@ -154,7 +155,7 @@ mod tests {
     use super::*;
     use crate::decode;
     use crate::recording::Recording;
-    use crate::ups::engine::Options;
+    use crate::ups::options::Options;
     use std::path::Path;
 
     fn load(name: &str, opts: Options) -> (Ups, crate::recording::Replay) {

@@ -10,7 +10,9 @@
 pub mod killpower;
 pub mod matcher;
 pub mod naming;
+pub mod probe;
 pub mod record;
 pub mod scan;
 pub mod sim;
+pub mod usb;
 pub mod worker;

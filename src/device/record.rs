@@ -4,11 +4,11 @@
 //! Input reports that arrived while recording. Writing is pure; reading
 //! the device is [`capture`].
 
+use crate::device::usb::UsbInfo;
 use crate::hid::{Descriptor, Kind};
 use crate::recording::Recording;
 use crate::sys::hidraw::Hidraw;
-use crate::sys::usb::UsbInfo;
-use crate::ups::engine::Transport;
+use crate::ups::transport::Transport;
 use std::fmt::Write;
 
 fn quote(s: &str) -> String {
@@ -74,7 +74,7 @@ pub fn capture(dev: &mut Hidraw, info: &UsbInfo, millis: u64) -> Result<Recordin
     let descriptor = dev.descriptor().map_err(|e| format!("HIDIOCGRDESC: {e}"))?;
     let desc = Descriptor::parse(&descriptor).map_err(|e| e.to_string())?;
     let mut rec = Recording {
-        ident: crate::ups::engine::Identity {
+        ident: crate::ups::options::Identity {
             vid: info.vid,
             pid: info.pid,
             vendor: info.manufacturer.clone(),

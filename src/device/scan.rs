@@ -1,7 +1,7 @@
 //! `hidupsd scan`: the UPS hidraw nodes present, and a ready-to-paste
 //! `ups.conf` section for each, as `nut-scanner -U` prints them.
 
-use crate::sys::usb::UsbInfo;
+use crate::device::usb::UsbInfo;
 use std::fmt::Write;
 
 /// One `ups.conf` section matching this device exactly.

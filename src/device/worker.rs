@@ -48,17 +48,20 @@
 //! its name. Each reconnection starts a fresh engine and INIT walk, as
 //! NUT's driver does.
 
-use crate::device::naming;
+use crate::device::usb::{identity, same_device, UsbInfo};
 use crate::hid::descriptor::MAX_REPORT_LEN;
 use crate::hid::Descriptor;
 use crate::proto::{TrackingId, TrackingStatus};
 use crate::store::Store;
+use crate::sys::clock::Clock;
 use crate::sys::hidraw::{Hidraw, BUS_USB};
 use crate::sys::hotplug;
-use crate::sys::usb::{Strings, UsbInfo};
+use crate::sys::usb::Strings;
 use crate::text::Text;
 use crate::ups::command::{CmdError, Step};
-use crate::ups::engine::{Identity, IoError, Options, Transport, Ups, WalkResult, WriteError};
+use crate::ups::engine::{Ups, WalkResult};
+use crate::ups::options::Options;
+use crate::ups::transport::{IoError, Transport, WriteError};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::io::{self, Read, Write};
@@ -67,25 +70,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
-
-/// Where the kernel lists hidraw nodes.
-pub const CLASS: &str = "/sys/class/hidraw";
-
-/// Milliseconds on the daemon's monotonic clock. The loop and every
-/// worker share one epoch, so their times compare (MAXAGE).
-#[derive(Debug, Clone, Copy)]
-pub struct Clock(Instant);
-
-impl Clock {
-    pub fn start() -> Clock {
-        Clock(Instant::now())
-    }
-
-    pub fn now(&self) -> u64 {
-        self.0.elapsed().as_millis() as u64
-    }
-}
+use std::time::Duration;
 
 /// What the worker needs of a device: reports (the [`Transport`]), an fd
 /// that `poll(2)` reports readable when an input report waits (and
@@ -157,31 +142,6 @@ impl<D: DeviceIo + 'static> Found<D> {
 /// Opens the device with this identity again, wherever it is now (the
 /// worker's timed reconnect attempts).
 pub type Opener<D> = Box<dyn FnMut(&UsbInfo) -> Option<Found<D>> + Send>;
-
-/// The engine's view of a USB identity.
-pub fn identity(u: &UsbInfo) -> Identity {
-    Identity {
-        vid: u.vid,
-        pid: u.pid,
-        vendor: u.manufacturer.clone(),
-        product: u.product.clone(),
-        serial: u.serial.clone(),
-    }
-}
-
-/// Is `a` the same physical device as `b`? VID, PID and interface, then
-/// the serial number when there is a usable one (it follows the unit from
-/// port to port), else the port (two units without serials differ by it).
-pub fn same_device(a: &UsbInfo, b: &UsbInfo) -> bool {
-    a.vid == b.vid
-        && a.pid == b.pid
-        && a.interface == b.interface
-        && match (naming::usable_serial(a), naming::usable_serial(b)) {
-            (Some(x), Some(y)) => x == y,
-            (None, None) => a.port == b.port,
-            _ => false,
-        }
-}
 
 // ---------------------------------------------------------------------
 // The schedule (pure).
@@ -665,7 +625,7 @@ impl<D: DeviceIo> Worker<D> {
     }
 
     fn log(&self, args: std::fmt::Arguments<'_>) {
-        crate::daemon::log(format_args!("{}: {args}", self.cfg.name));
+        crate::sys::log::log(format_args!("{}: {args}", self.cfg.name));
     }
 
     /// Open and start the device in hand, or look for it.
@@ -913,7 +873,7 @@ impl<D: DeviceIo> Worker<D> {
                     if !self.bad_input_said {
                         if let Err(e) = ups.check_input(&self.buf[..n]) {
                             self.bad_input_said = true;
-                            crate::daemon::log(format_args!(
+                            crate::sys::log::log(format_args!(
                                 "{}: {e} (used as far as it fits; said once per device)",
                                 self.cfg.name
                             ));
@@ -986,13 +946,13 @@ impl<D: DeviceIo> Worker<D> {
     fn instcmd(&mut self, cmd: &str, value: Option<&str>) -> TrackingStatus {
         let name = &self.cfg.name;
         let (Some(ups), Some(dev)) = (self.ups.as_deref_mut(), self.dev.as_mut()) else {
-            crate::daemon::log(format_args!("{name}: {cmd}: failed (not connected)"));
+            crate::sys::log::log(format_args!("{name}: {cmd}: failed (not connected)"));
             return TrackingStatus::Failed;
         };
         let plan = match ups.plan_command(cmd, value) {
             Ok(p) => p,
             Err(e) => {
-                crate::daemon::log(format_args!("{name}: {cmd}: {e:?}"));
+                crate::sys::log::log(format_args!("{name}: {cmd}: {e:?}"));
                 return match e {
                     CmdError::Unknown => TrackingStatus::Unknown,
                     CmdError::NeedsValue | CmdError::BadValue => TrackingStatus::InvalidArgument,
@@ -1036,8 +996,8 @@ pub fn write_status(r: Result<(), WriteError>) -> TrackingStatus {
 /// Log how a write ended.
 pub fn log_write(ups: &str, what: &str, r: Result<(), WriteError>) {
     match r {
-        Ok(()) => crate::daemon::log(format_args!("{ups}: {what}: done")),
-        Err(e) => crate::daemon::log(format_args!("{ups}: {what}: failed ({e:?})")),
+        Ok(()) => crate::sys::log::log(format_args!("{ups}: {what}: done")),
+        Err(e) => crate::sys::log::log(format_args!("{ups}: {what}: failed ({e:?})")),
     }
 }
 
@@ -1104,7 +1064,7 @@ pub fn identify(
     }
     let info = match sysfs {
         Some(u) => {
-            dev.strings = Strings::open(&u);
+            dev.strings = Strings::open(u.hiddev.as_deref(), &u.usbfs());
             u
         }
         // No USB parent in sysfs (uhid, as in the VM tests): what hidraw
@@ -1165,7 +1125,7 @@ fn open_patiently(path: &Path) -> io::Result<Hidraw> {
 /// number are told apart by it.
 pub fn reopen(want: &UsbInfo) -> Option<Found<Hidraw>> {
     let mut nodes: Vec<(bool, String)> = Vec::new();
-    for node in hotplug::scan(Path::new(CLASS)) {
+    for node in hotplug::scan(Path::new(hotplug::CLASS)) {
         match UsbInfo::for_hidraw(&node) {
             Some(u) if !same_device(&u, want) => continue,
             Some(u) => nodes.push((u.port != want.port, node)),
