@@ -27,8 +27,8 @@ pub fn decode(rec: &Recording, opts: Options) -> Result<(Ups, Replay), BindError
 /// Read a live UPS once through its hidraw node: identity and descriptor
 /// from the kernel, then the same start-up sequence as [`decode`].
 pub fn decode_hidraw(path: &std::path::Path, opts: Options) -> Result<Ups, String> {
+    use crate::device::io::DeviceIo;
     use crate::device::usb::identity;
-    use crate::device::worker::DeviceIo;
     let mut f = open_ups(path)?;
     if !f.dev.has_strings() {
         eprintln!(
@@ -47,12 +47,12 @@ pub fn decode_hidraw(path: &std::path::Path, opts: Options) -> Result<Ups, Strin
 /// Power Device is one.
 pub fn open_ups(
     path: &std::path::Path,
-) -> Result<crate::device::worker::Found<crate::sys::hidraw::Hidraw>, String> {
+) -> Result<crate::device::io::Found<crate::sys::hidraw::Hidraw>, String> {
     let name = path.display();
     let node = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let dev = crate::sys::hidraw::Hidraw::open(path).map_err(|e| format!("{name}: {e}"))?;
     let sysfs = crate::device::usb::UsbInfo::for_hidraw(node);
-    crate::device::worker::identify(dev, node, sysfs)?
+    crate::device::probe::identify(dev, node, sysfs)?
         .ok_or_else(|| format!("{name}: not a USB HID Power Device"))
 }
 

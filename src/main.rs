@@ -148,7 +148,7 @@ fn run(args: &[String]) -> Result<(), String> {
             let mut found = 0;
             for node in hidupsd::sys::hotplug::scan(Path::new("/sys/class/hidraw")) {
                 let path = format!("/dev/{node}");
-                let Ok(hidupsd::device::worker::Found { dev, info, .. }) =
+                let Ok(hidupsd::device::io::Found { dev, info, .. }) =
                     decode::open_ups(Path::new(&path))
                 else {
                     continue;
@@ -271,7 +271,7 @@ type Target = (
 /// The last step of the halt sequence (see `device::killpower`).
 fn killpower(args: &[String]) -> Result<(), String> {
     use hidupsd::config::{ups_conf, upsmon_conf};
-    use hidupsd::device::{killpower, matcher::Matcher, worker};
+    use hidupsd::device::{killpower, matcher::Matcher};
     let (mut dir, mut dry, mut force) = (std::path::PathBuf::from(CONFDIR), false, false);
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -322,10 +322,10 @@ fn killpower(args: &[String]) -> Result<(), String> {
     let mut targets: Vec<Target> = Vec::new();
     let mut nodes =
         hidupsd::sys::hotplug::scan(Path::new(hidupsd::sys::hotplug::CLASS)).into_iter();
-    let mut found: Vec<worker::Found<hidupsd::sys::hidraw::Hidraw>> = Vec::new();
+    let mut found: Vec<hidupsd::device::io::Found<hidupsd::sys::hidraw::Hidraw>> = Vec::new();
     let mut probe_all = || {
         for n in nodes.by_ref() {
-            if let worker::Probed::Ups(f) = worker::probe(&n) {
+            if let hidupsd::device::probe::Probed::Ups(f) = hidupsd::device::probe::probe(&n) {
                 found.push(f);
             }
         }

@@ -16,8 +16,11 @@ mod common;
 use common::{free_port, Client};
 
 use hidupsd::daemon::{self, Args, DeviceSpec, Setup};
+use hidupsd::device::io::{DeviceIo, Found};
+use hidupsd::device::sched::Retry;
+use hidupsd::device::shared::{Msg, Notify};
 use hidupsd::device::usb::UsbInfo;
-use hidupsd::device::worker::{self, Config, DeviceIo, Found, Msg, Notify, Retry};
+use hidupsd::device::worker::{self, Config};
 use hidupsd::recording::{Recording, Replay};
 use hidupsd::sys::clock::Clock;
 use hidupsd::text::Text;

@@ -16,8 +16,11 @@ mod common;
 use common::{free_port, Client};
 
 use hidupsd::decode;
+use hidupsd::device::io::Dev;
+use hidupsd::device::sched::Retry;
+use hidupsd::device::shared::Notify;
 use hidupsd::device::sim::Sim;
-use hidupsd::device::worker::{self, Config, Dev, Notify, Retry};
+use hidupsd::device::worker::{self, Config};
 use hidupsd::hid::Descriptor;
 use hidupsd::recording::Recording;
 use hidupsd::sys::clock::Clock;

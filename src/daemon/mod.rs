@@ -62,12 +62,14 @@ mod links;
 
 use crate::config::upsmon_conf::{self, UpsmonConf};
 use crate::config::{self, ups_conf, upsd_conf, upsd_users, Role};
+use crate::device::io::{Dev, Found, Opener};
 use crate::device::matcher::Matcher;
 use crate::device::naming;
+use crate::device::probe::Probed;
+use crate::device::sched::Retry;
+use crate::device::shared::{Mirror, Msg, Notify, Report};
 use crate::device::sim::Sim;
-use crate::device::worker::{
-    self, Config, Dev, Found, Handle, Mirror, Msg, Notify, Opener, Probed, Report, Retry,
-};
+use crate::device::worker::{self, Config, Handle};
 use crate::monitor::remote::Reply as Answer;
 use crate::monitor::{self, Input, Monitor};
 use crate::proto::ratelimit::{self, Counted, RateLimiter};
@@ -2065,7 +2067,7 @@ impl Daemon {
         let notify = self.notify.clone();
         let r = std::thread::Builder::new()
             .name(format!("probe {node}"))
-            .spawn(move || match worker::probe(&node) {
+            .spawn(move || match crate::device::probe::probe(&node) {
                 Probed::Ups(f) => notify.send(Report::Found(Box::new(f.boxed()))),
                 Probed::NotUps => debug(1, format_args!("{node}: not a UPS")),
                 Probed::Failed(e) => log(format_args!("{e}")),
@@ -2252,8 +2254,9 @@ impl Daemon {
             u.send(Msg::Attach(f));
             return;
         }
-        let opener: Opener<Dev> =
-            Box::new(|want: &crate::device::usb::UsbInfo| worker::reopen(want).map(Found::boxed));
+        let opener: Opener<Dev> = Box::new(|want: &crate::device::usb::UsbInfo| {
+            crate::device::probe::reopen(want).map(Found::boxed)
+        });
         self.spawn(i, *f, opener);
     }
 

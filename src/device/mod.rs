@@ -7,12 +7,15 @@
 //! device, and [`sim`], a recorded UPS behind the same device trait as a
 //! hidraw node, playing its script on a timer thread of its own.
 
+pub mod io;
 pub mod killpower;
 pub mod matcher;
 pub mod naming;
 pub mod probe;
 pub mod record;
 pub mod scan;
+pub mod sched;
+pub mod shared;
 pub mod sim;
 pub mod usb;
 pub mod worker;

@@ -31,7 +31,7 @@
 //! count from `start`. The timer ends when the last handle on the UPS
 //! (the worker's device and opener) is dropped.
 
-use super::worker::{Dev, DeviceIo, Found, Opener};
+use super::io::{Dev, DeviceIo, Found, Opener};
 use crate::device::usb::UsbInfo;
 use crate::hid::{report, Descriptor, Kind};
 use crate::recording::{Act, Recording, Replay};

@@ -61,3 +61,40 @@ pub fn same_device(a: &UsbInfo, b: &UsbInfo) -> bool {
             _ => false,
         }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_device_by_serial_else_port() {
+        let a = UsbInfo {
+            vid: 0x051d,
+            pid: 2,
+            serial: Some("4B1234P56789  ".into()),
+            port: "1-1.2".into(),
+            ..UsbInfo::default()
+        };
+        // Moved to another port: the same unit.
+        let moved = UsbInfo {
+            port: "3-1".into(),
+            serial: Some("4B1234P56789".into()),
+            ..a.clone()
+        };
+        assert!(same_device(&a, &moved));
+        let other = UsbInfo {
+            serial: Some("4B9999".into()),
+            ..a.clone()
+        };
+        assert!(!same_device(&a, &other));
+        // No serial (or zeros): the port tells them apart.
+        let z = |port: &str| UsbInfo {
+            serial: Some("000000".into()),
+            port: port.into(),
+            ..a.clone()
+        };
+        assert!(same_device(&z("1-2"), &z("1-2")));
+        assert!(!same_device(&z("1-2"), &z("1-3")));
+        assert!(!same_device(&a, &z("1-1.2")));
+    }
+}
