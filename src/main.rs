@@ -192,7 +192,7 @@ fn run(args: &[String]) -> Result<(), String> {
 
 /// The server: options, then the configuration, then the loop.
 fn serve(args: &[String]) -> Result<(), String> {
-    let mut a = daemon::Args::default();
+    let mut a = hidupsd::config::setup::Args::default();
     let mut background = false;
     let (mut pidfile, mut syslog, mut debug) = (None::<String>, false, 0u8);
     let mut it = args.iter();

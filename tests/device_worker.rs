@@ -15,9 +15,10 @@ mod common;
 
 use common::{free_port, Client};
 
-use hidupsd::daemon::{self, Args, DeviceSpec, Setup};
+use hidupsd::config::setup::Args;
+use hidupsd::config::setup::Retry;
+use hidupsd::daemon::{self, DeviceSpec, Setup};
 use hidupsd::device::io::{DeviceIo, Found};
-use hidupsd::device::sched::Retry;
 use hidupsd::device::shared::{Msg, Notify};
 use hidupsd::device::usb::UsbInfo;
 use hidupsd::device::worker::{self, Config};
@@ -254,7 +255,7 @@ fn serve(dev: DeviceSpec, conf: Option<&str>) -> u16 {
         let mut setup = Setup::load(&args).unwrap();
         setup.add_device(dev).unwrap();
         tx.send(()).unwrap();
-        daemon::run(setup, &daemon::Args::default()).unwrap()
+        daemon::run(setup, &Args::default()).unwrap()
     });
     rx.recv_timeout(TIMEOUT).unwrap();
     if let Some(d) = confdir {

@@ -15,9 +15,9 @@ mod common;
 
 use common::{free_port, Client};
 
+use hidupsd::config::setup::Retry;
 use hidupsd::decode;
 use hidupsd::device::io::Dev;
-use hidupsd::device::sched::Retry;
 use hidupsd::device::shared::Notify;
 use hidupsd::device::sim::Sim;
 use hidupsd::device::worker::{self, Config};

@@ -6,24 +6,7 @@
 //! Read first: `docs/design/hid-decoding.md` §0 and §6 (polling model,
 //! error actions, reconnect).
 
-/// Reconnection back-off.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Retry {
-    /// `retrydelay`: a fixed delay between attempts. Without it the delay
-    /// doubles from 1 s up to 30 s.
-    pub fixed_ms: Option<u64>,
-    /// `maxretry`: timed attempts before only a hot-plugged device
-    /// brings the UPS back. Without it attempts never stop.
-    pub max_tries: Option<u32>,
-}
-
-impl Retry {
-    /// The delay before the next attempt after `failures` failed ones.
-    pub fn delay_ms(&self, failures: u32) -> u64 {
-        self.fixed_ms
-            .unwrap_or_else(|| (1000u64 << failures.min(5)).min(30_000))
-    }
-}
+use crate::config::setup::Retry;
 
 /// The device's connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

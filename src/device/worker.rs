@@ -43,9 +43,10 @@
 //! NUT's driver does.
 
 use super::io::{DeviceIo, Found, Opener};
-use super::sched::{Action, Retry, Say, Sched};
+use super::sched::{Action, Say, Sched};
 use super::shared::{Link, Msg, Notify, Report};
 use super::usb::{identity, UsbInfo};
+use crate::config::setup::Retry;
 use crate::hid::descriptor::MAX_REPORT_LEN;
 use crate::proto::{TrackingId, TrackingStatus};
 use crate::sys::clock::Clock;
