@@ -4,7 +4,7 @@
 //! Interrupt reports are timed one by one through `on_input`.
 //! Run: `cargo run --release --example bench`.
 
-use hidupsd::decode;
+use hidupsd::cli::decode;
 use hidupsd::hid::Kind;
 use hidupsd::recording::Recording;
 use hidupsd::ups::options::Options;

@@ -5,7 +5,7 @@
 
 mod counting;
 
-use hidupsd::decode;
+use hidupsd::cli::decode;
 use hidupsd::hid::report;
 use hidupsd::recording::Recording;
 use hidupsd::ups::options::Options;

@@ -5,7 +5,7 @@
 
 mod counting;
 
-use hidupsd::decode;
+use hidupsd::cli::decode;
 use hidupsd::proto::{
     Data, Env, Live, Reply, Session, TrackingId, TrackingStatus, UpsView, Upses, Users,
 };

@@ -15,8 +15,8 @@ mod common;
 
 use common::{free_port, Client};
 
+use hidupsd::cli::decode;
 use hidupsd::config::setup::Retry;
-use hidupsd::decode;
 use hidupsd::device::io::Dev;
 use hidupsd::device::shared::Notify;
 use hidupsd::device::sim::Sim;

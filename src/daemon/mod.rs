@@ -37,7 +37,7 @@
 //!
 //! Start-up (privileges, listeners, the UPSes) is `start`'s; what the
 //! configuration means was resolved before, by [`crate::config::setup`]
-//! ([`setup`] supplies the devices).
+//! (`setup` supplies the devices).
 //!
 //! Simulated UPSes (`--simulate`, ups.conf's `driver = sim`) start their
 //! worker at once on a `Sim` device; they take no part in discovery.

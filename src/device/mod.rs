@@ -8,12 +8,9 @@
 //! hidraw node, playing its script on a timer thread of its own.
 
 pub mod io;
-pub mod killpower;
 pub mod matcher;
 pub mod naming;
 pub mod probe;
-pub mod record;
-pub mod scan;
 pub mod sched;
 pub mod shared;
 pub mod sim;

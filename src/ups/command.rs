@@ -157,7 +157,7 @@ impl Ups {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode;
+    use crate::cli::decode;
     use crate::recording::Recording;
     use crate::ups::options::Options;
     use std::path::Path;

@@ -10,6 +10,32 @@ use crate::recording::Recording;
 use crate::sys::hidraw::Hidraw;
 use crate::ups::transport::Transport;
 use std::fmt::Write;
+use std::io::Write as _;
+use std::path::Path;
+
+/// `hidupsd record /dev/hidrawN [SECONDS]`: the recording on standard
+/// output.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let node = args
+        .first()
+        .ok_or("record: missing /dev/hidrawN (see hidupsd --help)")?;
+    let secs: u64 = match args.get(1) {
+        Some(s) => s
+            .parse()
+            .map_err(|_| format!("record: '{s}' is not a number of seconds"))?,
+        None => 5,
+    };
+    let f = super::decode::open_ups(Path::new(node))?;
+    let (mut dev, info) = (f.dev, f.info);
+    let rec = capture(&mut dev, &info, secs * 1000).map_err(|e| format!("{node}: {e}"))?;
+    let text = to_text(
+        &rec,
+        &format!("hidupsd {} recording of {node}", env!("CARGO_PKG_VERSION")),
+    );
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|e| e.to_string())
+}
 
 fn quote(s: &str) -> String {
     let mut q = String::with_capacity(s.len() + 2);

@@ -8,6 +8,37 @@ use crate::ups::engine::Ups;
 use crate::ups::options::{BindError, Options};
 use crate::ups::path::PathName;
 use std::io::{self, Write};
+use std::path::Path;
+
+/// `hidupsd decode [--explore] PATH`.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let mut explore = false;
+    let mut path = None;
+    for a in args {
+        match a.as_str() {
+            "--explore" | "-x" => explore = true,
+            s if s.starts_with('-') => {
+                return Err(format!("decode: unknown option '{s}' (see hidupsd --help)"))
+            }
+            s if path.is_none() => path = Some(s),
+            s => return Err(format!("decode: unexpected argument '{s}'")),
+        }
+    }
+    let path = path.ok_or("decode: missing PATH (see hidupsd --help)")?;
+    let rec = Recording::load(Path::new(path)).map_err(|e| e.to_string())?;
+    let (ups, _) = decode(&rec, Options::default()).map_err(|e| format!("{path}: {e}"))?;
+    let mut out = std::io::stdout().lock();
+    let r = if explore {
+        print_explore(&ups, &mut out)
+    } else {
+        print_vars(&ups, &mut out)
+    };
+    // A closed pipe (`| head`) is not an error.
+    match r {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
+        _ => Ok(()),
+    }
+}
 
 /// Bind a recording and run what the driver runs at start: the INIT walk,
 /// one full update, then the recorded interrupt reports in order.
