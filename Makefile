@@ -45,9 +45,22 @@ test:
 vm-test:
 	tests/vm/run.sh
 
+# The pure core (docs/design/architecture.md): these modules' non-test
+# code names no shell module. Everything before a file's first
+# #[cfg(test)] is checked; comments are skipped.
+PURE_SRC = src/hid src/ups src/store.rs src/text.rs src/proto src/config src/monitor \
+	$(wildcard src/device/usb.rs src/device/matcher.rs src/device/naming.rs \
+		src/device/assign.rs src/device/sched.rs)
+
 lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) fmt --all -- --check
+	@echo "pure modules: no crate::sys, crate::daemon or crate::cli"
+	@bad=$$(find $(PURE_SRC) -name '*.rs' | sort | while read -r f; do \
+		awk -v f="$$f" '/^#\[cfg\(test\)\]/ { exit } \
+			/crate::(sys|daemon|cli)([^A-Za-z0-9_]|$$)/ && !/^[[:space:]]*\/\// { print f ":" FNR ": " $$0 }' "$$f"; \
+	done); if [ -n "$$bad" ]; then echo "$$bad"; exit 1; fi
+	python3 tools/modcycles.py
 	@# NUT's own pages (Xr upsc 8, ...) need not be installed here, nor
 	@# indexed when they are (nut-client installs them after mandoc).
 	@if command -v mandoc >/dev/null 2>&1; then \

@@ -26,6 +26,9 @@
 //! device's socket pair and script timer), [`cli`] (one-shot commands)
 //! and [`sys`] (system calls, and the clock: [`sys::clock`]).
 
+// `unsafe` is for system calls only: `sys` is the one module allowed it.
+#![deny(unsafe_code)]
+
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -37,6 +40,7 @@ pub mod monitor;
 pub mod proto;
 pub mod recording;
 pub mod store;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod text;
 pub mod ups;

@@ -34,7 +34,6 @@ type Target = (
 /// the halt sequence (see the module docs).
 pub fn run(args: &[String]) -> Result<(), String> {
     use crate::config::{ups_conf, upsmon_conf};
-    use crate::device::matcher::Matcher;
     let (mut dir, mut dry, mut force) = (std::path::PathBuf::from(super::CONFDIR), false, false);
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -128,8 +127,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 ));
             }
             ups_conf::Driver::UsbHid => {
-                let m =
-                    Matcher::new(&s.matching, &s.port).map_err(|e| format!("{}: {e}", s.name))?;
+                let m = crate::device::probe::matcher(&s.matching, &s.port)
+                    .map_err(|e| format!("{}: {e}", s.name))?;
                 match usb.iter().position(|f| m.matches(&f.node, &f.info)) {
                     Some(i) => {
                         let f = usb.remove(i);

@@ -1,15 +1,19 @@
 //! The hidraw side of finding a UPS: what the kernel knows about a
 //! node's USB device (sysfs, into a [`UsbInfo`]), opening the node,
 //! reading its report descriptor and identity ([`probe`], [`identify`]),
-//! and finding a known unit again wherever it is now ([`reopen`]).
+//! finding a known unit again wherever it is now ([`reopen`]), and the
+//! `ups.conf` matcher with the C library's regexes ([`matcher`]).
 //! Blocking: run on a probe thread or a worker, never on the loop. The
 //! struct and the pure questions about it are in [`super::usb`].
 
 use super::io::Found;
+use super::matcher::{Matcher, Pattern};
 use super::usb::{identity, same_device, UsbInfo};
+use crate::config::ups_conf::Match;
 use crate::hid::Descriptor;
 use crate::sys::hidraw::{Hidraw, BUS_USB};
 use crate::sys::hotplug;
+use crate::sys::regex::Regex;
 use crate::sys::usb::Strings;
 use std::io;
 use std::path::Path;
@@ -196,6 +200,18 @@ pub fn reopen(want: &UsbInfo) -> Option<Found<Hidraw>> {
         }
     }
     None
+}
+
+impl Pattern for Regex {
+    fn is_match(&self, text: &str) -> bool {
+        Regex::is_match(self, text)
+    }
+}
+
+/// A section's [`Matcher`], its patterns compiled by the C library
+/// (`regcomp`), as NUT's drivers compile them.
+pub fn matcher(m: &Match, port: &str) -> Result<Matcher, String> {
+    Matcher::new(m, port, Regex::new)
 }
 
 #[cfg(test)]
