@@ -6,15 +6,14 @@
 use super::upses::{Backend, Served};
 use super::{Daemon, RESCAN_MS, UEVENTS};
 use crate::config::setup::{Discovery, Retry};
+use crate::device::assign::{assign, Assignment, Candidate, Refusal};
 use crate::device::io::{Dev, Found, Opener};
-use crate::device::naming;
 use crate::device::probe::Probed;
 use crate::device::shared::{Msg, Report};
 use crate::device::worker::{self, Config};
 use crate::sys::hotplug::{self, Uevents};
 use crate::sys::log::{debug, log};
 use crate::ups::options::Options;
-use crate::ups::select;
 use mio::unix::SourceFd;
 use mio::Interest;
 use std::path::Path;
@@ -174,80 +173,44 @@ impl Daemon {
 
     /// A probe found a UPS on a node: decide whose it is.
     pub(super) fn found(&mut self, f: Box<Found<Dev>>) {
-        // A UPS served before takes its device back, under its name
-        // (replugged; or the same node seen twice, and the worker drops
-        // the spare).
-        // Units that share a serial number are all candidates: the one
-        // last seen on this port is it (the names must not swap when
-        // twins come back in another order).
-        let owners = || (0..self.upses.len()).filter(|&i| self.upses[i].dev.owns(&f));
-        let same_port = |i: &usize| {
-            self.upses[*i]
-                .dev
-                .info
-                .as_ref()
-                .is_some_and(|i| i.port == f.info.port)
-        };
-        if let Some(i) = owners().find(same_port).or_else(|| owners().next()) {
-            let u = &mut self.upses[i].dev;
-            u.node = Some(f.node.clone());
-            u.send(Msg::Attach(f));
-            return;
-        }
-        match self.hotplug.mode {
-            Discovery::Off => {}
-            Discovery::Configured => {
-                // The first section whose matcher accepts it and that has
-                // no device: never bound first, then unplugged ones.
-                let accepts = |s: &Served| {
-                    s.dev
-                        .matcher
-                        .as_ref()
-                        .is_some_and(|m| m.matches(&f.node, &f.info))
-                };
-                let pick = |unbound: bool| {
-                    self.upses.iter().position(|s| {
-                        accepts(s) && s.dev.free() && s.dev.worker.is_none() == unbound
-                    })
-                };
-                match pick(true).or_else(|| pick(false)) {
-                    Some(i) => self.bind(i, f),
-                    None => log(format_args!(
-                        "{}: UPS {:04x}:{:04x} ({}) matches no free ups.conf section: not served",
-                        f.node,
-                        f.info.vid,
-                        f.info.pid,
-                        f.info.product.as_deref().unwrap_or("no product string")
-                    )),
-                }
+        let upses: Vec<Candidate> = self
+            .upses
+            .iter()
+            .map(|s| Candidate {
+                name: &s.name,
+                info: s.dev.info.as_ref(),
+                node: s.dev.node.as_deref(),
+                matcher: s.dev.matcher.as_ref(),
+                bound: s.dev.worker.is_some(),
+                free: s.dev.free(),
+            })
+            .collect();
+        match assign(&upses, &f.node, &f.info, self.hotplug.mode) {
+            Assignment::Reattach(i) => {
+                // The worker drops a spare (the same node seen twice).
+                let u = &mut self.upses[i].dev;
+                u.node = Some(f.node.clone());
+                u.send(Msg::Attach(f));
             }
-            Discovery::Adopt => {
-                let ident = crate::device::usb::identity(&f.info);
-                let key =
-                    select::choose(&ident, &Options::default()).map_or("generic", |c| c.sub.key);
-                let taken = |n: &str| self.upses.iter().any(|s| s.name.eq_ignore_ascii_case(n));
-                let mut name = naming::stable_name(key, &f.info);
-                if taken(&name) {
-                    // Another unit with the same serial number: the port
-                    // tells them apart.
-                    let mut by_port = f.info.clone();
-                    by_port.serial = None;
-                    name = naming::stable_name(key, &by_port);
-                }
-                if taken(&name) {
-                    log(format_args!(
-                        "{}: a UPS called {name} is served already: not served",
-                        f.node
-                    ));
-                    return;
-                }
+            Assignment::Bind(i) => self.bind(i, f),
+            Assignment::Adopt { name, desc } => {
                 let i = self.upses.len();
                 let dev = Backend::new(None, Options::default(), Retry::default());
-                // LIST UPS shows the product, as a ups.conf desc would.
-                let desc = f.info.product.clone();
                 self.upses.push(Served::new(name, desc, dev));
                 self.bind(i, f);
             }
+            Assignment::Refuse(Refusal::Off) => {}
+            Assignment::Refuse(Refusal::NoFreeSection) => log(format_args!(
+                "{}: UPS {:04x}:{:04x} ({}) matches no free ups.conf section: not served",
+                f.node,
+                f.info.vid,
+                f.info.pid,
+                f.info.product.as_deref().unwrap_or("no product string")
+            )),
+            Assignment::Refuse(Refusal::NameTaken(name)) => log(format_args!(
+                "{}: a UPS called {name} is served already: not served",
+                f.node
+            )),
         }
     }
 

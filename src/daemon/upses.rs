@@ -5,7 +5,7 @@
 //! them all ([`View`], the session's [`Upses`]).
 
 use crate::config::setup::Retry;
-use crate::device::io::{Dev, Found};
+use crate::device::io::Dev;
 use crate::device::matcher::Matcher;
 use crate::device::shared::{Mirror, Msg};
 use crate::device::worker::Handle;
@@ -87,15 +87,6 @@ impl Backend {
             Some(t) if !aged => t + limit + 1,
             _ => u64::MAX,
         }
-    }
-
-    /// Is this the device this UPS was bound to, and not in use by it
-    /// elsewhere? (Two units may share a bogus serial number.)
-    pub(super) fn owns(&self, f: &Found<Dev>) -> bool {
-        self.info
-            .as_ref()
-            .is_some_and(|i| crate::device::usb::same_device(i, &f.info))
-            && self.node.as_ref().map_or(true, |n| *n == f.node)
     }
 
     /// Unbound, or its device was unplugged: a section that may take a
