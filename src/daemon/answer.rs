@@ -2,56 +2,13 @@
 //! debug level (passwords masked), handed to the connection's
 //! [`Session`], and the session's [`Action`] applied to the server: the
 //! login table, the FSD latch, SET VAR and INSTCMD forwarded to the
-//! worker with their TRACKING entry, the failed-login limit.
+//! worker with their TRACKING entry, the failed-login limit
+//! ([`crate::proto::ratelimit::LoginLimit`], its events logged).
 
 use super::upses::{Login, View};
-use super::{Daemon, RX, TX};
-use crate::proto::ratelimit::{self, Counted, RateLimiter};
+use super::{Daemon, TX};
 use crate::proto::{Action, Env, ErrCode, LexError, Overflow, Reply, TrackingStatus};
 use crate::sys::log::{debug, log};
-use std::net::IpAddr;
-
-/// The login limit (`LOGIN_FAILURES`) as the loop uses it: the table,
-/// and what was already said about it.
-pub(super) struct Logins {
-    pub(super) table: RateLimiter,
-    /// No failure yet: nobody can be limited, no lookup per line.
-    pub(super) failed_once: bool,
-    /// "Table full" was logged.
-    pub(super) full_said: bool,
-}
-
-impl Logins {
-    /// For `LOGIN_FAILURES n` (0: no limit).
-    pub(super) fn new(n: u32) -> Option<Logins> {
-        (n > 0).then(|| Logins {
-            table: RateLimiter::new(n, ratelimit::DEFAULT_REFILL_MS),
-            failed_once: false,
-            full_said: false,
-        })
-    }
-
-    pub(super) fn limited(&self, peer: IpAddr, now: u64) -> bool {
-        self.failed_once && self.table.is_limited(peer, now)
-    }
-
-    /// Count a wrong login by `peer`; log when it becomes limited.
-    pub(super) fn failed(&mut self, peer: IpAddr, now: u64) {
-        self.failed_once = true;
-        match self.table.failure(peer, now) {
-            Ok(Counted::NowLimited) => log(format_args!(
-                "{peer}: too many failed logins: refused for {} s",
-                self.table.retry_after(peer, now).div_ceil(1000)
-            )),
-            Ok(Counted::Counted) => {}
-            Err(e) if !self.full_said => {
-                self.full_said = true;
-                log(format_args!("{e}"));
-            }
-            Err(_) => {}
-        }
-    }
-}
 
 impl Daemon {
     /// Answer every complete line received that fits the send buffer, and
@@ -74,22 +31,12 @@ impl Daemon {
         };
         let (rx, tx) = (&mut slot.rx[..], &mut slot.tx[..]);
         let (mut grow, small) = (false, tx.len() < TX);
-        if c.discard {
-            match rx[..c.rx_len].iter().position(|&b| b == b'\n') {
-                Some(lf) => {
-                    rx.copy_within(lf + 1..c.rx_len, 0);
-                    c.rx_len -= lf + 1;
-                    c.discard = false;
-                }
-                None => c.rx_len = 0,
-            }
-        }
+        c.rx.skip_discarded(rx);
         let mut start = 0;
         while !c.closing {
-            let Some(lf) = rx[start..c.rx_len].iter().position(|&b| b == b'\n') else {
+            let Some((line, next)) = c.rx.line_at(rx, start) else {
                 break;
             };
-            let line = &rx[start..start + lf];
             if crate::sys::log::level() >= 2 {
                 let text = String::from_utf8_lossy(line);
                 // Never a password in the log.
@@ -117,7 +64,9 @@ impl Daemon {
             c.session.set_auth_limited(limited);
             let r = c.session.handle_line(line, scratch, &env, &mut out);
             if let (true, Some(l)) = (c.session.take_auth_failure(), limiter.as_mut()) {
-                l.failed(c.peer, now);
+                if let Some(e) = l.failed(c.peer, now) {
+                    log(format_args!("{e}"));
+                }
             }
             match r {
                 Ok(action) => {
@@ -174,7 +123,7 @@ impl Daemon {
                         }
                     }
                     c.tx_len += out.len();
-                    start += lf + 1;
+                    start = next;
                 }
                 // Room comes back once the pending bytes are sent.
                 Err(Overflow::Full) if c.tx_len > c.tx_sent => break,
@@ -191,18 +140,17 @@ impl Daemon {
                     out.clear();
                     let _ = out.err(ErrCode::TooLong);
                     c.tx_len += out.len();
-                    start += lf + 1;
+                    start = next;
                 }
             }
         }
-        rx.copy_within(start..c.rx_len, 0);
-        c.rx_len -= start;
+        c.rx.consume(rx, start);
         if grow {
             slot.tx = vec![0; TX].into_boxed_slice();
             return self.answer(i, now);
         }
         // (A full buffer of lines waiting for reply room is not one.)
-        if c.rx_len == RX && !c.closing && !rx.contains(&b'\n') {
+        if c.rx.overlong(rx) && !c.closing {
             // A full buffer without a LF: refuse the line, skip its rest.
             let mut out = Reply::new(&mut tx[c.tx_len..]);
             if c.session
@@ -210,8 +158,7 @@ impl Daemon {
                 .is_ok()
             {
                 c.tx_len += out.len();
-                c.rx_len = 0;
-                c.discard = true;
+                c.rx.refuse_overlong();
             }
         }
     }

@@ -3,6 +3,7 @@
 //! (`pump`), closing. What a line means is [`super::answer`]'s.
 
 use super::{Daemon, ACCEPT_BUDGET, CLIENT_BASE, RX, TX_SMALL, WRITE_BUDGET};
+use crate::proto::framing::Framer;
 use crate::proto::Session;
 use crate::sys::log::{debug, log};
 use mio::net::TcpStream;
@@ -17,13 +18,11 @@ pub(super) struct Conn {
     pub(super) peer: IpAddr,
     pub(super) seq: u64,
     pub(super) session: Session,
-    /// Bytes received and not yet answered.
-    pub(super) rx_len: usize,
+    /// Bytes received and not yet answered, in the slot's `rx`.
+    pub(super) rx: Framer,
     /// Reply bytes `tx_sent..tx_len` still to send.
     pub(super) tx_sent: usize,
     pub(super) tx_len: usize,
-    /// Dropping the rest of a line that was too long.
-    pub(super) discard: bool,
     /// LOGOUT: close once the reply is out.
     pub(super) closing: bool,
     /// In the busy queue.
@@ -152,10 +151,9 @@ impl Daemon {
             peer,
             seq,
             session: Session::new(now, self.seeds.hash_one(seq)).with_idle_timeout(self.idle_ms),
-            rx_len: 0,
+            rx: Framer::default(),
             tx_sent: 0,
             tx_len: 0,
-            discard: false,
             closing: false,
             queued: false,
         });
@@ -218,20 +216,21 @@ impl Daemon {
             }
             // Lines left unanswered (the reply buffer filled) are
             // answered now that it is empty; only then is the socket done.
-            if drained && !slot.rx[..c.rx_len].contains(&b'\n') {
+            if drained && !c.rx.has_line(&slot.rx) {
                 return Next::Open;
             }
-            if c.rx_len == RX {
+            if c.rx.is_full(&slot.rx) {
                 // Full of lines that did not fit the reply buffer: answer
                 // them now that it is empty.
                 continue;
             }
-            let room = RX - c.rx_len;
-            match c.stream.read(&mut slot.rx[c.rx_len..]) {
+            let room = c.rx.room(&mut slot.rx);
+            let space = room.len();
+            match c.stream.read(room) {
                 Ok(0) => return Next::Close,
                 Ok(n) => {
-                    c.rx_len += n;
-                    drained = n < room;
+                    c.rx.filled(n);
+                    drained = n < space;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Open,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

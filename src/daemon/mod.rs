@@ -83,11 +83,11 @@ use crate::config::setup::{Args, MAX_LISTENERS};
 use crate::config::upsmon_conf::UpsmonConf;
 use crate::device::io::Dev;
 use crate::device::shared::{Notify, Report};
+use crate::proto::ratelimit::LoginLimit;
 use crate::proto::tracking::Table;
 use crate::proto::{Users, MAX_LINE, MAX_REPLY_LINE};
 use crate::store::MAX_VARS;
 use crate::sys::clock::Clock;
-use answer::Logins;
 use clients::Slot;
 use discovery::Hotplug;
 use links::MAX_LINKS;
@@ -177,7 +177,7 @@ struct Daemon {
     hotplug: Hotplug,
     /// Failed logins per address (`None`: `LOGIN_FAILURES 0`); whether
     /// any failure was seen yet; whether "table full" was logged.
-    limiter: Option<Logins>,
+    limiter: Option<LoginLimit>,
     /// The built-in upsmon, with `upsmon.conf`.
     watch: Option<Watch>,
     /// What the monitor was built from (a reload rebuilds it on change).

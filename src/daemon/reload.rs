@@ -2,12 +2,12 @@
 //! once, the rest logged as taking effect at restart; the built-in
 //! monitor rebuilt when `upsmon.conf` changed.
 
-use super::answer::Logins;
 use super::setup::{Setup, UpsSpec};
 use super::upsmon::Watch;
 use super::{Daemon, MAX_SLOTS};
 use crate::config::setup::Args;
 use crate::config::upsmon_conf::UpsmonConf;
+use crate::proto::ratelimit::LoginLimit;
 use crate::sys::log::log;
 use std::net::SocketAddr;
 
@@ -32,8 +32,8 @@ impl Daemon {
         };
         self.users = new.users;
         let burst = (new.login_failures > 0).then_some(new.login_failures);
-        if self.limiter.as_ref().map(|l| l.table.burst()) != burst {
-            self.limiter = Logins::new(new.login_failures);
+        if self.limiter.as_ref().map(|l| l.burst()) != burst {
+            self.limiter = LoginLimit::new(new.login_failures);
         }
         self.maxage_ms = new.maxage_ms;
         self.idle_ms = new.idle_ms;

@@ -3,7 +3,6 @@
 //! drop of privileges, and the UPSes (simulated ones started at once, and
 //! their first data awaited).
 
-use super::answer::Logins;
 use super::clients::Slot;
 use super::discovery::Hotplug;
 use super::setup::{Setup, Source, UpsSpec};
@@ -13,6 +12,7 @@ use super::{Daemon, FIRST_DATA_MS, HELPER, MAX_SLOTS, SIGNALS, WAKE};
 use crate::config::setup::{Discovery, MAX_LISTENERS};
 use crate::config::upsmon_conf;
 use crate::device::shared::{Notify, Report};
+use crate::proto::ratelimit::LoginLimit;
 use crate::proto::tracking::Table;
 use crate::proto::MAX_LINE;
 use crate::sys::clock::{self, Clock};
@@ -224,7 +224,7 @@ impl Daemon {
                 known: Vec::new(),
                 rescan_at: u64::MAX,
             },
-            limiter: Logins::new(setup.login_failures),
+            limiter: LoginLimit::new(setup.login_failures),
             watch,
             upsmon_conf,
             configured,

@@ -12,13 +12,16 @@
 //!   reads UPS data through the [`Upses`] trait;
 //! - [`users`]: the rights of upsd.users;
 //! - [`desc`]: texts for `GET DESC` and `GET CMDDESC`;
-//! - [`tracking`]: TRACKING ids and results;
-//! - [`ratelimit`]: failed logins per source address.
+//! - [`tracking`]: TRACKING ids and the results table;
+//! - [`ratelimit`]: failed logins per source address, and the server's
+//!   login limit;
+//! - [`framing`]: request lines cut from a receive buffer.
 //!
 //! Nothing here does I/O, reads the clock or allocates while answering:
 //! sockets, buffers, time and the tracking table belong to the server.
 
 pub mod desc;
+pub mod framing;
 pub mod lexer;
 pub mod ratelimit;
 pub mod request;

@@ -243,6 +243,80 @@ impl RateLimiter {
     }
 }
 
+/// The server's login limit (`LOGIN_FAILURES`): the table, and what was
+/// already said about it. The server logs the [`LimitEvent`]s it returns.
+#[derive(Debug)]
+pub struct LoginLimit {
+    table: RateLimiter,
+    /// No failure yet: nobody can be limited, no lookup per line.
+    failed_once: bool,
+    /// "Table full" was said.
+    full_said: bool,
+}
+
+/// Something about the limit worth a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitEvent {
+    /// `peer` used its last try: refused for `retry_after_ms`.
+    NowLimited { peer: IpAddr, retry_after_ms: u64 },
+    /// The table filled up (said once).
+    Full(TableFull),
+}
+
+impl fmt::Display for LimitEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LimitEvent::NowLimited {
+                peer,
+                retry_after_ms,
+            } => write!(
+                f,
+                "{peer}: too many failed logins: refused for {} s",
+                retry_after_ms.div_ceil(1000)
+            ),
+            LimitEvent::Full(e) => e.fmt(f),
+        }
+    }
+}
+
+impl LoginLimit {
+    /// For `LOGIN_FAILURES n` (0: no limit).
+    pub fn new(n: u32) -> Option<LoginLimit> {
+        (n > 0).then(|| LoginLimit {
+            table: RateLimiter::new(n, DEFAULT_REFILL_MS),
+            failed_once: false,
+            full_said: false,
+        })
+    }
+
+    /// Failures allowed before the limit (`LOGIN_FAILURES`).
+    pub fn burst(&self) -> u32 {
+        self.table.burst()
+    }
+
+    /// Are `peer`'s credentials refused unchecked now?
+    pub fn limited(&self, peer: IpAddr, now: u64) -> bool {
+        self.failed_once && self.table.is_limited(peer, now)
+    }
+
+    /// Count a wrong login by `peer`.
+    pub fn failed(&mut self, peer: IpAddr, now: u64) -> Option<LimitEvent> {
+        self.failed_once = true;
+        match self.table.failure(peer, now) {
+            Ok(Counted::NowLimited) => Some(LimitEvent::NowLimited {
+                peer,
+                retry_after_ms: self.table.retry_after(peer, now),
+            }),
+            Ok(Counted::Counted) => None,
+            Err(e) if !self.full_said => {
+                self.full_said = true;
+                Some(LimitEvent::Full(e))
+            }
+            Err(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,5 +426,36 @@ mod tests {
         assert_eq!(r.burst(), 1);
         assert_eq!(r.failure(v4(1), 0), Ok(Counted::NowLimited));
         assert!(!r.is_limited(v4(1), 1));
+    }
+
+    #[test]
+    fn the_login_limit_says_each_thing_once() {
+        assert!(LoginLimit::new(0).is_none());
+        let mut l = LoginLimit::new(2).unwrap();
+        assert_eq!(l.burst(), 2);
+        let a = v4(1);
+        assert!(!l.limited(a, 0));
+        assert_eq!(l.failed(a, 0), None);
+        let e = l.failed(a, 1000).unwrap();
+        assert_eq!(
+            e,
+            LimitEvent::NowLimited {
+                peer: a,
+                retry_after_ms: DEFAULT_REFILL_MS - 1000
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "10.0.0.1: too many failed logins: refused for 5 s"
+        );
+        assert!(l.limited(a, 1000) && !l.limited(v4(2), 1000));
+        // Every entry draining: the table is full, said once only.
+        let mut full = 0;
+        for n in 2..(CAPACITY as u32 + 10) {
+            if let Some(LimitEvent::Full(_)) = l.failed(v4(n), 1000) {
+                full += 1;
+            }
+        }
+        assert_eq!(full, 1);
     }
 }
