@@ -1,11 +1,12 @@
-//! SIGHUP: the configuration read again and applied, what can be at
-//! once, the rest logged as taking effect at restart; the built-in
-//! monitor rebuilt when `upsmon.conf` changed.
+//! SIGHUP: the configuration read again and applied as
+//! [`setup::plan`] says: what can be at once, the rest logged as taking
+//! effect at restart; the built-in monitor rebuilt when `upsmon.conf`
+//! changed.
 
 use super::setup::{Setup, UpsSpec};
 use super::upsmon::Watch;
 use super::{Daemon, MAX_SLOTS};
-use crate::config::setup::Args;
+use crate::config::setup::{self, Args, Running};
 use crate::config::upsmon_conf::UpsmonConf;
 use crate::proto::ratelimit::LoginLimit;
 use crate::sys::log::log;
@@ -30,48 +31,45 @@ impl Daemon {
                 return;
             }
         };
-        self.users = new.users;
-        let burst = (new.login_failures > 0).then_some(new.login_failures);
-        if self.limiter.as_ref().map(|l| l.burst()) != burst {
-            self.limiter = LoginLimit::new(new.login_failures);
-        }
-        self.maxage_ms = new.maxage_ms;
-        self.idle_ms = new.idle_ms;
-        self.tracking.set_ttl(new.trackingdelay_ms);
         let bound: Vec<SocketAddr> = self
             .listeners
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .collect();
-        if new.listen.iter().any(|(a, _)| !bound.contains(a)) {
-            log(format_args!(
-                "reload: new LISTEN addresses take effect at restart"
-            ));
+        let served: Vec<&str> = self.upses.iter().map(|s| s.name.as_str()).collect();
+        let plan = setup::plan(
+            &Running {
+                bound: &bound,
+                slots: self.slots.len(),
+                max_slots: MAX_SLOTS,
+                configured: &self.configured,
+                served: &served,
+                login_limit: self.limiter.as_ref().map(|l| l.burst()),
+                upsmon: self.upsmon_conf.as_ref(),
+            },
+            &new,
+        );
+        self.users = new.users;
+        if plan.new_login_limit {
+            self.limiter = LoginLimit::new(new.login_failures);
         }
-        if new.maxconn.min(MAX_SLOTS) != self.slots.len() {
-            log(format_args!("reload: MAXCONN takes effect at restart"));
-        }
-        for name in &self.configured {
-            if !new.upses.iter().any(|u| u.name.eq_ignore_ascii_case(name)) {
-                log(format_args!(
-                    "reload: {name} is no longer configured: served until restart"
-                ));
-            }
+        self.maxage_ms = new.maxage_ms;
+        self.idle_ms = new.idle_ms;
+        self.tracking.set_ttl(new.trackingdelay_ms);
+        for note in &plan.at_restart {
+            log(format_args!("reload: {note}"));
         }
         let added: Vec<UpsSpec> = new
             .upses
             .into_iter()
-            .filter(|u| {
-                !self
-                    .upses
-                    .iter()
-                    .any(|s| s.name.eq_ignore_ascii_case(&u.name))
-            })
+            .enumerate()
+            .filter(|(i, _)| plan.added.contains(i))
+            .map(|(_, u)| u)
             .collect();
         if let Err(e) = self.add_upses(added, now) {
             log(format_args!("reload: {e}"));
         }
-        if new.upsmon != self.upsmon_conf {
+        if plan.new_monitor {
             self.reload_monitor(new.upsmon);
         }
         log(format_args!("configuration reloaded"));
