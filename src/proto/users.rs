@@ -1,9 +1,9 @@
 //! Who may do what: the rights of `upsd.users`, as plain data.
 //!
-//! Read first: `nut-protocol.md` §4. The configuration reader builds a
-//! [`Users`]; the session asks it at command time, so a reload takes
-//! effect on open connections at once, as in upsd. Reading (GET, LIST)
-//! never needs a user.
+//! Read first: `docs/design/nut-protocol.md` §4. The configuration
+//! reader builds a [`Users`]; the session asks it at command time, so a
+//! reload takes effect on open connections at once, as in upsd. Reading
+//! (GET, LIST) never needs a user.
 
 /// `upsmon primary|secondary` (and the old `master|slave`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
