@@ -105,7 +105,7 @@ use crate::proto::{
     Action, Data, Env, Live, Overflow, Reply, Session, TrackingId, TrackingStatus, UpsView, Upses,
     VarRange, MAX_LINE, MAX_REPLY_LINE,
 };
-use crate::proto::{Actions, InstCmds, Upsmon, User, Users};
+use crate::proto::{Actions, InstCmds, Right, Upsmon, User, Users};
 use crate::store::{Store, MAX_VARS};
 use crate::ups::table::{st, Lookup};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -526,8 +526,10 @@ pub fn upsd_users(data: &[u8]) {
     };
     for user in &u.users {
         assert!(u.get(&user.name).is_some());
-        let _ = (user.may_login(), user.may_primary(), user.may_fsd());
-        let _ = (user.may_set(), user.may_instcmd("load.off"));
+        for r in [Right::Login, Right::Primary, Right::Fsd, Right::Set] {
+            let _ = user.has(r);
+        }
+        let _ = user.has(Right::InstCmd("load.off"));
     }
 }
 

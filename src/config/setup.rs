@@ -12,8 +12,8 @@
 //! at once and what waits for a restart is [`plan`]'s.
 
 use super::upsmon_conf::{self, UpsmonConf};
-use super::{ups_conf, upsd_conf, upsd_users, ConfigError, Role};
-use crate::proto::users::{Actions, InstCmds, Upsmon, User, Users};
+use super::{ups_conf, upsd_conf, upsd_users, ConfigError};
+use crate::proto::users::Users;
 use crate::ups::options::Options;
 use crate::ups::select;
 use std::fmt;
@@ -152,7 +152,7 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
         if have(upsd_users::FILE) {
             let u = upsd_users::load(dir).map_err(|e| e.to_string())?;
             warn_all(shell, &u.warnings);
-            users = proto_users(&u);
+            users = u.into_users();
         }
         if have(ups_conf::FILE) {
             let c = ups_conf::load(dir).map_err(|e| e.to_string())?;
@@ -451,36 +451,6 @@ pub fn plan<S>(running: &Running, new: &Setup<S>) -> ReloadPlan {
         at_restart,
         added,
         new_monitor: new.upsmon.as_ref() != running.upsmon,
-    }
-}
-
-/// upsd.users as the protocol's rights.
-fn proto_users(u: &upsd_users::Users) -> Users {
-    Users {
-        users: u
-            .users
-            .iter()
-            .map(|u| User {
-                name: u.name.clone(),
-                password: u.password.clone(),
-                actions: Actions {
-                    set: u.actions.set,
-                    fsd: u.actions.fsd,
-                    login: u.actions.login,
-                    primary: u.actions.primary || u.actions.master,
-                },
-                instcmds: if u.instcmds.all {
-                    InstCmds::All
-                } else {
-                    InstCmds::List(u.instcmds.names.clone())
-                },
-                upsmon: match u.upsmon {
-                    Some(Role::Primary) => Upsmon::Primary,
-                    Some(Role::Secondary) => Upsmon::Secondary,
-                    None => Upsmon::None,
-                },
-            })
-            .collect(),
     }
 }
 

@@ -1,7 +1,9 @@
-//! Who may do what: the rights of `upsd.users`, as plain data.
+//! Who may do what: the rights of `upsd.users`, as plain data. This is
+//! the one model of that file: `config::upsd_users` parses the text into
+//! these [`User`]s, the session asks them.
 //!
-//! Read first: `docs/design/nut-protocol.md` §4. The configuration
-//! reader builds a [`Users`]; the session asks it at command time, so a
+//! Read first: `docs/design/nut-protocol.md` §4. The session asks the
+//! [`Users`] at command time, so a
 //! reload takes effect on open connections at once, as in upsd. Reading
 //! (GET, LIST) never needs a user.
 
@@ -25,8 +27,10 @@ pub struct Actions {
     pub fsd: bool,
     /// `LOGIN`: the LOGIN command without being an upsmon.
     pub login: bool,
-    /// `PRIMARY` or `MASTER`: the PRIMARY and MASTER commands.
+    /// `PRIMARY`: the PRIMARY and MASTER commands.
     pub primary: bool,
+    /// `MASTER`, the old name of `PRIMARY` (kept apart as configured).
+    pub master: bool,
 }
 
 /// `instcmds = ...`.
@@ -48,6 +52,8 @@ impl Default for InstCmds {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct User {
     pub name: String,
+    /// Line of its `[name]` header in upsd.users (0: not from a file).
+    pub line: usize,
     pub password: String,
     pub actions: Actions,
     pub instcmds: InstCmds,
@@ -70,7 +76,7 @@ impl User {
         let primary = self.upsmon == Upsmon::Primary;
         match right {
             Right::Login => self.actions.login || self.upsmon != Upsmon::None,
-            Right::Primary => self.actions.primary || primary,
+            Right::Primary => self.actions.primary || self.actions.master || primary,
             Right::Fsd => self.actions.fsd || primary,
             Right::Set => self.actions.set,
             Right::InstCmd(cmd) => match &self.instcmds {
