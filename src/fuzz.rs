@@ -105,7 +105,7 @@ use crate::proto::{
     Action, Data, Env, Live, Overflow, Reply, Session, TrackingId, TrackingStatus, UpsView, Upses,
     VarRange, MAX_LINE, MAX_REPLY_LINE,
 };
-use crate::proto::{Actions, InstCmds, Right, Upsmon, User, Users};
+use crate::proto::{InstCmds, Right, Rights, Upsmon, User, Users};
 use crate::store::{Store, MAX_VARS};
 use crate::ups::table::{st, Lookup};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -274,9 +274,9 @@ fn fuzz_users() -> Users {
         password: password.into(),
         ..User::default()
     };
-    let set = Actions {
+    let set = Rights {
         set: true,
-        ..Actions::default()
+        ..Rights::default()
     };
     Users {
         users: vec![
@@ -289,16 +289,16 @@ fn fuzz_users() -> Users {
                 ..user("upsslave", "pw")
             },
             User {
-                actions: Actions {
+                actions: Rights {
                     set: true,
                     fsd: true,
-                    ..Actions::default()
+                    ..Rights::default()
                 },
                 instcmds: InstCmds::List(vec!["load.off".into(), "beeper.mute".into()]),
                 ..user("admin", "adminpw")
             },
             User {
-                actions: Actions {
+                actions: Rights {
                     login: true,
                     primary: true,
                     ..set

@@ -6,7 +6,7 @@
 //! quoting, or a server older than NUT 2.8.0, works here as it does
 //! there.
 
-use crate::monitor::remote::{Conversation, Reply};
+use crate::monitor::remote::{Answer, Conversation};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 
@@ -78,30 +78,31 @@ fn raise(stream: &TcpStream, ups: &str, user: &str, password: &str) -> Result<()
     let mut conv = Conversation::start(ups, user, password, true, &mut out);
     send(&mut out)?;
     let mut line = Vec::new();
-    let mut answer = |conv: &mut Conversation, out: &mut String| -> Result<Option<Reply>, String> {
-        line.clear();
-        match r.read_until(b'\n', &mut line) {
-            Ok(0) => Err("the server closed the connection".into()),
-            Ok(_) => {
-                let text = line.strip_suffix(b"\n").unwrap_or(&line);
-                Ok(conv.line(text.strip_suffix(b"\r").unwrap_or(text), out))
+    let mut answer =
+        |conv: &mut Conversation, out: &mut String| -> Result<Option<Answer>, String> {
+            line.clear();
+            match r.read_until(b'\n', &mut line) {
+                Ok(0) => Err("the server closed the connection".into()),
+                Ok(_) => {
+                    let text = line.strip_suffix(b"\n").unwrap_or(&line);
+                    Ok(conv.line(text.strip_suffix(b"\r").unwrap_or(text), out))
+                }
+                Err(e) => Err(e.to_string()),
             }
-            Err(e) => Err(e.to_string()),
-        }
-    };
+        };
     while conv.unanswered() > 0 {
         let reply = answer(&mut conv, &mut out)?;
         // The MASTER fallback, if PRIMARY was refused.
         send(&mut out)?;
-        if let Some(Reply::Refused { request, err }) = reply {
+        if let Some(Answer::Refused { request, err }) = reply {
             return Err(format!("{request} refused: {err}"));
         }
     }
     conv.fsd(&mut out).map_err(|e| e.to_string())?;
     send(&mut out)?;
     let done = match answer(&mut conv, &mut out)? {
-        Some(Reply::FsdSet) => Ok(()),
-        Some(Reply::FsdRefused(err)) => Err(format!("FSD refused: {err}")),
+        Some(Answer::FsdSet) => Ok(()),
+        Some(Answer::FsdRefused(err)) => Err(format!("FSD refused: {err}")),
         other => Err(format!("FSD: unexpected answer ({other:?})")),
     };
     let _ = w.write_all(b"LOGOUT\n");

@@ -298,8 +298,8 @@ fn unsendable(what: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::users::Actions;
     use crate::proto::users::Right::{Fsd, InstCmd, Login, Primary, Set};
+    use crate::proto::users::Rights;
 
     fn users(text: &str) -> UsersFile {
         parse(Path::new("upsd.users"), text.as_bytes()).unwrap()
@@ -327,9 +327,9 @@ mod tests {
                 name: "upsduser".into(),
                 line: 1,
                 password: "password".into(),
-                actions: Actions {
+                actions: Rights {
                     set: true,
-                    ..Actions::default()
+                    ..Rights::default()
                 },
                 instcmds: InstCmds::All,
                 upsmon: Upsmon::Primary,
@@ -368,7 +368,7 @@ mod tests {
         assert_eq!(admin.password, "mypass");
         assert_eq!(
             admin.actions,
-            Actions {
+            Rights {
                 set: true,
                 fsd: true,
                 login: true,

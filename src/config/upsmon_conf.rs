@@ -266,7 +266,7 @@ pub enum ShutdownExit {
 
 /// One `MONITOR` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Monitor {
+pub struct MonitorLine {
     pub line: usize,
     /// `ups[@host[:port]]` as written: the `%s` of notify messages.
     pub system: String,
@@ -286,7 +286,7 @@ pub struct Monitor {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpsmonConf {
     /// In file order; at least one.
-    pub monitors: Vec<Monitor>,
+    pub monitors: Vec<MonitorLine>,
     pub minsupplies: u32,
     /// Words of `SHUTDOWNCMD`; see [`shell_command`].
     pub shutdowncmd: Option<Vec<String>>,
@@ -624,7 +624,7 @@ fn shutdownexit(d: &Directive) -> Result<ShutdownExit, ConfigError> {
     }
 }
 
-fn monitor(d: &Directive) -> Result<Monitor, ConfigError> {
+fn monitor(d: &Directive) -> Result<MonitorLine, ConfigError> {
     const USAGE: &str = "MONITOR <ups>@<host> <powervalue> <user> <password> <primary|secondary>";
     let args = d.args();
     if args.len() == 4 && args[0] != "=" && Role::parse(&args[3]).is_some() {
@@ -649,7 +649,7 @@ fn monitor(d: &Directive) -> Result<Monitor, ConfigError> {
             a[4]
         ))
     })?;
-    Ok(Monitor {
+    Ok(MonitorLine {
         line: d.line.line,
         system: a[0].clone(),
         ups,
@@ -734,7 +734,7 @@ mod tests {
         let c = conf("MONITOR upsname@localhost 1 upsduser password primary\n");
         assert_eq!(
             c.monitors,
-            vec![Monitor {
+            vec![MonitorLine {
                 line: 1,
                 system: "upsname@localhost".into(),
                 ups: "upsname".into(),
@@ -814,7 +814,7 @@ DEBUG_MIN 2
         assert_eq!(c.monitors[0].role, Role::Primary);
         assert_eq!(
             c.monitors[1],
-            Monitor {
+            MonitorLine {
                 line: 3,
                 system: "other@nas.lan:3494".into(),
                 ups: "other".into(),

@@ -271,7 +271,7 @@ impl Daemon {
         }
         // Last: logouts of idle clients count for a primary's wait.
         if let Some(w) = &mut self.watch {
-            next = next.min(w.run(&mut self.upses, self.poll.registry(), now, self.maxage_ms));
+            next = next.min(w.tick(&mut self.upses, self.poll.registry(), now, self.maxage_ms));
         }
         next
     }

@@ -3,17 +3,17 @@
 //! and the commands it asks for (power-down flag, SHUTDOWNCMD through the
 //! privileged helper, NOTIFY).
 
-use super::links::{Connected, Link, MAX_LINKS, NET_TIMEOUT_MS};
+use super::links::{Connected, RemoteLink, MAX_LINKS, NET_TIMEOUT_MS};
 use super::upses::Served;
 use super::{Daemon, REMOTE_TOP};
 use crate::config::upsmon_conf::{self, UpsmonConf};
 use crate::config::Role;
-use crate::monitor::remote::Reply as Answer;
+use crate::monitor::remote::Answer;
 use crate::monitor::{self, Input, Monitor};
 use crate::proto::Data;
 use crate::sys::exec::Children;
 use crate::sys::log::log;
-use crate::sys::privsep::{self, Helper, Request};
+use crate::sys::privsep::{self, Helper, HelperRequest};
 use mio::unix::SourceFd;
 use mio::{Registry, Token, Waker};
 use std::io;
@@ -70,7 +70,7 @@ pub(super) struct Watch {
     pub(super) helper: Option<Helper>,
     pub(super) children: Children,
     /// Connections to other servers, for the remote entries.
-    pub(super) links: Vec<Link>,
+    pub(super) links: Vec<RemoteLink>,
     pub(super) connected: (Sender<Connected>, Receiver<Connected>),
     pub(super) waker: Arc<Waker>,
 }
@@ -101,7 +101,7 @@ pub(super) enum Seen {
 /// Whether a `MONITOR` entry names a UPS of this daemon: a loopback
 /// host, and no port written or one this daemon listens on (another
 /// port on this host is another server, a stock upsd say).
-pub(super) fn is_local(m: &upsmon_conf::Monitor, ports: &[u16]) -> bool {
+pub(super) fn is_local(m: &upsmon_conf::MonitorLine, ports: &[u16]) -> bool {
     let h = &m.host;
     let loopback = h.eq_ignore_ascii_case("localhost") || h == "127.0.0.1" || h == "::1";
     loopback && (!port_written(&m.system) || ports.contains(&m.port))
@@ -167,7 +167,7 @@ impl Watch {
                         m.system
                     ));
                 }
-                links.push(Link::new(
+                links.push(RemoteLink::new(
                     entries.len(),
                     &m.host,
                     m.port,
@@ -384,7 +384,7 @@ impl Watch {
     /// Feed the monitor what changed, the time and (while it waits for
     /// the secondaries) the login counts, and carry out what it asks;
     /// returns when it next wants to be called.
-    pub(super) fn run(
+    pub(super) fn tick(
         &mut self,
         upses: &mut [Served],
         registry: &Registry,
@@ -501,7 +501,7 @@ impl Watch {
             monitor::Action::FinalDelay { .. } => {}
             monitor::Action::WritePowerdownFlag if self.helper.is_some() => {
                 if self.powerdownflag.is_some() {
-                    self.ask_helper(Request::WriteFlag, registry, now);
+                    self.ask_helper(HelperRequest::WriteFlag, registry, now);
                 }
             }
             monitor::Action::WritePowerdownFlag => {
@@ -523,7 +523,7 @@ impl Watch {
                     l.down(registry);
                 }
                 if self.helper.is_some() {
-                    self.ask_helper(Request::Shutdown, registry, now);
+                    self.ask_helper(HelperRequest::Shutdown, registry, now);
                     return;
                 }
                 match &self.shutdowncmd {
@@ -559,7 +559,7 @@ impl Watch {
 
     /// Hand a request to the privileged helper; a helper that is gone
     /// is NOPARENT, as upsmon's lost parent.
-    pub(super) fn ask_helper(&mut self, r: Request, registry: &Registry, now: u64) {
+    pub(super) fn ask_helper(&mut self, r: HelperRequest, registry: &Registry, now: u64) {
         let Some(h) = &mut self.helper else {
             return;
         };
@@ -645,8 +645,8 @@ impl Daemon {
 mod tests {
     use super::*;
 
-    pub(super) fn entry(system: &str, host: &str, port: u16) -> upsmon_conf::Monitor {
-        upsmon_conf::Monitor {
+    pub(super) fn entry(system: &str, host: &str, port: u16) -> upsmon_conf::MonitorLine {
+        upsmon_conf::MonitorLine {
             line: 1,
             system: system.into(),
             ups: "ups".into(),

@@ -23,7 +23,7 @@ pub enum Conn {
 
 /// What the worker does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub enum Due {
     /// Run an update; `full` when the engine will make it a FULL walk
     /// (`pollfreq` has passed since the last one).
     Update { full: bool },
@@ -78,22 +78,22 @@ impl Sched {
 
     /// What to do at `now`; `next_full` is when the engine's next FULL
     /// walk is due ([`crate::ups::engine::Ups::next_full`]).
-    pub fn next_action(&self, now: u64, next_full: u64) -> Action {
+    pub fn next_action(&self, now: u64, next_full: u64) -> Due {
         let due = |t: u64| (now < t).then(|| t - now);
         match self.conn {
             Conn::Up { next_update } => match due(next_update) {
-                None => Action::Update {
+                None => Due::Update {
                     full: now > next_full,
                 },
-                ms => Action::Wait(ms),
+                ms => Due::Wait(ms),
             },
             Conn::Down {
                 next_try: Some(t), ..
             } => match due(t) {
-                None => Action::Connect,
-                ms => Action::Wait(ms),
+                None => Due::Connect,
+                ms => Due::Wait(ms),
             },
-            Conn::Down { next_try: None, .. } => Action::Wait(None),
+            Conn::Down { next_try: None, .. } => Due::Wait(None),
         }
     }
 
@@ -191,14 +191,14 @@ mod tests {
         s.connected(0);
         while now <= until {
             match s.next_action(now, last_full + pollfreq) {
-                Action::Update { full } => {
+                Due::Update { full } => {
                     out.push((now, full));
                     if full {
                         last_full = now;
                     }
                     s.updated(now);
                 }
-                Action::Wait(Some(ms)) => now += ms,
+                Due::Wait(Some(ms)) => now += ms,
                 a => panic!("{a:?} at {now}"),
             }
         }
@@ -230,20 +230,14 @@ mod tests {
     fn a_slow_update_eats_into_the_interval() {
         let mut s = Sched::new(2000, Retry::default());
         s.connected(0);
-        assert_eq!(s.next_action(1500, u64::MAX), Action::Wait(Some(500)));
+        assert_eq!(s.next_action(1500, u64::MAX), Due::Wait(Some(500)));
         // An update from 2000 to 6500 (a stalled GET_REPORT): the next one
         // was due at 4000, so it runs at once, not 2 s later.
-        assert!(matches!(
-            s.next_action(2000, u64::MAX),
-            Action::Update { .. }
-        ));
+        assert!(matches!(s.next_action(2000, u64::MAX), Due::Update { .. }));
         s.updated(2000);
-        assert!(matches!(
-            s.next_action(6500, u64::MAX),
-            Action::Update { .. }
-        ));
+        assert!(matches!(s.next_action(6500, u64::MAX), Due::Update { .. }));
         s.updated(6500);
-        assert_eq!(s.next_action(6600, u64::MAX), Action::Wait(Some(1900)));
+        assert_eq!(s.next_action(6600, u64::MAX), Due::Wait(Some(1900)));
     }
 
     /// Delays between attempts after a fault at `t0`, every attempt failing.
@@ -254,13 +248,13 @@ mod tests {
         let mut out = Vec::new();
         for _ in 0..n {
             match s.next_action(now, u64::MAX) {
-                Action::Wait(Some(ms)) => {
+                Due::Wait(Some(ms)) => {
                     out.push(Some(ms));
                     now += ms;
-                    assert_eq!(s.next_action(now, u64::MAX), Action::Connect);
+                    assert_eq!(s.next_action(now, u64::MAX), Due::Connect);
                     s.connect_failed(now);
                 }
-                Action::Wait(None) => {
+                Due::Wait(None) => {
                     out.push(None);
                     break;
                 }
@@ -287,16 +281,16 @@ mod tests {
             [Some(5000), Some(5000), Some(5000), None]
         );
         s.hotplugged(99_000);
-        assert_eq!(s.next_action(99_000, u64::MAX), Action::Connect);
+        assert_eq!(s.next_action(99_000, u64::MAX), Due::Connect);
         // A hot-plugged device is tried at once, whatever the back-off.
         let mut s = Sched::new(2000, Retry::default());
         backoff(&mut s, 0, 6);
         s.hotplugged(50);
-        assert_eq!(s.next_action(50, u64::MAX), Action::Connect);
+        assert_eq!(s.next_action(50, u64::MAX), Due::Connect);
         // Up, a hot-plug event changes nothing.
         s.connected(60);
         s.hotplugged(70);
-        assert_eq!(s.next_action(70, u64::MAX), Action::Wait(Some(1990)));
+        assert_eq!(s.next_action(70, u64::MAX), Due::Wait(Some(1990)));
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! What a worker and the loop share, and how they talk: a [`Link`], a
-//! mutex-guarded copy of the store, its commands and its state (locked
+//! What a worker and the loop share, and how they talk: a
+//! [`WorkerShare`], a mutex-guarded copy of the store, its commands and its state (locked
 //! only for the copy, never across I/O) plus the time of the last good
 //! update, which the loop checks against MAXAGE on every request; the
 //! loop's lock-free [`Mirror`] of it; [`Msg`]s from the loop to a worker
@@ -33,7 +33,7 @@ pub const NEVER: u64 = u64::MAX;
 
 /// One worker's shared state.
 #[derive(Debug)]
-pub struct Link {
+pub struct WorkerShare {
     pub(super) shared: Mutex<Shared>,
     /// Time of the last successful update or input report. A mutex of its
     /// own, not an AtomicU64: 32-bit MIPS and PowerPC have no 64-bit
@@ -41,9 +41,9 @@ pub struct Link {
     pub(super) last_update_ms: Mutex<u64>,
 }
 
-impl Link {
-    pub(super) fn new() -> Link {
-        Link {
+impl WorkerShare {
+    pub(super) fn new() -> WorkerShare {
+        WorkerShare {
             shared: Mutex::new(Shared::default()),
             last_update_ms: Mutex::new(NEVER),
         }
@@ -83,7 +83,7 @@ pub struct Mirror {
 impl Mirror {
     /// Copy what changed since the last refresh (`clone_from`: the copy
     /// reuses the mirror's memory). Returns whether anything had.
-    pub fn refresh(&mut self, link: &Link) -> bool {
+    pub fn refresh(&mut self, link: &WorkerShare) -> bool {
         let s = link.lock();
         if s.seq == self.seq {
             return false;
@@ -162,7 +162,7 @@ impl<D> Notify<D> {
         }
     }
 
-    /// Wake the loop (a [`Link`] changed).
+    /// Wake the loop (a [`WorkerShare`] changed).
     pub fn wake(&self) {
         // Fails only if the loop's poll is gone: nobody to tell.
         let _ = self.waker.wake();
@@ -175,7 +175,7 @@ mod tests {
 
     #[test]
     fn mirror_copies_only_changes() {
-        let link = Link::new();
+        let link = WorkerShare::new();
         let mut m = Mirror::default();
         assert!(!m.refresh(&link) && !m.seen());
         {

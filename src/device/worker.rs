@@ -21,7 +21,7 @@
 //!   `pollinterval` it runs [`Ups::update`] (QUICK or FULL as the engine
 //!   decides); commands and SET VAR run when the loop sends them (a
 //!   command's pauses are slept through here, as NUT's driver does).
-//! - What it shares with the loop is a [`Link`] ([`super::shared`]),
+//! - What it shares with the loop is a [`WorkerShare`] ([`super::shared`]),
 //!   locked only for a copy, never across I/O. The worker tells the loop
 //!   through [`Report`]s on a channel and a `mio::Waker`; the loop tells
 //!   the worker through [`Msg`]s on a channel and a byte on a socket
@@ -44,8 +44,8 @@
 //! NUT's driver does.
 
 use super::io::{DeviceIo, Found, Opener};
-use super::sched::{Action, Say, Sched};
-use super::shared::{Link, Msg, Notify, Report};
+use super::sched::{Due, Say, Sched};
+use super::shared::{Msg, Notify, Report, WorkerShare};
 use super::usb::{identity, UsbInfo};
 use crate::config::setup::Retry;
 use crate::hid::descriptor::MAX_REPORT_LEN;
@@ -79,7 +79,7 @@ pub struct Config {
 pub struct Handle<D> {
     tx: Sender<Msg<D>>,
     wake: UnixStream,
-    link: Arc<Link>,
+    link: Arc<WorkerShare>,
 }
 
 impl<D> Handle<D> {
@@ -93,7 +93,7 @@ impl<D> Handle<D> {
         true
     }
 
-    pub fn link(&self) -> &Link {
+    pub fn link(&self) -> &WorkerShare {
         &self.link
     }
 }
@@ -111,7 +111,7 @@ pub fn spawn<D: DeviceIo + 'static>(
     let (wake, wake_rx) = UnixStream::pair()?;
     wake.set_nonblocking(true)?;
     wake_rx.set_nonblocking(true)?;
-    let link = Arc::new(Link::new());
+    let link = Arc::new(WorkerShare::new());
     let poll_ms = match cfg.opts.pollinterval_ms {
         0 => 2000,
         ms => ms,
@@ -148,7 +148,7 @@ struct Worker<D: DeviceIo> {
     cfg: Config,
     clock: Clock,
     sched: Sched,
-    link: Arc<Link>,
+    link: Arc<WorkerShare>,
     notify: Notify<D>,
     rx: Receiver<Msg<D>>,
     wake_rx: UnixStream,
@@ -177,17 +177,17 @@ impl<D: DeviceIo> Worker<D> {
             let now = self.clock.now();
             let next_full = self.ups.as_ref().map_or(u64::MAX, |u| u.next_full());
             let more = match self.sched.next_action(now, next_full) {
-                Action::Update { .. } => {
+                Due::Update { .. } => {
                     self.update(now);
                     // Messages and input are served between updates even
                     // when a slow device makes them back to back.
                     self.wait(Some(0))
                 }
-                Action::Connect => {
+                Due::Connect => {
                     self.connect(now);
                     self.wait(Some(0))
                 }
-                Action::Wait(ms) => self.wait(ms),
+                Due::Wait(ms) => self.wait(ms),
             };
             if !more {
                 return;

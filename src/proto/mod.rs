@@ -35,4 +35,4 @@ pub use request::{parse, Command, Invalid, Request};
 pub use response::{ErrCode, Overflow, Reply, MAX_REPLY_LINE};
 pub use session::{Action, Data, Env, Live, Session, UpsView, Upses, VarRange};
 pub use tracking::{TrackingId, TrackingStatus};
-pub use users::{Actions, InstCmds, Right, Upsmon, User, Users};
+pub use users::{InstCmds, Right, Rights, Upsmon, User, Users};

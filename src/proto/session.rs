@@ -765,7 +765,7 @@ fn atoi(s: &str) -> i64 {
 mod tests {
     use super::*;
     use crate::proto::lexer::MAX_LINE;
-    use crate::proto::users::{Actions, InstCmds, Upsmon, User};
+    use crate::proto::users::{InstCmds, Rights, Upsmon, User};
     use crate::ups::table::Lookup;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -911,9 +911,9 @@ mod tests {
     }
 
     fn users() -> Users {
-        let with_set = Actions {
+        let with_set = Rights {
             set: true,
-            ..Actions::default()
+            ..Rights::default()
         };
         Users {
             users: vec![
@@ -926,10 +926,10 @@ mod tests {
                     ..user("upsslave", "pw")
                 },
                 User {
-                    actions: Actions {
+                    actions: Rights {
                         set: true,
                         fsd: true,
-                        ..Actions::default()
+                        ..Rights::default()
                     },
                     instcmds: InstCmds::List(vec!["load.off".into(), "beeper.mute".into()]),
                     ..user("admin", "adminpw")

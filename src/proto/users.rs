@@ -20,7 +20,7 @@ pub enum Upsmon {
 
 /// `actions = ...` words (case-insensitive in the file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Actions {
+pub struct Rights {
     /// `SET`: SET VAR.
     pub set: bool,
     /// `FSD`: the FSD command.
@@ -55,7 +55,7 @@ pub struct User {
     /// Line of its `[name]` header in upsd.users (0: not from a file).
     pub line: usize,
     pub password: String,
-    pub actions: Actions,
+    pub actions: Rights,
     pub instcmds: InstCmds,
     pub upsmon: Upsmon,
 }
@@ -163,10 +163,10 @@ mod tests {
                 User {
                     name: "admin".into(),
                     password: "Secret".into(),
-                    actions: Actions {
+                    actions: Rights {
                         set: true,
                         fsd: true,
-                        ..Actions::default()
+                        ..Rights::default()
                     },
                     instcmds: InstCmds::List(vec!["load.off".into(), "BEEPER.MUTE".into()]),
                     ..User::default()
@@ -174,9 +174,9 @@ mod tests {
                 User {
                     name: "mon".into(),
                     password: "other".into(),
-                    actions: Actions {
+                    actions: Rights {
                         set: true,
-                        ..Actions::default()
+                        ..Rights::default()
                     },
                     ..User::default()
                 },
@@ -184,10 +184,10 @@ mod tests {
                     name: "root".into(),
                     password: "r".into(),
                     instcmds: InstCmds::All,
-                    actions: Actions {
+                    actions: Rights {
                         login: true,
                         primary: true,
-                        ..Actions::default()
+                        ..Rights::default()
                     },
                     ..User::default()
                 },

@@ -25,16 +25,16 @@ pub const POWERDOWN_MAGIC: &[u8] = b"upsmon-shutdown-file";
 
 /// Requests to the helper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Request {
+pub enum HelperRequest {
     WriteFlag,
     Shutdown,
 }
 
-impl Request {
+impl HelperRequest {
     fn byte(self) -> u8 {
         match self {
-            Request::WriteFlag => b'F',
-            Request::Shutdown => b'S',
+            HelperRequest::WriteFlag => b'F',
+            HelperRequest::Shutdown => b'S',
         }
     }
 }
@@ -47,7 +47,7 @@ pub struct Helper {
 
 impl Helper {
     /// Ask the helper; never blocks (a byte always fits the socket).
-    pub fn ask(&mut self, r: Request) -> io::Result<()> {
+    pub fn ask(&mut self, r: HelperRequest) -> io::Result<()> {
         self.sock.write_all(&[r.byte()])
     }
 
