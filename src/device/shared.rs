@@ -1,10 +1,10 @@
 //! What a worker and the loop share, and how they talk: a
-//! [`WorkerShare`], a mutex-guarded copy of the store, its commands and its state (locked
-//! only for the copy, never across I/O) plus the time of the last good
-//! update, which the loop checks against MAXAGE on every request; the
-//! loop's lock-free [`Mirror`] of it; [`Msg`]s from the loop to a worker
-//! and [`Report`]s back, through a channel and a `mio::Waker`
-//! ([`Notify`]).
+//! [`WorkerShare`], a mutex-guarded copy of the store, its commands and
+//! its state (locked only for the copy, never across I/O) plus the time
+//! of the last good update, which the loop checks against MAXAGE on
+//! every request; the loop's lock-free [`Mirror`] of it; [`Msg`]s from
+//! the loop to a worker and [`Report`]s back, through a channel and a
+//! `mio::Waker` ([`Notify`]).
 
 use super::io::Found;
 use crate::proto::{TrackingId, TrackingStatus};
