@@ -9,14 +9,13 @@
 //! provides. Nothing is allocated and nothing is cut silently: running out
 //! of word slots, scratch or word length is a typed error.
 //!
-//! The same rules serve the network protocol and NUT's configuration
-//! files. Framing (splitting the input at LF) is the caller's job: the
-//! server splits at every LF, so a line never continues onto the next one.
-//! Where NUT would continue the logical line (an open quote or a trailing
-//! backslash at LF), this module reports [`LexError::UnterminatedQuote`] or
-//! [`LexError::BadEscape`]; a configuration reader may then append the
-//! next physical line, LF included, and tokenize again, which gives
-//! NUT's result exactly.
+//! The same state machine serves the network protocol ([`tokenize`], one
+//! line the server has framed at LF: an open quote or a trailing
+//! backslash is [`LexError::UnterminatedQuote`] or [`LexError::BadEscape`])
+//! and NUT's configuration files ([`next_file_line`], a whole file: a
+//! backslash before LF joins lines, and what NUT would lose silently, a
+//! byte outside ASCII or a quote left open at the end of its line, is an
+//! error with its position).
 
 use core::fmt;
 
@@ -46,6 +45,9 @@ pub enum LexError {
     /// The words did not fit the scratch buffer, or the server saw a line
     /// longer than [`MAX_LINE`]. A scratch as long as the line always fits.
     LineTooLong,
+    /// A byte outside ASCII outside a comment, in a configuration file
+    /// ([`next_file_line`] only; NUT drops it, and the protocol does too).
+    NonAscii,
 }
 
 impl LexError {
@@ -57,6 +59,7 @@ impl LexError {
             LexError::BadEscape => "line ends with a backslash",
             LexError::HashInQuotes => "unbalanced word due to unescaped # in quotes",
             LexError::LineTooLong => "line too long",
+            LexError::NonAscii => "byte outside ASCII",
         }
     }
 }
@@ -111,7 +114,17 @@ enum Cur {
     Owned { len: usize },
 }
 
+/// Whose rules: the protocol's, one line at a time, exactly NUT's; or
+/// the configuration files', a whole file, where NUT would lose data
+/// silently refused (see [`next_file_line`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Protocol,
+    File,
+}
+
 struct Lexer<'b, 'o> {
+    dialect: Dialect,
     line: &'b [u8],
     scratch: &'b mut [u8],
     out: &'o mut [&'b str],
@@ -120,6 +133,10 @@ struct Lexer<'b, 'o> {
     cur: Cur,
     /// Bytes stored in the current word, for the word length limit.
     stored: usize,
+    /// Where the first word began (its quote, for a quoted word).
+    first_at: Option<usize>,
+    /// Where the open quote is.
+    quote_at: usize,
 }
 
 impl<'b> Lexer<'b, '_> {
@@ -186,28 +203,82 @@ impl<'b> Lexer<'b, '_> {
         Ok(())
     }
 
-    fn run(&mut self) -> Result<(), LexError> {
+    /// A word begins at `i` (its first byte, quote or backslash).
+    fn word_at(&mut self, i: usize) -> Result<(), LexError> {
+        if self.first_at.is_none() {
+            self.first_at = Some(i);
+        }
+        // The files count words as they start (the protocol as they end:
+        // the result is the same error, found a word later).
+        if self.dialect == Dialect::File && self.n == self.out.len() {
+            return Err(LexError::TooManyArgs);
+        }
+        Ok(())
+    }
+
+    /// In a file, a backslash at `i` that joins the next line (LF or
+    /// CRLF follows) or ends the file: how many bytes it takes.
+    fn join(&self, i: usize) -> Option<usize> {
+        if self.dialect != Dialect::File {
+            return None;
+        }
+        match (self.line.get(i + 1), self.line.get(i + 2)) {
+            (None, _) => Some(1),
+            (Some(b'\n'), _) => Some(2),
+            (Some(b'\r'), Some(b'\n')) => Some(3),
+            _ => None,
+        }
+    }
+
+    /// Split from `from` to the end of the line: the end of the input for
+    /// the protocol, the LF that ends a logical line in a file. Returns
+    /// where the next line starts; an error comes with where it is.
+    fn run(&mut self, from: usize) -> Result<usize, (LexError, usize)> {
+        let file = self.dialect == Dialect::File;
         let mut state = State::Start;
-        for i in 0..self.line.len() {
+        let mut i = from;
+        while i < self.line.len() {
             let b = self.line[i];
+            let at = |e: LexError| (e, i);
+            if file && b >= 0x80 && state != State::Comment {
+                return Err(at(LexError::NonAscii));
+            }
+            if file && b == b'\n' && matches!(state, State::Start | State::Word | State::Comment) {
+                if state == State::Word {
+                    self.finish().map_err(at)?;
+                }
+                return Ok(i + 1);
+            }
+            if b == b'\\' && matches!(state, State::Start | State::Word | State::Quote) {
+                if let Some(n) = self.join(i) {
+                    // Backslash-newline: the logical line goes on; no
+                    // word starts (NUT would make an empty one).
+                    i += n;
+                    continue;
+                }
+            }
             state = match state {
                 State::Start => match b {
                     b'#' => State::Comment,
                     b if is_space(b) => State::Start,
                     b'\\' => {
+                        self.word_at(i).map_err(at)?;
                         self.begin(i);
                         State::WordEsc
                     }
                     b'"' => {
+                        self.word_at(i).map_err(at)?;
+                        self.quote_at = i;
                         self.begin(i + 1);
                         State::Quote
                     }
                     _ => {
+                        self.word_at(i).map_err(at)?;
                         self.begin(i);
-                        self.push(i)?;
+                        self.push(i).map_err(at)?;
                         if b == b'=' {
                             // `=` outside quotes is always a word of its own.
-                            self.finish()?;
+                            self.finish().map_err(at)?;
                             State::Start
                         } else {
                             State::Word
@@ -216,49 +287,52 @@ impl<'b> Lexer<'b, '_> {
                 },
                 State::Word => match b {
                     b'#' => {
-                        self.finish()?;
+                        self.finish().map_err(at)?;
                         State::Comment
                     }
                     b if is_space(b) => {
-                        self.finish()?;
+                        self.finish().map_err(at)?;
                         State::Start
                     }
                     b'=' => {
-                        self.finish()?;
+                        self.finish().map_err(at)?;
+                        self.word_at(i).map_err(at)?;
                         self.begin(i);
-                        self.push(i)?;
-                        self.finish()?;
+                        self.push(i).map_err(at)?;
+                        self.finish().map_err(at)?;
                         State::Start
                     }
                     b'\\' => State::WordEsc,
                     _ => {
-                        self.push(i)?;
+                        self.push(i).map_err(at)?;
                         State::Word
                     }
                 },
                 // Backslash-LF joins lines; anything else is taken literally.
                 State::WordEsc => {
                     if b != b'\n' {
-                        self.push(i)?;
+                        self.push(i).map_err(at)?;
                     }
                     State::Word
                 }
                 State::Quote => match b {
-                    b'#' => return Err(LexError::HashInQuotes),
+                    b'#' => return Err(at(LexError::HashInQuotes)),
+                    // A file's quote ends on its line.
+                    b'\n' if file => return Err((LexError::UnterminatedQuote, self.quote_at)),
                     b'"' => {
-                        self.finish()?;
+                        self.finish().map_err(at)?;
                         State::Start
                     }
                     b'\\' => State::QuoteEsc,
                     // TAB, CR and LF inside quotes are dropped by `push`.
                     _ => {
-                        self.push(i)?;
+                        self.push(i).map_err(at)?;
                         State::Quote
                     }
                 },
                 State::QuoteEsc => {
                     if b != b'\n' {
-                        self.push(i)?;
+                        self.push(i).map_err(at)?;
                     }
                     State::Quote
                 }
@@ -270,12 +344,17 @@ impl<'b> Lexer<'b, '_> {
                     }
                 }
             };
+            i += 1;
         }
+        let end = self.line.len();
         match state {
-            State::Start | State::Comment => Ok(()),
-            State::Word => self.finish(),
-            State::WordEsc => Err(LexError::BadEscape),
-            State::Quote | State::QuoteEsc => Err(LexError::UnterminatedQuote),
+            State::Start | State::Comment => Ok(end),
+            State::Word => self.finish().map(|()| end).map_err(|e| (e, end)),
+            State::WordEsc => Err((LexError::BadEscape, end)),
+            State::Quote | State::QuoteEsc if file => {
+                Err((LexError::UnterminatedQuote, self.quote_at))
+            }
+            State::Quote | State::QuoteEsc => Err((LexError::UnterminatedQuote, end)),
         }
     }
 }
@@ -285,7 +364,7 @@ fn ascii(b: &[u8]) -> &str {
     core::str::from_utf8(b).unwrap_or("")
 }
 
-/// Split one line (without its LF) into words.
+/// Split one line (without its LF) into words, by NUT's rules.
 ///
 /// Words are written into `out`; a word with escapes or dropped bytes is
 /// rebuilt in `scratch` (a scratch as long as `line` always suffices).
@@ -295,6 +374,7 @@ pub fn tokenize<'b, 's>(
     out: &'s mut [&'b str],
 ) -> Result<Tokens<'s, 'b>, LexError> {
     let mut lx = Lexer {
+        dialect: Dialect::Protocol,
         line,
         scratch,
         out: &mut *out,
@@ -302,14 +382,75 @@ pub fn tokenize<'b, 's>(
         dropped: 0,
         cur: Cur::Borrowed { start: 0, end: 0 },
         stored: 0,
+        first_at: None,
+        quote_at: 0,
     };
-    lx.run()?;
+    lx.run(0).map_err(|(e, _)| e)?;
     let (n, dropped) = (lx.n, lx.dropped);
     let out: &'s [&'b str] = out;
     Ok(Tokens {
         words: &out[..n],
         dropped,
     })
+}
+
+/// One logical line of a configuration file, with words.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FileLine<'s, 'b> {
+    /// Where its first word begins in the file.
+    pub at: usize,
+    pub words: &'s [&'b str],
+}
+
+/// Why a configuration file could not be split, and where: the byte at
+/// fault, or for [`LexError::UnterminatedQuote`] the quote left open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileError {
+    pub err: LexError,
+    pub at: usize,
+}
+
+/// The next logical line with words of configuration file `text`, from
+/// `*pos` on (0 at first); `*pos` moves past it. `None` at the end.
+///
+/// The same rules as [`tokenize`], with a file's lines: LF ends a logical
+/// line, a backslash before LF (or CRLF) joins the next one without
+/// starting a word, and a backslash at the very end is nothing. Where NUT
+/// loses data silently, this refuses: a byte outside ASCII outside a
+/// comment ([`LexError::NonAscii`]), and a quote still open at the end of
+/// its line ([`LexError::UnterminatedQuote`]; NUT reads on into the next
+/// lines). A scratch as long as `text` always suffices.
+pub fn next_file_line<'b, 's>(
+    text: &'b [u8],
+    pos: &mut usize,
+    scratch: &'b mut [u8],
+    out: &'s mut [&'b str],
+) -> Result<Option<FileLine<'s, 'b>>, FileError> {
+    let mut lx = Lexer {
+        dialect: Dialect::File,
+        line: text,
+        scratch,
+        out: &mut *out,
+        n: 0,
+        dropped: 0,
+        cur: Cur::Borrowed { start: 0, end: 0 },
+        stored: 0,
+        first_at: None,
+        quote_at: 0,
+    };
+    while *pos < text.len() {
+        *pos = lx.run(*pos).map_err(|(err, at)| FileError { err, at })?;
+        if lx.n > 0 {
+            let (n, at) = (lx.n, lx.first_at.unwrap_or(0));
+            let out: &'s [&'b str] = out;
+            return Ok(Some(FileLine {
+                at,
+                words: &out[..n],
+            }));
+        }
+        lx.first_at = None;
+    }
+    Ok(None)
 }
 
 /// Does `b` need a backslash in a reply value (NUT's `PCONF_ESCAPE`)?
@@ -576,5 +717,40 @@ mod tests {
             let t = tokenize(line.as_bytes(), &mut scratch, &mut out).unwrap();
             assert_eq!(t.words, ["VAR", "ups", "v", value], "{line}");
         }
+    }
+
+    #[test]
+    fn file_lines_join_and_refuse_what_nut_loses() {
+        let text = b"# comment \xc3\n  a = \"b c\" \\\n d\r\n\n\\\n e\\";
+        let mut scratch = [0u8; 64];
+        let mut pos = 0;
+        let mut got = Vec::new();
+        loop {
+            let mut out = [""; MAX_ARGS];
+            match next_file_line(text, &mut pos, &mut scratch, &mut out).unwrap() {
+                Some(l) => got.push((l.at, l.words.join("|"))),
+                None => break,
+            }
+        }
+        // A join starts no word (NUT would make an empty one before `e`).
+        assert_eq!(got, [(14, "a|=|b c|d".to_string()), (34, "e".to_string())]);
+        let err = |t: &[u8]| {
+            let mut out = [""; MAX_ARGS];
+            next_file_line(t, &mut 0, &mut [0u8; 64], &mut out).unwrap_err()
+        };
+        assert_eq!(
+            err(b"x \xe2\x80\x9c"),
+            FileError {
+                err: LexError::NonAscii,
+                at: 2
+            }
+        );
+        assert_eq!(
+            err(b"k = \"open\nnext\"\n"),
+            FileError {
+                err: LexError::UnterminatedQuote,
+                at: 4
+            }
+        );
     }
 }
