@@ -51,7 +51,7 @@ pub struct Line {
 
 /// Why a file could not be split into words.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LexError {
+pub struct LineError {
     pub line: usize,
     pub msg: String,
 }
@@ -64,7 +64,7 @@ fn line_of(text: &[u8], at: usize) -> usize {
         .count()
 }
 
-fn error(text: &[u8], e: FileError) -> LexError {
+fn error(text: &[u8], e: FileError) -> LineError {
     let msg = match e.err {
         lexer::LexError::TooManyArgs => format!("more than {MAX_WORDS} words on one line"),
         lexer::LexError::WordTooLong => format!("word longer than {MAX_WORD_LEN} characters"),
@@ -81,7 +81,7 @@ fn error(text: &[u8], e: FileError) -> LexError {
         // backslash always escapes or joins.
         other @ (lexer::LexError::BadEscape | lexer::LexError::LineTooLong) => other.to_string(),
     };
-    LexError {
+    LineError {
         line: line_of(text, e.at),
         msg,
     }
@@ -89,7 +89,7 @@ fn error(text: &[u8], e: FileError) -> LexError {
 
 /// Split `text` into logical lines of words. Blank and comment-only lines
 /// are left out.
-pub fn lex(text: &[u8]) -> Result<Vec<Line>, LexError> {
+pub fn lex(text: &[u8]) -> Result<Vec<Line>, LineError> {
     let mut lines = Vec::new();
     let mut scratch = vec![0u8; text.len()];
     let mut pos = 0;

@@ -10,7 +10,7 @@ use crate::config::setup::Retry;
 
 /// The device's connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Conn {
+pub enum DeviceState {
     /// Open and initialised; the next update is due at `next_update`.
     Up { next_update: u64 },
     /// Closed after `failures` failed attempts; the next attempt is at
@@ -55,7 +55,7 @@ pub enum Say {
 pub struct Sched {
     pub poll_ms: u64,
     pub retry: Retry,
-    pub conn: Conn,
+    pub conn: DeviceState,
     /// This outage was logged.
     outage_logged: bool,
     ever_up: bool,
@@ -67,7 +67,7 @@ impl Sched {
         Sched {
             poll_ms,
             retry,
-            conn: Conn::Down {
+            conn: DeviceState::Down {
                 failures: 0,
                 next_try: Some(0),
             },
@@ -81,19 +81,19 @@ impl Sched {
     pub fn next_action(&self, now: u64, next_full: u64) -> Due {
         let due = |t: u64| (now < t).then(|| t - now);
         match self.conn {
-            Conn::Up { next_update } => match due(next_update) {
+            DeviceState::Up { next_update } => match due(next_update) {
                 None => Due::Update {
                     full: now > next_full,
                 },
                 ms => Due::Wait(ms),
             },
-            Conn::Down {
+            DeviceState::Down {
                 next_try: Some(t), ..
             } => match due(t) {
                 None => Due::Connect,
                 ms => Due::Wait(ms),
             },
-            Conn::Down { next_try: None, .. } => Due::Wait(None),
+            DeviceState::Down { next_try: None, .. } => Due::Wait(None),
         }
     }
 
@@ -105,7 +105,7 @@ impl Sched {
     /// opens again: a unit that opens but never answers stays one outage,
     /// logged once.
     pub fn updated(&mut self, started: u64) -> Say {
-        if let Conn::Up { next_update } = &mut self.conn {
+        if let DeviceState::Up { next_update } = &mut self.conn {
             *next_update = started + self.poll_ms;
         }
         if std::mem::replace(&mut self.outage_logged, false) {
@@ -118,7 +118,7 @@ impl Sched {
     /// The open device failed at `now`: close it; the first attempt to
     /// open it again comes after the first back-off delay.
     pub fn lost(&mut self, now: u64) -> Say {
-        self.conn = Conn::Down {
+        self.conn = DeviceState::Down {
             failures: 0,
             next_try: Some(now + self.retry.delay_ms(0)),
         };
@@ -128,11 +128,11 @@ impl Sched {
     /// An attempt to open (or start) the device failed at `now`.
     pub fn connect_failed(&mut self, now: u64) -> Say {
         let failures = match self.conn {
-            Conn::Down { failures, .. } => failures + 1,
-            Conn::Up { .. } => 1,
+            DeviceState::Down { failures, .. } => failures + 1,
+            DeviceState::Up { .. } => 1,
         };
         let give_up = self.retry.max_tries.is_some_and(|m| failures >= m);
-        self.conn = Conn::Down {
+        self.conn = DeviceState::Down {
             failures,
             next_try: (!give_up).then(|| now + self.retry.delay_ms(failures)),
         };
@@ -155,7 +155,7 @@ impl Sched {
     /// The device is open and initialised at `now`: the first update is
     /// a poll interval later.
     pub fn connected(&mut self, now: u64) -> Say {
-        self.conn = Conn::Up {
+        self.conn = DeviceState::Up {
             next_update: now + self.poll_ms,
         };
         if !std::mem::replace(&mut self.ever_up, true) {
@@ -168,13 +168,13 @@ impl Sched {
     /// A device was handed over (hot-plug): try it at once, whatever the
     /// back-off said.
     pub fn hotplugged(&mut self, now: u64) {
-        if let Conn::Down { next_try, .. } = &mut self.conn {
+        if let DeviceState::Down { next_try, .. } = &mut self.conn {
             *next_try = Some(now);
         }
     }
 
     pub fn is_up(&self) -> bool {
-        matches!(self.conn, Conn::Up { .. })
+        matches!(self.conn, DeviceState::Up { .. })
     }
 }
 
