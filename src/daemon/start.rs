@@ -313,9 +313,9 @@ impl Daemon {
     /// DRIVER-NOT-CONNECTED. Connections made meanwhile wait in the
     /// listen backlog.
     pub(super) fn await_first_data(&mut self, mut ups: Vec<usize>) {
-        let end = std::time::Instant::now() + Duration::from_millis(FIRST_DATA_MS);
+        let end = self.clock.now() + FIRST_DATA_MS;
         while !ups.is_empty() {
-            let left = end.saturating_duration_since(std::time::Instant::now());
+            let left = Duration::from_millis(end.saturating_sub(self.clock.now()));
             let Ok(r) = self.reports.recv_timeout(left) else {
                 break;
             };
