@@ -329,7 +329,7 @@ impl Admission {
         };
         let first = self
             .last_pressed
-            .is_none_or(|t| now.saturating_sub(t) >= QUIET_MS);
+            .map_or(true, |t| now.saturating_sub(t) >= QUIET_MS);
         self.last_pressed = Some(now);
         match victim {
             None => Decision::Refuse { first },
