@@ -20,10 +20,13 @@
 //!   logged in, from any source, is closed; when every slot is a logged-
 //!   in session, the newcomer is refused.
 //!
-//! "Idle" orders connections by their last complete request line (or
-//! their accept, if none yet), the same clock as the idle timeout; the
-//! order is kept in linked lists, so that every operation is O(1) and a
-//! flood costs no scan of the table.
+//! "Idle longest" means: first a connection that has never sent a
+//! complete request line, oldest accept first (every real client speaks
+//! at once; a silent one is a dead probe or a flood), then the one whose
+//! last line is oldest, the same clock as the idle timeout. So a burst of
+//! silent connections churns among itself, and a client busy logging in
+//! is the last to go. The order is kept in linked lists, so that every
+//! operation is O(1) and a flood costs no scan of the table.
 //!
 //! Connection ids are the server's slot numbers, `0..capacity`. Nothing
 //! here reads a clock or a socket: `now` is milliseconds on the server's
@@ -204,6 +207,8 @@ struct Rec {
     logged_in: bool,
     /// Last complete line, or the accept.
     active: u64,
+    /// Sent a complete line: in the `spoke` lists, else the `silent` ones.
+    spoke: bool,
     /// Among every connection that has not logged in, oldest first.
     all: Links,
     /// Among its source's.
@@ -222,11 +227,42 @@ const EMPTY: Ends = Ends {
     tail: NIL,
 };
 
+/// Connections that have not logged in: those that never spoke, then
+/// those that did, each oldest first.
+#[derive(Debug, Clone, Copy)]
+struct Tiers {
+    silent: Ends,
+    spoke: Ends,
+}
+
+const NO_TIERS: Tiers = Tiers {
+    silent: EMPTY,
+    spoke: EMPTY,
+};
+
+impl Tiers {
+    /// Who goes first.
+    fn head(&self) -> u32 {
+        match self.silent.head {
+            NIL => self.spoke.head,
+            h => h,
+        }
+    }
+
+    fn ends(&mut self, spoke: bool) -> &mut Ends {
+        if spoke {
+            &mut self.spoke
+        } else {
+            &mut self.silent
+        }
+    }
+}
+
 /// One source's connections that have not logged in.
 #[derive(Debug, Clone, Copy)]
 struct Group {
     count: u32,
-    ends: Ends,
+    tiers: Tiers,
 }
 
 /// Why a connection is closed to make room.
@@ -265,7 +301,7 @@ pub enum Decision {
 #[derive(Debug, Clone)]
 pub struct Admission {
     recs: Vec<Option<Rec>>,
-    all: Ends,
+    all: Tiers,
     groups: HashMap<Source, Group>,
     open: usize,
     limits: Limits,
@@ -278,7 +314,7 @@ impl Admission {
     pub fn new(capacity: usize, limits: Limits) -> Admission {
         Admission {
             recs: vec![None; capacity],
-            all: EMPTY,
+            all: NO_TIERS,
             // At most one group per connection.
             groups: HashMap::with_capacity(capacity.min(4096)),
             open: 0,
@@ -319,9 +355,9 @@ impl Admission {
         let limit = self.limits.of(addr);
         let victim = match self.groups.get(&source) {
             Some(g) if limit > 0 && g.count >= limit => {
-                Some((g.ends.head, Why::SourceFull { limit }))
+                Some((g.tiers.head(), Why::SourceFull { limit }))
             }
-            _ if self.open >= self.recs.len() => match self.all.head {
+            _ if self.open >= self.recs.len() => match self.all.head() {
                 NIL => None,
                 id => Some((id, Why::ServerFull)),
             },
@@ -358,6 +394,7 @@ impl Admission {
             source,
             logged_in: false,
             active: now,
+            spoke: false,
             all: UNLINKED,
             own: UNLINKED,
         });
@@ -373,6 +410,7 @@ impl Admission {
         r.active = now;
         if !r.logged_in {
             self.unlink(id as u32);
+            self.rec(id as u32).spoke = true;
             self.link(id as u32);
         }
     }
@@ -409,29 +447,31 @@ impl Admission {
             .expect("a linked connection is open")
     }
 
-    /// Append `id` (open, not logged in) at the young end of both lists.
+    /// Append `id` (open, not logged in) at the young end of its tier,
+    /// in both lists.
     fn link(&mut self, id: u32) {
-        let source = self.rec(id).source;
-        let tail = self.all.tail;
+        let Rec { source, spoke, .. } = *self.rec(id);
+        let tail = self.all.ends(spoke).tail;
         self.rec(id).all = Links {
             prev: tail,
             next: NIL,
         };
         match tail {
-            NIL => self.all.head = id,
+            NIL => self.all.ends(spoke).head = id,
             t => self.rec(t).all.next = id,
         }
-        self.all.tail = id;
+        self.all.ends(spoke).tail = id;
         let g = self.groups.entry(source).or_insert(Group {
             count: 0,
-            ends: EMPTY,
+            tiers: NO_TIERS,
         });
         g.count += 1;
-        let tail = g.ends.tail;
+        let ends = g.tiers.ends(spoke);
+        let tail = ends.tail;
         if tail == NIL {
-            g.ends.head = id;
+            ends.head = id;
         }
-        g.ends.tail = id;
+        ends.tail = id;
         self.rec(id).own = Links {
             prev: tail,
             next: NIL,
@@ -444,14 +484,18 @@ impl Admission {
     /// Take `id` out of both lists.
     fn unlink(&mut self, id: u32) {
         let Rec {
-            source, all, own, ..
+            source,
+            spoke,
+            all,
+            own,
+            ..
         } = *self.rec(id);
         match all.prev {
-            NIL => self.all.head = all.next,
+            NIL => self.all.ends(spoke).head = all.next,
             p => self.rec(p).all.next = all.next,
         }
         match all.next {
-            NIL => self.all.tail = all.prev,
+            NIL => self.all.ends(spoke).tail = all.prev,
             n => self.rec(n).all.prev = all.prev,
         }
         if own.prev != NIL {
@@ -464,11 +508,12 @@ impl Admission {
         r.all = UNLINKED;
         r.own = UNLINKED;
         if let Some(g) = self.groups.get_mut(&source) {
+            let ends = g.tiers.ends(spoke);
             if own.prev == NIL {
-                g.ends.head = own.next;
+                ends.head = own.next;
             }
             if own.next == NIL {
-                g.ends.tail = own.prev;
+                ends.tail = own.prev;
             }
             g.count -= 1;
             if g.count == 0 {
@@ -618,14 +663,24 @@ mod tests {
         assert_eq!(ev.idle_ms, 20);
         assert!(ev.first);
         assert_eq!(a.held(ip("192.0.2.1")), 3);
-        // Then the third (idle since 2), then the second.
+        // Then the third (silent since 2); then not the second, which
+        // spoke, but the silent newcomer of 20.
         assert_eq!(
             arrive(&mut a, &mut free, "192.0.2.1", 21).1.unwrap().id,
             ids[2]
         );
+        let (nc20, nc21) = (ids[0], ids[2]);
         let ev = arrive(&mut a, &mut free, "192.0.2.1", 22).1.unwrap();
-        assert_eq!(ev.id, ids[1]);
+        assert_eq!(ev.id, nc20);
         assert!(!ev.first, "the same episode");
+        // Once every other one has spoken more recently, the second goes.
+        a.active(nc21, 30);
+        let nc22 = ev.id;
+        a.active(nc22, 31);
+        assert_eq!(
+            arrive(&mut a, &mut free, "192.0.2.1", 40).1.unwrap().id,
+            ids[1]
+        );
         // The other source was never touched.
         assert_eq!(a.held(ip("192.0.2.2")), 1);
         assert!(a.recs[other].is_some());
@@ -661,6 +716,38 @@ mod tests {
     }
 
     #[test]
+    fn upsmon_logs_in_through_a_flood_from_its_own_address() {
+        // The default limits; 1,100 silent connections from the loopback,
+        // then upsmon from there, and the flood goes on while it logs in.
+        let mut a = Admission::new(1024, Limits::default());
+        let mut free = slots(1024);
+        for t in 0..1100 {
+            assert!(arrive(&mut a, &mut free, "127.0.0.1", t).0.is_some());
+        }
+        assert_eq!(a.held(ip("127.0.0.1")), DEFAULT_PER_SOURCE);
+        let (up, ev) = arrive(&mut a, &mut free, "127.0.0.1", 2000);
+        let up = up.unwrap();
+        assert!(ev.is_some_and(|e| e.why == Why::SourceFull { limit: 32 }));
+        // STARTTLS, USERNAME, PASSWORD: a line each, 500 more connections
+        // in between.
+        for (k, line_at) in [2001, 2002, 2003].into_iter().enumerate() {
+            a.active(up, line_at);
+            for t in 0..500 {
+                let (_, ev) = arrive(&mut a, &mut free, "127.0.0.1", 3000 + k as u64 * 500 + t);
+                assert_ne!(ev.unwrap().id, up, "upsmon closed before LOGIN");
+            }
+        }
+        a.logged_in(up);
+        for t in 0..2000 {
+            let (_, ev) = arrive(&mut a, &mut free, "::1", 10_000 + t);
+            assert!(ev.map_or(t == 0, |e| e.id != up));
+        }
+        // The rest of the slots stayed free for everybody else.
+        assert_eq!(a.open(), DEFAULT_PER_SOURCE as usize + 1);
+        assert_eq!(arrive(&mut a, &mut free, "192.0.2.1", 20_000).1, None);
+    }
+
+    #[test]
     fn a_full_server_closes_the_longest_idle_not_logged_in() {
         let mut a = Admission::new(4, limits(0));
         let mut free = slots(4);
@@ -674,15 +761,16 @@ mod tests {
         // Oldest not logged in: the third (since 2).
         let ev = arrive(&mut a, &mut free, "198.51.100.1", 60).1.unwrap();
         assert_eq!((ev.id, ev.why, ev.idle_ms), (ids[2], Why::ServerFull, 58));
-        // Then the fourth (idle since 3), then the second (spoke at 50,
-        // before the newcomer of 60 arrived).
+        // Then the fourth (silent since 3), then the silent newcomer of
+        // 60 rather than the second, which spoke.
         assert_eq!(
             arrive(&mut a, &mut free, "198.51.100.2", 61).1.unwrap().id,
             ids[3]
         );
+        let nc60 = ids[2];
         assert_eq!(
             arrive(&mut a, &mut free, "198.51.100.3", 62).1.unwrap().id,
-            ids[1]
+            nc60
         );
         assert_eq!(a.open(), 4);
     }
@@ -778,16 +866,34 @@ mod tests {
                 assert_eq!(a.groups[s].count, *n);
             }
             let mut walked = 0;
-            let mut last = 0;
-            let mut i = a.all.head;
-            while i != NIL {
-                let r = a.recs[i as usize].unwrap();
-                assert!(!r.logged_in && r.active >= last);
-                last = r.active;
-                walked += 1;
-                i = r.all.next;
+            for spoke in [false, true] {
+                let mut last = 0;
+                let mut i = a.all.ends(spoke).head;
+                while i != NIL {
+                    let r = a.recs[i as usize].unwrap();
+                    assert!(!r.logged_in && r.spoke == spoke && r.active >= last);
+                    last = r.active;
+                    walked += 1;
+                    i = r.all.next;
+                }
             }
             assert_eq!(walked, count.values().sum::<u32>());
+            // Each source's lists hold its own, in order, as many as counted.
+            for (s, g) in &mut a.groups.clone() {
+                let mut n = 0;
+                for spoke in [false, true] {
+                    let mut last = 0;
+                    let mut i = g.tiers.ends(spoke).head;
+                    while i != NIL {
+                        let r = a.recs[i as usize].unwrap();
+                        assert!(r.source == *s && r.spoke == spoke && r.active >= last);
+                        last = r.active;
+                        n += 1;
+                        i = r.own.next;
+                    }
+                }
+                assert_eq!(n, g.count);
+            }
             assert_eq!(a.open(), a.recs.iter().flatten().count());
             assert_eq!(a.open() + free.len(), 16);
         }
