@@ -67,7 +67,10 @@ fn raise_nofile() -> u64 {
         libc::setrlimit(libc::RLIMIT_NOFILE, &r);
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
     }
-    r.rlim_cur as u64
+    // rlim_t is 32 bits on some targets.
+    #[allow(clippy::unnecessary_cast)]
+    let n = r.rlim_cur as u64;
+    n
 }
 
 /// One request on a fresh connection; retried (a loopback client may be
