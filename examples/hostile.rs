@@ -132,7 +132,7 @@ impl Daemon {
         };
         w(
             "upsd.conf",
-            format!("LISTEN 127.0.0.1 {port}\nMAXCONN {MAXCONN}\n"),
+            format!("LISTEN 127.0.0.1 {port}\nMAXCONN {MAXCONN}\nMAXCONN_PER_SOURCE 0\n"),
         );
         w(
             "ups.conf",
