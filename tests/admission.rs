@@ -82,7 +82,11 @@ fn upsmon_logs_in_during_a_flood_from_its_own_address() {
     // The loopback held at most MAXCONN_PER_SOURCE (32) of the flood:
     // almost every flood connection was closed.
     std::thread::sleep(Duration::from_millis(300));
-    let open = flood.iter_mut().map(closed_by_server).filter(|c| !c).count();
+    let open = flood
+        .iter_mut()
+        .map(closed_by_server)
+        .filter(|c| !c)
+        .count();
     assert!(open <= 32, "{open} flood connections still open");
     assert!(d.log().contains("MAXCONN_PER_SOURCE 32"), "{}", d.log());
     // Said once, not once per connection closed.

@@ -117,6 +117,8 @@ pub struct Setup<S> {
     pub idle_ms: u64,
     /// `LOGIN_FAILURES`: 0 for no limit.
     pub login_failures: u32,
+    /// `MAXCONN_PER_SOURCE` and `MAXCONN_NETWORK`, for admission.
+    pub limits: crate::proto::admission::Limits,
     pub users: Users,
     /// `upsmon.conf`, when the configuration directory has one: the
     /// built-in monitor.
@@ -229,6 +231,7 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
         trackingdelay_ms: u64::from(upsd.trackingdelay) * 1000,
         idle_ms: u64::from(upsd.idle_timeout) * 1000,
         login_failures: upsd.login_failures,
+        limits: upsd.limits(),
         users,
         run_as: args
             .user

@@ -66,6 +66,7 @@ impl Daemon {
             scratch,
             maxage_ms,
             limiter,
+            admission,
             ..
         } = self;
         let slot = &mut slots[i];
@@ -131,6 +132,7 @@ impl Daemon {
                                 Ok(())
                             }
                             Action::Login { ups } => {
+                                admission.logged_in(i);
                                 upses[ups].numlogins += 1;
                                 let at = logins.partition_point(|l| l.seq < c.seq);
                                 logins.insert(
@@ -194,6 +196,10 @@ impl Daemon {
                     start += lf + 1;
                 }
             }
+        }
+        if start > 0 {
+            // Complete lines: no longer the idlest (admission's order).
+            admission.active(i, now);
         }
         rx.copy_within(start..c.rx_len, 0);
         c.rx_len -= start;

@@ -35,6 +35,7 @@ impl Daemon {
         if self.limiter.as_ref().map(|l| l.table.burst()) != burst {
             self.limiter = Logins::new(new.login_failures);
         }
+        self.admission.set_limits(new.limits);
         self.maxage_ms = new.maxage_ms;
         self.idle_ms = new.idle_ms;
         self.tracking.set_ttl(new.trackingdelay_ms);
