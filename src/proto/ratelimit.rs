@@ -174,7 +174,7 @@ impl RateLimiter {
 
     /// Is `user` (`None`: a name that is no user) limited from `addr` at
     /// `now`? Then the server must refuse the credentials unchecked.
-    pub fn is_limited_user(&self, addr: IpAddr, user: Option<&str>, now: u64) -> bool {
+    pub fn is_limited(&self, addr: IpAddr, user: Option<&str>, now: u64) -> bool {
         self.slot(Key::of(addr, user)).is_some_and(|i| {
             self.entries[i].is_some_and(|e| self.level(&e.bucket, now) < self.refill_ms)
         })
@@ -182,7 +182,7 @@ impl RateLimiter {
 
     /// Milliseconds until `user` may try again from `addr` (0: not
     /// limited).
-    pub fn retry_after_user(&self, addr: IpAddr, user: Option<&str>, now: u64) -> u64 {
+    pub fn retry_after(&self, addr: IpAddr, user: Option<&str>, now: u64) -> u64 {
         self.slot(Key::of(addr, user))
             .and_then(|i| self.entries[i])
             .map_or(0, |e| {
@@ -193,7 +193,7 @@ impl RateLimiter {
     /// Count a failed credential check for `user` (`None`: a name that is
     /// no user) by `addr` at `now`. `Err` when the table was full and
     /// another pair was forgotten to make room (the failure is counted).
-    pub fn failure_user(
+    pub fn failure(
         &mut self,
         addr: IpAddr,
         user: Option<&str>,
@@ -236,22 +236,6 @@ impl RateLimiter {
         }
     }
 
-    /// [`RateLimiter::is_limited_user`] for a name that is no user: the
-    /// per-source count, for a server that does not pass user names.
-    pub fn is_limited(&self, addr: IpAddr, now: u64) -> bool {
-        self.is_limited_user(addr, None, now)
-    }
-
-    /// [`RateLimiter::retry_after_user`] without a user name.
-    pub fn retry_after(&self, addr: IpAddr, now: u64) -> u64 {
-        self.retry_after_user(addr, None, now)
-    }
-
-    /// [`RateLimiter::failure_user`] without a user name.
-    pub fn failure(&mut self, addr: IpAddr, now: u64) -> Result<Counted, TableFull> {
-        self.failure_user(addr, None, now)
-    }
-
     /// Pairs with failures still remembered at `now`.
     pub fn tracked(&self, now: u64) -> usize {
         let full = self.full_level();
@@ -276,42 +260,42 @@ mod tests {
     fn burst_then_one_per_refill() {
         let mut r = RateLimiter::new(3, 1000);
         let a = v4(1);
-        assert!(!r.is_limited(a, 0));
-        assert_eq!(r.failure(a, 0), Ok(Counted::Counted));
-        assert_eq!(r.failure(a, 10), Ok(Counted::Counted));
-        assert!(!r.is_limited(a, 20));
-        assert_eq!(r.failure(a, 20), Ok(Counted::NowLimited));
-        assert!(r.is_limited(a, 20));
+        assert!(!r.is_limited(a, None, 0));
+        assert_eq!(r.failure(a, None, 0), Ok(Counted::Counted));
+        assert_eq!(r.failure(a, None, 10), Ok(Counted::Counted));
+        assert!(!r.is_limited(a, None, 20));
+        assert_eq!(r.failure(a, None, 20), Ok(Counted::NowLimited));
+        assert!(r.is_limited(a, None, 20));
         // 20 ms of the 1000 have passed since the last token was taken.
-        assert_eq!(r.retry_after(a, 20), 1000 - 20);
-        assert!(r.is_limited(a, 999));
+        assert_eq!(r.retry_after(a, None, 20), 1000 - 20);
+        assert!(r.is_limited(a, None, 999));
         // One token back after a full refill period.
-        assert!(!r.is_limited(a, 1000));
-        assert_eq!(r.retry_after(a, 1000), 0);
-        assert_eq!(r.failure(a, 1000), Ok(Counted::NowLimited));
-        assert!(r.is_limited(a, 1001));
+        assert!(!r.is_limited(a, None, 1000));
+        assert_eq!(r.retry_after(a, None, 1000), 0);
+        assert_eq!(r.failure(a, None, 1000), Ok(Counted::NowLimited));
+        assert!(r.is_limited(a, None, 1001));
         // Other addresses are not affected.
-        assert!(!r.is_limited(v4(2), 1001));
+        assert!(!r.is_limited(v4(2), None, 1001));
     }
 
     #[test]
     fn failures_while_limited_keep_it_limited_without_going_below_zero() {
         let mut r = RateLimiter::new(1, 1000);
         let a = v4(1);
-        assert_eq!(r.failure(a, 0), Ok(Counted::NowLimited));
+        assert_eq!(r.failure(a, None, 0), Ok(Counted::NowLimited));
         // Recorded anyway (the server does not check while limited, but
         // the limiter must not underflow if it is called).
         // The half token refilled by then is taken again.
-        assert_eq!(r.failure(a, 500), Ok(Counted::Counted));
-        assert!(r.is_limited(a, 1000));
-        assert!(r.is_limited(a, 1499));
-        assert!(!r.is_limited(a, 1500));
+        assert_eq!(r.failure(a, None, 500), Ok(Counted::Counted));
+        assert!(r.is_limited(a, None, 1000));
+        assert!(r.is_limited(a, None, 1499));
+        assert!(!r.is_limited(a, None, 1500));
     }
 
     #[test]
     fn refilled_completely_is_forgotten() {
         let mut r = RateLimiter::new(2, 100);
-        r.failure(v4(1), 0).unwrap();
+        r.failure(v4(1), None, 0).unwrap();
         assert_eq!(r.tracked(0), 1);
         assert_eq!(r.tracked(99), 1);
         assert_eq!(r.tracked(100), 0);
@@ -323,14 +307,14 @@ mod tests {
         let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
         let same64: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
         let other64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        r.failure(a, 0).unwrap();
-        assert!(r.is_limited(same64, 1));
-        assert!(!r.is_limited(other64, 1));
+        r.failure(a, None, 0).unwrap();
+        assert!(r.is_limited(same64, None, 1));
+        assert!(!r.is_limited(other64, None, 1));
         let mapped = IpAddr::V6(Ipv4Addr::new(192, 0, 2, 7).to_ipv6_mapped());
-        r.failure(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)), 0)
+        r.failure(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)), None, 0)
             .unwrap();
-        assert!(r.is_limited(mapped, 1));
-        assert!(!r.is_limited(IpAddr::V6(Ipv6Addr::LOCALHOST), 1));
+        assert!(r.is_limited(mapped, None, 1));
+        assert!(!r.is_limited(IpAddr::V6(Ipv6Addr::LOCALHOST), None, 1));
     }
 
     #[test]
@@ -338,26 +322,26 @@ mod tests {
         let mut r = RateLimiter::new(2, 1000);
         // One pair drained: limited.
         let guessed = v4(0);
-        r.failure_user(guessed, Some("admin"), 0).unwrap();
+        r.failure(guessed, Some("admin"), 0).unwrap();
         assert_eq!(
-            r.failure_user(guessed, Some("admin"), 0),
+            r.failure(guessed, Some("admin"), 0),
             Ok(Counted::NowLimited)
         );
         for n in 1..CAPACITY as u32 {
-            assert_eq!(r.failure(v4(n), 1), Ok(Counted::Counted));
+            assert_eq!(r.failure(v4(n), None, 1), Ok(Counted::Counted));
         }
         assert_eq!(r.tracked(1), CAPACITY);
         // A newcomer makes room by forgetting one with a token left, not
         // the drained pair.
         let x = v4(100_000);
-        assert_eq!(r.failure(x, 2), Err(TableFull));
+        assert_eq!(r.failure(x, None, 2), Err(TableFull));
         assert_eq!(r.tracked(2), CAPACITY);
-        assert!(r.is_limited_user(guessed, Some("admin"), 2));
+        assert!(r.is_limited(guessed, Some("admin"), 2));
         // Nobody who never failed is limited, table full or not.
-        assert!(!r.is_limited_user(v4(100_001), Some("upsmon"), 3));
-        assert!(!r.is_limited_user(guessed, Some("upsmon"), 3));
+        assert!(!r.is_limited(v4(100_001), Some("upsmon"), 3));
+        assert!(!r.is_limited(guessed, Some("upsmon"), 3));
         // Once the entries refill, newcomers take them without a word.
-        assert_eq!(r.failure(v4(100_002), 5000), Ok(Counted::Counted));
+        assert_eq!(r.failure(v4(100_002), None, 5000), Ok(Counted::Counted));
     }
 
     #[test]
@@ -365,24 +349,21 @@ mod tests {
         let mut r = RateLimiter::new(10, 6000);
         let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
         for t in 0..9 {
-            assert_eq!(r.failure_user(lo, Some("script"), t), Ok(Counted::Counted));
+            assert_eq!(r.failure(lo, Some("script"), t), Ok(Counted::Counted));
         }
-        assert_eq!(
-            r.failure_user(lo, Some("script"), 9),
-            Ok(Counted::NowLimited)
-        );
-        assert!(r.is_limited_user(lo, Some("script"), 10));
+        assert_eq!(r.failure(lo, Some("script"), 9), Ok(Counted::NowLimited));
+        assert!(r.is_limited(lo, Some("script"), 10));
         // The script's user from anywhere on the loopback, ::1 included.
-        assert!(r.is_limited_user(IpAddr::V6(Ipv6Addr::LOCALHOST), Some("script"), 10));
-        assert!(r.is_limited_user("127.0.0.2".parse().unwrap(), Some("script"), 10));
+        assert!(r.is_limited(IpAddr::V6(Ipv6Addr::LOCALHOST), Some("script"), 10));
+        assert!(r.is_limited("127.0.0.2".parse().unwrap(), Some("script"), 10));
         // upsmon and the admin on the same host are not.
-        assert!(!r.is_limited_user(lo, Some("upsmon"), 10));
-        assert!(!r.is_limited_user(lo, Some("admin"), 10));
-        assert!(!r.is_limited_user(lo, None, 10));
+        assert!(!r.is_limited(lo, Some("upsmon"), 10));
+        assert!(!r.is_limited(lo, Some("admin"), 10));
+        assert!(!r.is_limited(lo, None, 10));
         // The script's user from another host is not either.
-        assert!(!r.is_limited_user(v4(1), Some("script"), 10));
+        assert!(!r.is_limited(v4(1), Some("script"), 10));
         // Ten ms of refill since the first failure.
-        assert_eq!(r.retry_after_user(lo, Some("script"), 10), 6000 - 10);
+        assert_eq!(r.retry_after(lo, Some("script"), 10), 6000 - 10);
     }
 
     #[test]
@@ -390,30 +371,30 @@ mod tests {
         let mut r = RateLimiter::new(3, 1000);
         let a = v4(7);
         // A sprayer inventing names: three failures in all, one entry.
-        assert_eq!(r.failure_user(a, None, 0), Ok(Counted::Counted));
-        assert_eq!(r.failure_user(a, None, 0), Ok(Counted::Counted));
-        assert_eq!(r.failure_user(a, None, 0), Ok(Counted::NowLimited));
+        assert_eq!(r.failure(a, None, 0), Ok(Counted::Counted));
+        assert_eq!(r.failure(a, None, 0), Ok(Counted::Counted));
+        assert_eq!(r.failure(a, None, 0), Ok(Counted::NowLimited));
         assert_eq!(r.tracked(0), 1);
-        assert!(r.is_limited_user(a, None, 1));
+        assert!(r.is_limited(a, None, 1));
         // Real users from there are still counted on their own.
-        assert!(!r.is_limited_user(a, Some("upsmon"), 1));
+        assert!(!r.is_limited(a, Some("upsmon"), 1));
     }
 
     #[test]
     fn time_going_backwards_refills_nothing() {
         let mut r = RateLimiter::new(1, 1000);
         let a = v4(1);
-        r.failure(a, 5000).unwrap();
-        assert!(r.is_limited(a, 4000));
-        assert!(r.is_limited(a, 5999));
-        assert!(!r.is_limited(a, 6000));
+        r.failure(a, None, 5000).unwrap();
+        assert!(r.is_limited(a, None, 4000));
+        assert!(r.is_limited(a, None, 5999));
+        assert!(!r.is_limited(a, None, 6000));
     }
 
     #[test]
     fn degenerate_parameters_are_raised_to_one() {
         let mut r = RateLimiter::new(0, 0);
         assert_eq!(r.burst(), 1);
-        assert_eq!(r.failure(v4(1), 0), Ok(Counted::NowLimited));
-        assert!(!r.is_limited(v4(1), 1));
+        assert_eq!(r.failure(v4(1), None, 0), Ok(Counted::NowLimited));
+        assert!(!r.is_limited(v4(1), None, 1));
     }
 }
