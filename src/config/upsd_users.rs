@@ -185,6 +185,24 @@ impl Users {
     }
 }
 
+/// A warning when `dir/upsd.users` can be read by every user of the host
+/// (it holds passwords), as upsd gives.
+pub fn world_readable(dir: &Path) -> Option<ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(FILE);
+    let mode = std::fs::metadata(&path).ok()?.permissions().mode() & 0o7777;
+    (mode & 0o004 != 0).then(|| {
+        ConfigError::new(
+            &path,
+            0,
+            format!(
+                "readable by every user (mode {mode:04o}), and it holds passwords: \
+                 chmod 640 (group of the daemon's user) or 600"
+            ),
+        )
+    })
+}
+
 /// Read `dir/upsd.users`.
 pub fn load(dir: &Path) -> Result<Users, ConfigError> {
     let (path, bytes) = read(dir, FILE)?;

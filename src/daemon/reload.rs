@@ -7,6 +7,7 @@ use super::setup::{Setup, UpsSpec};
 use super::upsmon::Watch;
 use super::{Daemon, MAX_SLOTS};
 use crate::config::setup::Args;
+use crate::config::upsd_users;
 use crate::config::upsmon_conf::UpsmonConf;
 use crate::sys::log::log;
 use std::net::SocketAddr;
@@ -30,7 +31,7 @@ impl Daemon {
                 return;
             }
         };
-        self.users = new.users;
+        self.reload_users(new.users, new.users_file, args);
         let burst = (new.login_failures > 0).then_some(new.login_failures);
         if self.limiter.as_ref().map(|l| l.table.burst()) != burst {
             self.limiter = Logins::new(new.login_failures);
@@ -76,6 +77,30 @@ impl Daemon {
             self.reload_monitor(new.upsmon);
         }
         log(format_args!("configuration reloaded"));
+    }
+
+    /// upsd.users at a reload: a missing file keeps the running users
+    /// (a file moved away by mistake must not refuse every upsmon); a
+    /// file without users applies, with a warning.
+    fn reload_users(&mut self, users: crate::proto::Users, present: bool, args: &Args) {
+        let file = args.confdir.as_ref().map_or_else(
+            || upsd_users::FILE.into(),
+            |d| d.join(upsd_users::FILE).display().to_string(),
+        );
+        let running = self.users.users.len();
+        if !present && running > 0 {
+            log(format_args!(
+                "reload: {file} is missing: keeping the {running} running user(s) \
+                 (restore it, or leave it empty to refuse every login)"
+            ));
+            return;
+        }
+        if present && users.users.is_empty() {
+            log(format_args!(
+                "reload: warning: {file} has no users: every login will now be refused"
+            ));
+        }
+        self.users = users;
     }
 
     pub(super) fn reload_monitor(&mut self, conf: Option<UpsmonConf>) {
