@@ -221,6 +221,7 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
                 UEVENTS => d.uevents(),
                 SIGNALS => {
                     if d.signals(&signals, &service, args, now).is_break() {
+                        d.exit();
                         return Ok(());
                     }
                 }

@@ -115,11 +115,15 @@ impl Daemon {
             return;
         }
         let mut helper = None;
+        // The notification children run on under the new monitor (and
+        // its bound counts them); without one they are ended.
+        let mut running = None;
         if let Some(mut old) = self.watch.take() {
             for l in &mut old.links {
                 l.down(self.poll.registry());
             }
             helper = old.helper.take();
+            running = Some(old);
         }
         if helper.is_some() {
             let (was, is) = (&self.upsmon_conf, &conf);
@@ -136,6 +140,10 @@ impl Daemon {
             Some(c) => match Watch::new(c, &self.ports, self.waker.clone()) {
                 Ok(mut w) => {
                     w.helper = helper;
+                    if let Some(old) = running.take() {
+                        w.children = old.children;
+                        w.bound = old.bound;
+                    }
                     Some(w)
                 }
                 Err(e) => {
@@ -145,5 +153,8 @@ impl Daemon {
             },
             None => None,
         };
+        if let Some(mut old) = running {
+            old.exit();
+        }
     }
 }
