@@ -119,7 +119,12 @@ pub struct Setup<S> {
     pub idle_ms: u64,
     /// `LOGIN_FAILURES`: 0 for no limit.
     pub login_failures: u32,
+    /// `MAXCONN_PER_SOURCE` and `MAXCONN_NETWORK`, for admission.
+    pub limits: crate::proto::admission::Limits,
     pub users: Users,
+    /// Whether `upsd.users` was there: a reload without it keeps the
+    /// running users rather than remove them all.
+    pub users_file: bool,
     /// `upsmon.conf`, when the configuration directory has one: the
     /// built-in monitor.
     pub upsmon: Option<UpsmonConf>,
@@ -134,6 +139,7 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
     let mut upsd = upsd_conf::UpsdConf::default();
     let mut upsd_file = PathBuf::from(upsd_conf::FILE);
     let mut users = Users::default();
+    let mut users_file = false;
     let mut upses = Vec::new();
     let mut usb = false;
     let mut upsmon: Option<UpsmonConf> = None;
@@ -152,7 +158,11 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
         if have(upsd_users::FILE) {
             let u = upsd_users::load(dir).map_err(|e| e.to_string())?;
             warn_all(shell, &u.warnings);
+            if let Some(w) = upsd_users::world_readable(dir) {
+                shell.warn(&w);
+            }
             users = u.into_users();
+            users_file = true;
         }
         if have(ups_conf::FILE) {
             let c = ups_conf::load(dir).map_err(|e| e.to_string())?;
@@ -166,9 +176,19 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
             }
         }
         if have(upsmon_conf::FILE) {
-            let m = upsmon_conf::load(dir).map_err(|e| e.to_string())?;
-            warn_all(shell, &m.warnings);
-            upsmon = Some(m);
+            // Without a MONITOR line (a distribution's stock file): no
+            // monitor, said once; the UPSes are served all the same.
+            match upsmon_conf::load_optional(dir).map_err(|e| e.to_string())? {
+                Some(m) => {
+                    warn_all(shell, &m.warnings);
+                    upsmon = Some(m);
+                }
+                None => shell.warn(&ConfigError::new(
+                    &dir.join(upsmon_conf::FILE),
+                    0,
+                    upsmon_conf::NO_MONITOR,
+                )),
+            }
         }
     }
     for (i, spec) in args.simulate.iter().enumerate() {
@@ -231,7 +251,9 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
         trackingdelay_ms: u64::from(upsd.trackingdelay) * 1000,
         idle_ms: u64::from(upsd.idle_timeout) * 1000,
         login_failures: upsd.login_failures,
+        limits: upsd.limits(),
         users,
+        users_file,
         run_as: args
             .user
             .clone()
@@ -384,6 +406,8 @@ pub struct Running<'a> {
     pub served: &'a [&'a str],
     /// `LOGIN_FAILURES` in force (`None`: no limit).
     pub login_limit: Option<u32>,
+    /// Users in force.
+    pub users: usize,
     pub upsmon: Option<&'a UpsmonConf>,
 }
 
@@ -391,6 +415,8 @@ pub struct Running<'a> {
 /// always apply at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReloadPlan {
+    /// What becomes of the users.
+    pub users: UsersPlan,
     /// `LOGIN_FAILURES` changed: a new limit (its counts start afresh).
     pub new_login_limit: bool,
     /// What waits for a restart, to be logged, in this order.
@@ -400,6 +426,18 @@ pub struct ReloadPlan {
     pub added: Vec<usize>,
     /// `upsmon.conf` changed: rebuild the monitor.
     pub new_monitor: bool,
+}
+
+/// upsd.users at a reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsersPlan {
+    /// The new users apply.
+    Apply,
+    /// The new file has no users: they apply (every login refused), said.
+    ApplyEmpty,
+    /// The file is gone: the `running` users stay (a file moved away by
+    /// mistake must not refuse every upsmon), said.
+    KeepMissing { running: usize },
 }
 
 /// A change that takes effect at restart only.
@@ -446,7 +484,17 @@ pub fn plan<S>(running: &Running, new: &Setup<S>) -> ReloadPlan {
                 .any(|s| s.eq_ignore_ascii_case(&new.upses[i].name))
         })
         .collect();
+    let users = if !new.users_file && running.users > 0 {
+        UsersPlan::KeepMissing {
+            running: running.users,
+        }
+    } else if new.users_file && new.users.users.is_empty() {
+        UsersPlan::ApplyEmpty
+    } else {
+        UsersPlan::Apply
+    };
     ReloadPlan {
+        users,
         new_login_limit: running.login_limit != burst,
         at_restart,
         added,
@@ -482,7 +530,9 @@ mod tests {
             trackingdelay_ms: 3_600_000,
             idle_ms: 0,
             login_failures: 10,
+            limits: Default::default(),
             users: Users::default(),
+            users_file: true,
             upsmon: None,
             run_as: None,
         }
@@ -500,6 +550,7 @@ mod tests {
             configured: &configured,
             served: &served,
             login_limit: Some(10),
+            users: 0,
             upsmon: None,
         };
         // Same settings, one section gone, one new, an adopted name
@@ -508,6 +559,7 @@ mod tests {
         assert_eq!(
             plan(&running, &new),
             ReloadPlan {
+                users: UsersPlan::ApplyEmpty,
                 new_login_limit: false,
                 at_restart: vec![AtRestart::Removed("gone".into())],
                 added: vec![1],
@@ -540,5 +592,32 @@ mod tests {
             ..running
         };
         assert!(!plan(&capped, &new).at_restart.contains(&AtRestart::Maxconn));
+    }
+
+    #[test]
+    fn a_missing_users_file_keeps_the_running_users() {
+        let none: [&str; 0] = [];
+        let running = |users| Running {
+            bound: &[],
+            slots: 100,
+            max_slots: 65_536,
+            configured: &[],
+            served: &none,
+            login_limit: Some(10),
+            users,
+            upsmon: None,
+        };
+        let mut new = setup(&[]);
+        new.users_file = false;
+        assert_eq!(
+            plan(&running(3), &new).users,
+            UsersPlan::KeepMissing { running: 3 }
+        );
+        // Nothing to keep: the (empty) defaults apply.
+        assert_eq!(plan(&running(0), &new).users, UsersPlan::Apply);
+        new.users_file = true;
+        assert_eq!(plan(&running(3), &new).users, UsersPlan::ApplyEmpty);
+        new.users.users.push(Default::default());
+        assert_eq!(plan(&running(3), &new).users, UsersPlan::Apply);
     }
 }

@@ -23,6 +23,7 @@ impl Daemon {
             scratch,
             maxage_ms,
             limiter,
+            admission,
             ..
         } = self;
         let slot = &mut slots[i];
@@ -60,11 +61,13 @@ impl Daemon {
                 now,
             };
             // Every line: a reload may replace or remove the limiter.
-            let limited = limiter.as_ref().is_some_and(|l| l.limited(c.peer, now));
+            let limited = limiter
+                .as_ref()
+                .is_some_and(|l| l.limited(c.peer, c.session.username(), users, now));
             c.session.set_auth_limited(limited);
             let r = c.session.handle_line(line, scratch, &env, &mut out);
             if let (true, Some(l)) = (c.session.take_auth_failure(), limiter.as_mut()) {
-                if let Some(e) = l.failed(c.peer, now) {
+                if let Some(e) = l.failed(c.peer, c.session.username(), users, now) {
                     log(format_args!("{e}"));
                 }
             }
@@ -80,6 +83,7 @@ impl Daemon {
                                 Ok(())
                             }
                             Action::Login { ups } => {
+                                admission.logged_in(i);
                                 upses[ups].numlogins += 1;
                                 let at = logins.partition_point(|l| l.seq < c.seq);
                                 logins.insert(
@@ -143,6 +147,10 @@ impl Daemon {
                     start = next;
                 }
             }
+        }
+        if start > 0 {
+            // Complete lines: no longer the idlest (admission's order).
+            admission.active(i, now);
         }
         c.rx.consume(rx, start);
         if grow {

@@ -6,7 +6,8 @@
 use super::setup::{Setup, UpsSpec};
 use super::upsmon::Watch;
 use super::{Daemon, MAX_SLOTS};
-use crate::config::setup::{self, Args, Running};
+use crate::config::setup::{self, Args, Running, UsersPlan};
+use crate::config::upsd_users;
 use crate::config::upsmon_conf::UpsmonConf;
 use crate::proto::ratelimit::LoginLimit;
 use crate::sys::log::log;
@@ -45,14 +46,16 @@ impl Daemon {
                 configured: &self.configured,
                 served: &served,
                 login_limit: self.limiter.as_ref().map(|l| l.burst()),
+                users: self.users.users.len(),
                 upsmon: self.upsmon_conf.as_ref(),
             },
             &new,
         );
-        self.users = new.users;
+        self.reload_users(plan.users, new.users, args);
         if plan.new_login_limit {
             self.limiter = LoginLimit::new(new.login_failures);
         }
+        self.admission.set_limits(new.limits);
         self.maxage_ms = new.maxage_ms;
         self.idle_ms = new.idle_ms;
         self.tracking.set_ttl(new.trackingdelay_ms);
@@ -75,6 +78,30 @@ impl Daemon {
         log(format_args!("configuration reloaded"));
     }
 
+    /// upsd.users at a reload, as the plan says: a missing file keeps the
+    /// running users (a file moved away by mistake must not refuse every
+    /// upsmon); a file without users applies, with a warning.
+    fn reload_users(&mut self, plan: UsersPlan, users: crate::proto::Users, args: &Args) {
+        let file = args.confdir.as_ref().map_or_else(
+            || upsd_users::FILE.into(),
+            |d| d.join(upsd_users::FILE).display().to_string(),
+        );
+        match plan {
+            UsersPlan::KeepMissing { running } => {
+                log(format_args!(
+                    "reload: {file} is missing: keeping the {running} running user(s) \
+                     (restore it, or leave it empty to refuse every login)"
+                ));
+                return;
+            }
+            UsersPlan::ApplyEmpty => log(format_args!(
+                "reload: warning: {file} has no users: every login will now be refused"
+            )),
+            UsersPlan::Apply => {}
+        }
+        self.users = users;
+    }
+
     pub(super) fn reload_monitor(&mut self, conf: Option<UpsmonConf>) {
         if self
             .watch
@@ -87,11 +114,15 @@ impl Daemon {
             return;
         }
         let mut helper = None;
+        // The notification children run on under the new monitor (and
+        // its bound counts them); without one they are ended.
+        let mut running = None;
         if let Some(mut old) = self.watch.take() {
             for l in &mut old.links {
                 l.down(self.poll.registry());
             }
             helper = old.helper.take();
+            running = Some(old);
         }
         if helper.is_some() {
             let (was, is) = (&self.upsmon_conf, &conf);
@@ -108,6 +139,10 @@ impl Daemon {
             Some(c) => match Watch::new(c, &self.ports, self.waker.clone()) {
                 Ok(mut w) => {
                     w.helper = helper;
+                    if let Some(old) = running.take() {
+                        w.children = old.children;
+                        w.bound = old.bound;
+                    }
                     Some(w)
                 }
                 Err(e) => {
@@ -117,5 +152,8 @@ impl Daemon {
             },
             None => None,
         };
+        if let Some(mut old) = running {
+            old.exit();
+        }
     }
 }

@@ -13,13 +13,15 @@
 //! - [`users`]: the rights of upsd.users;
 //! - [`desc`]: texts for `GET DESC` and `GET CMDDESC`;
 //! - [`tracking`]: TRACKING ids and the results table;
-//! - [`ratelimit`]: failed logins per source address, and the server's
-//!   login limit;
+//! - [`ratelimit`]: failed logins per source address and user name, and
+//!   the server's login limit;
+//! - [`admission`]: which connection gets a slot, which makes room;
 //! - [`framing`]: request lines cut from a receive buffer.
 //!
 //! Nothing here does I/O, reads the clock or allocates while answering:
 //! sockets, buffers, time and the tracking table belong to the server.
 
+pub mod admission;
 pub mod desc;
 pub mod framing;
 pub mod lexer;
