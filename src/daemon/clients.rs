@@ -83,6 +83,15 @@ impl Daemon {
         }
     }
 
+    /// A listener or client socket is ready; `read_closed` when the
+    /// event says the peer shut its side down.
+    pub(super) fn ready(&mut self, t: Token, read_closed: bool, now: u64) {
+        if read_closed {
+            self.read_closed(t);
+        }
+        self.serve(t, now);
+    }
+
     /// The peer of client `t` half-closed (or hung up): a one-shot
     /// `printf 'GET VAR ...\n' | nc -N` is closed once answered, not
     /// after the idle timeout.

@@ -221,7 +221,6 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
                 UEVENTS => d.uevents(),
                 SIGNALS => {
                     if d.signals(&signals, &service, args, now).is_break() {
-                        d.exit();
                         return Ok(());
                     }
                 }
@@ -229,12 +228,7 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
                 Token(t) if t <= REMOTE_TOP && t > REMOTE_TOP - MAX_LINKS => {
                     d.link_ready(REMOTE_TOP - t, now)
                 }
-                t => {
-                    if ev.is_read_closed() {
-                        d.read_closed(t);
-                    }
-                    d.serve(t, now)
-                }
+                t => d.ready(t, ev.is_read_closed(), now),
             }
         }
         // Then those whose turn ended with work left, once each.

@@ -98,7 +98,7 @@ impl Suspend {
 
 impl Daemon {
     /// Every signal waiting: SIGHUP reloads, SIGTERM and SIGINT stop
-    /// ([`ControlFlow::Break`]).
+    /// (what the daemon started is ended, and [`ControlFlow::Break`]).
     pub(super) fn signals(
         &mut self,
         signals: &Signals,
@@ -111,6 +111,7 @@ impl Daemon {
                 Signal::Stop => {
                     log(format_args!("signal received: exiting"));
                     service.send("STOPPING=1");
+                    self.exit();
                     return ControlFlow::Break(());
                 }
                 Signal::Reload => {
