@@ -61,6 +61,8 @@ lint:
 			/crate::(sys|daemon|cli)([^A-Za-z0-9_]|$$)/ && !/^[[:space:]]*\/\// { print f ":" FNR ": " $$0 }' "$$f"; \
 	done); if [ -n "$$bad" ]; then echo "$$bad"; exit 1; fi
 	python3 tools/modcycles.py
+	python3 tools/modcycles.py --within hid --within ups --within proto --within config \
+		--within monitor --within device --within sys --within daemon --within cli
 	@# NUT's own pages (Xr upsc 8, ...) need not be installed here, nor
 	@# indexed when they are (nut-client installs them after mandoc).
 	@if command -v mandoc >/dev/null 2>&1; then \

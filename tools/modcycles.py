@@ -2,7 +2,7 @@
 """Check that the crate's top-level modules import each other without a
 cycle, and print the edges.
 
-Usage: tools/modcycles.py [--edges]
+Usage: tools/modcycles.py [--edges] [--within DIR]...
 
 A module is a top-level entry of src/ (`daemon`, `ups`, `store`, ...).
 An edge A -> B is a `crate::B` path (in a `use` or inline, grouped
@@ -11,7 +11,12 @@ and `#[cfg(test)]` items are left out, so doc links and tests may point
 anywhere. `super::` and `self::` stay inside a module and are not edges,
 except in a top-level file (src/x.rs), where `super::` is the crate root.
 
-Exit status 1 (and the cycles printed) when the graph has a cycle; run by
+`--within DIR` checks the files of one folder of src/ the same way
+(`--within ups`: `engine` -> `select` is an edge when engine.rs names
+`super::select` or `crate::ups::select`; submodules in a subfolder count
+as their parent file).
+
+Exit status 1 (and the cycles printed) when a graph has a cycle; run by
 `make lint`. A plain script rather than `cargo modules` so that lint needs
 nothing beyond Python 3.
 """
@@ -179,7 +184,54 @@ def cycles(tops, edges):
     return out
 
 
+def graph_within(folder):
+    """Files of src/FOLDER as nodes (a file's own subfolder folds in)."""
+    base = os.path.join(SRC, folder)
+    edges, tops = {}, set()
+    for d, _, files in os.walk(base):
+        for name in files:
+            if not name.endswith(".rs"):
+                continue
+            rel = os.path.relpath(os.path.join(d, name), base).split(os.sep)
+            node = rel[0][:-3] if rel[0].endswith(".rs") else rel[0]
+            if node == "mod":
+                continue
+            tops.add(node)
+            with open(os.path.join(d, name), encoding="utf-8") as f:
+                code = drop_tests(strip(f.read()))
+            found = set(re.findall(r"\bcrate::" + folder + r"::([a-z_][a-z0-9_]*)", code))
+            if len(rel) == 1:
+                found |= set(re.findall(r"\bsuper::([a-z_][a-z0-9_]*)", code))
+                for m in re.finditer(r"\bsuper::\{([^}]*)\}", code):
+                    found |= {w.strip().split("::")[0].strip() for w in m.group(1).split(",")}
+            for t in found:
+                if t != node:
+                    edges.setdefault(node, set()).add(t)
+    return tops, edges
+
+
+def report(label, tops, edges, show):
+    if show:
+        for t in sorted(tops):
+            print(f"{t:<10} -> {', '.join(sorted(e for e in edges.get(t, ()) if e in tops)) or '-'}")
+    found = cycles(tops, edges)
+    for c in found:
+        print(f"import cycle in {label}: " + " <-> ".join(c))
+        for a in c:
+            for b in sorted(edges.get(a, ())):
+                if b in c:
+                    print(f"  {a} -> {b}")
+    if not found:
+        print(f"no import cycle between the {len(tops)} modules of {label}")
+    return 1 if found else 0
+
+
 def main():
+    args = sys.argv[1:]
+    show = "--edges" in args
+    within = [args[i + 1] for i, a in enumerate(args) if a == "--within" and i + 1 < len(args)]
+    if within:
+        return max(report(f"src/{w}/", *graph_within(w), show) for w in within)
     tops, edges = graph()
     if "--edges" in sys.argv:
         for t in sorted(tops):

@@ -204,7 +204,7 @@ impl Ups {
 
     /// Publish identity, run the INIT walk and commit the status.
     pub fn init(&mut self, io: &mut dyn Transport, now: u64) -> WalkResult {
-        super::identity::publish(self, io);
+        self.publish_identity(io);
         // Published before the walk, so the walk leaves these names alone
         // (NUT disables mapping entries whose variable already exists).
         for (k, v) in &self.opts.overrides {

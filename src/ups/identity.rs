@@ -77,8 +77,17 @@ fn mge_model(ups: &mut Ups, io: &mut dyn Transport, product: &str) -> String {
     }
 }
 
+impl Ups {
+    /// Publish the identity variables (at the INIT walk). Defined here,
+    /// as part of the engine's type, so the engine calls it without
+    /// importing this module: the dependency goes one way.
+    pub(super) fn publish_identity(&mut self, io: &mut dyn Transport) {
+        publish(self, io);
+    }
+}
+
 /// Publish identity and driver variables.
-pub fn publish(ups: &mut Ups, io: &mut dyn Transport) {
+fn publish(ups: &mut Ups, io: &mut dyn Transport) {
     let key = ups.sub.key;
     let id = ups.ident.clone();
     let product = nonempty(&id.product);
