@@ -681,7 +681,11 @@ impl<'a> Validator<'a> {
                     g.reconnect_report_freq = Some(self.int(&o, "a whole number")?)
                 }
                 "debug_min" => g.debug_min = Some(self.u32(&o, "levels", 0)?),
-                _ => {} // LIBUSB_DEBUG: raw only.
+                _ => {
+                    if let Some((_, why)) = NOT_ON_HIDRAW.iter().find(|(n, _)| *n == o.name) {
+                        self.warn(set.line, &set.key, format_args!("ignored: {why}"));
+                    }
+                }
             }
             g.raw.push(o.raw());
         }
@@ -743,6 +747,11 @@ impl<'a> Validator<'a> {
             };
             let v = self.value(&o);
             let own = || Some(v.to_string());
+            // Checked for every option, including those whose value is
+            // still validated and kept below.
+            if let Some((_, why)) = NOT_ON_HIDRAW.iter().find(|(n, _)| *n == o.name) {
+                self.warn(set.line, &set.key, format_args!("ignored: {why}"));
+            }
             match o.name {
                 "driver" => driver = Some((set, v)),
                 "port" => {
@@ -825,13 +834,9 @@ impl<'a> Validator<'a> {
                     &set.key,
                     "ignored: the Windows HID backend does not apply here",
                 ),
-                name => {
-                    // Read by the engine or the subdrivers from `raw`,
-                    // unless it only makes sense with libusb.
-                    if let Some((_, why)) = NOT_ON_HIDRAW.iter().find(|(n, _)| *n == name) {
-                        self.warn(set.line, &set.key, format_args!("ignored: {why}"));
-                    }
-                }
+                // Read by the engine or the subdrivers from `raw` (the
+                // libusb-only ones were warned about above).
+                _ => {}
             }
             u.raw.push(o.raw());
         }
@@ -1307,6 +1312,37 @@ retrydelay = 10
         assert_eq!(
             conf("[u]\ndriver = usbhid-ups\nport = AUTO\n").warnings,
             vec![]
+        );
+        // Options whose value is still checked warn too, as the manual says.
+        let c = conf(
+            "[u]\ndriver = usbhid-ups\ninterruptsize = 8\nmaxreport\nwaitbeforereconnect = 5\n",
+        );
+        assert_eq!(
+            c.warnings
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            [
+                "ups.conf:3: [u] interruptsize: ignored: hidraw delivers whole input reports",
+                "ups.conf:4: [u] maxreport: ignored: the kernel sizes Feature reports from the \
+                 descriptor",
+                "ups.conf:5: [u] waitbeforereconnect: ignored: hidupsd reconnects with its own \
+                 back-off (retrydelay sets it)",
+            ]
+        );
+        // Every option the manual lists as warned about does warn.
+        for (name, _) in NOT_ON_HIDRAW {
+            let line = match option(name).unwrap().kind {
+                Kind::Flag => name.to_string(),
+                _ => format!("{name} = 1"),
+            };
+            let c = conf(&format!("[u]\ndriver = usbhid-ups\n{line}\n"));
+            assert_eq!(c.warnings.len(), 1, "{name}: {:?}", c.warnings);
+        }
+        let c = conf("LIBUSB_DEBUG = 3\n");
+        assert_eq!(
+            c.warnings[0].to_string(),
+            "ups.conf:1: LIBUSB_DEBUG: ignored: hidupsd does not use libusb"
         );
     }
 

@@ -7,7 +7,7 @@
 //!     password = secret
 //!     upsmon primary
 //! [admin]
-//!     password = "pass word"
+//!     password = pass-word
 //!     actions = SET FSD
 //!     instcmds = ALL
 //! ```
