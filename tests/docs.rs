@@ -34,7 +34,10 @@ fn example_files(page: &str) -> Vec<(String, String)> {
 fn hidupsd_conf_example_files_load_without_warnings() {
     let files = example_files("hidupsd.conf.5");
     let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
-    assert_eq!(names, ["ups.conf", "upsd.conf", "upsd.users", "upsmon.conf"]);
+    assert_eq!(
+        names,
+        ["ups.conf", "upsd.conf", "upsd.users", "upsmon.conf"]
+    );
     let get = |n: &str| files.iter().find(|f| f.0 == n).unwrap().1.as_bytes();
 
     let ups = ups_conf::parse(Path::new("ups.conf"), get("ups.conf")).unwrap();
