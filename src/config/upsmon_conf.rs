@@ -361,6 +361,75 @@ pub fn shell_command(words: &[String]) -> String {
     out
 }
 
+/// The program a shell command line starts, when it can be told without
+/// running the shell: the first word, past `exec`/`command`; `None` for
+/// a shell builtin or a line with quoting, expansions or redirections
+/// in its first word (nothing to check then).
+pub fn command_program(line: &str) -> Option<&str> {
+    const BUILTINS: &[&str] = &[
+        ":", ".", "true", "false", "echo", "printf", "test", "[", "eval", "exit", "kill", "cd",
+        "set", "trap", "wait", "if", "for", "while", "case", "{", "(",
+    ];
+    let mut words = line.split_ascii_whitespace();
+    let mut w = words.next()?;
+    while w == "exec" || w == "command" {
+        w = words.next()?;
+        // Their options (`command -p`).
+        while w.starts_with('-') {
+            w = words.next()?;
+        }
+    }
+    let special = |c: char| "$`'\"\\;|&<>(){}*?[~=".contains(c);
+    if BUILTINS.contains(&w) || w.contains(special) {
+        return None;
+    }
+    Some(w)
+}
+
+/// Where `program` would be found: itself when it names a path, else
+/// the first directory of `path` (a `PATH` value) that has it. `is_exec`
+/// says whether a file exists and may be run (the caller's file-system
+/// check; this function is pure).
+pub fn find_program(
+    program: &str,
+    path: &str,
+    is_exec: &dyn Fn(&Path) -> bool,
+) -> Option<std::path::PathBuf> {
+    if program.contains('/') {
+        let p = Path::new(program);
+        return is_exec(p).then(|| p.to_path_buf());
+    }
+    path.split(':')
+        .map(|d| Path::new(if d.is_empty() { "." } else { d }).join(program))
+        .find(|p| is_exec(p))
+}
+
+/// A warning when `SHUTDOWNCMD`'s program cannot be found (as `PATH`
+/// gives it to the shell), for the caller to log at start and on reload:
+/// a host that cannot run it would not power off. NUT's examples use
+/// `/usr/sbin/nutshutdown`, which belongs to NUT's upsmon package.
+pub fn shutdowncmd_warning(
+    c: &UpsmonConf,
+    path: &str,
+    is_exec: &dyn Fn(&Path) -> bool,
+) -> Option<String> {
+    let line = shell_command(c.shutdowncmd.as_deref()?);
+    let prog = command_program(&line)?;
+    if find_program(prog, path, is_exec).is_some() {
+        return None;
+    }
+    let hint = if prog.ends_with("/nutshutdown") || prog == "nutshutdown" {
+        " (nutshutdown comes with NUT's upsmon package; with hidupsd, \
+         SHUTDOWNCMD is the system's own, such as \"/sbin/shutdown -h +0\" or /sbin/poweroff)"
+    } else {
+        ""
+    };
+    Some(format!(
+        "SHUTDOWNCMD: '{prog}' is not an executable program here{hint}: \
+         the host would not shut down when the UPS is critical"
+    ))
+}
+
 /// Read `dir/upsmon.conf`.
 pub fn load(dir: &Path) -> Result<UpsmonConf, ConfigError> {
     let (path, bytes) = read(dir, FILE)?;
@@ -715,6 +784,71 @@ fn split_system(s: &str) -> Result<(String, String, u16), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shutdowncmd_program_is_checked_where_it_can_be() {
+        for (line, want) in [
+            ("/sbin/poweroff", Some("/sbin/poweroff")),
+            ("/sbin/shutdown -h +0", Some("/sbin/shutdown")),
+            ("  exec poweroff -f", Some("poweroff")),
+            ("command -p halt", Some("halt")),
+            ("echo bye > /dev/console", None),
+            ("\"/opt/my tool\" now", None),
+            ("$HOME/bin/off", None),
+            ("X=1 poweroff", None),
+            ("", None),
+        ] {
+            assert_eq!(command_program(line), want, "{line:?}");
+        }
+        let have = |p: &Path| {
+            ["/sbin/poweroff", "/usr/bin/systemctl", "./here"].contains(&p.to_str().unwrap())
+        };
+        let path = "/usr/local/bin:/usr/bin::/sbin";
+        assert_eq!(
+            find_program("systemctl", path, &have),
+            Some("/usr/bin/systemctl".into())
+        );
+        assert_eq!(
+            find_program("poweroff", path, &have),
+            Some("/sbin/poweroff".into())
+        );
+        assert_eq!(find_program("here", path, &have), Some("./here".into()));
+        assert_eq!(
+            find_program("/sbin/poweroff", "", &have),
+            Some("/sbin/poweroff".into())
+        );
+        assert_eq!(find_program("/usr/sbin/poweroff", path, &have), None);
+        assert_eq!(find_program("halt", path, &have), None);
+
+        let conf = |cmd: &str| {
+            parse(
+                Path::new("upsmon.conf"),
+                format!("MONITOR u@localhost 1 m p primary\nSHUTDOWNCMD {cmd}\n").as_bytes(),
+            )
+            .unwrap()
+        };
+        let w = shutdowncmd_warning(&conf("/usr/sbin/nutshutdown"), path, &have).unwrap();
+        assert!(
+            w.starts_with("SHUTDOWNCMD: '/usr/sbin/nutshutdown' is not an executable program here (nutshutdown comes with NUT's upsmon package"),
+            "{w}"
+        );
+        let w = shutdowncmd_warning(&conf("\"halt -p\""), path, &have).unwrap();
+        assert_eq!(
+            w,
+            "SHUTDOWNCMD: 'halt' is not an executable program here: the host would not shut \
+             down when the UPS is critical"
+        );
+        assert_eq!(
+            shutdowncmd_warning(&conf("\"systemctl poweroff\""), path, &have),
+            None
+        );
+        assert_eq!(
+            shutdowncmd_warning(&conf("/sbin/poweroff"), path, &have),
+            None
+        );
+        let none = parse(Path::new("upsmon.conf"), b"MONITOR u 1 m p secondary\n").unwrap();
+        assert_eq!(shutdowncmd_warning(&none, path, &have), None);
+    }
 
     fn conf(text: &str) -> UpsmonConf {
         parse(Path::new("upsmon.conf"), text.as_bytes()).unwrap()
