@@ -3,6 +3,11 @@
 SHELL   := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 CARGO   ?= cargo
+# `make install` remembers the directories it was given here, so that a
+# later install-systemd, install-upsc or uninstall without them points at
+# the same binary (command-line values still win).
+INSTALL_MEMO ?= target/install.mk
+-include $(INSTALL_MEMO)
 PREFIX  ?= /usr/local
 DESTDIR ?=
 BIN      = target/release/hidupsd
@@ -104,8 +109,20 @@ generate:
 # the unit and the shutdown hook, install-upsc the upsc link (not by
 # default: NUT's own upsc would clash). Nothing is built here, so that
 # `sudo make install` does not build as root.
+# The memo: PREFIX always, the other directories when given.
+remember = $(if $(filter command line environment,$(origin $(1))),echo '$(1) ?= $($(1))';)
+# install-systemd and install-upsc name the installed binary: refuse to
+# point at one that is not there.
+need_installed = @test -x $(DESTDIR)$(SBINDIR)/hidupsd || { \
+	echo "$(DESTDIR)$(SBINDIR)/hidupsd is not installed: run 'make install' first, with the same PREFIX (or SBINDIR)" >&2; \
+	exit 1; }
+
 install:
 	@test -x $(BIN) || { echo "$(BIN) missing: run make first" >&2; exit 1; }
+	@mkdir -p $(dir $(INSTALL_MEMO))
+	@{ echo '# Written by make install: the directories it installed to.'; \
+	echo 'PREFIX ?= $(PREFIX)'; $(foreach v,SBINDIR BINDIR MANDIR UDEVDIR,$(call remember,$(v))) } \
+		> $(INSTALL_MEMO)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UDEVDIR)/rules.d
 	install -m 755 $(BIN) $(DESTDIR)$(SBINDIR)/hidupsd
@@ -116,6 +133,7 @@ install:
 
 # The files name the binary /usr/sbin/hidupsd: follow SBINDIR.
 install-systemd:
+	$(need_installed)
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSTEMDSHUTDOWNDIR)
 	sed 's|/usr/sbin/hidupsd|$(SBINDIR)/hidupsd|g' contrib/systemd/hidupsd.service \
 		> $(DESTDIR)$(SYSTEMDUNITDIR)/hidupsd.service
@@ -126,6 +144,7 @@ install-systemd:
 
 # hidupsd run as upsc behaves as upsc.
 install-upsc:
+	$(need_installed)
 	install -d $(DESTDIR)$(BINDIR)
 	ln -sf $(SBINDIR)/hidupsd $(DESTDIR)$(BINDIR)/upsc
 
