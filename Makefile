@@ -29,7 +29,14 @@ SHELL_SCRIPTS = contrib/systemd/hidupsd-killpower \
 	contrib/openwrt/files/hidupsd.hotplug tests/openwrt/uci.sh
 FUZZ_SECONDS ?= 60
 
-.PHONY: all test lint size bench fuzz install install-systemd install-upsc uninstall generate clean
+.PHONY: all test lint size bench fuzz install install-systemd install-upsc uninstall generate clean dist
+
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+# make dist: the release tarball and an OpenWrt package naming it.
+DISTDIR ?= target/dist
+# Where the tarball will be downloaded from; by default the directory it
+# is written to, which OpenWrt's download script reads as a local mirror.
+RELEASE_URL ?= file://$(abspath $(DISTDIR))
 
 all:
 	$(CARGO) build --release
@@ -159,6 +166,27 @@ uninstall:
 	@# The upsc link only if it is ours.
 	@if [ "$$(readlink $(DESTDIR)$(BINDIR)/upsc)" = "$(SBINDIR)/hidupsd" ]; then \
 		rm -f $(DESTDIR)$(BINDIR)/upsc; fi
+
+# The release tarball, hidupsd-VERSION.tar.gz (the committed tree at
+# HEAD under hidupsd-VERSION/, reproducible: no time stamp in the gzip
+# header), its sha256, and $(DISTDIR)/openwrt/hidupsd: contrib/openwrt
+# with PKG_SOURCE_URL and PKG_HASH naming that tarball, to copy into a
+# buildroot's package/ or a feed. Alpine's APKBUILD takes the same
+# tarball.
+dist:
+	@git diff --quiet HEAD || echo "warning: uncommitted changes are not in the tarball (it is HEAD)" >&2
+	@mkdir -p $(DISTDIR)
+	git archive --format=tar --prefix=hidupsd-$(VERSION)/ HEAD | gzip -9n > $(DISTDIR)/hidupsd-$(VERSION).tar.gz
+	@cd $(DISTDIR) && sha256sum hidupsd-$(VERSION).tar.gz > hidupsd-$(VERSION).tar.gz.sha256
+	@rm -rf $(DISTDIR)/openwrt/hidupsd && mkdir -p $(DISTDIR)/openwrt/hidupsd
+	@cp -r contrib/openwrt/files $(DISTDIR)/openwrt/hidupsd/
+	@hash=$$(cut -d' ' -f1 $(DISTDIR)/hidupsd-$(VERSION).tar.gz.sha256); \
+	sed -e 's|^PKG_SOURCE_URL:=.*|PKG_SOURCE_URL:=$(RELEASE_URL)|' \
+		-e "s|^PKG_HASH:=.*|PKG_HASH:=$$hash|" \
+		-e 's|^PKG_VERSION:=.*|PKG_VERSION:=$(VERSION)|' \
+		contrib/openwrt/Makefile > $(DISTDIR)/openwrt/hidupsd/Makefile; \
+	echo "$(DISTDIR)/hidupsd-$(VERSION).tar.gz sha256 $$hash"; \
+	echo "$(DISTDIR)/openwrt/hidupsd: the OpenWrt package, PKG_SOURCE_URL:=$(RELEASE_URL)"
 
 clean:
 	$(CARGO) clean
