@@ -235,8 +235,9 @@ fn later_targets_follow_the_prefix_install_was_given() {
         unit.contains("\nExecStart=/usr/sbin/hidupsd -c /etc/nut -u nut\n"),
         "{unit}"
     );
-    let hook = std::fs::read_to_string(dest.join("usr/lib/systemd/system-shutdown/hidupsd-killpower"))
-        .unwrap();
+    let hook =
+        std::fs::read_to_string(dest.join("usr/lib/systemd/system-shutdown/hidupsd-killpower"))
+            .unwrap();
     assert!(hook.contains("exec /usr/sbin/hidupsd killpower"), "{hook}");
     let link = std::fs::read_link(dest.join("usr/bin/upsc")).unwrap();
     assert_eq!(link, Path::new("/usr/sbin/hidupsd"));

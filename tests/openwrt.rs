@@ -248,7 +248,10 @@ fn make_dist_gives_a_package_that_names_its_tarball() {
         .output()
         .unwrap();
     assert_eq!(
-        String::from_utf8_lossy(&sum.stdout).split(' ').next().unwrap(),
+        String::from_utf8_lossy(&sum.stdout)
+            .split(' ')
+            .next()
+            .unwrap(),
         hash
     );
     assert_eq!(hash.len(), 64, "{hash}");
@@ -266,7 +269,13 @@ fn make_dist_gives_a_package_that_names_its_tarball() {
         .unwrap();
     let list = String::from_utf8_lossy(&list.stdout);
     let lic = var("PKG_LICENSE_FILES");
-    for f in ["Cargo.toml", "Cargo.lock", "src/main.rs", "man/hidupsd.8", lic.as_str()] {
+    for f in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "src/main.rs",
+        "man/hidupsd.8",
+        lic.as_str(),
+    ] {
         assert!(
             list.lines().any(|l| l == format!("hidupsd-{version}/{f}")),
             "{f} not in the tarball"

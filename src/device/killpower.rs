@@ -220,4 +220,96 @@ mod tests {
         let e = shutdown(&mut ups, &mut io, true, Some("nothing.here"), &mut |_| {}).unwrap_err();
         assert!(e.contains("nothing.here: not offered"), "{e}");
     }
+
+    /// What each recorded UPS is sent with `offdelay = 120` and `ondelay
+    /// = 180`, as hidupsd(8) documents it per vendor: only
+    /// `shutdown.return` writes `offdelay`; APC's `shutdown.reboot` and a
+    /// bare `load.off.delay` write the table's fixed delay, as NUT does.
+    #[test]
+    fn the_delay_each_vendor_gets() {
+        let cases: &[(&str, Option<&str>, &str, &[&str])] = &[
+            (
+                "apc-back-ups-bk650m2-ch",
+                None,
+                "shutdown.reboot",
+                &["shutdown.reboot 10 via"],
+            ),
+            (
+                "apc-back-ups-es-850g2",
+                None,
+                "shutdown.reboot",
+                &["shutdown.reboot 10 via"],
+            ),
+            (
+                "apc-smart-ups-x-750",
+                None,
+                "shutdown.reboot",
+                &["shutdown.reboot 10 via"],
+            ),
+            (
+                "apc-back-ups-bx1600mi",
+                Some("load.off.delay"),
+                "load.off.delay",
+                &["load.off.delay 20 via"],
+            ),
+            (
+                "cps-cp1500avrlcda",
+                None,
+                "shutdown.return",
+                &["load.on.delay 180 via", "load.off.delay 120 via"],
+            ),
+            (
+                "cps-ec850lcd",
+                Some("load.off.delay"),
+                "load.off.delay",
+                &["load.off.delay 60 via"],
+            ),
+            (
+                "eaton-5sc-750",
+                None,
+                "shutdown.return",
+                &[
+                    "ups.start.auto = yes",
+                    "load.on.delay 180 via",
+                    "load.off.delay 120 via",
+                ],
+            ),
+            (
+                "tripplite-09ae-3016",
+                None,
+                "shutdown.return",
+                &["load.on.delay 180 via", "load.off.delay 120 via"],
+            ),
+            (
+                "idowell-075d-0300-smart-battery",
+                None,
+                "shutdown.return",
+                &["load.on.delay 180 via", "load.off.delay 120 via"],
+            ),
+        ];
+        for &(name, sd, cmd, writes) in cases {
+            let opts = Options {
+                offdelay: Some("120".into()),
+                ondelay: Some("180".into()),
+                ..Options::default()
+            };
+            let (mut ups, mut io) = load(name, opts);
+            let o = shutdown(&mut ups, &mut io, true, sd, &mut |_| {}).unwrap();
+            assert_eq!(o.command, cmd, "{name}");
+            assert_eq!(o.writes.len(), writes.len(), "{name}: {:?}", o.writes);
+            for (w, want) in o.writes.iter().zip(writes) {
+                assert!(w.0.starts_with(want), "{name}: {:?}", o.writes);
+            }
+        }
+        // No shutdown command at all: the error lists what was tried.
+        for name in [
+            "liebert-psi5",
+            "powercom-hid-ups-battery",
+            "vertiv-liebert-gxt5",
+        ] {
+            let (mut ups, mut io) = load(name, Options::default());
+            let e = shutdown(&mut ups, &mut io, true, None, &mut |_| {}).unwrap_err();
+            assert!(e.contains("shutdown.return: not offered"), "{name}: {e}");
+        }
+    }
 }
