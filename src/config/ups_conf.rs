@@ -430,6 +430,38 @@ impl UpsConf {
     pub fn get(&self, name: &str) -> Option<&UpsSection> {
         self.ups.iter().find(|u| u.name.eq_ignore_ascii_case(name))
     }
+
+    /// The sections of `self` that `new` (a reloaded file) still has but
+    /// with different settings, each with the options that differ (added,
+    /// removed or changed, by name; empty when only global settings it
+    /// takes changed), in file order. A reload logs them: a running UPS
+    /// keeps its settings until restart.
+    pub fn changed_sections<'a>(&'a self, new: &UpsConf) -> Vec<(&'a str, Vec<String>)> {
+        let mut out = Vec::new();
+        for old in &self.ups {
+            let Some(now) = new.get(&old.name) else {
+                continue;
+            };
+            let same = UpsSection {
+                line: old.line,
+                name: old.name.clone(),
+                ..now.clone()
+            } == *old;
+            if same {
+                continue;
+            }
+            let mut names: Vec<String> = Vec::new();
+            for (a, b) in [(&old.raw, &now.raw), (&now.raw, &old.raw)] {
+                for (k, v) in a.iter() {
+                    if !b.iter().any(|(k2, v2)| k2 == k && v2 == v) && !names.contains(k) {
+                        names.push(k.clone());
+                    }
+                }
+            }
+            out.push((old.name.as_str(), names));
+        }
+        out
+    }
 }
 
 /// Read `dir/ups.conf`.
@@ -1235,6 +1267,37 @@ retrydelay = 10
                 ("override.ups.mfr", "APC")
             ])
         );
+    }
+
+    #[test]
+    fn changed_sections_are_named_with_their_options() {
+        let old = conf(
+            "pollinterval = 2\n[a]\ndriver = usbhid-ups\nport = auto\noffdelay = 20\n\
+             [b]\ndriver = usbhid-ups\nport = auto\n[c]\ndriver = usbhid-ups\nport = auto\n\
+             [gone]\ndriver = usbhid-ups\nport = auto\n",
+        );
+        // a: offdelay changed, serial added; b: only moved down a line and
+        // renamed in case; c: a global it takes changed; new: not in old.
+        let new = conf(
+            "pollinterval = 5\n\n[a]\ndriver = usbhid-ups\nport = auto\noffdelay = 120\n\
+             serial = X1\n[B]\ndriver = usbhid-ups\nport = auto\npollinterval = 2\n\
+             [c]\ndriver = usbhid-ups\nport = auto\n[new]\ndriver = usbhid-ups\nport = auto\n",
+        );
+        assert_eq!(
+            old.changed_sections(&new),
+            vec![
+                ("a", vec!["offdelay".to_string(), "serial".to_string()]),
+                ("b", vec!["pollinterval".to_string()]),
+                ("c", vec![]),
+            ]
+        );
+        assert_eq!(old.changed_sections(&old.clone()), vec![]);
+        // The same file with lines moved about is no change.
+        let moved = conf(
+            "# comment\npollinterval = 2\n[a]\ndriver = usbhid-ups\nport = auto\noffdelay = 20\n\
+             [b]\ndriver = usbhid-ups\nport = auto\n[c]\ndriver = usbhid-ups\nport = auto\n",
+        );
+        assert_eq!(old.changed_sections(&moved), vec![]);
     }
 
     #[test]
