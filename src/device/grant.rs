@@ -48,9 +48,7 @@ pub enum Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Refusal::NotADeviceNode => {
-                "not /dev/hidrawN, /dev/usb/hiddevN or /dev/bus/usb/BBB/DDD"
-            }
+            Refusal::NotADeviceNode => "not /dev/hidrawN, /dev/usb/hiddevN or /dev/bus/usb/BBB/DDD",
             Refusal::Gone => "no such device in sysfs",
             Refusal::Mismatch => "the node is not the device sysfs names",
             Refusal::NotAUps => "not a HID Power Device",
@@ -193,7 +191,10 @@ mod tests {
             Node::parse(&[b'/'; MAX_PATH + 1]),
             Err(Refusal::NotADeviceNode)
         );
-        assert_eq!(Node::parse(b"/dev/hidraw\xff"), Err(Refusal::NotADeviceNode));
+        assert_eq!(
+            Node::parse(b"/dev/hidraw\xff"),
+            Err(Refusal::NotADeviceNode)
+        );
     }
 
     #[test]
@@ -245,9 +246,7 @@ mod tests {
             (
                 // Megatec over HID: NUT's vendor id, no Power Device.
                 Facts {
-                    descriptors: vec![fixture_descriptor(
-                        "phoenixtec-06da-0003-megatec-over-hid",
-                    )],
+                    descriptors: vec![fixture_descriptor("phoenixtec-06da-0003-megatec-over-hid")],
                     ..facts.clone()
                 },
                 Refusal::NotAUps,
