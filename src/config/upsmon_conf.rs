@@ -281,6 +281,51 @@ pub struct Monitor {
     pub role: Role,
 }
 
+impl Monitor {
+    /// Whether the entry names this host (`localhost`, `127.0.0.1`, `::1`,
+    /// or no host at all).
+    pub fn is_loopback(&self) -> bool {
+        let h = &self.host;
+        h.eq_ignore_ascii_case("localhost") || h == "127.0.0.1" || h == "::1"
+    }
+
+    /// Whether `system` gives a port (`ups@host:port`, `ups@[v6]:port`).
+    pub fn port_written(&self) -> bool {
+        let Some((_, host)) = self.system.split_once('@') else {
+            return false;
+        };
+        match host.strip_prefix('[') {
+            Some(v6) => v6.contains("]:"),
+            None => host.matches(':').count() == 1,
+        }
+    }
+
+    /// Where a client on this host reaches the entry's server: as
+    /// written, except that an entry for this host without a port is
+    /// this host's server wherever upsd.conf's `listen` puts it (its
+    /// first LISTEN on a loopback or wildcard address, else its first
+    /// LISTEN), not necessarily on 3493.
+    pub fn connect_to(&self, listen: &[super::upsd_conf::Listen]) -> (String, u16) {
+        use super::upsd_conf::ListenAddr;
+        if !self.is_loopback() || self.port_written() || listen.is_empty() {
+            return (self.host.clone(), self.port);
+        }
+        let near = |l: &&super::upsd_conf::Listen| match &l.addr {
+            ListenAddr::Any => true,
+            ListenAddr::Ip(ip) => ip.is_loopback() || ip.is_unspecified(),
+            ListenAddr::Host(h) => h.eq_ignore_ascii_case("localhost"),
+        };
+        let l = listen.iter().find(near).unwrap_or(&listen[0]);
+        let host = match &l.addr {
+            ListenAddr::Any => self.host.clone(),
+            ListenAddr::Ip(ip) if ip.is_unspecified() => self.host.clone(),
+            ListenAddr::Ip(ip) => ip.to_string(),
+            ListenAddr::Host(h) => h.clone(),
+        };
+        (host, l.port)
+    }
+}
+
 /// The whole file, with NUT's defaults for what is not set. Times are in
 /// seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -784,6 +829,49 @@ fn split_system(s: &str) -> Result<(String, String, u16), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_or_local_monitor_reaches_this_hosts_listen_port() {
+        use crate::config::upsd_conf;
+        let listen = |text: &str| {
+            upsd_conf::parse(Path::new("upsd.conf"), text.as_bytes())
+                .unwrap()
+                .listen
+        };
+        let mon = |sys: &str| {
+            parse(
+                Path::new("upsmon.conf"),
+                format!("MONITOR {sys} 1 m p primary\n").as_bytes(),
+            )
+            .unwrap()
+            .monitors
+            .remove(0)
+        };
+        let to = |sys: &str, l: &str| {
+            let (h, p) = mon(sys).connect_to(&listen(l));
+            format!("{h} {p}")
+        };
+        let l = "LISTEN 192.168.1.2 3500\nLISTEN 127.0.0.1 3494\n";
+        assert_eq!(to("ups", l), "127.0.0.1 3494");
+        assert_eq!(to("ups@localhost", l), "127.0.0.1 3494");
+        assert_eq!(to("ups@[::1]", l), "127.0.0.1 3494");
+        assert_eq!(to("ups@localhost", "LISTEN ::1 3495\n"), "::1 3495");
+        assert_eq!(to("ups", "LISTEN * 3496\n"), "localhost 3496");
+        assert_eq!(
+            to("ups@127.0.0.1", "LISTEN 0.0.0.0 3497\n"),
+            "127.0.0.1 3497"
+        );
+        // Only a LAN address: that is where this host's server is.
+        assert_eq!(to("ups", "LISTEN 192.168.1.2 3500\n"), "192.168.1.2 3500");
+        // A port written, another host, or no LISTEN: as written.
+        assert_eq!(to("ups@localhost:3493", l), "localhost 3493");
+        assert_eq!(to("ups@127.0.0.1:3600", l), "127.0.0.1 3600");
+        assert_eq!(to("ups@nas", l), "nas 3493");
+        assert_eq!(to("ups", ""), "localhost 3493");
+        assert!(mon("ups@[::1]:3600").port_written());
+        assert!(!mon("ups@[::1]").port_written());
+        assert!(!mon("ups").port_written() && mon("ups").is_loopback());
+    }
 
     #[test]
     fn shutdowncmd_program_is_checked_where_it_can_be() {
