@@ -483,6 +483,77 @@ pub fn load(dir: &Path) -> Result<UpsmonConf, ConfigError> {
 
 /// Parse the text of `upsmon.conf`; `file` is used in messages.
 pub fn parse(file: &Path, text: &[u8]) -> Result<UpsmonConf, ConfigError> {
+    let (c, minsupplies_line) = directives(file, text)?;
+    if c.monitors.is_empty() {
+        return Err(ConfigError::new(
+            file,
+            0,
+            "no MONITOR line: write 'MONITOR <ups>@localhost 1 <user> <password> primary'",
+        ));
+    }
+    if c.total_power() < u64::from(c.minsupplies) {
+        let msg = format!(
+            "MINSUPPLIES: the MONITOR power values add up to {}, fewer than MINSUPPLIES {}{}; \
+             lower MINSUPPLIES (0 monitors without ever shutting down) or raise a power value",
+            c.total_power(),
+            c.minsupplies,
+            if minsupplies_line.is_none() {
+                " (the default)"
+            } else {
+                ""
+            },
+        );
+        return Err(ConfigError::new(file, minsupplies_line.unwrap_or(0), msg));
+    }
+    Ok(c)
+}
+
+/// What upsmon writes into its power-down flag file; a file at
+/// POWERDOWNFLAG that does not start with it is not upsmon's.
+pub const FLAG_CONTENT: &[u8] = b"upsmon-shutdown-file";
+
+/// What the late power kill (`hidupsd killpower`, NUT's `upsmon -K`)
+/// finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PowerKill {
+    /// No upsmon.conf, or one without POWERDOWNFLAG: nothing to look for.
+    NoFlagConfigured,
+    /// No file at POWERDOWNFLAG: no power failure shut this host down.
+    NoFlag(String),
+    /// A file there that upsmon did not write (empty, or anything else):
+    /// left alone, as the daemon leaves it at start.
+    NotUpsmons(String),
+    /// The flag upsmon writes: cut the power.
+    Kill(String),
+}
+
+/// Decide the power kill from upsmon.conf's text (`None`: no file) and
+/// the flag file's contents (`flag` reads it; `None`: no such file). A
+/// file without MONITOR lines (Debian's stock one has POWERDOWNFLAG and
+/// no MONITOR) monitors nothing but may still name the flag; any other
+/// error in the file is an error.
+pub fn power_kill(
+    file: &Path,
+    text: Option<&[u8]>,
+    flag: &dyn Fn(&str) -> Option<Vec<u8>>,
+) -> Result<PowerKill, ConfigError> {
+    let Some(text) = text else {
+        return Ok(PowerKill::NoFlagConfigured);
+    };
+    let Some(path) = directives(file, text)?.0.powerdownflag else {
+        return Ok(PowerKill::NoFlagConfigured);
+    };
+    Ok(match flag(&path) {
+        None => PowerKill::NoFlag(path),
+        Some(b) if b.starts_with(FLAG_CONTENT) => PowerKill::Kill(path),
+        Some(_) => PowerKill::NotUpsmons(path),
+    })
+}
+
+/// Every directive of the file, checked one by one, without the checks
+/// that need the whole file (a MONITOR line, MINSUPPLIES against the
+/// power values); the line of MINSUPPLIES if set.
+fn directives(file: &Path, text: &[u8]) -> Result<(UpsmonConf, Option<usize>), ConfigError> {
     let mut c = UpsmonConf {
         monitors: Vec::new(),
         minsupplies: DEFAULT_MINSUPPLIES,
@@ -602,28 +673,7 @@ pub fn parse(file: &Path, text: &[u8]) -> Result<UpsmonConf, ConfigError> {
             _ => return Err(d.err(NO_TLS)), // CERTPATH, CERTFILE, CERTIDENT, CERTHOST
         }
     }
-    if c.monitors.is_empty() {
-        return Err(ConfigError::new(
-            file,
-            0,
-            "no MONITOR line: write 'MONITOR <ups>@localhost 1 <user> <password> primary'",
-        ));
-    }
-    if c.total_power() < u64::from(c.minsupplies) {
-        let msg = format!(
-            "MINSUPPLIES: the MONITOR power values add up to {}, fewer than MINSUPPLIES {}{}; \
-             lower MINSUPPLIES (0 monitors without ever shutting down) or raise a power value",
-            c.total_power(),
-            c.minsupplies,
-            if minsupplies_line.is_none() {
-                " (the default)"
-            } else {
-                ""
-            },
-        );
-        return Err(ConfigError::new(file, minsupplies_line.unwrap_or(0), msg));
-    }
-    Ok(c)
+    Ok((c, minsupplies_line))
 }
 
 const NO_TLS: &str = "TLS is not built into hidupsd: remove the certificate settings";
@@ -871,6 +921,40 @@ mod tests {
         assert!(mon("ups@[::1]:3600").port_written());
         assert!(!mon("ups@[::1]").port_written());
         assert!(!mon("ups").port_written() && mon("ups").is_loopback());
+    }
+
+    #[test]
+    fn power_kill_reads_the_flag_as_the_daemon_does() {
+        let f = Path::new("upsmon.conf");
+        let none = |_: &str| None;
+        let magic = |_: &str| Some(b"upsmon-shutdown-file\n".to_vec());
+        assert_eq!(power_kill(f, None, &magic), Ok(PowerKill::NoFlagConfigured));
+        assert_eq!(
+            power_kill(f, Some(MON.as_bytes()), &magic),
+            Ok(PowerKill::NoFlagConfigured)
+        );
+        // Debian's stock file: settings, POWERDOWNFLAG, no MONITOR.
+        let debian = b"MINSUPPLIES 1\nSHUTDOWNCMD \"/sbin/shutdown -h +0\"\nPOLLFREQ 5\n\
+                       POWERDOWNFLAG /etc/killpower\nFINALDELAY 5\n";
+        assert!(parse(f, debian).is_err());
+        assert_eq!(
+            power_kill(f, Some(debian), &none),
+            Ok(PowerKill::NoFlag("/etc/killpower".into()))
+        );
+        assert_eq!(
+            power_kill(f, Some(debian), &magic),
+            Ok(PowerKill::Kill("/etc/killpower".into()))
+        );
+        for junk in [&b""[..], b"\n", b"hello", b"upsmon-shutdown"] {
+            let junk = junk.to_vec();
+            assert_eq!(
+                power_kill(f, Some(debian), &move |_: &str| Some(junk.clone())),
+                Ok(PowerKill::NotUpsmons("/etc/killpower".into()))
+            );
+        }
+        // A broken file is still an error.
+        let e = power_kill(f, Some(b"POWERDOWNFLAG /a\nBOGUS 1\n"), &none).unwrap_err();
+        assert_eq!(e.line, 2);
     }
 
     #[test]

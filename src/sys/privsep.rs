@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 /// What upsmon writes into its power-down flag file.
-pub const POWERDOWN_MAGIC: &[u8] = b"upsmon-shutdown-file";
+pub const POWERDOWN_MAGIC: &[u8] = crate::config::upsmon_conf::FLAG_CONTENT;
 
 /// Requests to the helper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
