@@ -1,6 +1,10 @@
-//! What the manual pages show works as shown: their example files are
-//! read by hidupsd's own parsers, with no warning.
+//! What the manual pages and NUT's own examples show works as shown:
+//! the pages' example files are read by hidupsd's own parsers with no
+//! warning, and NUT's example upsd.users starts the server.
 
+mod common;
+
+use common::{fixture, start, Client};
 use hidupsd::config::{ups_conf, upsd_conf, upsd_users, upsmon_conf};
 use std::path::Path;
 
@@ -55,4 +59,31 @@ fn hidupsd_conf_example_files_load_without_warnings() {
     let mon = upsmon_conf::parse(Path::new("upsmon.conf"), get("upsmon.conf")).unwrap();
     assert_eq!(mon.warnings, vec![]);
     assert_eq!(mon.monitors[0].user, "monuser");
+}
+
+/// NUT's sample upsd.users grants `optional-action`, a word upsd stores
+/// and nothing checks: the server starts (a refusal would leave a router
+/// without monitoring), says the word is ignored, and the user logs in
+/// with the rights it does have.
+#[test]
+fn nuts_example_users_with_an_unknown_action_start_the_server() {
+    let conf = format!(
+        "[ups]\n\tdriver = sim\n\tport = \"{}\"\n",
+        fixture("eaton-5sc-750").display()
+    );
+    let users = "[admin]\n\tpassword = mypass\n\tactions = SET\n\tactions = optional-action\n\
+                 \tinstcmds = ALL\n";
+    let d = start("docs-actions", &conf, users);
+    assert!(
+        d.log()
+            .contains("upsd.users:4: [admin] actions: unknown action 'optional-action' ignored"),
+        "{}",
+        d.log()
+    );
+    let mut c = Client::connect(d.port);
+    c.expect("USERNAME admin\n", "OK\n");
+    c.expect("PASSWORD mypass\n", "OK\n");
+    // SET granted: a writable variable takes a value.
+    let r = c.ask("SET VAR ups battery.charge.low 25\n");
+    assert!(r.starts_with("OK"), "{r}");
 }
