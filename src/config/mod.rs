@@ -34,6 +34,7 @@
 
 pub mod lex;
 pub mod nut_conf;
+pub mod setup;
 pub mod ups_conf;
 pub mod upsd_conf;
 pub mod upsd_users;

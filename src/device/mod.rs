@@ -8,10 +8,12 @@
 //! hidraw node, playing its script on a timer thread of its own.
 
 pub mod grant;
-pub mod killpower;
+pub mod io;
 pub mod matcher;
 pub mod naming;
-pub mod record;
-pub mod scan;
+pub mod probe;
+pub mod sched;
+pub mod shared;
 pub mod sim;
+pub mod usb;
 pub mod worker;
