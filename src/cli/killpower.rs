@@ -53,27 +53,47 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Err(format!("killpower: {}: not a directory", dir.display()));
     }
     if !force {
-        // No monitor configured, no flag to find: a late shutdown hook
-        // must not fail on a host that does not use one.
-        if !dir.join(upsmon_conf::FILE).exists() {
-            println!(
-                "no {}/{}: no power-down flag to look for, nothing to do",
-                dir.display(),
-                upsmon_conf::FILE
-            );
-            return Ok(());
-        }
-        let mon =
-            upsmon_conf::load(&dir).map_err(|e| format!("killpower: {e} (or use --force)"))?;
-        let flag = mon.powerdownflag.ok_or_else(|| {
-            format!(
-                "killpower: {}/upsmon.conf sets no POWERDOWNFLAG (or use --force)",
-                dir.display()
-            )
-        })?;
-        if !Path::new(&flag).exists() {
-            println!("no power-down flag at {flag}: nothing to do");
-            return Ok(());
+        // A late shutdown hook must not fail on a host with nothing to
+        // do: no upsmon.conf, one without POWERDOWNFLAG or without
+        // MONITOR lines (Debian's stock file), no flag, or a file at the
+        // flag's path that upsmon did not write (the daemon leaves such
+        // a file alone too).
+        let file = dir.join(upsmon_conf::FILE);
+        let text = match std::fs::read(&file) {
+            Ok(t) => Some(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(format!("killpower: {}: {e}", file.display())),
+        };
+        let read_flag = |p: &str| std::fs::read(p).ok();
+        let decision = upsmon_conf::power_kill(&file, text.as_deref(), &read_flag)
+            .map_err(|e| format!("killpower: {e} (or use --force)"))?;
+        match decision {
+            upsmon_conf::PowerKill::Kill(_) => {}
+            upsmon_conf::PowerKill::NoFlagConfigured if text.is_none() => {
+                println!(
+                    "no {}: no power-down flag to look for, nothing to do",
+                    file.display()
+                );
+                return Ok(());
+            }
+            upsmon_conf::PowerKill::NoFlagConfigured => {
+                println!(
+                    "{} sets no POWERDOWNFLAG: no power-down flag to look for, nothing to do",
+                    file.display()
+                );
+                return Ok(());
+            }
+            upsmon_conf::PowerKill::NoFlag(flag) => {
+                println!("no power-down flag at {flag}: nothing to do");
+                return Ok(());
+            }
+            upsmon_conf::PowerKill::NotUpsmons(flag) => {
+                println!(
+                    "{flag} was not written by upsmon (it does not start with \
+                     'upsmon-shutdown-file'): left alone, nothing to do"
+                );
+                return Ok(());
+            }
         }
     }
     let conf = match ups_conf::load(&dir) {

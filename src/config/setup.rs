@@ -307,12 +307,10 @@ pub fn split_simulate(spec: &str) -> Result<(String, PathBuf), String> {
         }
     }
     let path = PathBuf::from(spec);
-    let base = if path.is_dir() {
-        path.file_name()
-    } else {
-        path.file_stem()
-    };
-    let name: String = base
+    // The whole name, extension included, as the manual says: `ups.rec`
+    // and `ups.txt` stay two UPSes.
+    let name: String = path
+        .file_name()
         .map(|b| {
             b.to_string_lossy()
                 .chars()
@@ -401,5 +399,30 @@ fn proto_users(u: &upsd_users::Users) -> Users {
 fn warn_all<S: Shell>(shell: &mut S, w: &[ConfigError]) {
     for e in w {
         shell.warn(e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulate_names_are_the_file_or_directory_name() {
+        let name = |spec: &str| split_simulate(spec).map(|(n, p)| (n, p.display().to_string()));
+        assert_eq!(
+            name("tests/fixtures/eaton-5sc-750"),
+            Ok((
+                "eaton-5sc-750".into(),
+                "tests/fixtures/eaton-5sc-750".into()
+            ))
+        );
+        assert_eq!(
+            name("/tmp/cut.rec"),
+            Ok(("cut.rec".into(), "/tmp/cut.rec".into()))
+        );
+        assert_eq!(name("my ups.v2.txt").unwrap().0, "my_ups.v2.txt");
+        assert_eq!(name("x=/tmp/cut.rec").unwrap().0, "x");
+        assert!(name("/").is_err());
+        assert!(name("a b=/tmp/x").is_err());
     }
 }
