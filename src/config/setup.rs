@@ -121,6 +121,8 @@ pub struct Setup<S> {
     /// `upsmon.conf`, when the configuration directory has one: the
     /// built-in monitor.
     pub upsmon: Option<UpsmonConf>,
+    /// `ups.conf` as read (a reload compares its sections).
+    pub ups_conf: Option<ups_conf::UpsConf>,
     /// Who to run as after opening the sockets: user and group names.
     pub run_as: Option<(String, Option<String>)>,
 }
@@ -135,6 +137,7 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
     let mut upses = Vec::new();
     let mut usb = false;
     let mut upsmon: Option<UpsmonConf> = None;
+    let mut ups_file = None;
     let (mut user, mut group) = (None, None);
     if let Some(dir) = &args.confdir {
         if !dir.is_dir() {
@@ -162,6 +165,7 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
                 usb |= matches!(s.driver, ups_conf::Driver::UsbHid);
                 upses.push(from_section(shell, dir, &file, &c.globals, s)?);
             }
+            ups_file = Some(c);
         }
         if have(upsmon_conf::FILE) {
             let m = upsmon_conf::load(dir).map_err(|e| e.to_string())?;
@@ -237,6 +241,7 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
             .or_else(|| upsmon.as_ref().and_then(|m| m.run_as_user.clone()))
             .map(|u| (u, group)),
         upsmon,
+        ups_conf: ups_file,
     })
 }
 

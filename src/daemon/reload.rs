@@ -58,6 +58,29 @@ impl Daemon {
                 ));
             }
         }
+        // A running UPS keeps the settings it was started with.
+        if let (Some(was), Some(is)) = (&self.ups_conf, &new.ups_conf) {
+            for (name, opts) in was.changed_sections(is) {
+                let what = if opts.is_empty() {
+                    "global settings it takes".to_string()
+                } else {
+                    opts.join(", ")
+                };
+                log(format_args!(
+                    "reload: {name}: changed ({what}): takes effect at restart"
+                ));
+            }
+        }
+        // Sections added now join what a later reload compares with; the
+        // changed ones keep their old settings until restart.
+        if let Some(is) = &new.ups_conf {
+            let was = self.ups_conf.get_or_insert_with(Default::default);
+            for s in &is.ups {
+                if was.get(&s.name).is_none() {
+                    was.ups.push(s.clone());
+                }
+            }
+        }
         let added: Vec<UpsSpec> = new
             .upses
             .into_iter()
@@ -70,6 +93,9 @@ impl Daemon {
             .collect();
         if let Err(e) = self.add_upses(added, now) {
             log(format_args!("reload: {e}"));
+        }
+        if let Some(m) = &new.upsmon {
+            super::upsmon::check_shutdowncmd(m, "reload: ");
         }
         if new.upsmon != self.upsmon_conf {
             self.reload_monitor(new.upsmon);

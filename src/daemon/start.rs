@@ -7,7 +7,7 @@ use super::answer::Logins;
 use super::clients::Slot;
 use super::discovery::Hotplug;
 use super::setup::{Setup, Source, UpsSpec};
-use super::upses::{Backend, Served};
+use super::upses::{Backend, Served, WAITING_MS};
 use super::upsmon::Watch;
 use super::{Daemon, FIRST_DATA_MS, HELPER, MAX_SLOTS, SIGNALS, WAKE};
 use crate::config::setup::{Discovery, MAX_LISTENERS};
@@ -58,6 +58,9 @@ pub(super) fn start(setup: Setup) -> Result<(Daemon, Signals), String> {
         }
         _ => None,
     };
+    if let Some(m) = &setup.conf.upsmon {
+        super::upsmon::check_shutdowncmd(m, "");
+    }
     // After the fork: the helper must not inherit the blocked signals.
     let signals = Signals::new().map_err(|e| format!("signalfd: {e}"))?;
     let clock = Clock::start();
@@ -136,6 +139,7 @@ impl Daemon {
             None => None,
         };
         let configured = setup.upses.iter().map(|u| u.name.clone()).collect();
+        let ups_conf = setup.ups_conf;
         if let Some(mut h) = helper {
             match &mut watch {
                 Some(w) => {
@@ -188,7 +192,8 @@ impl Daemon {
                 // (DRIVER-NOT-CONNECTED meanwhile).
                 Source::Usb { matcher, retry } => (Some(matcher), retry),
             };
-            let dev = Backend::new(matcher, spec.opts, retry);
+            let mut dev = Backend::new(matcher, spec.opts, retry);
+            dev.waiting_at = now + WAITING_MS;
             upses.push(Served::new(spec.name, spec.desc, dev));
         }
         let slots = (0..maxconn)
@@ -228,6 +233,7 @@ impl Daemon {
             watch,
             upsmon_conf,
             configured,
+            ups_conf,
             ports,
             waker,
         };
@@ -277,11 +283,9 @@ impl Daemon {
                 }
                 Source::Usb { matcher, retry } => {
                     usb = true;
-                    self.upses.push(Served::new(
-                        spec.name,
-                        spec.desc,
-                        Backend::new(Some(matcher), spec.opts, retry),
-                    ));
+                    let mut dev = Backend::new(Some(matcher), spec.opts, retry);
+                    dev.waiting_at = now + WAITING_MS;
+                    self.upses.push(Served::new(spec.name, spec.desc, dev));
                 }
             }
             log(format_args!("{}: added", self.upses[i].name));

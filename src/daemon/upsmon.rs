@@ -118,6 +118,16 @@ pub(super) fn port_written(system: &str) -> bool {
     }
 }
 
+/// Say, at start and at each reload, when SHUTDOWNCMD's program cannot
+/// be found: the host would not shut down when it should.
+pub(super) fn check_shutdowncmd(conf: &UpsmonConf, when: &str) {
+    let path = crate::sys::exec::search_path();
+    if let Some(w) = upsmon_conf::shutdowncmd_warning(conf, &path, &crate::sys::exec::is_executable)
+    {
+        log(format_args!("{when}warning: {}: {w}", upsmon_conf::FILE));
+    }
+}
+
 pub(super) fn has_word(status: &str, word: &str) -> bool {
     status
         .split_ascii_whitespace()
