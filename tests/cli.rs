@@ -290,3 +290,38 @@ fn help_scan_and_contradicting_options() {
     let e = one_line_error(&run(&["decode", "/dev/null"]));
     assert!(e.contains("/dev/null: not a USB HID Power Device"), "{e}");
 }
+
+/// nut.conf's MODE, as NUT's scripts read it: none starts nothing (with
+/// a message saying what to set), netclient needs an upsmon.conf and
+/// serves nothing, so --simulate or --listen with it is refused.
+#[test]
+fn nut_conf_mode_none_and_netclient() {
+    let dir = std::env::temp_dir().join(format!("hidupsd-cli-mode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap();
+    // Debian's file as nut-client installs it.
+    std::fs::write(dir.join("nut.conf"), "# MODE=standalone\nMODE=none\n").unwrap();
+    let e = one_line_error(&run(&["-c", d, "--listen", "127.0.0.1:0"]));
+    assert!(
+        e.contains("nut.conf:2: MODE=none: NUT is not to run on this host")
+            && e.contains("set MODE=standalone"),
+        "{e}"
+    );
+    std::fs::write(dir.join("nut.conf"), "MODE=netclient\n").unwrap();
+    let e = one_line_error(&run(&["-c", d]));
+    assert!(e.contains("MODE=netclient runs the monitor only"), "{e}");
+    std::fs::write(
+        dir.join("upsmon.conf"),
+        "MONITOR ups@192.0.2.1 1 mon pw secondary\nSHUTDOWNCMD /bin/true\n",
+    )
+    .unwrap();
+    let e = one_line_error(&run(&["-c", d, "--simulate", &fixture("eaton-3s-700")]));
+    assert!(e.contains("this host only monitors, and --simulate"), "{e}");
+    std::fs::write(dir.join("nut.conf"), "MODE=netclients\n").unwrap();
+    let e = one_line_error(&run(&["-c", d]));
+    assert!(
+        e.contains("nut.conf:1: MODE: expected none, standalone"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -11,7 +11,7 @@
 //! itself can be tested with a fake shell.
 
 use super::upsmon_conf::{self, UpsmonConf};
-use super::{ups_conf, upsd_conf, upsd_users, ConfigError, Role};
+use super::{nut_conf, ups_conf, upsd_conf, upsd_users, ConfigError, Role};
 use crate::proto::users::{Actions, InstCmds, Upsmon, User, Users};
 use crate::ups::options::Options;
 use crate::ups::select;
@@ -123,6 +123,11 @@ pub struct Setup<S> {
     pub upsmon: Option<UpsmonConf>,
     /// `ups.conf` as read (a reload compares its sections).
     pub ups_conf: Option<ups_conf::UpsConf>,
+    /// Serve UPSes (listeners, devices); false for nut.conf's
+    /// `MODE=netclient`: the monitor only.
+    pub serve: bool,
+    /// Where nut.conf set MODE (`file:line MODE=...`), for the log.
+    pub mode: Option<String>,
     /// Who to run as after opening the sockets: user and group names.
     pub run_as: Option<(String, Option<String>)>,
 }
@@ -139,23 +144,55 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
     let mut upsmon: Option<UpsmonConf> = None;
     let mut ups_file = None;
     let (mut user, mut group) = (None, None);
+    let (mut serve, mut mode) = (true, None);
     if let Some(dir) = &args.confdir {
         if !dir.is_dir() {
             return Err(format!("{}: not a directory", dir.display()));
         }
         // A missing file means its defaults: no users, no UPS.
         let have = |f: &str| dir.join(f).exists();
-        if have(upsd_conf::FILE) {
+        // nut.conf's MODE, as NUT's service scripts read it: none starts
+        // nothing, netclient only the monitor. Without the file, serve.
+        if let Some(n) = nut_conf::load(dir).map_err(|e| e.to_string())? {
+            let file = dir.join(nut_conf::FILE);
+            let plan = n
+                .mode
+                .plan(&file, n.line, have(upsmon_conf::FILE))
+                .map_err(|e| e.to_string())?;
+            serve = plan.serve;
+            mode = Some(format!(
+                "{}:{}: MODE={}",
+                file.display(),
+                n.line,
+                n.mode.name()
+            ));
+        }
+        if !serve {
+            if let Some(opt) = [("--simulate", &args.simulate), ("--listen", &args.listen)]
+                .iter()
+                .find_map(|(o, v)| (!v.is_empty()).then_some(o))
+            {
+                return Err(format!(
+                    "{}: this host only monitors, and {opt} would serve UPSes: \
+                     set MODE=standalone or netserver to serve",
+                    mode.as_deref().unwrap_or_default()
+                ));
+            }
+        }
+        // A monitor-only host reads neither the server's files nor
+        // ups.conf: they are a server's (NUT's netclient starts upsmon
+        // alone).
+        if serve && have(upsd_conf::FILE) {
             upsd_file = dir.join(upsd_conf::FILE);
             upsd = upsd_conf::load(dir).map_err(|e| e.to_string())?;
             warn_all(shell, &upsd.warnings);
         }
-        if have(upsd_users::FILE) {
+        if serve && have(upsd_users::FILE) {
             let u = upsd_users::load(dir).map_err(|e| e.to_string())?;
             warn_all(shell, &u.warnings);
             users = proto_users(&u);
         }
-        if have(ups_conf::FILE) {
+        if serve && have(ups_conf::FILE) {
             let c = ups_conf::load(dir).map_err(|e| e.to_string())?;
             warn_all(shell, &c.warnings);
             user.clone_from(&c.globals.user);
@@ -190,7 +227,9 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
             opts,
         });
     }
-    let discovery = if upses.is_empty() {
+    let discovery = if !serve {
+        Discovery::Off
+    } else if upses.is_empty() {
         Discovery::Adopt
     } else if usb {
         Discovery::Configured
@@ -209,7 +248,9 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
             ));
         }
     }
-    let listen = if !args.listen.is_empty() {
+    let listen = if !serve {
+        Vec::new()
+    } else if !args.listen.is_empty() {
         let mut v = Vec::new();
         for a in &args.listen {
             let addr = a.parse::<SocketAddr>().map_err(|_| {
@@ -242,6 +283,8 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
             .map(|u| (u, group)),
         upsmon,
         ups_conf: ups_file,
+        serve,
+        mode,
     })
 }
 

@@ -186,6 +186,8 @@ struct Daemon {
     configured: Vec<String>,
     /// ups.conf as the running UPSes were configured from it.
     ups_conf: Option<crate::config::ups_conf::UpsConf>,
+    /// Serving UPSes at all (false: nut.conf's MODE=netclient).
+    serving: bool,
     /// Ports listened on (which `MONITOR` entries are this daemon's).
     ports: Vec<u16>,
     waker: Arc<Waker>,

@@ -30,6 +30,21 @@ impl Daemon {
                 return;
             }
         };
+        if new.serve != self.serving {
+            log(format_args!(
+                "reload: nut.conf's MODE changed ({}): takes effect at restart",
+                new.mode.as_deref().unwrap_or("no nut.conf")
+            ));
+            // Only the monitor's settings can follow until then.
+            if new.upsmon != self.upsmon_conf {
+                if let Some(m) = &new.upsmon {
+                    super::upsmon::check_shutdowncmd(m, "reload: ");
+                }
+                self.reload_monitor(new.upsmon);
+            }
+            log(format_args!("configuration reloaded"));
+            return;
+        }
         self.users = new.users;
         let burst = (new.login_failures > 0).then_some(new.login_failures);
         if self.limiter.as_ref().map(|l| l.table.burst()) != burst {
@@ -133,7 +148,11 @@ impl Daemon {
         }
         self.upsmon_conf = conf.clone();
         self.watch = match conf {
-            Some(c) => match Watch::new(c, &self.ports, self.waker.clone()) {
+            Some(c) => match Watch::new(
+                c,
+                self.serving.then_some(&self.ports[..]),
+                self.waker.clone(),
+            ) {
                 Ok(mut w) => {
                     w.helper = helper;
                     Some(w)

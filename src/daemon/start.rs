@@ -124,8 +124,13 @@ impl Daemon {
                 Err(e) => log(format_args!("not listening on {addr}: {e}")),
             }
         }
-        if listeners.is_empty() {
+        if listeners.is_empty() && setup.serve {
             return Err("no address to listen on could be bound".into());
+        }
+        if let (false, Some(mode)) = (setup.serve, &setup.mode) {
+            log(format_args!(
+                "{mode}: monitoring only (upsmon.conf): no listener, no UPS of its own"
+            ));
         }
         let ports: Vec<u16> = listeners
             .iter()
@@ -135,7 +140,11 @@ impl Daemon {
         // may need root.
         let upsmon_conf = setup.upsmon.clone();
         let mut watch = match setup.upsmon {
-            Some(conf) => Some(Watch::new(conf, &ports, waker.clone())?),
+            Some(conf) => Some(Watch::new(
+                conf,
+                setup.serve.then_some(&ports[..]),
+                waker.clone(),
+            )?),
             None => None,
         };
         let configured = setup.upses.iter().map(|u| u.name.clone()).collect();
@@ -234,6 +243,7 @@ impl Daemon {
             upsmon_conf,
             configured,
             ups_conf,
+            serving: setup.serve,
             ports,
             waker,
         };
