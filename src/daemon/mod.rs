@@ -188,6 +188,9 @@ struct Daemon {
     ups_conf: Option<crate::config::ups_conf::UpsConf>,
     /// Serving UPSes at all (false: nut.conf's MODE=netclient).
     serving: bool,
+    /// The privileged helper while no monitor holds it (it opens device
+    /// nodes for the probes too).
+    spare_helper: Option<crate::sys::privsep::Helper>,
     /// Ports listened on (which `MONITOR` entries are this daemon's).
     ports: Vec<u16>,
     waker: Arc<Waker>,

@@ -129,12 +129,12 @@ impl Daemon {
             ));
             return;
         }
-        let mut helper = None;
+        let mut helper = self.spare_helper.take();
         if let Some(mut old) = self.watch.take() {
             for l in &mut old.links {
                 l.down(self.poll.registry());
             }
-            helper = old.helper.take();
+            helper = helper.or(old.helper.take());
         }
         if helper.is_some() {
             let (was, is) = (&self.upsmon_conf, &conf);
@@ -154,7 +154,7 @@ impl Daemon {
                 self.waker.clone(),
             ) {
                 Ok(mut w) => {
-                    w.helper = helper;
+                    w.helper = helper.take();
                     Some(w)
                 }
                 Err(e) => {
@@ -164,5 +164,7 @@ impl Daemon {
             },
             None => None,
         };
+        // Without a monitor to hold it, the helper stays for the devices.
+        self.spare_helper = helper;
     }
 }

@@ -47,16 +47,21 @@ pub(super) fn start(setup: Setup) -> Result<(Daemon, Signals), String> {
             None
         }
     };
-    let helper = match (&account, &setup.conf.upsmon) {
-        (Some(_), Some(m)) if m.shutdowncmd.is_some() || m.powerdownflag.is_some() => {
-            let cmd = m.shutdowncmd.as_deref().map(upsmon_conf::shell_command);
-            let flag = m.powerdownflag.as_ref().map(PathBuf::from);
+    // Whenever root is given up: the helper also opens the device nodes
+    // of UPSes plugged in later that no rule gave to our group.
+    let helper = match &account {
+        Some(_) => {
+            let m = setup.conf.upsmon.as_ref();
+            let cmd = m
+                .and_then(|m| m.shutdowncmd.as_deref())
+                .map(upsmon_conf::shell_command);
+            let flag = m.and_then(|m| m.powerdownflag.as_ref()).map(PathBuf::from);
             let h = privsep::spawn(cmd, flag)
                 .map_err(|e| format!("cannot start the privileged helper: {e}"))?;
             crate::sys::log::debug(1, format_args!("privileged helper: pid {}", h.pid()));
             Some(h)
         }
-        _ => None,
+        None => None,
     };
     if let Some(m) = &setup.conf.upsmon {
         super::upsmon::check_shutdowncmd(m, "");
@@ -149,15 +154,16 @@ impl Daemon {
         };
         let configured = setup.upses.iter().map(|u| u.name.clone()).collect();
         let ups_conf = setup.ups_conf;
-        if let Some(mut h) = helper {
+        // The helper's end: the monitor's (NOPARENT when it goes), else
+        // kept aside for the device opens and a monitor a reload adds.
+        let mut spare_helper = None;
+        if let Some(h) = helper {
+            poll.registry()
+                .register(&mut SourceFd(&h.fd()), HELPER, Interest::READABLE)
+                .map_err(|e| format!("epoll: {e}"))?;
             match &mut watch {
-                Some(w) => {
-                    poll.registry()
-                        .register(&mut SourceFd(&h.fd()), HELPER, Interest::READABLE)
-                        .map_err(|e| format!("epoll: {e}"))?;
-                    w.helper = Some(h);
-                }
-                None => drop(h.gone()),
+                Some(w) => w.helper = Some(h),
+                None => spare_helper = Some(h),
             }
         }
         let maxconn = setup.maxconn.min(MAX_SLOTS);
@@ -244,6 +250,7 @@ impl Daemon {
             configured,
             ups_conf,
             serving: setup.serve,
+            spare_helper,
             ports,
             waker,
         };

@@ -631,6 +631,14 @@ impl Daemon {
         if let Some(w) = &mut self.watch {
             w.helper_event(self.poll.registry(), now);
         }
+        if self.spare_helper.as_mut().is_some_and(Helper::gone) {
+            log(format_args!(
+                "the privileged helper exited: device nodes not given to our group cannot be opened"
+            ));
+            if let Some(h) = self.spare_helper.take() {
+                let _ = self.poll.registry().deregister(&mut SourceFd(&h.fd()));
+            }
+        }
     }
 
     /// Remote link `l`'s socket is ready.

@@ -315,11 +315,15 @@ fn serve_open(sock: std::os::fd::BorrowedFd<'_>, sys: &Path, dev: &Path) -> bool
         Ok(n) => n,
     };
     let (reply, file) = answer_open(&req[..n], sys, dev);
+    // Keyboards and the like are refused all the time: not news.
     if reply[0] == 1 {
-        super::log::log(format_args!(
-            "privileged helper: {}",
-            String::from_utf8_lossy(&reply[1..])
-        ));
+        super::log::debug(
+            1,
+            format_args!(
+                "privileged helper: refused {}",
+                String::from_utf8_lossy(&reply[1..])
+            ),
+        );
     }
     let iov = [IoSlice::new(&reply)];
     let fds = file.as_ref().map(|f| [f.as_raw_fd()]);
