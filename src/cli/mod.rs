@@ -40,9 +40,10 @@ const USAGE: &str =
                     managers expect; NUT's -F says so, and is refused
                     with -B)
   -u USER           run as USER (and its groups) once the sockets are
-                    open; SHUTDOWNCMD and the power-down flag stay with a
-                    small root helper (default: ups.conf's user, else
-                    upsmon.conf's RUN_AS_USER, else no change)
+                    open; SHUTDOWNCMD, the power-down flag and opening UPS
+                    nodes USER may not open stay with a small root helper
+                    (default: ups.conf's user, else upsmon.conf's
+                    RUN_AS_USER, else no change)
   -D                more debug messages; repeat for more (-DD)
   --pidfile PATH    write the process id there (default with -B:
                     /run/hidupsd.pid)
