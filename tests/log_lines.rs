@@ -1,7 +1,7 @@
 //! What the log says that the manual promises it says: a configured UPS
 //! still waiting for its device, a UPS section changed by a reload (it
 //! takes effect at restart), and a SHUTDOWNCMD whose program is missing
-//! (at start and at each reload).
+//! (at start and at each reload), and a nut.conf MODE changed by a reload.
 
 mod common;
 
@@ -113,4 +113,26 @@ fn a_missing_shutdowncmd_program_is_logged_at_start_and_reload() {
         "{}",
         d.log()
     );
+}
+
+#[test]
+fn a_changed_nut_conf_mode_is_logged_at_reload_and_waits_for_restart() {
+    let conf = format!(
+        "[u]\n\tdriver = sim\n\tport = \"{}\"\n",
+        fixture("eaton-5sc-750").display()
+    );
+    let d = start_with("log-mode", &conf, "", &[]);
+    std::fs::write(
+        d.dir.join("upsmon.conf"),
+        "MONITOR far@192.0.2.1 1 mon pw secondary\nSHUTDOWNCMD /bin/true\n",
+    )
+    .unwrap();
+    std::fs::write(d.dir.join("nut.conf"), "MODE=netclient\n").unwrap();
+    hup(pid_of(&d.dir));
+    let said = "nut.conf:1: MODE=netclient): takes effect at restart";
+    assert!(eventually(5, || d.log().contains(said)), "{}", d.log());
+    // Still serving until then.
+    let mut c = common::Client::connect(d.port);
+    let r = c.ask("GET VAR u ups.status\n");
+    assert!(r.starts_with("VAR u ups.status"), "{r}");
 }
