@@ -1,6 +1,6 @@
 //! What the log says that the manual promises it says: a configured UPS
 //! still waiting for its device, a UPS section changed by a reload (it
-//! takes effect at restart), and a SHUTDOWNCMD whose program is missing
+//! takes effect at restart), a SHUTDOWNCMD whose program is missing
 //! (at start and at each reload), and a nut.conf MODE changed by a reload.
 
 mod common;
