@@ -117,7 +117,12 @@ pub struct Setup<S> {
     pub idle_ms: u64,
     /// `LOGIN_FAILURES`: 0 for no limit.
     pub login_failures: u32,
+    /// `MAXCONN_PER_SOURCE` and `MAXCONN_NETWORK`, for admission.
+    pub limits: crate::proto::admission::Limits,
     pub users: Users,
+    /// Whether `upsd.users` was there: a reload without it keeps the
+    /// running users rather than remove them all.
+    pub users_file: bool,
     /// `upsmon.conf`, when the configuration directory has one: the
     /// built-in monitor.
     pub upsmon: Option<UpsmonConf>,
@@ -139,6 +144,7 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
     let mut upsd = upsd_conf::UpsdConf::default();
     let mut upsd_file = PathBuf::from(upsd_conf::FILE);
     let mut users = Users::default();
+    let mut users_file = false;
     let mut upses = Vec::new();
     let mut usb = false;
     let mut upsmon: Option<UpsmonConf> = None;
@@ -190,7 +196,11 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
         if serve && have(upsd_users::FILE) {
             let u = upsd_users::load(dir).map_err(|e| e.to_string())?;
             warn_all(shell, &u.warnings);
+            if let Some(w) = upsd_users::world_readable(dir) {
+                shell.warn(&w);
+            }
             users = proto_users(&u);
+            users_file = true;
         }
         if serve && have(ups_conf::FILE) {
             let c = ups_conf::load(dir).map_err(|e| e.to_string())?;
@@ -205,9 +215,29 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
             ups_file = Some(c);
         }
         if have(upsmon_conf::FILE) {
-            let m = upsmon_conf::load(dir).map_err(|e| e.to_string())?;
-            warn_all(shell, &m.warnings);
-            upsmon = Some(m);
+            // Without a MONITOR line (a distribution's stock file): no
+            // monitor, said once; the UPSes are served all the same.
+            match upsmon_conf::load_optional(dir).map_err(|e| e.to_string())? {
+                Some(m) => {
+                    warn_all(shell, &m.warnings);
+                    upsmon = Some(m);
+                }
+                // A monitor-only host with nothing to monitor would do
+                // nothing at all: refused, as without upsmon.conf.
+                None if !serve => {
+                    return Err(format!(
+                        "{}: {}: MODE=netclient runs the monitor only, and there is \
+                         nothing to monitor",
+                        dir.join(upsmon_conf::FILE).display(),
+                        "no MONITOR line"
+                    ))
+                }
+                None => shell.warn(&ConfigError::new(
+                    &dir.join(upsmon_conf::FILE),
+                    0,
+                    upsmon_conf::NO_MONITOR,
+                )),
+            }
         }
     }
     for (i, spec) in args.simulate.iter().enumerate() {
@@ -274,7 +304,9 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
         trackingdelay_ms: u64::from(upsd.trackingdelay) * 1000,
         idle_ms: u64::from(upsd.idle_timeout) * 1000,
         login_failures: upsd.login_failures,
+        limits: upsd.limits(),
         users,
+        users_file,
         run_as: args
             .user
             .clone()
