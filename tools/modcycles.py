@@ -4,7 +4,11 @@ cycle, and print the edges.
 
 Usage: tools/modcycles.py [--edges] [--within DIR]...
 
-A module is a top-level entry of src/ (`daemon`, `ups`, `store`, ...).
+A module is a top-level entry of src/ (`daemon`, `ups`, `store`, ...),
+except `device`, which holds two layers and counts as two modules:
+`device` (its pure files: usb, matcher, naming, assign, sched, grant,
+which `sys` may use) and `device-shell` (io, probe, shared, worker,
+sim, which use `sys`).
 An edge A -> B is a `crate::B` path (in a `use` or inline, grouped
 `use crate::{B, ...}` included) in non-test code of A's files; comments
 and `#[cfg(test)]` items are left out, so doc links and tests may point
@@ -28,6 +32,12 @@ import sys
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 # Files that are not part of the library's module tree.
 SKIP = {"main.rs"}
+# device/ files that are shell code (the rest of device/ is pure).
+DEVICE_SHELL = {"io", "probe", "shared", "worker", "sim"}
+
+
+def device_node(sub):
+    return "device-shell" if sub in DEVICE_SHELL else "device"
 
 
 def strip(text):
@@ -99,7 +109,10 @@ def drop_tests(text):
 def refs(code):
     """Top-level module names referenced as crate::NAME or in grouped
     `crate::{NAME, ...}` imports."""
-    names = set(re.findall(r"\bcrate::([a-z_][a-z0-9_]*)", code))
+    names = set()
+    for m in re.finditer(r"\bcrate::([a-z_][a-z0-9_]*)(?:::([a-z_][a-z0-9_]*))?", code):
+        top, sub = m.group(1), m.group(2)
+        names.add(device_node(sub) if top == "device" and sub else top)
     for m in re.finditer(r"\bcrate::\{", code):
         depth, k = 1, m.end()
         start = k
@@ -117,13 +130,22 @@ def refs(code):
             if d == 0 and ch == ",":
                 t = tok.strip().split("::")[0].strip()
                 if re.fullmatch(r"[a-z_][a-z0-9_]*", t):
-                    names.add(t)
+                    if t == "device":
+                        rest = tok.strip().split("::")
+                        names.add(device_node(rest[1].strip("{ ")) if len(rest) > 1 else "device")
+                    else:
+                        names.add(t)
                 tok = ""
             elif d == 0:
                 tok += ch
             else:
                 tok += ch
     return names
+
+
+def code_of(d, name):
+    with open(os.path.join(d, name), encoding="utf-8") as f:
+        return drop_tests(strip(f.read()))
 
 
 def graph():
@@ -137,6 +159,15 @@ def graph():
             if rel[0] in SKIP or rel[0] == "lib.rs":
                 continue
             top = rel[0][:-3] if rel[0].endswith(".rs") else rel[0]
+            if top == "device" and len(rel) > 1:
+                sub = rel[1][:-3] if rel[1].endswith(".rs") else rel[1]
+                if sub == "mod":
+                    continue
+                top = device_node(sub)
+                # Inside device/, `super::x` names a sibling file.
+                for x in set(re.findall(r"\bsuper::([a-z_][a-z0-9_]*)", code_of(d, name))):
+                    if device_node(x) != top:
+                        edges.setdefault(top, set()).add(device_node(x))
             tops.add(top)
             with open(os.path.join(d, name), encoding="utf-8") as f:
                 code = drop_tests(strip(f.read()))

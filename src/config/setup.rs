@@ -12,7 +12,7 @@
 //! at once and what waits for a restart is [`plan`]'s.
 
 use super::upsmon_conf::{self, UpsmonConf};
-use super::{ups_conf, upsd_conf, upsd_users, ConfigError};
+use super::{nut_conf, ups_conf, upsd_conf, upsd_users, ConfigError};
 use crate::proto::users::Users;
 use crate::ups::options::Options;
 use crate::ups::select;
@@ -128,6 +128,13 @@ pub struct Setup<S> {
     /// `upsmon.conf`, when the configuration directory has one: the
     /// built-in monitor.
     pub upsmon: Option<UpsmonConf>,
+    /// `ups.conf` as read (a reload compares its sections).
+    pub ups_conf: Option<ups_conf::UpsConf>,
+    /// Serve UPSes (listeners, devices); false for nut.conf's
+    /// `MODE=netclient`: the monitor only.
+    pub serve: bool,
+    /// Where nut.conf set MODE (`file:line MODE=...`), for the log.
+    pub mode: Option<String>,
     /// Who to run as after opening the sockets: user and group names.
     pub run_as: Option<(String, Option<String>)>,
 }
@@ -143,19 +150,52 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
     let mut upses = Vec::new();
     let mut usb = false;
     let mut upsmon: Option<UpsmonConf> = None;
+    let mut ups_file = None;
     let (mut user, mut group) = (None, None);
+    let (mut serve, mut mode) = (true, None);
     if let Some(dir) = &args.confdir {
         if !dir.is_dir() {
             return Err(format!("{}: not a directory", dir.display()));
         }
         // A missing file means its defaults: no users, no UPS.
         let have = |f: &str| dir.join(f).exists();
-        if have(upsd_conf::FILE) {
+        // nut.conf's MODE, as NUT's service scripts read it: none starts
+        // nothing, netclient only the monitor. Without the file, serve.
+        if let Some(n) = nut_conf::load(dir).map_err(|e| e.to_string())? {
+            let file = dir.join(nut_conf::FILE);
+            let plan = n
+                .mode
+                .plan(&file, n.line, have(upsmon_conf::FILE))
+                .map_err(|e| e.to_string())?;
+            serve = plan.serve;
+            mode = Some(format!(
+                "{}:{}: MODE={}",
+                file.display(),
+                n.line,
+                n.mode.name()
+            ));
+        }
+        if !serve {
+            if let Some(opt) = [("--simulate", &args.simulate), ("--listen", &args.listen)]
+                .iter()
+                .find_map(|(o, v)| (!v.is_empty()).then_some(o))
+            {
+                return Err(format!(
+                    "{}: this host only monitors, and {opt} would serve UPSes: \
+                     set MODE=standalone or netserver to serve",
+                    mode.as_deref().unwrap_or_default()
+                ));
+            }
+        }
+        // A monitor-only host reads neither the server's files nor
+        // ups.conf: they are a server's (NUT's netclient starts upsmon
+        // alone).
+        if serve && have(upsd_conf::FILE) {
             upsd_file = dir.join(upsd_conf::FILE);
             upsd = upsd_conf::load(dir).map_err(|e| e.to_string())?;
             warn_all(shell, &upsd.warnings);
         }
-        if have(upsd_users::FILE) {
+        if serve && have(upsd_users::FILE) {
             let u = upsd_users::load(dir).map_err(|e| e.to_string())?;
             warn_all(shell, &u.warnings);
             if let Some(w) = upsd_users::world_readable(dir) {
@@ -164,7 +204,7 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
             users = u.into_users();
             users_file = true;
         }
-        if have(ups_conf::FILE) {
+        if serve && have(ups_conf::FILE) {
             let c = ups_conf::load(dir).map_err(|e| e.to_string())?;
             warn_all(shell, &c.warnings);
             user.clone_from(&c.globals.user);
@@ -174,6 +214,7 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
                 usb |= matches!(s.driver, ups_conf::Driver::UsbHid);
                 upses.push(from_section(shell, dir, &file, &c.globals, s)?);
             }
+            ups_file = Some(c);
         }
         if have(upsmon_conf::FILE) {
             // Without a MONITOR line (a distribution's stock file): no
@@ -182,6 +223,16 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
                 Some(m) => {
                     warn_all(shell, &m.warnings);
                     upsmon = Some(m);
+                }
+                // A monitor-only host with nothing to monitor would do
+                // nothing at all: refused, as without upsmon.conf.
+                None if !serve => {
+                    return Err(format!(
+                        "{}: {}: MODE=netclient runs the monitor only, and there is \
+                         nothing to monitor",
+                        dir.join(upsmon_conf::FILE).display(),
+                        "no MONITOR line"
+                    ))
                 }
                 None => shell.warn(&ConfigError::new(
                     &dir.join(upsmon_conf::FILE),
@@ -208,7 +259,9 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
             opts,
         });
     }
-    let discovery = if upses.is_empty() {
+    let discovery = if !serve {
+        Discovery::Off
+    } else if upses.is_empty() {
         Discovery::Adopt
     } else if usb {
         Discovery::Configured
@@ -227,7 +280,9 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
             ));
         }
     }
-    let listen = if !args.listen.is_empty() {
+    let listen = if !serve {
+        Vec::new()
+    } else if !args.listen.is_empty() {
         let mut v = Vec::new();
         for a in &args.listen {
             let addr = a.parse::<SocketAddr>().map_err(|_| {
@@ -261,6 +316,9 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
             .or_else(|| upsmon.as_ref().and_then(|m| m.run_as_user.clone()))
             .map(|u| (u, group)),
         upsmon,
+        ups_conf: ups_file,
+        serve,
+        mode,
     })
 }
 
@@ -331,12 +389,10 @@ pub fn split_simulate(spec: &str) -> Result<(String, PathBuf), String> {
         }
     }
     let path = PathBuf::from(spec);
-    let base = if path.is_dir() {
-        path.file_name()
-    } else {
-        path.file_stem()
-    };
-    let name: String = base
+    // The whole name, extension included, as the manual says: `ups.rec`
+    // and `ups.txt` stay two UPSes.
+    let name: String = path
+        .file_name()
         .map(|b| {
             b.to_string_lossy()
                 .chars()
@@ -408,6 +464,8 @@ pub struct Running<'a> {
     pub login_limit: Option<u32>,
     /// Users in force.
     pub users: usize,
+    /// `ups.conf` as the running UPSes were started with.
+    pub ups_conf: Option<&'a ups_conf::UpsConf>,
     pub upsmon: Option<&'a UpsmonConf>,
 }
 
@@ -447,6 +505,12 @@ pub enum AtRestart {
     Maxconn,
     /// A UPS no longer in the configuration: served until restart.
     Removed(String),
+    /// A running UPS's section changed (these options; none: global
+    /// settings it takes): it keeps its settings until restart.
+    Changed {
+        name: String,
+        options: Vec<String>,
+    },
 }
 
 impl fmt::Display for AtRestart {
@@ -457,6 +521,15 @@ impl fmt::Display for AtRestart {
             AtRestart::Removed(name) => {
                 write!(f, "{name} is no longer configured: served until restart")
             }
+            AtRestart::Changed { name, options } if options.is_empty() => write!(
+                f,
+                "{name}: changed (global settings it takes): takes effect at restart"
+            ),
+            AtRestart::Changed { name, options } => write!(
+                f,
+                "{name}: changed ({}): takes effect at restart",
+                options.join(", ")
+            ),
         }
     }
 }
@@ -474,6 +547,14 @@ pub fn plan<S>(running: &Running, new: &Setup<S>) -> ReloadPlan {
     for name in running.configured {
         if !new.upses.iter().any(|u| u.name.eq_ignore_ascii_case(name)) {
             at_restart.push(AtRestart::Removed(name.clone()));
+        }
+    }
+    if let (Some(was), Some(is)) = (running.ups_conf, &new.ups_conf) {
+        for (name, options) in was.changed_sections(is) {
+            at_restart.push(AtRestart::Changed {
+                name: name.to_string(),
+                options,
+            });
         }
     }
     let added = (0..new.upses.len())
@@ -534,6 +615,9 @@ mod tests {
             users: Users::default(),
             users_file: true,
             upsmon: None,
+            ups_conf: None,
+            serve: true,
+            mode: None,
             run_as: None,
         }
     }
@@ -551,6 +635,7 @@ mod tests {
             served: &served,
             login_limit: Some(10),
             users: 0,
+            ups_conf: None,
             upsmon: None,
         };
         // Same settings, one section gone, one new, an adopted name
@@ -605,6 +690,7 @@ mod tests {
             served: &none,
             login_limit: Some(10),
             users,
+            ups_conf: None,
             upsmon: None,
         };
         let mut new = setup(&[]);
@@ -619,5 +705,25 @@ mod tests {
         assert_eq!(plan(&running(3), &new).users, UsersPlan::ApplyEmpty);
         new.users.users.push(Default::default());
         assert_eq!(plan(&running(3), &new).users, UsersPlan::Apply);
+    }
+
+    #[test]
+    fn simulate_names_are_the_file_or_directory_name() {
+        let name = |spec: &str| split_simulate(spec).map(|(n, p)| (n, p.display().to_string()));
+        assert_eq!(
+            name("tests/fixtures/eaton-5sc-750"),
+            Ok((
+                "eaton-5sc-750".into(),
+                "tests/fixtures/eaton-5sc-750".into()
+            ))
+        );
+        assert_eq!(
+            name("/tmp/cut.rec"),
+            Ok(("cut.rec".into(), "/tmp/cut.rec".into()))
+        );
+        assert_eq!(name("my ups.v2.txt").unwrap().0, "my_ups.v2.txt");
+        assert_eq!(name("x=/tmp/cut.rec").unwrap().0, "x");
+        assert!(name("/").is_err());
+        assert!(name("a b=/tmp/x").is_err());
     }
 }

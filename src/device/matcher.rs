@@ -23,6 +23,8 @@ pub struct Matcher {
     rules: Vec<(Field, Box<dyn Pattern>)>,
     /// `port` names one hidraw node rather than `auto`.
     node: Option<String>,
+    /// The options as written (`vendorid 051d, serial X`), for the log.
+    pub what: String,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +48,7 @@ impl Matcher {
         compile: impl Fn(&str) -> Result<P, String>,
     ) -> Result<Matcher, String> {
         let mut rules = Vec::new();
+        let mut what = Vec::new();
         for (field, name, pat) in [
             (Field::VendorId, "vendorid", &m.vendorid),
             (Field::ProductId, "productid", &m.productid),
@@ -59,13 +62,22 @@ impl Matcher {
             if let Some(p) = pat {
                 let re = compile(p).map_err(|e| format!("{name} = \"{p}\": {e}"))?;
                 rules.push((field, Box::new(re) as Box<dyn Pattern>));
+                what.push(format!("{name} {p}"));
             }
         }
         let node = port
             .strip_prefix("/dev/")
             .filter(|n| n.starts_with("hidraw"))
             .map(str::to_string);
-        Ok(Matcher { rules, node })
+        if let Some(n) = &node {
+            what.push(format!("port /dev/{n}"));
+        }
+        let what = if what.is_empty() {
+            "any USB UPS".to_string()
+        } else {
+            what.join(", ")
+        };
+        Ok(Matcher { rules, node, what })
     }
 
     /// Does the device at hidraw node `node` with this identity match?

@@ -8,6 +8,7 @@
 //! hidraw node, playing its script on a timer thread of its own.
 
 pub mod assign;
+pub mod grant;
 pub mod io;
 pub mod matcher;
 pub mod naming;
