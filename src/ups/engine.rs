@@ -7,12 +7,13 @@
 //! report buffers, bindings and the variable store are sized at set-up.
 
 use super::conv::{ConvState, Env};
+use super::generic;
 use super::path;
 use super::quirks;
 use super::select;
 use super::status::{self, OnlineDischarge};
 use super::table::{hu, st, Entry, Subdriver};
-use crate::hid::{report, Descriptor, Kind};
+use crate::hid::{report, Descriptor, Field, Kind};
 use crate::store::Store;
 use crate::text::{atol, Text};
 use core::fmt::Write;
@@ -223,6 +224,9 @@ pub struct Ups {
     deferred: Option<(Text, Text)>,
     /// Reports the last walk read successfully.
     walk_reads: u32,
+    /// Generic table only: each entry's capacity basis as of the last
+    /// INIT or FULL walk (quick polls and interrupt reports reuse it).
+    basis: Vec<Option<generic::Basis>>,
 }
 
 impl Ups {
@@ -248,11 +252,19 @@ impl Ups {
         let binds = sub
             .map
             .iter()
-            .map(|e| Bind {
-                field: path::resolve(e.path, sub.usages)
-                    .and_then(|p| desc.find(kind, p.nodes()))
-                    .map(|i| i as u16),
-                disabled: false,
+            .map(|e| {
+                let p = path::resolve(e.path, sub.usages);
+                let found = p.as_ref().and_then(|p| desc.find(kind, p.nodes()));
+                // The generic table also takes a value the device sends
+                // only in an interrupt report (5131:2007's status bits).
+                let input_only = || match &p {
+                    Some(p) if generic::is(sub) && !e.is_cmd() => desc.find(Kind::Input, p.nodes()),
+                    _ => None,
+                };
+                Bind {
+                    field: found.or_else(input_only).map(|i| i as u16),
+                    disabled: false,
+                }
             })
             .collect();
         let cache = Cache::new(&desc);
@@ -285,6 +297,7 @@ impl Ups {
             buzz: Text::new(),
             deferred: None,
             walk_reads: 0,
+            basis: vec![None; if generic::is(sub) { sub.map.len() } else { 0 }],
         })
     }
 
@@ -398,9 +411,6 @@ impl Ups {
             if f.kind != Kind::Input || f.report_id != id {
                 continue;
             }
-            let Some(v) = report::get_value(self.cache.get(id), &f) else {
-                continue;
-            };
             // The Feature twin with the same path carries the mapping.
             let target = self.desc.find(Kind::Feature, f.path.nodes()).unwrap_or(fi);
             // First non-ABSENT, non-command entry bound there (NUT would
@@ -409,7 +419,7 @@ impl Ups {
                 b.field == Some(target as u16) && !b.disabled && !e.is_absent() && !e.is_cmd()
             });
             if let Some(ei) = entry {
-                if self.process(ei, v, io, now, Walk::Quick) {
+                if self.feed(ei, &f, io, now, Walk::Quick) {
                     fed += 1;
                 }
             }
@@ -441,6 +451,11 @@ impl Ups {
                 continue;
             }
             let f = self.desc.fields()[fi as usize];
+            // Bound to an Input-only field: interrupt reports feed it; a
+            // GET_REPORT would answer the Feature layout of that id.
+            if f.kind == Kind::Input && !self.opts.interruptonly {
+                continue;
+            }
             if e.is_cmd() {
                 if mode == Walk::Init
                     && self.refresh(f.report_id, io, now).is_ok()
@@ -480,9 +495,7 @@ impl Ups {
                 Err(IoError::Gone) => return WalkResult::Reconnect,
             }
             ok += 1;
-            if let Some(v) = report::get_value(self.cache.get(f.report_id), &f) {
-                self.process(i, v, io, now, mode);
-            }
+            self.feed(i, &f, io, now, mode);
         }
         self.walk_reads = ok;
         if mode != Walk::Init && tried > 0 && ok == 0 {
@@ -503,6 +516,60 @@ impl Ups {
         buf[0] = id;
         self.cache.stamp[id as usize] = Some(now);
         Ok(())
+    }
+
+    /// Read field `f` (bound to entry `i`, or its Input twin) from the
+    /// cache and publish it. Returns whether anything was published or fed
+    /// to the status.
+    fn feed(&mut self, i: usize, f: &Field, io: &mut dyn Transport, now: u64, mode: Walk) -> bool {
+        let Some(v) = report::get_value(self.cache.get(f.report_id), f) else {
+            return false;
+        };
+        if !generic::is(self.sub) {
+            return self.process(i, v, io, now, mode);
+        }
+        if generic::not_available(self.cache.get(f.report_id), f) {
+            self.store.delete(self.sub.map[i].name);
+            return false;
+        }
+        let kind = generic::kind(f.path.last().unwrap_or(0));
+        if kind == generic::Kind::Capacity && (mode != Walk::Quick || self.basis[i].is_none()) {
+            self.basis[i] = Some(self.capacity_basis(f, io, now));
+        }
+        let basis = self.basis[i].unwrap_or(generic::Basis::None);
+        match generic::adjust(kind, v, f.unit, basis) {
+            Some(v) => self.process(i, v, io, now, mode),
+            None => {
+                self.store.delete(self.sub.map[i].name);
+                false
+            }
+        }
+    }
+
+    /// Generic table: how the capacity in field `f` counts, from the
+    /// CapacityMode, FullChargeCapacity and DesignCapacity Feature fields
+    /// of its collection.
+    fn capacity_basis(&mut self, f: &Field, io: &mut dyn Transport, now: u64) -> generic::Basis {
+        let mut sibling = |usage: u32, scaled: bool| -> Option<f64> {
+            let mut p = f.path;
+            p.pop();
+            p.push(usage).ok()?;
+            let s = self.desc.fields()[self.desc.find(Kind::Feature, p.nodes())?];
+            self.refresh(s.report_id, io, now).ok()?;
+            let buf = self.cache.get(s.report_id);
+            if generic::not_available(buf, &s) {
+                return None;
+            }
+            if scaled {
+                report::get_value(buf, &s)
+            } else {
+                report::get(buf, &s).map(|l| l as f64)
+            }
+        };
+        let mode = sibling(generic::usage::CAPACITY_MODE, false).map(|m| m as i64);
+        let full = sibling(generic::usage::FULL_CHARGE_CAPACITY, true);
+        let design = sibling(generic::usage::DESIGN_CAPACITY, true);
+        generic::basis(mode, f.unit, full, design)
     }
 
     /// Convert and publish one value for entry `i`. Returns whether
@@ -713,6 +780,17 @@ impl Ups {
             },
             None => atol(value).ok_or(WriteError::BadValue)? as f64,
         };
+        let raw = if generic::is(self.sub)
+            && generic::kind(f.path.last().unwrap_or(0)) == generic::Kind::Capacity
+        {
+            let basis = match self.basis[i] {
+                Some(b) => b,
+                None => self.capacity_basis(&f, io, now),
+            };
+            generic::from_percent(raw, basis).ok_or(WriteError::NotSupported)?
+        } else {
+            raw
+        };
         let logical = report::to_logical(&f, raw);
         let _ = self.refresh(f.report_id, io, now);
         let buf = self.cache.get_mut(f.report_id);
@@ -764,9 +842,7 @@ impl Ups {
         if e.is_bool() || e.is_alarm() || self.refresh(f.report_id, io, now).is_err() {
             return;
         }
-        if let Some(v) = report::get_value(self.cache.get(f.report_id), &f) {
-            self.process(i, v, io, now, Walk::Quick);
-        }
+        self.feed(i, &f, io, now, Walk::Quick);
     }
 
     /// The field mapping entry `i` is bound to, if its path resolved.
