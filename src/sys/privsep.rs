@@ -107,7 +107,8 @@ fn close_others(keep: RawFd) {
         Err(_) => (3..1024).collect(),
     };
     for fd in fds {
-        if fd > 2 && fd != keep {
+        // The kernel log, where the log goes without syslog, stays.
+        if fd > 2 && fd != keep && Some(fd) != super::log::fd() {
             // SAFETY: closing descriptors this process will not use again.
             unsafe { libc::close(fd) };
         }
@@ -118,6 +119,9 @@ fn close_others(keep: RawFd) {
 fn serve(mut sock: UnixStream, shutdowncmd: Option<&str>, flag: Option<&std::path::Path>) {
     let say =
         |args: std::fmt::Arguments<'_>| super::log::log(format_args!("privileged helper: {args}"));
+    let fail = |args: std::fmt::Arguments<'_>| {
+        super::log::error(format_args!("privileged helper: {args}"))
+    };
     let mut b = [0u8; 1];
     loop {
         match sock.read(&mut b) {
@@ -130,7 +134,7 @@ fn serve(mut sock: UnixStream, shutdowncmd: Option<&str>, flag: Option<&std::pat
             b'F' => match flag {
                 Some(f) => match std::fs::write(f, POWERDOWN_MAGIC) {
                     Ok(()) => say(format_args!("wrote the power-down flag {}", f.display())),
-                    Err(e) => say(format_args!(
+                    Err(e) => fail(format_args!(
                         "cannot write the power-down flag {}: {e}",
                         f.display()
                     )),
@@ -145,11 +149,11 @@ fn serve(mut sock: UnixStream, shutdowncmd: Option<&str>, flag: Option<&std::pat
                         .status()
                     {
                         Ok(st) if st.success() => {}
-                        Ok(st) => say(format_args!("SHUTDOWNCMD: {st}")),
-                        Err(e) => say(format_args!("cannot run SHUTDOWNCMD: {e}")),
+                        Ok(st) => fail(format_args!("SHUTDOWNCMD: {st}")),
+                        Err(e) => fail(format_args!("cannot run SHUTDOWNCMD: {e}")),
                     }
                 }
-                None => say(format_args!(
+                None => fail(format_args!(
                     "the host should shut down now, but upsmon.conf has no SHUTDOWNCMD"
                 )),
             },
