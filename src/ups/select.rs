@@ -6,8 +6,8 @@
 //! set, where NUT lets an earlier subdriver that only knows the vendor
 //! take it (`docs/differences.md`, "Subdriver choice").
 
-use super::engine::{BindError, Identity, Options};
 use super::generic;
+use super::options::{BindError, Identity, Options};
 use super::table::{DeviceId, Gate, Handler, Subdriver};
 use super::tables::{devices, SUBDRIVERS};
 
