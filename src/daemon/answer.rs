@@ -75,7 +75,7 @@ impl Daemon {
         let (rx, tx) = (&mut slot.rx[..], &mut slot.tx[..]);
         let (mut grow, small) = (false, tx.len() < TX);
         if c.discard {
-            match rx[..c.rx_len].iter().position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', &rx[..c.rx_len]) {
                 Some(lf) => {
                     rx.copy_within(lf + 1..c.rx_len, 0);
                     c.rx_len -= lf + 1;
@@ -86,7 +86,7 @@ impl Daemon {
         }
         let mut start = 0;
         while !c.closing {
-            let Some(lf) = rx[start..c.rx_len].iter().position(|&b| b == b'\n') else {
+            let Some(lf) = memchr::memchr(b'\n', &rx[start..c.rx_len]) else {
                 break;
             };
             let line = &rx[start..start + lf];
@@ -202,7 +202,7 @@ impl Daemon {
             return self.answer(i, now);
         }
         // (A full buffer of lines waiting for reply room is not one.)
-        if c.rx_len == RX && !c.closing && !rx.contains(&b'\n') {
+        if c.rx_len == RX && !c.closing && memchr::memchr(b'\n', rx).is_none() {
             // A full buffer without a LF: refuse the line, skip its rest.
             let mut out = Reply::new(&mut tx[c.tx_len..]);
             if c.session

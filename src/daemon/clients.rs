@@ -218,7 +218,7 @@ impl Daemon {
             }
             // Lines left unanswered (the reply buffer filled) are
             // answered now that it is empty; only then is the socket done.
-            if drained && !slot.rx[..c.rx_len].contains(&b'\n') {
+            if drained && memchr::memchr(b'\n', &slot.rx[..c.rx_len]).is_none() {
                 return Next::Open;
             }
             if c.rx_len == RX {
