@@ -26,9 +26,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let path = path.ok_or("decode: missing PATH (see hidupsd --help)")?;
     let rec = Recording::load(Path::new(path)).map_err(|e| e.to_string())?;
-    let (ups, _) = decode(&rec, Options::default()).map_err(|e| format!("{path}: {e}"))?;
+    let (mut ups, mut io) = decode(&rec, Options::default()).map_err(|e| format!("{path}: {e}"))?;
     let mut out = std::io::stdout().lock();
     let r = if explore {
+        // Every recorded Feature report, not only those the table reads
+        // (ones read already are left as the walks and inputs left them).
+        let ids: Vec<u8> = ups.desc.report_ids(Kind::Feature).collect();
+        let t = ups.next_full();
+        for id in ids {
+            if !ups.was_read(id) {
+                let _ = ups.load_report(id, &mut io, t);
+            }
+        }
         print_explore(&ups, &mut out)
     } else {
         print_vars(&ups, &mut out)
@@ -118,6 +127,10 @@ pub fn print_explore(ups: &Ups, out: &mut dyn Write) -> io::Result<()> {
         let buf = ups.report(f.report_id);
         let path = PathName(&f.path, ups.sub.usages);
         let shown = match (f.kind, report::get(buf, f)) {
+            // Never read: the bytes are the cache's zeros, not the device's.
+            (Kind::Feature | Kind::Input, _) if !ups.was_read(f.report_id) => {
+                "not read".to_string()
+            }
             (Kind::Feature, Some(l)) | (Kind::Input, Some(l)) => {
                 format!("{l} ({})", report::value(f, l))
             }

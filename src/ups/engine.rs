@@ -52,6 +52,8 @@ struct Cache {
     span: [(u32, u16); 256],
     /// Time (ms) each report was last filled; `None` = never or invalidated.
     stamp: [Option<u64>; 256],
+    /// Filled at least once, by a read or an interrupt report.
+    read: [bool; 256],
 }
 
 impl Cache {
@@ -81,6 +83,7 @@ impl Cache {
             buf,
             span,
             stamp: [None; 256],
+            read: [false; 256],
         }
     }
 
@@ -308,6 +311,7 @@ impl Ups {
         let buf = self.cache.get_mut(id);
         buf[1..1 + n].copy_from_slice(&data[..n]);
         self.cache.stamp[id as usize] = Some(now);
+        self.cache.read[id as usize] = true;
         let mut fed = 0;
         for fi in 0..self.desc.fields().len() {
             let f = self.desc.fields()[fi];
@@ -418,6 +422,7 @@ impl Ups {
         io.get_feature(buf)?;
         buf[0] = id;
         self.cache.stamp[id as usize] = Some(now);
+        self.cache.read[id as usize] = true;
         Ok(())
     }
 
@@ -642,6 +647,12 @@ impl Ups {
         let f = self.desc.fields()[fi];
         self.refresh(f.report_id, io, now).ok()?;
         report::get_value(self.cache.get(f.report_id), &f)
+    }
+
+    /// Whether report `id` was ever read or received: until then its
+    /// cached bytes are zeros, not the device's.
+    pub fn was_read(&self, id: u8) -> bool {
+        self.cache.read[id as usize]
     }
 
     /// Raw cached bytes of a report (for `--explore` and tests).
