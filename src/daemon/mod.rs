@@ -171,6 +171,8 @@ struct Daemon {
     /// (each at most once: `Conn::queued`, `listener_queued`).
     busy: VecDeque<Token>,
     listener_queued: Vec<bool>,
+    /// Clients whose list waits after its BEGIN line, with the time.
+    held: Vec<(u64, Token)>,
     /// Workers and probes report here and wake the loop.
     notify: Notify<Dev>,
     reports: Receiver<Report<Dev>>,
@@ -250,6 +252,17 @@ impl Daemon {
     fn tick(&mut self, now: u64) -> u64 {
         self.tracking.expire(now);
         let mut next = u64::MAX;
+        let mut k = 0;
+        while k < self.held.len() {
+            let (at, t) = self.held[k];
+            if at <= now {
+                self.held.swap_remove(k);
+                self.requeue(t);
+            } else {
+                next = next.min(at);
+                k += 1;
+            }
+        }
         for u in &mut self.upses {
             next = next.min(u.dev.check_age(&u.name, now, self.maxage_ms));
         }

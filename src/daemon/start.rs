@@ -215,6 +215,7 @@ impl Daemon {
             next_seq: 0,
             full_logged: false,
             busy: VecDeque::with_capacity(maxconn + MAX_LISTENERS),
+            held: Vec::with_capacity(maxconn),
             listener_queued: vec![false; MAX_LISTENERS],
             notify,
             reports,
