@@ -173,6 +173,8 @@ struct Daemon {
     listener_queued: Vec<bool>,
     /// Clients whose list waits after its BEGIN line, with the time.
     held: Vec<(u64, Token)>,
+    /// The first look at the devices present at start.
+    boot: discovery::Boot,
     /// Workers and probes report here and wake the loop.
     notify: Notify<Dev>,
     reports: Receiver<Report<Dev>>,
@@ -283,8 +285,19 @@ impl Daemon {
             }
         }
         // Last: logouts of idle clients count for a primary's wait.
+        let booting = self.booting(now);
         if let Some(w) = &mut self.watch {
-            next = next.min(w.run(&mut self.upses, self.poll.registry(), now, self.maxage_ms));
+            let at = w.run(
+                &mut self.upses,
+                self.poll.registry(),
+                now,
+                self.maxage_ms,
+                booting,
+            );
+            next = next.min(at);
+        }
+        if booting {
+            next = next.min(self.boot.until);
         }
         next
     }

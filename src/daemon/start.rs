@@ -216,6 +216,10 @@ impl Daemon {
             full_logged: false,
             busy: VecDeque::with_capacity(maxconn + MAX_LISTENERS),
             held: Vec::with_capacity(maxconn),
+            boot: super::discovery::Boot {
+                probes: 0,
+                until: now + super::discovery::BOOT_MS,
+            },
             listener_queued: vec![false; MAX_LISTENERS],
             notify,
             reports,
@@ -299,7 +303,7 @@ impl Daemon {
                         self.hotplug.mode = Discovery::Configured;
                     }
                     for node in self.hotplug.known.clone() {
-                        self.probe(node);
+                        self.probe(node, false);
                     }
                 }
             }

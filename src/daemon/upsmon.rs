@@ -390,6 +390,7 @@ impl Watch {
         registry: &Registry,
         now: u64,
         maxage_ms: u64,
+        booting: bool,
     ) -> u64 {
         self.children.reap(|what, st| match st {
             Ok(st) if st.success() => {}
@@ -414,6 +415,10 @@ impl Watch {
                 }
                 _ => None,
             });
+            // At start, a UPS not seen yet may be being found: not lost.
+            if booting && now_seen.is_none() && self.entries[i].last == Seen::Nothing {
+                continue;
+            }
             self.seen(i, now_seen, now, &mut acts);
         }
         let mut next_link = self.links(registry, now, &mut acts);
@@ -689,5 +694,30 @@ mod tests {
             &entry("ups@localhost:3493", "localhost", 3493),
             &[40000]
         ));
+    }
+
+    #[test]
+    fn a_local_ups_is_not_lost_while_the_devices_present_at_start_are_looked_at() {
+        // At boot the UPS is found half a second after the monitor first
+        // looks: until the first look at the devices is over, a UPS not
+        // seen yet is not lost (no COMMBAD, no WALL); after it, it is.
+        use crate::config::setup::Retry;
+        use crate::ups::options::Options;
+        let conf = upsmon_conf::parse(
+            std::path::Path::new("upsmon.conf"),
+            b"MONITOR ups@localhost 1 u p primary\n",
+        )
+        .unwrap();
+        let poll = mio::Poll::new().unwrap();
+        let waker = Arc::new(Waker::new(poll.registry(), mio::Token(0)).unwrap());
+        let mut w = Watch::new(conf, &[3493], waker).unwrap();
+        let dev = super::super::upses::Backend::new(None, Options::default(), Retry::default());
+        let mut upses = vec![Served::new("ups".into(), None, dev)];
+        w.run(&mut upses, poll.registry(), 100, 15_000, true);
+        assert!(w.entries[0].last == Seen::Nothing);
+        w.run(&mut upses, poll.registry(), 600, 15_000, true);
+        assert!(w.entries[0].last == Seen::Nothing);
+        w.run(&mut upses, poll.registry(), 700, 15_000, false);
+        assert!(w.entries[0].last == Seen::Bad);
     }
 }
