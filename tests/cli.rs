@@ -169,10 +169,21 @@ fn dash_b_detaches_after_checking_the_configuration() {
             pidfile.to_str().unwrap(),
         ])
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
+        .output()
         .unwrap();
-    assert!(st.success());
+    assert!(st.status.success());
+    // Without a syslog daemon, the terminal is told where the log goes
+    // before the daemon detaches (the kernel log, else nowhere).
+    let said = String::from_utf8_lossy(&st.stderr);
+    if !Path::new("/dev/log").exists() {
+        assert!(said.contains("no syslog (/dev/log: "), "{said:?}");
+        assert!(
+            said.contains("messages go to the kernel log (dmesg)")
+                || said.contains("messages go to standard error"),
+            "{said:?}"
+        );
+    }
+    println!("-B said: {said:?}");
     // The detached server answers; then stop it.
     let mut ok = false;
     for _ in 0..100 {

@@ -47,8 +47,9 @@ pub(super) fn start(setup: Setup) -> Result<(Daemon, Signals), String> {
             None
         }
     };
+    // Any monitor: the helper also sends WALL notices, as root.
     let helper = match (&account, &setup.conf.upsmon) {
-        (Some(_), Some(m)) if m.shutdowncmd.is_some() || m.powerdownflag.is_some() => {
+        (Some(_), Some(m)) => {
             let cmd = m.shutdowncmd.as_deref().map(upsmon_conf::shell_command);
             let flag = m.powerdownflag.as_ref().map(PathBuf::from);
             let h = privsep::spawn(cmd, flag)

@@ -12,7 +12,7 @@ use crate::monitor::remote::Reply as Answer;
 use crate::monitor::{self, Input, Monitor};
 use crate::proto::Data;
 use crate::sys::exec::Children;
-use crate::sys::log::log;
+use crate::sys::log::{error, log};
 use crate::sys::privsep::{self, Helper, Request};
 use mio::unix::SourceFd;
 use mio::{Registry, Token, Waker};
@@ -513,7 +513,7 @@ impl Watch {
                 if let Some(flag) = &self.powerdownflag {
                     match std::fs::write(flag, POWERDOWN_MAGIC) {
                         Ok(()) => log(format_args!("wrote the power-down flag {}", flag.display())),
-                        Err(e) => log(format_args!(
+                        Err(e) => error(format_args!(
                             "cannot write the power-down flag {}: {e}",
                             flag.display()
                         )),
@@ -535,10 +535,10 @@ impl Watch {
                     Some(cmd) => {
                         log(format_args!("running SHUTDOWNCMD: {cmd}"));
                         if let Err(e) = self.children.shell("SHUTDOWNCMD", cmd, &[], &[]) {
-                            log(format_args!("cannot run SHUTDOWNCMD: {e}"));
+                            error(format_args!("cannot run SHUTDOWNCMD: {e}"));
                         }
                     }
-                    None => log(format_args!(
+                    None => error(format_args!(
                         "the host should shut down now, but upsmon.conf has no SHUTDOWNCMD"
                     )),
                 }
@@ -569,7 +569,7 @@ impl Watch {
             return;
         };
         if let Err(e) = h.ask(r) {
-            log(format_args!(
+            error(format_args!(
                 "the privileged helper is gone ({e}): shutdown impossible"
             ));
             self.helper_gone(registry, now);
@@ -580,7 +580,7 @@ impl Watch {
     /// never does).
     pub(super) fn helper_event(&mut self, registry: &Registry, now: u64) {
         if self.helper.as_mut().is_some_and(Helper::gone) {
-            log(format_args!(
+            error(format_args!(
                 "the privileged helper exited: shutdown impossible"
             ));
             self.helper_gone(registry, now);
@@ -602,10 +602,18 @@ impl Watch {
             log(format_args!("{}", n.message));
         }
         if n.flags.wall {
-            let mut text = n.message.clone();
-            text.push('\n');
-            // No wall (a container, BusyBox without it): nothing to tell.
-            let _ = self.children.feed("wall", text.as_bytes());
+            // As root through the helper: wall as the daemon's user reaches
+            // nobody where it is not set-group-ID tty (Debian bookworm).
+            let sent = self
+                .helper
+                .as_mut()
+                .is_some_and(|h| h.wall(&n.message).is_ok());
+            if !sent {
+                let mut text = n.message.clone();
+                text.push('\n');
+                // No wall (a container, BusyBox without it): nothing to tell.
+                let _ = self.children.feed("wall", text.as_bytes());
+            }
         }
         if n.flags.exec {
             let Some(cmd) = &self.notifycmd else {
@@ -617,7 +625,7 @@ impl Watch {
                 env.push(("UPSNAME", system));
             }
             if let Err(e) = self.children.shell("NOTIFYCMD", &line, &[&n.message], &env) {
-                log(format_args!("cannot run NOTIFYCMD: {e}"));
+                error(format_args!("cannot run NOTIFYCMD: {e}"));
             }
         }
     }

@@ -11,7 +11,7 @@
 //! log's own prefix. syslog goes through the C library (openlog/syslog):
 //! no crate (docs/crates.md). Without a syslog socket the kernel log
 //! (`/dev/kmsg`, read by `dmesg`) takes the messages, and the first says
-//! so; without that either, standard error stays, and [`use_syslog`]
+//! so; without that either, standard error stays, and [`try_syslog`]
 //! says why to its caller.
 
 use std::fmt::{self, Write as _};
@@ -168,31 +168,24 @@ fn format(sink: u8, journal: bool, level: Level, body: &Line) -> Line {
 
 /// Send messages to syslog (facility daemon, ident `hidupsd`, with the
 /// pid) from now on, or, where no syslog daemon listens on `/dev/log`,
-/// to the kernel log, the first message saying so. Call it while still
-/// root (the kernel log is root's) and, for `-B`, before detaching: `Err`
-/// says, for the terminal, that neither is there and standard error
-/// stays the log.
-pub fn try_syslog() -> Result<(), String> {
+/// to the kernel log, the first message saying so (`Ok(Some(note))`: the
+/// same note, for the terminal). Call it while still root (the kernel
+/// log is root's) and, for `-B`, before detaching: `Err` says, for the
+/// terminal, that neither is there and standard error stays the log.
+pub fn try_syslog() -> Result<Option<String>, String> {
     match choose(Path::new("/dev/log"), Path::new("/dev/kmsg")) {
         Chosen::Syslog => {
             open_syslog();
             SINK.store(SYSLOG, Ordering::Relaxed);
-            Ok(())
+            Ok(None)
         }
         Chosen::Kmsg(file, why) => {
             let _ = KMSG_FILE.set(file);
             SINK.store(KMSG, Ordering::Relaxed);
             write(Level::Warning, format_args!("{why}"));
-            Ok(())
+            Ok(Some(why))
         }
         Chosen::Neither(why) => Err(why),
-    }
-}
-
-/// [`try_syslog`], saying on standard error when neither is there.
-pub fn use_syslog() {
-    if let Err(e) = try_syslog() {
-        warning(format_args!("{e}"));
     }
 }
 
