@@ -340,14 +340,16 @@ mod wall_tests {
         h.wall(&"x".repeat(3 * MAX_WALL)).unwrap();
         drop(h);
         helper.join().unwrap();
-        let want = format!(
-            "UPS ups@localhost on battery\nevil?[2Jtext?second\n{}\n",
-            "x".repeat(MAX_WALL)
-        );
+        // Each notice is its own wall, so they may land in any order.
+        let x = "x".repeat(MAX_WALL);
+        let mut want = vec!["UPS ups@localhost on battery", "evil?[2Jtext?second", &x];
+        want.sort();
         let t0 = std::time::Instant::now();
         loop {
             let got = std::fs::read_to_string(&out).unwrap_or_default();
-            if got == want {
+            let mut lines: Vec<&str> = got.lines().collect();
+            lines.sort();
+            if got.ends_with('\n') && lines == want {
                 break;
             }
             assert!(t0.elapsed().as_secs() < 10, "{got:?}");

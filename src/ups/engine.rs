@@ -130,6 +130,10 @@ pub struct Ups {
     deferred: Option<(Text, Text)>,
     /// Reports the last walk read successfully.
     walk_reads: u32,
+    /// The last INIT or FULL walk read something from the device.
+    full_answered: bool,
+    /// An interrupt report arrived since the device was opened.
+    inputs_seen: bool,
     /// Generic table only: each entry's capacity basis as of the last
     /// INIT or FULL walk (quick polls and interrupt reports reuse it).
     basis: Vec<Option<generic::Basis>>,
@@ -203,6 +207,8 @@ impl Ups {
             buzz: Text::new(),
             deferred: None,
             walk_reads: 0,
+            full_answered: false,
+            inputs_seen: false,
             basis: vec![None; if generic::is(sub) { sub.map.len() } else { 0 }],
         })
     }
@@ -257,6 +263,13 @@ impl Ups {
         r
     }
 
+    /// Make the next update a FULL walk (after a reconnect: a unit whose
+    /// quick polls go unanswered would otherwise wait a whole `pollfreq`
+    /// for one).
+    pub fn request_full(&mut self) {
+        self.last_full = None;
+    }
+
     /// When the next full walk is due (ms).
     pub fn next_full(&self) -> u64 {
         self.last_full.unwrap_or(0) + self.opts.pollfreq_ms
@@ -307,6 +320,7 @@ impl Ups {
         if expected == 0 {
             return 0;
         }
+        self.inputs_seen = true;
         let n = data.len().min(expected);
         let buf = self.cache.get_mut(id);
         buf[1..1 + n].copy_from_slice(&data[..n]);
@@ -406,7 +420,18 @@ impl Ups {
         }
         self.walk_reads = ok;
         if mode != Walk::Init && tried > 0 && ok == 0 {
+            // Some units answer GET_REPORT for part of their reports only
+            // and send their status on the interrupt pipe: a quick poll
+            // that read nothing is no lost device while the last full
+            // walk was answered and interrupt reports come (the next full
+            // walk decides). `interruptonly` stays the explicit setting.
+            if mode == Walk::Quick && self.full_answered && self.inputs_seen {
+                return WalkResult::Ok;
+            }
             return WalkResult::Reconnect;
+        }
+        if mode != Walk::Quick {
+            self.full_answered = ok > 0;
         }
         WalkResult::Ok
     }
