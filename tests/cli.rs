@@ -265,3 +265,65 @@ fn killpower_needs_the_flag_and_dry_run_shows_the_writes() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("nothing to do"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Run the daemon on a configuration directory that must be refused:
+/// it exits 1 within 10 s with one line naming the culprit.
+fn refused_config(name: &str, files: &[(&str, &[u8])]) -> String {
+    let dir = std::env::temp_dir().join(format!("hidupsd-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (f, text) in files {
+        std::fs::write(dir.join(f), text).unwrap();
+    }
+    // Never port 3493, should the configuration be taken after all.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(dir.join("upsd.conf"), format!("LISTEN 127.0.0.1 {port}\n")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hidupsd"))
+        .args(["-c", dir.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("{name}: still running after 10 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut e = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut e).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(status.code(), Some(1), "{name}: {e}");
+    assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+    e
+}
+
+#[test]
+fn a_device_as_a_recording_and_a_nul_in_a_value_are_refused() {
+    let e = refused_config(
+        "zero",
+        &[(
+            "ups.conf",
+            b"[sim]\n\tdriver = sim\n\tport = /dev/zero\n".as_slice(),
+        )],
+    );
+    assert!(
+        e.contains("/dev/zero: larger than 4 MiB: not a recording"),
+        "{e}"
+    );
+    let e = refused_config(
+        "nul",
+        &[(
+            "upsd.users",
+            b"[admin]\n\tpassword = a\0b\n\tinstcmds = all\n".as_slice(),
+        )],
+    );
+    assert!(e.contains("upsd.users:2: NUL byte (0x00)"), "{e}");
+}

@@ -290,6 +290,35 @@ mod tests {
     }
 
     #[test]
+    fn a_nul_byte_is_refused_in_every_file_with_file_and_line() {
+        let msg = "NUL byte (0x00): configuration files are plain text \
+                   (a value cut from binary data, or not a configuration file?)";
+        let users = upsd_users::parse(
+            Path::new("/etc/nut/upsd.users"),
+            b"[admin]\n\tpassword = a\0b\n\tinstcmds = all\n",
+        );
+        assert_eq!(
+            users.unwrap_err().to_string(),
+            format!("/etc/nut/upsd.users:2: {msg}")
+        );
+        let upsd = upsd_conf::parse(Path::new("upsd.conf"), b"MAXAGE 15\nLISTEN 127.0.0.1\0\n");
+        assert_eq!(upsd.unwrap_err().to_string(), format!("upsd.conf:2: {msg}"));
+        let ups = ups_conf::parse(
+            Path::new("ups.conf"),
+            b"[ups]\n\tdriver = usbhid-ups\n\tport = auto\n\tdesc = \"x\0\"\n",
+        );
+        assert_eq!(ups.unwrap_err().to_string(), format!("ups.conf:4: {msg}"));
+        let mon = upsmon_conf::parse(
+            Path::new("upsmon.conf"),
+            b"MONITOR ups@localhost 1 u p\0w primary\n",
+        );
+        assert_eq!(
+            mon.unwrap_err().to_string(),
+            format!("upsmon.conf:1: {msg}")
+        );
+    }
+
+    #[test]
     fn booleans() {
         for t in ["true", "YES", "On", "1"] {
             assert_eq!(parse_bool(t), Some(true), "{t}");

@@ -117,7 +117,12 @@ pub struct Setup<S> {
     pub idle_ms: u64,
     /// `LOGIN_FAILURES`: 0 for no limit.
     pub login_failures: u32,
+    /// `MAXCONN_PER_SOURCE` and `MAXCONN_NETWORK`, for admission.
+    pub limits: crate::proto::admission::Limits,
     pub users: Users,
+    /// Whether `upsd.users` was there: a reload without it keeps the
+    /// running users rather than remove them all.
+    pub users_file: bool,
     /// `upsmon.conf`, when the configuration directory has one: the
     /// built-in monitor.
     pub upsmon: Option<UpsmonConf>,
@@ -132,6 +137,7 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
     let mut upsd = upsd_conf::UpsdConf::default();
     let mut upsd_file = PathBuf::from(upsd_conf::FILE);
     let mut users = Users::default();
+    let mut users_file = false;
     let mut upses = Vec::new();
     let mut usb = false;
     let mut upsmon: Option<UpsmonConf> = None;
@@ -150,7 +156,11 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
         if have(upsd_users::FILE) {
             let u = upsd_users::load(dir).map_err(|e| e.to_string())?;
             warn_all(shell, &u.warnings);
+            if let Some(w) = upsd_users::world_readable(dir) {
+                shell.warn(&w);
+            }
             users = proto_users(&u);
+            users_file = true;
         }
         if have(ups_conf::FILE) {
             let c = ups_conf::load(dir).map_err(|e| e.to_string())?;
@@ -164,9 +174,19 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
             }
         }
         if have(upsmon_conf::FILE) {
-            let m = upsmon_conf::load(dir).map_err(|e| e.to_string())?;
-            warn_all(shell, &m.warnings);
-            upsmon = Some(m);
+            // Without a MONITOR line (a distribution's stock file): no
+            // monitor, said once; the UPSes are served all the same.
+            match upsmon_conf::load_optional(dir).map_err(|e| e.to_string())? {
+                Some(m) => {
+                    warn_all(shell, &m.warnings);
+                    upsmon = Some(m);
+                }
+                None => shell.warn(&ConfigError::new(
+                    &dir.join(upsmon_conf::FILE),
+                    0,
+                    upsmon_conf::NO_MONITOR,
+                )),
+            }
         }
     }
     for (i, spec) in args.simulate.iter().enumerate() {
@@ -229,7 +249,9 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
         trackingdelay_ms: u64::from(upsd.trackingdelay) * 1000,
         idle_ms: u64::from(upsd.idle_timeout) * 1000,
         login_failures: upsd.login_failures,
+        limits: upsd.limits(),
         users,
+        users_file,
         run_as: args
             .user
             .clone()

@@ -20,6 +20,12 @@
 //! is an error, and `IGNORE` cannot be combined with other notify flags.
 //! hidupsd has no TLS: `CERTPATH`, `CERTFILE`, `CERTIDENT`, `CERTHOST`,
 //! and `CERTVERIFY 1`/`FORCESSL 1` are refused (`0` is accepted).
+//!
+//! A file without `MONITOR` lines is what distributions install (Debian's
+//! nut-client and NUT's sample set the defaults and leave MONITOR
+//! commented out): [`parse`] refuses it, for the commands that need a
+//! monitor, while the daemon reads it with [`parse_optional`] as "no
+//! monitor" and serves its UPSes ([`NO_MONITOR`] is the line to log).
 
 use super::{parse_int, parse_u32, read, unknown_keyword, ConfigError, Directive, Role};
 use std::path::Path;
@@ -367,8 +373,43 @@ pub fn load(dir: &Path) -> Result<UpsmonConf, ConfigError> {
     parse(&path, &bytes)
 }
 
-/// Parse the text of `upsmon.conf`; `file` is used in messages.
+/// What the daemon logs, after the file's name, when `upsmon.conf` has
+/// no `MONITOR` line.
+pub const NO_MONITOR: &str = "no MONITOR line: no UPS is monitored and hidupsd will not \
+     shut this host down (the UPSes are served all the same)";
+
+/// Read `dir/upsmon.conf` as the daemon does ([`parse_optional`]).
+pub fn load_optional(dir: &Path) -> Result<Option<UpsmonConf>, ConfigError> {
+    let (path, bytes) = read(dir, FILE)?;
+    parse_optional(&path, &bytes)
+}
+
+/// Parse `upsmon.conf` as the daemon does: `None` when the file has no
+/// `MONITOR` line (the rest is still checked: an error is an error).
+pub fn parse_optional(file: &Path, text: &[u8]) -> Result<Option<UpsmonConf>, ConfigError> {
+    let parsed = parse_directives(file, text)?;
+    if parsed.0.monitors.is_empty() {
+        return Ok(None);
+    }
+    check_power(file, parsed).map(Some)
+}
+
+/// Parse the text of `upsmon.conf`; `file` is used in messages. A file
+/// without a `MONITOR` line is an error here.
 pub fn parse(file: &Path, text: &[u8]) -> Result<UpsmonConf, ConfigError> {
+    let parsed = parse_directives(file, text)?;
+    if parsed.0.monitors.is_empty() {
+        return Err(ConfigError::new(
+            file,
+            0,
+            "no MONITOR line: write 'MONITOR <ups>@localhost 1 <user> <password> primary'",
+        ));
+    }
+    check_power(file, parsed)
+}
+
+/// Every directive, checked one by one; and the line of MINSUPPLIES.
+fn parse_directives(file: &Path, text: &[u8]) -> Result<(UpsmonConf, Option<usize>), ConfigError> {
     let mut c = UpsmonConf {
         monitors: Vec::new(),
         minsupplies: DEFAULT_MINSUPPLIES,
@@ -488,13 +529,14 @@ pub fn parse(file: &Path, text: &[u8]) -> Result<UpsmonConf, ConfigError> {
             _ => return Err(d.err(NO_TLS)), // CERTPATH, CERTFILE, CERTIDENT, CERTHOST
         }
     }
-    if c.monitors.is_empty() {
-        return Err(ConfigError::new(
-            file,
-            0,
-            "no MONITOR line: write 'MONITOR <ups>@localhost 1 <user> <password> primary'",
-        ));
-    }
+    Ok((c, minsupplies_line))
+}
+
+/// The power values must reach MINSUPPLIES.
+fn check_power(
+    file: &Path,
+    (c, minsupplies_line): (UpsmonConf, Option<usize>),
+) -> Result<UpsmonConf, ConfigError> {
     if c.total_power() < u64::from(c.minsupplies) {
         let msg = format!(
             "MINSUPPLIES: the MONITOR power values add up to {}, fewer than MINSUPPLIES {}{}; \
@@ -1001,6 +1043,37 @@ DEBUG_MIN 2
             let text = format!("{MON}NOTIFYMSG {} \"{}\"\n", e.name(), e.default_message());
             assert_eq!(conf(&text).message(e), e.default_message());
         }
+    }
+
+    #[test]
+    fn without_monitor_lines_the_daemon_has_no_monitor() {
+        let f = Path::new("upsmon.conf");
+        // Debian's nut-client file (and NUT's sample): defaults, no MONITOR.
+        let debian = "# MONITOR myups@localhost 1 upsmon pass primary\nMINSUPPLIES 1\n\
+                      SHUTDOWNCMD \"/sbin/shutdown -h +0\"\nPOLLFREQ 5\nPOLLFREQALERT 5\n\
+                      HOSTSYNC 15\nDEADTIME 15\nPOWERDOWNFLAG /etc/killpower\n\
+                      RBWARNTIME 43200\nNOCOMMWARNTIME 300\nFINALDELAY 5\n";
+        for text in ["", "# all comments\n\n   # here too\n", debian] {
+            assert_eq!(parse_optional(f, text.as_bytes()), Ok(None), "{text:?}");
+            assert!(parse(f, text.as_bytes()).is_err());
+        }
+        // Errors are still errors.
+        assert_eq!(
+            parse_optional(f, b"POLLFREQ 0\n").unwrap_err().to_string(),
+            "upsmon.conf:1: POLLFREQ: expected a whole number of seconds, at least 1, got '0'"
+        );
+        assert_eq!(
+            parse_optional(f, b"MONITOR ups@localhost 0 mon pw primary\n")
+                .unwrap_err()
+                .line,
+            0
+        );
+        // With a MONITOR line, the same as parse.
+        assert_eq!(
+            parse_optional(f, MON.as_bytes()).unwrap(),
+            Some(parse(f, MON.as_bytes()).unwrap())
+        );
+        assert!(NO_MONITOR.starts_with("no MONITOR line"));
     }
 
     #[test]

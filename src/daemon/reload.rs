@@ -7,6 +7,7 @@ use super::setup::{Setup, UpsSpec};
 use super::upsmon::Watch;
 use super::{Daemon, MAX_SLOTS};
 use crate::config::setup::Args;
+use crate::config::upsd_users;
 use crate::config::upsmon_conf::UpsmonConf;
 use crate::sys::log::log;
 use std::net::SocketAddr;
@@ -30,11 +31,12 @@ impl Daemon {
                 return;
             }
         };
-        self.users = new.users;
+        self.reload_users(new.users, new.users_file, args);
         let burst = (new.login_failures > 0).then_some(new.login_failures);
         if self.limiter.as_ref().map(|l| l.table.burst()) != burst {
             self.limiter = Logins::new(new.login_failures);
         }
+        self.admission.set_limits(new.limits);
         self.maxage_ms = new.maxage_ms;
         self.idle_ms = new.idle_ms;
         self.tracking.set_ttl(new.trackingdelay_ms);
@@ -77,6 +79,30 @@ impl Daemon {
         log(format_args!("configuration reloaded"));
     }
 
+    /// upsd.users at a reload: a missing file keeps the running users
+    /// (a file moved away by mistake must not refuse every upsmon); a
+    /// file without users applies, with a warning.
+    fn reload_users(&mut self, users: crate::proto::Users, present: bool, args: &Args) {
+        let file = args.confdir.as_ref().map_or_else(
+            || upsd_users::FILE.into(),
+            |d| d.join(upsd_users::FILE).display().to_string(),
+        );
+        let running = self.users.users.len();
+        if !present && running > 0 {
+            log(format_args!(
+                "reload: {file} is missing: keeping the {running} running user(s) \
+                 (restore it, or leave it empty to refuse every login)"
+            ));
+            return;
+        }
+        if present && users.users.is_empty() {
+            log(format_args!(
+                "reload: warning: {file} has no users: every login will now be refused"
+            ));
+        }
+        self.users = users;
+    }
+
     pub(super) fn reload_monitor(&mut self, conf: Option<UpsmonConf>) {
         if self
             .watch
@@ -89,11 +115,15 @@ impl Daemon {
             return;
         }
         let mut helper = None;
+        // The notification children run on under the new monitor (and
+        // its bound counts them); without one they are ended.
+        let mut running = None;
         if let Some(mut old) = self.watch.take() {
             for l in &mut old.links {
                 l.down(self.poll.registry());
             }
             helper = old.helper.take();
+            running = Some(old);
         }
         if helper.is_some() {
             let (was, is) = (&self.upsmon_conf, &conf);
@@ -110,6 +140,10 @@ impl Daemon {
             Some(c) => match Watch::new(c, &self.ports, self.waker.clone()) {
                 Ok(mut w) => {
                     w.helper = helper;
+                    if let Some(old) = running.take() {
+                        w.children = old.children;
+                        w.bound = old.bound;
+                    }
                     Some(w)
                 }
                 Err(e) => {
@@ -119,5 +153,8 @@ impl Daemon {
             },
             None => None,
         };
+        if let Some(mut old) = running {
+            old.exit();
+        }
     }
 }

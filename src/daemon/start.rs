@@ -13,6 +13,7 @@ use super::{Daemon, FIRST_DATA_MS, HELPER, MAX_SLOTS, SIGNALS, WAKE};
 use crate::config::setup::{Discovery, MAX_LISTENERS};
 use crate::config::upsmon_conf;
 use crate::device::shared::{Notify, Report};
+use crate::proto::admission::Admission;
 use crate::proto::tracking::Table;
 use crate::proto::MAX_LINE;
 use crate::sys::clock::{self, Clock};
@@ -205,6 +206,7 @@ impl Daemon {
             listeners,
             slots,
             free: (0..maxconn).rev().collect(),
+            admission: Admission::new(maxconn, setup.limits),
             upses,
             logins: Vec::with_capacity(maxconn),
             tracking: Table::new(setup.trackingdelay_ms),
@@ -214,7 +216,6 @@ impl Daemon {
             scratch: vec![0; MAX_LINE].into_boxed_slice(),
             seeds: RandomState::new(),
             next_seq: 0,
-            full_logged: false,
             busy: VecDeque::with_capacity(maxconn + MAX_LISTENERS),
             held: Vec::with_capacity(maxconn),
             boot: super::discovery::Boot {

@@ -8,6 +8,7 @@ use super::upses::Served;
 use super::{Daemon, REMOTE_TOP};
 use crate::config::upsmon_conf::{self, UpsmonConf};
 use crate::config::Role;
+use crate::monitor::bound::{Bound, Ended, Offer};
 use crate::monitor::remote::Reply as Answer;
 use crate::monitor::{self, Input, Monitor};
 use crate::proto::Data;
@@ -69,10 +70,33 @@ pub(super) struct Watch {
     /// this daemon runs as another user.
     pub(super) helper: Option<Helper>,
     pub(super) children: Children,
+    /// Notification children (NOTIFYCMD, wall) running and waiting.
+    pub(super) bound: Bound<Job>,
     /// Connections to other servers, for the remote entries.
     pub(super) links: Vec<Link>,
     pub(super) connected: (Sender<Connected>, Receiver<Connected>),
     pub(super) waker: Arc<Waker>,
+}
+
+/// A notification delivered through a child process.
+pub(super) enum Job {
+    /// `wall` with this text.
+    Wall(String),
+    /// NOTIFYCMD: the shell line, the message, the environment.
+    Exec {
+        line: String,
+        message: String,
+        env: Vec<(&'static str, String)>,
+    },
+}
+
+impl Job {
+    fn what(&self) -> &'static str {
+        match self {
+            Job::Wall(_) => "wall",
+            Job::Exec { .. } => "NOTIFYCMD",
+        }
+    }
 }
 
 /// One `MONITOR` entry.
@@ -196,6 +220,7 @@ impl Watch {
             pending: monitor::Actions::new(),
             helper: None,
             children: Children::default(),
+            bound: Bound::default(),
             links,
             connected: std::sync::mpsc::channel(),
             waker,
@@ -392,11 +417,19 @@ impl Watch {
         maxage_ms: u64,
         booting: bool,
     ) -> u64 {
-        self.children.reap(|what, st| match st {
-            Ok(st) if st.success() => {}
-            Ok(st) => log(format_args!("{what}: {st}")),
-            Err(e) => log(format_args!("{what}: {e}")),
+        let mut ended = 0;
+        self.children.reap(|what, st| {
+            ended += usize::from(what != "SHUTDOWNCMD");
+            match st {
+                Ok(st) if st.success() => {}
+                Ok(st) => log(format_args!("{what}: {st}")),
+                Err(e) => log(format_args!("{what}: {e}")),
+            }
         });
+        for _ in 0..ended {
+            let e = self.bound.ended();
+            self.after(e);
+        }
         let mut acts = std::mem::take(&mut self.pending);
         for i in 0..self.entries.len() {
             let Some(name) = &self.entries[i].ups else {
@@ -611,8 +644,7 @@ impl Watch {
             if !sent {
                 let mut text = n.message.clone();
                 text.push('\n');
-                // No wall (a container, BusyBox without it): nothing to tell.
-                let _ = self.children.feed("wall", text.as_bytes());
+                self.offer(Job::Wall(text));
             }
         }
         if n.flags.exec {
@@ -620,18 +652,106 @@ impl Watch {
                 return;
             };
             let line = format!("{cmd} \"$1\"");
-            let mut env = vec![("NOTIFYTYPE", n.event.name())];
+            let mut env = vec![("NOTIFYTYPE", n.event.name().to_string())];
             if let Some(system) = n.ups.and_then(|i| self.monitor.system(i)) {
-                env.push(("UPSNAME", system));
+                env.push(("UPSNAME", system.to_string()));
             }
-            if let Err(e) = self.children.shell("NOTIFYCMD", &line, &[&n.message], &env) {
+            self.offer(Job::Exec {
+                line,
+                message: n.message.clone(),
+                env,
+            });
+        }
+    }
+
+    /// A notification child to start, within the bound
+    /// ([`crate::monitor::bound`]): at most 8 at once, 64 waiting.
+    fn offer(&mut self, job: Job) {
+        match self.bound.offer(job) {
+            Offer::Run(job) => self.start(job),
+            Offer::Queued { say } => {
+                if say {
+                    log(format_args!(
+                        "{} notification commands (NOTIFYCMD, wall) still running: \
+                         further notices wait until one ends",
+                        self.bound.running()
+                    ));
+                }
+            }
+            Offer::Dropped { oldest, say } => {
+                if say {
+                    log(format_args!(
+                        "{} notices wait for notification commands that do not end: \
+                         dropping the oldest ({})",
+                        self.bound.queued(),
+                        oldest.what()
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Start a notification child the bound gave a slot; a failure frees
+    /// the slot for the next.
+    fn start(&mut self, job: Job) {
+        let r = match &job {
+            Job::Wall(text) => self.children.feed("wall", text.as_bytes()),
+            Job::Exec { line, message, env } => {
+                let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                self.children.shell("NOTIFYCMD", line, &[message], &env)
+            }
+        };
+        if let Err(e) = r {
+            // No wall (a container, BusyBox without it): nothing to tell.
+            if matches!(job, Job::Exec { .. }) {
                 error(format_args!("cannot run NOTIFYCMD: {e}"));
             }
+            let e = self.bound.start_failed();
+            self.after(e);
+        }
+    }
+
+    /// After a notification child ended: the next one, and a word when
+    /// the backlog is gone.
+    fn after(&mut self, e: Ended<Job>) {
+        if let Some((delayed, dropped)) = e.calm {
+            log(format_args!(
+                "notification commands caught up: {delayed} notices were delayed, \
+                 {dropped} dropped"
+            ));
+        }
+        if let Some(job) = e.next {
+            self.start(job);
+        }
+    }
+
+    /// The daemon exits: end the notification commands it started and
+    /// still runs (not SHUTDOWNCMD, which shuts the host down), with
+    /// what they started.
+    pub(super) fn exit(&mut self) {
+        let waiting = self.bound.clear();
+        let ended = self.children.terminate(
+            |what| what != "SHUTDOWNCMD",
+            std::time::Duration::from_millis(500),
+        );
+        if ended + waiting > 0 {
+            log(format_args!(
+                "exiting: ended {ended} notification command(s) still running; \
+                 {waiting} waiting notice(s) not delivered"
+            ));
         }
     }
 }
 
 impl Daemon {
+    /// The daemon exits: nothing it started and still owns is left
+    /// running ([`Watch::exit`]).
+    pub(super) fn exit(&mut self) {
+        if let Some(w) = &mut self.watch {
+            w.exit();
+        }
+    }
+
     /// The host was suspended for `ms` (upsmon's view of a resume).
     pub(super) fn resumed(&mut self, ms: u64, now: u64) {
         if let Some(w) = &mut self.watch {

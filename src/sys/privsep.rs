@@ -32,6 +32,9 @@ pub const POWERDOWN_MAGIC: &[u8] = b"upsmon-shutdown-file";
 /// The longest WALL notice the helper sends (longer ones are cut).
 pub const MAX_WALL: usize = 1024;
 
+/// The most WALL notices running at once.
+const MAX_WALLS: usize = 8;
+
 /// Requests to the helper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Request {
@@ -179,6 +182,7 @@ fn serve_with(
     // WALL notices still running (reaped at each request): a terminal
     // that blocks wall must not hold up a shutdown.
     let mut walls: Vec<std::process::Child> = Vec::new();
+    let mut walls_full_said = false;
     loop {
         walls.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
         match sock.read(&mut b) {
@@ -224,6 +228,17 @@ fn serve_with(
                     return;
                 }
                 raw.truncate(MAX_WALL);
+                // Bounded as the daemon's own notification commands are.
+                if walls.len() >= MAX_WALLS {
+                    if !walls_full_said {
+                        walls_full_said = true;
+                        say(format_args!(
+                            "{MAX_WALLS} wall notices still running: dropping further ones"
+                        ));
+                    }
+                    continue;
+                }
+                walls_full_said = false;
                 match std::process::Command::new(wall)
                     .stdin(std::process::Stdio::piped())
                     .stdout(std::process::Stdio::null())
