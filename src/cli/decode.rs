@@ -25,17 +25,29 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let path = path.ok_or("decode: missing PATH (see hidupsd --help)")?;
-    let rec = Recording::load(Path::new(path)).map_err(|e| e.to_string())?;
-    let (mut ups, mut io) = decode(&rec, Options::default()).map_err(|e| format!("{path}: {e}"))?;
+    // A device node (as --help says): read the live UPS once.
+    let live = std::fs::metadata(path).is_ok_and(|m| {
+        use std::os::unix::fs::FileTypeExt;
+        m.file_type().is_char_device()
+    });
+    let (mut ups, mut io) = if live {
+        (decode_hidraw(Path::new(path), Options::default())?, None)
+    } else {
+        let rec = Recording::load(Path::new(path)).map_err(|e| e.to_string())?;
+        let (ups, io) = decode(&rec, Options::default()).map_err(|e| format!("{path}: {e}"))?;
+        (ups, Some(io))
+    };
     let mut out = std::io::stdout().lock();
     let r = if explore {
         // Every recorded Feature report, not only those the table reads
         // (ones read already are left as the walks and inputs left them).
-        let ids: Vec<u8> = ups.desc.report_ids(Kind::Feature).collect();
-        let t = ups.next_full();
-        for id in ids {
-            if !ups.was_read(id) {
-                let _ = ups.load_report(id, &mut io, t);
+        if let Some(io) = io.as_mut() {
+            let ids: Vec<u8> = ups.desc.report_ids(Kind::Feature).collect();
+            let t = ups.next_full();
+            for id in ids {
+                if !ups.was_read(id) {
+                    let _ = ups.load_report(id, io, t);
+                }
             }
         }
         print_explore(&ups, &mut out)

@@ -10,6 +10,7 @@
 //! | `upsd.conf` | [`upsd_conf`] | listeners and server limits |
 //! | `upsd.users` | [`upsd_users`] | network users and their rights |
 //! | `upsmon.conf` | [`upsmon_conf`] | what to monitor and how to shut down |
+//! | `nut.conf` | [`nut_conf`] | `MODE`: serve and monitor, or monitor only |
 //!
 //! Every file goes through two stages, as ripgrep's flags do:
 //! 1. [`lex`] splits the text into logical lines of words with NUT's
@@ -32,6 +33,7 @@
 //! paths are not checked for existence.
 
 pub mod lex;
+pub mod nut_conf;
 pub mod setup;
 pub mod ups_conf;
 pub mod upsd_conf;

@@ -7,7 +7,7 @@
 //!     password = secret
 //!     upsmon primary
 //! [admin]
-//!     password = "pass word"
+//!     password = pass-word
 //!     actions = SET FSD
 //!     instcmds = ALL
 //! ```
@@ -18,11 +18,12 @@
 //! login.
 //!
 //! Differences from NUT: a setting before the first section, an unknown
-//! key or action, a second `password` or `upsmon` line, a duplicate user
-//! and a user without a password are errors (NUT ignores them, keeps the
-//! first password, or, for a duplicate section, applies the lines to the
-//! previous user). `allowfrom` and the old-format `user` line are ignored
-//! with a warning, as in NUT.
+//! key, a second `password` or `upsmon` line, a duplicate user and a user
+//! without a password are errors (NUT ignores them, keeps the first
+//! password, or, for a duplicate section, applies the lines to the
+//! previous user). `allowfrom`, the old-format `user` line and an unknown
+//! action word (NUT stores any, and grants nothing for it) are ignored
+//! with a warning.
 
 use super::{read, section_header, ConfigError, Role};
 use std::path::Path;
@@ -287,10 +288,16 @@ fn user(file: &Path, r: &RawUser, warnings: &mut Vec<ConfigError>) -> Result<Use
                         "LOGIN" => &mut a.login,
                         "MASTER" => &mut a.master,
                         "PRIMARY" => &mut a.primary,
+                        // NUT's upsd stores any word (its own example
+                        // has `optional-action`) and grants nothing for
+                        // it: refusing would stop the server for a word
+                        // that changes no right.
                         _ => {
-                            return Err(err(format!(
-                                "unknown action '{v}' (expected SET, FSD, LOGIN, MASTER or PRIMARY)"
-                            )))
+                            warnings.push(err(format!(
+                                "unknown action '{v}' ignored (hidupsd knows SET, FSD, LOGIN, \
+                                 MASTER and PRIMARY)"
+                            )));
+                            continue;
                         }
                     };
                     *flag = true;
@@ -371,6 +378,29 @@ mod tests {
 
     fn warnings(u: &Users) -> Vec<String> {
         u.warnings.iter().map(ToString::to_string).collect()
+    }
+
+    /// NUT's own example has `optional-action`: upsd takes any word, so
+    /// an unknown one is a warning, and grants nothing.
+    #[test]
+    fn unknown_action_words_are_warned_about_and_grant_nothing() {
+        let u = users("[admin]\npassword = x\nactions = SET optional-action\nactions = KILL\n");
+        assert_eq!(
+            u.users[0].actions,
+            Actions {
+                set: true,
+                ..Actions::default()
+            }
+        );
+        assert_eq!(
+            warnings(&u),
+            [
+                "upsd.users:3: [admin] actions: unknown action 'optional-action' ignored \
+                 (hidupsd knows SET, FSD, LOGIN, MASTER and PRIMARY)",
+                "upsd.users:4: [admin] actions: unknown action 'KILL' ignored (hidupsd knows \
+                 SET, FSD, LOGIN, MASTER and PRIMARY)",
+            ]
+        );
     }
 
     /// The ArchWiki's user for upsmon, with SET and all commands.
@@ -588,10 +618,6 @@ mod tests {
             ("[a]\npassword =\n", "upsd.users:2: 'password' has no value: write 'password = VALUE'"),
             ("[a]\npassword\n", "upsd.users:2: 'password' has no value: write 'password = VALUE'"),
             ("[a]\n= x\n", "upsd.users:2: a line cannot start with '=': write 'key = value'"),
-            (
-                "[a]\npassword = x\nactions = SET KILL\n",
-                "upsd.users:3: [a] actions: unknown action 'KILL' (expected SET, FSD, LOGIN, MASTER or PRIMARY)",
-            ),
             (
                 "[a]\npassword = x\nupsmon boss\n",
                 "upsd.users:3: [a] upsmon: expected primary or secondary (or the legacy master or slave), got 'boss'",

@@ -189,6 +189,13 @@ struct Daemon {
     upsmon_conf: Option<UpsmonConf>,
     /// Names of the UPSes the configuration gave (not adopted ones).
     configured: Vec<String>,
+    /// ups.conf as the running UPSes were configured from it.
+    ups_conf: Option<crate::config::ups_conf::UpsConf>,
+    /// Serving UPSes at all (false: nut.conf's MODE=netclient).
+    serving: bool,
+    /// The privileged helper while no monitor holds it (it opens device
+    /// nodes for the probes too).
+    spare_helper: Option<crate::sys::privsep::Helper>,
     /// Ports listened on (which `MONITOR` entries are this daemon's).
     ports: Vec<u16>,
     waker: Arc<Waker>,
@@ -274,6 +281,7 @@ impl Daemon {
         }
         for u in &mut self.upses {
             next = next.min(u.dev.check_age(&u.name, now, self.maxage_ms));
+            next = next.min(u.dev.check_waiting(&u.name, now));
         }
         if self.hotplug.rescan_at <= now {
             self.rescan();

@@ -31,6 +31,21 @@ impl Daemon {
                 return;
             }
         };
+        if new.serve != self.serving {
+            log(format_args!(
+                "reload: nut.conf's MODE changed ({}): takes effect at restart",
+                new.mode.as_deref().unwrap_or("no nut.conf")
+            ));
+            // Only the monitor's settings can follow until then.
+            if new.upsmon != self.upsmon_conf {
+                if let Some(m) = &new.upsmon {
+                    super::upsmon::check_shutdowncmd(m, "reload: ");
+                }
+                self.reload_monitor(new.upsmon);
+            }
+            log(format_args!("configuration reloaded"));
+            return;
+        }
         self.reload_users(new.users, new.users_file, args);
         let burst = (new.login_failures > 0).then_some(new.login_failures);
         if self.limiter.as_ref().map(|l| l.table.burst()) != burst {
@@ -60,6 +75,29 @@ impl Daemon {
                 ));
             }
         }
+        // A running UPS keeps the settings it was started with.
+        if let (Some(was), Some(is)) = (&self.ups_conf, &new.ups_conf) {
+            for (name, opts) in was.changed_sections(is) {
+                let what = if opts.is_empty() {
+                    "global settings it takes".to_string()
+                } else {
+                    opts.join(", ")
+                };
+                log(format_args!(
+                    "reload: {name}: changed ({what}): takes effect at restart"
+                ));
+            }
+        }
+        // Sections added now join what a later reload compares with; the
+        // changed ones keep their old settings until restart.
+        if let Some(is) = &new.ups_conf {
+            let was = self.ups_conf.get_or_insert_with(Default::default);
+            for s in &is.ups {
+                if was.get(&s.name).is_none() {
+                    was.ups.push(s.clone());
+                }
+            }
+        }
         let added: Vec<UpsSpec> = new
             .upses
             .into_iter()
@@ -72,6 +110,9 @@ impl Daemon {
             .collect();
         if let Err(e) = self.add_upses(added, now) {
             log(format_args!("reload: {e}"));
+        }
+        if let Some(m) = &new.upsmon {
+            super::upsmon::check_shutdowncmd(m, "reload: ");
         }
         if new.upsmon != self.upsmon_conf {
             self.reload_monitor(new.upsmon);
@@ -114,7 +155,7 @@ impl Daemon {
             ));
             return;
         }
-        let mut helper = None;
+        let mut helper = self.spare_helper.take();
         // The notification children run on under the new monitor (and
         // its bound counts them); without one they are ended.
         let mut running = None;
@@ -122,7 +163,7 @@ impl Daemon {
             for l in &mut old.links {
                 l.down(self.poll.registry());
             }
-            helper = old.helper.take();
+            helper = helper.or(old.helper.take());
             running = Some(old);
         }
         if helper.is_some() {
@@ -137,9 +178,13 @@ impl Daemon {
         }
         self.upsmon_conf = conf.clone();
         self.watch = match conf {
-            Some(c) => match Watch::new(c, &self.ports, self.waker.clone()) {
+            Some(c) => match Watch::new(
+                c,
+                self.serving.then_some(&self.ports[..]),
+                self.waker.clone(),
+            ) {
                 Ok(mut w) => {
-                    w.helper = helper;
+                    w.helper = helper.take();
                     if let Some(old) = running.take() {
                         w.children = old.children;
                         w.bound = old.bound;
@@ -156,5 +201,7 @@ impl Daemon {
         if let Some(mut old) = running {
             old.exit();
         }
+        // Without a monitor to hold it, the helper stays for the devices.
+        self.spare_helper = helper;
     }
 }

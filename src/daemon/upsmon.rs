@@ -126,19 +126,16 @@ pub(super) enum Seen {
 /// host, and no port written or one this daemon listens on (another
 /// port on this host is another server, a stock upsd say).
 pub(super) fn is_local(m: &upsmon_conf::Monitor, ports: &[u16]) -> bool {
-    let h = &m.host;
-    let loopback = h.eq_ignore_ascii_case("localhost") || h == "127.0.0.1" || h == "::1";
-    loopback && (!port_written(&m.system) || ports.contains(&m.port))
+    m.is_loopback() && (!m.port_written() || ports.contains(&m.port))
 }
 
-/// Whether `ups@host:port` (or `@[v6]:port`) gives a port.
-pub(super) fn port_written(system: &str) -> bool {
-    let Some((_, host)) = system.split_once('@') else {
-        return false;
-    };
-    match host.strip_prefix('[') {
-        Some(v6) => v6.contains("]:"),
-        None => host.matches(':').count() == 1,
+/// Say, at start and at each reload, when SHUTDOWNCMD's program cannot
+/// be found: the host would not shut down when it should.
+pub(super) fn check_shutdowncmd(conf: &UpsmonConf, when: &str) {
+    let path = crate::sys::exec::search_path();
+    if let Some(w) = upsmon_conf::shutdowncmd_warning(conf, &path, &crate::sys::exec::is_executable)
+    {
+        log(format_args!("{when}warning: {}: {w}", upsmon_conf::FILE));
     }
 }
 
@@ -152,9 +149,12 @@ impl Watch {
     /// Build the monitor; remove a power-down flag left from the last
     /// shutdown, as upsmon does at start (a file that upsmon did not
     /// write is left alone, and POWERDOWNFLAG is then not used).
+    /// `ports`: where this daemon listens; `None` when it serves nothing
+    /// (nut.conf's MODE=netclient), and every entry is then on a server
+    /// of its own, this host's included.
     pub(super) fn new(
         mut conf: UpsmonConf,
-        ports: &[u16],
+        ports: Option<&[u16]>,
         waker: Arc<Waker>,
     ) -> Result<Watch, String> {
         if let Some(flag) = conf.powerdownflag.clone() {
@@ -179,7 +179,7 @@ impl Watch {
         let mut entries = Vec::with_capacity(conf.monitors.len());
         for m in &conf.monitors {
             let primary = m.role == Role::Primary;
-            let local = is_local(m, ports);
+            let local = ports.is_some_and(|p| is_local(m, p));
             let link = if local {
                 None
             } else {
@@ -764,6 +764,14 @@ impl Daemon {
         if let Some(w) = &mut self.watch {
             w.helper_event(self.poll.registry(), now);
         }
+        if self.spare_helper.as_mut().is_some_and(Helper::gone) {
+            log(format_args!(
+                "the privileged helper exited: device nodes not given to our group cannot be opened"
+            ));
+            if let Some(h) = self.spare_helper.take() {
+                let _ = self.poll.registry().deregister(&mut SourceFd(&h.fd()));
+            }
+        }
     }
 
     /// Remote link `l`'s socket is ready.
@@ -838,7 +846,7 @@ mod tests {
         .unwrap();
         let poll = mio::Poll::new().unwrap();
         let waker = Arc::new(Waker::new(poll.registry(), mio::Token(0)).unwrap());
-        let mut w = Watch::new(conf, &[3493], waker).unwrap();
+        let mut w = Watch::new(conf, Some(&[3493]), waker).unwrap();
         let dev = super::super::upses::Backend::new(None, Options::default(), Retry::default());
         let mut upses = vec![Served::new("ups".into(), None, dev)];
         w.run(&mut upses, poll.registry(), 100, 15_000, true);

@@ -13,6 +13,19 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 /// The shell every command line goes through, as upsmon's `system()`.
 pub const SHELL: &str = "/bin/sh";
 
+/// Whether `path` is a file someone may run (what the shell's lookup
+/// needs; who may run it is the shell's business).
+pub fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The `PATH` the shell looks programs up in: ours, else the usual one.
+pub fn search_path() -> String {
+    std::env::var("PATH")
+        .unwrap_or_else(|_| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into())
+}
+
 /// Commands started and not yet reaped.
 #[derive(Debug, Default)]
 pub struct Children {
