@@ -4,9 +4,10 @@
 //!
 //! Boundary: sending only; when to say what is the loop's business.
 //! Where `NOTIFY_SOCKET` is unset (OpenRC, procd, a terminal) every call
-//! does nothing. The `sd-notify` crate speaks the protocol (its size and
+//! does nothing. The `sd-notify` crate sends the states (its size and
 //! the choice: docs/crates.md); a Linux abstract socket (`@name`), which
-//! the crate does not reach, is sent to here.
+//! the crate does not reach, is sent to here, and the watchdog interval
+//! is read here.
 
 use sd_notify::NotifyState;
 use std::os::unix::net::UnixDatagram;
@@ -50,10 +51,17 @@ impl Notifier {
 }
 
 /// The watchdog ping interval in ms (half of `WATCHDOG_USEC`), when the
-/// unit asks for pings and they are meant for this process.
+/// unit asks for pings and they are meant for this process. Read here,
+/// as libsystemd reads it: the crate's 0.4 version also demands
+/// `WATCHDOG_PID`, which libsystemd takes as optional.
 pub fn watchdog_ms() -> Option<u64> {
-    let mut usec = 0;
-    (sd_notify::watchdog_enabled(false, &mut usec) && usec > 0).then(|| (usec / 2000).max(1))
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    if let Ok(pid) = std::env::var("WATCHDOG_PID") {
+        if pid.parse::<u32>().ok()? != std::process::id() {
+            return None;
+        }
+    }
+    (usec > 0).then(|| (usec / 2000).max(1))
 }
 
 #[cfg(test)]
@@ -93,6 +101,8 @@ mod tests {
         assert_eq!(watchdog_ms(), Some(15_000));
         std::env::set_var("WATCHDOG_PID", "1");
         assert_eq!(watchdog_ms(), None);
+        std::env::remove_var("WATCHDOG_PID");
+        assert_eq!(watchdog_ms(), Some(15_000));
         std::env::remove_var("WATCHDOG_USEC");
         std::env::remove_var("WATCHDOG_PID");
         let _ = std::fs::remove_dir_all(&dir);
