@@ -126,6 +126,10 @@ impl Daemon {
                             let _ = out.err(code);
                         }
                     }
+                    let reply = out.as_bytes();
+                    if c.tx_split == 0 && reply.starts_with(b"BEGIN LIST ") {
+                        c.tx_split = c.tx_len + memchr::memchr(b'\n', reply).map_or(0, |n| n + 1);
+                    }
                     c.tx_len += out.len();
                     start = next;
                 }

@@ -6,7 +6,8 @@
 //! [`Framer`] holds only the state (how many bytes are held, whether the
 //! rest of a too-long line is being skipped); the bytes live in a buffer
 //! the caller owns, so that a connection slot's buffer can outlive its
-//! connections. Pure: no I/O, no allocation.
+//! connections. Pure: no I/O, no allocation. LFs are found with
+//! `memchr` (see `docs/crates.md`).
 
 /// One connection's framing state over its receive buffer `buf`, passed
 /// to every call (always the same buffer for one `Framer`).
@@ -45,7 +46,7 @@ impl Framer {
 
     /// A complete line is held.
     pub fn has_line(&self, buf: &[u8]) -> bool {
-        buf[..self.len].contains(&b'\n')
+        memchr::memchr(b'\n', &buf[..self.len]).is_some()
     }
 
     /// While skipping a too-long line's rest: drop bytes through its LF,
@@ -54,7 +55,7 @@ impl Framer {
         if !self.discard {
             return;
         }
-        match buf[..self.len].iter().position(|&b| b == b'\n') {
+        match memchr::memchr(b'\n', &buf[..self.len]) {
             Some(lf) => {
                 buf.copy_within(lf + 1..self.len, 0);
                 self.len -= lf + 1;
@@ -67,7 +68,7 @@ impl Framer {
     /// The complete line starting at `start` (an offset returned by an
     /// earlier call, or 0), without its LF, and where the next one starts.
     pub fn line_at<'a>(&self, buf: &'a [u8], start: usize) -> Option<(&'a [u8], usize)> {
-        let lf = buf[start..self.len].iter().position(|&b| b == b'\n')?;
+        let lf = memchr::memchr(b'\n', &buf[start..self.len])?;
         Some((&buf[start..start + lf], start + lf + 1))
     }
 
@@ -79,7 +80,7 @@ impl Framer {
 
     /// A full buffer without a LF: one line longer than the buffer.
     pub fn overlong(&self, buf: &[u8]) -> bool {
-        self.is_full(buf) && !buf.contains(&b'\n')
+        self.is_full(buf) && memchr::memchr(b'\n', buf).is_none()
     }
 
     /// The too-long line was refused: drop what is held and skip its rest.
