@@ -111,7 +111,8 @@ fn raise(stream: &TcpStream, ups: &str, user: &str, password: &str) -> Result<()
     let done = match answer(&mut conv, &mut out)? {
         Some(Answer::FsdSet) => Ok(()),
         Some(Answer::FsdRefused(err)) => Err(format!("FSD refused: {err}")),
-        other => Err(format!("FSD: unexpected answer ({other:?})")),
+        // Only FSD is waiting: its answer is one of the two.
+        _ => Err("FSD: unexpected answer".into()),
     };
     let _ = w.write_all(b"LOGOUT\n");
     done
