@@ -86,7 +86,7 @@ fuzz:
 
 # Robustness and footprint checks against the release daemon (loopback,
 # bounded in time; figures are printed, not judged).
-.PHONY: hostile soak footprint
+.PHONY: hostile soak footprint bench-callgrind
 hostile: all
 	$(CARGO) run --release --example hostile
 
@@ -95,6 +95,11 @@ soak: all
 
 footprint: all
 	$(CARGO) run --release --example footprint
+
+# Instructions per GET VAR and LIST VAR under valgrind's callgrind, and
+# memory per idle client, hidupsd beside Debian's upsd + dummy-ups.
+bench-callgrind: all
+	$(CARGO) run --release --example callgrind
 
 # The udev rules and the device page come from the device table.
 generate:
