@@ -98,33 +98,60 @@ impl Store {
         self.find(name).is_some()
     }
 
-    fn find(&self, name: &str) -> Option<usize> {
-        self.vars.iter().position(|v| v.name.as_str() == name)
+    /// Where `name` is, or where it would go.
+    fn position(&self, name: &str) -> Result<usize, usize> {
+        let name = name.as_bytes();
+        self.vars
+            .binary_search_by(|v| cmp_names(v.name.as_bytes(), name))
     }
 
-    /// Publish `value` under `name`.
+    fn find(&self, name: &str) -> Option<usize> {
+        self.position(name).ok()
+    }
+
+    /// The variable a client means by `name`: names are matched
+    /// case-insensitively, as upsd's state tree does, byte by byte (no
+    /// UTF-8 check). Of names that differ only in case, the first in
+    /// [`cmp_names`] order answers.
+    pub fn find_ci(&self, name: &[u8]) -> Option<&Var> {
+        let at = self
+            .vars
+            .partition_point(|v| cmp_ci(v.name.as_bytes(), name) == core::cmp::Ordering::Less);
+        self.vars
+            .get(at)
+            .filter(|v| v.name.as_bytes().eq_ignore_ascii_case(name))
+    }
+
+    /// Publish `value` under `name`. A new name is put in its place in
+    /// [`cmp_names`] order; a known one is updated where it is.
     pub fn set(&mut self, name: &str, value: &str) -> Result<Change, StoreError> {
         let text = Text::try_new(value).ok_or(StoreError::TooLong)?;
-        if let Some(i) = self.find(name) {
-            let v = &mut self.vars[i];
-            if v.value == text {
-                return Ok(Change::Same);
+        let at = match self.position(name) {
+            Ok(i) => {
+                let v = &mut self.vars[i];
+                if v.value.as_bytes() == text.as_bytes() {
+                    return Ok(Change::Same);
+                }
+                v.value = text;
+                self.generation += 1;
+                return Ok(Change::Changed);
             }
-            v.value = text;
-            self.generation += 1;
-            return Ok(Change::Changed);
-        }
+            Err(at) => at,
+        };
         if self.vars.len() == MAX_VARS {
             return Err(StoreError::Full);
         }
         let name = Text::try_new(name).ok_or(StoreError::TooLong)?;
-        self.vars.push(Var {
-            name,
-            value: text,
-            flags: 0,
-            len: 0,
-            enums: None,
-        });
+        self.vars.insert(
+            at,
+            Var {
+                name,
+                value: text,
+                flags: 0,
+                len: 0,
+                enums: None,
+            },
+        );
         self.generation += 1;
         Ok(Change::Added)
     }
@@ -152,7 +179,7 @@ impl Store {
         }
     }
 
-    /// Variables in publication order.
+    /// Variables in the order `LIST VAR` sends them ([`cmp_names`]).
     pub fn iter(&self) -> impl Iterator<Item = &Var> {
         self.vars.iter()
     }
@@ -169,6 +196,27 @@ impl Store {
     pub fn is_rw(&self, name: &str) -> bool {
         self.var(name).is_some_and(|v| v.flags & st::RW != 0)
     }
+}
+
+/// `strcasecmp` order of two names, on their bytes.
+pub fn cmp_ci(a: &[u8], b: &[u8]) -> core::cmp::Ordering {
+    for (&x, &y) in a.iter().zip(b) {
+        // Names share long prefixes: fold case only where bytes differ.
+        if x != y {
+            let (x, y) = (x.to_ascii_lowercase(), y.to_ascii_lowercase());
+            if x != y {
+                return x.cmp(&y);
+            }
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// The order variables are kept and listed in: upsd's (its state tree is
+/// keyed by `strcasecmp`), with names equal but for case ordered by their
+/// bytes so that the order is total.
+pub fn cmp_names(a: &[u8], b: &[u8]) -> core::cmp::Ordering {
+    cmp_ci(a, b).then_with(|| a.cmp(b))
 }
 
 #[cfg(test)]
@@ -193,5 +241,74 @@ mod tests {
         );
         assert!(s.delete("battery.charge"));
         assert!(!s.has("battery.charge"));
+    }
+
+    /// Kept in `LIST VAR` order from the start, whatever order the
+    /// engine publishes in, and updated where they are.
+    #[test]
+    fn kept_in_list_order_and_updated_in_place() {
+        let mut s = Store::new();
+        for n in [
+            "ups.status",
+            "battery.charge",
+            "UPS.Model",
+            "ups.load",
+            "battery.Charge.low",
+        ] {
+            s.set(n, "x").unwrap();
+        }
+        s.set("battery.charge.low", "y").unwrap();
+        let names = |s: &Store| -> Vec<String> { s.iter().map(|v| v.name.to_string()).collect() };
+        let want = [
+            "battery.charge",
+            "battery.Charge.low",
+            "battery.charge.low",
+            "ups.load",
+            "UPS.Model",
+            "ups.status",
+        ];
+        assert_eq!(names(&s), want);
+        assert_eq!(s.set("ups.load", "50"), Ok(Change::Changed));
+        assert_eq!(names(&s), want);
+        assert_eq!(s.get("ups.load"), Some("50"));
+        assert!(s.delete("UPS.Model"));
+        assert_eq!(s.iter().count(), 5);
+        assert!(s.iter().zip(s.iter().skip(1)).all(|(a, b)| {
+            cmp_names(a.name.as_bytes(), b.name.as_bytes()) == core::cmp::Ordering::Less
+        }));
+    }
+
+    /// Clients name variables in any case; exact names stay distinct for
+    /// the engine.
+    #[test]
+    fn find_ci_matches_any_case() {
+        let mut s = Store::new();
+        for (n, v) in [
+            ("ups.status", "OL"),
+            ("battery.charge", "100"),
+            ("ups.mfr", "APC"),
+        ] {
+            s.set(n, v).unwrap();
+        }
+        assert_eq!(
+            s.find_ci(b"UPS.STATUS").map(|v| v.value.as_str()),
+            Some("OL")
+        );
+        assert_eq!(
+            s.find_ci(b"ups.status").map(|v| v.value.as_str()),
+            Some("OL")
+        );
+        assert_eq!(
+            s.find_ci(b"Battery.Charge").map(|v| v.value.as_str()),
+            Some("100")
+        );
+        assert!(s.find_ci(b"ups.statu").is_none());
+        assert!(s.find_ci(b"ups.statuss").is_none());
+        assert!(s.find_ci(b"").is_none());
+        assert!(s.find_ci(b"zzz").is_none());
+        assert!(!s.has("UPS.STATUS"));
+        assert_eq!(cmp_ci(b"ups.Load", b"UPS.load"), core::cmp::Ordering::Equal);
+        assert_eq!(cmp_ci(b"ups", b"ups.load"), core::cmp::Ordering::Less);
+        assert_eq!(cmp_ci(b"ups_", b"UPS."), core::cmp::Ordering::Greater);
     }
 }

@@ -85,6 +85,33 @@ const fn is_storable(b: u8) -> bool {
     b >= 0x20 && b <= 0x7f
 }
 
+/// [`CLASS`] bit: the byte is kept as it is inside an unquoted word.
+const IN_WORD: u8 = 1;
+/// [`CLASS`] bit: the byte is kept as it is inside quotes.
+const IN_QUOTES: u8 = 2;
+
+/// Which bytes simply continue a word, so that a run of them is taken in
+/// one step instead of one state change per byte: storable bytes but for
+/// `#` and `\` anywhere, space and `=` outside quotes, `"` inside.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0x20;
+    while b <= 0x7f {
+        let c = b as u8;
+        let mut k = IN_WORD | IN_QUOTES;
+        if c == b'#' || c == b'\\' {
+            k = 0;
+        } else if c == b' ' || c == b'=' {
+            k = IN_QUOTES;
+        } else if c == b'"' {
+            k = IN_WORD;
+        }
+        t[b] = k;
+        b += 1;
+    }
+    t
+};
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Between words.
@@ -112,6 +139,9 @@ enum Cur {
 
 struct Lexer<'b, 'o> {
     line: &'b [u8],
+    /// The line as text when it is UTF-8 (always, from stock clients):
+    /// words are then sliced from it without a UTF-8 check per word.
+    text: Option<&'b str>,
     scratch: &'b mut [u8],
     out: &'o mut [&'b str],
     n: usize,
@@ -130,38 +160,56 @@ impl<'b> Lexer<'b, '_> {
 
     /// Add the byte at `i` to the current word (NUT's `addchar`).
     fn push(&mut self, i: usize) -> Result<(), LexError> {
-        let b = self.line[i];
-        if !is_storable(b) {
+        if !is_storable(self.line[i]) {
             self.dropped += 1;
             return Ok(());
         }
-        if self.stored == MAX_WORD {
+        self.extend(i, i + 1)
+    }
+
+    /// Add `line[from..to]`, bytes known to be storable, to the word.
+    fn extend(&mut self, from: usize, to: usize) -> Result<(), LexError> {
+        let n = to - from;
+        if self.stored + n > MAX_WORD {
             return Err(LexError::WordTooLong);
         }
-        self.stored += 1;
-        match self.cur {
-            Cur::Borrowed { start, end } if end == i => {
-                self.cur = Cur::Borrowed { start, end: i + 1 };
-            }
-            Cur::Borrowed { start, end } => {
+        self.stored += n;
+        let (line, len) = (
+            self.line,
+            match self.cur {
+                Cur::Borrowed { start, end } if end == from => {
+                    self.cur = Cur::Borrowed { start, end: to };
+                    return Ok(());
+                }
                 // An escape or a dropped byte broke the run: copy it out.
-                let len = end - start;
-                if len + 1 > self.scratch.len() {
-                    return Err(LexError::LineTooLong);
+                Cur::Borrowed { start, end } => {
+                    let len = end - start;
+                    let dst = self.scratch.get_mut(..len).ok_or(LexError::LineTooLong)?;
+                    dst.copy_from_slice(&self.line[start..end]);
+                    len
                 }
-                self.scratch[..len].copy_from_slice(&self.line[start..end]);
-                self.scratch[len] = b;
-                self.cur = Cur::Owned { len: len + 1 };
-            }
-            Cur::Owned { len } => {
-                if len + 1 > self.scratch.len() {
-                    return Err(LexError::LineTooLong);
-                }
-                self.scratch[len] = b;
-                self.cur = Cur::Owned { len: len + 1 };
-            }
-        }
+                Cur::Owned { len } => len,
+            },
+        );
+        let dst = self
+            .scratch
+            .get_mut(len..len + n)
+            .ok_or(LexError::LineTooLong)?;
+        dst.copy_from_slice(&line[from..to]);
+        self.cur = Cur::Owned { len: len + n };
         Ok(())
+    }
+
+    /// Take the run of bytes of `class` that starts at `i` (at least the
+    /// byte at `i`); returns where it ends.
+    fn run_of(&mut self, i: usize, class: u8) -> Result<usize, LexError> {
+        let line = self.line;
+        let mut j = i + 1;
+        while j < line.len() && CLASS[usize::from(line[j])] & class != 0 {
+            j += 1;
+        }
+        self.extend(i, j)?;
+        Ok(j)
     }
 
     /// Complete the current word (NUT's `endofword`).
@@ -169,26 +217,33 @@ impl<'b> Lexer<'b, '_> {
         if self.n == self.out.len() {
             return Err(LexError::TooManyArgs);
         }
-        let bytes: &'b [u8] = match self.cur {
-            Cur::Borrowed { start, end } => {
-                let line = self.line;
-                &line[start..end]
-            }
+        let word: &'b str = match self.cur {
+            Cur::Borrowed { start, end } => match self.text {
+                // Word bytes are ASCII: both ends are char boundaries.
+                Some(t) => t.get(start..end).unwrap_or(""),
+                None => {
+                    let line = self.line;
+                    ascii(&line[start..end])
+                }
+            },
             Cur::Owned { len } => {
                 let (word, rest) = core::mem::take(&mut self.scratch).split_at_mut(len);
                 self.scratch = rest;
-                word
+                ascii(word)
             }
         };
-        self.out[self.n] = ascii(bytes);
+        self.out[self.n] = word;
         self.n += 1;
         Ok(())
     }
 
     fn run(&mut self) -> Result<(), LexError> {
+        let line = self.line;
         let mut state = State::Start;
-        for i in 0..self.line.len() {
-            let b = self.line[i];
+        let mut i = 0;
+        while i < line.len() {
+            let b = line[i];
+            let class = CLASS[usize::from(b)];
             state = match state {
                 State::Start => match b {
                     b'#' => State::Comment,
@@ -200,6 +255,12 @@ impl<'b> Lexer<'b, '_> {
                     b'"' => {
                         self.begin(i + 1);
                         State::Quote
+                    }
+                    _ if class & IN_WORD != 0 => {
+                        self.begin(i);
+                        i = self.run_of(i, IN_WORD)?;
+                        state = State::Word;
+                        continue;
                     }
                     _ => {
                         self.begin(i);
@@ -230,6 +291,10 @@ impl<'b> Lexer<'b, '_> {
                         State::Start
                     }
                     b'\\' => State::WordEsc,
+                    _ if class & IN_WORD != 0 => {
+                        i = self.run_of(i, IN_WORD)?;
+                        continue;
+                    }
                     _ => {
                         self.push(i)?;
                         State::Word
@@ -249,6 +314,10 @@ impl<'b> Lexer<'b, '_> {
                         State::Start
                     }
                     b'\\' => State::QuoteEsc,
+                    _ if class & IN_QUOTES != 0 => {
+                        i = self.run_of(i, IN_QUOTES)?;
+                        continue;
+                    }
                     // TAB, CR and LF inside quotes are dropped by `push`.
                     _ => {
                         self.push(i)?;
@@ -269,6 +338,7 @@ impl<'b> Lexer<'b, '_> {
                     }
                 }
             };
+            i += 1;
         }
         match state {
             State::Start | State::Comment => Ok(()),
@@ -295,6 +365,7 @@ pub fn tokenize<'b, 's>(
 ) -> Result<Tokens<'s, 'b>, LexError> {
     let mut lx = Lexer {
         line,
+        text: core::str::from_utf8(line).ok(),
         scratch,
         out: &mut *out,
         n: 0,
@@ -337,10 +408,10 @@ pub fn escape_into<W: fmt::Write + ?Sized>(value: &str, out: &mut W) -> fmt::Res
 }
 
 /// Length of `value` once escaped by [`escape_into`].
-pub fn escaped_len(value: &str) -> usize {
+pub fn escaped_len(value: &[u8]) -> usize {
     value
-        .bytes()
-        .map(|b| match b {
+        .iter()
+        .map(|&b| match b {
             b if needs_escape(b) => 2,
             b if is_storable(b) => 1,
             _ => 0,
@@ -547,11 +618,11 @@ mod tests {
         let mut s = String::new();
         escape_into(r#"say "hi" #1 \o/"#, &mut s).unwrap();
         assert_eq!(s, r#"say \"hi\" \#1 \\o/"#);
-        assert_eq!(escaped_len(r#"say "hi" #1 \o/"#), s.len());
+        assert_eq!(escaped_len(br#"say "hi" #1 \o/"#), s.len());
         let mut s = String::new();
         escape_into("a\nb\tc\u{e9}d", &mut s).unwrap();
         assert_eq!(s, "abcd");
-        assert_eq!(escaped_len("a\nb\tc\u{e9}d"), 4);
+        assert_eq!(escaped_len("a\nb\tc\u{e9}d".as_bytes()), 4);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! - [`users`]: the rights of upsd.users;
 //! - [`desc`]: texts for `GET DESC` and `GET CMDDESC`;
 //! - [`tracking`]: TRACKING ids and results;
+//! - [`timers`]: the connections' idle deadlines, earliest first;
 //! - [`ratelimit`]: failed logins per source address.
 //!
 //! Nothing here does I/O, reads the clock or allocates while answering:
@@ -24,6 +25,7 @@ pub mod ratelimit;
 pub mod request;
 pub mod response;
 pub mod session;
+pub mod timers;
 pub mod tracking;
 pub mod users;
 

@@ -34,6 +34,7 @@ pub enum Command {
 }
 
 impl Command {
+    #[cfg(test)]
     const ALL: [Command; 16] = [
         Command::Ver,
         Command::NetVer,
@@ -74,11 +75,23 @@ impl Command {
         }
     }
 
-    /// Case-insensitive, as upsd's `strcasecmp` dispatch.
+    /// Case-insensitive, as upsd's `strcasecmp` dispatch. Only the
+    /// names of the word's length are compared.
     pub fn from_word(w: &str) -> Option<Command> {
-        Command::ALL
-            .into_iter()
-            .find(|c| c.name().eq_ignore_ascii_case(w))
+        use Command as C;
+        let candidates: &[Command] = match w.len() {
+            3 => &[C::Get, C::Ver, C::Set, C::Fsd],
+            4 => &[C::List, C::Help],
+            5 => &[C::Login],
+            6 => &[C::NetVer, C::Logout, C::Master],
+            7 => &[C::ProtVer, C::Primary, C::InstCmd],
+            8 => &[C::Username, C::Password, C::StartTls],
+            _ => &[],
+        };
+        candidates
+            .iter()
+            .copied()
+            .find(|c| c.name().as_bytes().eq_ignore_ascii_case(w.as_bytes()))
     }
 
     /// Must USERNAME and PASSWORD have been sent first (upsd's
@@ -360,6 +373,17 @@ fn set<'a>(args: &[&'a str]) -> Option<Request<'a>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_command_by_name_in_any_case() {
+        for c in Command::ALL {
+            assert_eq!(Command::from_word(c.name()), Some(c));
+            assert_eq!(Command::from_word(&c.name().to_lowercase()), Some(c));
+        }
+        for w in ["", "GE", "GETS", "LISTS", "USERNAMES", "LOGINS", "LIST\0"] {
+            assert_eq!(Command::from_word(w), None, "{w}");
+        }
+    }
     use crate::proto::lexer::{tokenize, MAX_ARGS};
 
     /// `req!(name, line, Ok(request) | Err(command, code))`: tokenize one

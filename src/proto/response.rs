@@ -281,50 +281,59 @@ impl<'a> Reply<'a> {
     }
 
     /// A space, then `s`.
-    fn word(&mut self, s: &str) -> Result<(), Overflow> {
+    fn word(&mut self, s: &[u8]) -> Result<(), Overflow> {
         self.put(b" ")?;
-        self.put(s.as_bytes())
+        self.put(s)
     }
 
     /// A space, then `s` escaped and in double quotes.
     fn quoted(&mut self, s: &str) -> Result<(), Overflow> {
-        self.quoted_with(None, s)
+        self.quoted_with(None, s.as_bytes())
     }
 
     /// A space, then `prefix` and `s` escaped together in double quotes.
-    fn quoted_with(&mut self, prefix: Option<&str>, s: &str) -> Result<(), Overflow> {
-        let need = 3 + prefix.map_or(0, escaped_len) + escaped_len(s);
-        if self.len + need - self.line > MAX_REPLY_LINE {
-            return Err(Overflow::LineTooLong);
-        }
-        if self.len + need > self.buf.len() {
-            return Err(Overflow::Full);
-        }
+    /// One pass: bytes are escaped as they are copied; when the buffer
+    /// ends first, the whole length decides which overflow it is.
+    fn quoted_with(&mut self, prefix: Option<&str>, s: &[u8]) -> Result<(), Overflow> {
+        let start = self.len;
         self.put(b" \"")?;
-        if let Some(p) = prefix {
-            self.escaped(p);
+        let done = match prefix {
+            Some(p) => self.escaped(p.as_bytes()).and_then(|()| self.escaped(s)),
+            None => self.escaped(s),
+        };
+        if done.is_err() {
+            let need = 3 + prefix.map_or(0, |p| escaped_len(p.as_bytes())) + escaped_len(s);
+            self.len = start;
+            return Err(if start + need - self.line > MAX_REPLY_LINE {
+                Overflow::LineTooLong
+            } else {
+                Overflow::Full
+            });
         }
-        self.escaped(s);
         self.put(b"\"")
     }
 
-    /// Room was checked by the caller; see [`super::lexer::escape_into`]
-    /// for the rules.
-    fn escaped(&mut self, s: &str) {
-        for &b in s.as_bytes() {
+    /// Copy `s` with NUT's escapes (see [`super::lexer::escape_into`] for
+    /// the rules); `Err` when the buffer ends first.
+    fn escaped(&mut self, s: &[u8]) -> Result<(), ()> {
+        let mut at = self.len;
+        for &b in s {
             match b {
                 b'#' | b'\\' | b'"' => {
-                    self.buf[self.len] = b'\\';
-                    self.buf[self.len + 1] = b;
-                    self.len += 2;
+                    let d = self.buf.get_mut(at..at + 2).ok_or(())?;
+                    d[0] = b'\\';
+                    d[1] = b;
+                    at += 2;
                 }
                 0x20..=0x7f => {
-                    self.buf[self.len] = b;
-                    self.len += 1;
+                    *self.buf.get_mut(at).ok_or(())? = b;
+                    at += 1;
                 }
                 _ => {}
             }
         }
+        self.len = at;
+        Ok(())
     }
 
     fn num(&mut self, n: i64) -> Result<(), Overflow> {
@@ -398,33 +407,34 @@ impl<'a> Reply<'a> {
             r.str(list.kind())?;
             match *list {
                 List::Ups => Ok(()),
-                List::Var(u) | List::Rw(u) | List::Cmd(u) | List::Client(u) => r.word(u),
+                List::Var(u) | List::Rw(u) | List::Cmd(u) | List::Client(u) => r.word(u.as_bytes()),
                 List::Enum(u, v) | List::Range(u, v) => {
-                    r.word(u)?;
-                    r.word(v)
+                    r.word(u.as_bytes())?;
+                    r.word(v.as_bytes())
                 }
             }
         })
     }
 
     /// `VAR <ups> <var> "<value>"`, with `FSD ` before the value when the
-    /// FSD latch shows in `ups.status`.
-    pub fn var(&mut self, ups: &str, var: &str, value: &str, fsd: bool) -> Result<(), Overflow> {
+    /// FSD latch shows in `ups.status`. Name and value are bytes, as the
+    /// store keeps them (ASCII is all a reply carries).
+    pub fn var(&mut self, ups: &str, var: &[u8], value: &[u8], fsd: bool) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("VAR")?;
-            r.word(ups)?;
+            r.word(ups.as_bytes())?;
             r.word(var)?;
             r.quoted_with(fsd.then_some("FSD "), value)
         })
     }
 
     /// `RW <ups> <var> "<value>"`.
-    pub fn rw(&mut self, ups: &str, var: &str, value: &str) -> Result<(), Overflow> {
+    pub fn rw(&mut self, ups: &str, var: &[u8], value: &[u8]) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("RW")?;
-            r.word(ups)?;
+            r.word(ups.as_bytes())?;
             r.word(var)?;
-            r.quoted(value)
+            r.quoted_with(None, value)
         })
     }
 
@@ -432,11 +442,11 @@ impl<'a> Reply<'a> {
     pub fn var_type(&mut self, ups: &str, var: &str, t: VarType) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("TYPE")?;
-            r.word(ups)?;
-            r.word(var)?;
+            r.word(ups.as_bytes())?;
+            r.word(var.as_bytes())?;
             for (on, w) in [(t.rw, "RW"), (t.enumerated, "ENUM"), (t.range, "RANGE")] {
                 if on {
-                    r.word(w)?;
+                    r.word(w.as_bytes())?;
                 }
             }
             match t.string {
@@ -454,8 +464,8 @@ impl<'a> Reply<'a> {
     pub fn desc(&mut self, ups: &str, var: &str, text: &str) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("DESC")?;
-            r.word(ups)?;
-            r.word(var)?;
+            r.word(ups.as_bytes())?;
+            r.word(var.as_bytes())?;
             r.quoted(text)
         })
     }
@@ -464,8 +474,8 @@ impl<'a> Reply<'a> {
     pub fn cmd_desc(&mut self, ups: &str, cmd: &str, text: &str) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("CMDDESC")?;
-            r.word(ups)?;
-            r.word(cmd)?;
+            r.word(ups.as_bytes())?;
+            r.word(cmd.as_bytes())?;
             r.quoted(text)
         })
     }
@@ -474,8 +484,8 @@ impl<'a> Reply<'a> {
     pub fn cmd(&mut self, ups: &str, cmd: &str) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("CMD")?;
-            r.word(ups)?;
-            r.word(cmd)
+            r.word(ups.as_bytes())?;
+            r.word(cmd.as_bytes())
         })
     }
 
@@ -483,8 +493,8 @@ impl<'a> Reply<'a> {
     pub fn enum_value(&mut self, ups: &str, var: &str, value: &str) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("ENUM")?;
-            r.word(ups)?;
-            r.word(var)?;
+            r.word(ups.as_bytes())?;
+            r.word(var.as_bytes())?;
             r.quoted(value)
         })
     }
@@ -493,8 +503,8 @@ impl<'a> Reply<'a> {
     pub fn range(&mut self, ups: &str, var: &str, min: i32, max: i32) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("RANGE")?;
-            r.word(ups)?;
-            r.word(var)?;
+            r.word(ups.as_bytes())?;
+            r.word(var.as_bytes())?;
             r.put(b" \"")?;
             r.num(min.into())?;
             r.put(b"\" \"")?;
@@ -508,7 +518,7 @@ impl<'a> Reply<'a> {
     pub fn ups(&mut self, name: &str, desc: Option<&str>) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("UPS")?;
-            r.word(name)?;
+            r.word(name.as_bytes())?;
             r.quoted(desc.unwrap_or("Description unavailable"))
         })
     }
@@ -517,7 +527,7 @@ impl<'a> Reply<'a> {
     pub fn client(&mut self, ups: &str, addr: impl fmt::Display) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("CLIENT")?;
-            r.word(ups)?;
+            r.word(ups.as_bytes())?;
             r.put(b" ")?;
             let mut w = Adapter { r, err: None };
             if fmt::write(&mut w, format_args!("{addr}")).is_err() {
@@ -531,7 +541,7 @@ impl<'a> Reply<'a> {
     pub fn numlogins(&mut self, ups: &str, n: u32) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("NUMLOGINS")?;
-            r.word(ups)?;
+            r.word(ups.as_bytes())?;
             r.put(b" ")?;
             r.num(n.into())
         })
@@ -541,7 +551,7 @@ impl<'a> Reply<'a> {
     pub fn ups_desc(&mut self, ups: &str, desc: Option<&str>) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("UPSDESC")?;
-            r.word(ups)?;
+            r.word(ups.as_bytes())?;
             r.quoted(desc.unwrap_or("Unavailable"))
         })
     }
@@ -636,22 +646,22 @@ BEGIN LIST ENUM u v\nEND LIST ENUM u v\nBEGIN LIST RANGE u v\nEND LIST RANGE u v
     );
     reply!(
         var_escaped,
-        |r| r.var("ups", "ups.mfr", "a \"b\" #c \\d", false),
+        |r| r.var("ups", b"ups.mfr", b"a \"b\" #c \\d", false),
         b"VAR ups ups.mfr \"a \\\"b\\\" \\#c \\\\d\"\n"
     );
     reply!(
         var_fsd,
-        |r| r.var("ups", "UPS.STATUS", "OB LB", true),
+        |r| r.var("ups", b"UPS.STATUS", b"OB LB", true),
         b"VAR ups UPS.STATUS \"FSD OB LB\"\n"
     );
     reply!(
         var_empty,
-        |r| r.var("u", "ups.alarm", "", false),
+        |r| r.var("u", b"ups.alarm", b"", false),
         b"VAR u ups.alarm \"\"\n"
     );
     reply!(
         rw_line,
-        |r| r.rw("u", "ups.id", "x"),
+        |r| r.rw("u", b"ups.id", b"x"),
         b"RW u ups.id \"x\"\n"
     );
     reply!(
@@ -765,7 +775,7 @@ ERR UNKNOWN\nERR FAILED\n"
         let mut r = Reply::new(&mut buf);
         r.ok().unwrap();
         assert_eq!(
-            r.var("ups", "ups.status", "OL CHRG", false),
+            r.var("ups", b"ups.status", b"OL CHRG", false),
             Err(Overflow::Full)
         );
         assert_eq!(r.as_bytes(), b"OK\n");
@@ -788,10 +798,13 @@ ERR UNKNOWN\nERR FAILED\n"
         assert_eq!(r.len(), MAX_REPLY_LINE);
         // Escapes count: 250 quotes become 500 bytes, a 511-byte line.
         let quotes = "\"".repeat(250);
-        r.var("u", "v", &quotes, false).unwrap();
+        r.var("u", b"v", quotes.as_bytes(), false).unwrap();
         assert_eq!(r.len(), 2 * MAX_REPLY_LINE);
         let quotes = "\"".repeat(251);
-        assert_eq!(r.var("u", "v", &quotes, false), Err(Overflow::LineTooLong));
+        assert_eq!(
+            r.var("u", b"v", quotes.as_bytes(), false),
+            Err(Overflow::LineTooLong)
+        );
         assert_eq!(r.len(), 2 * MAX_REPLY_LINE);
     }
 }

@@ -29,7 +29,7 @@ use super::response::{
 };
 use super::tracking::{IdGen, TrackingId, TrackingStatus};
 use super::users::{Right, Users};
-use crate::store::{Store, Var, MAX_VARS};
+use crate::store::{Store, Var};
 use crate::text::Text;
 use crate::ups::table::st;
 use core::cmp::Ordering;
@@ -659,8 +659,7 @@ fn live<'a>(u: &UpsView<'a>) -> Result<Live<'a>, ErrCode> {
 /// Variables are identified case-insensitively, as in upsd's state tree.
 fn find_var<'a>(store: &'a Store, name: &str) -> Result<&'a Var, ErrCode> {
     store
-        .iter()
-        .find(|v| v.name.as_str().eq_ignore_ascii_case(name))
+        .find_ci(name.as_bytes())
         .ok_or(ErrCode::VarNotSupported)
 }
 
@@ -684,8 +683,8 @@ fn var_type(v: &Var, data: &Live<'_>) -> VarType {
 }
 
 /// Is the FSD latch shown on this variable?
-fn fsd_shown(u: &UpsView<'_>, var: &str) -> bool {
-    u.fsd && var.eq_ignore_ascii_case("ups.status")
+fn fsd_shown(u: &UpsView<'_>, var: &[u8]) -> bool {
+    u.fsd && var.eq_ignore_ascii_case(b"ups.status")
 }
 
 fn get_var<U: Upses + ?Sized>(
@@ -697,9 +696,9 @@ fn get_var<U: Upses + ?Sized>(
     // upsd answers server.* without looking the UPS up at all.
     if var.len() >= 7 && var.as_bytes()[..7].eq_ignore_ascii_case(b"server.") {
         if var.eq_ignore_ascii_case("server.info") {
-            out.var(ups, "server.info", SERVER_INFO, false)?;
+            out.var(ups, b"server.info", SERVER_INFO.as_bytes(), false)?;
         } else if var.eq_ignore_ascii_case("server.version") {
-            out.var(ups, "server.version", SERVER_VERSION, false)?;
+            out.var(ups, b"server.version", SERVER_VERSION.as_bytes(), false)?;
         } else {
             return Err(ErrCode::VarNotSupported.into());
         }
@@ -708,12 +707,14 @@ fn get_var<U: Upses + ?Sized>(
     let (_, u) = find(upses, ups)?;
     let data = live(&u)?;
     let v = find_var(data.store, var)?;
-    out.var(ups, var, v.value.as_str(), fsd_shown(&u, var))?;
+    let fsd = fsd_shown(&u, var.as_bytes());
+    out.var(ups, var.as_bytes(), v.value.as_bytes(), fsd)?;
     Ok(())
 }
 
-/// `LIST VAR` or `LIST RW`: variables sorted case-insensitively, as upsd's
-/// tree walk gives them, into the one reply buffer.
+/// `LIST VAR` or `LIST RW`: the store keeps its variables in the order
+/// upsd's tree walk gives them (sorted case-insensitively), so they go
+/// out as they are, into the one reply buffer.
 fn list_vars<U: Upses + ?Sized>(
     upses: &U,
     ups: &str,
@@ -722,27 +723,14 @@ fn list_vars<U: Upses + ?Sized>(
 ) -> Result<(), Fail> {
     let (_, u) = find(upses, ups)?;
     let data = live(&u)?;
-    let mut sorted: [Option<&Var>; MAX_VARS] = [None; MAX_VARS];
-    let mut n = 0;
-    for (slot, v) in sorted.iter_mut().zip(data.store.iter()) {
-        *slot = Some(v);
-        n += 1;
-    }
-    fn name<'a>(v: &Option<&'a Var>) -> &'a str {
-        v.map_or("", |v| v.name.as_str())
-    }
-    sorted[..n].sort_unstable_by(|a, b| {
-        let (a, b) = (name(a), name(b));
-        cmp_ci(a, b).then_with(|| a.cmp(b))
-    });
     let list = if rw { List::Rw(ups) } else { List::Var(ups) };
     out.begin(&list)?;
-    for v in sorted[..n].iter().flatten() {
-        let name = v.name.as_str();
+    for v in data.store.iter() {
+        let name = v.name.as_bytes();
         if !rw {
-            out.var(ups, name, v.value.as_str(), fsd_shown(&u, name))?;
+            out.var(ups, name, v.value.as_bytes(), fsd_shown(&u, name))?;
         } else if v.flags & st::RW != 0 {
-            out.rw(ups, name, v.value.as_str())?;
+            out.rw(ups, name, v.value.as_bytes())?;
         }
     }
     out.end(&list)?;
@@ -751,9 +739,7 @@ fn list_vars<U: Upses + ?Sized>(
 
 /// `strcasecmp` order.
 fn cmp_ci(a: &str, b: &str) -> Ordering {
-    a.bytes()
-        .map(|c| c.to_ascii_lowercase())
-        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+    crate::store::cmp_ci(a.as_bytes(), b.as_bytes())
 }
 
 /// C `atoi`, as upsd parses numbers.
