@@ -5,9 +5,9 @@
 //! worker with their TRACKING entry, the failed-login limit.
 
 use super::upses::{Login, View};
-use super::{Daemon, RX, TX};
+use super::Daemon;
 use crate::proto::ratelimit::{self, Counted, RateLimiter};
-use crate::proto::{Action, Env, ErrCode, LexError, Overflow, Reply, TrackingStatus};
+use crate::proto::{Action, Env, ErrCode, LexError, Overflow, Reply, TrackingStatus, MAX_LINE};
 use crate::sys::log::{debug, log};
 use std::net::IpAddr;
 
@@ -54,11 +54,18 @@ impl Logins {
 }
 
 impl Daemon {
-    /// Answer every complete line received that fits the send buffer, and
-    /// carry out what each asks for.
-    pub(super) fn answer(&mut self, i: usize, now: u64) {
+    /// Answer the complete lines among the `len` bytes received for
+    /// connection `i` (in the loop's receive buffer) into the loop's send
+    /// buffer, and carry out what each asks for, until the replies fill
+    /// the buffer or the connection is closing. Returns how many bytes
+    /// were used and how many reply bytes were written. A tail longer
+    /// than any request with no LF is refused, and the rest of that line
+    /// skipped.
+    pub(super) fn answer(&mut self, i: usize, len: usize, now: u64) -> (usize, usize) {
         let Daemon {
-            slots,
+            clients,
+            rx,
+            tx,
             upses,
             logins,
             tracking,
@@ -68,28 +75,31 @@ impl Daemon {
             limiter,
             ..
         } = self;
-        let slot = &mut slots[i];
-        let Some(c) = slot.conn.as_mut() else {
-            return;
+        let Some(c) = clients.get_mut(i) else {
+            return (len, 0);
         };
-        let (rx, tx) = (&mut slot.rx[..], &mut slot.tx[..]);
-        let (mut grow, small) = (false, tx.len() < TX);
-        if c.discard {
-            match rx[..c.rx_len].iter().position(|&b| b == b'\n') {
-                Some(lf) => {
-                    rx.copy_within(lf + 1..c.rx_len, 0);
-                    c.rx_len -= lf + 1;
-                    c.discard = false;
-                }
-                None => c.rx_len = 0,
-            }
-        }
+        let rx = &rx[..len];
+        let mut tx_len = 0;
         let mut start = 0;
         while !c.closing {
-            let Some(lf) = rx[start..c.rx_len].iter().position(|&b| b == b'\n') else {
+            let Some(lf) = rx[start..].iter().position(|&b| b == b'\n') else {
                 break;
             };
             let line = &rx[start..start + lf];
+            let mut out = Reply::new(&mut tx[tx_len..]);
+            if lf > MAX_LINE {
+                // Longer than any request: refused, as one that arrives
+                // without its LF.
+                if c.session
+                    .lex_error(LexError::LineTooLong, now, &mut out)
+                    .is_err()
+                {
+                    return (start, tx_len);
+                }
+                tx_len += out.len();
+                start += lf + 1;
+                continue;
+            }
             if crate::sys::log::level() >= 2 {
                 let text = String::from_utf8_lossy(line);
                 // Never a password in the log.
@@ -99,7 +109,6 @@ impl Daemon {
                 };
                 debug(2, format_args!("{}: {shown}", c.peer));
             }
-            let mut out = Reply::new(&mut tx[c.tx_len..]);
             let view = View {
                 upses,
                 logins,
@@ -173,46 +182,36 @@ impl Daemon {
                             let _ = out.err(code);
                         }
                     }
-                    c.tx_len += out.len();
+                    tx_len += out.len();
                     start += lf + 1;
                 }
-                // Room comes back once the pending bytes are sent.
-                Err(Overflow::Full) if c.tx_len > c.tx_sent => break,
-                // The small buffer: grow it to the largest reply and
-                // answer the line again (a reply that does not fit
-                // changes nothing in the session).
-                Err(Overflow::Full) if small => {
-                    grow = true;
-                    break;
-                }
+                // Room comes back once these replies are sent.
+                Err(Overflow::Full) if tx_len > 0 => return (start, tx_len),
                 Err(_) => {
                     // Larger than the whole buffer (a reply upsd would
                     // have cut): refuse rather than send half a list.
                     out.clear();
                     let _ = out.err(ErrCode::TooLong);
-                    c.tx_len += out.len();
+                    tx_len += out.len();
                     start += lf + 1;
                 }
             }
         }
-        rx.copy_within(start..c.rx_len, 0);
-        c.rx_len -= start;
-        if grow {
-            slot.tx = vec![0; TX].into_boxed_slice();
-            return self.answer(i, now);
+        if c.closing {
+            return (len, tx_len);
         }
-        // (A full buffer of lines waiting for reply room is not one.)
-        if c.rx_len == RX && !c.closing && !rx.contains(&b'\n') {
-            // A full buffer without a LF: refuse the line, skip its rest.
-            let mut out = Reply::new(&mut tx[c.tx_len..]);
+        if len - start > MAX_LINE && !rx[start..].contains(&b'\n') {
+            // A line longer than any request: refuse it, skip its rest.
+            let mut out = Reply::new(&mut tx[tx_len..]);
             if c.session
                 .lex_error(LexError::LineTooLong, now, &mut out)
                 .is_ok()
             {
-                c.tx_len += out.len();
-                c.rx_len = 0;
+                tx_len += out.len();
                 c.discard = true;
+                return (len, tx_len);
             }
         }
+        (start, tx_len)
     }
 }

@@ -16,8 +16,9 @@
 //! handed to the UPS's worker). Configuration is parsed by
 //! [`crate::config`]; this module only decides what it means.
 //!
-//! The loop follows mio's `tcp_server` example, with fixed slots instead
-//! of a map, and one call per event into the file that owns it:
+//! The loop follows mio's `tcp_server` example, with a table of
+//! connections made as they come (`clients`), and one call per event
+//! into the file that owns it:
 //! - tokens `0..MAX_LISTENERS` are listeners; client slot `i` is token
 //!   `CLIENT_BASE + i`; [`WAKE`] is the workers' waker and [`UEVENTS`]
 //!   the kernel's hot-plug socket;
@@ -60,11 +61,15 @@
 //! keeps its name), else the first free ups.conf section whose matcher
 //! accepts it gets it, else (nothing configured) it is adopted.
 //!
-//! Memory: the slot array has MAXCONN entries from the start; a slot's
-//! receive and send buffers are allocated the first time the slot is used
-//! and kept for the next connection. Answering a request (`GET VAR`,
-//! `LIST VAR`, ...) allocates nothing, and neither does refreshing a
-//! UPS's copy (`clone_from`).
+//! Memory follows the connections open, not MAXCONN: a connection's
+//! state is allocated when it is accepted and freed when it goes; the
+//! loop reads and answers through one pair of buffers, and a connection
+//! holds bytes of its own only while some are in flight, so an idle
+//! client costs a few hundred bytes. Idle timeouts wait in a deadline
+//! queue (`proto::timers`): a pass of the loop looks at no connection
+//! that is not due. Answering a request (`GET VAR`, `LIST VAR`, ...)
+//! allocates nothing, and neither does refreshing a UPS's copy
+//! (`clone_from`).
 
 mod answer;
 mod clients;
@@ -88,7 +93,7 @@ use crate::proto::{Users, MAX_LINE, MAX_REPLY_LINE};
 use crate::store::MAX_VARS;
 use crate::sys::clock::Clock;
 use answer::Logins;
-use clients::Slot;
+use clients::Clients;
 use discovery::Hotplug;
 use links::MAX_LINKS;
 use mio::net::TcpListener;
@@ -117,15 +122,13 @@ const HELPER: Token = Token(usize::MAX - 3);
 /// Link `l`'s socket (a remote `MONITOR` entry) is token `REMOTE_TOP - l`.
 const REMOTE_TOP: usize = usize::MAX - 4;
 
-/// A request line of [`MAX_LINE`] bytes plus its LF.
-const RX: usize = MAX_LINE + 1;
-/// The longest `LIST VAR`: every variable a store holds on a line of the
-/// longest length stock clients read, plus `BEGIN` and `END`.
+/// The loop's receive buffer: several request lines of [`MAX_LINE`]
+/// bytes, so a client that sends many at once is read in few calls.
+const RX: usize = 4 * (MAX_LINE + 1);
+/// The loop's send buffer, enough for the longest `LIST VAR`: every
+/// variable a store holds on a line of the longest length stock clients
+/// read, plus `BEGIN` and `END`.
 const TX: usize = (MAX_VARS + 2) * MAX_REPLY_LINE;
-/// A slot's first reply buffer: enough for every answer but the long
-/// lists; it grows to [`TX`] the first time a reply does not fit, so an
-/// idle connection costs a few KB, not a whole LIST VAR.
-const TX_SMALL: usize = 4096;
 /// Reply bytes written to one client per turn: a client that sends
 /// without reading (loopback buffers hold megabytes) gets its share and
 /// waits for the next turn, behind everyone else.
@@ -133,8 +136,8 @@ const WRITE_BUDGET: usize = 16 * 1024;
 /// Connections accepted per turn of a listener, so that a flood of new
 /// connections does not hold up the clients already served.
 const ACCEPT_BUDGET: usize = 64;
-/// Most client slots, whatever MAXCONN says (each slot costs memory up
-/// front; upsd's default is the file descriptor limit).
+/// Most client connections, whatever MAXCONN says (upsd's default is
+/// the file descriptor limit).
 const MAX_SLOTS: usize = 65_536;
 /// How often `/sys/class/hidraw` is rescanned when uevents are not to be
 /// had.
@@ -151,9 +154,13 @@ struct Daemon {
     poll: Poll,
     clock: Clock,
     listeners: Vec<TcpListener>,
-    slots: Vec<Slot>,
-    /// Free slot indices.
-    free: Vec<usize>,
+    clients: Clients,
+    /// Bytes read from a client, before they are answered (shared: a
+    /// connection keeps only what it leaves unanswered).
+    rx: Box<[u8]>,
+    /// Replies to a client, before they are written (shared: a connection
+    /// keeps only what its peer does not take at once).
+    tx: Box<[u8]>,
     upses: Vec<Served>,
     logins: Vec<Login>,
     tracking: Table,
@@ -258,17 +265,8 @@ impl Daemon {
             self.hotplug.rescan_at = now + RESCAN_MS;
         }
         next = next.min(self.hotplug.rescan_at);
-        for i in 0..self.slots.len() {
-            let Some(c) = &self.slots[i].conn else {
-                continue;
-            };
-            if c.session.is_idle(now) {
-                // upsd drops idle clients silently.
-                self.close(i);
-            } else {
-                next = next.min(c.session.idle_deadline() + 1);
-            }
-        }
+        // upsd drops idle clients silently.
+        next = next.min(self.expire_idle(now));
         // Last: logouts of idle clients count for a primary's wait.
         if let Some(w) = &mut self.watch {
             next = next.min(w.run(&mut self.upses, self.poll.registry(), now, self.maxage_ms));

@@ -141,7 +141,7 @@ impl Daemon {
         if self.upses.is_empty() {
             s.push_str("no UPS yet");
         }
-        let clients = self.slots.len() - self.free.len();
+        let clients = self.clients.open();
         s.push_str(&format!("; {clients} client(s)"));
         s
     }

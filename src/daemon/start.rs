@@ -4,12 +4,12 @@
 //! their first data awaited).
 
 use super::answer::Logins;
-use super::clients::Slot;
+use super::clients::Clients;
 use super::discovery::Hotplug;
 use super::setup::{Setup, Source, UpsSpec};
 use super::upses::{Backend, Served};
 use super::upsmon::Watch;
-use super::{Daemon, FIRST_DATA_MS, HELPER, MAX_SLOTS, SIGNALS, WAKE};
+use super::{Daemon, FIRST_DATA_MS, HELPER, MAX_SLOTS, RX, SIGNALS, TX, WAKE};
 use crate::config::setup::{Discovery, MAX_LISTENERS};
 use crate::config::upsmon_conf;
 use crate::device::shared::{Notify, Report};
@@ -191,21 +191,15 @@ impl Daemon {
             let dev = Backend::new(matcher, spec.opts, retry);
             upses.push(Served::new(spec.name, spec.desc, dev));
         }
-        let slots = (0..maxconn)
-            .map(|_| Slot {
-                conn: None,
-                rx: Box::default(),
-                tx: Box::default(),
-            })
-            .collect();
         let mut d = Daemon {
             poll,
             clock,
             listeners,
-            slots,
-            free: (0..maxconn).rev().collect(),
+            clients: Clients::new(maxconn),
+            rx: vec![0; RX].into_boxed_slice(),
+            tx: vec![0; TX].into_boxed_slice(),
             upses,
-            logins: Vec::with_capacity(maxconn),
+            logins: Vec::new(),
             tracking: Table::new(setup.trackingdelay_ms),
             users: setup.users,
             maxage_ms: setup.maxage_ms,
@@ -214,7 +208,7 @@ impl Daemon {
             seeds: RandomState::new(),
             next_seq: 0,
             full_logged: false,
-            busy: VecDeque::with_capacity(maxconn + MAX_LISTENERS),
+            busy: VecDeque::new(),
             listener_queued: vec![false; MAX_LISTENERS],
             notify,
             reports,
