@@ -62,9 +62,19 @@ pub enum Change {
     Same,
 }
 
+/// Slots of a store's name index: a power of two, over twice [`MAX_VARS`]
+/// so that probe runs stay short.
+const INDEX: usize = 512;
+/// An empty index slot.
+const NONE: u16 = u16::MAX;
+
 #[derive(Debug)]
 pub struct Store {
     vars: Vec<Var>,
+    /// Positions in `vars` by case-folded name hash (open addressing), so
+    /// that a client's `GET VAR` costs one hash and about one compare.
+    /// Rebuilt when a variable comes or goes (values change in place).
+    index: Box<[u16]>,
     /// Bumped on every change; lets readers notice updates cheaply.
     pub generation: u64,
 }
@@ -81,6 +91,7 @@ impl Clone for Store {
     /// [`MAX_VARS`] slots.
     fn clone_from(&mut self, src: &Self) {
         self.vars.clone_from(&src.vars);
+        self.index.copy_from_slice(&src.index);
         self.generation = src.generation;
     }
 }
@@ -96,6 +107,7 @@ impl Store {
     pub fn new() -> Self {
         Store {
             vars: Vec::with_capacity(MAX_VARS),
+            index: vec![NONE; INDEX].into_boxed_slice(),
             generation: 0,
         }
     }
@@ -128,12 +140,29 @@ impl Store {
     /// UTF-8 check). Of names that differ only in case, the first in
     /// [`cmp_names`] order answers.
     pub fn find_ci(&self, name: &[u8]) -> Option<&Var> {
-        let at = self
-            .vars
-            .partition_point(|v| cmp_ci(v.name.as_bytes(), name) == core::cmp::Ordering::Less);
-        self.vars
-            .get(at)
-            .filter(|v| v.name.as_bytes().eq_ignore_ascii_case(name))
+        let mut at = hash_ci(name);
+        // Never full (INDEX > MAX_VARS): every probe run ends at a NONE.
+        for _ in 0..INDEX {
+            let v = self.vars.get(usize::from(*self.index.get(at)?))?;
+            if eq_ci(v.name.as_bytes(), name) {
+                return Some(v);
+            }
+            at = (at + 1) % INDEX;
+        }
+        None
+    }
+
+    /// Index every variable, in list order: along a probe run the first
+    /// of names equal but for case is met first.
+    fn reindex(&mut self) {
+        self.index.fill(NONE);
+        for (pos, v) in self.vars.iter().enumerate() {
+            let mut at = hash_ci(v.name.as_bytes());
+            while self.index[at] != NONE {
+                at = (at + 1) % INDEX;
+            }
+            self.index[at] = pos as u16;
+        }
     }
 
     /// Publish `value` under `name`. A new name is put in its place in
@@ -166,6 +195,7 @@ impl Store {
                 enums: None,
             },
         );
+        self.reindex();
         self.generation += 1;
         Ok(Change::Added)
     }
@@ -186,6 +216,7 @@ impl Store {
         match self.find(name) {
             Some(i) => {
                 self.vars.remove(i);
+                self.reindex();
                 self.generation += 1;
                 true
             }
@@ -214,16 +245,35 @@ impl Store {
 
 /// `strcasecmp` order of two names, on their bytes.
 pub fn cmp_ci(a: &[u8], b: &[u8]) -> core::cmp::Ordering {
-    for (&x, &y) in a.iter().zip(b) {
-        // Names share long prefixes: fold case only where bytes differ.
-        if x != y {
-            let (x, y) = (x.to_ascii_lowercase(), y.to_ascii_lowercase());
-            if x != y {
-                return x.cmp(&y);
+    let n = a.len().min(b.len());
+    let (x, y) = (&a[..n], &b[..n]);
+    // Names share long prefixes (`battery.charge.`): case is folded only
+    // where bytes differ.
+    let mut i = 0;
+    while i < n {
+        if x[i] != y[i] {
+            let (p, q) = (x[i].to_ascii_lowercase(), y[i].to_ascii_lowercase());
+            if p != q {
+                return p.cmp(&q);
             }
         }
+        i += 1;
     }
     a.len().cmp(&b.len())
+}
+
+/// Where a name goes in the index: FNV-1a over its bytes, case folded.
+fn hash_ci(name: &[u8]) -> usize {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in name {
+        h = (h ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0193);
+    }
+    h as usize % INDEX
+}
+
+/// Equal names but for ASCII case.
+pub fn eq_ci(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && cmp_ci(a, b).is_eq()
 }
 
 /// The order variables are kept and listed in: upsd's (its state tree is
@@ -324,5 +374,26 @@ mod tests {
         assert_eq!(cmp_ci(b"ups.Load", b"UPS.load"), core::cmp::Ordering::Equal);
         assert_eq!(cmp_ci(b"ups", b"ups.load"), core::cmp::Ordering::Less);
         assert_eq!(cmp_ci(b"ups_", b"UPS."), core::cmp::Ordering::Greater);
+    }
+
+    /// A full store: every name is found, in any case, and none other.
+    #[test]
+    fn index_finds_every_name_of_a_full_store() {
+        let mut s = Store::new();
+        for i in 0..MAX_VARS {
+            s.set(&format!("outlet.{i}.Load"), &i.to_string()).unwrap();
+        }
+        for i in 0..MAX_VARS {
+            let v = s.find_ci(format!("OUTLET.{i}.load").as_bytes()).unwrap();
+            assert_eq!(v.value.as_str(), i.to_string());
+        }
+        assert!(s.find_ci(b"outlet.192.load").is_none());
+        for i in (0..MAX_VARS).step_by(2) {
+            assert!(s.delete(&format!("outlet.{i}.Load")));
+        }
+        assert!(s.find_ci(b"outlet.0.load").is_none());
+        assert_eq!(s.find_ci(b"outlet.1.load").map(|v| v.value.as_str()), Some("1"));
+        let c = s.clone();
+        assert_eq!(c.find_ci(b"outlet.191.LOAD").map(|v| v.value.as_str()), Some("191"));
     }
 }

@@ -218,7 +218,7 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
             return Err(format!("poll: {e}"));
         }
         let now = clock.now();
-        if let Some(ms) = suspend.resumed() {
+        if let Some(ms) = suspend.resumed(now, events.is_empty()) {
             d.resumed(ms, now);
         }
         for ev in events.iter() {
@@ -244,7 +244,9 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
                 d.serve(t, now);
             }
         }
-        deadline = d.tick(clock.now());
+        // The time read after the poll will do: the wait is computed
+        // afresh before the next one.
+        deadline = d.tick(now);
         if !d.busy.is_empty() {
             // Work waits: look for events without sleeping.
             deadline = 0;

@@ -89,6 +89,9 @@ const fn is_storable(b: u8) -> bool {
 const IN_WORD: u8 = 1;
 /// [`CLASS`] bit: the byte is kept as it is inside quotes.
 const IN_QUOTES: u8 = 2;
+/// [`CLASS`] bit: the byte may be in a line split the short way (a space,
+/// or a byte kept as it is in any word).
+const PLAIN: u8 = 4;
 
 /// Which bytes simply continue a word, so that a run of them is taken in
 /// one step instead of one state change per byte: storable bytes but for
@@ -101,10 +104,14 @@ const CLASS: [u8; 256] = {
         let mut k = IN_WORD | IN_QUOTES;
         if c == b'#' || c == b'\\' {
             k = 0;
-        } else if c == b' ' || c == b'=' {
+        } else if c == b' ' {
+            k = IN_QUOTES | PLAIN;
+        } else if c == b'=' {
             k = IN_QUOTES;
         } else if c == b'"' {
             k = IN_WORD;
+        } else {
+            k |= PLAIN;
         }
         t[b] = k;
         b += 1;
@@ -363,9 +370,26 @@ pub fn tokenize<'b, 's>(
     scratch: &'b mut [u8],
     out: &'s mut [&'b str],
 ) -> Result<Tokens<'s, 'b>, LexError> {
+    let text = core::str::from_utf8(line).ok();
+    if let Some(n) = text.and_then(|t| plain_words(line, t, out)) {
+        return Ok(Tokens {
+            words: &out[..n],
+            dropped: 0,
+        });
+    }
+    lex(line, text, scratch, out)
+}
+
+/// The whole state machine (see [`tokenize`]).
+fn lex<'b, 's>(
+    line: &'b [u8],
+    text: Option<&'b str>,
+    scratch: &'b mut [u8],
+    out: &'s mut [&'b str],
+) -> Result<Tokens<'s, 'b>, LexError> {
     let mut lx = Lexer {
         line,
-        text: core::str::from_utf8(line).ok(),
+        text,
         scratch,
         out: &mut *out,
         n: 0,
@@ -380,6 +404,28 @@ pub fn tokenize<'b, 's>(
         words: &out[..n],
         dropped,
     })
+}
+
+/// The line every stock client sends: words of plain bytes between
+/// spaces (no quotes, escapes, comments, `=` or bytes to drop), split in
+/// one pass. `None` sends any other line, or one over a limit, through
+/// the whole state machine, which gives the same words or the error.
+fn plain_words<'b>(line: &[u8], text: &'b str, out: &mut [&'b str]) -> Option<usize> {
+    if !line.iter().all(|&b| CLASS[usize::from(b)] & PLAIN != 0) {
+        return None;
+    }
+    let mut n = 0;
+    for w in text.split(' ') {
+        if w.is_empty() {
+            continue;
+        }
+        if w.len() > MAX_WORD {
+            return None;
+        }
+        *out.get_mut(n)? = w;
+        n += 1;
+    }
+    Some(n)
 }
 
 /// Does `b` need a backslash in a reply value (NUT's `PCONF_ESCAPE`)?
@@ -646,5 +692,67 @@ mod tests {
             let t = tokenize(line.as_bytes(), &mut scratch, &mut out).unwrap();
             assert_eq!(t.words, ["VAR", "ups", "v", value], "{line}");
         }
+    }
+
+    /// The one-pass split gives exactly what the state machine gives, or
+    /// leaves the line to it.
+    #[test]
+    fn plain_split_agrees_with_the_state_machine() {
+        let word = |n: usize| "w".repeat(n);
+        let mut lines: Vec<String> = [
+            "",
+            " ",
+            "GET VAR ups ups.status",
+            "  GET   VAR  ups ups.status  ",
+            "get var UPS battery.charge.low",
+            "LIST VAR a\"b",
+            "\"x y\" z",
+            "a=b",
+            "a#b c",
+            "a\\ b",
+            "x\ty",
+            "x\ry",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        lines.push(format!("GET VAR ups {}", word(MAX_WORD)));
+        lines.push(format!("GET VAR ups {}", word(MAX_WORD + 1)));
+        lines.push(vec!["w"; MAX_ARGS].join(" "));
+        lines.push(vec!["w"; MAX_ARGS + 1].join(" "));
+        for line in &lines {
+            let b = line.as_bytes();
+            let mut s1 = [0u8; 4096];
+            let mut s2 = [0u8; 4096];
+            let mut o1 = [""; MAX_ARGS];
+            let mut o2 = [""; MAX_ARGS];
+            let whole = lex(b, core::str::from_utf8(b).ok(), &mut s1, &mut o1);
+            let fast = super::plain_words(b, line, &mut o2);
+            if let Some(n) = fast {
+                assert_eq!(
+                    whole.map(|t| t.words.to_vec()),
+                    Ok(o2[..n].to_vec()),
+                    "{line:?}"
+                );
+            }
+            assert_eq!(
+                tokenize(b, &mut s2, &mut [""; MAX_ARGS]).map(|t| t.words.len()),
+                lex(
+                    b,
+                    core::str::from_utf8(b).ok(),
+                    &mut [0u8; 4096],
+                    &mut [""; MAX_ARGS]
+                )
+                .map(|t| t.words.len()),
+                "{line:?}"
+            );
+        }
+        // The common lines take the short way.
+        let mut o = [""; MAX_ARGS];
+        assert_eq!(
+            super::plain_words(b"GET VAR ups ups.status", "GET VAR ups ups.status", &mut o),
+            Some(4)
+        );
+        assert_eq!(super::plain_words(b"\"a\"", "\"a\"", &mut o), None);
     }
 }

@@ -420,6 +420,38 @@ impl<'a> Reply<'a> {
     /// FSD latch shows in `ups.status`. Name and value are bytes, as the
     /// store keeps them (ASCII is all a reply carries).
     pub fn var(&mut self, ups: &str, var: &[u8], value: &[u8], fsd: bool) -> Result<(), Overflow> {
+        // The usual line, written in one go: with room for every byte
+        // escaped, no limit can be reached on the way.
+        let prefix: &[u8] = if fsd { b"FSD " } else { b"" };
+        let worst = 4 + ups.len() + 1 + var.len() + 2 + 2 * (prefix.len() + value.len()) + 2;
+        if worst <= MAX_REPLY_LINE {
+            if let Some(dst) = self.buf.get_mut(self.len..self.len + worst) {
+                let mut at = 0;
+                for part in [b"VAR ", ups.as_bytes(), b" ", var, b" \""] {
+                    dst[at..at + part.len()].copy_from_slice(part);
+                    at += part.len();
+                }
+                for part in [prefix, value] {
+                    for &b in part {
+                        match b {
+                            b'#' | b'\\' | b'"' => {
+                                dst[at] = b'\\';
+                                dst[at + 1] = b;
+                                at += 2;
+                            }
+                            0x20..=0x7f => {
+                                dst[at] = b;
+                                at += 1;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                dst[at..at + 2].copy_from_slice(b"\"\n");
+                self.len += at + 2;
+                return Ok(());
+            }
+        }
         self.line(|r| {
             r.str("VAR")?;
             r.word(ups.as_bytes())?;

@@ -91,7 +91,7 @@ pub trait Upses {
     fn find(&self, name: &str) -> Option<(usize, UpsView<'_>)> {
         (0..self.count())
             .filter_map(|i| self.ups(i).map(|u| (i, u)))
-            .find(|(_, u)| u.name.eq_ignore_ascii_case(name))
+            .find(|(_, u)| crate::store::eq_ci(u.name.as_bytes(), name.as_bytes()))
     }
     /// Peer addresses of the connections logged in to UPS `index`, newest
     /// connection first.
