@@ -392,8 +392,14 @@ mod tests {
             assert!(s.delete(&format!("outlet.{i}.Load")));
         }
         assert!(s.find_ci(b"outlet.0.load").is_none());
-        assert_eq!(s.find_ci(b"outlet.1.load").map(|v| v.value.as_str()), Some("1"));
+        assert_eq!(
+            s.find_ci(b"outlet.1.load").map(|v| v.value.as_str()),
+            Some("1")
+        );
         let c = s.clone();
-        assert_eq!(c.find_ci(b"outlet.191.LOAD").map(|v| v.value.as_str()), Some("191"));
+        assert_eq!(
+            c.find_ci(b"outlet.191.LOAD").map(|v| v.value.as_str()),
+            Some("191")
+        );
     }
 }

@@ -75,6 +75,14 @@ pub struct Tokens<'s, 'b> {
     pub dropped: usize,
 }
 
+/// The words of one line as bytes ([`tokenize_bytes`]): ASCII only.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Words<'s, 'b> {
+    pub words: &'s [&'b [u8]],
+    /// As in [`Tokens`].
+    pub dropped: usize,
+}
+
 /// `isspace()` in the C locale.
 const fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
@@ -146,11 +154,8 @@ enum Cur {
 
 struct Lexer<'b, 'o> {
     line: &'b [u8],
-    /// The line as text when it is UTF-8 (always, from stock clients):
-    /// words are then sliced from it without a UTF-8 check per word.
-    text: Option<&'b str>,
     scratch: &'b mut [u8],
-    out: &'o mut [&'b str],
+    out: &'o mut [&'b [u8]],
     n: usize,
     dropped: usize,
     cur: Cur,
@@ -224,19 +229,15 @@ impl<'b> Lexer<'b, '_> {
         if self.n == self.out.len() {
             return Err(LexError::TooManyArgs);
         }
-        let word: &'b str = match self.cur {
-            Cur::Borrowed { start, end } => match self.text {
-                // Word bytes are ASCII: both ends are char boundaries.
-                Some(t) => t.get(start..end).unwrap_or(""),
-                None => {
-                    let line = self.line;
-                    ascii(&line[start..end])
-                }
-            },
+        let word: &'b [u8] = match self.cur {
+            Cur::Borrowed { start, end } => {
+                let line = self.line;
+                &line[start..end]
+            }
             Cur::Owned { len } => {
                 let (word, rest) = core::mem::take(&mut self.scratch).split_at_mut(len);
                 self.scratch = rest;
-                ascii(word)
+                word
             }
         };
         self.out[self.n] = word;
@@ -365,31 +366,50 @@ fn ascii(b: &[u8]) -> &str {
 ///
 /// Words are written into `out`; a word with escapes or dropped bytes is
 /// rebuilt in `scratch` (a scratch as long as `line` always suffices).
+/// At most [`MAX_ARGS`] slots of `out` are used.
 pub fn tokenize<'b, 's>(
     line: &'b [u8],
     scratch: &'b mut [u8],
     out: &'s mut [&'b str],
 ) -> Result<Tokens<'s, 'b>, LexError> {
-    let text = core::str::from_utf8(line).ok();
-    if let Some(n) = text.and_then(|t| plain_words(line, t, out)) {
-        return Ok(Tokens {
+    let mut words: [&[u8]; MAX_ARGS] = [&[]; MAX_ARGS];
+    let k = out.len().min(MAX_ARGS);
+    let t = tokenize_bytes(line, scratch, &mut words[..k])?;
+    let (n, dropped) = (t.words.len(), t.dropped);
+    for (o, w) in out.iter_mut().zip(t.words) {
+        *o = ascii(w);
+    }
+    let out: &'s [&'b str] = out;
+    Ok(Tokens {
+        words: &out[..n],
+        dropped,
+    })
+}
+
+/// [`tokenize`], with the words as bytes: the server's way, with no UTF-8
+/// check (words hold ASCII only).
+pub fn tokenize_bytes<'b, 's>(
+    line: &'b [u8],
+    scratch: &'b mut [u8],
+    out: &'s mut [&'b [u8]],
+) -> Result<Words<'s, 'b>, LexError> {
+    if let Some(n) = plain_words(line, out) {
+        return Ok(Words {
             words: &out[..n],
             dropped: 0,
         });
     }
-    lex(line, text, scratch, out)
+    lex(line, scratch, out)
 }
 
 /// The whole state machine (see [`tokenize`]).
 fn lex<'b, 's>(
     line: &'b [u8],
-    text: Option<&'b str>,
     scratch: &'b mut [u8],
-    out: &'s mut [&'b str],
-) -> Result<Tokens<'s, 'b>, LexError> {
+    out: &'s mut [&'b [u8]],
+) -> Result<Words<'s, 'b>, LexError> {
     let mut lx = Lexer {
         line,
-        text,
         scratch,
         out: &mut *out,
         n: 0,
@@ -399,8 +419,8 @@ fn lex<'b, 's>(
     };
     lx.run()?;
     let (n, dropped) = (lx.n, lx.dropped);
-    let out: &'s [&'b str] = out;
-    Ok(Tokens {
+    let out: &'s [&'b [u8]] = out;
+    Ok(Words {
         words: &out[..n],
         dropped,
     })
@@ -410,20 +430,24 @@ fn lex<'b, 's>(
 /// spaces (no quotes, escapes, comments, `=` or bytes to drop), split in
 /// one pass. `None` sends any other line, or one over a limit, through
 /// the whole state machine, which gives the same words or the error.
-fn plain_words<'b>(line: &[u8], text: &'b str, out: &mut [&'b str]) -> Option<usize> {
-    if !line.iter().all(|&b| CLASS[usize::from(b)] & PLAIN != 0) {
-        return None;
-    }
+fn plain_words<'b>(mut line: &'b [u8], out: &mut [&'b [u8]]) -> Option<usize> {
     let mut n = 0;
-    for w in text.split(' ') {
-        if w.is_empty() {
+    while let [first, rest @ ..] = line {
+        if *first == b' ' {
+            line = rest;
             continue;
         }
-        if w.len() > MAX_WORD {
-            return None;
+        let mut k = 0;
+        while k < line.len() && line[k] != b' ' {
+            if CLASS[usize::from(line[k])] & PLAIN == 0 || k == MAX_WORD {
+                return None;
+            }
+            k += 1;
         }
+        let (w, r) = line.split_at(k);
         *out.get_mut(n)? = w;
         n += 1;
+        line = r;
     }
     Some(n)
 }
@@ -724,10 +748,10 @@ mod tests {
             let b = line.as_bytes();
             let mut s1 = [0u8; 4096];
             let mut s2 = [0u8; 4096];
-            let mut o1 = [""; MAX_ARGS];
-            let mut o2 = [""; MAX_ARGS];
-            let whole = lex(b, core::str::from_utf8(b).ok(), &mut s1, &mut o1);
-            let fast = super::plain_words(b, line, &mut o2);
+            let mut o1 = [&b""[..]; MAX_ARGS];
+            let mut o2 = [&b""[..]; MAX_ARGS];
+            let whole = lex(b, &mut s1, &mut o1);
+            let fast = super::plain_words(b, &mut o2);
             if let Some(n) = fast {
                 assert_eq!(
                     whole.map(|t| t.words.to_vec()),
@@ -737,22 +761,16 @@ mod tests {
             }
             assert_eq!(
                 tokenize(b, &mut s2, &mut [""; MAX_ARGS]).map(|t| t.words.len()),
-                lex(
-                    b,
-                    core::str::from_utf8(b).ok(),
-                    &mut [0u8; 4096],
-                    &mut [""; MAX_ARGS]
-                )
-                .map(|t| t.words.len()),
+                lex(b, &mut [0u8; 4096], &mut [&b""[..]; MAX_ARGS]).map(|t| t.words.len()),
                 "{line:?}"
             );
         }
         // The common lines take the short way.
-        let mut o = [""; MAX_ARGS];
+        let mut o = [&b""[..]; MAX_ARGS];
         assert_eq!(
-            super::plain_words(b"GET VAR ups ups.status", "GET VAR ups ups.status", &mut o),
+            super::plain_words(b"GET VAR ups ups.status", &mut o),
             Some(4)
         );
-        assert_eq!(super::plain_words(b"\"a\"", "\"a\"", &mut o), None);
+        assert_eq!(super::plain_words(b"\"a\"", &mut o), None);
     }
 }

@@ -77,7 +77,7 @@ impl Command {
 
     /// Case-insensitive, as upsd's `strcasecmp` dispatch. Only the
     /// names of the word's length are compared.
-    pub fn from_word(w: &str) -> Option<Command> {
+    pub fn from_word(w: &[u8]) -> Option<Command> {
         use Command as C;
         let candidates: &[Command] = match w.len() {
             3 => &[C::Get, C::Ver, C::Set, C::Fsd],
@@ -88,10 +88,7 @@ impl Command {
             8 => &[C::Username, C::Password, C::StartTls],
             _ => &[],
         };
-        candidates
-            .iter()
-            .copied()
-            .find(|c| c.name().as_bytes().eq_ignore_ascii_case(w.as_bytes()))
+        candidates.iter().copied().find(|c| is(w, c.name()))
     }
 
     /// Must USERNAME and PASSWORD have been sent first (upsd's
@@ -118,79 +115,79 @@ pub enum Request<'a> {
     Help,
     /// Arguments are ignored.
     StartTls,
-    Username(&'a str),
-    Password(&'a str),
+    Username(&'a [u8]),
+    Password(&'a [u8]),
     Login {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     Logout,
     Primary {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     /// The deprecated spelling of PRIMARY; same check, its own reply.
     Master {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     Fsd {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     GetNumLogins {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     GetUpsDesc {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     GetVar {
-        ups: &'a str,
-        var: &'a str,
+        ups: &'a [u8],
+        var: &'a [u8],
     },
     GetType {
-        ups: &'a str,
-        var: &'a str,
+        ups: &'a [u8],
+        var: &'a [u8],
     },
     GetDesc {
-        ups: &'a str,
-        var: &'a str,
+        ups: &'a [u8],
+        var: &'a [u8],
     },
     GetCmdDesc {
-        ups: &'a str,
-        cmd: &'a str,
+        ups: &'a [u8],
+        cmd: &'a [u8],
     },
     /// `GET TRACKING` (this connection's flag) or `GET TRACKING <id>`.
-    GetTracking(Option<&'a str>),
+    GetTracking(Option<&'a [u8]>),
     ListUps,
     ListVar {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     ListRw {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     ListCmd {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     ListClient {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     ListEnum {
-        ups: &'a str,
-        var: &'a str,
+        ups: &'a [u8],
+        var: &'a [u8],
     },
     ListRange {
-        ups: &'a str,
-        var: &'a str,
+        ups: &'a [u8],
+        var: &'a [u8],
     },
     SetVar {
-        ups: &'a str,
-        var: &'a str,
-        value: &'a str,
+        ups: &'a [u8],
+        var: &'a [u8],
+        value: &'a [u8],
     },
     SetTracking(bool),
     /// The value is taken only when it is the third and last argument;
     /// with more arguments upsd runs the command without one.
     InstCmd {
-        ups: &'a str,
-        cmd: &'a str,
-        value: Option<&'a str>,
+        ups: &'a [u8],
+        cmd: &'a [u8],
+        value: Option<&'a [u8]>,
     },
 }
 
@@ -241,7 +238,7 @@ pub struct Invalid {
 }
 
 /// Parse the words of one line.
-pub fn parse<'a>(words: &[&'a str]) -> Result<Request<'a>, Invalid> {
+pub fn parse<'a>(words: &[&'a [u8]]) -> Result<Request<'a>, Invalid> {
     let unknown = Invalid {
         command: None,
         err: ErrCode::UnknownCommand,
@@ -253,7 +250,7 @@ pub fn parse<'a>(words: &[&'a str]) -> Result<Request<'a>, Invalid> {
         err: ErrCode::InvalidArgument,
     };
     let none = |r: Request<'a>| if args.is_empty() { Ok(r) } else { Err(invalid) };
-    let one = |f: fn(&'a str) -> Request<'a>| match *args {
+    let one = |f: fn(&'a [u8]) -> Request<'a>| match *args {
         [a] => Ok(f(a)),
         _ => Err(invalid),
     };
@@ -287,13 +284,20 @@ pub fn parse<'a>(words: &[&'a str]) -> Result<Request<'a>, Invalid> {
     }
 }
 
-fn is(word: &str, keyword: &str) -> bool {
-    word.eq_ignore_ascii_case(keyword)
+/// Is `word` the upper-case `keyword`, in any case? (Bytes: words are
+/// ASCII.)
+fn is(word: &[u8], keyword: &str) -> bool {
+    let k = keyword.as_bytes();
+    word.len() == k.len()
+        && word
+            .iter()
+            .zip(k)
+            .all(|(w, k)| w.to_ascii_uppercase() == *k)
 }
 
 /// `GET`, in upsd's order: TRACKING first, then the two-word forms, then
 /// the three-word forms; extra words are ignored.
-fn get<'a>(args: &[&'a str]) -> Option<Request<'a>> {
+fn get<'a>(args: &[&'a [u8]]) -> Option<Request<'a>> {
     let sub = *args.first()?;
     if is(sub, "TRACKING") {
         return Some(Request::GetTracking(args.get(1).copied()));
@@ -320,7 +324,7 @@ fn get<'a>(args: &[&'a str]) -> Option<Request<'a>> {
 }
 
 /// `LIST`, in upsd's order; extra words are ignored.
-fn list<'a>(args: &[&'a str]) -> Option<Request<'a>> {
+fn list<'a>(args: &[&'a [u8]]) -> Option<Request<'a>> {
     let sub = *args.first()?;
     if is(sub, "UPS") {
         return Some(Request::ListUps);
@@ -349,7 +353,7 @@ fn list<'a>(args: &[&'a str]) -> Option<Request<'a>> {
 }
 
 /// `SET VAR <ups> <var> <value>` or `SET TRACKING ON|OFF`.
-fn set<'a>(args: &[&'a str]) -> Option<Request<'a>> {
+fn set<'a>(args: &[&'a [u8]]) -> Option<Request<'a>> {
     let (sub, arg) = (*args.first()?, *args.get(1)?);
     if is(sub, "VAR") {
         let (var, value) = (*args.get(2)?, *args.get(3)?);
@@ -377,14 +381,15 @@ mod tests {
     #[test]
     fn every_command_by_name_in_any_case() {
         for c in Command::ALL {
-            assert_eq!(Command::from_word(c.name()), Some(c));
-            assert_eq!(Command::from_word(&c.name().to_lowercase()), Some(c));
+            assert_eq!(Command::from_word(c.name().as_bytes()), Some(c));
+            let lower = c.name().to_lowercase();
+            assert_eq!(Command::from_word(lower.as_bytes()), Some(c));
         }
         for w in ["", "GE", "GETS", "LISTS", "USERNAMES", "LOGINS", "LIST\0"] {
-            assert_eq!(Command::from_word(w), None, "{w}");
+            assert_eq!(Command::from_word(w.as_bytes()), None, "{w}");
         }
     }
-    use crate::proto::lexer::{tokenize, MAX_ARGS};
+    use crate::proto::lexer::{tokenize_bytes, MAX_ARGS};
 
     /// `req!(name, line, Ok(request) | Err(command, code))`: tokenize one
     /// line and parse it.
@@ -394,8 +399,8 @@ mod tests {
             fn $name() {
                 let line: &[u8] = $line;
                 let mut scratch = [0u8; 1024];
-                let mut out = [""; MAX_ARGS];
-                let t = tokenize(line, &mut scratch, &mut out).unwrap();
+                let mut out = [&b""[..]; MAX_ARGS];
+                let t = tokenize_bytes(line, &mut scratch, &mut out).unwrap();
                 assert_eq!(parse(t.words), $want);
             }
         };
@@ -426,19 +431,19 @@ mod tests {
         b"STARTTLS now please",
         Ok(R::StartTls)
     );
-    req!(username, b"USERNAME monuser", Ok(R::Username("monuser")));
-    req!(username_empty_word, b"USERNAME \"\"", Ok(R::Username("")));
+    req!(username, b"USERNAME monuser", Ok(R::Username(b"monuser")));
+    req!(username_empty_word, b"USERNAME \"\"", Ok(R::Username(b"")));
     req!(username_missing, b"USERNAME", inval(Command::Username));
     req!(
         username_two_words,
         b"USERNAME a b",
         inval(Command::Username)
     );
-    req!(password, b"PASSWORD secret", Ok(R::Password("secret")));
+    req!(password, b"PASSWORD secret", Ok(R::Password(b"secret")));
     req!(
         password_quoted,
         b"PASSWORD \"a b=c\"",
-        Ok(R::Password("a b=c"))
+        Ok(R::Password(b"a b=c"))
     );
     req!(
         password_with_equals_unquoted,
@@ -446,58 +451,64 @@ mod tests {
         inval(Command::Password)
     );
     req!(password_missing, b"PASSWORD", inval(Command::Password));
-    req!(login, b"LOGIN su700", Ok(R::Login { ups: "su700" }));
+    req!(login, b"LOGIN su700", Ok(R::Login { ups: b"su700" }));
     req!(login_missing, b"LOGIN", inval(Command::Login));
     req!(login_two, b"LOGIN a b", inval(Command::Login));
     req!(logout, b"LOGOUT", Ok(R::Logout));
     req!(logout_with_argument, b"LOGOUT now", inval(Command::Logout));
-    req!(primary, b"PRIMARY su700", Ok(R::Primary { ups: "su700" }));
+    req!(primary, b"PRIMARY su700", Ok(R::Primary { ups: b"su700" }));
     req!(primary_missing, b"PRIMARY", inval(Command::Primary));
-    req!(master, b"MASTER su700", Ok(R::Master { ups: "su700" }));
+    req!(master, b"MASTER su700", Ok(R::Master { ups: b"su700" }));
     req!(master_two, b"MASTER a b", inval(Command::Master));
-    req!(fsd, b"FSD su700", Ok(R::Fsd { ups: "su700" }));
+    req!(fsd, b"FSD su700", Ok(R::Fsd { ups: b"su700" }));
     req!(fsd_missing, b"fsd", inval(Command::Fsd));
     req!(
         get_numlogins,
         b"GET NUMLOGINS su700",
-        Ok(R::GetNumLogins { ups: "su700" })
+        Ok(R::GetNumLogins { ups: b"su700" })
     );
     req!(
         get_upsdesc,
         b"get upsdesc su700 extra",
-        Ok(R::GetUpsDesc { ups: "su700" })
+        Ok(R::GetUpsDesc { ups: b"su700" })
     );
     req!(
         get_var,
         b"GET VAR MyUps UPS.STATUS",
         Ok(R::GetVar {
-            ups: "MyUps",
-            var: "UPS.STATUS"
+            ups: b"MyUps",
+            var: b"UPS.STATUS"
         })
     );
     req!(
         get_type,
         b"GET TYPE u v ignored",
-        Ok(R::GetType { ups: "u", var: "v" })
+        Ok(R::GetType {
+            ups: b"u",
+            var: b"v"
+        })
     );
     req!(
         get_desc,
         b"GET DESC u v",
-        Ok(R::GetDesc { ups: "u", var: "v" })
+        Ok(R::GetDesc {
+            ups: b"u",
+            var: b"v"
+        })
     );
     req!(
         get_cmddesc,
         b"GET CMDDESC u load.off",
         Ok(R::GetCmdDesc {
-            ups: "u",
-            cmd: "load.off"
+            ups: b"u",
+            cmd: b"load.off"
         })
     );
     req!(get_tracking, b"GET TRACKING", Ok(R::GetTracking(None)));
     req!(
         get_tracking_id,
         b"GET tracking abc x",
-        Ok(R::GetTracking(Some("abc")))
+        Ok(R::GetTracking(Some(&b"abc"[..])))
     );
     req!(get_nothing, b"GET", inval(Command::Get));
     req!(get_var_short, b"GET VAR u", inval(Command::Get));
@@ -505,23 +516,33 @@ mod tests {
     req!(get_unknown, b"GET FOO u v", inval(Command::Get));
     req!(list_ups, b"LIST UPS", Ok(R::ListUps));
     req!(list_ups_extra, b"list ups x", Ok(R::ListUps));
-    req!(list_var, b"LIST VAR su700", Ok(R::ListVar { ups: "su700" }));
-    req!(list_rw, b"LIST RW u", Ok(R::ListRw { ups: "u" }));
-    req!(list_cmd, b"LIST CMD u", Ok(R::ListCmd { ups: "u" }));
+    req!(
+        list_var,
+        b"LIST VAR su700",
+        Ok(R::ListVar { ups: b"su700" })
+    );
+    req!(list_rw, b"LIST RW u", Ok(R::ListRw { ups: b"u" }));
+    req!(list_cmd, b"LIST CMD u", Ok(R::ListCmd { ups: b"u" }));
     req!(
         list_client,
         b"LIST CLIENT u",
-        Ok(R::ListClient { ups: "u" })
+        Ok(R::ListClient { ups: b"u" })
     );
     req!(
         list_enum,
         b"LIST ENUM u v",
-        Ok(R::ListEnum { ups: "u", var: "v" })
+        Ok(R::ListEnum {
+            ups: b"u",
+            var: b"v"
+        })
     );
     req!(
         list_range,
         b"LIST RANGE u v",
-        Ok(R::ListRange { ups: "u", var: "v" })
+        Ok(R::ListRange {
+            ups: b"u",
+            var: b"v"
+        })
     );
     req!(list_nothing, b"LIST", inval(Command::List));
     req!(list_var_short, b"LIST VAR", inval(Command::List));
@@ -531,9 +552,9 @@ mod tests {
         set_var,
         b"SET VAR u ups.delay.shutdown \"30\"",
         Ok(R::SetVar {
-            ups: "u",
-            var: "ups.delay.shutdown",
-            value: "30"
+            ups: b"u",
+            var: b"ups.delay.shutdown",
+            value: b"30"
         })
     );
     req!(set_var_short, b"SET VAR u v", inval(Command::Set));
@@ -559,8 +580,8 @@ mod tests {
         instcmd,
         b"INSTCMD u load.off",
         Ok(R::InstCmd {
-            ups: "u",
-            cmd: "load.off",
+            ups: b"u",
+            cmd: b"load.off",
             value: None
         })
     );
@@ -568,17 +589,17 @@ mod tests {
         instcmd_value,
         b"INSTCMD u load.off.delay 30",
         Ok(R::InstCmd {
-            ups: "u",
-            cmd: "load.off.delay",
-            value: Some("30")
+            ups: b"u",
+            cmd: b"load.off.delay",
+            value: Some(&b"30"[..])
         })
     );
     req!(
         instcmd_value_dropped_with_four_args,
         b"INSTCMD u cmd two words",
         Ok(R::InstCmd {
-            ups: "u",
-            cmd: "cmd",
+            ups: b"u",
+            cmd: b"cmd",
             value: None
         })
     );
@@ -613,10 +634,13 @@ mod tests {
     #[test]
     fn every_request_names_its_command() {
         for c in Command::ALL {
-            assert_eq!(Command::from_word(&c.name().to_lowercase()), Some(c));
+            assert_eq!(
+                Command::from_word(c.name().to_lowercase().as_bytes()),
+                Some(c)
+            );
         }
         assert_eq!(R::GetTracking(None).command(), Command::Get);
         assert_eq!(R::SetTracking(true).command(), Command::Set);
-        assert_eq!(R::ListRange { ups: "", var: "" }.command(), Command::List);
+        assert_eq!(R::ListRange { ups: b"", var: b"" }.command(), Command::List);
     }
 }

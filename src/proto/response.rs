@@ -177,12 +177,12 @@ impl fmt::Display for Overflow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum List<'a> {
     Ups,
-    Var(&'a str),
-    Rw(&'a str),
-    Cmd(&'a str),
-    Client(&'a str),
-    Enum(&'a str, &'a str),
-    Range(&'a str, &'a str),
+    Var(&'a [u8]),
+    Rw(&'a [u8]),
+    Cmd(&'a [u8]),
+    Client(&'a [u8]),
+    Enum(&'a [u8], &'a [u8]),
+    Range(&'a [u8], &'a [u8]),
 }
 
 impl List<'_> {
@@ -407,10 +407,10 @@ impl<'a> Reply<'a> {
             r.str(list.kind())?;
             match *list {
                 List::Ups => Ok(()),
-                List::Var(u) | List::Rw(u) | List::Cmd(u) | List::Client(u) => r.word(u.as_bytes()),
+                List::Var(u) | List::Rw(u) | List::Cmd(u) | List::Client(u) => r.word(u),
                 List::Enum(u, v) | List::Range(u, v) => {
-                    r.word(u.as_bytes())?;
-                    r.word(v.as_bytes())
+                    r.word(u)?;
+                    r.word(v)
                 }
             }
         })
@@ -419,7 +419,7 @@ impl<'a> Reply<'a> {
     /// `VAR <ups> <var> "<value>"`, with `FSD ` before the value when the
     /// FSD latch shows in `ups.status`. Name and value are bytes, as the
     /// store keeps them (ASCII is all a reply carries).
-    pub fn var(&mut self, ups: &str, var: &[u8], value: &[u8], fsd: bool) -> Result<(), Overflow> {
+    pub fn var(&mut self, ups: &[u8], var: &[u8], value: &[u8], fsd: bool) -> Result<(), Overflow> {
         // The usual line, written in one go: with room for every byte
         // escaped, no limit can be reached on the way.
         let prefix: &[u8] = if fsd { b"FSD " } else { b"" };
@@ -427,7 +427,7 @@ impl<'a> Reply<'a> {
         if worst <= MAX_REPLY_LINE {
             if let Some(dst) = self.buf.get_mut(self.len..self.len + worst) {
                 let mut at = 0;
-                for part in [b"VAR ", ups.as_bytes(), b" ", var, b" \""] {
+                for part in [b"VAR ", ups, b" ", var, b" \""] {
                     dst[at..at + part.len()].copy_from_slice(part);
                     at += part.len();
                 }
@@ -454,28 +454,28 @@ impl<'a> Reply<'a> {
         }
         self.line(|r| {
             r.str("VAR")?;
-            r.word(ups.as_bytes())?;
+            r.word(ups)?;
             r.word(var)?;
             r.quoted_with(fsd.then_some("FSD "), value)
         })
     }
 
     /// `RW <ups> <var> "<value>"`.
-    pub fn rw(&mut self, ups: &str, var: &[u8], value: &[u8]) -> Result<(), Overflow> {
+    pub fn rw(&mut self, ups: &[u8], var: &[u8], value: &[u8]) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("RW")?;
-            r.word(ups.as_bytes())?;
+            r.word(ups)?;
             r.word(var)?;
             r.quoted_with(None, value)
         })
     }
 
     /// `TYPE <ups> <var> [RW] [ENUM] [RANGE] STRING:<n>|NUMBER`.
-    pub fn var_type(&mut self, ups: &str, var: &str, t: VarType) -> Result<(), Overflow> {
+    pub fn var_type(&mut self, ups: &[u8], var: &[u8], t: VarType) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("TYPE")?;
-            r.word(ups.as_bytes())?;
-            r.word(var.as_bytes())?;
+            r.word(ups)?;
+            r.word(var)?;
             for (on, w) in [(t.rw, "RW"), (t.enumerated, "ENUM"), (t.range, "RANGE")] {
                 if on {
                     r.word(w.as_bytes())?;
@@ -493,50 +493,50 @@ impl<'a> Reply<'a> {
 
     /// `DESC <ups> <var> "<text>"`. upsd sends the text unescaped (a known
     /// bug); it is escaped here, which changes nothing for plain text.
-    pub fn desc(&mut self, ups: &str, var: &str, text: &str) -> Result<(), Overflow> {
+    pub fn desc(&mut self, ups: &[u8], var: &[u8], text: &str) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("DESC")?;
-            r.word(ups.as_bytes())?;
-            r.word(var.as_bytes())?;
+            r.word(ups)?;
+            r.word(var)?;
             r.quoted(text)
         })
     }
 
     /// `CMDDESC <ups> <cmd> "<text>"`.
-    pub fn cmd_desc(&mut self, ups: &str, cmd: &str, text: &str) -> Result<(), Overflow> {
+    pub fn cmd_desc(&mut self, ups: &[u8], cmd: &[u8], text: &str) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("CMDDESC")?;
-            r.word(ups.as_bytes())?;
-            r.word(cmd.as_bytes())?;
+            r.word(ups)?;
+            r.word(cmd)?;
             r.quoted(text)
         })
     }
 
     /// `CMD <ups> <cmd>` (unquoted).
-    pub fn cmd(&mut self, ups: &str, cmd: &str) -> Result<(), Overflow> {
+    pub fn cmd(&mut self, ups: &[u8], cmd: &str) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("CMD")?;
-            r.word(ups.as_bytes())?;
+            r.word(ups)?;
             r.word(cmd.as_bytes())
         })
     }
 
     /// `ENUM <ups> <var> "<value>"`.
-    pub fn enum_value(&mut self, ups: &str, var: &str, value: &str) -> Result<(), Overflow> {
+    pub fn enum_value(&mut self, ups: &[u8], var: &[u8], value: &str) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("ENUM")?;
-            r.word(ups.as_bytes())?;
-            r.word(var.as_bytes())?;
+            r.word(ups)?;
+            r.word(var)?;
             r.quoted(value)
         })
     }
 
     /// `RANGE <ups> <var> "<min>" "<max>"`.
-    pub fn range(&mut self, ups: &str, var: &str, min: i32, max: i32) -> Result<(), Overflow> {
+    pub fn range(&mut self, ups: &[u8], var: &[u8], min: i32, max: i32) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("RANGE")?;
-            r.word(ups.as_bytes())?;
-            r.word(var.as_bytes())?;
+            r.word(ups)?;
+            r.word(var)?;
             r.put(b" \"")?;
             r.num(min.into())?;
             r.put(b"\" \"")?;
@@ -570,20 +570,20 @@ impl<'a> Reply<'a> {
     }
 
     /// `NUMLOGINS <ups> <n>`.
-    pub fn numlogins(&mut self, ups: &str, n: u32) -> Result<(), Overflow> {
+    pub fn numlogins(&mut self, ups: &[u8], n: u32) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("NUMLOGINS")?;
-            r.word(ups.as_bytes())?;
+            r.word(ups)?;
             r.put(b" ")?;
             r.num(n.into())
         })
     }
 
     /// `UPSDESC <ups> "<desc>"`, `"Unavailable"` without one.
-    pub fn ups_desc(&mut self, ups: &str, desc: Option<&str>) -> Result<(), Overflow> {
+    pub fn ups_desc(&mut self, ups: &[u8], desc: Option<&str>) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("UPSDESC")?;
-            r.word(ups.as_bytes())?;
+            r.word(ups)?;
             r.quoted(desc.unwrap_or("Unavailable"))
         })
     }
@@ -663,12 +663,12 @@ mod tests {
     reply!(
         list_headers,
         |r| [
-            List::Var("MyUps"),
-            List::Rw("u"),
-            List::Cmd("u"),
-            List::Client("u"),
-            List::Enum("u", "v"),
-            List::Range("u", "v")
+            List::Var(b"MyUps"),
+            List::Rw(b"u"),
+            List::Cmd(b"u"),
+            List::Client(b"u"),
+            List::Enum(b"u", b"v"),
+            List::Range(b"u", b"v")
         ]
         .iter()
         .try_for_each(|l| r.begin(l).and_then(|()| r.end(l))),
@@ -678,34 +678,34 @@ BEGIN LIST ENUM u v\nEND LIST ENUM u v\nBEGIN LIST RANGE u v\nEND LIST RANGE u v
     );
     reply!(
         var_escaped,
-        |r| r.var("ups", b"ups.mfr", b"a \"b\" #c \\d", false),
+        |r| r.var(b"ups", b"ups.mfr", b"a \"b\" #c \\d", false),
         b"VAR ups ups.mfr \"a \\\"b\\\" \\#c \\\\d\"\n"
     );
     reply!(
         var_fsd,
-        |r| r.var("ups", b"UPS.STATUS", b"OB LB", true),
+        |r| r.var(b"ups", b"UPS.STATUS", b"OB LB", true),
         b"VAR ups UPS.STATUS \"FSD OB LB\"\n"
     );
     reply!(
         var_empty,
-        |r| r.var("u", b"ups.alarm", b"", false),
+        |r| r.var(b"u", b"ups.alarm", b"", false),
         b"VAR u ups.alarm \"\"\n"
     );
     reply!(
         rw_line,
-        |r| r.rw("u", b"ups.id", b"x"),
+        |r| r.rw(b"u", b"ups.id", b"x"),
         b"RW u ups.id \"x\"\n"
     );
     reply!(
         type_number,
-        |r| r.var_type("ups", "battery.charge", VarType::default()),
+        |r| r.var_type(b"ups", b"battery.charge", VarType::default()),
         b"TYPE ups battery.charge NUMBER\n"
     );
     reply!(
         type_string,
         |r| r.var_type(
-            "ups",
-            "ups.id",
+            b"ups",
+            b"ups.id",
             VarType {
                 rw: true,
                 string: Some(8),
@@ -717,8 +717,8 @@ BEGIN LIST ENUM u v\nEND LIST ENUM u v\nBEGIN LIST RANGE u v\nEND LIST RANGE u v
     reply!(
         type_all_words_in_order,
         |r| r.var_type(
-            "u",
-            "v",
+            b"u",
+            b"v",
             VarType {
                 rw: true,
                 enumerated: true,
@@ -730,23 +730,23 @@ BEGIN LIST ENUM u v\nEND LIST ENUM u v\nBEGIN LIST RANGE u v\nEND LIST RANGE u v
     );
     reply!(
         desc_line,
-        |r| r.desc("u", "battery.charge", "Battery charge (percent)"),
+        |r| r.desc(b"u", b"battery.charge", "Battery charge (percent)"),
         b"DESC u battery.charge \"Battery charge (percent)\"\n"
     );
     reply!(
         cmddesc_line,
-        |r| r.cmd_desc("u", "load.off", "Switch the load off"),
+        |r| r.cmd_desc(b"u", b"load.off", "Switch the load off"),
         b"CMDDESC u load.off \"Switch the load off\"\n"
     );
-    reply!(cmd_line, |r| r.cmd("u", "load.off"), b"CMD u load.off\n");
+    reply!(cmd_line, |r| r.cmd(b"u", "load.off"), b"CMD u load.off\n");
     reply!(
         enum_line,
-        |r| r.enum_value("u", "v", "a#"),
+        |r| r.enum_value(b"u", b"v", "a#"),
         b"ENUM u v \"a\\#\"\n"
     );
     reply!(
         range_line,
-        |r| r.range("u", "v", -5, 2147483647),
+        |r| r.range(b"u", b"v", -5, 2147483647),
         b"RANGE u v \"-5\" \"2147483647\"\n"
     );
     reply!(
@@ -758,14 +758,14 @@ BEGIN LIST ENUM u v\nEND LIST ENUM u v\nBEGIN LIST RANGE u v\nEND LIST RANGE u v
     );
     reply!(
         numlogins,
-        |r| r.numlogins("su700", 2),
+        |r| r.numlogins(b"su700", 2),
         b"NUMLOGINS su700 2\n"
     );
     reply!(
         upsdesc,
         |r| r
-            .ups_desc("u", Some("Rack \"A\""))
-            .and_then(|()| r.ups_desc("u", None)),
+            .ups_desc(b"u", Some("Rack \"A\""))
+            .and_then(|()| r.ups_desc(b"u", None)),
         b"UPSDESC u \"Rack \\\"A\\\"\"\nUPSDESC u \"Unavailable\"\n"
     );
 
@@ -807,13 +807,13 @@ ERR UNKNOWN\nERR FAILED\n"
         let mut r = Reply::new(&mut buf);
         r.ok().unwrap();
         assert_eq!(
-            r.var("ups", b"ups.status", b"OL CHRG", false),
+            r.var(b"ups", b"ups.status", b"OL CHRG", false),
             Err(Overflow::Full)
         );
         assert_eq!(r.as_bytes(), b"OK\n");
         assert_eq!(r.err(ErrCode::Readonly), Ok(()));
         assert_eq!(r.as_bytes(), b"OK\nERR READONLY\n");
-        assert_eq!(r.numlogins("u", 1), Err(Overflow::Full));
+        assert_eq!(r.numlogins(b"u", 1), Err(Overflow::Full));
         assert_eq!(r.as_bytes(), b"OK\nERR READONLY\n");
     }
 
@@ -823,18 +823,21 @@ ERR UNKNOWN\nERR FAILED\n"
         let mut r = Reply::new(&mut buf);
         // "DESC u " + name + " \"x\"\n" = 12 + name.
         let fits = "v".repeat(MAX_REPLY_LINE - 12);
-        r.desc("u", &fits, "x").unwrap();
+        r.desc(b"u", fits.as_bytes(), "x").unwrap();
         assert_eq!(r.len(), MAX_REPLY_LINE);
         let long = "v".repeat(MAX_REPLY_LINE - 11);
-        assert_eq!(r.desc("u", &long, "x"), Err(Overflow::LineTooLong));
+        assert_eq!(
+            r.desc(b"u", long.as_bytes(), "x"),
+            Err(Overflow::LineTooLong)
+        );
         assert_eq!(r.len(), MAX_REPLY_LINE);
         // Escapes count: 250 quotes become 500 bytes, a 511-byte line.
         let quotes = "\"".repeat(250);
-        r.var("u", b"v", quotes.as_bytes(), false).unwrap();
+        r.var(b"u", b"v", quotes.as_bytes(), false).unwrap();
         assert_eq!(r.len(), 2 * MAX_REPLY_LINE);
         let quotes = "\"".repeat(251);
         assert_eq!(
-            r.var("u", b"v", quotes.as_bytes(), false),
+            r.var(b"u", b"v", quotes.as_bytes(), false),
             Err(Overflow::LineTooLong)
         );
         assert_eq!(r.len(), 2 * MAX_REPLY_LINE);

@@ -22,7 +22,7 @@
 //! a bigger buffer.
 
 use super::desc::{cmd_desc, var_desc, UNAVAILABLE};
-use super::lexer::{tokenize, LexError, MAX_ARGS};
+use super::lexer::{tokenize_bytes, LexError, MAX_ARGS};
 use super::request::{parse, Invalid, Request};
 use super::response::{
     ErrCode, List, Overflow, Reply, VarType, HELP, NETVER, SERVER_INFO, SERVER_VERSION,
@@ -88,10 +88,10 @@ pub trait Upses {
     /// The UPS at `index`, in ups.conf order.
     fn ups(&self, index: usize) -> Option<UpsView<'_>>;
     /// Find a UPS by name, case-insensitively as upsd does.
-    fn find(&self, name: &str) -> Option<(usize, UpsView<'_>)> {
+    fn find(&self, name: &[u8]) -> Option<(usize, UpsView<'_>)> {
         (0..self.count())
             .filter_map(|i| self.ups(i).map(|u| (i, u)))
-            .find(|(_, u)| crate::store::eq_ci(u.name.as_bytes(), name.as_bytes()))
+            .find(|(_, u)| crate::store::eq_ci(u.name.as_bytes(), name))
     }
     /// Peer addresses of the connections logged in to UPS `index`, newest
     /// connection first.
@@ -176,8 +176,8 @@ impl core::fmt::Debug for Cred {
 }
 
 impl Cred {
-    fn new(s: &str) -> Cred {
-        Text::try_new(s).map_or(Cred::Overlong, Cred::Set)
+    fn new(s: &[u8]) -> Cred {
+        Text::try_new(word(s)).map_or(Cred::Overlong, Cred::Set)
     }
     fn is_set(&self) -> bool {
         !matches!(self, Cred::Unset)
@@ -307,8 +307,8 @@ impl Session {
         env: &Env<'_, U>,
         out: &mut Reply<'_>,
     ) -> Result<Option<Action<'b>>, Overflow> {
-        let mut words = [""; MAX_ARGS];
-        match tokenize(line, scratch, &mut words) {
+        let mut words: [&[u8]; MAX_ARGS] = [&[]; MAX_ARGS];
+        match tokenize_bytes(line, scratch, &mut words) {
             Ok(t) => self.handle(parse(t.words), env, out),
             Err(e) => self.lex_error(e, env.now, out).map(|()| None),
         }
@@ -480,20 +480,20 @@ impl Session {
             R::GetDesc { ups, var } => {
                 let (_, u) = find(upses, ups)?;
                 live(&u)?;
-                out.desc(ups, var, var_desc(var).unwrap_or(UNAVAILABLE))?;
+                out.desc(ups, var, var_desc(word(var)).unwrap_or(UNAVAILABLE))?;
             }
             R::GetCmdDesc { ups, cmd } => {
                 let (_, u) = find(upses, ups)?;
                 live(&u)?;
-                out.cmd_desc(ups, cmd, cmd_desc(cmd).unwrap_or(UNAVAILABLE))?;
+                out.cmd_desc(ups, cmd, cmd_desc(word(cmd)).unwrap_or(UNAVAILABLE))?;
             }
             R::GetTracking(None) => out.tracking_flag(self.tracking)?,
             R::GetTracking(Some(id)) => {
                 if !self.tracking {
                     return Err(ErrCode::FeatureNotConfigured.into());
                 }
-                let status =
-                    TrackingId::parse(id).map_or(TrackingStatus::Unknown, |id| upses.tracking(id));
+                let status = TrackingId::parse(word(id))
+                    .map_or(TrackingStatus::Unknown, |id| upses.tracking(id));
                 out.tracking_status(status)?;
             }
             R::ListUps => {
@@ -578,14 +578,14 @@ impl Session {
                     .commands
                     .iter()
                     .copied()
-                    .find(|c| c.eq_ignore_ascii_case(cmd))
+                    .find(|c| crate::store::eq_ci(c.as_bytes(), cmd))
                     .ok_or(ErrCode::CmdNotSupported)?;
-                self.allowed(env.users, Right::InstCmd(cmd))?;
+                self.allowed(env.users, Right::InstCmd(word(cmd)))?;
                 out.ok_tracked(tracking)?;
                 return Ok(Some(Action::InstCmd {
                     ups: i,
                     cmd: known,
-                    value,
+                    value: value.map(word),
                     tracking,
                 }));
             }
@@ -601,11 +601,12 @@ impl Session {
     fn set_var<'b, U: Upses + ?Sized>(
         &mut self,
         env: &Env<'_, U>,
-        ups: &str,
-        var: &str,
-        value: &'b str,
+        ups: &[u8],
+        var: &[u8],
+        value: &'b [u8],
         out: &mut Reply<'_>,
     ) -> Handled<'b> {
+        let value = word(value);
         let tracking = self.next_tracking_id();
         let (i, u) = find(env.upses, ups)?;
         let data = live(&u)?;
@@ -643,7 +644,7 @@ impl Session {
     }
 }
 
-fn find<'u, U: Upses + ?Sized>(upses: &'u U, name: &str) -> Result<(usize, UpsView<'u>), ErrCode> {
+fn find<'u, U: Upses + ?Sized>(upses: &'u U, name: &[u8]) -> Result<(usize, UpsView<'u>), ErrCode> {
     upses.find(name).ok_or(ErrCode::UnknownUps)
 }
 
@@ -657,10 +658,15 @@ fn live<'a>(u: &UpsView<'a>) -> Result<Live<'a>, ErrCode> {
 }
 
 /// Variables are identified case-insensitively, as in upsd's state tree.
-fn find_var<'a>(store: &'a Store, name: &str) -> Result<&'a Var, ErrCode> {
-    store
-        .find_ci(name.as_bytes())
-        .ok_or(ErrCode::VarNotSupported)
+fn find_var<'a>(store: &'a Store, name: &[u8]) -> Result<&'a Var, ErrCode> {
+    store.find_ci(name).ok_or(ErrCode::VarNotSupported)
+}
+
+/// A request word as text: words hold ASCII only (the lexer keeps no
+/// other byte), so this never fails; it is for the rare paths that hand
+/// a word on as a string (a password, a value to write).
+fn word(w: &[u8]) -> &str {
+    core::str::from_utf8(w).unwrap_or("")
 }
 
 fn enum_rows(v: &Var) -> &'static [(i64, &'static str)] {
@@ -689,15 +695,15 @@ fn fsd_shown(u: &UpsView<'_>, var: &[u8]) -> bool {
 
 fn get_var<U: Upses + ?Sized>(
     upses: &U,
-    ups: &str,
-    var: &str,
+    ups: &[u8],
+    var: &[u8],
     out: &mut Reply<'_>,
 ) -> Result<(), Fail> {
     // upsd answers server.* without looking the UPS up at all.
-    if var.len() >= 7 && var.as_bytes()[..7].eq_ignore_ascii_case(b"server.") {
-        if var.eq_ignore_ascii_case("server.info") {
+    if var.len() >= 7 && var[..7].eq_ignore_ascii_case(b"server.") {
+        if var.eq_ignore_ascii_case(b"server.info") {
             out.var(ups, b"server.info", SERVER_INFO.as_bytes(), false)?;
-        } else if var.eq_ignore_ascii_case("server.version") {
+        } else if var.eq_ignore_ascii_case(b"server.version") {
             out.var(ups, b"server.version", SERVER_VERSION.as_bytes(), false)?;
         } else {
             return Err(ErrCode::VarNotSupported.into());
@@ -707,8 +713,8 @@ fn get_var<U: Upses + ?Sized>(
     let (_, u) = find(upses, ups)?;
     let data = live(&u)?;
     let v = find_var(data.store, var)?;
-    let fsd = fsd_shown(&u, var.as_bytes());
-    out.var(ups, var.as_bytes(), v.value.as_bytes(), fsd)?;
+    let fsd = fsd_shown(&u, var);
+    out.var(ups, var, v.value.as_bytes(), fsd)?;
     Ok(())
 }
 
@@ -717,7 +723,7 @@ fn get_var<U: Upses + ?Sized>(
 /// out as they are, into the one reply buffer.
 fn list_vars<U: Upses + ?Sized>(
     upses: &U,
-    ups: &str,
+    ups: &[u8],
     rw: bool,
     out: &mut Reply<'_>,
 ) -> Result<(), Fail> {
