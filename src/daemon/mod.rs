@@ -162,6 +162,8 @@ struct Daemon {
     /// keeps only what its peer does not take at once).
     tx: Box<[u8]>,
     upses: Vec<Served>,
+    /// When a UPS's data may next run out of MAXAGE (0: look now).
+    ages_at: u64,
     logins: Vec<Login>,
     tracking: Table,
     users: Users,
@@ -205,10 +207,13 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
     let mut service = Service::start(&d);
     let mut suspend = Suspend::new();
     let mut events = Events::with_capacity(256);
-    let mut deadline = d.tick(clock.now());
+    let mut now = clock.now();
+    let mut deadline = d.tick(now);
     loop {
         deadline = deadline.min(service.due(&d, &clock));
-        let wait = deadline.saturating_sub(clock.now());
+        // The time read after the last poll: a pass takes microseconds,
+        // and one clock read per pass is enough.
+        let wait = deadline.saturating_sub(now);
         // A deadline of u64::MAX (nothing scheduled) waits for events only.
         let timeout = (deadline != u64::MAX).then(|| Duration::from_millis(wait));
         if let Err(e) = d.poll.poll(&mut events, timeout) {
@@ -217,11 +222,15 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
             }
             return Err(format!("poll: {e}"));
         }
-        let now = clock.now();
+        now = clock.now();
+        // Anything but a client may change a UPS's data or its age.
+        let mut other = false;
         if let Some(ms) = suspend.resumed(now, events.is_empty()) {
             d.resumed(ms, now);
+            other = true;
         }
         for ev in events.iter() {
+            other |= ev.token().0 >= REMOTE_TOP - MAX_LINKS;
             match ev.token() {
                 WAKE => d.wake(),
                 UEVENTS => d.uevents(),
@@ -244,8 +253,9 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
                 d.serve(t, now);
             }
         }
-        // The time read after the poll will do: the wait is computed
-        // afresh before the next one.
+        if other {
+            d.ages_at = 0;
+        }
         deadline = d.tick(now);
         if !d.busy.is_empty() {
             // Work waits: look for events without sleeping.
@@ -258,10 +268,19 @@ impl Daemon {
     /// Run what is due; returns the next deadline.
     fn tick(&mut self, now: u64) -> u64 {
         self.tracking.expire(now);
-        let mut next = u64::MAX;
-        for u in &mut self.upses {
-            next = next.min(u.dev.check_age(&u.name, now, self.maxage_ms));
+        // MAXAGE: looked at when one may have run out, or when a worker
+        // reported (not at every request).
+        if now >= self.ages_at {
+            self.ages_at = u64::MAX;
+            for u in &mut self.upses {
+                let at = u.dev.check_age(&u.name, now, self.maxage_ms);
+                // A stale worker that recovers with the same data wakes
+                // nobody: look again in a second to say it is back.
+                let at = if u.dev.aged { at.min(now + 1000) } else { at };
+                self.ages_at = self.ages_at.min(at);
+            }
         }
+        let mut next = self.ages_at;
         if self.hotplug.rescan_at <= now {
             self.rescan();
             self.hotplug.rescan_at = now + RESCAN_MS;

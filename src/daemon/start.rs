@@ -199,6 +199,7 @@ impl Daemon {
             rx: vec![0; RX].into_boxed_slice(),
             tx: vec![0; TX].into_boxed_slice(),
             upses,
+            ages_at: 0,
             logins: Vec::new(),
             tracking: Table::new(setup.trackingdelay_ms),
             users: setup.users,

@@ -430,24 +430,26 @@ fn lex<'b, 's>(
 /// spaces (no quotes, escapes, comments, `=` or bytes to drop), split in
 /// one pass. `None` sends any other line, or one over a limit, through
 /// the whole state machine, which gives the same words or the error.
-fn plain_words<'b>(mut line: &'b [u8], out: &mut [&'b [u8]]) -> Option<usize> {
+fn plain_words<'b>(line: &'b [u8], out: &mut [&'b [u8]]) -> Option<usize> {
     let mut n = 0;
-    while let [first, rest @ ..] = line {
-        if *first == b' ' {
-            line = rest;
-            continue;
+    let mut start = 0;
+    for (i, &b) in line.iter().enumerate() {
+        if CLASS[usize::from(b)] & PLAIN == 0 {
+            return None;
         }
-        let mut k = 0;
-        while k < line.len() && line[k] != b' ' {
-            if CLASS[usize::from(line[k])] & PLAIN == 0 || k == MAX_WORD {
-                return None;
+        if b == b' ' {
+            if i > start {
+                *out.get_mut(n)? = line.get(start..i)?;
+                n += 1;
             }
-            k += 1;
+            start = i + 1;
+        } else if i - start == MAX_WORD {
+            return None;
         }
-        let (w, r) = line.split_at(k);
-        *out.get_mut(n)? = w;
+    }
+    if start < line.len() {
+        *out.get_mut(n)? = line.get(start..)?;
         n += 1;
-        line = r;
     }
     Some(n)
 }

@@ -426,28 +426,19 @@ impl<'a> Reply<'a> {
         let worst = 4 + ups.len() + 1 + var.len() + 2 + 2 * (prefix.len() + value.len()) + 2;
         if worst <= MAX_REPLY_LINE {
             if let Some(dst) = self.buf.get_mut(self.len..self.len + worst) {
-                let mut at = 0;
-                for part in [b"VAR ", ups, b" ", var, b" \""] {
-                    dst[at..at + part.len()].copy_from_slice(part);
-                    at += part.len();
-                }
-                for part in [prefix, value] {
-                    for &b in part {
-                        match b {
-                            b'#' | b'\\' | b'"' => {
-                                dst[at] = b'\\';
-                                dst[at + 1] = b;
-                                at += 2;
-                            }
-                            0x20..=0x7f => {
-                                dst[at] = b;
-                                at += 1;
-                            }
-                            _ => {}
-                        }
-                    }
-                }
-                dst[at..at + 2].copy_from_slice(b"\"\n");
+                dst[..4].copy_from_slice(b"VAR ");
+                let mut at = 4 + ups.len();
+                dst[4..at].copy_from_slice(ups);
+                dst[at] = b' ';
+                dst[at + 1..at + 1 + var.len()].copy_from_slice(var);
+                at += 1 + var.len();
+                dst[at] = b' ';
+                dst[at + 1] = b'"';
+                at += 2;
+                at += escape(prefix, &mut dst[at..]);
+                at += escape(value, &mut dst[at..]);
+                dst[at] = b'"';
+                dst[at + 1] = b'\n';
                 self.len += at + 2;
                 return Ok(());
             }
@@ -587,6 +578,27 @@ impl<'a> Reply<'a> {
             r.quoted(desc.unwrap_or("Unavailable"))
         })
     }
+}
+
+/// Copy `s` escaped into `dst`, which has room for every byte escaped;
+/// returns the bytes written.
+fn escape(s: &[u8], dst: &mut [u8]) -> usize {
+    let mut at = 0;
+    for (&b, _) in s.iter().zip(0..dst.len() / 2) {
+        match b {
+            b'#' | b'\\' | b'"' => {
+                dst[at] = b'\\';
+                dst[at + 1] = b;
+                at += 2;
+            }
+            0x20..=0x7f => {
+                dst[at] = b;
+                at += 1;
+            }
+            _ => {}
+        }
+    }
+    at
 }
 
 /// Lets `core::fmt` write into a line, remembering which overflow hit.
