@@ -140,16 +140,26 @@ impl Store {
     /// UTF-8 check). Of names that differ only in case, the first in
     /// [`cmp_names`] order answers.
     pub fn find_ci(&self, name: &[u8]) -> Option<&Var> {
+        self.position_ci(name).map(|i| &self.vars[i])
+    }
+
+    /// Where [`Store::find_ci`]'s variable is in list order.
+    pub fn position_ci(&self, name: &[u8]) -> Option<usize> {
         let mut at = hash_ci(name);
         // Never full (INDEX > MAX_VARS): every probe run ends at a NONE.
         for _ in 0..INDEX {
-            let v = self.vars.get(usize::from(*self.index.get(at)?))?;
-            if eq_ci(v.name.as_bytes(), name) {
-                return Some(v);
+            let i = usize::from(*self.index.get(at)?);
+            if eq_ci(self.vars.get(i)?.name.as_bytes(), name) {
+                return Some(i);
             }
             at = (at + 1) % INDEX;
         }
         None
+    }
+
+    /// The variable at `pos` in list order.
+    pub fn at(&self, pos: usize) -> Option<&Var> {
+        self.vars.get(pos)
     }
 
     /// Index every variable, in list order: along a probe run the first

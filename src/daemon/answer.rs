@@ -168,7 +168,13 @@ impl Daemon {
                                 var,
                                 value,
                                 tracking: id,
-                            } => upses[ups].setvar(var.as_str(), value, id),
+                            } => {
+                                let u = &mut upses[ups];
+                                match u.dev.mirror.store.at(var).map(|v| v.name) {
+                                    Some(name) => u.setvar(name.as_str(), value, id),
+                                    None => Err(ErrCode::SetFailed),
+                                }
+                            }
                             Action::InstCmd {
                                 ups,
                                 cmd,

@@ -286,6 +286,7 @@ pub fn parse<'a>(words: &[&'a [u8]]) -> Result<Request<'a>, Invalid> {
 
 /// Is `word` the upper-case `keyword`, in any case? (Bytes: words are
 /// ASCII.)
+#[inline(always)]
 fn is(word: &[u8], keyword: &str) -> bool {
     let k = keyword.as_bytes();
     word.len() == k.len()
@@ -299,6 +300,14 @@ fn is(word: &[u8], keyword: &str) -> bool {
 /// the three-word forms; extra words are ignored.
 fn get<'a>(args: &[&'a [u8]]) -> Option<Request<'a>> {
     let sub = *args.first()?;
+    // `VAR` first: upsmon's poll. The sub-commands exclude each other, so
+    // the order they are tried in changes no answer.
+    if is(sub, "VAR") {
+        return Some(Request::GetVar {
+            ups: args.get(1)?,
+            var: args.get(2)?,
+        });
+    }
     if is(sub, "TRACKING") {
         return Some(Request::GetTracking(args.get(1).copied()));
     }
@@ -310,9 +319,7 @@ fn get<'a>(args: &[&'a [u8]]) -> Option<Request<'a>> {
         return Some(Request::GetUpsDesc { ups });
     }
     let var = *args.get(2)?;
-    Some(if is(sub, "VAR") {
-        Request::GetVar { ups, var }
-    } else if is(sub, "TYPE") {
+    Some(if is(sub, "TYPE") {
         Request::GetType { ups, var }
     } else if is(sub, "DESC") {
         Request::GetDesc { ups, var }

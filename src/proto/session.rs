@@ -118,10 +118,13 @@ pub enum Action<'b> {
     Login { ups: usize },
     /// Set the FSD latch of UPS `ups`.
     Fsd { ups: usize },
-    /// Write variable `var` (the stored name) of UPS `ups`.
+    /// Write a variable of UPS `ups`: the one at `var` in its store's
+    /// list order ([`Store::at`]), as the session saw the store. The
+    /// server carries this out at once, before its copy of the store can
+    /// change. (A place, not the name: every reply moves this value.)
     SetVar {
         ups: usize,
-        var: Text,
+        var: usize,
         value: &'b str,
         tracking: Option<TrackingId>,
     },
@@ -611,7 +614,11 @@ impl Session {
         let (i, u) = find(env.upses, ups)?;
         let data = live(&u)?;
         self.allowed(env.users, Right::Set)?;
-        let v = find_var(data.store, var)?;
+        let pos = data
+            .store
+            .position_ci(var)
+            .ok_or(ErrCode::VarNotSupported)?;
+        let v = data.store.at(pos).ok_or(ErrCode::VarNotSupported)?;
         if v.flags & st::RW == 0 {
             return Err(ErrCode::Readonly.into());
         }
@@ -637,7 +644,7 @@ impl Session {
         out.ok_tracked(tracking)?;
         Ok(Some(Action::SetVar {
             ups: i,
-            var: v.name,
+            var: pos,
             value,
             tracking,
         }))
@@ -1028,7 +1035,10 @@ mod tests {
                     var,
                     value,
                     tracking,
-                } => Did::Set(ups, var.as_str().into(), value.into(), tracking),
+                } => {
+                    let name = self.fake.upses[ups].store.at(var).unwrap().name;
+                    Did::Set(ups, name.as_str().into(), value.into(), tracking)
+                }
                 Action::InstCmd {
                     ups,
                     cmd,
@@ -1723,7 +1733,7 @@ END LIST VAR su700
         let id = first_id();
         let set = Action::SetVar {
             ups: 0,
-            var: Text::try_new("v").unwrap(),
+            var: 0,
             value: "1",
             tracking: Some(id),
         };
