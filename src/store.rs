@@ -285,8 +285,18 @@ fn hash_ci(name: &[u8]) -> usize {
 
 /// Equal names but for ASCII case.
 pub fn eq_ci(a: &[u8], b: &[u8]) -> bool {
-    // Clients nearly always send the name as it is stored.
-    a == b || (a.len() == b.len() && cmp_ci(a, b).is_eq())
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        let (x, y) = (a[i], b[i]);
+        if !x.eq_ignore_ascii_case(&y) {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// The order variables are kept and listed in: upsd's (its state tree is

@@ -286,14 +286,19 @@ pub fn parse<'a>(words: &[&'a [u8]]) -> Result<Request<'a>, Invalid> {
 
 /// Is `word` the upper-case `keyword`, in any case? (Bytes: words are
 /// ASCII.)
-#[inline(always)]
 fn is(word: &[u8], keyword: &str) -> bool {
     let k = keyword.as_bytes();
-    word.len() == k.len()
-        && word
-            .iter()
-            .zip(k)
-            .all(|(w, k)| w.to_ascii_uppercase() == *k)
+    if word.len() != k.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < k.len() {
+        if word[i].to_ascii_uppercase() != k[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// `GET`, in upsd's order: TRACKING first, then the two-word forms, then
