@@ -428,9 +428,10 @@ fn lex<'b, 's>(
 
 /// The line every stock client sends: words of plain bytes between
 /// spaces (no quotes, escapes, comments, `=` or bytes to drop), split in
-/// one pass. `None` sends any other line, or one over a limit, through
-/// the whole state machine, which gives the same words or the error.
-fn plain_words<'b>(line: &'b [u8], out: &mut [&'b [u8]]) -> Option<usize> {
+/// one pass. `None` sends any other line, or one over a limit (`out`'s
+/// length included), through the whole state machine, which gives the
+/// same words or the error.
+pub fn plain_words<'b>(line: &'b [u8], out: &mut [&'b [u8]]) -> Option<usize> {
     let mut n = 0;
     let mut start = 0;
     for (i, &b) in line.iter().enumerate() {

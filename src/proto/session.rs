@@ -22,7 +22,7 @@
 //! a bigger buffer.
 
 use super::desc::{cmd_desc, var_desc, UNAVAILABLE};
-use super::lexer::{tokenize_bytes, LexError, MAX_ARGS};
+use super::lexer::{plain_words, tokenize_bytes, LexError, MAX_ARGS};
 use super::request::{parse, Invalid, Request};
 use super::response::{
     ErrCode, List, Overflow, Reply, VarType, HELP, NETVER, SERVER_INFO, SERVER_VERSION,
@@ -310,6 +310,12 @@ impl Session {
         env: &Env<'_, U>,
         out: &mut Reply<'_>,
     ) -> Result<Option<Action<'b>>, Overflow> {
+        // Requests have a few words: a small array first (filling the
+        // whole 32 costs more than splitting the line).
+        let mut few: [&[u8]; 8] = [&[]; 8];
+        if let Some(n) = plain_words(line, &mut few) {
+            return self.handle(parse(&few[..n]), env, out);
+        }
         let mut words: [&[u8]; MAX_ARGS] = [&[]; MAX_ARGS];
         match tokenize_bytes(line, scratch, &mut words) {
             Ok(t) => self.handle(parse(t.words), env, out),
