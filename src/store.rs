@@ -291,7 +291,7 @@ pub fn eq_ci(a: &[u8], b: &[u8]) -> bool {
     let mut i = 0;
     while i < a.len() {
         let (x, y) = (a[i], b[i]);
-        if !x.eq_ignore_ascii_case(&y) {
+        if x != y && !x.eq_ignore_ascii_case(&y) {
             return false;
         }
         i += 1;

@@ -440,16 +440,22 @@ pub fn plain_words<'b>(line: &'b [u8], out: &mut [&'b [u8]]) -> Option<usize> {
         }
         if b == b' ' {
             if i > start {
-                *out.get_mut(n)? = line.get(start..i)?;
+                let w = line.get(start..i)?;
+                if w.len() > MAX_WORD {
+                    return None;
+                }
+                *out.get_mut(n)? = w;
                 n += 1;
             }
             start = i + 1;
-        } else if i - start == MAX_WORD {
-            return None;
         }
     }
     if start < line.len() {
-        *out.get_mut(n)? = line.get(start..)?;
+        let w = line.get(start..)?;
+        if w.len() > MAX_WORD {
+            return None;
+        }
+        *out.get_mut(n)? = w;
         n += 1;
     }
     Some(n)
