@@ -4,9 +4,9 @@
 //! simulated ([`crate::device::sim`]), has its own worker thread
 //! ([`crate::device::worker`]), and the loop reads a copy of its data.
 //!
-//! Read first: `docs/design/nut-protocol.md` §1.5 (connection
-//! lifecycle), §2 (what the session answers), §5.4 (staleness) and §5.5
-//! (the FSD latch); `docs/design/architecture.md` for the layers.
+//! Read first: `docs/design/nut-protocol.md` §3 (connection
+//! lifecycle), §4 and §5 (what the session answers), §8.2 (staleness)
+//! and §8.3 (the FSD latch); `docs/design/architecture.md` for the layers.
 //!
 //! Boundary: besides `sys/` and the workers, this module is the only
 //! place that reads the clock and touches sockets. Everything it drives

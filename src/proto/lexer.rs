@@ -1,6 +1,7 @@
 //! NUT's word tokenizer (the "parseconf" rules) and the reply-side escaping.
 //!
-//! Read first: `nut-protocol.md` §1.1 (tokenizer) and §1.3 (escaping).
+//! Read first: `docs/design/nut-protocol.md` §2.2 (the word rules) and
+//! §2.4 (escaping).
 //!
 //! One call splits one logical line into words. Words borrow from the
 //! line when they are a plain run of its bytes; a word that contained an

@@ -1,7 +1,7 @@
 //! The NUT network protocol, as pure code: bytes of a request line in,
 //! bytes of a reply and an action for the server out.
 //!
-//! Read first: `nut-protocol.md` §1 to §5, §9 and §10 (shared spec).
+//! Read first: `docs/design/nut-protocol.md` §2 to §10.
 //!
 //! - [`lexer`]: NUT's word rules (quotes, escapes, comments) and the
 //!   escaping of reply values;

@@ -1,6 +1,7 @@
 //! Requests: the words of one line turned into a typed command.
 //!
-//! Read first: `nut-protocol.md` §2 (commands and argument rules).
+//! Read first: `docs/design/nut-protocol.md` §4 (commands and argument
+//! rules) and §5 (LIST).
 //!
 //! [`parse`] checks only the shape of a line, the way upsd's dispatcher
 //! and handlers count arguments; whether a UPS or variable exists, and

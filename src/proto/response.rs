@@ -1,6 +1,7 @@
 //! Reply lines of the NUT protocol, written into a caller's buffer.
 //!
-//! Read first: `nut-protocol.md` §2 (reply shapes) and §3 (error codes).
+//! Read first: `docs/design/nut-protocol.md` §4 and §5 (reply shapes)
+//! and §6 (error codes).
 //!
 //! [`Reply`] appends whole lines, each ending in LF, to a fixed byte
 //! buffer; a multi-line `LIST` reply goes into one buffer so the server
@@ -15,7 +16,8 @@ use super::tracking::{TrackingId, TrackingStatus};
 use core::fmt;
 
 /// Longest reply line, LF included. libupsclient reads 511 bytes at a
-/// time, so a 511-character line would arrive split (`nut-protocol.md` §1.4).
+/// time, so a 511-character line would arrive split
+/// (`docs/design/nut-protocol.md` §2.5).
 pub const MAX_REPLY_LINE: usize = 511;
 
 /// `NETVER`/`PROTVER`: the protocol version upsd 2.8 speaks.

@@ -1,7 +1,7 @@
 //! One client connection's protocol state, as a pure state machine.
 //!
-//! Read first: `nut-protocol.md` §2 (commands and their check order), §3
-//! (errors), §4 (rights) and §5 (data model).
+//! Read first: `docs/design/nut-protocol.md` §4 and §5 (commands and
+//! their check order), §6 (errors), §7 (rights) and §8 (UPS state).
 //!
 //! The server feeds each received line to [`Session::handle_line`] with
 //! the current time, read access to the UPSes (the [`Upses`] trait), the
