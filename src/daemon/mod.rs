@@ -88,6 +88,7 @@ use crate::config::setup::{Args, MAX_LISTENERS};
 use crate::config::upsmon_conf::UpsmonConf;
 use crate::device::io::Dev;
 use crate::device::shared::{Notify, Report};
+use crate::proto::admission::Admission;
 use crate::proto::tracking::Table;
 use crate::proto::{Users, MAX_LINE, MAX_REPLY_LINE};
 use crate::store::MAX_VARS;
@@ -161,6 +162,8 @@ struct Daemon {
     /// Replies to a client, before they are written (shared: a connection
     /// keeps only what its peer does not take at once).
     tx: Box<[u8]>,
+    /// Which connection gets a slot and which makes room (issue 14).
+    admission: Admission,
     upses: Vec<Served>,
     /// When a UPS's data may next run out of MAXAGE (0: look now).
     ages_at: u64,
@@ -174,8 +177,6 @@ struct Daemon {
     /// Per-connection seeds for tracking ids.
     seeds: RandomState,
     next_seq: u64,
-    /// "MAXCONN reached" was logged since a slot last freed up.
-    full_logged: bool,
     /// Listeners and clients whose last turn ended with work left
     /// (each at most once: `Conn::queued`, `listener_queued`).
     busy: VecDeque<Token>,
@@ -193,6 +194,13 @@ struct Daemon {
     upsmon_conf: Option<UpsmonConf>,
     /// Names of the UPSes the configuration gave (not adopted ones).
     configured: Vec<String>,
+    /// ups.conf as the running UPSes were configured from it.
+    ups_conf: Option<crate::config::ups_conf::UpsConf>,
+    /// Serving UPSes at all (false: nut.conf's MODE=netclient).
+    serving: bool,
+    /// The privileged helper while no monitor holds it (it opens device
+    /// nodes for the probes too).
+    spare_helper: Option<crate::sys::privsep::Helper>,
     /// Ports listened on (which `MONITOR` entries are this daemon's).
     ports: Vec<u16>,
     waker: Arc<Waker>,
@@ -236,6 +244,7 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
                 UEVENTS => d.uevents(),
                 SIGNALS => {
                     if d.signals(&signals, &service, args, now).is_break() {
+                        d.exit();
                         return Ok(());
                     }
                 }
@@ -243,7 +252,12 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
                 Token(t) if t <= REMOTE_TOP && t > REMOTE_TOP - MAX_LINKS => {
                     d.link_ready(REMOTE_TOP - t, now)
                 }
-                t => d.serve(t, now),
+                t => {
+                    if ev.is_read_closed() {
+                        d.read_closed(t);
+                    }
+                    d.serve(t, now)
+                }
             }
         }
         // Then those whose turn ended with work left, once each.
@@ -268,8 +282,8 @@ impl Daemon {
     /// Run what is due; returns the next deadline.
     fn tick(&mut self, now: u64) -> u64 {
         self.tracking.expire(now);
-        // MAXAGE: looked at when one may have run out, or when a worker
-        // reported (not at every request).
+        // MAXAGE and the wait for a device: looked at when one may have
+        // run out, or when a worker reported (not at every request).
         if now >= self.ages_at {
             self.ages_at = u64::MAX;
             for u in &mut self.upses {
@@ -277,6 +291,7 @@ impl Daemon {
                 // A stale worker that recovers with the same data wakes
                 // nobody: look again in a second to say it is back.
                 let at = if u.dev.aged { at.min(now + 1000) } else { at };
+                let at = at.min(u.dev.check_waiting(&u.name, now));
                 self.ages_at = self.ages_at.min(at);
             }
         }
