@@ -206,7 +206,12 @@ fn start(s: &Setup<'_>, kind: Kind, maxconn: u32, callgrind: bool, tag: &str) ->
             );
             w(
                 "upsd.conf",
-                &format!("LISTEN 127.0.0.1 {port}\nMAXCONN {maxconn}\nIDLE_TIMEOUT 3600\n"),
+                // Idle clients stay (upsd keeps them for 60 s and has no
+                // per-source limit).
+                &format!(
+                    "LISTEN 127.0.0.1 {port}\nMAXCONN {maxconn}\nIDLE_TIMEOUT 3600\n\
+                     MAXCONN_PER_SOURCE 0\n"
+                ),
             );
             let mut c = wrap(&s.args.bin);
             c.arg("-c").arg(&dir);
@@ -474,6 +479,14 @@ fn rss(s: &Setup<'_>, kind: Kind, maxconn: u32, steps: &[usize]) -> Vec<u64> {
         }
         thread::sleep(Duration::from_millis(500));
         got.push(proc_status(srv.pid, "VmRSS:"));
+    }
+    // Every client was still there when measured.
+    for c in conns.iter_mut() {
+        c.write_all(b"NETVER\n")
+            .unwrap_or_else(|e| die(&format!("{}: an idle client was closed: {e}", kind.name())));
+    }
+    for c in conns.iter_mut() {
+        read_reply(c, &mut buf, false);
     }
     drop(conns);
     drop(srv);

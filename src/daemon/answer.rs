@@ -76,6 +76,10 @@ impl Logins {
     }
 }
 
+/// How often admission hears that a busy connection is still busy: its
+/// order is kept to the second, not relinked on every request.
+const ACTIVE_EVERY_MS: u64 = 1000;
+
 /// Is `name` a user of upsd.users?
 fn is_user(users: &Users, name: &str) -> bool {
     users.users.iter().any(|u| u.name == name)
@@ -235,9 +239,12 @@ impl Daemon {
                 }
             }
         }
-        if start > 0 {
-            // Complete lines: no longer the idlest (admission's order).
+        if start > 0 && c.told_active.map_or(true, |t| now >= t + ACTIVE_EVERY_MS) {
+            // Complete lines: no longer the idlest (admission's order), to
+            // the second; at once the first time (a connection that never
+            // spoke goes first).
             admission.active(i, now);
+            c.told_active = Some(now);
         }
         if c.closing {
             return (len, tx_len);

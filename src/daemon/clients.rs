@@ -44,6 +44,8 @@ pub(super) struct Conn {
     /// The peer shut its side down (the event said so): read on to the
     /// end of file even after a short read.
     pub(super) read_closed: bool,
+    /// When admission was last told this connection sent a line.
+    pub(super) told_active: Option<u64>,
 }
 
 /// The open connections by slot (slot `i` is token `CLIENT_BASE + i`).
@@ -276,6 +278,7 @@ impl Daemon {
             closing: false,
             queued: false,
             read_closed: false,
+            told_active: None,
         }));
         self.clients.open += 1;
         self.admission.opened(i, peer, now);
