@@ -65,7 +65,7 @@ impl Daemon {
                 "reload: new LISTEN addresses take effect at restart"
             ));
         }
-        if new.maxconn.min(MAX_SLOTS) != self.slots.len() {
+        if new.maxconn.min(MAX_SLOTS) != self.clients.max() {
             log(format_args!("reload: MAXCONN takes effect at restart"));
         }
         for name in &self.configured {
