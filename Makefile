@@ -113,7 +113,7 @@ fuzz:
 
 # Robustness and footprint checks against the release daemon (loopback,
 # bounded in time; figures are printed, not judged).
-.PHONY: hostile soak footprint flood
+.PHONY: hostile soak footprint flood bench-callgrind
 hostile: all
 	$(CARGO) run --release --example hostile
 
@@ -129,6 +129,11 @@ footprint: all
 flood:
 	$(CARGO) build --bin hidupsd --example flood
 	timeout 180 target/debug/examples/flood
+
+# Instructions per GET VAR and LIST VAR under valgrind's callgrind, and
+# memory per idle client, hidupsd beside Debian's upsd + dummy-ups.
+bench-callgrind: all
+	$(CARGO) run --release --example callgrind
 
 # The udev rules and the device page come from the device table.
 generate:

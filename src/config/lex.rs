@@ -114,12 +114,17 @@ pub fn lex(text: &[u8]) -> Result<Vec<Line>, LineError> {
     }
     loop {
         // The words borrow the scratch until they are copied out.
-        let mut slots = [""; MAX_WORDS];
+        let mut slots: [&[u8]; MAX_WORDS] = [&[]; MAX_WORDS];
         let next = lexer::next_file_line(text, &mut pos, &mut scratch, &mut slots);
         match next.map_err(|e| error(text, e))? {
             Some(l) => lines.push(Line {
                 line: line_at(l.at),
-                words: l.words.iter().map(|w| w.to_string()).collect(),
+                // Words hold ASCII only.
+                words: l
+                    .words
+                    .iter()
+                    .map(|w| String::from_utf8_lossy(w).into_owned())
+                    .collect(),
             }),
             None => return Ok(lines),
         }

@@ -3,19 +3,34 @@
 //! [`Session`], and the session's [`Action`] applied to the server: the
 //! login table, the FSD latch, SET VAR and INSTCMD forwarded to the
 //! worker with their TRACKING entry, the failed-login limit
-//! ([`crate::proto::ratelimit::LoginLimit`], its events logged).
+//! ([`crate::proto::ratelimit::LoginLimit`], its events logged). Lines
+//! are cut as [`crate::proto::framing`] says.
 
 use super::upses::{Login, View};
-use super::{Daemon, TX};
+use super::Daemon;
+use crate::proto::framing::{self, Line};
 use crate::proto::{Action, Env, ErrCode, LexError, Overflow, Reply, TrackingStatus};
 use crate::sys::log::{debug, log};
 
+/// How often admission hears that a busy connection is still busy: its
+/// order is kept to the second, not relinked on every request.
+const ACTIVE_EVERY_MS: u64 = 1000;
+
 impl Daemon {
-    /// Answer every complete line received that fits the send buffer, and
-    /// carry out what each asks for.
-    pub(super) fn answer(&mut self, i: usize, now: u64) {
+    /// Answer the complete lines among the `len` bytes received for
+    /// connection `i` (in the loop's receive buffer) into the loop's send
+    /// buffer, and carry out what each asks for, until the replies fill
+    /// the buffer or the connection is closing. Returns how many bytes
+    /// were used, how many reply bytes were written and, when the last
+    /// reply is a list, where its BEGIN line ends (0: no list; a list
+    /// ends the batch, see `LIST_GAP_MS` in [`super::clients`]). A tail
+    /// longer than any request with no LF is refused, and the rest of
+    /// that line skipped.
+    pub(super) fn answer(&mut self, i: usize, len: usize, now: u64) -> (usize, usize, usize) {
         let Daemon {
-            slots,
+            clients,
+            rx,
+            tx,
             upses,
             logins,
             tracking,
@@ -26,17 +41,30 @@ impl Daemon {
             admission,
             ..
         } = self;
-        let slot = &mut slots[i];
-        let Some(c) = slot.conn.as_mut() else {
-            return;
+        let Some(c) = clients.get_mut(i) else {
+            return (len, 0, 0);
         };
-        let (rx, tx) = (&mut slot.rx[..], &mut slot.tx[..]);
-        let (mut grow, small) = (false, tx.len() < TX);
-        c.rx.skip_discarded(rx);
+        let rx = &rx[..len];
+        let mut tx_len = 0;
         let mut start = 0;
-        while !c.closing {
-            let Some((line, next)) = c.rx.line_at(rx, start) else {
+        let mut split = 0;
+        while !c.closing && split == 0 {
+            let Some((line, next)) = framing::next_line(rx, start) else {
                 break;
+            };
+            let mut out = Reply::new(&mut tx[tx_len..]);
+            let Line::Request(line) = line else {
+                // Longer than any request: refused, as one that arrives
+                // without its LF.
+                if c.session
+                    .lex_error(LexError::LineTooLong, now, &mut out)
+                    .is_err()
+                {
+                    return (start, tx_len, 0);
+                }
+                tx_len += out.len();
+                start = next;
+                continue;
             };
             if crate::sys::log::level() >= 2 {
                 let text = String::from_utf8_lossy(line);
@@ -47,7 +75,6 @@ impl Daemon {
                 };
                 debug(2, format_args!("{}: {shown}", c.peer));
             }
-            let mut out = Reply::new(&mut tx[c.tx_len..]);
             let view = View {
                 upses,
                 logins,
@@ -112,7 +139,13 @@ impl Daemon {
                                 var,
                                 value,
                                 tracking: id,
-                            } => upses[ups].setvar(var.as_str(), value, id),
+                            } => {
+                                let u = &mut upses[ups];
+                                match u.dev.mirror.store.at(var).map(|v| v.name) {
+                                    Some(name) => u.setvar(name.as_str(), value, id),
+                                    None => Err(ErrCode::SetFailed),
+                                }
+                            }
                             Action::InstCmd {
                                 ups,
                                 cmd,
@@ -127,51 +160,49 @@ impl Daemon {
                         }
                     }
                     let reply = out.as_bytes();
-                    if c.tx_split == 0 && reply.starts_with(b"BEGIN LIST ") {
-                        c.tx_split = c.tx_len + memchr::memchr(b'\n', reply).map_or(0, |n| n + 1);
+                    if reply.starts_with(b"BEGIN LIST ") {
+                        split = tx_len + memchr::memchr(b'\n', reply).map_or(0, |n| n + 1);
                     }
-                    c.tx_len += out.len();
+                    tx_len += out.len();
                     start = next;
                 }
-                // Room comes back once the pending bytes are sent.
-                Err(Overflow::Full) if c.tx_len > c.tx_sent => break,
-                // The small buffer: grow it to the largest reply and
-                // answer the line again (a reply that does not fit
-                // changes nothing in the session).
-                Err(Overflow::Full) if small => {
-                    grow = true;
-                    break;
-                }
+                // Room comes back once these replies are sent.
+                Err(Overflow::Full) if tx_len > 0 => return (start, tx_len, 0),
                 Err(_) => {
                     // Larger than the whole buffer (a reply upsd would
                     // have cut): refuse rather than send half a list.
                     out.clear();
                     let _ = out.err(ErrCode::TooLong);
-                    c.tx_len += out.len();
+                    tx_len += out.len();
                     start = next;
                 }
             }
         }
-        if start > 0 {
-            // Complete lines: no longer the idlest (admission's order).
+        if start > 0 && c.told_active.map_or(true, |t| now >= t + ACTIVE_EVERY_MS) {
+            // Complete lines: no longer the idlest (admission's order), to
+            // the second; at once the first time (a connection that never
+            // spoke goes first).
             admission.active(i, now);
+            c.told_active = Some(now);
         }
-        c.rx.consume(rx, start);
-        if grow {
-            slot.tx = vec![0; TX].into_boxed_slice();
-            return self.answer(i, now);
+        if c.closing {
+            return (len, tx_len, split);
         }
-        // (A full buffer of lines waiting for reply room is not one.)
-        if c.rx.overlong(rx) && !c.closing {
-            // A full buffer without a LF: refuse the line, skip its rest.
-            let mut out = Reply::new(&mut tx[c.tx_len..]);
+        if split > 0 {
+            return (start, tx_len, split);
+        }
+        if framing::overlong_tail(rx, start) {
+            // A line longer than any request: refuse it, skip its rest.
+            let mut out = Reply::new(&mut tx[tx_len..]);
             if c.session
                 .lex_error(LexError::LineTooLong, now, &mut out)
                 .is_ok()
             {
-                c.tx_len += out.len();
-                c.rx.refuse_overlong();
+                tx_len += out.len();
+                c.discard = true;
+                return (len, tx_len, 0);
             }
         }
+        (start, tx_len, 0)
     }
 }

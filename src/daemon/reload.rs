@@ -56,7 +56,7 @@ impl Daemon {
         let plan = setup::plan(
             &Running {
                 bound: &bound,
-                slots: self.slots.len(),
+                slots: self.clients.max(),
                 max_slots: MAX_SLOTS,
                 configured: &self.configured,
                 served: &served,

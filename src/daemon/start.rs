@@ -3,12 +3,12 @@
 //! drop of privileges, and the UPSes (simulated ones started at once, and
 //! their first data awaited).
 
-use super::clients::Slot;
+use super::clients::Clients;
 use super::discovery::Hotplug;
 use super::setup::{Setup, Source, UpsSpec};
 use super::upses::{Backend, Served, WAITING_MS};
 use super::upsmon::Watch;
-use super::{Daemon, FIRST_DATA_MS, HELPER, MAX_SLOTS, SIGNALS, WAKE};
+use super::{Daemon, FIRST_DATA_MS, HELPER, MAX_SLOTS, RX, SIGNALS, TX, WAKE};
 use crate::config::setup::{Discovery, MAX_LISTENERS};
 use crate::config::upsmon_conf;
 use crate::device::shared::{Notify, Report};
@@ -213,22 +213,17 @@ impl Daemon {
             dev.waiting_at = now + WAITING_MS;
             upses.push(Served::new(spec.name, spec.desc, dev));
         }
-        let slots = (0..maxconn)
-            .map(|_| Slot {
-                conn: None,
-                rx: Box::default(),
-                tx: Box::default(),
-            })
-            .collect();
         let mut d = Daemon {
             poll,
             clock,
             listeners,
-            slots,
-            free: (0..maxconn).rev().collect(),
+            clients: Clients::new(maxconn),
+            rx: vec![0; RX].into_boxed_slice(),
+            tx: vec![0; TX].into_boxed_slice(),
             admission: Admission::new(maxconn, setup.limits),
             upses,
-            logins: Vec::with_capacity(maxconn),
+            ages_at: 0,
+            logins: Vec::new(),
             tracking: Table::new(setup.trackingdelay_ms),
             users: setup.users,
             maxage_ms: setup.maxage_ms,
@@ -236,8 +231,8 @@ impl Daemon {
             scratch: vec![0; MAX_LINE].into_boxed_slice(),
             seeds: RandomState::new(),
             next_seq: 0,
-            busy: VecDeque::with_capacity(maxconn + MAX_LISTENERS),
-            held: Vec::with_capacity(maxconn),
+            busy: VecDeque::new(),
+            held: Vec::new(),
             boot: super::discovery::Boot {
                 probes: 0,
                 until: now + super::discovery::BOOT_MS,

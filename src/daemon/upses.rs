@@ -256,6 +256,14 @@ impl Upses for View<'_> {
             .get(index)
             .map(|u| u.view(self.now, self.maxage_ms))
     }
+    /// Names first: only the UPS asked for is looked at further.
+    fn find(&self, name: &[u8]) -> Option<(usize, UpsView<'_>)> {
+        let i = self
+            .upses
+            .iter()
+            .position(|u| crate::store::eq_ci(u.name.as_bytes(), name))?;
+        Some((i, self.upses[i].view(self.now, self.maxage_ms)))
+    }
     fn clients(&self, index: usize, each: &mut dyn FnMut(IpAddr)) {
         for l in self.logins.iter().rev().filter(|l| l.ups == index) {
             each(l.addr);

@@ -138,10 +138,12 @@ impl Sim {
     /// `subdriver` option picks the tables too) and compile its script.
     /// Errors are one line naming the UPS, or the script's file and line.
     pub fn load(rec: Recording, opts: &Options, label: &str) -> Result<Sim, String> {
-        let ups = Ups::new(&rec.descriptor, rec.ident.clone(), opts.clone())
-            .map_err(|e| format!("{label}: {e}"))?;
-        let tables = ups.sub.usages;
-        let desc = ups.desc;
+        // The worker decodes the device in full; here the fields and the
+        // tables are enough (the same checks, without the bindings).
+        let (desc, choice) =
+            Ups::prepare(&rec.descriptor, &rec.ident, opts).map_err(|e| format!("{label}: {e}"))?;
+        let sub = choice.sub;
+        let tables = sub.usages;
         let mut steps = Vec::with_capacity(rec.script.len());
         for ev in &rec.script {
             let at = if ev.file.as_os_str().is_empty() {
@@ -155,7 +157,7 @@ impl Sim {
                     if matches!(ev.act, Act::Set { .. }) {
                         return Err(format!(
                             "{at}: '{p}' is not a path this UPS's usage tables ({}) can name",
-                            ups.sub.key
+                            sub.key
                         ));
                     }
                     continue;

@@ -4,7 +4,7 @@
 //! waits on a device.
 //!
 //! Read first: `docs/design/hid-decoding.md` §0 and §6 (polling model,
-//! error actions, reconnect) and `docs/design/nut-protocol.md` §5.4
+//! error actions, reconnect) and `docs/design/nut-protocol.md` §8.2
 //! (staleness).
 //!
 //! Why a thread: every report a UPS is asked for is a blocking ioctl

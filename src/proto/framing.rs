@@ -1,92 +1,62 @@
-//! Request lines cut from a connection's receive buffer: split at LF, a
-//! partial line kept for the next read, and a line longer than the buffer
-//! refused once and its rest skipped up to its LF, however many reads
-//! that takes (NUT's upsd refuses such a line with `ERR ...` too).
+//! Request lines cut from received bytes: split at LF, a partial line
+//! kept for the next read, a line longer than any request refused once
+//! (NUT's upsd refuses such a line with an `ERR` too) and its rest
+//! skipped up to its LF, however many reads that takes.
 //!
-//! [`Framer`] holds only the state (how many bytes are held, whether the
-//! rest of a too-long line is being skipped); the bytes live in a buffer
-//! the caller owns, so that a connection slot's buffer can outlive its
-//! connections. Pure: no I/O, no allocation. LFs are found with
-//! `memchr` (see `docs/crates.md`).
+//! Pure: the bytes are the caller's (the loop's receive buffer), and the
+//! one piece of state between reads, "skipping a refused line's rest",
+//! is a flag the caller keeps per connection. No I/O, no allocation; LFs
+//! are found with `memchr` (see `docs/crates.md`).
 
-/// One connection's framing state over its receive buffer `buf`, passed
-/// to every call (always the same buffer for one `Framer`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Framer {
-    /// Bytes received and not yet answered: `buf[..len]`.
-    len: usize,
-    /// Skipping the rest of a line that was too long.
-    discard: bool,
+use super::lexer::MAX_LINE;
+
+/// A complete line received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// A request line, without its LF.
+    Request(&'a [u8]),
+    /// Longer than [`MAX_LINE`]: refused unread.
+    TooLong,
 }
 
-impl Framer {
-    /// Bytes held.
-    pub fn len(&self) -> usize {
-        self.len
-    }
+/// The complete line at `buf[start..]`, if its LF has come, and where the
+/// next one starts.
+pub fn next_line(buf: &[u8], start: usize) -> Option<(Line<'_>, usize)> {
+    let lf = memchr::memchr(b'\n', &buf[start..])?;
+    let line = if lf > MAX_LINE {
+        Line::TooLong
+    } else {
+        Line::Request(&buf[start..start + lf])
+    };
+    Some((line, start + lf + 1))
+}
 
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
+/// A complete line is held in `buf`.
+pub fn has_line(buf: &[u8]) -> bool {
+    memchr::memchr(b'\n', buf).is_some()
+}
 
-    /// Where the next read goes.
-    pub fn room<'a>(&self, buf: &'a mut [u8]) -> &'a mut [u8] {
-        &mut buf[self.len..]
-    }
+/// The bytes from `start` on are already longer than any request and
+/// hold no LF: refuse that line now and skip its rest
+/// ([`skip_refused`]).
+pub fn overlong_tail(buf: &[u8], start: usize) -> bool {
+    buf.len() - start > MAX_LINE && !has_line(&buf[start..])
+}
 
-    /// `n` bytes were read into [`Framer::room`].
-    pub fn filled(&mut self, n: usize) {
-        self.len += n;
+/// While skipping the rest of a refused line (`*skipping`): drop
+/// `buf[..len]` through its LF, or all of it when the LF has not come
+/// yet. Returns how many bytes are left at the start of `buf`.
+pub fn skip_refused(buf: &mut [u8], len: usize, skipping: &mut bool) -> usize {
+    if !*skipping {
+        return len;
     }
-
-    /// The buffer holds as much as it can.
-    pub fn is_full(&self, buf: &[u8]) -> bool {
-        self.len == buf.len()
-    }
-
-    /// A complete line is held.
-    pub fn has_line(&self, buf: &[u8]) -> bool {
-        memchr::memchr(b'\n', &buf[..self.len]).is_some()
-    }
-
-    /// While skipping a too-long line's rest: drop bytes through its LF,
-    /// or all of them when it has not come yet. Call before taking lines.
-    pub fn skip_discarded(&mut self, buf: &mut [u8]) {
-        if !self.discard {
-            return;
+    match memchr::memchr(b'\n', &buf[..len]) {
+        Some(lf) => {
+            buf.copy_within(lf + 1..len, 0);
+            *skipping = false;
+            len - lf - 1
         }
-        match memchr::memchr(b'\n', &buf[..self.len]) {
-            Some(lf) => {
-                buf.copy_within(lf + 1..self.len, 0);
-                self.len -= lf + 1;
-                self.discard = false;
-            }
-            None => self.len = 0,
-        }
-    }
-
-    /// The complete line starting at `start` (an offset returned by an
-    /// earlier call, or 0), without its LF, and where the next one starts.
-    pub fn line_at<'a>(&self, buf: &'a [u8], start: usize) -> Option<(&'a [u8], usize)> {
-        let lf = memchr::memchr(b'\n', &buf[start..self.len])?;
-        Some((&buf[start..start + lf], start + lf + 1))
-    }
-
-    /// The lines before `start` were answered: keep only what follows.
-    pub fn consume(&mut self, buf: &mut [u8], start: usize) {
-        buf.copy_within(start..self.len, 0);
-        self.len -= start;
-    }
-
-    /// A full buffer without a LF: one line longer than the buffer.
-    pub fn overlong(&self, buf: &[u8]) -> bool {
-        self.is_full(buf) && memchr::memchr(b'\n', buf).is_none()
-    }
-
-    /// The too-long line was refused: drop what is held and skip its rest.
-    pub fn refuse_overlong(&mut self) {
-        self.len = 0;
-        self.discard = true;
+        None => 0,
     }
 }
 
@@ -94,57 +64,53 @@ impl Framer {
 mod tests {
     use super::*;
 
-    fn feed(f: &mut Framer, buf: &mut [u8], bytes: &[u8]) {
-        let room = f.room(buf);
-        room[..bytes.len()].copy_from_slice(bytes);
-        f.filled(bytes.len());
-    }
-
-    /// Every complete line held, consumed.
-    fn lines(f: &mut Framer, buf: &mut [u8]) -> Vec<String> {
-        f.skip_discarded(buf);
+    /// Every complete line in `buf`, and where the rest starts.
+    fn lines(buf: &[u8]) -> (Vec<Option<String>>, usize) {
         let (mut out, mut start) = (Vec::new(), 0);
-        while let Some((line, next)) = f.line_at(buf, start) {
-            out.push(String::from_utf8_lossy(line).into_owned());
+        while let Some((line, next)) = next_line(buf, start) {
+            out.push(match line {
+                Line::Request(l) => Some(String::from_utf8_lossy(l).into_owned()),
+                Line::TooLong => None,
+            });
             start = next;
         }
-        f.consume(buf, start);
-        out
+        (out, start)
     }
 
     #[test]
     fn lines_split_at_lf_and_a_partial_one_waits() {
-        let mut buf = [0u8; 32];
-        let mut f = Framer::default();
-        feed(&mut f, &mut buf, b"VER\nLIST UPS\nGET V");
-        assert!(f.has_line(&buf));
-        assert_eq!(lines(&mut f, &mut buf), ["VER", "LIST UPS"]);
-        assert_eq!((f.len(), f.has_line(&buf)), (5, false));
-        feed(&mut f, &mut buf, b"AR ups x\r\n");
-        assert_eq!(lines(&mut f, &mut buf), ["GET VAR ups x\r"]);
-        assert!(f.is_empty());
+        let (got, rest) = lines(b"VER\nLIST UPS\r\nGET V");
+        assert_eq!(got, [Some("VER".into()), Some("LIST UPS\r".into())]);
+        assert_eq!(rest, 14);
+        assert!(has_line(b"x\n") && !has_line(b"GET V"));
+        let (got, rest) = lines(b"");
+        assert!(got.is_empty() && rest == 0);
     }
 
     #[test]
     fn an_overlong_line_is_refused_once_and_its_rest_skipped() {
-        let mut buf = [0u8; 8];
-        let mut f = Framer::default();
-        feed(&mut f, &mut buf, b"VER\nAAAA");
-        assert_eq!(lines(&mut f, &mut buf), ["VER"]);
-        assert!(!f.overlong(&buf));
-        feed(&mut f, &mut buf, b"BBBB");
-        // Full, no LF: refused, and what follows up to the LF is dropped,
+        // Complete but too long: refused, the next line answered.
+        let mut long = vec![b'A'; MAX_LINE + 1];
+        long.extend_from_slice(b"\nVER\n");
+        let (got, _) = lines(&long);
+        assert_eq!(got, [None, Some("VER".into())]);
+        // Exactly MAX_LINE is a request.
+        let mut max = vec![b'B'; MAX_LINE];
+        max.push(b'\n');
+        assert!(matches!(next_line(&max, 0), Some((Line::Request(l), _)) if l.len() == MAX_LINE));
+        // No LF yet and already too long: refused now, the rest skipped
         // over as many reads as it takes.
-        assert!(f.is_full(&buf) && f.overlong(&buf));
-        f.refuse_overlong();
-        feed(&mut f, &mut buf, b"CCCCCCCC");
-        assert!(lines(&mut f, &mut buf).is_empty());
-        assert!(f.is_empty());
-        feed(&mut f, &mut buf, b"CC\nHELP\n");
-        assert_eq!(lines(&mut f, &mut buf), ["HELP"]);
-        // A full buffer of complete lines is not an overlong line.
-        feed(&mut f, &mut buf, b"A\nB\nC\nD\n");
-        assert!(f.is_full(&buf) && !f.overlong(&buf));
-        assert_eq!(lines(&mut f, &mut buf), ["A", "B", "C", "D"]);
+        let tail = vec![b'C'; MAX_LINE + 1];
+        assert!(overlong_tail(&tail, 0) && !overlong_tail(&tail[1..], 0));
+        assert!(!overlong_tail(&max, 0));
+        let mut skipping = true;
+        let mut buf = *b"CCCCCCCC";
+        assert_eq!(skip_refused(&mut buf, 8, &mut skipping), 0);
+        assert!(skipping);
+        let mut buf = *b"CC\nHELP\n";
+        let left = skip_refused(&mut buf, 8, &mut skipping);
+        assert_eq!((&buf[..left], skipping), (&b"HELP\n"[..], false));
+        // Not skipping: nothing is touched.
+        assert_eq!(skip_refused(&mut buf, 5, &mut skipping), 5);
     }
 }

@@ -2,10 +2,10 @@
 //! the one model of that file: `config::upsd_users` parses the text into
 //! these [`User`]s, the session asks them.
 //!
-//! Read first: `docs/design/nut-protocol.md` §4. The session asks the
-//! [`Users`] at command time, so a
-//! reload takes effect on open connections at once, as in upsd. Reading
-//! (GET, LIST) never needs a user.
+//! Read first: `docs/design/nut-protocol.md` §7. The session asks the
+//! [`Users`] at command time, so a reload takes effect on open
+//! connections at once, as in upsd. Reading (GET, LIST) never needs a
+//! user.
 
 /// `upsmon primary|secondary` (and the old `master|slave`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

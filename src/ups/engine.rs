@@ -140,20 +140,33 @@ pub struct Ups {
 }
 
 impl Ups {
-    /// Parse and check a descriptor, choose the subdriver, apply its
-    /// descriptor fix-ups and bind every mapping entry.
-    pub fn new(descriptor: &[u8], ident: Identity, opts: Options) -> Result<Ups, BindError> {
+    /// What [`Ups::new`] does before binding the mapping entries: parse
+    /// and check the descriptor, choose the subdriver, apply its
+    /// descriptor fix-ups. Enough for a simulated device, which needs the
+    /// fields and the usage tables but no bindings (the worker binds).
+    pub fn prepare(
+        descriptor: &[u8],
+        ident: &Identity,
+        opts: &Options,
+    ) -> Result<(Descriptor, select::Choice), BindError> {
         let mut desc = Descriptor::parse(descriptor).map_err(BindError::Descriptor)?;
         if !desc.is_power_device() {
             return Err(BindError::NotPowerDevice {
                 first_application: desc.applications().first().copied(),
             });
         }
-        let choice = select::choose(&ident, &opts)?;
-        let sub = choice.sub;
+        let choice = select::choose(ident, opts)?;
         if !opts.no_fixups {
-            quirks::fix_descriptor(sub.key, ident.vid, ident.pid, &mut desc);
+            quirks::fix_descriptor(choice.sub.key, ident.vid, ident.pid, &mut desc);
         }
+        Ok((desc, choice))
+    }
+
+    /// Parse and check a descriptor, choose the subdriver, apply its
+    /// descriptor fix-ups and bind every mapping entry.
+    pub fn new(descriptor: &[u8], ident: Identity, opts: Options) -> Result<Ups, BindError> {
+        let (desc, choice) = Ups::prepare(descriptor, &ident, &opts)?;
+        let sub = choice.sub;
         let kind = if opts.interruptonly {
             Kind::Input
         } else {
