@@ -29,6 +29,7 @@ pub mod gen;
 pub mod hid;
 pub mod monitor;
 pub mod proto;
+pub mod qx;
 pub mod recording;
 pub mod store;
 pub mod sys;
