@@ -122,6 +122,11 @@ impl Hidraw {
         text_ioctl(|b| unsafe { ioctl::uniq(self.fd(), b) })
     }
 
+    /// The node as a file, for `write()` of output reports.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
     /// Read one input report if one is waiting (`Ok(None)` when none is).
     pub fn read_input(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
         match self.file.read(buf) {

@@ -8,6 +8,7 @@ pub mod hotplug;
 pub mod log;
 pub mod net;
 pub mod privsep;
+pub mod qxwire;
 pub mod regex;
 pub mod sdnotify;
 pub mod signals;
