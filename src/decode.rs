@@ -23,6 +23,33 @@ pub fn decode(rec: &Recording, opts: Options) -> Result<(Ups, Replay), BindError
     Ok((ups, io))
 }
 
+/// A recorded Megatec/Q1 unit (`answer` lines) through the same engine
+/// as a live one: probe, first read and poll, then a full poll.
+pub fn decode_qx(rec: &Recording, opts: &crate::qx::QxOptions) -> Result<crate::qx::Qx, String> {
+    use crate::qx::{replay::Answers, Qx};
+    if rec.answers.is_empty() {
+        return Err("no Megatec/Q1 answers in the recording".into());
+    }
+    let mut io = Answers::new(&rec.answers);
+    let mut qx = Qx::probe(&mut io, opts).map_err(|e| e.to_string())?;
+    qx.set_identity(Some((rec.ident.vid, rec.ident.pid)));
+    qx.init(&mut io, 0).map_err(|e| e.to_string())?;
+    let t = qx.next_full() + 1;
+    qx.update(&mut io, t).map_err(|e| e.to_string())?;
+    Ok(qx)
+}
+
+/// Variables of a Megatec/Q1 unit sorted by name, as `upsc` lists them.
+pub fn sorted_qx_vars(qx: &crate::qx::Qx) -> Vec<(String, String)> {
+    let mut v: Vec<_> = qx
+        .store
+        .iter()
+        .map(|v| (v.name.to_string(), v.value.to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
 /// Read a live UPS once through its hidraw node: identity and descriptor
 /// from the kernel, then the same start-up sequence as [`decode`].
 pub fn decode_hidraw(path: &std::path::Path, opts: Options) -> Result<Ups, String> {

@@ -485,6 +485,8 @@ impl Qx {
                 continue;
             }
             let mut qx = Qx::new(p, opts.clone());
+            // NUT's driver core publishes this before any driver code.
+            let _ = qx.store.set("device.type", "ups");
             match qx.claim(io) {
                 Ok(()) => {
                     qx.initups();
@@ -495,6 +497,20 @@ impl Qx {
             }
         }
         Err(ProbeError::NoProtocol(last))
+    }
+
+    /// What nutdrv_qx publishes about itself and the USB device: its
+    /// name, the protocol's version, the USB ids.
+    pub fn set_identity(&mut self, usb: Option<(u16, u16)>) {
+        let _ = self.store.set("driver.name", "nutdrv_qx");
+        let _ = self.store.set("driver.version.data", self.proto.version);
+        if let Some((vid, pid)) = usb {
+            let mut t = Text::new();
+            let _ = t.set_fmt(format_args!("{vid:04x}"));
+            let _ = self.store.set("ups.vendorid", t.as_str());
+            let _ = t.set_fmt(format_args!("{pid:04x}"));
+            let _ = self.store.set("ups.productid", t.as_str());
+        }
     }
 
     fn find(&self, var: &str, with: u16) -> Option<usize> {
@@ -1422,6 +1438,7 @@ mod tests {
             ("battery.voltage.nominal", "24.0"),
             ("device.mfr", "NOT_A_LIVE_UPS"),
             ("device.model", "TESTING"),
+            ("device.type", "ups"),
             ("input.current.nominal", "0.0"),
             ("input.frequency", "49.0"),
             ("input.frequency.nominal", "50"),

@@ -16,6 +16,7 @@
 
 pub mod bridge;
 pub mod engine;
+pub mod replay;
 pub mod table;
 pub mod tables;
 pub mod usbid;

@@ -44,6 +44,41 @@ impl Bridge {
     }
 }
 
+/// Which engine serves a HID device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serve {
+    /// A HID Power Device: usbhid-ups's tables.
+    PowerDevice,
+    /// A Megatec/Q1 unit behind this bridge: nutdrv_qx's protocols.
+    Megatec(Bridge),
+    Neither,
+}
+
+/// Decide as NUT's drivers divide the devices: usbhid-ups serves HID
+/// Power Devices (its vendor tables name no bridge of nutdrv_qx's), and
+/// nutdrv_qx serves the devices of its USB table, whose HID interface is
+/// a vendor-defined pipe. A device both could take (a Power Device
+/// under a bridge's ids) is a Power Device unless the configuration
+/// names the Megatec driver (`forced`: `driver = nutdrv_qx` with its
+/// `subdriver`, or the table's bridge when none is given).
+pub fn choose(
+    power_device: bool,
+    forced: Option<Option<Bridge>>,
+    vid: u16,
+    pid: u16,
+    vendor: Option<&str>,
+    product: Option<&str>,
+) -> Serve {
+    let table = bridge(vid, pid, vendor, product);
+    match forced {
+        Some(Some(b)) if b.over_hidraw() => Serve::Megatec(b),
+        Some(Some(_)) => Serve::Neither,
+        Some(None) => table.map_or(Serve::Neither, Serve::Megatec),
+        None if power_device => Serve::PowerDevice,
+        None => table.map_or(Serve::Neither, Serve::Megatec),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +125,35 @@ mod tests {
         assert_eq!(bridge(0x06da, 2, None, Some("x")), Some(Bridge::Cypress));
         assert_eq!(bridge(0x051d, 0x0002, None, None), None);
         assert!(known_vendor(0x06da) && !known_vendor(0x051d));
+        // A Power Device stays one; the vendor pipe of a bridge is Megatec.
+        assert_eq!(
+            choose(true, None, 0x0665, 0x5161, None, None),
+            Serve::PowerDevice
+        );
+        assert_eq!(
+            choose(false, None, 0x0665, 0x5161, None, None),
+            Serve::Megatec(Bridge::Cypress)
+        );
+        assert_eq!(choose(false, None, 0x051d, 2, None, None), Serve::Neither);
+        assert_eq!(
+            choose(
+                true,
+                Some(Some(Bridge::Krauler)),
+                0x0665,
+                0x5161,
+                None,
+                None
+            ),
+            Serve::Megatec(Bridge::Krauler)
+        );
+        assert_eq!(
+            choose(true, Some(None), 0x06da, 3, None, None),
+            Serve::Megatec(Bridge::Ippon)
+        );
+        assert_eq!(
+            choose(false, Some(Some(Bridge::Phoenixtec)), 0x06da, 2, None, None),
+            Serve::Neither
+        );
         // CH340 serial bridges are serial ports, not in 2.8.0's table.
         assert_eq!(lookup(0x1a86, 0x7523, None, None).map(|r| r.bridge), None);
     }
