@@ -59,8 +59,11 @@ pub fn queries() -> Vec<&'static str> {
     v
 }
 
+/// Recorded (command, answer) pairs.
+pub type AnswerList = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Ask a unit every query and return the `answer` lines of a recording.
-pub fn record(io: &mut dyn Link) -> Result<Vec<(Vec<u8>, Vec<u8>)>, LinkError> {
+pub fn record(io: &mut dyn Link) -> Result<AnswerList, LinkError> {
     let mut out = Vec::new();
     let mut buf = [0u8; 256];
     for q in queries() {
