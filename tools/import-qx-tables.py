@@ -191,10 +191,10 @@ def main():
     o.append("];")
     o.append("")
 
-    o.append("/// NUT's `testing` tables: (protocol, command, answer) sampled from real")
-    o.append("/// units; an empty answer is a command the unit does not answer.")
-    o.append("#[cfg(test)]")
-    o.append(f"pub static TESTING: [(&str, &str, &str); {len(testing)}] = [")
+    o.append("/// NUT's `testing` tables: (protocol, command, answer), sample answers")
+    o.append("/// of each protocol; an empty answer is a command the unit does not")
+    o.append("/// answer. Test fixtures and the VM's simulated units.")
+    o.append(f"pub static SAMPLES: [(&str, &str, &str); {len(testing)}] = [")
     for r in testing:
         o.append(f"({rs(r['protocol'])}, {rs(unescape(r['command']))}, {rs(unescape(r['answer']))}),")
     o.append("];")

@@ -655,11 +655,11 @@ pub fn string_command(bridge: Bridge, index: u8) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
     use crate::qx::engine::{Qx, QxOptions};
-    use crate::qx::tables::TESTING;
+    use crate::qx::tables::SAMPLES;
 
     fn unit(proto: &'static str) -> impl FnMut(&[u8]) -> Option<Vec<u8>> {
         move |cmd: &[u8]| {
-            TESTING
+            SAMPLES
                 .iter()
                 .find(|(p, c, _)| *p == proto && c.as_bytes() == cmd)
                 .map(|(_, _, a)| a.as_bytes().to_vec())

@@ -1317,7 +1317,7 @@ impl Qx {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::qx::tables::TESTING;
+    use crate::qx::tables::SAMPLES;
 
     /// A unit answering from NUT's `testing` table of one protocol; other
     /// commands get no answer (as a Megatec unit) or an echo (as some
@@ -1353,7 +1353,7 @@ mod tests {
             let a: Vec<u8> = if let Some((_, a)) = self.over.iter().find(|(k, _)| *k == c) {
                 a.clone()
             } else if let Some((_, _, a)) =
-                TESTING.iter().find(|(p, k, _)| *p == self.proto && *k == c)
+                SAMPLES.iter().find(|(p, k, _)| *p == self.proto && *k == c)
             {
                 a.as_bytes().to_vec()
             } else if self.echo {

@@ -3656,10 +3656,10 @@ pub static USB_IDS: [UsbId; 20] = [
     },
 ];
 
-/// NUT's `testing` tables: (protocol, command, answer) sampled from real
-/// units; an empty answer is a command the unit does not answer.
-#[cfg(test)]
-pub static TESTING: [(&str, &str, &str); 91] = [
+/// NUT's `testing` tables: (protocol, command, answer), sample answers
+/// of each protocol; an empty answer is a command the unit does not
+/// answer. Test fixtures and the VM's simulated units.
+pub static SAMPLES: [(&str, &str, &str); 91] = [
     (
         "megatec",
         "Q1\r",
