@@ -2,7 +2,7 @@
 //! (a vendor-defined HID pipe that usbhid-ups refuses) served through
 //! nutdrv_qx's ippon bridge framing and megatec protocol.
 
-use hidupsd::decode;
+use hidupsd::cli::decode;
 use hidupsd::hid::Descriptor;
 use hidupsd::qx::bridge::{BridgeLink, SimWire};
 use hidupsd::qx::usbid::{choose, Serve};

@@ -52,7 +52,8 @@ pub struct BridgeLink<W: Wire> {
     pub wire: W,
     /// `langid_fix`: ask string descriptors in this language.
     pub langid_fix: Option<u16>,
-    hunnox_step: u8,
+    /// Where hunnox's lock-step requests are (kept across commands).
+    pub hunnox_step: u8,
 }
 
 impl<W: Wire> BridgeLink<W> {

@@ -9,7 +9,6 @@ pub mod hotplug;
 pub mod log;
 pub mod net;
 pub mod privsep;
-pub mod qxwire;
 pub mod regex;
 pub mod sdnotify;
 pub mod signals;

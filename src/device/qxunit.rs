@@ -1,0 +1,148 @@
+//! A Megatec/Q1 unit on a device: which engine serves a node ([`serve`]),
+//! nutdrv_qx's options from ups.conf ([`qx_options`]), and [`QxUnit`],
+//! the [`Qx`] engine with its bridge's state, run over a [`DeviceIo`].
+//! Blocking (the bridge waits for answers): the worker's thread,
+//! `decode`, `record` and killpower.
+
+use super::io::DeviceIo;
+use super::qxio::DevWire;
+use super::usb::UsbInfo;
+use crate::hid::Descriptor;
+use crate::qx::bridge::BridgeLink;
+use crate::qx::engine::{CmdError, ProbeError};
+use crate::qx::usbid::{self, Serve};
+use crate::qx::{Bridge, Qx, QxError, QxOptions};
+use crate::ups::options::Options;
+
+/// Is the driver configured for this UPS nutdrv_qx (or NUT's older
+/// blazer_usb)?
+fn qx_driver(opts: &Options) -> bool {
+    opts.raw.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("driver")
+            && (v.eq_ignore_ascii_case("nutdrv_qx") || v.eq_ignore_ascii_case("blazer_usb"))
+    })
+}
+
+fn raw<'a>(opts: &'a Options, key: &str) -> Option<&'a str> {
+    opts.raw
+        .iter()
+        .rev()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Which engine serves a device (see [`usbid::choose`]).
+pub fn serve(descriptor: &[u8], info: &UsbInfo, opts: &Options) -> Serve {
+    let power = Descriptor::parse(descriptor).is_ok_and(|d| d.is_power_device());
+    let forced = qx_driver(opts).then(|| raw(opts, "subdriver").and_then(Bridge::from_name));
+    usbid::choose(
+        power,
+        forced,
+        info.vid,
+        info.pid,
+        info.manufacturer.as_deref(),
+        info.product.as_deref(),
+    )
+}
+
+/// nutdrv_qx's options from the section (`protocol`, `novendor`,
+/// `norating`, `ignoresab`, `stayoff`, `ondelay`, `offdelay`,
+/// `pollfreq`) and `langid_fix`.
+pub fn qx_options(opts: &Options) -> (QxOptions, Option<u16>) {
+    let flag = |k: &str| raw(opts, k).is_some();
+    let q = QxOptions {
+        protocol: raw(opts, "protocol").map(str::to_string),
+        novendor: flag("novendor"),
+        norating: flag("norating"),
+        ignoresab: flag("ignoresab"),
+        stayoff: flag("stayoff"),
+        ondelay: opts.ondelay.clone(),
+        offdelay: opts.offdelay.clone(),
+        pollfreq_ms: match opts.pollfreq_ms {
+            0 => 30_000,
+            ms => ms,
+        },
+    };
+    let langid = raw(opts, "langid_fix").and_then(|v| {
+        let h = v.trim_start_matches("0x").trim_start_matches("0X");
+        u16::from_str_radix(h, 16).ok()
+    });
+    (q, langid)
+}
+
+/// A Megatec/Q1 unit: the engine and its bridge's state.
+pub struct QxUnit {
+    pub qx: Qx,
+    pub bridge: Bridge,
+    langid: Option<u16>,
+    hunnox_step: u8,
+}
+
+impl QxUnit {
+    fn with<D: DeviceIo + ?Sized, T>(
+        &mut self,
+        dev: &mut D,
+        f: impl FnOnce(&mut Qx, &mut BridgeLink<DevWire<'_, D>>) -> T,
+    ) -> T {
+        let mut link = BridgeLink::new(self.bridge, DevWire(dev));
+        link.langid_fix = self.langid;
+        link.hunnox_step = self.hunnox_step;
+        let r = f(&mut self.qx, &mut link);
+        self.hunnox_step = link.hunnox_step;
+        r
+    }
+
+    /// Probe the unit's protocol and read it (nutdrv_qx's start).
+    pub fn start<D: DeviceIo + ?Sized>(
+        dev: &mut D,
+        bridge: Bridge,
+        info: &UsbInfo,
+        opts: &Options,
+        now: u64,
+    ) -> Result<QxUnit, String> {
+        let (qo, langid) = qx_options(opts);
+        let mut link = BridgeLink::new(bridge, DevWire(dev));
+        link.langid_fix = langid;
+        let qx = Qx::probe(&mut link, &qo).map_err(|e| match e {
+            ProbeError::NoProtocol(_) => format!("{e} through the {} bridge", bridge.name()),
+            _ => e.to_string(),
+        })?;
+        let hunnox_step = link.hunnox_step;
+        let mut u = QxUnit {
+            qx,
+            bridge,
+            langid,
+            hunnox_step,
+        };
+        u.qx.set_identity(Some((info.vid, info.pid)));
+        u.with(dev, |qx, l| qx.init(l, now))
+            .map_err(|e| e.to_string())?;
+        Ok(u)
+    }
+
+    pub fn update<D: DeviceIo + ?Sized>(&mut self, dev: &mut D, now: u64) -> Result<(), QxError> {
+        self.with(dev, |qx, l| qx.update(l, now))
+    }
+
+    pub fn instcmd<D: DeviceIo + ?Sized>(
+        &mut self,
+        dev: &mut D,
+        cmd: &str,
+        value: Option<&str>,
+    ) -> Result<(), CmdError> {
+        self.with(dev, |qx, l| qx.instcmd(cmd, value, l))
+    }
+
+    pub fn setvar<D: DeviceIo + ?Sized>(
+        &mut self,
+        dev: &mut D,
+        var: &str,
+        value: &str,
+    ) -> Result<(), CmdError> {
+        self.with(dev, |qx, l| qx.setvar(var, value, l))
+    }
+
+    pub fn shutdown<D: DeviceIo + ?Sized>(&mut self, dev: &mut D) -> Result<(), CmdError> {
+        self.with(dev, |qx, l| qx.shutdown(l))
+    }
+}
