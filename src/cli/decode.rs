@@ -26,8 +26,27 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let path = path.ok_or("decode: missing PATH (see hidupsd --help)")?;
     let rec = Recording::load(Path::new(path)).map_err(|e| e.to_string())?;
-    let (ups, _) = decode(&rec, Options::default()).map_err(|e| format!("{path}: {e}"))?;
     let mut out = std::io::stdout().lock();
+    let power = crate::hid::Descriptor::parse(&rec.descriptor).is_ok_and(|d| d.is_power_device());
+    if !power && !rec.answers.is_empty() {
+        // A Megatec/Q1 unit: nutdrv_qx's engine on its recorded answers.
+        if explore {
+            return Err(format!(
+                "{path}: --explore: a Megatec/Q1 unit has no HID fields"
+            ));
+        }
+        let qx = decode_qx(&rec, &crate::qx::QxOptions::default())
+            .map_err(|e| format!("{path}: {e}"))?;
+        let mut r = Ok(());
+        for (k, v) in sorted_qx_vars(&qx) {
+            r = r.and_then(|_| writeln!(out, "{k}: {v}"));
+        }
+        return match r {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
+            _ => Ok(()),
+        };
+    }
+    let (ups, _) = decode(&rec, Options::default()).map_err(|e| format!("{path}: {e}"))?;
     let r = if explore {
         print_explore(&ups, &mut out)
     } else {

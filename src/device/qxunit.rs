@@ -146,3 +146,36 @@ impl QxUnit {
         self.with(dev, |qx, l| qx.shutdown(l))
     }
 }
+
+impl QxUnit {
+    /// killpower's sequence ([`Qx::shutdown`]), returning the commands
+    /// sent; with `dry` nothing is sent (every command goes unanswered).
+    pub fn shutdown_logged<D: DeviceIo + ?Sized>(
+        &mut self,
+        dev: &mut D,
+        dry: bool,
+    ) -> (Result<(), CmdError>, Vec<Vec<u8>>) {
+        use crate::qx::{Link, LinkError};
+        struct Cap<'a> {
+            inner: Option<&'a mut dyn Link>,
+            sent: Vec<Vec<u8>>,
+        }
+        impl Link for Cap<'_> {
+            fn command(&mut self, cmd: &[u8], answer: &mut [u8]) -> Result<usize, LinkError> {
+                self.sent.push(cmd.to_vec());
+                match self.inner.as_mut() {
+                    Some(l) => l.command(cmd, answer),
+                    None => Ok(0),
+                }
+            }
+        }
+        self.with(dev, |qx, l| {
+            let mut c = Cap {
+                inner: if dry { None } else { Some(l) },
+                sent: Vec::new(),
+            };
+            let r = qx.shutdown(&mut c);
+            (r, c.sent)
+        })
+    }
+}
