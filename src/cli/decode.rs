@@ -129,8 +129,9 @@ pub fn open_ups(
     let node = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let dev = crate::sys::hidraw::Hidraw::open(path).map_err(|e| format!("{name}: {e}"))?;
     let sysfs = crate::device::usb::UsbInfo::for_hidraw(node);
-    crate::device::probe::identify(dev, node, sysfs)?
-        .ok_or_else(|| format!("{name}: not a USB HID Power Device"))
+    crate::device::probe::identify(dev, node, sysfs)?.ok_or_else(|| {
+        format!("{name}: neither a USB HID Power Device nor a Megatec/Q1 unit that answers")
+    })
 }
 
 /// Variables sorted by name, as `upsc` lists them.
