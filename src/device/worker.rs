@@ -49,7 +49,7 @@ use super::shared::{Link, Msg, Notify, Report};
 use super::usb::{identity, UsbInfo};
 use crate::config::setup::Retry;
 use crate::hid::descriptor::MAX_REPORT_LEN;
-use crate::proto::{TrackingId, TrackingStatus};
+use crate::proto::{TrackingId, TrackingStatus, VarRange};
 use crate::qx::usbid::Serve;
 use crate::sys::clock::Clock;
 use crate::text::Text;
@@ -404,6 +404,14 @@ impl<D: DeviceIo> Worker<D> {
             if copy {
                 s.store.clone_from(store);
                 s.cmds.clone_from(cmds);
+                s.ranges.clear();
+                if let Some(q) = self.qx.as_deref() {
+                    s.ranges.extend(q.qx.ranges().map(|(var, lo, hi)| VarRange {
+                        var,
+                        min: i32::try_from(lo).unwrap_or(i32::MAX),
+                        max: i32::try_from(hi).unwrap_or(i32::MAX),
+                    }));
+                }
             }
             (s.live, s.gone) = state;
             s.seq += 1;

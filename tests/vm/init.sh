@@ -20,7 +20,7 @@ echo "INFO [vm] kernel $(uname -r): init after ${up} s"
 # Scenario lists per pass; the kernel command line may narrow them
 # (vm.only=1,2 vm.passes=kernel).
 only=""
-passes="kernel late udev"
+passes="kernel late udev megatec"
 read -r cmdline </proc/cmdline
 for a in $cmdline; do
     case $a in
@@ -107,6 +107,12 @@ for p in $passes; do
         run_pass late 1,3 none -u nut
         udevadm control --exit 2>/dev/null
         rm -f /run/udev/control
+        ;;
+    megatec)
+        # Megatec/Q1 units on a USB gadget: hidupsd against NUT 2.8.0's
+        # nutdrv_qx on the same simulated unit (examples/vm_megatec.rs).
+        vm_megatec /lib/nut/nutdrv_qx 2>/tmp/vm_megatec.err || failed=1
+        sed "s/^/LOG [megatec] /" /tmp/vm_megatec.err
         ;;
     udev)
         # As user nut with udevd running: hidupsd listens to udevd's
