@@ -148,13 +148,22 @@ struct Case {
     bridge: Bridge,
     vid: u16,
     pid: u16,
+    /// The 8 status characters of the unit's status answer (Q1 positions
+    /// 38 to 45), so that each case shows other status words.
+    bits: &'static str,
 }
 
 fn run_case(i: usize, c: &Case, nutdrv: &str) -> Result<(String, bool), String> {
     let answers: Vec<(Vec<u8>, Vec<u8>)> = SAMPLES
         .iter()
         .filter(|(p, _, _)| *p == c.protocol)
-        .map(|(_, q, a)| (q.as_bytes().to_vec(), a.as_bytes().to_vec()))
+        .map(|(_, q, a)| {
+            let mut a = a.as_bytes().to_vec();
+            if a.len() >= 47 && a[0] == b'(' {
+                a[38..46].copy_from_slice(c.bits.as_bytes());
+            }
+            (q.as_bytes().to_vec(), a)
+        })
         .collect();
     let mut rec = Recording {
         descriptor: DESCRIPTOR.to_vec(),
@@ -297,24 +306,27 @@ fn main() {
         std::process::exit(1);
     }
     let (c5161, i0003) = ((0x0665, 0x5161), (0x06da, 0x0003));
+    // Status characters: utility fail, battery low, bypass/boost/buck,
+    // UPS failed, offline type, test running, shutdown active, beeper.
     let cases = [
-        ("megatec", Bridge::Cypress, c5161),
-        ("megatec/old", Bridge::Cypress, c5161),
-        ("mustek", Bridge::Ippon, i0003),
-        ("voltronic-qs", Bridge::Cypress, c5161),
-        ("zinto", Bridge::Ippon, i0003),
-        ("hunnox", Bridge::Cypress, c5161),
-        ("megatec", Bridge::Ippon, i0003),
-        ("q1", Bridge::Ippon, i0003),
-        ("mecer", Bridge::Cypress, c5161),
+        ("megatec", Bridge::Cypress, c5161, "00000000"),
+        ("megatec/old", Bridge::Cypress, c5161, "10000001"),
+        ("mustek", Bridge::Ippon, i0003, "11001000"),
+        ("voltronic-qs", Bridge::Cypress, c5161, "00100000"),
+        ("zinto", Bridge::Ippon, i0003, "00000100"),
+        ("hunnox", Bridge::Cypress, c5161, "00011001"),
+        ("megatec", Bridge::Ippon, i0003, "10010000"),
+        ("q1", Bridge::Ippon, i0003, "00000010"),
+        ("mecer", Bridge::Cypress, c5161, "01000001"),
     ];
     let mut failed = false;
-    for (i, (p, b, (vid, pid))) in cases.iter().enumerate() {
+    for (i, (p, b, (vid, pid), bits)) in cases.iter().enumerate() {
         let c = Case {
             protocol: p,
             bridge: *b,
             vid: *vid,
             pid: *pid,
+            bits,
         };
         let t = Instant::now();
         match run_case(i, &c, &nutdrv) {
