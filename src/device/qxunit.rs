@@ -179,3 +179,61 @@ impl QxUnit {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(raw: &[(&str, &str)]) -> Options {
+        Options {
+            raw: raw
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            offdelay: Some("120".into()),
+            ..Options::default()
+        }
+    }
+
+    #[test]
+    fn nutdrv_qx_options_and_the_engine_choice() {
+        let o = opts(&[
+            ("driver", "nutdrv_qx"),
+            ("protocol", "mustek"),
+            ("novendor", ""),
+            ("langid_fix", "0x4095"),
+            ("subdriver", "krauler"),
+        ]);
+        let (q, lang) = qx_options(&o);
+        assert_eq!(q.protocol.as_deref(), Some("mustek"));
+        assert!(q.novendor && !q.norating && !q.stayoff);
+        assert_eq!(q.offdelay.as_deref(), Some("120"));
+        assert_eq!(q.pollfreq_ms, 30_000);
+        assert_eq!(lang, Some(0x4095));
+        let desc_vendor = [0x06, 0xa0, 0xff, 0x09, 0x04, 0xa1, 0x01, 0xc0];
+        let info = UsbInfo {
+            vid: 0x0665,
+            pid: 0x5161,
+            ..UsbInfo::default()
+        };
+        // driver = nutdrv_qx with a subdriver: that bridge.
+        assert_eq!(
+            serve(&desc_vendor, &info, &o),
+            Serve::Megatec(Bridge::Krauler)
+        );
+        // No section: the table's bridge for a vendor pipe.
+        assert_eq!(
+            serve(&desc_vendor, &info, &Options::default()),
+            Serve::Megatec(Bridge::Cypress)
+        );
+        let other = UsbInfo {
+            vid: 0x051d,
+            pid: 2,
+            ..UsbInfo::default()
+        };
+        assert_eq!(
+            serve(&desc_vendor, &other, &Options::default()),
+            Serve::Neither
+        );
+    }
+}
