@@ -32,8 +32,11 @@ pub fn run() -> Result<(), String> {
             product: info.product.clone(),
             serial: info.serial.clone(),
         };
-        let key = crate::ups::select::choose(&ident, &Options::default())
-            .map_or("generic", |c| c.sub.key);
+        let key = if megatec {
+            "megatec"
+        } else {
+            crate::ups::select::choose(&ident, &Options::default()).map_or("generic", |c| c.sub.key)
+        };
         let name = crate::device::naming::stable_name(key, &info);
         let mut section = conf_section(&name, &node, &info);
         if megatec {

@@ -223,8 +223,15 @@ impl Daemon {
             }
             Discovery::Adopt => {
                 let ident = crate::device::usb::identity(&f.info);
-                let key =
-                    select::choose(&ident, &Options::default()).map_or("generic", |c| c.sub.key);
+                let megatec = matches!(
+                    crate::device::qxunit::serve(&f.descriptor, &f.info, &Options::default()),
+                    crate::qx::usbid::Serve::Megatec(_)
+                );
+                let key = if megatec {
+                    "megatec"
+                } else {
+                    select::choose(&ident, &Options::default()).map_or("generic", |c| c.sub.key)
+                };
                 let taken = |n: &str| self.upses.iter().any(|s| s.name.eq_ignore_ascii_case(n));
                 let mut name = naming::stable_name(key, &f.info);
                 if taken(&name) {
