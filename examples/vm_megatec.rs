@@ -8,10 +8,17 @@
 //! `FAIL ...`, and one for an instant command (`beeper.toggle`, sent
 //! through hidupsd, seen by the unit as `Q\r`).
 //!
+//! The string-descriptor bridges (krauler, hunnox) cannot be a FunctionFS
+//! gadget (the composite layer answers string requests itself): those
+//! units are USB/IP devices served by this program (`vm_usbip`), and the
+//! command seen is the string index asked for.
+//!
 //! Usage (as root, in the VM): `vm_megatec [NUTDRV_QX]`.
 
 #[path = "vm_gadget.rs"]
 mod vm_gadget;
+#[path = "vm_usbip.rs"]
+mod vm_usbip;
 
 use hidupsd::qx::tables::SAMPLES;
 use hidupsd::qx::Bridge;
@@ -173,6 +180,34 @@ fn run_case(i: usize, c: &Case, nutdrv: &str) -> Result<(String, bool), String> 
     rec.ident.vid = c.vid;
     rec.ident.pid = c.pid;
     rec.ident.product = Some("USB UPS".into());
+    if matches!(c.bridge, Bridge::Krauler | Bridge::Hunnox | Bridge::Fabula) {
+        let answers = rec.answers.clone();
+        let bridge = c.bridge;
+        let answer: vm_usbip::Strings = Box::new(move |idx: u8| {
+            let cmd = hidupsd::qx::bridge::string_command(bridge, idx)?;
+            let a = answers
+                .iter()
+                .find(|(q, _)| *q == cmd)
+                .map(|(_, a)| a.clone());
+            // A command: an empty string (no answer).
+            Some(a.unwrap_or_default())
+        });
+        let (vendor, product) = match c.bridge {
+            Bridge::Hunnox => ("HNX", "MEC0003"),
+            Bridge::Fabula => ("MEC", "MEC0003"),
+            _ => ("VM usbip", "USB UPS"),
+        };
+        let d = vm_usbip::UsbipDevice::attach(c.vid, c.pid, vendor, product, &DESCRIPTOR, answer)
+            .map_err(|e| format!("usbip: {e}"))?;
+        let seen = d.seen.clone();
+        let count = || {
+            let s = seen.lock().unwrap_or_else(|e| e.into_inner());
+            s.strings.iter().filter(|&&x| x == 0x07).count()
+        };
+        let r = compare(&count, c, nutdrv);
+        let _ = d.detach();
+        return r;
+    }
     let g = Gadget::start_megatec(
         &format!("mq{i}"),
         &rec,
@@ -181,12 +216,22 @@ fn run_case(i: usize, c: &Case, nutdrv: &str) -> Result<(String, bool), String> 
         c.bridge,
     )
     .map_err(|e| format!("gadget: {e}"))?;
-    let r = compare(&g, c, nutdrv);
+    let count = || {
+        g.lock().megatec.as_ref().map_or(0, |m| {
+            m.wire
+                .received
+                .iter()
+                .filter(|x| x.as_slice() == b"Q\r")
+                .count()
+        })
+    };
+    let r = compare(&count, c, nutdrv);
     let _ = g.unplug();
     r
 }
 
-fn compare(g: &Gadget, c: &Case, nutdrv: &str) -> Result<(String, bool), String> {
+/// `beeper`: how many beeper commands (`Q`) the unit has received.
+fn compare(beeper: &dyn Fn() -> usize, c: &Case, nutdrv: &str) -> Result<(String, bool), String> {
     wait(5, || hidraw_of(c.vid, c.pid)).ok_or("no hidraw node for the gadget")?;
     let dir = Path::new("/tmp/hidupsd-mq");
     let _ = std::fs::create_dir_all(dir);
@@ -222,20 +267,9 @@ fn compare(g: &Gadget, c: &Case, nutdrv: &str) -> Result<(String, bool), String>
         if c.protocol == "megatec" {
             cl.line("USERNAME vmadmin\n");
             cl.line("PASSWORD vmpass\n");
-            let before = g
-                .lock()
-                .megatec
-                .as_ref()
-                .map_or(0, |m| m.wire.received.len());
+            let before = beeper();
             let ok = cl.line("INSTCMD mq beeper.toggle\n");
-            let seen = wait(5, || {
-                let st = g.lock();
-                let m = st.megatec.as_ref()?;
-                m.wire.received[before..]
-                    .iter()
-                    .any(|x| x == b"Q\r")
-                    .then_some(())
-            });
+            let seen = wait(5, || (beeper() > before).then_some(()));
             cmd = format!(
                 "INSTCMD beeper.toggle answered {:?}, unit {}",
                 ok.trim(),
@@ -305,7 +339,7 @@ fn main() {
         println!("FAIL [megatec] 0 {nutdrv} missing");
         std::process::exit(1);
     }
-    let (c5161, i0003) = ((0x0665, 0x5161), (0x06da, 0x0003));
+    let (c5161, i0003, k0000) = ((0x0665, 0x5161), (0x06da, 0x0003), (0x0001, 0x0000));
     // Status characters: utility fail, battery low, bypass/boost/buck,
     // UPS failed, offline type, test running, shutdown active, beeper.
     let cases = [
@@ -318,6 +352,8 @@ fn main() {
         ("megatec", Bridge::Ippon, i0003, "10010000"),
         ("q1", Bridge::Ippon, i0003, "00000010"),
         ("mecer", Bridge::Cypress, c5161, "01000001"),
+        ("megatec", Bridge::Krauler, k0000, "10100001"),
+        ("q1", Bridge::Krauler, k0000, "01000000"),
     ];
     let mut failed = false;
     for (i, (p, b, (vid, pid), bits)) in cases.iter().enumerate() {

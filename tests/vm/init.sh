@@ -29,7 +29,7 @@ for a in $cmdline; do
     esac
 done
 
-for m in uhid hid-generic usbhid dummy_hcd libcomposite usb_f_fs; do
+for m in uhid hid-generic usbhid dummy_hcd libcomposite usb_f_fs vhci-hcd; do
     modprobe "$m" || echo "FAIL [vm] 0 modprobe $m"
 done
 mount -t configfs none /sys/kernel/config

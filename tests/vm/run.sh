@@ -119,7 +119,7 @@ printf '# No sections: every UPS found is served.\n' >"$ROOT/etc/nut/ups.conf"
 chmod 600 "$ROOT/etc/nut/upsd.users"
 
 # Kernel modules and what they need, then depmod for busybox's modprobe.
-MODS="uhid hid-generic usbhid dummy_hcd libcomposite usb_f_fs"
+MODS="uhid hid-generic usbhid dummy_hcd libcomposite usb_f_fs vhci-hcd"
 MODROOT=$KDIR/lib/modules/$kver
 mkdir -p "$ROOT/lib/modules/$kver"
 cp "$MODROOT"/modules.order "$MODROOT"/modules.builtin* "$ROOT/lib/modules/$kver/"
