@@ -354,6 +354,8 @@ fn main() {
         ("mecer", Bridge::Cypress, c5161, "01000001"),
         ("megatec", Bridge::Krauler, k0000, "10100001"),
         ("q1", Bridge::Krauler, k0000, "01000000"),
+        ("megatec", Bridge::Hunnox, k0000, "00001000"),
+        ("megatec", Bridge::Fabula, k0000, "00000001"),
     ];
     let mut failed = false;
     for (i, (p, b, (vid, pid), bits)) in cases.iter().enumerate() {
