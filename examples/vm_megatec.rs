@@ -165,7 +165,7 @@ fn run_case(i: usize, c: &Case, nutdrv: &str) -> Result<(String, bool), String> 
         .iter()
         .filter(|(p, _, _)| *p == c.protocol)
         .map(|(_, q, a)| {
-            let mut a = a.as_bytes().to_vec();
+            let mut a = a.to_vec();
             if a.len() >= 47 && a[0] == b'(' {
                 a[38..46].copy_from_slice(c.bits.as_bytes());
             }
@@ -347,6 +347,7 @@ fn main() {
         ("megatec/old", Bridge::Cypress, c5161, "10000001"),
         ("mustek", Bridge::Ippon, i0003, "11001000"),
         ("voltronic-qs", Bridge::Cypress, c5161, "00100000"),
+        ("voltronic-qs-hex", Bridge::Cypress, c5161, "00000000"),
         ("zinto", Bridge::Ippon, i0003, "00000100"),
         ("hunnox", Bridge::Cypress, c5161, "00011001"),
         ("megatec", Bridge::Ippon, i0003, "10010000"),

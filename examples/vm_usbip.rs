@@ -248,7 +248,7 @@ fn main() {
         let a = SAMPLES
             .iter()
             .find(|(p, c, _)| *p == "megatec" && c.as_bytes() == cmd.as_slice())
-            .map(|(_, _, a)| a.as_bytes().to_vec());
+            .map(|(_, _, a)| a.to_vec());
         Some(a.unwrap_or_default())
     });
     let desc = [

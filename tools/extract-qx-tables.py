@@ -34,6 +34,7 @@ PROTOCOLS = [
     ("zinto", "zinto"),
     ("hunnox", "hunnox"),
     ("mecer", "mecer"),
+    ("voltronic-qs-hex", "voltronic-qs-hex"),
 ]
 
 

@@ -28,12 +28,23 @@ PRE = {
     "voltronic_qs_protocol": "VoltronicQsProtocol",
     "voltronic_p98_protocol": "P98Protocol",
     "mecer_process_test_battery": "MecerTestBattery",
+    "voltronic_qs_hex_protocol": "QsHexProtocol",
+    "voltronic_qs_hex_input_output_voltage": "QsHexVoltage",
+    "voltronic_qs_hex_load": "QsHexLoad",
+    "voltronic_qs_hex_frequency": "QsHexFrequency",
+    "voltronic_qs_hex_battery_voltage": "QsHexBatteryVoltage",
+    "voltronic_qs_hex_process_ratings_bits": "QsHexRatings",
+}
+PRE_ANSWER = {
+    "NULL": "None",
+    "voltronic_qs_hex_preprocess_qs_answer": "QsHex",
 }
 CLAIM = {
     "blazer_claim": "Full",
     "blazer_claim_light": "Light",
     "voltronic_qs_claim": "VoltronicQs",
     "mecer_claim": "Mecer",
+    "voltronic_qs_hex_claim": "VoltronicQs",
 }
 FLAGS = {
     "QX_FLAG_STATIC": "STATIC",
@@ -46,6 +57,7 @@ FLAGS = {
     "QX_FLAG_ENUM": "ENUM",
     "QX_FLAG_RANGE": "RANGE",
     "QX_FLAG_NONUT": "NONUT",
+    "QX_FLAG_SKIP": "SKIP",
 }
 
 
@@ -99,7 +111,7 @@ def rs(s):
             out.append("\\r")
         elif c == "\n":
             out.append("\\n")
-        elif o < 0x20 or o == 0x7f:
+        elif o < 0x20 or o >= 0x7f:
             out.append(f"\\x{o:02x}")
         else:
             out.append(c)
@@ -126,7 +138,7 @@ def main():
     probe = [r["subdriver"] for r in read_tsv(args.data / "probe_order.tsv")]
 
     o = [f"//! nutdrv_qx's protocol tables and USB match table. {NOTE}", "",
-         "use super::table::{flag, Bridge, Claim, Item, Pre, Protocol, UsbId};", ""]
+         "use super::table::{flag, Bridge, Claim, Item, Pre, PreAnswer, Protocol, UsbId};", ""]
 
     for p in protos:
         name = p["protocol"]
@@ -134,9 +146,10 @@ def main():
         o.append(f"/// Protocol `{name}` ({p['version']}).")
         o.append(f"pub static {const_name(name)}_ITEMS: [Item; {len(rows)}] = [")
         for r in rows:
-            for f in ("preprocess_command", "preprocess_answer"):
-                if r[f] != "NULL":
-                    die(f"{name} {r['var']}: {f} {r[f]} has no Rust rule")
+            if r["preprocess_command"] != "NULL":
+                die(f"{name} {r['var']}: preprocess_command {r['preprocess_command']} has no Rust rule")
+            if r["preprocess_answer"] not in PRE_ANSWER:
+                die(f"{name} {r['var']}: preprocess_answer {r['preprocess_answer']} has no Rust rule")
             if r["preprocess"] not in PRE:
                 die(f"{name} {r['var']}: preprocess {r['preprocess']} has no Rust rule")
             if r["info_flags"] not in ("0", "ST_FLAG_RW"):
@@ -160,7 +173,8 @@ def main():
                      f"ranges: {rng}, command: {rs(unescape(r['command']))}, "
                      f"answer_len: {int(r['answer_len'])}, leading: {lead}, "
                      f"from: {int(r['from'])}, to: {int(r['to'])}, dfl: {rs(r['dfl'])}, "
-                     f"flags: {' | '.join(fl) if fl else '0'}, pre: Pre::{PRE[r['preprocess']]} }},")
+                     f"flags: {' | '.join(fl) if fl else '0'}, pre: Pre::{PRE[r['preprocess']]}, "
+                     f"answer: PreAnswer::{PRE_ANSWER[r['preprocess_answer']]} }},")
         o.append("];")
         o.append("")
 
@@ -194,9 +208,9 @@ def main():
     o.append("/// NUT's `testing` tables: (protocol, command, answer), sample answers")
     o.append("/// of each protocol; an empty answer is a command the unit does not")
     o.append("/// answer. Test fixtures and the VM's simulated units.")
-    o.append(f"pub static SAMPLES: [(&str, &str, &str); {len(testing)}] = [")
+    o.append(f"pub static SAMPLES: [(&str, &str, &[u8]); {len(testing)}] = [")
     for r in testing:
-        o.append(f"({rs(r['protocol'])}, {rs(unescape(r['command']))}, {rs(unescape(r['answer']))}),")
+        o.append(f"({rs(r['protocol'])}, {rs(unescape(r['command']))}, b{rs(unescape(r['answer']))}),")
     o.append("];")
 
     text = "\n".join(o) + "\n"

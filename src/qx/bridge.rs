@@ -663,7 +663,7 @@ mod tests {
             SAMPLES
                 .iter()
                 .find(|(p, c, _)| *p == proto && c.as_bytes() == cmd)
-                .map(|(_, _, a)| a.as_bytes().to_vec())
+                .map(|(_, _, a)| a.to_vec())
         }
     }
 

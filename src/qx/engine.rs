@@ -8,7 +8,7 @@
 //! answers go to fixed buffers, values to [`Text`]s, the store is sized
 //! at set-up.
 
-use super::table::{flag, Claim, Item, Pre, Protocol};
+use super::table::{flag, Claim, Item, Pre, PreAnswer, Protocol};
 use super::tables::PROTOCOLS;
 use crate::store::{Store, StoreError};
 use crate::text::{atol, Text};
@@ -432,6 +432,186 @@ fn template(tpl: &str, s: Option<&str>, n: Option<i64>, out: &mut Text) -> Resul
     }
 }
 
+/// Voltronic-QS-Hex's `QS` answer, refined in place: `#`, then each
+/// space-separated token's bytes as two lower-case hex digits (tokens 10
+/// and 11, the status bytes, as 8 binary digits); `(` followed by 0 to 4
+/// stands for CR, XON, XOFF, LF and space. False when the answer does not
+/// have 10 or 11 tokens of the expected length.
+fn qs_hex(a: &mut Answer) -> bool {
+    let raw = &a.buf[..a.len];
+    if raw.first() != Some(&b'#') {
+        return false;
+    }
+    let mut out = [0u8; ANSWER_CAP];
+    let mut n = 1;
+    out[0] = b'#';
+    let mut token = 1;
+    let mut put = |n: &mut usize, s: &[u8]| -> bool {
+        if *n + s.len() >= ANSWER_CAP - 1 {
+            return false;
+        }
+        out[*n..*n + s.len()].copy_from_slice(s);
+        *n += s.len();
+        true
+    };
+    let byte = |token: u32, b: u8| -> ([u8; 8], usize) {
+        let mut t = [0u8; 8];
+        if token == 10 || token == 11 {
+            for (k, d) in t.iter_mut().enumerate() {
+                *d = if b & (0x80 >> k) != 0 { b'1' } else { b'0' };
+            }
+            (t, 8)
+        } else {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            t[0] = HEX[(b >> 4) as usize];
+            t[1] = HEX[(b & 15) as usize];
+            (t, 2)
+        }
+    };
+    let mut i = 1;
+    while i < raw.len() {
+        let b = raw[i];
+        if b == b' ' {
+            if !put(&mut n, b" ") {
+                return false;
+            }
+            token += 1;
+            i += 1;
+            continue;
+        }
+        if b == 0x28 {
+            let unesc = match raw.get(i + 1).copied().unwrap_or(0) {
+                0x00 => Some(0x0d),
+                0x01 => Some(0x11),
+                0x02 => Some(0x13),
+                0x03 => Some(0x0a),
+                0x04 => Some(0x20),
+                _ => None,
+            };
+            // An escaped byte is written in hex even among the status
+            // tokens (NUT does so).
+            let (t, k) = byte(
+                if unesc.is_some() { 1 } else { token },
+                unesc.unwrap_or(0x28),
+            );
+            if !put(&mut n, &t[..k]) {
+                return false;
+            }
+            i += if unesc.is_some() { 2 } else { 1 };
+            continue;
+        }
+        if b == b'\r' {
+            break;
+        }
+        let (t, k) = byte(token, b);
+        if !put(&mut n, &t[..k]) {
+            return false;
+        }
+        i += 1;
+    }
+    if !((token == 10 && n == 46) || (token == 11 && n == 55)) {
+        return false;
+    }
+    out[n] = b'\r';
+    a.buf = out;
+    a.len = n + 1;
+    true
+}
+
+/// C `strtol(s, &end, 16)`: leading blanks, an optional `0x`, hex digits.
+fn strtol16(s: &str) -> (i64, &str) {
+    let t = s.trim_start_matches([' ', '\t']);
+    let t = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    let end = t.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(t.len());
+    let v = i64::from_str_radix(&t[..end], 16).unwrap_or(0);
+    if end == 0 {
+        return (0, s);
+    }
+    (v, &t[end..])
+}
+
+/// The Voltronic-QS-Hex fields (NUT's `voltronic_qs_hex_*` rules).
+fn qs_hex_value(it: &Item, raw: &[u8], value: &mut Text) -> Result<(), QxError> {
+    let text = ascii_text(raw).map_err(|_| QxError::Empty(it.var))?;
+    let v = text.as_str();
+    let bad = || QxError::NotNumeric {
+        var: it.var,
+        value: Snip::new(raw),
+    };
+    let hex_sp = |v: &str| v.bytes().all(|c| c.is_ascii_hexdigit() || c == b' ');
+    let fmt = |x: f64, value: &mut Text| {
+        if x.is_nan() {
+            value.push_str("nan").map_err(|_| bad())
+        } else if format_value(it.dfl, x, value) {
+            Ok(())
+        } else {
+            Err(bad())
+        }
+    };
+    match it.pre {
+        Pre::QsHexVoltage => {
+            if !hex_sp(v) {
+                return Err(bad());
+            }
+            let (a, rest) = strtol16(v);
+            let (b, _) = strtol16(rest);
+            fmt((a.saturating_mul(b) / 51) as f64 / 256.0, value)
+        }
+        Pre::QsHexLoad => {
+            if !v.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return Err(bad());
+            }
+            let (a, _) = strtol16(v);
+            value.set_fmt(format_args!("{a}")).map_err(|_| bad())
+        }
+        Pre::QsHexFrequency => {
+            if !hex_sp(v) {
+                return Err(bad());
+            }
+            let (a, rest) = strtol16(v);
+            let (b, _) = strtol16(rest);
+            let f = b as f64 / a as f64;
+            fmt(if f > 99.9 { 99.9 } else { f }, value)
+        }
+        Pre::QsHexBatteryVoltage => {
+            if !hex_sp(v) {
+                return Err(bad());
+            }
+            let (a, rest) = strtol16(v);
+            let (b, _) = strtol16(rest);
+            fmt(a.saturating_mul(b) as f64 / 510.0, value)
+        }
+        Pre::QsHexRatings => {
+            if !v.bytes().all(|c| c == b'0' || c == b'1') {
+                return Err(QxError::StatusChar {
+                    pos: it.from,
+                    value: Snip::new(raw),
+                });
+            }
+            let n = atol(v).unwrap_or(0);
+            let r = match (it.from, n) {
+                (47, 0) => 50.0,
+                (47, _) => 60.0,
+                (48, 0) => 12.0,
+                (48, 1) => 24.0,
+                (48, 10) => 36.0,
+                (48, _) => 48.0,
+                (52, 0) => 110.0,
+                (52, 1) => 120.0,
+                (52, 10) => 220.0,
+                (52, 11) => 230.0,
+                (52, 100) => 240.0,
+                _ => return Err(bad()),
+            };
+            fmt(r, value)
+        }
+        _ => Err(bad()),
+    }
+}
+
 impl Qx {
     /// A unit spoken to with `proto`; nothing is read yet.
     pub fn new(proto: &'static Protocol, opts: QxOptions) -> Qx {
@@ -440,7 +620,7 @@ impl Qx {
             opts,
             store: Store::new(),
             cmds: Vec::with_capacity(proto.items.len()),
-            skip: vec![false; proto.items.len()],
+            skip: proto.items.iter().map(|it| it.has(flag::SKIP)).collect(),
             status: 0,
             alarm: Text::new(),
             alarm_active: false,
@@ -577,7 +757,7 @@ impl Qx {
     /// nutdrv_qx's blazer `initups`: options that skip items.
     fn initups(&mut self) {
         // q1 and voltronic-qs use the light variant: only `ignoresab`.
-        let light = matches!(self.proto.name, "q1" | "voltronic-qs");
+        let light = matches!(self.proto.name, "q1" | "voltronic-qs" | "voltronic-qs-hex");
         for (i, it) in self.proto.items.iter().enumerate() {
             let c = it.command;
             if !light && self.opts.norating && c.eq_ignore_ascii_case("F\r") {
@@ -612,7 +792,17 @@ impl Qx {
             self.cur.buf.fill(0);
             let r = io.command(bytes, &mut self.cur.buf[..ANSWER_CAP - 1]);
             match r {
-                Ok(n) => self.cur.len = n.min(ANSWER_CAP - 1),
+                Ok(n) => {
+                    self.cur.len = n.min(ANSWER_CAP - 1);
+                    if it.answer == PreAnswer::QsHex && self.cur.len > 0 && !qs_hex(&mut self.cur) {
+                        let got = Snip::new(&self.cur.buf[..self.cur.len]);
+                        self.cur.clear();
+                        return Err(QxError::Protocol {
+                            var: "QS answer",
+                            value: got,
+                        });
+                    }
+                }
                 Err(e) => {
                     self.cur.clear();
                     if cmd.is_none() {
@@ -728,6 +918,39 @@ impl Qx {
                 let s = if shown.is_empty() { v.as_str() } else { shown };
                 template(it.dfl, Some(s), None, &mut value)
                     .map_err(|_| QxError::Store(it.var, StoreError::TooLong))?;
+            }
+            Pre::QsHexProtocol => {
+                let v = ascii_text(raw).map_err(|_| QxError::Empty(it.var))?;
+                let t = v.as_str();
+                if !t.eq_ignore_ascii_case("P") && !t.eq_ignore_ascii_case("T") {
+                    return Err(QxError::Protocol {
+                        var: it.var,
+                        value: lossy(raw),
+                    });
+                }
+                template(it.dfl, Some(t), None, &mut value)
+                    .map_err(|_| QxError::Store(it.var, StoreError::TooLong))?;
+                if t.eq_ignore_ascii_case("T") {
+                    // 'T' units also give ratings and a quick test.
+                    for (j, other) in self.proto.items.iter().enumerate() {
+                        if matches!(
+                            other.var,
+                            "test.battery.start.quick"
+                                | "output.frequency.nominal"
+                                | "battery.voltage.nominal"
+                                | "output.voltage.nominal"
+                        ) {
+                            self.skip[j] = false;
+                        }
+                    }
+                }
+            }
+            Pre::QsHexVoltage
+            | Pre::QsHexLoad
+            | Pre::QsHexFrequency
+            | Pre::QsHexBatteryVoltage
+            | Pre::QsHexRatings => {
+                qs_hex_value(it, raw, &mut value)?;
             }
             Pre::None | Pre::BlazerCommand | Pre::BlazerSetvar | Pre::MecerTestBattery => {
                 let mut t = raw;
@@ -1355,7 +1578,7 @@ mod tests {
             } else if let Some((_, _, a)) =
                 SAMPLES.iter().find(|(p, k, _)| *p == self.proto && *k == c)
             {
-                a.as_bytes().to_vec()
+                a.to_vec()
             } else if self.echo {
                 cmd.to_vec()
             } else {
@@ -1474,7 +1697,10 @@ mod tests {
         // (items of one command share its answer); then the first poll.
         assert_eq!(
             u.sent,
-            ["M\r", "QS\r", "D\r", "Q1\r", "QPI\r", "Q1\r", "I\r", "Q1\r", "F\r", "I\r", "Q1\r"]
+            [
+                "M\r", "M\r", "QS\r", "D\r", "Q1\r", "QPI\r", "Q1\r", "I\r", "Q1\r", "F\r", "I\r",
+                "Q1\r"
+            ]
         );
     }
 
@@ -1504,6 +1730,91 @@ mod tests {
         let (qx, _) = started("q1");
         assert_eq!(qx.store.get("input.voltage"), Some("215.0"));
         assert!(!qx.store.has("device.mfr"));
+    }
+
+    #[test]
+    fn voltronic_qs_hex_refines_its_binary_answer() {
+        let (mut qx, mut u) = started("voltronic-qs-hex");
+        assert_eq!(qx.proto.name, "voltronic-qs-hex");
+        let mut got: Vec<(String, String)> = qx
+            .store
+            .iter()
+            .map(|v| (v.name.to_string(), v.value.to_string()))
+            .collect();
+        got.sort();
+        let want = [
+            ("battery.voltage", "13.53"),
+            ("device.type", "ups"),
+            ("input.voltage", "112.2"),
+            ("output.frequency", "59.8"),
+            ("output.voltage", "112.2"),
+            ("ups.beeper.status", "enabled"),
+            ("ups.delay.shutdown", "30"),
+            ("ups.delay.start", "180"),
+            ("ups.firmware.aux", "PM-P"),
+            ("ups.load", "3"),
+            ("ups.status", "OL"),
+            ("ups.type", "offline / line interactive"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(qx.cmds.len(), 6, "no quick test on a 'P' unit");
+        // "N\r" is the refusal.
+        assert!(matches!(
+            qx.instcmd("shutdown.stayoff", None, &mut u),
+            Err(CmdError::Failed(QxError::Rejected(_)))
+        ));
+        // A 'T' unit: an eleventh token with the rating bits (50 Hz, 12 V,
+        // 230 V), and the quick test.
+        let mut u = Unit::new("voltronic-qs-hex");
+        u.over.push(("M\r", b"T\r".to_vec()));
+        let mut qs = SAMPLES
+            .iter()
+            .find(|(p, c, _)| *p == "voltronic-qs-hex" && *c == "QS\r")
+            .unwrap()
+            .2
+            .to_vec();
+        qs.pop();
+        qs.extend_from_slice(b" \x0b\r");
+        u.over.push(("QS\r", qs));
+        let mut qx = Qx::probe(&mut u, &QxOptions::default()).unwrap();
+        qx.init(&mut u, 0).unwrap();
+        for (k, v) in [
+            ("ups.firmware.aux", "PM-T"),
+            ("output.frequency.nominal", "50.0"),
+            ("battery.voltage.nominal", "12.0"),
+            ("output.voltage.nominal", "230.0"),
+            ("battery.voltage.low", "10.40"),
+            ("battery.charge", "100"),
+        ] {
+            assert_eq!(qx.store.get(k), Some(v), "{k}");
+        }
+        assert!(qx.cmds.contains(&"test.battery.start.quick"));
+        // Escapes: "(" then 0 to 4 stand for CR, XON, XOFF, LF, space.
+        let mut a = Answer::new();
+        let raw =
+            b"#\x28\x00\x01 \x35 \x6C\x01 \x35 \x03 \x51\x9A \x28\x04\x12\xD0 \xE6 \x1E \x09\r";
+        a.buf[..raw.len()].copy_from_slice(raw);
+        a.len = raw.len();
+        assert!(qs_hex(&mut a));
+        assert_eq!(
+            &a.buf[..a.len],
+            b"#0d01 35 6c01 35 03 519a 2012d0 e6 1e 00001001\r"
+        );
+        // An escaped status byte comes out as hex, too short: refused (NUT).
+        let raw = b"#\x6C\x01 \x35 \x6C\x01 \x35 \x03 \x51\x9A \x12\xD0 \xE6 \x1E \x28\x03\r";
+        a.buf[..raw.len()].copy_from_slice(raw);
+        a.len = raw.len();
+        assert!(!qs_hex(&mut a));
+        // Too few tokens: refused, named.
+        u.over = vec![("QS\r", b"#\x6C\x01 \x35\r".to_vec())];
+        assert!(matches!(
+            qx.update(&mut u, 1),
+            Err(QxError::Protocol { .. })
+        ));
     }
 
     #[test]
@@ -1737,7 +2048,7 @@ mod tests {
         let mut qx = Qx::probe(&mut u, &opts).unwrap();
         qx.init(&mut u, 0).unwrap();
         assert_eq!(
-            &u.sent[5..],
+            &u.sent[6..],
             ["Q1\r", "Q1\r", "Q1\r"],
             "claim, walk, poll: no I, no F"
         );

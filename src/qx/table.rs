@@ -25,6 +25,8 @@ pub mod flag {
     pub const RANGE: u16 = 512;
     /// No NUT variable: a one-time setting from ups.conf.
     pub const NONUT: u16 = 1024;
+    /// Not read until a rule enables it (Voltronic-QS-Hex 'T' units).
+    pub const SKIP: u16 = 2048;
 }
 
 /// The fixed rules nutdrv_qx runs on an item (its `preprocess` function),
@@ -45,6 +47,26 @@ pub enum Pre {
     P98Protocol,
     /// Mecer battery test: `.n` (tenths of minutes) or `nn` minutes.
     MecerTestBattery,
+    /// Voltronic-QS-Hex `M` answer: protocol `P` or `T` (`T` enables
+    /// the ratings and the quick test).
+    QsHexProtocol,
+    /// Voltronic-QS-Hex fields of its refined `QS` answer (hex numbers).
+    QsHexVoltage,
+    QsHexLoad,
+    QsHexFrequency,
+    QsHexBatteryVoltage,
+    /// Rating bits: nominal frequency, battery and output voltage.
+    QsHexRatings,
+}
+
+/// What is done to a raw answer before its fields are read (NUT's
+/// `preprocess_answer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreAnswer {
+    None,
+    /// Voltronic-QS-Hex: binary `QS` answer (escaped bytes) to hex and
+    /// binary-digit text.
+    QsHex,
 }
 
 /// How a protocol decides that a unit speaks it (its `claim` function).
@@ -83,6 +105,7 @@ pub struct Item {
     pub dfl: &'static str,
     pub flags: u16,
     pub pre: Pre,
+    pub answer: PreAnswer,
 }
 
 impl Item {
