@@ -208,18 +208,6 @@ pub const NOT_ON_HIDRAW: &[(&str, &str)] = &[
         "hidupsd notices a silent device by its failed reads, not by missing events",
     ),
     ("noscanlangid", "hidupsd does not scan language ids"),
-    (
-        "runtimecal",
-        "hidupsd does not yet estimate the runtime of Megatec/Q1 units",
-    ),
-    (
-        "chargetime",
-        "hidupsd does not yet estimate the runtime of Megatec/Q1 units",
-    ),
-    (
-        "idleload",
-        "hidupsd does not yet estimate the runtime of Megatec/Q1 units",
-    ),
 ];
 
 /// The definition of `key`, case-insensitively.

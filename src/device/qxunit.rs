@@ -47,7 +47,7 @@ pub fn serve(descriptor: &[u8], info: &UsbInfo, opts: &Options) -> Serve {
 
 /// nutdrv_qx's options from the section (`protocol`, `novendor`,
 /// `norating`, `ignoresab`, `stayoff`, `ondelay`, `offdelay`,
-/// `pollfreq`) and `langid_fix`.
+/// `pollfreq`, `runtimecal`, `chargetime`, `idleload`) and `langid_fix`.
 pub fn qx_options(opts: &Options) -> (QxOptions, Option<u16>) {
     let flag = |k: &str| raw(opts, k).is_some();
     let q = QxOptions {
@@ -62,6 +62,9 @@ pub fn qx_options(opts: &Options) -> (QxOptions, Option<u16>) {
             0 => 30_000,
             ms => ms,
         },
+        runtimecal: raw(opts, "runtimecal").map(str::to_string),
+        chargetime: raw(opts, "chargetime").map(str::to_string),
+        idleload: raw(opts, "idleload").map(str::to_string),
     };
     let langid = raw(opts, "langid_fix").and_then(|v| {
         let h = v.trim_start_matches("0x").trim_start_matches("0X");

@@ -138,6 +138,8 @@ pub enum QxError {
     },
     /// The value does not fit the store.
     Store(&'static str, StoreError),
+    /// A configured option is not usable (which, why).
+    Config(&'static str, &'static str),
 }
 
 fn cmd_name(c: &str) -> &str {
@@ -174,6 +176,7 @@ impl fmt::Display for QxError {
                 write!(f, "{var}: protocol '{value}' not supported")
             }
             QxError::Store(var, e) => write!(f, "{var}: {e}"),
+            QxError::Config(opt, why) => write!(f, "{opt}: {why}"),
         }
     }
 }
@@ -244,6 +247,12 @@ pub struct QxOptions {
     pub stayoff: bool,
     /// Full walk period (NUT's `pollfreq`, 30 s).
     pub pollfreq_ms: u64,
+    /// Runtime estimation (`runtimecal = RH,LH,RL,LL`: runtime in seconds
+    /// at two loads in percent), `chargetime` (seconds from empty to
+    /// full, 43200) and `idleload` (percent, 10), as configured.
+    pub runtimecal: Option<String>,
+    pub chargetime: Option<String>,
+    pub idleload: Option<String>,
 }
 
 impl Default for QxOptions {
@@ -257,6 +266,9 @@ impl Default for QxOptions {
             offdelay: None,
             stayoff: false,
             pollfreq_ms: 30_000,
+            runtimecal: None,
+            chargetime: None,
+            idleload: None,
         }
     }
 }
@@ -329,6 +341,18 @@ struct Batt {
     nom: f64,
     /// Charge found in this full walk (-1: none yet).
     chrg: f64,
+    /// With `runtimecal`: runtime read this walk (-1: none), nominal at
+    /// full load, estimated remaining at full load, load exponent; the
+    /// recharge time (s); idle load (fraction) and the effective load.
+    runt: f64,
+    runt_nom: f64,
+    runt_est: f64,
+    runt_exp: f64,
+    chrg_time: f64,
+    load_low: f64,
+    load_eff: f64,
+    /// Time (ms) of the last estimate; `None` without `runtimecal`.
+    runt_at: Option<u64>,
 }
 
 struct Answer {
@@ -633,6 +657,14 @@ impl Qx {
                 low: -1.0,
                 nom: -1.0,
                 chrg: -1.0,
+                runt: -1.0,
+                runt_nom: -1.0,
+                runt_est: 0.0,
+                runt_exp: 0.0,
+                chrg_time: 43200.0,
+                load_low: 0.1,
+                load_eff: 1.0,
+                runt_at: None,
             },
             cur: Answer::new(),
             prev: Answer::new(),
@@ -1073,9 +1105,10 @@ impl Qx {
         }
     }
 
-    fn walk(&mut self, io: &mut dyn Link, mode: Walk) -> Result<(), QxError> {
+    fn walk(&mut self, io: &mut dyn Link, mode: Walk, now: u64) -> Result<(), QxError> {
         if mode == Walk::Full {
             self.batt.chrg = -1.0;
+            self.batt.runt = -1.0;
         }
         self.prev_cmd = "";
         self.prev.clear();
@@ -1141,9 +1174,125 @@ impl Qx {
                 Ok(_) => {}
             }
         }
-        if mode == Walk::Full {
-            self.battery();
+        if mode == Walk::Full && (self.batt.runt == -1.0 || self.batt.chrg == -1.0) {
+            if self.batt.runt_at.is_some() {
+                self.estimate(now);
+            } else {
+                self.battery();
+            }
         }
+        Ok(())
+    }
+
+    /// nutdrv_qx's runtime estimate after a full walk: the remaining
+    /// full-load runtime grows while on line (by the charge time) and
+    /// shrinks on battery (by the effective load), is capped by what the
+    /// battery voltage says, and gives `battery.charge` and
+    /// `battery.runtime` where the unit gives none.
+    fn estimate(&mut self, now: u64) {
+        let Some(then) = self.batt.runt_at else {
+            return;
+        };
+        let b = &mut self.batt;
+        let secs = now.saturating_sub(then) as f64 / 1000.0;
+        if self.status & sb::OL != 0 {
+            b.runt_est = (b.runt_est + b.runt_nom * secs / b.chrg_time).min(b.runt_nom);
+        } else {
+            b.runt_est = (b.runt_est - b.load_eff * secs).max(0.0);
+        }
+        if let Some(v) = self.store.get("battery.voltage").map(strtod) {
+            let act = b.packs * v;
+            if act > 0.0 && b.low > 0.0 && b.high > b.low {
+                let vbc = ((act - b.low) / (b.high - b.low)).clamp(0.0, 1.0);
+                if vbc < b.runt_est / b.runt_nom {
+                    b.runt_est = vbc * b.runt_nom;
+                }
+            }
+        }
+        let (est, nom, chrg, runt) = (b.runt_est, b.runt_nom, b.chrg, b.runt);
+        let mut t = Text::new();
+        if chrg == -1.0 {
+            format_value("%.0f", 100.0 * est / nom, &mut t);
+            let _ = self.store.set("battery.charge", t.as_str());
+        }
+        if runt == -1.0 && self.load() {
+            t.clear();
+            format_value("%.0f", est / self.batt.load_eff, &mut t);
+            let _ = self.store.set("battery.runtime", t.as_str());
+        }
+        self.batt.runt_at = Some(now);
+    }
+
+    /// The effective load for the estimate, from `ups.load`.
+    fn load(&mut self) -> bool {
+        let Some(l) = self.store.get("ups.load").map(strtod) else {
+            return false;
+        };
+        let b = &mut self.batt;
+        b.load_eff = (l / 100.0).powf(b.runt_exp).max(b.load_low);
+        true
+    }
+
+    /// The runtime estimate's set-up (end of nutdrv_qx's battery set-up).
+    fn init_runtime(&mut self, now: u64) -> Result<(), QxError> {
+        let Some(rc) = self.opts.runtimecal.clone() else {
+            return Ok(());
+        };
+        let v: Vec<f64> = rc
+            .split(',')
+            .map(|x| x.trim().parse::<f64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| QxError::Config("runtimecal", "four numbers expected: RH,LH,RL,LL"))?;
+        let [rh, lh, rl, ll] = v[..] else {
+            return Err(QxError::Config(
+                "runtimecal",
+                "four numbers expected: RH,LH,RL,LL",
+            ));
+        };
+        if rl < rh || rh <= 0.0 {
+            return Err(QxError::Config("runtimecal", "runtime out of range"));
+        }
+        if lh > 100.0 || ll > lh || ll <= 0.0 {
+            return Err(QxError::Config("runtimecal", "load out of range"));
+        }
+        let b = &mut self.batt;
+        b.runt_exp = (rl / rh).ln() / (lh / ll).ln();
+        b.runt_nom = rh * (lh / 100.0).powf(b.runt_exp);
+        if !self.store.has("battery.charge") && b.nom != -1.0 {
+            b.low = b.nom;
+            b.high = 1.15 * b.nom;
+            b.chrg = -1.0;
+            if !self.battery() {
+                return Err(QxError::Config(
+                    "runtimecal",
+                    "initial battery charge undetermined",
+                ));
+            }
+        }
+        let charge = self
+            .store
+            .get("battery.charge")
+            .map(strtod)
+            .ok_or(QxError::Config(
+                "runtimecal",
+                "initial battery charge undetermined",
+            ))?;
+        self.batt.runt_est = self.batt.runt_nom * charge / 100.0;
+        if let Some(c) = &self.opts.chargetime {
+            let c = atol(c).unwrap_or(0);
+            if c <= 0 {
+                return Err(QxError::Config("chargetime", "out of range [1..s]"));
+            }
+            self.batt.chrg_time = c as f64;
+        }
+        if let Some(l) = &self.opts.idleload {
+            let l = strtod(l) / 100.0;
+            if l <= 0.0 || l > 1.0 {
+                return Err(QxError::Config("idleload", "out of range [0..100]"));
+            }
+            self.batt.load_low = l;
+        }
+        self.batt.runt_at = Some(now);
         Ok(())
     }
 
@@ -1166,9 +1315,10 @@ impl Qx {
 
     /// nutdrv_qx's battery set-up: guessed low and high voltages and the
     /// number of battery packs, from the nominal voltage.
-    fn init_battery(&mut self) {
+    /// False when the unit gives both charge and runtime (nothing to do).
+    fn init_battery(&mut self) -> bool {
         if self.store.has("battery.charge") && self.store.has("battery.runtime") {
-            return;
+            return false;
         }
         let num = |qx: &Qx, v: &str| qx.store.get(v).map(strtod);
         if let Some(h) = num(self, "battery.voltage.high") {
@@ -1217,13 +1367,16 @@ impl Qx {
             }
         }
         self.battery();
+        true
     }
 
     /// First read of everything (nutdrv_qx's `initinfo`) and the first
     /// poll after it.
     pub fn init(&mut self, io: &mut dyn Link, now: u64) -> Result<(), QxError> {
-        self.walk(io, Walk::Init)?;
-        self.init_battery();
+        self.walk(io, Walk::Init, now)?;
+        if self.init_battery() {
+            self.init_runtime(now)?;
+        }
         for (var, opt) in [
             ("ups.delay.start", self.opts.ondelay.clone()),
             ("ups.delay.shutdown", self.opts.offdelay.clone()),
@@ -1254,7 +1407,7 @@ impl Qx {
             self.status = 0;
             self.alarm.clear();
             self.alarm_active = false;
-            if let Err(e) = self.walk(io, Walk::Full) {
+            if let Err(e) = self.walk(io, Walk::Full, now) {
                 self.failures += 1;
                 return Err(e);
             }
@@ -1274,7 +1427,7 @@ impl Qx {
                 let _ = self.store.set("ups.alarm", a.as_str());
                 self.alarm_active = true;
             }
-        } else if let Err(e) = self.walk(io, Walk::Quick) {
+        } else if let Err(e) = self.walk(io, Walk::Quick, now) {
             self.failures += 1;
             return Err(e);
         }
@@ -2034,6 +2187,46 @@ mod tests {
         u.sent.clear();
         assert!(matches!(qx.shutdown(&mut u), Err(CmdError::Refused(_))));
         assert_eq!(u.sent, ["C\r", "S01R0000\r", "S01R0000\r", "S01R0000\r"]);
+    }
+
+    #[test]
+    fn runtimecal_estimates_runtime_as_nutdrv_qx() {
+        let mut u = Unit::new("megatec");
+        let opts = QxOptions {
+            runtimecal: Some("240,100,720,50".into()),
+            ..Default::default()
+        };
+        let mut qx = Qx::probe(&mut u, &opts).unwrap();
+        qx.init(&mut u, 1000).unwrap();
+        assert!(
+            !qx.store.has("battery.runtime"),
+            "first estimate at the first full poll"
+        );
+        qx.update(&mut u, 32_000).unwrap();
+        assert_eq!(qx.store.get("battery.charge"), Some("37"));
+        assert_eq!(qx.store.get("battery.runtime"), Some("877"));
+        // On battery for 60 s at the idle load (10 %): 6 s of full-load
+        // runtime gone, 60 s of runtime at this load.
+        u.over.push((
+            "Q1\r",
+            b"(000.0 195.0 230.0 014 49.0 22.7 30.0 10000000\r".to_vec(),
+        ));
+        qx.update(&mut u, 92_000).unwrap();
+        assert_eq!(qx.store.get("ups.status"), Some("OB"));
+        assert_eq!(qx.store.get("battery.runtime"), Some("817"));
+        for (rc, msg) in [
+            ("240,100", "runtimecal: four numbers expected: RH,LH,RL,LL"),
+            ("720,100,240,50", "runtimecal: runtime out of range"),
+            ("240,100,720,150", "runtimecal: load out of range"),
+        ] {
+            let mut u = Unit::new("megatec");
+            let opts = QxOptions {
+                runtimecal: Some(rc.into()),
+                ..Default::default()
+            };
+            let mut qx = Qx::probe(&mut u, &opts).unwrap();
+            assert_eq!(qx.init(&mut u, 0).unwrap_err().to_string(), msg);
+        }
     }
 
     #[test]
