@@ -353,6 +353,7 @@ fn main() {
         ("megatec", Bridge::Ippon, i0003, "10010000"),
         ("q1", Bridge::Ippon, i0003, "00000010"),
         ("mecer", Bridge::Cypress, c5161, "01000001"),
+        ("bestups", Bridge::Cypress, c5161, "00100000"),
         ("megatec", Bridge::Krauler, k0000, "10100001"),
         ("q1", Bridge::Krauler, k0000, "01000000"),
         ("megatec", Bridge::Hunnox, k0000, "00001000"),

@@ -35,6 +35,7 @@ PROTOCOLS = [
     ("hunnox", "hunnox"),
     ("mecer", "mecer"),
     ("voltronic-qs-hex", "voltronic-qs-hex"),
+    ("bestups", "bestups"),
 ]
 
 

@@ -34,10 +34,19 @@ PRE = {
     "voltronic_qs_hex_frequency": "QsHexFrequency",
     "voltronic_qs_hex_battery_voltage": "QsHexBatteryVoltage",
     "voltronic_qs_hex_process_ratings_bits": "QsHexRatings",
+    "bestups_process_setvar": "BestupsSetvar",
+    "bestups_process_bbb_status_bit": "BestupsBbb",
+    "bestups_manufacturer": "BestupsMfr",
+    "bestups_model": "BestupsModel",
+    "bestups_batt_runtime": "BestupsRuntime",
+    "bestups_batt_packs": "BestupsPacks",
+    "bestups_get_pins_shutdown_mode": "BestupsPins",
+    "bestups_voltage_settings": "BestupsVoltage",
 }
 PRE_ANSWER = {
     "NULL": "None",
     "voltronic_qs_hex_preprocess_qs_answer": "QsHex",
+    "bestups_preprocess_id_answer": "BestupsId",
 }
 CLAIM = {
     "blazer_claim": "Full",
@@ -45,6 +54,7 @@ CLAIM = {
     "voltronic_qs_claim": "VoltronicQs",
     "mecer_claim": "Mecer",
     "voltronic_qs_hex_claim": "VoltronicQs",
+    "bestups_claim": "Bestups",
 }
 FLAGS = {
     "QX_FLAG_STATIC": "STATIC",

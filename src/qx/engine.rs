@@ -402,6 +402,8 @@ pub struct Qx {
     prev_cmd: &'static str,
     /// Last problem with an item that did not fail the poll.
     pub last_error: Option<QxError>,
+    /// BestUPS Patriot Pro units report the bypass/boost/buck bit inverted.
+    inverted_bbb: bool,
 }
 
 /// strtod on text nutdrv_qx has already checked to be digits, spaces and
@@ -542,6 +544,71 @@ fn qs_hex(a: &mut Answer) -> bool {
     true
 }
 
+/// BestUPS voltage settings by the `M` index: low, boost, nominal, buck,
+/// high; rows 0-9 for 120 V ("U") models, 10-19 for 230 V ("E") ones
+/// (Best Power's figures, as nutdrv_qx's bestups rule has them).
+const BESTUPS_VOLTAGES: [[u16; 5]; 20] = [
+    [96, 109, 120, 130, 146],
+    [96, 109, 120, 138, 156],
+    [90, 104, 120, 130, 146],
+    [90, 104, 120, 138, 156],
+    [90, 104, 110, 120, 130],
+    [90, 104, 110, 130, 146],
+    [90, 96, 110, 120, 130],
+    [90, 96, 110, 130, 146],
+    [96, 109, 128, 146, 156],
+    [90, 104, 128, 146, 156],
+    [200, 222, 240, 250, 284],
+    [200, 222, 240, 264, 290],
+    [188, 210, 240, 250, 284],
+    [188, 210, 240, 264, 290],
+    [188, 210, 230, 244, 270],
+    [188, 210, 230, 250, 284],
+    [180, 200, 230, 244, 270],
+    [180, 200, 230, 250, 284],
+    [165, 188, 208, 222, 244],
+    [165, 188, 208, 244, 270],
+];
+
+/// BestUPS's `ID` answer with its fields at fixed positions: the power
+/// right-aligned in 4 characters, the last field (with the `\r`) in 6.
+fn bestups_id(a: &mut Answer) -> bool {
+    if !(25..=27).contains(&a.len) {
+        return false;
+    }
+    let raw = &a.buf[..a.len];
+    let raw = &raw[..raw.iter().position(|&c| c == 0).unwrap_or(raw.len())];
+    let mut out = [0u8; ANSWER_CAP];
+    let mut n = 0;
+    let mut i = 0;
+    for tok in raw.split(|&c| c == b',').filter(|t| !t.is_empty()) {
+        i += 1;
+        let width: usize = match i {
+            2 => 4,
+            6 => 6,
+            _ => 0,
+        };
+        if i > 1 {
+            out[n] = b',';
+            n += 1;
+        }
+        let pad = width.saturating_sub(tok.len());
+        if n + pad + tok.len() >= ANSWER_CAP {
+            return false;
+        }
+        out[n..n + pad].fill(b' ');
+        n += pad;
+        out[n..n + tok.len()].copy_from_slice(tok);
+        n += tok.len();
+    }
+    if i != 6 || n != 28 {
+        return false;
+    }
+    a.buf = out;
+    a.len = n;
+    true
+}
+
 /// C `strtol(s, &end, 16)`: leading blanks, an optional `0x`, hex digits.
 fn strtol16(s: &str) -> (i64, &str) {
     let t = s.trim_start_matches([' ', '\t']);
@@ -670,6 +737,7 @@ impl Qx {
             prev: Answer::new(),
             prev_cmd: "",
             last_error: None,
+            inverted_bbb: false,
         }
     }
 
@@ -760,6 +828,13 @@ impl Qx {
                     e
                 })
             }
+            Claim::Bestups => {
+                get(self, "input.voltage")?;
+                get(self, "device.model").map_err(|e| {
+                    self.store.delete("input.voltage");
+                    e
+                })
+            }
             Claim::Mecer => {
                 get(self, "input.voltage")?;
                 let i = self
@@ -789,7 +864,10 @@ impl Qx {
     /// nutdrv_qx's blazer `initups`: options that skip items.
     fn initups(&mut self) {
         // q1 and voltronic-qs use the light variant: only `ignoresab`.
-        let light = matches!(self.proto.name, "q1" | "voltronic-qs" | "voltronic-qs-hex");
+        let light = matches!(
+            self.proto.name,
+            "q1" | "voltronic-qs" | "voltronic-qs-hex" | "bestups"
+        );
         for (i, it) in self.proto.items.iter().enumerate() {
             let c = it.command;
             if !light && self.opts.norating && c.eq_ignore_ascii_case("F\r") {
@@ -826,11 +904,20 @@ impl Qx {
             match r {
                 Ok(n) => {
                     self.cur.len = n.min(ANSWER_CAP - 1);
-                    if it.answer == PreAnswer::QsHex && self.cur.len > 0 && !qs_hex(&mut self.cur) {
+                    let ok = match it.answer {
+                        PreAnswer::QsHex => qs_hex(&mut self.cur),
+                        PreAnswer::BestupsId => bestups_id(&mut self.cur),
+                        PreAnswer::None => true,
+                    };
+                    if self.cur.len > 0 && !ok {
                         let got = Snip::new(&self.cur.buf[..self.cur.len]);
                         self.cur.clear();
                         return Err(QxError::Protocol {
-                            var: "QS answer",
+                            var: if it.answer == PreAnswer::QsHex {
+                                "QS answer"
+                            } else {
+                                "ID answer"
+                            },
                             value: got,
                         });
                     }
@@ -977,6 +1064,135 @@ impl Qx {
                     }
                 }
             }
+            Pre::BestupsBbb => {
+                let mut c = match raw {
+                    [c @ (b'0' | b'1'), ..] => *c == b'1',
+                    _ => {
+                        return Err(QxError::StatusChar {
+                            pos: it.from,
+                            value: lossy(raw),
+                        })
+                    }
+                };
+                // Not reliable off line, during a test or a shutdown.
+                if self.status & sb::OL == 0 || self.status & (sb::CAL | sb::FSD) != 0 {
+                    c = false;
+                } else if self.inverted_bbb {
+                    c = !c;
+                }
+                let word = self.status_bit(it.from, c)?;
+                if !word.is_empty() {
+                    self.update_status(word);
+                }
+                return Ok(Set::Status);
+            }
+            Pre::BestupsMfr | Pre::BestupsModel => {
+                let code = ascii_text(raw).map_err(|_| QxError::Empty(it.var))?;
+                let c = code.as_str();
+                let best = ["AX1", "FOR", "FTC", "PR2", "PRO"].contains(&c);
+                if it.pre == Pre::BestupsMfr {
+                    let m = if best {
+                        "Best Power"
+                    } else if ["325", "520", "620"].contains(&c) {
+                        "Sola Australia"
+                    } else {
+                        "Unknown"
+                    };
+                    let _ = value.push_str(m);
+                } else {
+                    let _ = match c {
+                        "AX1" => value.push_str("Axxium Rackmount"),
+                        "FOR" => value.push_str("Fortress"),
+                        "FTC" => value.push_str("Fortress Telecom"),
+                        "PR2" => value.push_str("Patriot Pro II"),
+                        "PRO" => value.push_str("Patriot Pro"),
+                        "320" | "325" | "520" | "525" | "620" => {
+                            value.set_fmt(format_args!("Sola {c}"))
+                        }
+                        // NUT prints a literal "Unknown (%s)" here (its
+                        // format is "%s"): the code is what it meant.
+                        _ => value.set_fmt(format_args!("Unknown ({c})")),
+                    };
+                    self.inverted_bbb = c == "PR2" || c == "PRO";
+                    for (j, other) in self.proto.items.iter().enumerate() {
+                        let runtime = other.var == "battery.runtime" && c != "PRO" && c != "320";
+                        let packs = other.var == "battery.packs"
+                            && !other.has(flag::SETVAR)
+                            && (c == "AX1" || c == "620");
+                        if runtime || packs {
+                            self.skip[j] = false;
+                        }
+                    }
+                }
+            }
+            Pre::BestupsRuntime => {
+                let text = ascii_text(raw).map_err(|_| QxError::Empty(it.var))?;
+                if !raw.iter().all(|c| b"0123456789 .".contains(c)) {
+                    return Err(QxError::NotNumeric {
+                        var: it.var,
+                        value: Snip::new(raw),
+                    });
+                }
+                format_value(it.dfl, strtod(text.as_str()) * 60.0, &mut value);
+            }
+            Pre::BestupsPacks | Pre::BestupsPins => {
+                let digits: &[u8] = if it.pre == Pre::BestupsPacks {
+                    b"0123456789 "
+                } else {
+                    b"0123456789"
+                };
+                if !raw.iter().all(|c| digits.contains(c)) {
+                    return Err(QxError::NotNumeric {
+                        var: it.var,
+                        value: Snip::new(raw),
+                    });
+                }
+                let text = ascii_text(raw).map_err(|_| QxError::Empty(it.var))?;
+                let n = atol(text.as_str()).unwrap_or(0);
+                let _ = value.set_fmt(format_args!("{n}"));
+                if it.pre == Pre::BestupsPacks {
+                    // The unit can set it too.
+                    for (j, other) in self.proto.items.iter().enumerate() {
+                        if other.var == "battery.packs" && other.has(flag::SETVAR) {
+                            self.skip[j] = false;
+                        }
+                    }
+                }
+            }
+            Pre::BestupsVoltage => {
+                if !raw.iter().all(u8::is_ascii_digit) || raw.is_empty() {
+                    return Err(QxError::NotNumeric {
+                        var: it.var,
+                        value: Snip::new(raw),
+                    });
+                }
+                let text = ascii_text(raw).map_err(|_| QxError::Empty(it.var))?;
+                let mut i = atol(text.as_str()).unwrap_or(-1);
+                if !(0..=9).contains(&i) {
+                    return Err(QxError::NotNumeric {
+                        var: it.var,
+                        value: Snip::new(raw),
+                    });
+                }
+                let nominal = self
+                    .store
+                    .get("input.voltage.nominal")
+                    .or_else(|| self.store.get("output.voltage.nominal"))
+                    .ok_or(QxError::Empty("input.voltage.nominal"))?;
+                if atol(nominal).unwrap_or(0) > 160 {
+                    i += 10;
+                }
+                let row = BESTUPS_VOLTAGES[i as usize];
+                let v = match it.var {
+                    "input.transfer.low" | "input.transfer.boost.low" => row[0],
+                    "input.transfer.boost.high" => row[1],
+                    "input.voltage.nominal" | "output.voltage.nominal" => row[2],
+                    "input.transfer.trim.low" => row[3],
+                    _ => row[4],
+                };
+                let _ = value.set_fmt(format_args!("{v}"));
+            }
+            Pre::BestupsSetvar => return Err(QxError::Empty(it.var)),
             Pre::QsHexVoltage
             | Pre::QsHexLoad
             | Pre::QsHexFrequency
@@ -1470,7 +1686,14 @@ impl Qx {
             .items
             .iter()
             .enumerate()
-            .filter(|(i, it)| it.has(flag::RANGE) && !self.skip[*i] && self.store.has(it.var))
+            // As nutdrv_qx publishes them: a read item's, or a
+            // server-side one's (a SET rule's own range only checks).
+            .filter(|(i, it)| {
+                it.has(flag::RANGE)
+                    && (!it.has(flag::SETVAR) || it.has(flag::ABSENT))
+                    && !self.skip[*i]
+                    && self.store.has(it.var)
+            })
             .flat_map(|(_, it)| it.ranges.iter().map(|&(a, b)| (it.var, a, b)))
     }
 
@@ -1638,14 +1861,27 @@ impl Qx {
                 .map(|_| ())
                 .map_err(|e| CmdError::Failed(QxError::Store(it.var, e)));
         }
-        let cmd = if it.pre == Pre::None {
-            it.command
-        } else {
-            value.as_str()
-        };
         let mut c = Text::new();
-        c.push_str(cmd)
+        if it.pre == Pre::BestupsSetvar {
+            // `BP%.0f\r`: the value as a whole number.
+            let at = it.command.find("%.0f").ok_or(CmdError::Unknown)?;
+            let v = strtod(value.as_str());
+            c.set_fmt(format_args!(
+                "{}{:.0}{}",
+                &it.command[..at],
+                v,
+                &it.command[at + 4..]
+            ))
             .map_err(|_| CmdError::BadValue("value too long"))?;
+        } else {
+            let cmd = if it.pre == Pre::None {
+                it.command
+            } else {
+                value.as_str()
+            };
+            c.push_str(cmd)
+                .map_err(|_| CmdError::BadValue("value too long"))?;
+        }
         self.send(i, c.as_str(), io)
     }
 
@@ -1845,14 +2081,15 @@ mod tests {
             ]
         );
         assert_eq!(qx.cmds.len(), 10);
-        // Probing sends what other protocols ask first (M, QS, D, QPI),
+        // Probing sends what other protocols ask first (M twice, QS, D,
+        // Q1 and ID, Q1 and QPI),
         // the claim Q1 and I; the first walk reads Q1, F and I once each
         // (items of one command share its answer); then the first poll.
         assert_eq!(
             u.sent,
             [
-                "M\r", "M\r", "QS\r", "D\r", "Q1\r", "QPI\r", "Q1\r", "I\r", "Q1\r", "F\r", "I\r",
-                "Q1\r"
+                "M\r", "M\r", "QS\r", "D\r", "Q1\r", "ID\r", "Q1\r", "QPI\r", "Q1\r", "I\r",
+                "Q1\r", "F\r", "I\r", "Q1\r"
             ]
         );
     }
@@ -2190,6 +2427,64 @@ mod tests {
     }
 
     #[test]
+    fn bestups_sample_publishes_what_nutdrv_qx_publishes() {
+        let (mut qx, mut u) = started("bestups");
+        assert_eq!(qx.proto.name, "bestups");
+        for (k, v) in [
+            ("device.mfr", "Best Power"),
+            ("device.model", "Fortress"),
+            ("ups.power.nominal", "750"),
+            ("input.voltage.nominal", "120"),
+            ("battery.voltage.low", "20.0"),
+            ("battery.voltage.high", "27.6"),
+            ("battery.runtime", "900"),
+            ("battery.charge", "36"),
+            ("input.transfer.low", "96"),
+            ("input.transfer.boost.high", "109"),
+            ("input.transfer.trim.low", "130"),
+            ("input.transfer.high", "146"),
+            ("ups.status", "OL BOOST"),
+            ("ups.type", "online"),
+        ] {
+            assert_eq!(qx.store.get(k), Some(v), "{k}");
+        }
+        assert!(!qx.store.has("battery.packs"), "Fortress units have no BP?");
+        assert!(!qx.store.has("pins_shutdown_mode"), "not a NUT variable");
+        assert_eq!(
+            qx.ranges().collect::<Vec<_>>(),
+            [
+                ("ups.delay.start", 60, 599940),
+                ("ups.delay.shutdown", 12, 5940)
+            ]
+        );
+        // Off line the bypass/boost/buck bit is ignored.
+        u.over.push((
+            "Q1\r",
+            b"(000.0 195.0 230.0 014 49.0 22.7 30.0 10100000\r".to_vec(),
+        ));
+        qx.update(&mut u, 40_000).unwrap(); // a full poll: a quick one keeps the last full one's words, as NUT
+        assert_eq!(qx.store.get("ups.status"), Some("OB"));
+        // An Axxium (AX1) has battery packs, settable 0 to 5.
+        let mut u = Unit::new("bestups");
+        u.over
+            .push(("ID\r", b"AX1,1500,120,120,20.0,27.6\r".to_vec()));
+        let mut qx = Qx::probe(&mut u, &QxOptions::default()).unwrap();
+        qx.init(&mut u, 0).unwrap();
+        assert_eq!(qx.store.get("ups.power.nominal"), Some("1500"));
+        assert_eq!(qx.store.get("battery.packs"), Some("2"));
+        assert!(qx.store.is_rw("battery.packs"));
+        u.sent.clear();
+        qx.setvar("battery.packs", "1", &mut u).unwrap();
+        assert_eq!(u.sent, ["BP1\r"]);
+        assert!(qx.setvar("battery.packs", "7", &mut u).is_err());
+        // A malformed ID answer is named.
+        let mut a = Answer::new();
+        a.buf[..26].copy_from_slice(b"FOR,750,120,120,20.0\r.....");
+        a.len = 26;
+        assert!(!bestups_id(&mut a));
+    }
+
+    #[test]
     fn runtimecal_estimates_runtime_as_nutdrv_qx() {
         let mut u = Unit::new("megatec");
         let opts = QxOptions {
@@ -2241,7 +2536,7 @@ mod tests {
         let mut qx = Qx::probe(&mut u, &opts).unwrap();
         qx.init(&mut u, 0).unwrap();
         assert_eq!(
-            &u.sent[6..],
+            &u.sent[8..],
             ["Q1\r", "Q1\r", "Q1\r"],
             "claim, walk, poll: no I, no F"
         );

@@ -100,7 +100,10 @@ mod tests {
         let rec = record(&mut live).unwrap();
         assert_eq!(
             queries(),
-            ["M\r", "QS\r", "F\r", "I\r", "D\r", "QPI\r", "Q1\r", "FW?\r"]
+            [
+                "M\r", "QS\r", "F\r", "I\r", "D\r", "Q1\r", "ID\r", "RT\r", "BP?\r", "SS?\r",
+                "QPI\r", "FW?\r"
+            ]
         );
         let mut text = String::from("descriptor 06 a0 ff 09 01 a1 01 c0\n");
         for (c, a) in &rec {

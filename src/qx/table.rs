@@ -57,6 +57,21 @@ pub enum Pre {
     QsHexBatteryVoltage,
     /// Rating bits: nominal frequency, battery and output voltage.
     QsHexRatings,
+    /// BestUPS: a SET sent as the item's `%.0f` command.
+    BestupsSetvar,
+    /// BestUPS: bypass/boost/buck bit, ignored off line, during a test
+    /// or a shutdown, inverted on Patriot Pro units.
+    BestupsBbb,
+    /// BestUPS: manufacturer and model from the `ID` model code (the
+    /// model also enables `RT` and `BP?` where the model has them).
+    BestupsMfr,
+    BestupsModel,
+    /// BestUPS: runtime in minutes, battery packs, pin shutdown mode,
+    /// voltage settings (index into the unit's voltage table).
+    BestupsRuntime,
+    BestupsPacks,
+    BestupsPins,
+    BestupsVoltage,
 }
 
 /// What is done to a raw answer before its fields are read (NUT's
@@ -67,6 +82,8 @@ pub enum PreAnswer {
     /// Voltronic-QS-Hex: binary `QS` answer (escaped bytes) to hex and
     /// binary-digit text.
     QsHex,
+    /// BestUPS: `ID` fields padded to fixed positions.
+    BestupsId,
 }
 
 /// How a protocol decides that a unit speaks it (its `claim` function).
@@ -80,6 +97,8 @@ pub enum Claim {
     VoltronicQs,
     /// Status, then `QPI` answered `PI98` or refused with `(NAK`.
     Mecer,
+    /// Status, then the model from `ID`.
+    Bestups,
 }
 
 /// One row of a protocol's table.
