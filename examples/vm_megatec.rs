@@ -353,7 +353,10 @@ fn main() {
         ("megatec", Bridge::Ippon, i0003, "10010000"),
         ("q1", Bridge::Ippon, i0003, "00000010"),
         ("mecer", Bridge::Cypress, c5161, "01000001"),
-        ("bestups", Bridge::Cypress, c5161, "00100000"),
+        // Over cypress nutdrv_qx's bestups rule refuses the ID answer
+        // (cypress reports whole 8-byte reports: 32 bytes, not 25 to 27);
+        // ippon reports the answer's own length.
+        ("bestups", Bridge::Ippon, i0003, "00100000"),
         ("megatec", Bridge::Krauler, k0000, "10100001"),
         ("q1", Bridge::Krauler, k0000, "01000000"),
         ("megatec", Bridge::Hunnox, k0000, "00001000"),
