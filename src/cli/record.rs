@@ -133,7 +133,10 @@ pub fn capture(dev: &mut Hidraw, info: &UsbInfo, millis: u64) -> Result<Recordin
         let Some(b) = crate::qx::usbid::bridge(i.vid, i.pid, m, i.product.as_deref()) else {
             return Err("neither a HID Power Device nor a Megatec/Q1 bridge".into());
         };
-        let mut link = crate::qx::bridge::BridgeLink::new(b, crate::device::qxio::DevWire(dev));
+        let mut link = crate::qx::bridge::BridgeLink::new(
+            b,
+            crate::device::qxio::DevWire(dev as &mut dyn crate::device::io::DeviceIo),
+        );
         rec.answers = crate::qx::replay::record(&mut link).map_err(|e| e.to_string())?;
         return Ok(rec);
     }

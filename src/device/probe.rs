@@ -161,7 +161,7 @@ pub fn identify(
         let Some(b) = usbid::bridge(info.vid, info.pid, m, info.product.as_deref()) else {
             return Ok(None);
         };
-        let mut link = BridgeLink::new(b, DevWire(&mut dev));
+        let mut link = BridgeLink::new(b, DevWire(&mut dev as &mut dyn super::io::DeviceIo));
         if Qx::probe(&mut link, &QxOptions::default()).is_err() {
             return Ok(None);
         }

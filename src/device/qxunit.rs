@@ -82,10 +82,12 @@ pub struct QxUnit {
 }
 
 impl QxUnit {
-    fn with<D: DeviceIo + ?Sized, T>(
+    // One instantiation of the bridges for every kind of device (hidraw,
+    // simulated): `dyn`, not generic (binary size).
+    fn with<T>(
         &mut self,
-        dev: &mut D,
-        f: impl FnOnce(&mut Qx, &mut BridgeLink<DevWire<'_, D>>) -> T,
+        dev: &mut dyn DeviceIo,
+        f: impl FnOnce(&mut Qx, &mut BridgeLink<DevWire<'_, dyn DeviceIo + '_>>) -> T,
     ) -> T {
         let mut link = BridgeLink::new(self.bridge, DevWire(dev));
         link.langid_fix = self.langid;
@@ -96,8 +98,8 @@ impl QxUnit {
     }
 
     /// Probe the unit's protocol and read it (nutdrv_qx's start).
-    pub fn start<D: DeviceIo + ?Sized>(
-        dev: &mut D,
+    pub fn start(
+        dev: &mut dyn DeviceIo,
         bridge: Bridge,
         info: &UsbInfo,
         opts: &Options,
@@ -123,29 +125,29 @@ impl QxUnit {
         Ok(u)
     }
 
-    pub fn update<D: DeviceIo + ?Sized>(&mut self, dev: &mut D, now: u64) -> Result<(), QxError> {
+    pub fn update(&mut self, dev: &mut dyn DeviceIo, now: u64) -> Result<(), QxError> {
         self.with(dev, |qx, l| qx.update(l, now))
     }
 
-    pub fn instcmd<D: DeviceIo + ?Sized>(
+    pub fn instcmd(
         &mut self,
-        dev: &mut D,
+        dev: &mut dyn DeviceIo,
         cmd: &str,
         value: Option<&str>,
     ) -> Result<(), CmdError> {
         self.with(dev, |qx, l| qx.instcmd(cmd, value, l))
     }
 
-    pub fn setvar<D: DeviceIo + ?Sized>(
+    pub fn setvar(
         &mut self,
-        dev: &mut D,
+        dev: &mut dyn DeviceIo,
         var: &str,
         value: &str,
     ) -> Result<(), CmdError> {
         self.with(dev, |qx, l| qx.setvar(var, value, l))
     }
 
-    pub fn shutdown<D: DeviceIo + ?Sized>(&mut self, dev: &mut D) -> Result<(), CmdError> {
+    pub fn shutdown(&mut self, dev: &mut dyn DeviceIo) -> Result<(), CmdError> {
         self.with(dev, |qx, l| qx.shutdown(l))
     }
 }
@@ -153,9 +155,9 @@ impl QxUnit {
 impl QxUnit {
     /// killpower's sequence ([`Qx::shutdown`]), returning the commands
     /// sent; with `dry` nothing is sent (every command goes unanswered).
-    pub fn shutdown_logged<D: DeviceIo + ?Sized>(
+    pub fn shutdown_logged(
         &mut self,
-        dev: &mut D,
+        dev: &mut dyn DeviceIo,
         dry: bool,
     ) -> (Result<(), CmdError>, Vec<Vec<u8>>) {
         use crate::qx::{Link, LinkError};
