@@ -33,6 +33,12 @@ impl Text {
         core::str::from_utf8(&self.buf[..self.len as usize]).unwrap_or("")
     }
 
+    /// The bytes, without the UTF-8 check of [`Text::as_str`] (for
+    /// comparing and copying).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+
     pub fn len(&self) -> usize {
         self.len as usize
     }

@@ -25,18 +25,35 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let path = path.ok_or("decode: missing PATH (see hidupsd --help)")?;
-    let rec = Recording::load(Path::new(path)).map_err(|e| e.to_string())?;
+    // A device node (as --help says): read the live UPS once.
+    let live = std::fs::metadata(path).is_ok_and(|m| {
+        use std::os::unix::fs::FileTypeExt;
+        m.file_type().is_char_device()
+    });
+    let rec = if live {
+        None
+    } else {
+        Some(Recording::load(Path::new(path)).map_err(|e| e.to_string())?)
+    };
     let mut out = std::io::stdout().lock();
-    let power = crate::hid::Descriptor::parse(&rec.descriptor).is_ok_and(|d| d.is_power_device());
-    if !power && !rec.answers.is_empty() {
-        // A Megatec/Q1 unit: nutdrv_qx's engine on its recorded answers.
+    // A Megatec/Q1 unit: nutdrv_qx's engine, on its recorded answers or
+    // through its bridge.
+    let qx = match &rec {
+        Some(rec) => {
+            let power =
+                crate::hid::Descriptor::parse(&rec.descriptor).is_ok_and(|d| d.is_power_device());
+            (!power && !rec.answers.is_empty())
+                .then(|| decode_qx(rec, &crate::qx::QxOptions::default()))
+        }
+        None => decode_qx_live(Path::new(path))?.map(Ok),
+    };
+    if let Some(qx) = qx {
         if explore {
             return Err(format!(
                 "{path}: --explore: a Megatec/Q1 unit has no HID fields"
             ));
         }
-        let qx = decode_qx(&rec, &crate::qx::QxOptions::default())
-            .map_err(|e| format!("{path}: {e}"))?;
+        let qx = qx.map_err(|e| format!("{path}: {e}"))?;
         let mut r = Ok(());
         for (k, v) in sorted_qx_vars(&qx) {
             r = r.and_then(|_| writeln!(out, "{k}: {v}"));
@@ -46,8 +63,25 @@ pub fn run(args: &[String]) -> Result<(), String> {
             _ => Ok(()),
         };
     }
-    let (ups, _) = decode(&rec, Options::default()).map_err(|e| format!("{path}: {e}"))?;
+    let (mut ups, mut io) = match &rec {
+        None => (decode_hidraw(Path::new(path), Options::default())?, None),
+        Some(rec) => {
+            let (ups, io) = decode(rec, Options::default()).map_err(|e| format!("{path}: {e}"))?;
+            (ups, Some(io))
+        }
+    };
     let r = if explore {
+        // Every recorded Feature report, not only those the table reads
+        // (ones read already are left as the walks and inputs left them).
+        if let Some(io) = io.as_mut() {
+            let ids: Vec<u8> = ups.desc.report_ids(Kind::Feature).collect();
+            let t = ups.next_full();
+            for id in ids {
+                if !ups.was_read(id) {
+                    let _ = ups.load_report(id, io, t);
+                }
+            }
+        }
         print_explore(&ups, &mut out)
     } else {
         print_vars(&ups, &mut out)
@@ -88,6 +122,20 @@ pub fn decode_qx(rec: &Recording, opts: &crate::qx::QxOptions) -> Result<crate::
     let t = qx.next_full() + 1;
     qx.update(&mut io, t).map_err(|e| e.to_string())?;
     Ok(qx)
+}
+
+/// A live node that is a Megatec/Q1 unit, read once (probe, first read
+/// and poll); `None` for a Power Device.
+pub fn decode_qx_live(path: &std::path::Path) -> Result<Option<crate::qx::Qx>, String> {
+    use crate::device::qxunit::{serve, QxUnit};
+    let mut f = open_ups(path)?;
+    let opts = Options::default();
+    let crate::qx::usbid::Serve::Megatec(b) = serve(&f.descriptor, &f.info, &opts) else {
+        return Ok(None);
+    };
+    let u = QxUnit::start(&mut f.dev, b, &f.info, &opts, 0)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Some(u.qx))
 }
 
 /// Variables of a Megatec/Q1 unit sorted by name, as `upsc` lists them.
@@ -165,6 +213,10 @@ pub fn print_explore(ups: &Ups, out: &mut dyn Write) -> io::Result<()> {
         let buf = ups.report(f.report_id);
         let path = PathName(&f.path, ups.sub.usages);
         let shown = match (f.kind, report::get(buf, f)) {
+            // Never read: the bytes are the cache's zeros, not the device's.
+            (Kind::Feature | Kind::Input, _) if !ups.was_read(f.report_id) => {
+                "not read".to_string()
+            }
             (Kind::Feature, Some(l)) | (Kind::Input, Some(l)) => {
                 format!("{l} ({})", report::value(f, l))
             }

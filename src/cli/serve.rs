@@ -12,7 +12,7 @@ const DEFAULT_PIDFILE: &str = "/run/hidupsd.pid";
 /// The server: options, then the configuration, then the loop.
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut a = Args::default();
-    let mut background = false;
+    let (mut background, mut foreground) = (false, false);
     let (mut pidfile, mut syslog, mut debug) = (None::<String>, false, 0u8);
     let mut it = args.iter();
     while let Some(opt) = it.next() {
@@ -36,7 +36,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "-u" => a.user = Some(value("USER")?),
             "-B" => background = true,
             // NUT's "stay in the foreground": already the default.
-            "-F" => background = false,
+            "-F" => foreground = true,
             "--pidfile" => pidfile = Some(value("PATH")?),
             "--syslog" => syslog = true,
             // NUT's debug levels: -D, -DD, -DDD...
@@ -46,18 +46,30 @@ pub fn run(args: &[String]) -> Result<(), String> {
             s => return Err(format!("unknown option '{s}' (see hidupsd --help)")),
         }
     }
+    if background && foreground {
+        return Err(
+            "-B and -F contradict each other: -B detaches, -F stays in the \
+                    foreground (the default)"
+                .into(),
+        );
+    }
     // Load (and refuse a bad configuration) while errors still reach the
     // terminal; then detach if asked, keeping stderr for the log.
     crate::sys::log::set_level(debug);
     let setup = daemon::Setup::load(&a)?;
+    // A detached daemon has no terminal: syslog is where its log goes,
+    // chosen while the terminal can still be told where that is.
+    syslog |= background;
+    if syslog {
+        match crate::sys::log::try_syslog() {
+            Ok(None) => {}
+            Ok(Some(note)) => eprintln!("hidupsd: {note}"),
+            Err(e) => eprintln!("hidupsd: warning: {e}"),
+        }
+    }
     if background {
-        // A detached daemon has no terminal: syslog is where its log goes.
-        syslog = true;
         pidfile.get_or_insert_with(|| DEFAULT_PIDFILE.to_string());
         nix::unistd::daemon(false, false).map_err(|e| format!("-B: cannot detach: {e}"))?;
-    }
-    if syslog {
-        crate::sys::log::use_syslog();
     }
     // Written before privileges are dropped (/run is root's); removed on
     // a clean exit where the directory allows.
@@ -71,7 +83,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     if let (Err(e), true) = (&r, syslog) {
         // stderr may go nowhere (detached): say it where the log goes.
-        crate::sys::log::log(format_args!("{e}"));
+        crate::sys::log::error(format_args!("{e}"));
     }
     r
 }

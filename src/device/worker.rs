@@ -4,7 +4,7 @@
 //! waits on a device.
 //!
 //! Read first: `hid-decoding.md` §0 and §6 (polling model, error actions,
-//! reconnect) and `nut-protocol.md` §5.4 (staleness).
+//! reconnect) and `docs/design/nut-protocol.md` §8.2 (staleness).
 //!
 //! Why a thread: every report a UPS is asked for is a blocking ioctl
 //! (HIDIOCGFEATURE waits up to 5 s for a unit that does not answer), and
@@ -264,6 +264,10 @@ impl<D: DeviceIo> Worker<D> {
             }
             _ => false,
         };
+        if !first {
+            // After a reconnect the first walk is a full one.
+            ups.request_full();
+        }
         self.want = f.info;
         self.node = Some(f.node.clone());
         self.ups = Some(ups);

@@ -2,8 +2,9 @@
 //! upsmon sends to a NUT server and what their answers mean, as a pure
 //! state machine.
 //!
-//! Read first: `nut-protocol.md` §8.2 (connection sequence), §8.3 (the
-//! poll) and §8.8 (FSD and the wait for secondaries).
+//! Read first: `docs/design/nut-protocol.md` §10 (what upsmon sends),
+//! §12.1 and §12.2 (the poll) and §12.7 (FSD and the wait for
+//! secondaries).
 //!
 //! Boundary: no sockets and no clock. The shell connects, hands every
 //! received line to [`Conversation::line`], writes what the methods

@@ -1,6 +1,7 @@
 //! NUT's word tokenizer (the "parseconf" rules) and the reply-side escaping.
 //!
-//! Read first: `nut-protocol.md` §1.1 (tokenizer) and §1.3 (escaping).
+//! Read first: `docs/design/nut-protocol.md` §2.2 (the word rules) and
+//! §2.4 (escaping).
 //!
 //! One call splits one logical line into words. Words borrow from the
 //! line when they are a plain run of its bytes; a word that contained an
@@ -75,6 +76,14 @@ pub struct Tokens<'s, 'b> {
     pub dropped: usize,
 }
 
+/// The words of one line as bytes ([`tokenize_bytes`]): ASCII only.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Words<'s, 'b> {
+    pub words: &'s [&'b [u8]],
+    /// As in [`Tokens`].
+    pub dropped: usize,
+}
+
 /// `isspace()` in the C locale.
 const fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
@@ -84,6 +93,40 @@ const fn is_space(b: u8) -> bool {
 const fn is_storable(b: u8) -> bool {
     b >= 0x20 && b <= 0x7f
 }
+
+/// [`CLASS`] bit: the byte is kept as it is inside an unquoted word.
+const IN_WORD: u8 = 1;
+/// [`CLASS`] bit: the byte is kept as it is inside quotes.
+const IN_QUOTES: u8 = 2;
+/// [`CLASS`] bit: the byte may be in a line split the short way (a space,
+/// or a byte kept as it is in any word).
+const PLAIN: u8 = 4;
+
+/// Which bytes simply continue a word, so that a run of them is taken in
+/// one step instead of one state change per byte: storable bytes but for
+/// `#` and `\` anywhere, space and `=` outside quotes, `"` inside.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0x20;
+    while b <= 0x7f {
+        let c = b as u8;
+        let mut k = IN_WORD | IN_QUOTES;
+        if c == b'#' || c == b'\\' {
+            k = 0;
+        } else if c == b' ' {
+            k = IN_QUOTES | PLAIN;
+        } else if c == b'=' {
+            k = IN_QUOTES;
+        } else if c == b'"' {
+            k = IN_WORD;
+        } else {
+            k |= PLAIN;
+        }
+        t[b] = k;
+        b += 1;
+    }
+    t
+};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -113,7 +156,7 @@ enum Cur {
 struct Lexer<'b, 'o> {
     line: &'b [u8],
     scratch: &'b mut [u8],
-    out: &'o mut [&'b str],
+    out: &'o mut [&'b [u8]],
     n: usize,
     dropped: usize,
     cur: Cur,
@@ -130,38 +173,56 @@ impl<'b> Lexer<'b, '_> {
 
     /// Add the byte at `i` to the current word (NUT's `addchar`).
     fn push(&mut self, i: usize) -> Result<(), LexError> {
-        let b = self.line[i];
-        if !is_storable(b) {
+        if !is_storable(self.line[i]) {
             self.dropped += 1;
             return Ok(());
         }
-        if self.stored == MAX_WORD {
+        self.extend(i, i + 1)
+    }
+
+    /// Add `line[from..to]`, bytes known to be storable, to the word.
+    fn extend(&mut self, from: usize, to: usize) -> Result<(), LexError> {
+        let n = to - from;
+        if self.stored + n > MAX_WORD {
             return Err(LexError::WordTooLong);
         }
-        self.stored += 1;
-        match self.cur {
-            Cur::Borrowed { start, end } if end == i => {
-                self.cur = Cur::Borrowed { start, end: i + 1 };
-            }
-            Cur::Borrowed { start, end } => {
+        self.stored += n;
+        let (line, len) = (
+            self.line,
+            match self.cur {
+                Cur::Borrowed { start, end } if end == from => {
+                    self.cur = Cur::Borrowed { start, end: to };
+                    return Ok(());
+                }
                 // An escape or a dropped byte broke the run: copy it out.
-                let len = end - start;
-                if len + 1 > self.scratch.len() {
-                    return Err(LexError::LineTooLong);
+                Cur::Borrowed { start, end } => {
+                    let len = end - start;
+                    let dst = self.scratch.get_mut(..len).ok_or(LexError::LineTooLong)?;
+                    dst.copy_from_slice(&self.line[start..end]);
+                    len
                 }
-                self.scratch[..len].copy_from_slice(&self.line[start..end]);
-                self.scratch[len] = b;
-                self.cur = Cur::Owned { len: len + 1 };
-            }
-            Cur::Owned { len } => {
-                if len + 1 > self.scratch.len() {
-                    return Err(LexError::LineTooLong);
-                }
-                self.scratch[len] = b;
-                self.cur = Cur::Owned { len: len + 1 };
-            }
-        }
+                Cur::Owned { len } => len,
+            },
+        );
+        let dst = self
+            .scratch
+            .get_mut(len..len + n)
+            .ok_or(LexError::LineTooLong)?;
+        dst.copy_from_slice(&line[from..to]);
+        self.cur = Cur::Owned { len: len + n };
         Ok(())
+    }
+
+    /// Take the run of bytes of `class` that starts at `i` (at least the
+    /// byte at `i`); returns where it ends.
+    fn run_of(&mut self, i: usize, class: u8) -> Result<usize, LexError> {
+        let line = self.line;
+        let mut j = i + 1;
+        while j < line.len() && CLASS[usize::from(line[j])] & class != 0 {
+            j += 1;
+        }
+        self.extend(i, j)?;
+        Ok(j)
     }
 
     /// Complete the current word (NUT's `endofword`).
@@ -169,7 +230,7 @@ impl<'b> Lexer<'b, '_> {
         if self.n == self.out.len() {
             return Err(LexError::TooManyArgs);
         }
-        let bytes: &'b [u8] = match self.cur {
+        let word: &'b [u8] = match self.cur {
             Cur::Borrowed { start, end } => {
                 let line = self.line;
                 &line[start..end]
@@ -180,15 +241,18 @@ impl<'b> Lexer<'b, '_> {
                 word
             }
         };
-        self.out[self.n] = ascii(bytes);
+        self.out[self.n] = word;
         self.n += 1;
         Ok(())
     }
 
     fn run(&mut self) -> Result<(), LexError> {
+        let line = self.line;
         let mut state = State::Start;
-        for i in 0..self.line.len() {
-            let b = self.line[i];
+        let mut i = 0;
+        while i < line.len() {
+            let b = line[i];
+            let class = CLASS[usize::from(b)];
             state = match state {
                 State::Start => match b {
                     b'#' => State::Comment,
@@ -200,6 +264,12 @@ impl<'b> Lexer<'b, '_> {
                     b'"' => {
                         self.begin(i + 1);
                         State::Quote
+                    }
+                    _ if class & IN_WORD != 0 => {
+                        self.begin(i);
+                        i = self.run_of(i, IN_WORD)?;
+                        state = State::Word;
+                        continue;
                     }
                     _ => {
                         self.begin(i);
@@ -230,6 +300,10 @@ impl<'b> Lexer<'b, '_> {
                         State::Start
                     }
                     b'\\' => State::WordEsc,
+                    _ if class & IN_WORD != 0 => {
+                        i = self.run_of(i, IN_WORD)?;
+                        continue;
+                    }
                     _ => {
                         self.push(i)?;
                         State::Word
@@ -249,6 +323,10 @@ impl<'b> Lexer<'b, '_> {
                         State::Start
                     }
                     b'\\' => State::QuoteEsc,
+                    _ if class & IN_QUOTES != 0 => {
+                        i = self.run_of(i, IN_QUOTES)?;
+                        continue;
+                    }
                     // TAB, CR and LF inside quotes are dropped by `push`.
                     _ => {
                         self.push(i)?;
@@ -269,6 +347,7 @@ impl<'b> Lexer<'b, '_> {
                     }
                 }
             };
+            i += 1;
         }
         match state {
             State::Start | State::Comment => Ok(()),
@@ -288,11 +367,48 @@ fn ascii(b: &[u8]) -> &str {
 ///
 /// Words are written into `out`; a word with escapes or dropped bytes is
 /// rebuilt in `scratch` (a scratch as long as `line` always suffices).
+/// At most [`MAX_ARGS`] slots of `out` are used.
 pub fn tokenize<'b, 's>(
     line: &'b [u8],
     scratch: &'b mut [u8],
     out: &'s mut [&'b str],
 ) -> Result<Tokens<'s, 'b>, LexError> {
+    let mut words: [&[u8]; MAX_ARGS] = [&[]; MAX_ARGS];
+    let k = out.len().min(MAX_ARGS);
+    let t = tokenize_bytes(line, scratch, &mut words[..k])?;
+    let (n, dropped) = (t.words.len(), t.dropped);
+    for (o, w) in out.iter_mut().zip(t.words) {
+        *o = ascii(w);
+    }
+    let out: &'s [&'b str] = out;
+    Ok(Tokens {
+        words: &out[..n],
+        dropped,
+    })
+}
+
+/// [`tokenize`], with the words as bytes: the server's way, with no UTF-8
+/// check (words hold ASCII only).
+pub fn tokenize_bytes<'b, 's>(
+    line: &'b [u8],
+    scratch: &'b mut [u8],
+    out: &'s mut [&'b [u8]],
+) -> Result<Words<'s, 'b>, LexError> {
+    if let Some(n) = plain_words(line, out) {
+        return Ok(Words {
+            words: &out[..n],
+            dropped: 0,
+        });
+    }
+    lex(line, scratch, out)
+}
+
+/// The whole state machine (see [`tokenize`]).
+fn lex<'b, 's>(
+    line: &'b [u8],
+    scratch: &'b mut [u8],
+    out: &'s mut [&'b [u8]],
+) -> Result<Words<'s, 'b>, LexError> {
     let mut lx = Lexer {
         line,
         scratch,
@@ -304,11 +420,46 @@ pub fn tokenize<'b, 's>(
     };
     lx.run()?;
     let (n, dropped) = (lx.n, lx.dropped);
-    let out: &'s [&'b str] = out;
-    Ok(Tokens {
+    let out: &'s [&'b [u8]] = out;
+    Ok(Words {
         words: &out[..n],
         dropped,
     })
+}
+
+/// The line every stock client sends: words of plain bytes between
+/// spaces (no quotes, escapes, comments, `=` or bytes to drop), split in
+/// one pass. `None` sends any other line, or one over a limit (`out`'s
+/// length included), through the whole state machine, which gives the
+/// same words or the error.
+pub fn plain_words<'b>(line: &'b [u8], out: &mut [&'b [u8]]) -> Option<usize> {
+    let mut n = 0;
+    let mut start = 0;
+    for (i, &b) in line.iter().enumerate() {
+        if CLASS[usize::from(b)] & PLAIN == 0 {
+            return None;
+        }
+        if b == b' ' {
+            if i > start {
+                let w = line.get(start..i)?;
+                if w.len() > MAX_WORD {
+                    return None;
+                }
+                *out.get_mut(n)? = w;
+                n += 1;
+            }
+            start = i + 1;
+        }
+    }
+    if start < line.len() {
+        let w = line.get(start..)?;
+        if w.len() > MAX_WORD {
+            return None;
+        }
+        *out.get_mut(n)? = w;
+        n += 1;
+    }
+    Some(n)
 }
 
 /// Does `b` need a backslash in a reply value (NUT's `PCONF_ESCAPE`)?
@@ -337,10 +488,10 @@ pub fn escape_into<W: fmt::Write + ?Sized>(value: &str, out: &mut W) -> fmt::Res
 }
 
 /// Length of `value` once escaped by [`escape_into`].
-pub fn escaped_len(value: &str) -> usize {
+pub fn escaped_len(value: &[u8]) -> usize {
     value
-        .bytes()
-        .map(|b| match b {
+        .iter()
+        .map(|&b| match b {
             b if needs_escape(b) => 2,
             b if is_storable(b) => 1,
             _ => 0,
@@ -547,11 +698,11 @@ mod tests {
         let mut s = String::new();
         escape_into(r#"say "hi" #1 \o/"#, &mut s).unwrap();
         assert_eq!(s, r#"say \"hi\" \#1 \\o/"#);
-        assert_eq!(escaped_len(r#"say "hi" #1 \o/"#), s.len());
+        assert_eq!(escaped_len(br#"say "hi" #1 \o/"#), s.len());
         let mut s = String::new();
         escape_into("a\nb\tc\u{e9}d", &mut s).unwrap();
         assert_eq!(s, "abcd");
-        assert_eq!(escaped_len("a\nb\tc\u{e9}d"), 4);
+        assert_eq!(escaped_len("a\nb\tc\u{e9}d".as_bytes()), 4);
     }
 
     #[test]
@@ -575,5 +726,61 @@ mod tests {
             let t = tokenize(line.as_bytes(), &mut scratch, &mut out).unwrap();
             assert_eq!(t.words, ["VAR", "ups", "v", value], "{line}");
         }
+    }
+
+    /// The one-pass split gives exactly what the state machine gives, or
+    /// leaves the line to it.
+    #[test]
+    fn plain_split_agrees_with_the_state_machine() {
+        let word = |n: usize| "w".repeat(n);
+        let mut lines: Vec<String> = [
+            "",
+            " ",
+            "GET VAR ups ups.status",
+            "  GET   VAR  ups ups.status  ",
+            "get var UPS battery.charge.low",
+            "LIST VAR a\"b",
+            "\"x y\" z",
+            "a=b",
+            "a#b c",
+            "a\\ b",
+            "x\ty",
+            "x\ry",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        lines.push(format!("GET VAR ups {}", word(MAX_WORD)));
+        lines.push(format!("GET VAR ups {}", word(MAX_WORD + 1)));
+        lines.push(vec!["w"; MAX_ARGS].join(" "));
+        lines.push(vec!["w"; MAX_ARGS + 1].join(" "));
+        for line in &lines {
+            let b = line.as_bytes();
+            let mut s1 = [0u8; 4096];
+            let mut s2 = [0u8; 4096];
+            let mut o1 = [&b""[..]; MAX_ARGS];
+            let mut o2 = [&b""[..]; MAX_ARGS];
+            let whole = lex(b, &mut s1, &mut o1);
+            let fast = super::plain_words(b, &mut o2);
+            if let Some(n) = fast {
+                assert_eq!(
+                    whole.map(|t| t.words.to_vec()),
+                    Ok(o2[..n].to_vec()),
+                    "{line:?}"
+                );
+            }
+            assert_eq!(
+                tokenize(b, &mut s2, &mut [""; MAX_ARGS]).map(|t| t.words.len()),
+                lex(b, &mut [0u8; 4096], &mut [&b""[..]; MAX_ARGS]).map(|t| t.words.len()),
+                "{line:?}"
+            );
+        }
+        // The common lines take the short way.
+        let mut o = [&b""[..]; MAX_ARGS];
+        assert_eq!(
+            super::plain_words(b"GET VAR ups ups.status", &mut o),
+            Some(4)
+        );
+        assert_eq!(super::plain_words(b"\"a\"", &mut o), None);
     }
 }

@@ -1,4 +1,4 @@
-//! TRACKING ids and results (`nut-protocol.md` §2.15).
+//! TRACKING ids and results (`docs/design/nut-protocol.md` §9).
 //!
 //! An id names one forwarded `SET VAR` or `INSTCMD` so a client can ask
 //! for its result later. Ids are UUIDv4, printed in upper case. They come

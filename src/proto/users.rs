@@ -1,7 +1,7 @@
 //! Who may do what: the rights of `upsd.users`, as plain data.
 //!
-//! Read first: `nut-protocol.md` §4. The configuration reader builds a
-//! [`Users`]; the session asks it at command time, so a reload takes
+//! Read first: `docs/design/nut-protocol.md` §7. The configuration
+//! reader builds a [`Users`]; the session asks it at command time, so a reload takes
 //! effect on open connections at once, as in upsd. Reading (GET, LIST)
 //! never needs a user.
 
