@@ -24,7 +24,8 @@ SHELL_SCRIPTS = contrib/systemd/hidupsd-killpower \
 	contrib/openwrt/files/hidupsd.hotplug tests/openwrt/uci.sh
 FUZZ_SECONDS ?= 60
 
-.PHONY: all test lint size bench fuzz install install-systemd install-upsc uninstall generate clean
+.PHONY: all test lint size bench fuzz install install-systemd install-upsc uninstall generate \
+	tables tables-check clean
 
 all:
 	$(CARGO) build --release
@@ -45,7 +46,7 @@ test:
 vm-test:
 	tests/vm/run.sh
 
-lint:
+lint: tables-check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) fmt --all -- --check
 	@# NUT's own pages (Xr upsc 8, ...) need not be installed here, nor
@@ -99,6 +100,14 @@ footprint: all
 # The udev rules and the device page come from the device table.
 generate:
 	$(CARGO) run --quiet --example gen
+
+# src/ups/tables/ from NUT's tables in tools/data/ (python3 and rustfmt);
+# tables-check fails when the committed files differ from what it makes.
+tables:
+	python3 tools/import-nut-tables.py
+
+tables-check:
+	python3 tools/import-nut-tables.py --check
 
 # Binary, manual pages and udev rules (every system); install-systemd adds
 # the unit and the shutdown hook, install-upsc the upsc link (not by

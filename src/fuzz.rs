@@ -106,14 +106,19 @@ use crate::proto::{
 };
 use crate::proto::{Actions, InstCmds, Upsmon, User, Users};
 use crate::store::{Store, MAX_VARS};
-use crate::ups::table::{st, Lookup};
+use crate::ups::table::{st, Doc, Lookup, Str};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 static FUZZ_SENSITIVITY: Lookup = Lookup {
-    name: "sensitivity",
+    name: Doc::NONE,
     fun: None,
     nuf: None,
-    rows: &[(0, "high"), (1, "medium"), (2, "low"), (3, "medium")],
+    rows: &[
+        (0, Str::of("high")),
+        (1, Str::of("medium")),
+        (2, Str::of("low")),
+        (3, Str::of("medium")),
+    ],
 };
 
 enum FuzzState {

@@ -31,7 +31,7 @@ use super::tracking::{IdGen, TrackingId, TrackingStatus};
 use super::users::{Right, Users};
 use crate::store::{Store, Var, MAX_VARS};
 use crate::text::Text;
-use crate::ups::table::st;
+use crate::ups::table::{st, Str};
 use core::cmp::Ordering;
 use std::net::IpAddr;
 
@@ -548,7 +548,7 @@ impl Session {
                 for (k, &(_, value)) in rows.iter().enumerate() {
                     // Like upsd, list each distinct value once.
                     if rows[..k].iter().all(|&(_, e)| e != value) {
-                        out.enum_value(ups, var, value)?;
+                        out.enum_value(ups, var, value.get())?;
                     }
                 }
                 out.end(&list)?;
@@ -623,7 +623,7 @@ impl Session {
             }
         }
         let rows = enum_rows(v);
-        if !rows.is_empty() && !rows.iter().any(|&(_, e)| e == value) {
+        if !rows.is_empty() && !rows.iter().any(|&(_, e)| e.get() == value) {
             return Err(ErrCode::InvalidValue.into());
         }
         let mut ranges = ranges_of(&data, v).peekable();
@@ -664,7 +664,7 @@ fn find_var<'a>(store: &'a Store, name: &str) -> Result<&'a Var, ErrCode> {
         .ok_or(ErrCode::VarNotSupported)
 }
 
-fn enum_rows(v: &Var) -> &'static [(i64, &'static str)] {
+fn enum_rows(v: &Var) -> &'static [(i32, Str)] {
     v.enums.map_or(&[], |l| l.rows)
 }
 
@@ -766,14 +766,19 @@ mod tests {
     use super::*;
     use crate::proto::lexer::MAX_LINE;
     use crate::proto::users::{Actions, InstCmds, Upsmon, User};
-    use crate::ups::table::Lookup;
+    use crate::ups::table::{Doc, Lookup};
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     static SENSITIVITY: Lookup = Lookup {
-        name: "sensitivity",
+        name: Doc::NONE,
         fun: None,
         nuf: None,
-        rows: &[(0, "high"), (1, "medium"), (2, "low"), (3, "medium")],
+        rows: &[
+            (0, Str::of("high")),
+            (1, Str::of("medium")),
+            (2, Str::of("low")),
+            (3, Str::of("medium")),
+        ],
     };
 
     enum St {

@@ -83,7 +83,7 @@ impl Ups {
         };
         let mut plan = Plan::default();
         if let Some(i) = self.entry(name, true) {
-            let value = arg.or(self.sub.map[i].fmt).ok_or(CmdError::NeedsValue)?;
+            let value = arg.or(self.sub.map[i].fmt()).ok_or(CmdError::NeedsValue)?;
             plan.push(self.write_step(i, value)?);
             return Ok(plan);
         }
@@ -123,7 +123,7 @@ impl Ups {
     fn delay(&self, var: &str, cmd: &str) -> &str {
         self.store
             .get(var)
-            .or_else(|| self.entry(cmd, true).and_then(|i| self.sub.map[i].fmt))
+            .or_else(|| self.entry(cmd, true).and_then(|i| self.sub.map[i].fmt()))
             .unwrap_or("0")
     }
 

@@ -249,7 +249,7 @@ impl Ups {
             .map
             .iter()
             .map(|e| Bind {
-                field: path::resolve(e.path, sub.usages)
+                field: path::resolve(e.path(), sub.usages)
                     .and_then(|p| desc.find(kind, p.nodes()))
                     .map(|i| i as u16),
                 disabled: false,
@@ -434,9 +434,9 @@ impl Ups {
                 continue;
             }
             if e.is_absent() {
-                if mode == Walk::Init && !self.store.has(e.name) {
-                    let _ = self.store.set(e.name, e.fmt.unwrap_or(""));
-                    self.store.set_meta(e.name, e.st, e.len, None);
+                if mode == Walk::Init && !self.store.has(e.name()) {
+                    let _ = self.store.set(e.name(), e.fmt().unwrap_or(""));
+                    self.store.set_meta(e.name(), e.st, e.len, None);
                 }
                 continue;
             }
@@ -444,16 +444,16 @@ impl Ups {
             if e.is_cmd() {
                 if mode == Walk::Init
                     && self.refresh(f.report_id, io, now).is_ok()
-                    && !self.cmds.contains(&e.name)
+                    && !self.cmds.contains(&e.name())
                 {
-                    self.cmds.push(e.name);
+                    self.cmds.push(e.name());
                 }
                 continue;
             }
             let special = e.is_bool() || e.is_alarm();
             match mode {
                 Walk::Init => {
-                    if !special && self.store.has(e.name) {
+                    if !special && self.store.has(e.name()) {
                         self.binds[i].disabled = true;
                         continue;
                     }
@@ -517,7 +517,7 @@ impl Ups {
     ) -> bool {
         let e: &'static Entry = &self.sub.map[i];
         let mut out = Text::new();
-        let converted = match e.lookup {
+        let converted = match e.lookup() {
             Some(l) => match l.fun {
                 Some(func) => {
                     let mut env = Ctx {
@@ -531,12 +531,12 @@ impl Ups {
                     }
                     r
                 }
-                None => match l.rows.iter().find(|r| r.0 == value as i64) {
-                    Some(r) => out.push_str(r.1).is_ok(),
+                None => match l.rows.iter().find(|r| i64::from(r.0) == value as i64) {
+                    Some(r) => out.push_str(r.1.get()).is_ok(),
                     None => false,
                 },
             },
-            None => format_value(e.fmt.unwrap_or("%.0f"), value, &mut out),
+            None => format_value(e.fmt().unwrap_or("%.0f"), value, &mut out),
         };
         if !converted {
             return false;
@@ -549,13 +549,13 @@ impl Ups {
             }
             let _ = self.alarm.push_str(out.as_str());
         } else {
-            if self.store.set(e.name, out.as_str()).is_err() {
+            if self.store.set(e.name(), out.as_str()).is_err() {
                 return false;
             }
             if mode == Walk::Init || !self.interrupt_pipe {
                 let rw_enum = e.hu & hu::ENUM != 0 && e.st & st::RW != 0;
-                self.store
-                    .set_meta(e.name, e.st, e.len, if rw_enum { e.lookup } else { None });
+                let enums = if rw_enum { e.lookup() } else { None };
+                self.store.set_meta(e.name(), e.st, e.len, enums);
             }
         }
         true
@@ -696,7 +696,7 @@ impl Ups {
         if f.flags & 0xFF == 0x01 {
             return Err(WriteError::ReadOnly);
         }
-        let raw: f64 = match e.lookup {
+        let raw: f64 = match e.lookup() {
             Some(l) => match l.nuf {
                 Some(func) => {
                     let mut env = Ctx { ups: self, io, now };
@@ -706,7 +706,7 @@ impl Ups {
                 None => {
                     l.rows
                         .iter()
-                        .find(|r| r.1 == value)
+                        .find(|r| r.1.get() == value)
                         .ok_or(WriteError::BadValue)?
                         .0 as f64
                 }
@@ -783,7 +783,7 @@ impl Ups {
             .map
             .iter()
             .zip(&self.binds)
-            .position(|(e, b)| e.name == name && e.is_cmd() == cmd && b.field.is_some())
+            .position(|(e, b)| e.name() == name && e.is_cmd() == cmd && b.field.is_some())
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::engine::{BindError, Identity, Options};
 use super::generic;
-use super::table::{DeviceId, Gate, Handler, Subdriver};
+use super::table::{DeviceId, Gate, Handler, Str, Subdriver};
 use super::tables::{devices, SUBDRIVERS};
 
 /// The chosen subdriver and the claim's side effects.
@@ -20,8 +20,8 @@ pub struct Choice {
     pub device: Option<&'static DeviceId>,
 }
 
-fn contains(hay: &Option<String>, needle: &str) -> bool {
-    hay.as_deref().is_some_and(|h| h.contains(needle))
+fn contains(hay: &Option<String>, needle: Str) -> bool {
+    hay.as_deref().is_some_and(|h| h.contains(needle.get()))
 }
 
 fn gate_ok(g: Gate, id: &Identity) -> bool {
@@ -37,7 +37,7 @@ fn gate_ok(g: Gate, id: &Identity) -> bool {
 pub fn claim(id: &Identity) -> Option<&'static DeviceId> {
     SUBDRIVERS.iter().find_map(|s| {
         devices::DEVICES.iter().find(|d| {
-            d.subdriver == s.key && d.vid == id.vid && d.pid == id.pid && gate_ok(d.gate, id)
+            d.subdriver.get() == s.key && d.vid == id.vid && d.pid == id.pid && gate_ok(d.gate, id)
         })
     })
 }
@@ -71,7 +71,7 @@ pub fn choose(id: &Identity, opts: &Options) -> Result<Choice, BindError> {
         return Ok(c);
     }
     if let Some(d) = device {
-        if let Some(s) = super::tables::subdriver(d.subdriver) {
+        if let Some(s) = super::tables::subdriver(d.subdriver.get()) {
             c.sub = s;
         }
         return Ok(c);
@@ -79,7 +79,7 @@ pub fn choose(id: &Identity, opts: &Options) -> Result<Choice, BindError> {
     let rejected = devices::FALLBACK_REJECT.contains(&(id.vid, id.pid));
     if opts.productid_set && !rejected {
         if let Some(&(_, key)) = devices::VENDOR_FALLBACK.iter().find(|v| v.0 == id.vid) {
-            if let Some(s) = super::tables::subdriver(key) {
+            if let Some(s) = super::tables::subdriver(key.get()) {
                 c.sub = s;
             }
         }

@@ -11,6 +11,7 @@ use crate::ups::table::Subdriver;
 pub mod devices;
 pub mod lookups;
 pub mod mge_models;
+pub mod strings;
 pub mod usages;
 
 pub mod apc;
