@@ -30,6 +30,7 @@ pub mod hid;
 pub mod monitor;
 pub mod proto;
 pub mod recording;
+pub mod sort;
 pub mod store;
 pub mod sys;
 pub mod text;

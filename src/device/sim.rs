@@ -144,7 +144,8 @@ impl Sim {
             }
             // Feature fields first: an input report never sent before is
             // built from them (see `Inner::input`).
-            patches.sort_by_key(|p| desc.fields()[p.field].kind != Kind::Feature);
+            let feature = |p: &Patch| desc.fields()[p.field].kind == Kind::Feature;
+            crate::sort::sort_by(&mut patches, |a, b| feature(a) && !feature(b));
             steps.push(Step {
                 at_ms: ev.at_ms,
                 what: format!("{at}: {}", ev.act),
@@ -152,7 +153,7 @@ impl Sim {
             });
         }
         // In time order; lines with the same time in file order.
-        steps.sort_by_key(|s| s.at_ms);
+        crate::sort::sort_by(&mut steps, |a, b| a.at_ms < b.at_ms);
         Ok(Sim {
             rec,
             desc,
