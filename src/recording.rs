@@ -37,7 +37,8 @@
 //! a script file ([`Recording::load_script`]).
 
 use crate::text::Text;
-use crate::ups::engine::{Identity, IoError, Transport};
+use crate::ups::options::Identity;
+use crate::ups::transport::{IoError, Transport};
 use std::fmt;
 use std::path::{Path, PathBuf};
 

@@ -6,10 +6,34 @@
 //! knows nothing of HID; the engine fills it and the protocol reads it.
 
 use crate::text::Text;
-use crate::ups::table::{st, Lookup};
+
+/// NUT state flags (`ST_FLAG_*`), as published to clients. The store owns
+/// their meaning; `ups::table` re-exports them for the mapping tables.
+pub mod st {
+    /// The variable is writable (`SET VAR`).
+    pub const RW: u8 = 1;
+    /// The variable is a string (its `len` is the maximum length).
+    pub const STRING: u8 = 2;
+    /// The variable is a number.
+    pub const NUMBER: u8 = 4;
+}
 
 /// Most variables one UPS may publish (NUT devices publish 30 to 90).
 pub const MAX_VARS: usize = 192;
+
+/// Where a variable's enumerated values come from (`ENUM` answers): a
+/// lookup table's texts, in table order, repeats included. A trait so that
+/// the store need not know how the tables keep them (`ups::table`
+/// implements it for its lookup tables).
+pub trait EnumValues: Sync + core::fmt::Debug {
+    /// How many rows.
+    fn count(&self) -> usize;
+    /// The text of row `i` (`i < count()`).
+    fn text(&self, i: usize) -> &'static str;
+}
+
+/// A variable's enumerated values.
+pub type EnumRows = &'static dyn EnumValues;
 
 /// One published variable.
 #[derive(Debug, Clone)]
@@ -21,7 +45,7 @@ pub struct Var {
     /// Maximum length for string variables.
     pub len: u8,
     /// Enumerated values come from these lookup rows, if any.
-    pub enums: Option<&'static Lookup>,
+    pub enums: Option<EnumRows>,
 }
 
 /// The store was full, or a name or value did not fit a [`Text`].
@@ -130,7 +154,7 @@ impl Store {
     }
 
     /// Set flags, string length and enum source of a published variable.
-    pub fn set_meta(&mut self, name: &str, flags: u8, len: u8, enums: Option<&'static Lookup>) {
+    pub fn set_meta(&mut self, name: &str, flags: u8, len: u8, enums: Option<EnumRows>) {
         if let Some(i) = self.find(name) {
             let v = &mut self.vars[i];
             v.flags = flags;

@@ -32,6 +32,7 @@
 //! paths are not checked for existence.
 
 pub mod lex;
+pub mod setup;
 pub mod ups_conf;
 pub mod upsd_conf;
 pub mod upsd_users;

@@ -30,7 +30,7 @@
 //! does.
 
 use super::{lex, parse_int, parse_u32, read, section_header, uint_what, ConfigError};
-use crate::ups::engine::Options;
+use crate::ups::options::Options;
 use crate::ups::status::OnlineDischarge;
 use std::path::{Path, PathBuf};
 

@@ -5,8 +5,8 @@
 //! satisfy every one given. `port = auto` (or a `/dev/hidrawN` path) too.
 
 use crate::config::ups_conf::Match;
+use crate::device::usb::UsbInfo;
 use crate::sys::regex::Regex;
-use crate::sys::usb::UsbInfo;
 
 #[derive(Debug, Default)]
 pub struct Matcher {

@@ -29,9 +29,9 @@ use super::response::{
 };
 use super::tracking::{IdGen, TrackingId, TrackingStatus};
 use super::users::{Right, Users};
+use crate::store::st;
 use crate::store::{Store, Var, MAX_VARS};
 use crate::text::Text;
-use crate::ups::table::{st, Str};
 use core::cmp::Ordering;
 use std::net::IpAddr;
 
@@ -544,11 +544,11 @@ impl Session {
                 let v = find_var(data.store, var)?;
                 let list = List::Enum(ups, var);
                 out.begin(&list)?;
-                let rows = enum_rows(v);
-                for (k, &(_, value)) in rows.iter().enumerate() {
+                let texts = enum_texts(v);
+                for (k, value) in texts.clone().enumerate() {
                     // Like upsd, list each distinct value once.
-                    if rows[..k].iter().all(|&(_, e)| e != value) {
-                        out.enum_value(ups, var, value.get())?;
+                    if texts.clone().take(k).all(|e| e != value) {
+                        out.enum_value(ups, var, value)?;
                     }
                 }
                 out.end(&list)?;
@@ -622,8 +622,8 @@ impl Session {
                 return Err(ErrCode::TooLong.into());
             }
         }
-        let rows = enum_rows(v);
-        if !rows.is_empty() && !rows.iter().any(|&(_, e)| e.get() == value) {
+        let mut texts = enum_texts(v).peekable();
+        if texts.peek().is_some() && !texts.any(|e| e == value) {
             return Err(ErrCode::InvalidValue.into());
         }
         let mut ranges = ranges_of(&data, v).peekable();
@@ -664,8 +664,10 @@ fn find_var<'a>(store: &'a Store, name: &str) -> Result<&'a Var, ErrCode> {
         .ok_or(ErrCode::VarNotSupported)
 }
 
-fn enum_rows(v: &Var) -> &'static [(i32, Str)] {
-    v.enums.map_or(&[], |l| l.rows)
+/// The texts of a variable's enumerated values, in table order.
+fn enum_texts(v: &Var) -> impl Iterator<Item = &'static str> + Clone {
+    let rows = v.enums;
+    (0..rows.map_or(0, |r| r.count())).map(move |i| rows.map_or("", |r| r.text(i)))
 }
 
 fn ranges_of<'a>(data: &Live<'a>, v: &'a Var) -> impl Iterator<Item = &'a VarRange<'a>> {
@@ -677,7 +679,7 @@ fn ranges_of<'a>(data: &Live<'a>, v: &'a Var) -> impl Iterator<Item = &'a VarRan
 fn var_type(v: &Var, data: &Live<'_>) -> VarType {
     VarType {
         rw: v.flags & st::RW != 0,
-        enumerated: !enum_rows(v).is_empty(),
+        enumerated: enum_texts(v).next().is_some(),
         range: ranges_of(data, v).next().is_some(),
         string: (v.flags & st::STRING != 0).then_some(u32::from(v.len)),
     }
@@ -766,7 +768,8 @@ mod tests {
     use super::*;
     use crate::proto::lexer::MAX_LINE;
     use crate::proto::users::{Actions, InstCmds, Upsmon, User};
-    use crate::ups::table::{Doc, Lookup};
+    use crate::store::EnumRows;
+    use crate::ups::table::{Doc, Lookup, Str};
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     static SENSITIVITY: Lookup = Lookup {
@@ -858,7 +861,7 @@ mod tests {
         ];
         for &(n, v, flags, len) in vars {
             s.set(n, v).unwrap();
-            let enums = (n == "input.sensitivity").then_some(&SENSITIVITY);
+            let enums = (n == "input.sensitivity").then_some(&SENSITIVITY as EnumRows);
             s.set_meta(n, flags, len, enums);
         }
         FakeUps {

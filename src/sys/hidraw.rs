@@ -4,7 +4,7 @@
 //! the engine decides what to read; the kernel's usbhid driver stays bound.
 
 use crate::text::Text;
-use crate::ups::engine::{IoError, Transport};
+use crate::ups::transport::{IoError, Transport};
 use nix::errno::Errno;
 use std::fs::{File, OpenOptions};
 use std::io::Read;

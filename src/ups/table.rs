@@ -9,15 +9,7 @@
 
 use super::func::Func;
 
-/// NUT state flags (`ST_FLAG_*`), as published to clients.
-pub mod st {
-    /// The variable is writable (`SET VAR`).
-    pub const RW: u8 = 1;
-    /// The variable is a string (its `len` is the maximum length).
-    pub const STRING: u8 = 2;
-    /// The variable is a number.
-    pub const NUMBER: u8 = 4;
-}
+pub use crate::store::st;
 
 /// usbhid-ups driver flags (`HU_FLAG_*` and `HU_TYPE_CMD`).
 pub mod hu {
@@ -279,6 +271,16 @@ pub struct Lookup {
     pub fun: Option<Func>,
     pub nuf: Option<Func>,
     pub rows: &'static [(i32, Str)],
+}
+
+/// A lookup table's texts are a variable's enumerated values.
+impl crate::store::EnumValues for Lookup {
+    fn count(&self) -> usize {
+        self.rows.len()
+    }
+    fn text(&self, i: usize) -> &'static str {
+        self.rows.get(i).map_or("", |r| r.1.get())
+    }
 }
 
 /// A usage name for path strings: `code` is `page << 16 | id`.

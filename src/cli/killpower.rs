@@ -10,10 +10,172 @@
 //! itself. `--dry-run` reads the UPS but writes nothing and prints the
 //! reports it would send.
 
+use crate::recording::Recording;
 use crate::text::Text;
 use crate::ups::command::Step;
-use crate::ups::engine::{IoError, Transport, Ups};
+use crate::ups::engine::Ups;
+use crate::ups::options::Options;
+use crate::ups::transport::{IoError, Transport};
 use std::fmt::Write as _;
+use std::path::Path;
+
+/// A UPS to power off: name, device, descriptor, identity, options and
+/// `sdcommands`.
+type Target = (
+    String,
+    Box<dyn crate::ups::transport::Transport>,
+    Vec<u8>,
+    crate::ups::options::Identity,
+    Options,
+    Option<String>,
+);
+
+/// `hidupsd killpower [-c DIR] [--dry-run] [--force]`: the last step of
+/// the halt sequence (see the module docs).
+pub fn run(args: &[String]) -> Result<(), String> {
+    use crate::config::{ups_conf, upsmon_conf};
+    use crate::device::matcher::Matcher;
+    let (mut dir, mut dry, mut force) = (std::path::PathBuf::from(super::CONFDIR), false, false);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-c" => dir = it.next().ok_or("killpower: -c needs DIR")?.into(),
+            "--dry-run" | "-n" => dry = true,
+            "--force" => force = true,
+            s => {
+                return Err(format!(
+                    "killpower: unknown option '{s}' (see hidupsd --help)"
+                ))
+            }
+        }
+    }
+    if !dir.is_dir() {
+        return Err(format!("killpower: {}: not a directory", dir.display()));
+    }
+    if !force {
+        // No monitor configured, no flag to find: a late shutdown hook
+        // must not fail on a host that does not use one.
+        if !dir.join(upsmon_conf::FILE).exists() {
+            println!(
+                "no {}/{}: no power-down flag to look for, nothing to do",
+                dir.display(),
+                upsmon_conf::FILE
+            );
+            return Ok(());
+        }
+        let mon =
+            upsmon_conf::load(&dir).map_err(|e| format!("killpower: {e} (or use --force)"))?;
+        let flag = mon.powerdownflag.ok_or_else(|| {
+            format!(
+                "killpower: {}/upsmon.conf sets no POWERDOWNFLAG (or use --force)",
+                dir.display()
+            )
+        })?;
+        if !Path::new(&flag).exists() {
+            println!("no power-down flag at {flag}: nothing to do");
+            return Ok(());
+        }
+    }
+    let conf = match ups_conf::load(&dir) {
+        Ok(c) => c,
+        Err(e) if e.line == 0 && !dir.join("ups.conf").exists() => ups_conf::UpsConf::default(),
+        Err(e) => return Err(e.to_string()),
+    };
+    // (name, device, descriptor, identity, options, sdcommands)
+    let mut targets: Vec<Target> = Vec::new();
+    let mut nodes = crate::sys::hotplug::scan(Path::new(crate::sys::hotplug::CLASS)).into_iter();
+    let mut found: Vec<crate::device::io::Found<crate::sys::hidraw::Hidraw>> = Vec::new();
+    let mut probe_all = || {
+        for n in nodes.by_ref() {
+            if let crate::device::probe::Probed::Ups(f) = crate::device::probe::probe(&n) {
+                found.push(f);
+            }
+        }
+        std::mem::take(&mut found)
+    };
+    let mut usb = probe_all();
+    if conf.ups.is_empty() {
+        for f in usb.drain(..) {
+            let name = f.node.clone();
+            targets.push((
+                name,
+                Box::new(f.dev),
+                f.descriptor,
+                crate::device::usb::identity(&f.info),
+                Options::default(),
+                None,
+            ));
+        }
+    }
+    for s in &conf.ups {
+        let opts = ups_conf::engine_options(s);
+        match &s.driver {
+            ups_conf::Driver::Sim(p) => {
+                let path = dir.join(p);
+                let rec = Recording::load(&path).map_err(|e| e.to_string())?;
+                let ident = rec.ident.clone();
+                let desc = rec.descriptor.clone();
+                let sim = crate::device::sim::Sim::load(rec, &opts, &path.display().to_string())?;
+                let ups = sim.start(&s.name).map_err(|e| format!("{}: {e}", s.name))?;
+                let dev = ups.open().map_err(|e| format!("{}: {e}", s.name))?;
+                targets.push((
+                    s.name.clone(),
+                    Box::new(dev),
+                    desc,
+                    ident,
+                    opts,
+                    s.sdcommands.clone(),
+                ));
+            }
+            ups_conf::Driver::UsbHid => {
+                let m =
+                    Matcher::new(&s.matching, &s.port).map_err(|e| format!("{}: {e}", s.name))?;
+                match usb.iter().position(|f| m.matches(&f.node, &f.info)) {
+                    Some(i) => {
+                        let f = usb.remove(i);
+                        let ident = crate::device::usb::identity(&f.info);
+                        targets.push((
+                            s.name.clone(),
+                            Box::new(f.dev),
+                            f.descriptor,
+                            ident,
+                            opts,
+                            s.sdcommands.clone(),
+                        ));
+                    }
+                    None => eprintln!("hidupsd: killpower: {}: no matching UPS found", s.name),
+                }
+            }
+        }
+    }
+    if targets.is_empty() {
+        return Err("killpower: no UPS to power off".into());
+    }
+    let mut failed = 0;
+    for (name, mut dev, desc, ident, opts, sdcommands) in targets {
+        let r = crate::ups::engine::Ups::new(&desc, ident, opts)
+            .map_err(|e| e.to_string())
+            .and_then(|mut ups| {
+                ups.init(&mut *dev, 0);
+                shutdown(&mut ups, &mut *dev, dry, sdcommands.as_deref(), &mut |ms| {
+                    std::thread::sleep(std::time::Duration::from_millis(u64::from(ms)))
+                })
+            });
+        match r {
+            Ok(o) => print!("{}", render(&name, &o, dry)),
+            Err(e) => {
+                eprintln!("hidupsd: killpower: {name}: {e}");
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(format!(
+            "killpower: {failed} UPS(es) could not be told to power off"
+        ));
+    }
+    Ok(())
+}
 
 /// A transport that records every SET_REPORT, and with `dry` sends none.
 pub struct Recorder<'a> {
@@ -152,9 +314,9 @@ pub fn render(name: &str, o: &Outcome, dry: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode;
+    use crate::cli::decode;
     use crate::recording::Recording;
-    use crate::ups::engine::Options;
+    use crate::ups::options::Options;
     use std::path::Path;
 
     fn load(name: &str, opts: Options) -> (Ups, crate::recording::Replay) {
