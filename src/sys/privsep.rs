@@ -140,10 +140,11 @@ fn serve(mut sock: UnixStream, shutdowncmd: Option<&str>, flag: Option<&std::pat
             b'S' => match shutdowncmd {
                 Some(cmd) => {
                     say(format_args!("running SHUTDOWNCMD: {cmd}"));
-                    match std::process::Command::new("/bin/sh")
-                        .args(["-c", cmd])
-                        .status()
-                    {
+                    let argv = [super::exec::SHELL, "-c", cmd];
+                    let input = super::exec::Input::Inherit;
+                    match super::exec::spawn(&argv, &[], input, false, false).and_then(|pid| {
+                        super::exec::wait(pid, true)?.ok_or(io::ErrorKind::WouldBlock.into())
+                    }) {
                         Ok(st) if st.success() => {}
                         Ok(st) => say(format_args!("SHUTDOWNCMD: {st}")),
                         Err(e) => say(format_args!("cannot run SHUTDOWNCMD: {e}")),
