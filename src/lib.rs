@@ -26,6 +26,7 @@
 //! device's socket pair and script timer), [`cli`] (one-shot commands)
 //! and [`sys`] (system calls, and the clock: [`sys::clock`]).
 
+pub mod chan;
 pub mod cli;
 pub mod config;
 pub mod daemon;

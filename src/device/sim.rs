@@ -32,6 +32,7 @@
 //! (the worker's device and opener) is dropped.
 
 use super::io::{Dev, DeviceIo, Found, Opener};
+use crate::chan::{self as mpsc, Receiver, RecvTimeoutError, Sender};
 use crate::device::usb::UsbInfo;
 use crate::hid::{report, Descriptor, Kind};
 use crate::recording::{Act, Recording, Replay};
@@ -44,7 +45,6 @@ use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 

@@ -46,6 +46,7 @@ use super::io::{DeviceIo, Found, Opener};
 use super::sched::{Action, Say, Sched};
 use super::shared::{Link, Msg, Notify, Report};
 use super::usb::{identity, UsbInfo};
+use crate::chan::{self as mpsc, Receiver, Sender, TryRecvError};
 use crate::config::setup::Retry;
 use crate::hid::descriptor::MAX_REPORT_LEN;
 use crate::proto::{TrackingId, TrackingStatus};
@@ -60,7 +61,6 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::time::Duration;
 
