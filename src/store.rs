@@ -25,11 +25,21 @@ pub const MAX_VARS: usize = 192;
 /// lookup table's texts, in table order, repeats included. A trait so that
 /// the store need not know how the tables keep them (`ups::table`
 /// implements it for its lookup tables).
-pub trait EnumValues: Sync + core::fmt::Debug {
+pub trait EnumValues: Sync {
     /// How many rows.
     fn count(&self) -> usize;
     /// The text of row `i` (`i < count()`).
     fn text(&self, i: usize) -> &'static str;
+}
+
+// Here rather than as a supertrait: a `Debug` bound would put every
+// implementor's `Debug` (the tables' types) into the binary's vtables.
+impl core::fmt::Debug for dyn EnumValues {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list()
+            .entries((0..self.count()).map(|i| self.text(i)))
+            .finish()
+    }
 }
 
 /// A variable's enumerated values.
