@@ -282,8 +282,10 @@ mod tests {
             libc::sigaddset(&mut s, libc::SIGUSR2);
             libc::pthread_sigmask(libc::SIG_BLOCK, &s, std::ptr::null_mut());
         }
+        // `exec`: grep starts with the shell's mask as spawned (a shell
+        // that forks may block signals around the fork).
         let line = format!(
-            "grep -E '^Sig(Blk|Ign)' /proc/$$/status > {}",
+            "exec grep -E '^Sig(Blk|Ign)' /proc/self/status > {}",
             out.display()
         );
         let pid = spawn(&[SHELL, "-c", &line], &[], Input::Null, false, false).unwrap();
