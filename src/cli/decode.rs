@@ -25,8 +25,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let path = path.ok_or("decode: missing PATH (see hidupsd --help)")?;
-    let rec = Recording::load(Path::new(path)).map_err(|e| e.to_string())?;
-    let (ups, _) = decode(&rec, Options::default()).map_err(|e| format!("{path}: {e}"))?;
+    // A device node (as --help says): read the live UPS once.
+    let live = std::fs::metadata(path).is_ok_and(|m| {
+        use std::os::unix::fs::FileTypeExt;
+        m.file_type().is_char_device()
+    });
+    let ups = if live {
+        decode_hidraw(Path::new(path), Options::default())?
+    } else {
+        let rec = Recording::load(Path::new(path)).map_err(|e| e.to_string())?;
+        decode(&rec, Options::default())
+            .map_err(|e| format!("{path}: {e}"))?
+            .0
+    };
     let mut out = std::io::stdout().lock();
     let r = if explore {
         print_explore(&ups, &mut out)

@@ -45,9 +45,17 @@ pub fn run(args: &[String]) -> Result<(), String> {
             ),
         });
     }
+    // A bare or @localhost entry is this host's server, wherever
+    // upsd.conf's LISTEN put it.
+    let listen = match crate::config::upsd_conf::load(&dir) {
+        Ok(c) => c.listen,
+        Err(_) if !dir.join(crate::config::upsd_conf::FILE).exists() => Vec::new(),
+        Err(e) => return Err(format!("fsd: {e}")),
+    };
     for m in targets {
-        let at = format!("{}@{}:{}", m.ups, m.host, m.port);
-        let stream = std::net::TcpStream::connect((m.host.as_str(), m.port))
+        let (host, port) = m.connect_to(&listen);
+        let at = format!("{}@{host}:{port}", m.ups);
+        let stream = std::net::TcpStream::connect((host.as_str(), port))
             .map_err(|e| format!("fsd: {at}: {e}"))?;
         stream
             .set_read_timeout(Some(std::time::Duration::from_secs(10)))

@@ -53,27 +53,47 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Err(format!("killpower: {}: not a directory", dir.display()));
     }
     if !force {
-        // No monitor configured, no flag to find: a late shutdown hook
-        // must not fail on a host that does not use one.
-        if !dir.join(upsmon_conf::FILE).exists() {
-            println!(
-                "no {}/{}: no power-down flag to look for, nothing to do",
-                dir.display(),
-                upsmon_conf::FILE
-            );
-            return Ok(());
-        }
-        let mon =
-            upsmon_conf::load(&dir).map_err(|e| format!("killpower: {e} (or use --force)"))?;
-        let flag = mon.powerdownflag.ok_or_else(|| {
-            format!(
-                "killpower: {}/upsmon.conf sets no POWERDOWNFLAG (or use --force)",
-                dir.display()
-            )
-        })?;
-        if !Path::new(&flag).exists() {
-            println!("no power-down flag at {flag}: nothing to do");
-            return Ok(());
+        // A late shutdown hook must not fail on a host with nothing to
+        // do: no upsmon.conf, one without POWERDOWNFLAG or without
+        // MONITOR lines (Debian's stock file), no flag, or a file at the
+        // flag's path that upsmon did not write (the daemon leaves such
+        // a file alone too).
+        let file = dir.join(upsmon_conf::FILE);
+        let text = match std::fs::read(&file) {
+            Ok(t) => Some(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(format!("killpower: {}: {e}", file.display())),
+        };
+        let read_flag = |p: &str| std::fs::read(p).ok();
+        let decision = upsmon_conf::power_kill(&file, text.as_deref(), &read_flag)
+            .map_err(|e| format!("killpower: {e} (or use --force)"))?;
+        match decision {
+            upsmon_conf::PowerKill::Kill(_) => {}
+            upsmon_conf::PowerKill::NoFlagConfigured if text.is_none() => {
+                println!(
+                    "no {}: no power-down flag to look for, nothing to do",
+                    file.display()
+                );
+                return Ok(());
+            }
+            upsmon_conf::PowerKill::NoFlagConfigured => {
+                println!(
+                    "{} sets no POWERDOWNFLAG: no power-down flag to look for, nothing to do",
+                    file.display()
+                );
+                return Ok(());
+            }
+            upsmon_conf::PowerKill::NoFlag(flag) => {
+                println!("no power-down flag at {flag}: nothing to do");
+                return Ok(());
+            }
+            upsmon_conf::PowerKill::NotUpsmons(flag) => {
+                println!(
+                    "{flag} was not written by upsmon (it does not start with \
+                     'upsmon-shutdown-file'): left alone, nothing to do"
+                );
+                return Ok(());
+            }
         }
     }
     let conf = match ups_conf::load(&dir) {
@@ -381,5 +401,97 @@ mod tests {
         assert_eq!(o.command, "load.off.delay");
         let e = shutdown(&mut ups, &mut io, true, Some("nothing.here"), &mut |_| {}).unwrap_err();
         assert!(e.contains("nothing.here: not offered"), "{e}");
+    }
+
+    /// What each recorded UPS is sent with `offdelay = 120` and `ondelay
+    /// = 180`, as hidupsd(8) documents it per vendor: only
+    /// `shutdown.return` writes `offdelay`; APC's `shutdown.reboot` and a
+    /// bare `load.off.delay` write the table's fixed delay, as NUT does.
+    #[test]
+    fn the_delay_each_vendor_gets() {
+        let cases: &[(&str, Option<&str>, &str, &[&str])] = &[
+            (
+                "apc-back-ups-bk650m2-ch",
+                None,
+                "shutdown.reboot",
+                &["shutdown.reboot 10 via"],
+            ),
+            (
+                "apc-back-ups-es-850g2",
+                None,
+                "shutdown.reboot",
+                &["shutdown.reboot 10 via"],
+            ),
+            (
+                "apc-smart-ups-x-750",
+                None,
+                "shutdown.reboot",
+                &["shutdown.reboot 10 via"],
+            ),
+            (
+                "apc-back-ups-bx1600mi",
+                Some("load.off.delay"),
+                "load.off.delay",
+                &["load.off.delay 20 via"],
+            ),
+            (
+                "cps-cp1500avrlcda",
+                None,
+                "shutdown.return",
+                &["load.on.delay 180 via", "load.off.delay 120 via"],
+            ),
+            (
+                "cps-ec850lcd",
+                Some("load.off.delay"),
+                "load.off.delay",
+                &["load.off.delay 60 via"],
+            ),
+            (
+                "eaton-5sc-750",
+                None,
+                "shutdown.return",
+                &[
+                    "ups.start.auto = yes",
+                    "load.on.delay 180 via",
+                    "load.off.delay 120 via",
+                ],
+            ),
+            (
+                "tripplite-09ae-3016",
+                None,
+                "shutdown.return",
+                &["load.on.delay 180 via", "load.off.delay 120 via"],
+            ),
+            (
+                "idowell-075d-0300-smart-battery",
+                None,
+                "shutdown.return",
+                &["load.on.delay 180 via", "load.off.delay 120 via"],
+            ),
+        ];
+        for &(name, sd, cmd, writes) in cases {
+            let opts = Options {
+                offdelay: Some("120".into()),
+                ondelay: Some("180".into()),
+                ..Options::default()
+            };
+            let (mut ups, mut io) = load(name, opts);
+            let o = shutdown(&mut ups, &mut io, true, sd, &mut |_| {}).unwrap();
+            assert_eq!(o.command, cmd, "{name}");
+            assert_eq!(o.writes.len(), writes.len(), "{name}: {:?}", o.writes);
+            for (w, want) in o.writes.iter().zip(writes) {
+                assert!(w.0.starts_with(want), "{name}: {:?}", o.writes);
+            }
+        }
+        // No shutdown command at all: the error lists what was tried.
+        for name in [
+            "liebert-psi5",
+            "powercom-hid-ups-battery",
+            "vertiv-liebert-gxt5",
+        ] {
+            let (mut ups, mut io) = load(name, Options::default());
+            let e = shutdown(&mut ups, &mut io, true, None, &mut |_| {}).unwrap_err();
+            assert!(e.contains("shutdown.return: not offered"), "{name}: {e}");
+        }
     }
 }

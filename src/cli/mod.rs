@@ -28,7 +28,8 @@ const USAGE: &str =
                     and [::1]:3493
   --simulate [NAME=]PATH
                     serve a recorded UPS (fixture directory or recording
-                    file) as NAME (default: the file name)
+                    file) as NAME (default: the file or directory
+                    name)
   --script FILE     add FILE's script lines (at SECONDS powercut, ...) to
                     the --simulate UPS just before it
   --listen ADDR:PORT
@@ -36,19 +37,23 @@ const USAGE: &str =
                     127.0.0.1:3493 and [::1]:3493)
   -B                detach and run in the background, logging to syslog,
                     with a pid file (default: foreground, as service
-                    managers expect; -F is accepted too)
+                    managers expect; NUT's -F says so, and is refused
+                    with -B)
   -u USER           run as USER (and its groups) once the sockets are
-                    open; SHUTDOWNCMD and the power-down flag stay with a
-                    small root helper (default: ups.conf's user, else
-                    upsmon.conf's RUN_AS_USER, else no change)
+                    open; SHUTDOWNCMD, the power-down flag and opening UPS
+                    nodes USER may not open stay with a small root helper
+                    (default: ups.conf's user, else upsmon.conf's
+                    RUN_AS_USER, else no change)
   -D                more debug messages; repeat for more (-DD)
   --pidfile PATH    write the process id there (default with -B:
                     /run/hidupsd.pid)
   --syslog          log to syslog (daemon facility) instead of stderr
-  -c DIR            read upsd.conf, upsd.users and ups.conf from DIR
-                    (ups.conf sections with driver = usbhid-ups, or
-                    driver = sim, port = PATH; without sections every USB
-                    UPS found is served)
+  -c DIR            read ups.conf, upsd.conf, upsd.users, upsmon.conf
+                    and nut.conf's MODE from DIR (ups.conf sections with
+                    driver = usbhid-ups, or driver = sim, port = PATH;
+                    without sections every USB UPS found is served;
+                    upsmon.conf: shut down as upsmon does; MODE=netclient:
+                    monitor only)
   decode PATH       print the variables NUT would publish for a recorded UPS
                     (a fixture directory or a recording file), or for a
                     live one read once through /dev/hidrawN

@@ -31,7 +31,9 @@ pub fn run() -> Result<(), String> {
         found += 1;
     }
     if found == 0 {
-        eprintln!("hidupsd: no UPS found among /dev/hidraw* (or no permission to open them)");
+        // Non-zero, as nut-scanner's callers expect of a scan that finds
+        // nothing to configure.
+        return Err("scan: no UPS found among /dev/hidraw* (or no permission to open them)".into());
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ const DEFAULT_PIDFILE: &str = "/run/hidupsd.pid";
 /// The server: options, then the configuration, then the loop.
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut a = Args::default();
-    let mut background = false;
+    let (mut background, mut foreground) = (false, false);
     let (mut pidfile, mut syslog, mut debug) = (None::<String>, false, 0u8);
     let mut it = args.iter();
     while let Some(opt) = it.next() {
@@ -36,7 +36,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             "-u" => a.user = Some(value("USER")?),
             "-B" => background = true,
             // NUT's "stay in the foreground": already the default.
-            "-F" => background = false,
+            "-F" => foreground = true,
             "--pidfile" => pidfile = Some(value("PATH")?),
             "--syslog" => syslog = true,
             // NUT's debug levels: -D, -DD, -DDD...
@@ -45,6 +45,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
             }
             s => return Err(format!("unknown option '{s}' (see hidupsd --help)")),
         }
+    }
+    if background && foreground {
+        return Err(
+            "-B and -F contradict each other: -B detaches, -F stays in the \
+                    foreground (the default)"
+                .into(),
+        );
     }
     // Load (and refuse a bad configuration) while errors still reach the
     // terminal; then detach if asked, keeping stderr for the log.

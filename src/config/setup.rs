@@ -11,7 +11,7 @@
 //! itself can be tested with a fake shell.
 
 use super::upsmon_conf::{self, UpsmonConf};
-use super::{ups_conf, upsd_conf, upsd_users, ConfigError, Role};
+use super::{nut_conf, ups_conf, upsd_conf, upsd_users, ConfigError, Role};
 use crate::proto::users::{Actions, InstCmds, Upsmon, User, Users};
 use crate::ups::options::Options;
 use crate::ups::select;
@@ -117,10 +117,22 @@ pub struct Setup<S> {
     pub idle_ms: u64,
     /// `LOGIN_FAILURES`: 0 for no limit.
     pub login_failures: u32,
+    /// `MAXCONN_PER_SOURCE` and `MAXCONN_NETWORK`, for admission.
+    pub limits: crate::proto::admission::Limits,
     pub users: Users,
+    /// Whether `upsd.users` was there: a reload without it keeps the
+    /// running users rather than remove them all.
+    pub users_file: bool,
     /// `upsmon.conf`, when the configuration directory has one: the
     /// built-in monitor.
     pub upsmon: Option<UpsmonConf>,
+    /// `ups.conf` as read (a reload compares its sections).
+    pub ups_conf: Option<ups_conf::UpsConf>,
+    /// Serve UPSes (listeners, devices); false for nut.conf's
+    /// `MODE=netclient`: the monitor only.
+    pub serve: bool,
+    /// Where nut.conf set MODE (`file:line MODE=...`), for the log.
+    pub mode: Option<String>,
     /// Who to run as after opening the sockets: user and group names.
     pub run_as: Option<(String, Option<String>)>,
 }
@@ -132,27 +144,65 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
     let mut upsd = upsd_conf::UpsdConf::default();
     let mut upsd_file = PathBuf::from(upsd_conf::FILE);
     let mut users = Users::default();
+    let mut users_file = false;
     let mut upses = Vec::new();
     let mut usb = false;
     let mut upsmon: Option<UpsmonConf> = None;
+    let mut ups_file = None;
     let (mut user, mut group) = (None, None);
+    let (mut serve, mut mode) = (true, None);
     if let Some(dir) = &args.confdir {
         if !dir.is_dir() {
             return Err(format!("{}: not a directory", dir.display()));
         }
         // A missing file means its defaults: no users, no UPS.
         let have = |f: &str| dir.join(f).exists();
-        if have(upsd_conf::FILE) {
+        // nut.conf's MODE, as NUT's service scripts read it: none starts
+        // nothing, netclient only the monitor. Without the file, serve.
+        if let Some(n) = nut_conf::load(dir).map_err(|e| e.to_string())? {
+            let file = dir.join(nut_conf::FILE);
+            let plan = n
+                .mode
+                .plan(&file, n.line, have(upsmon_conf::FILE))
+                .map_err(|e| e.to_string())?;
+            serve = plan.serve;
+            mode = Some(format!(
+                "{}:{}: MODE={}",
+                file.display(),
+                n.line,
+                n.mode.name()
+            ));
+        }
+        if !serve {
+            if let Some(opt) = [("--simulate", &args.simulate), ("--listen", &args.listen)]
+                .iter()
+                .find_map(|(o, v)| (!v.is_empty()).then_some(o))
+            {
+                return Err(format!(
+                    "{}: this host only monitors, and {opt} would serve UPSes: \
+                     set MODE=standalone or netserver to serve",
+                    mode.as_deref().unwrap_or_default()
+                ));
+            }
+        }
+        // A monitor-only host reads neither the server's files nor
+        // ups.conf: they are a server's (NUT's netclient starts upsmon
+        // alone).
+        if serve && have(upsd_conf::FILE) {
             upsd_file = dir.join(upsd_conf::FILE);
             upsd = upsd_conf::load(dir).map_err(|e| e.to_string())?;
             warn_all(shell, &upsd.warnings);
         }
-        if have(upsd_users::FILE) {
+        if serve && have(upsd_users::FILE) {
             let u = upsd_users::load(dir).map_err(|e| e.to_string())?;
             warn_all(shell, &u.warnings);
+            if let Some(w) = upsd_users::world_readable(dir) {
+                shell.warn(&w);
+            }
             users = proto_users(&u);
+            users_file = true;
         }
-        if have(ups_conf::FILE) {
+        if serve && have(ups_conf::FILE) {
             let c = ups_conf::load(dir).map_err(|e| e.to_string())?;
             warn_all(shell, &c.warnings);
             user.clone_from(&c.globals.user);
@@ -162,11 +212,32 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
                 usb |= matches!(s.driver, ups_conf::Driver::UsbHid);
                 upses.push(from_section(shell, dir, &file, &c.globals, s)?);
             }
+            ups_file = Some(c);
         }
         if have(upsmon_conf::FILE) {
-            let m = upsmon_conf::load(dir).map_err(|e| e.to_string())?;
-            warn_all(shell, &m.warnings);
-            upsmon = Some(m);
+            // Without a MONITOR line (a distribution's stock file): no
+            // monitor, said once; the UPSes are served all the same.
+            match upsmon_conf::load_optional(dir).map_err(|e| e.to_string())? {
+                Some(m) => {
+                    warn_all(shell, &m.warnings);
+                    upsmon = Some(m);
+                }
+                // A monitor-only host with nothing to monitor would do
+                // nothing at all: refused, as without upsmon.conf.
+                None if !serve => {
+                    return Err(format!(
+                        "{}: {}: MODE=netclient runs the monitor only, and there is \
+                         nothing to monitor",
+                        dir.join(upsmon_conf::FILE).display(),
+                        "no MONITOR line"
+                    ))
+                }
+                None => shell.warn(&ConfigError::new(
+                    &dir.join(upsmon_conf::FILE),
+                    0,
+                    upsmon_conf::NO_MONITOR,
+                )),
+            }
         }
     }
     for (i, spec) in args.simulate.iter().enumerate() {
@@ -186,7 +257,9 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
             opts,
         });
     }
-    let discovery = if upses.is_empty() {
+    let discovery = if !serve {
+        Discovery::Off
+    } else if upses.is_empty() {
         Discovery::Adopt
     } else if usb {
         Discovery::Configured
@@ -205,7 +278,9 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
             ));
         }
     }
-    let listen = if !args.listen.is_empty() {
+    let listen = if !serve {
+        Vec::new()
+    } else if !args.listen.is_empty() {
         let mut v = Vec::new();
         for a in &args.listen {
             let addr = a.parse::<SocketAddr>().map_err(|_| {
@@ -229,7 +304,9 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
         trackingdelay_ms: u64::from(upsd.trackingdelay) * 1000,
         idle_ms: u64::from(upsd.idle_timeout) * 1000,
         login_failures: upsd.login_failures,
+        limits: upsd.limits(),
         users,
+        users_file,
         run_as: args
             .user
             .clone()
@@ -237,6 +314,9 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
             .or_else(|| upsmon.as_ref().and_then(|m| m.run_as_user.clone()))
             .map(|u| (u, group)),
         upsmon,
+        ups_conf: ups_file,
+        serve,
+        mode,
     })
 }
 
@@ -307,12 +387,10 @@ pub fn split_simulate(spec: &str) -> Result<(String, PathBuf), String> {
         }
     }
     let path = PathBuf::from(spec);
-    let base = if path.is_dir() {
-        path.file_name()
-    } else {
-        path.file_stem()
-    };
-    let name: String = base
+    // The whole name, extension included, as the manual says: `ups.rec`
+    // and `ups.txt` stay two UPSes.
+    let name: String = path
+        .file_name()
         .map(|b| {
             b.to_string_lossy()
                 .chars()
@@ -401,5 +479,30 @@ fn proto_users(u: &upsd_users::Users) -> Users {
 fn warn_all<S: Shell>(shell: &mut S, w: &[ConfigError]) {
     for e in w {
         shell.warn(e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulate_names_are_the_file_or_directory_name() {
+        let name = |spec: &str| split_simulate(spec).map(|(n, p)| (n, p.display().to_string()));
+        assert_eq!(
+            name("tests/fixtures/eaton-5sc-750"),
+            Ok((
+                "eaton-5sc-750".into(),
+                "tests/fixtures/eaton-5sc-750".into()
+            ))
+        );
+        assert_eq!(
+            name("/tmp/cut.rec"),
+            Ok(("cut.rec".into(), "/tmp/cut.rec".into()))
+        );
+        assert_eq!(name("my ups.v2.txt").unwrap().0, "my_ups.v2.txt");
+        assert_eq!(name("x=/tmp/cut.rec").unwrap().0, "x");
+        assert!(name("/").is_err());
+        assert!(name("a b=/tmp/x").is_err());
     }
 }

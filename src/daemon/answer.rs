@@ -7,7 +7,7 @@
 use super::upses::{Login, View};
 use super::{Daemon, RX, TX};
 use crate::proto::ratelimit::{self, Counted, RateLimiter};
-use crate::proto::{Action, Env, ErrCode, LexError, Overflow, Reply, TrackingStatus};
+use crate::proto::{Action, Env, ErrCode, LexError, Overflow, Reply, TrackingStatus, Users};
 use crate::sys::log::{debug, log};
 use std::net::IpAddr;
 
@@ -31,17 +31,38 @@ impl Logins {
         })
     }
 
-    pub(super) fn limited(&self, peer: IpAddr, now: u64) -> bool {
-        self.failed_once && self.table.is_limited(peer, now)
+    /// Are `user`'s credentials from `peer` to be refused unchecked?
+    /// Counted per user name, names that are no user together.
+    pub(super) fn limited(
+        &self,
+        peer: IpAddr,
+        user: Option<&str>,
+        users: &Users,
+        now: u64,
+    ) -> bool {
+        let Some(name) = user.filter(|_| self.failed_once) else {
+            return false;
+        };
+        // A user is only ever counted under its name, so the name's own
+        // entry decides; the users are searched only when the source's
+        // shared count for unknown names is spent.
+        self.table.is_limited(peer, Some(name), now)
+            || (self.table.is_limited(peer, None, now) && !is_user(users, name))
     }
 
-    /// Count a wrong login by `peer`; log when it becomes limited.
-    pub(super) fn failed(&mut self, peer: IpAddr, now: u64) {
+    /// Count a wrong login for `user` by `peer`; log when that pair
+    /// becomes limited.
+    pub(super) fn failed(&mut self, peer: IpAddr, user: Option<&str>, users: &Users, now: u64) {
         self.failed_once = true;
-        match self.table.failure(peer, now) {
+        let key = user.filter(|n| is_user(users, n));
+        match self.table.failure(peer, key, now) {
             Ok(Counted::NowLimited) => log(format_args!(
-                "{peer}: too many failed logins: refused for {} s",
-                self.table.retry_after(peer, now).div_ceil(1000)
+                "{peer}: too many failed logins {}: refused for {} s",
+                match key {
+                    Some(n) => format!("as {n}"),
+                    None => "with unknown user names".to_string(),
+                },
+                self.table.retry_after(peer, key, now).div_ceil(1000)
             )),
             Ok(Counted::Counted) => {}
             Err(e) if !self.full_said => {
@@ -51,6 +72,11 @@ impl Logins {
             Err(_) => {}
         }
     }
+}
+
+/// Is `name` a user of upsd.users?
+fn is_user(users: &Users, name: &str) -> bool {
+    users.users.iter().any(|u| u.name == name)
 }
 
 impl Daemon {
@@ -66,6 +92,7 @@ impl Daemon {
             scratch,
             maxage_ms,
             limiter,
+            admission,
             ..
         } = self;
         let slot = &mut slots[i];
@@ -113,11 +140,13 @@ impl Daemon {
                 now,
             };
             // Every line: a reload may replace or remove the limiter.
-            let limited = limiter.as_ref().is_some_and(|l| l.limited(c.peer, now));
+            let limited = limiter
+                .as_ref()
+                .is_some_and(|l| l.limited(c.peer, c.session.username(), users, now));
             c.session.set_auth_limited(limited);
             let r = c.session.handle_line(line, scratch, &env, &mut out);
             if let (true, Some(l)) = (c.session.take_auth_failure(), limiter.as_mut()) {
-                l.failed(c.peer, now);
+                l.failed(c.peer, c.session.username(), users, now);
             }
             match r {
                 Ok(action) => {
@@ -131,6 +160,7 @@ impl Daemon {
                                 Ok(())
                             }
                             Action::Login { ups } => {
+                                admission.logged_in(i);
                                 upses[ups].numlogins += 1;
                                 let at = logins.partition_point(|l| l.seq < c.seq);
                                 logins.insert(
@@ -194,6 +224,10 @@ impl Daemon {
                     start += lf + 1;
                 }
             }
+        }
+        if start > 0 {
+            // Complete lines: no longer the idlest (admission's order).
+            admission.active(i, now);
         }
         rx.copy_within(start..c.rx_len, 0);
         c.rx_len -= start;

@@ -3,6 +3,7 @@
 //! (`pump`), closing. What a line means is [`super::answer`]'s.
 
 use super::{Daemon, ACCEPT_BUDGET, CLIENT_BASE, RX, TX_SMALL, WRITE_BUDGET};
+use crate::proto::admission::{Decision, Why};
 use crate::proto::Session;
 use crate::sys::log::{debug, log};
 use mio::net::TcpStream;
@@ -28,6 +29,9 @@ pub(super) struct Conn {
     pub(super) closing: bool,
     /// In the busy queue.
     pub(super) queued: bool,
+    /// The peer shut its side down (the event said so): read on to the
+    /// end of file even after a short read.
+    pub(super) read_closed: bool,
 }
 
 /// A connection slot; its buffers outlive connections.
@@ -80,6 +84,19 @@ impl Daemon {
         }
     }
 
+    /// The peer of client `t` half-closed (or hung up): a one-shot
+    /// `printf 'GET VAR ...\n' | nc -N` is closed once answered, not
+    /// after the idle timeout.
+    pub(super) fn read_closed(&mut self, t: Token) {
+        if let Some(c) =
+            t.0.checked_sub(CLIENT_BASE)
+                .and_then(|i| self.slots.get_mut(i))
+                .and_then(|s| s.conn.as_mut())
+        {
+            c.read_closed = true;
+        }
+    }
+
     /// `t` left the busy queue: its flag says so.
     pub(super) fn dequeued(&mut self, t: Token) {
         if t.0 < CLIENT_BASE {
@@ -115,17 +132,46 @@ impl Daemon {
     }
 
     pub(super) fn admit(&mut self, mut stream: TcpStream, peer: IpAddr, now: u64) {
-        let Some(i) = self.free.pop() else {
-            // upsd has no reply for this either: it stops polling its
-            // listeners, and the client sees nothing. Closing at once
-            // tells it sooner.
-            if !self.full_logged {
-                log(format_args!(
-                    "MAXCONN ({}) reached: closing new connections",
-                    self.slots.len()
-                ));
-                self.full_logged = true;
+        // Room is made by closing the longest-idle connection that has
+        // not logged in (see `proto::admission`); only when every slot is
+        // a logged-in session is the newcomer closed at once.
+        match self.admission.decide(peer, now) {
+            Decision::Refuse { first } => {
+                if first {
+                    log(format_args!(
+                        "MAXCONN ({}) reached and every connection is logged in: \
+                         closing new connections",
+                        self.slots.len()
+                    ));
+                }
+                return;
             }
+            Decision::Admit(Some(e)) => {
+                if e.first {
+                    match e.why {
+                        Why::SourceFull { limit } => log(format_args!(
+                            "{}: {limit} connections that have not logged in \
+                             (MAXCONN_PER_SOURCE {limit}): closing its longest-idle \
+                             ones to make room",
+                            e.source
+                        )),
+                        Why::ServerFull => log(format_args!(
+                            "MAXCONN ({}) reached: closing the longest-idle connections \
+                             that have not logged in to make room (the first from {}, \
+                             idle {} s)",
+                            self.slots.len(),
+                            e.source,
+                            e.idle_ms / 1000
+                        )),
+                    }
+                }
+                self.close(e.id);
+            }
+            Decision::Admit(None) => {}
+        }
+        let Some(i) = self.free.pop() else {
+            // Admission counts the same slots: not reached.
+            log(format_args!("no free slot for {peer}: closed"));
             return;
         };
         // Replies go out whole, one write each: no need to wait for more.
@@ -158,7 +204,9 @@ impl Daemon {
             discard: false,
             closing: false,
             queued: false,
+            read_closed: false,
         });
+        self.admission.opened(i, peer, now);
         debug(1, format_args!("connection from {peer} (slot {i})"));
     }
 
@@ -167,6 +215,7 @@ impl Daemon {
             return;
         };
         let _ = self.poll.registry().deregister(&mut c.stream);
+        self.admission.closed(i);
         debug(1, format_args!("{} disconnected (slot {i})", c.peer));
         if let Some(u) = c.session.logged_in() {
             self.upses[u].numlogins = self.upses[u].numlogins.saturating_sub(1);
@@ -178,7 +227,6 @@ impl Daemon {
             self.slots[i].tx = vec![0; TX_SMALL].into_boxed_slice();
         }
         self.free.push(i);
-        self.full_logged = false;
     }
 
     /// Move a connection along as far as it goes without blocking:
@@ -231,7 +279,7 @@ impl Daemon {
                 Ok(0) => return Next::Close,
                 Ok(n) => {
                     c.rx_len += n;
-                    drained = n < room;
+                    drained = n < room && !c.read_closed;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Open,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

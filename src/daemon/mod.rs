@@ -84,6 +84,7 @@ use crate::config::setup::{Args, MAX_LISTENERS};
 use crate::config::upsmon_conf::UpsmonConf;
 use crate::device::io::Dev;
 use crate::device::shared::{Notify, Report};
+use crate::proto::admission::Admission;
 use crate::proto::tracking::Table;
 use crate::proto::{Users, MAX_LINE, MAX_REPLY_LINE};
 use crate::store::MAX_VARS;
@@ -154,6 +155,8 @@ struct Daemon {
     slots: Vec<Slot>,
     /// Free slot indices.
     free: Vec<usize>,
+    /// Which connection gets a slot and which makes room (issue 14).
+    admission: Admission,
     upses: Vec<Served>,
     logins: Vec<Login>,
     tracking: Table,
@@ -165,8 +168,6 @@ struct Daemon {
     /// Per-connection seeds for tracking ids.
     seeds: RandomState,
     next_seq: u64,
-    /// "MAXCONN reached" was logged since a slot last freed up.
-    full_logged: bool,
     /// Listeners and clients whose last turn ended with work left
     /// (each at most once: `Conn::queued`, `listener_queued`).
     busy: VecDeque<Token>,
@@ -184,6 +185,13 @@ struct Daemon {
     upsmon_conf: Option<UpsmonConf>,
     /// Names of the UPSes the configuration gave (not adopted ones).
     configured: Vec<String>,
+    /// ups.conf as the running UPSes were configured from it.
+    ups_conf: Option<crate::config::ups_conf::UpsConf>,
+    /// Serving UPSes at all (false: nut.conf's MODE=netclient).
+    serving: bool,
+    /// The privileged helper while no monitor holds it (it opens device
+    /// nodes for the probes too).
+    spare_helper: Option<crate::sys::privsep::Helper>,
     /// Ports listened on (which `MONITOR` entries are this daemon's).
     ports: Vec<u16>,
     waker: Arc<Waker>,
@@ -220,6 +228,7 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
                 UEVENTS => d.uevents(),
                 SIGNALS => {
                     if d.signals(&signals, &service, args, now).is_break() {
+                        d.exit();
                         return Ok(());
                     }
                 }
@@ -227,7 +236,12 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
                 Token(t) if t <= REMOTE_TOP && t > REMOTE_TOP - MAX_LINKS => {
                     d.link_ready(REMOTE_TOP - t, now)
                 }
-                t => d.serve(t, now),
+                t => {
+                    if ev.is_read_closed() {
+                        d.read_closed(t);
+                    }
+                    d.serve(t, now)
+                }
             }
         }
         // Then those whose turn ended with work left, once each.
@@ -252,6 +266,7 @@ impl Daemon {
         let mut next = u64::MAX;
         for u in &mut self.upses {
             next = next.min(u.dev.check_age(&u.name, now, self.maxage_ms));
+            next = next.min(u.dev.check_waiting(&u.name, now));
         }
         if self.hotplug.rescan_at <= now {
             self.rescan();

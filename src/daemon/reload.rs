@@ -7,6 +7,7 @@ use super::setup::{Setup, UpsSpec};
 use super::upsmon::Watch;
 use super::{Daemon, MAX_SLOTS};
 use crate::config::setup::Args;
+use crate::config::upsd_users;
 use crate::config::upsmon_conf::UpsmonConf;
 use crate::sys::log::log;
 use std::net::SocketAddr;
@@ -30,11 +31,27 @@ impl Daemon {
                 return;
             }
         };
-        self.users = new.users;
+        if new.serve != self.serving {
+            log(format_args!(
+                "reload: nut.conf's MODE changed ({}): takes effect at restart",
+                new.mode.as_deref().unwrap_or("no nut.conf")
+            ));
+            // Only the monitor's settings can follow until then.
+            if new.upsmon != self.upsmon_conf {
+                if let Some(m) = &new.upsmon {
+                    super::upsmon::check_shutdowncmd(m, "reload: ");
+                }
+                self.reload_monitor(new.upsmon);
+            }
+            log(format_args!("configuration reloaded"));
+            return;
+        }
+        self.reload_users(new.users, new.users_file, args);
         let burst = (new.login_failures > 0).then_some(new.login_failures);
         if self.limiter.as_ref().map(|l| l.table.burst()) != burst {
             self.limiter = Logins::new(new.login_failures);
         }
+        self.admission.set_limits(new.limits);
         self.maxage_ms = new.maxage_ms;
         self.idle_ms = new.idle_ms;
         self.tracking.set_ttl(new.trackingdelay_ms);
@@ -58,6 +75,29 @@ impl Daemon {
                 ));
             }
         }
+        // A running UPS keeps the settings it was started with.
+        if let (Some(was), Some(is)) = (&self.ups_conf, &new.ups_conf) {
+            for (name, opts) in was.changed_sections(is) {
+                let what = if opts.is_empty() {
+                    "global settings it takes".to_string()
+                } else {
+                    opts.join(", ")
+                };
+                log(format_args!(
+                    "reload: {name}: changed ({what}): takes effect at restart"
+                ));
+            }
+        }
+        // Sections added now join what a later reload compares with; the
+        // changed ones keep their old settings until restart.
+        if let Some(is) = &new.ups_conf {
+            let was = self.ups_conf.get_or_insert_with(Default::default);
+            for s in &is.ups {
+                if was.get(&s.name).is_none() {
+                    was.ups.push(s.clone());
+                }
+            }
+        }
         let added: Vec<UpsSpec> = new
             .upses
             .into_iter()
@@ -71,10 +111,37 @@ impl Daemon {
         if let Err(e) = self.add_upses(added, now) {
             log(format_args!("reload: {e}"));
         }
+        if let Some(m) = &new.upsmon {
+            super::upsmon::check_shutdowncmd(m, "reload: ");
+        }
         if new.upsmon != self.upsmon_conf {
             self.reload_monitor(new.upsmon);
         }
         log(format_args!("configuration reloaded"));
+    }
+
+    /// upsd.users at a reload: a missing file keeps the running users
+    /// (a file moved away by mistake must not refuse every upsmon); a
+    /// file without users applies, with a warning.
+    fn reload_users(&mut self, users: crate::proto::Users, present: bool, args: &Args) {
+        let file = args.confdir.as_ref().map_or_else(
+            || upsd_users::FILE.into(),
+            |d| d.join(upsd_users::FILE).display().to_string(),
+        );
+        let running = self.users.users.len();
+        if !present && running > 0 {
+            log(format_args!(
+                "reload: {file} is missing: keeping the {running} running user(s) \
+                 (restore it, or leave it empty to refuse every login)"
+            ));
+            return;
+        }
+        if present && users.users.is_empty() {
+            log(format_args!(
+                "reload: warning: {file} has no users: every login will now be refused"
+            ));
+        }
+        self.users = users;
     }
 
     pub(super) fn reload_monitor(&mut self, conf: Option<UpsmonConf>) {
@@ -88,12 +155,16 @@ impl Daemon {
             ));
             return;
         }
-        let mut helper = None;
+        let mut helper = self.spare_helper.take();
+        // The notification children run on under the new monitor (and
+        // its bound counts them); without one they are ended.
+        let mut running = None;
         if let Some(mut old) = self.watch.take() {
             for l in &mut old.links {
                 l.down(self.poll.registry());
             }
-            helper = old.helper.take();
+            helper = helper.or(old.helper.take());
+            running = Some(old);
         }
         if helper.is_some() {
             let (was, is) = (&self.upsmon_conf, &conf);
@@ -107,9 +178,17 @@ impl Daemon {
         }
         self.upsmon_conf = conf.clone();
         self.watch = match conf {
-            Some(c) => match Watch::new(c, &self.ports, self.waker.clone()) {
+            Some(c) => match Watch::new(
+                c,
+                self.serving.then_some(&self.ports[..]),
+                self.waker.clone(),
+            ) {
                 Ok(mut w) => {
-                    w.helper = helper;
+                    w.helper = helper.take();
+                    if let Some(old) = running.take() {
+                        w.children = old.children;
+                        w.bound = old.bound;
+                    }
                     Some(w)
                 }
                 Err(e) => {
@@ -119,5 +198,10 @@ impl Daemon {
             },
             None => None,
         };
+        if let Some(mut old) = running {
+            old.exit();
+        }
+        // Without a monitor to hold it, the helper stays for the devices.
+        self.spare_helper = helper;
     }
 }

@@ -7,12 +7,13 @@ use super::answer::Logins;
 use super::clients::Slot;
 use super::discovery::Hotplug;
 use super::setup::{Setup, Source, UpsSpec};
-use super::upses::{Backend, Served};
+use super::upses::{Backend, Served, WAITING_MS};
 use super::upsmon::Watch;
 use super::{Daemon, FIRST_DATA_MS, HELPER, MAX_SLOTS, SIGNALS, WAKE};
 use crate::config::setup::{Discovery, MAX_LISTENERS};
 use crate::config::upsmon_conf;
 use crate::device::shared::{Notify, Report};
+use crate::proto::admission::Admission;
 use crate::proto::tracking::Table;
 use crate::proto::MAX_LINE;
 use crate::sys::clock::{self, Clock};
@@ -47,17 +48,25 @@ pub(super) fn start(setup: Setup) -> Result<(Daemon, Signals), String> {
             None
         }
     };
-    let helper = match (&account, &setup.conf.upsmon) {
-        (Some(_), Some(m)) if m.shutdowncmd.is_some() || m.powerdownflag.is_some() => {
-            let cmd = m.shutdowncmd.as_deref().map(upsmon_conf::shell_command);
-            let flag = m.powerdownflag.as_ref().map(PathBuf::from);
+    // Whenever root is given up: the helper also opens the device nodes
+    // of UPSes plugged in later that no rule gave to our group.
+    let helper = match &account {
+        Some(_) => {
+            let m = setup.conf.upsmon.as_ref();
+            let cmd = m
+                .and_then(|m| m.shutdowncmd.as_deref())
+                .map(upsmon_conf::shell_command);
+            let flag = m.and_then(|m| m.powerdownflag.as_ref()).map(PathBuf::from);
             let h = privsep::spawn(cmd, flag)
                 .map_err(|e| format!("cannot start the privileged helper: {e}"))?;
             crate::sys::log::debug(1, format_args!("privileged helper: pid {}", h.pid()));
             Some(h)
         }
-        _ => None,
+        None => None,
     };
+    if let Some(m) = &setup.conf.upsmon {
+        super::upsmon::check_shutdowncmd(m, "");
+    }
     // After the fork: the helper must not inherit the blocked signals.
     let signals = Signals::new().map_err(|e| format!("signalfd: {e}"))?;
     let clock = Clock::start();
@@ -121,8 +130,13 @@ impl Daemon {
                 Err(e) => log(format_args!("not listening on {addr}: {e}")),
             }
         }
-        if listeners.is_empty() {
+        if listeners.is_empty() && setup.serve {
             return Err("no address to listen on could be bound".into());
+        }
+        if let (false, Some(mode)) = (setup.serve, &setup.mode) {
+            log(format_args!(
+                "{mode}: monitoring only (upsmon.conf): no listener, no UPS of its own"
+            ));
         }
         let ports: Vec<u16> = listeners
             .iter()
@@ -132,19 +146,25 @@ impl Daemon {
         // may need root.
         let upsmon_conf = setup.upsmon.clone();
         let mut watch = match setup.upsmon {
-            Some(conf) => Some(Watch::new(conf, &ports, waker.clone())?),
+            Some(conf) => Some(Watch::new(
+                conf,
+                setup.serve.then_some(&ports[..]),
+                waker.clone(),
+            )?),
             None => None,
         };
         let configured = setup.upses.iter().map(|u| u.name.clone()).collect();
-        if let Some(mut h) = helper {
+        let ups_conf = setup.ups_conf;
+        // The helper's end: the monitor's (NOPARENT when it goes), else
+        // kept aside for the device opens and a monitor a reload adds.
+        let mut spare_helper = None;
+        if let Some(h) = helper {
+            poll.registry()
+                .register(&mut SourceFd(&h.fd()), HELPER, Interest::READABLE)
+                .map_err(|e| format!("epoll: {e}"))?;
             match &mut watch {
-                Some(w) => {
-                    poll.registry()
-                        .register(&mut SourceFd(&h.fd()), HELPER, Interest::READABLE)
-                        .map_err(|e| format!("epoll: {e}"))?;
-                    w.helper = Some(h);
-                }
-                None => drop(h.gone()),
+                Some(w) => w.helper = Some(h),
+                None => spare_helper = Some(h),
             }
         }
         let maxconn = setup.maxconn.min(MAX_SLOTS);
@@ -188,7 +208,8 @@ impl Daemon {
                 // (DRIVER-NOT-CONNECTED meanwhile).
                 Source::Usb { matcher, retry } => (Some(matcher), retry),
             };
-            let dev = Backend::new(matcher, spec.opts, retry);
+            let mut dev = Backend::new(matcher, spec.opts, retry);
+            dev.waiting_at = now + WAITING_MS;
             upses.push(Served::new(spec.name, spec.desc, dev));
         }
         let slots = (0..maxconn)
@@ -204,6 +225,7 @@ impl Daemon {
             listeners,
             slots,
             free: (0..maxconn).rev().collect(),
+            admission: Admission::new(maxconn, setup.limits),
             upses,
             logins: Vec::with_capacity(maxconn),
             tracking: Table::new(setup.trackingdelay_ms),
@@ -213,7 +235,6 @@ impl Daemon {
             scratch: vec![0; MAX_LINE].into_boxed_slice(),
             seeds: RandomState::new(),
             next_seq: 0,
-            full_logged: false,
             busy: VecDeque::with_capacity(maxconn + MAX_LISTENERS),
             listener_queued: vec![false; MAX_LISTENERS],
             notify,
@@ -228,6 +249,9 @@ impl Daemon {
             watch,
             upsmon_conf,
             configured,
+            ups_conf,
+            serving: setup.serve,
+            spare_helper,
             ports,
             waker,
         };
@@ -277,11 +301,9 @@ impl Daemon {
                 }
                 Source::Usb { matcher, retry } => {
                     usb = true;
-                    self.upses.push(Served::new(
-                        spec.name,
-                        spec.desc,
-                        Backend::new(Some(matcher), spec.opts, retry),
-                    ));
+                    let mut dev = Backend::new(Some(matcher), spec.opts, retry);
+                    dev.waiting_at = now + WAITING_MS;
+                    self.upses.push(Served::new(spec.name, spec.desc, dev));
                 }
             }
             log(format_args!("{}: added", self.upses[i].name));

@@ -16,6 +16,10 @@ use crate::text::Text;
 use crate::ups::options::Options;
 use std::net::IpAddr;
 
+/// How long a configured UPS may wait for its device before the log
+/// says so: the scan at start and its probes take well under this.
+pub(super) const WAITING_MS: u64 = 5_000;
+
 /// A UPS's device as the loop knows it: what may be bound to it, the
 /// worker that serves it, and a copy of its data. USB and simulated UPSes
 /// alike; a simulated one has neither a matcher nor a USB identity, so no
@@ -36,6 +40,9 @@ pub(super) struct Backend {
     /// Stale for want of an update within MAXAGE (logged when it
     /// changes, as upsd does: a worker stuck in a device call cannot).
     pub(super) aged: bool,
+    /// When to say, once, that a configured UPS is still waiting for a
+    /// device its section accepts (`u64::MAX`: said, or not to say).
+    pub(super) waiting_at: u64,
 }
 
 impl Backend {
@@ -49,7 +56,30 @@ impl Backend {
             worker: None,
             mirror: Mirror::default(),
             aged: false,
+            waiting_at: u64::MAX,
         }
+    }
+
+    /// A configured UPS without a device: say so once, [`WAITING_MS`]
+    /// after it was configured (DRIVER-NOT-CONNECTED is all clients see).
+    /// Returns when it would be said.
+    pub(super) fn check_waiting(&mut self, name: &str, now: u64) -> u64 {
+        let Some(m) = &self.matcher else {
+            return u64::MAX;
+        };
+        if self.worker.is_some() {
+            self.waiting_at = u64::MAX;
+        }
+        if self.waiting_at > now {
+            return self.waiting_at;
+        }
+        self.waiting_at = u64::MAX;
+        log(format_args!(
+            "{name}: no USB UPS found that its ups.conf section accepts ({}): waiting for one \
+             (clients get DRIVER-NOT-CONNECTED until then)",
+            m.what
+        ));
+        u64::MAX
     }
 
     /// MAXAGE for this UPS. upsd counts the driver's answers to its

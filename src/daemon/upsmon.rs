@@ -9,6 +9,7 @@ use super::{Daemon, REMOTE_TOP};
 use crate::chan::{Receiver, Sender};
 use crate::config::upsmon_conf::{self, UpsmonConf};
 use crate::config::Role;
+use crate::monitor::bound::{Bound, Ended, Offer};
 use crate::monitor::remote::Reply as Answer;
 use crate::monitor::{self, Input, Monitor};
 use crate::proto::Data;
@@ -69,10 +70,33 @@ pub(super) struct Watch {
     /// this daemon runs as another user.
     pub(super) helper: Option<Helper>,
     pub(super) children: Children,
+    /// Notification children (NOTIFYCMD, wall) running and waiting.
+    pub(super) bound: Bound<Job>,
     /// Connections to other servers, for the remote entries.
     pub(super) links: Vec<Link>,
     pub(super) connected: (Sender<Connected>, Receiver<Connected>),
     pub(super) waker: Arc<Waker>,
+}
+
+/// A notification delivered through a child process.
+pub(super) enum Job {
+    /// `wall` with this text.
+    Wall(String),
+    /// NOTIFYCMD: the shell line, the message, the environment.
+    Exec {
+        line: String,
+        message: String,
+        env: Vec<(&'static str, String)>,
+    },
+}
+
+impl Job {
+    fn what(&self) -> &'static str {
+        match self {
+            Job::Wall(_) => "wall",
+            Job::Exec { .. } => "NOTIFYCMD",
+        }
+    }
 }
 
 /// One `MONITOR` entry.
@@ -102,19 +126,16 @@ pub(super) enum Seen {
 /// host, and no port written or one this daemon listens on (another
 /// port on this host is another server, a stock upsd say).
 pub(super) fn is_local(m: &upsmon_conf::Monitor, ports: &[u16]) -> bool {
-    let h = &m.host;
-    let loopback = h.eq_ignore_ascii_case("localhost") || h == "127.0.0.1" || h == "::1";
-    loopback && (!port_written(&m.system) || ports.contains(&m.port))
+    m.is_loopback() && (!m.port_written() || ports.contains(&m.port))
 }
 
-/// Whether `ups@host:port` (or `@[v6]:port`) gives a port.
-pub(super) fn port_written(system: &str) -> bool {
-    let Some((_, host)) = system.split_once('@') else {
-        return false;
-    };
-    match host.strip_prefix('[') {
-        Some(v6) => v6.contains("]:"),
-        None => host.matches(':').count() == 1,
+/// Say, at start and at each reload, when SHUTDOWNCMD's program cannot
+/// be found: the host would not shut down when it should.
+pub(super) fn check_shutdowncmd(conf: &UpsmonConf, when: &str) {
+    let path = crate::sys::exec::search_path();
+    if let Some(w) = upsmon_conf::shutdowncmd_warning(conf, &path, &crate::sys::exec::is_executable)
+    {
+        log(format_args!("{when}warning: {}: {w}", upsmon_conf::FILE));
     }
 }
 
@@ -128,9 +149,12 @@ impl Watch {
     /// Build the monitor; remove a power-down flag left from the last
     /// shutdown, as upsmon does at start (a file that upsmon did not
     /// write is left alone, and POWERDOWNFLAG is then not used).
+    /// `ports`: where this daemon listens; `None` when it serves nothing
+    /// (nut.conf's MODE=netclient), and every entry is then on a server
+    /// of its own, this host's included.
     pub(super) fn new(
         mut conf: UpsmonConf,
-        ports: &[u16],
+        ports: Option<&[u16]>,
         waker: Arc<Waker>,
     ) -> Result<Watch, String> {
         if let Some(flag) = conf.powerdownflag.clone() {
@@ -155,7 +179,7 @@ impl Watch {
         let mut entries = Vec::with_capacity(conf.monitors.len());
         for m in &conf.monitors {
             let primary = m.role == Role::Primary;
-            let local = is_local(m, ports);
+            let local = ports.is_some_and(|p| is_local(m, p));
             let link = if local {
                 None
             } else {
@@ -196,6 +220,7 @@ impl Watch {
             pending: monitor::Actions::new(),
             helper: None,
             children: Children::default(),
+            bound: Bound::default(),
             links,
             connected: crate::chan::channel(),
             waker,
@@ -391,11 +416,19 @@ impl Watch {
         now: u64,
         maxage_ms: u64,
     ) -> u64 {
-        self.children.reap(|what, st| match st {
-            Ok(st) if st.success() => {}
-            Ok(st) => log(format_args!("{what}: {st}")),
-            Err(e) => log(format_args!("{what}: {e}")),
+        let mut ended = 0;
+        self.children.reap(|what, st| {
+            ended += usize::from(what != "SHUTDOWNCMD");
+            match st {
+                Ok(st) if st.success() => {}
+                Ok(st) => log(format_args!("{what}: {st}")),
+                Err(e) => log(format_args!("{what}: {e}")),
+            }
         });
+        for _ in 0..ended {
+            let e = self.bound.ended();
+            self.after(e);
+        }
         let mut acts = std::mem::take(&mut self.pending);
         for i in 0..self.entries.len() {
             let Some(name) = &self.entries[i].ups else {
@@ -599,26 +632,113 @@ impl Watch {
         if n.flags.wall {
             let mut text = n.message.clone();
             text.push('\n');
-            // No wall (a container, BusyBox without it): nothing to tell.
-            let _ = self.children.feed("wall", text.as_bytes());
+            self.offer(Job::Wall(text));
         }
         if n.flags.exec {
             let Some(cmd) = &self.notifycmd else {
                 return;
             };
             let line = format!("{cmd} \"$1\"");
-            let mut env = vec![("NOTIFYTYPE", n.event.name())];
+            let mut env = vec![("NOTIFYTYPE", n.event.name().to_string())];
             if let Some(system) = n.ups.and_then(|i| self.monitor.system(i)) {
-                env.push(("UPSNAME", system));
+                env.push(("UPSNAME", system.to_string()));
             }
-            if let Err(e) = self.children.shell("NOTIFYCMD", &line, &[&n.message], &env) {
+            self.offer(Job::Exec {
+                line,
+                message: n.message.clone(),
+                env,
+            });
+        }
+    }
+
+    /// A notification child to start, within the bound
+    /// ([`crate::monitor::bound`]): at most 8 at once, 64 waiting.
+    fn offer(&mut self, job: Job) {
+        match self.bound.offer(job) {
+            Offer::Run(job) => self.start(job),
+            Offer::Queued { say } => {
+                if say {
+                    log(format_args!(
+                        "{} notification commands (NOTIFYCMD, wall) still running: \
+                         further notices wait until one ends",
+                        self.bound.running()
+                    ));
+                }
+            }
+            Offer::Dropped { oldest, say } => {
+                if say {
+                    log(format_args!(
+                        "{} notices wait for notification commands that do not end: \
+                         dropping the oldest ({})",
+                        self.bound.queued(),
+                        oldest.what()
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Start a notification child the bound gave a slot; a failure frees
+    /// the slot for the next.
+    fn start(&mut self, job: Job) {
+        let r = match &job {
+            Job::Wall(text) => self.children.feed("wall", text.as_bytes()),
+            Job::Exec { line, message, env } => {
+                let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                self.children.shell("NOTIFYCMD", line, &[message], &env)
+            }
+        };
+        if let Err(e) = r {
+            // No wall (a container, BusyBox without it): nothing to tell.
+            if matches!(job, Job::Exec { .. }) {
                 log(format_args!("cannot run NOTIFYCMD: {e}"));
             }
+            let e = self.bound.start_failed();
+            self.after(e);
+        }
+    }
+
+    /// After a notification child ended: the next one, and a word when
+    /// the backlog is gone.
+    fn after(&mut self, e: Ended<Job>) {
+        if let Some((delayed, dropped)) = e.calm {
+            log(format_args!(
+                "notification commands caught up: {delayed} notices were delayed, \
+                 {dropped} dropped"
+            ));
+        }
+        if let Some(job) = e.next {
+            self.start(job);
+        }
+    }
+
+    /// The daemon exits: end the notification commands it started and
+    /// still runs (not SHUTDOWNCMD, which shuts the host down), with
+    /// what they started.
+    pub(super) fn exit(&mut self) {
+        let waiting = self.bound.clear();
+        let ended = self.children.terminate(
+            |what| what != "SHUTDOWNCMD",
+            std::time::Duration::from_millis(500),
+        );
+        if ended + waiting > 0 {
+            log(format_args!(
+                "exiting: ended {ended} notification command(s) still running; \
+                 {waiting} waiting notice(s) not delivered"
+            ));
         }
     }
 }
 
 impl Daemon {
+    /// The daemon exits: nothing it started and still owns is left
+    /// running ([`Watch::exit`]).
+    pub(super) fn exit(&mut self) {
+        if let Some(w) = &mut self.watch {
+            w.exit();
+        }
+    }
+
     /// The host was suspended for `ms` (upsmon's view of a resume).
     pub(super) fn resumed(&mut self, ms: u64, now: u64) {
         if let Some(w) = &mut self.watch {
@@ -630,6 +750,14 @@ impl Daemon {
     pub(super) fn helper_event(&mut self, now: u64) {
         if let Some(w) = &mut self.watch {
             w.helper_event(self.poll.registry(), now);
+        }
+        if self.spare_helper.as_mut().is_some_and(Helper::gone) {
+            log(format_args!(
+                "the privileged helper exited: device nodes not given to our group cannot be opened"
+            ));
+            if let Some(h) = self.spare_helper.take() {
+                let _ = self.poll.registry().deregister(&mut SourceFd(&h.fd()));
+            }
         }
     }
 

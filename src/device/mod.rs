@@ -7,6 +7,7 @@
 //! device, and [`sim`], a recorded UPS behind the same device trait as a
 //! hidraw node, playing its script on a timer thread of its own.
 
+pub mod grant;
 pub mod io;
 pub mod matcher;
 pub mod naming;

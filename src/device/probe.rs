@@ -154,7 +154,8 @@ pub fn identify(
 
 /// Open a node that may have just appeared: the kernel's uevent comes
 /// before udev has applied its permissions, so a refusal is retried for
-/// a while.
+/// a while (with a privileged helper, `Hidraw::open` has asked it
+/// already: a UPS is open at once, and only other devices wait here).
 fn open_patiently(path: &Path) -> io::Result<Hidraw> {
     let mut tries = 0;
     loop {

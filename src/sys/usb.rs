@@ -54,12 +54,29 @@ impl Strings {
     /// Open the hiddev node if there is one, else the usbfs node
     /// (`UsbInfo`'s `hiddev` and `usbfs()`).
     pub fn open(hiddev: Option<&Path>, usbfs: &Path) -> Strings {
+        // Nodes no rule gave us: the privileged helper opens them, if
+        // they belong to a UPS (`sys::privsep::open_node`).
+        let helped = |p: &Path, e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::PermissionDenied => {
+                crate::sys::privsep::open_node(p).unwrap_or(Err(e))
+            }
+            _ => Err(e),
+        };
         if let Some(h) = hiddev {
-            if let Ok(f) = OpenOptions::new().read(true).open(h) {
+            if let Ok(f) = OpenOptions::new()
+                .read(true)
+                .open(h)
+                .or_else(|e| helped(h, e))
+            {
                 return Strings::Hiddev(f);
             }
         }
-        match OpenOptions::new().read(true).write(true).open(usbfs) {
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(usbfs)
+            .or_else(|e| helped(usbfs, e))
+        {
             Ok(f) => {
                 let lang = usbfs_descriptor(&f, 0, 0)
                     .ok()
