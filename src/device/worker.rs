@@ -3,7 +3,7 @@
 //! polling schedule made event-driven, so that the protocol loop never
 //! waits on a device.
 //!
-//! Read first: `hid-decoding.md` §0 and §6 (polling model, error actions,
+//! Read first: `docs/design/hid-decoding.md` §0 and §6 (polling model, error actions,
 //! reconnect) and `nut-protocol.md` §5.4 (staleness).
 //!
 //! Why a thread: every report a UPS is asked for is a blocking ioctl

@@ -1,5 +1,5 @@
 //! Running the monitor's commands (`NOTIFYCMD`, `SHUTDOWNCMD`, `wall`)
-//! without waiting for them: each is started and kept as a [`Child`]
+//! without waiting for them: each is started ([`spawn`]) and its pid kept
 //! until [`Children::reap`] sees it end (`waitpid(WNOHANG)` on our own
 //! children only, no SIGCHLD handler).
 //!

@@ -8,6 +8,8 @@
 //! run the delayed commands with 0, and `shutdown.return` /
 //! `shutdown.stayoff` are composed of `ups.start.auto`, `load.on.delay`,
 //! a pause and `load.off.delay`.
+//!
+//! Read first: `docs/design/hid-decoding.md` §7.
 
 use super::engine::Ups;
 

@@ -5,6 +5,8 @@
 //! simulated UPS, or the hidraw worker) and the time passed in by the
 //! caller. After [`Ups::new`] nothing on the decoding path allocates:
 //! report buffers, bindings and the variable store are sized at set-up.
+//!
+//! Read first: `docs/design/hid-decoding.md` §4 (walks, first entry wins, events).
 
 use super::conv::{ConvState, Env};
 use super::options::{BindError, Identity, Options};

@@ -3,6 +3,8 @@
 //! strings), `ups.vendorid`/`ups.productid`, `device.type`, and the
 //! `driver.*` description. MGE/Eaton model names come from the model
 //! table, which also sets the model family some conversions depend on.
+//!
+//! Read first: `docs/design/hid-decoding.md` §8.
 
 use super::engine::Ups;
 

@@ -1,5 +1,7 @@
 //! NUT's path strings (`UPS.PowerSummary.RemainingCapacity`) to usage
 //! codes and back, through a subdriver's usage-name tables.
+//!
+//! Read first: `docs/design/hid-decoding.md` §3.
 
 use super::table::UsageName;
 use crate::hid::descriptor::{Path, INDEX_NODE};

@@ -2,6 +2,8 @@
 //! subdriver list order with string gates; a known vendor's unknown
 //! product only when `productid` is configured), then, beyond NUT, a
 //! generic table for any other proper Power Device.
+//!
+//! Read first: `docs/design/hid-decoding.md` §8.
 
 use super::generic;
 use super::options::{BindError, Identity, Options};

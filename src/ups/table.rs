@@ -6,6 +6,8 @@
 //! tables hold thousands of strings, and a `&str` costs 8 or 16 bytes plus
 //! a relocation in a position-independent binary. What a device binds at run
 //! time (which HID field an entry resolved to) lives in the engine, not here.
+//!
+//! Read first: `docs/design/hid-decoding.md` §10 (how the tables are generated and stored).
 
 use super::func::Func;
 
