@@ -61,6 +61,40 @@ fn explore_lists_every_field_with_its_path() {
 }
 
 #[test]
+fn explore_says_not_read_exactly_for_reports_the_recording_lacks() {
+    // A report never read has no value (its bytes would be the cache's
+    // zeros): explore says so, and shows every recorded one.
+    for name in ["eaton-5sc-750", "apc-smart-ups-x-750", "unknown-5131-2007"] {
+        let dir = fixture(name);
+        let recorded: Vec<u8> = std::fs::read_to_string(Path::new(&dir).join("reports.txt"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| u8::from_str_radix(l.split_whitespace().nth(1)?, 16).ok())
+            .collect();
+        let o = run(&["decode", "--explore", &dir]);
+        assert!(o.status.success());
+        let out = String::from_utf8(o.stdout).unwrap();
+        let (mut unread, mut read) = (0, 0);
+        for l in out.lines().filter(|l| l.starts_with("0x")) {
+            let id = u8::from_str_radix(&l[2..4], 16).unwrap();
+            if l.contains(" Output ") {
+                continue;
+            }
+            let said = l.contains(" = not read [");
+            assert_eq!(said, !recorded.contains(&id), "{name}: {l}");
+            if said {
+                unread += 1;
+            } else {
+                read += 1;
+            }
+        }
+        println!("{name}: {read} fields read, {unread} not read");
+        assert_eq!(read > 0, !recorded.is_empty(), "{name}");
+    }
+}
+
+#[test]
 fn a_recording_file_decodes_like_its_fixture_directory() {
     let dir = fixture("cps-cp1500avrlcda");
     let mut text = String::new();
@@ -133,10 +167,21 @@ fn dash_b_detaches_after_checking_the_configuration() {
             pidfile.to_str().unwrap(),
         ])
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
+        .output()
         .unwrap();
-    assert!(st.success());
+    assert!(st.status.success());
+    // Without a syslog daemon, the terminal is told where the log goes
+    // before the daemon detaches (the kernel log, else nowhere).
+    let said = String::from_utf8_lossy(&st.stderr);
+    if !Path::new("/dev/log").exists() {
+        assert!(said.contains("no syslog (/dev/log: "), "{said:?}");
+        assert!(
+            said.contains("messages go to the kernel log (dmesg)")
+                || said.contains("messages go to standard error"),
+            "{said:?}"
+        );
+    }
+    println!("-B said: {said:?}");
     // The detached server answers; then stop it.
     let mut ok = false;
     for _ in 0..100 {

@@ -30,16 +30,26 @@ pub fn run(args: &[String]) -> Result<(), String> {
         use std::os::unix::fs::FileTypeExt;
         m.file_type().is_char_device()
     });
-    let ups = if live {
-        decode_hidraw(Path::new(path), Options::default())?
+    let (mut ups, mut io) = if live {
+        (decode_hidraw(Path::new(path), Options::default())?, None)
     } else {
         let rec = Recording::load(Path::new(path)).map_err(|e| e.to_string())?;
-        decode(&rec, Options::default())
-            .map_err(|e| format!("{path}: {e}"))?
-            .0
+        let (ups, io) = decode(&rec, Options::default()).map_err(|e| format!("{path}: {e}"))?;
+        (ups, Some(io))
     };
     let mut out = std::io::stdout().lock();
     let r = if explore {
+        // Every recorded Feature report, not only those the table reads
+        // (ones read already are left as the walks and inputs left them).
+        if let Some(io) = io.as_mut() {
+            let ids: Vec<u8> = ups.desc.report_ids(Kind::Feature).collect();
+            let t = ups.next_full();
+            for id in ids {
+                if !ups.was_read(id) {
+                    let _ = ups.load_report(id, io, t);
+                }
+            }
+        }
         print_explore(&ups, &mut out)
     } else {
         print_vars(&ups, &mut out)
@@ -129,6 +139,10 @@ pub fn print_explore(ups: &Ups, out: &mut dyn Write) -> io::Result<()> {
         let buf = ups.report(f.report_id);
         let path = PathName(&f.path, ups.sub.usages);
         let shown = match (f.kind, report::get(buf, f)) {
+            // Never read: the bytes are the cache's zeros, not the device's.
+            (Kind::Feature | Kind::Input, _) if !ups.was_read(f.report_id) => {
+                "not read".to_string()
+            }
             (Kind::Feature, Some(l)) | (Kind::Input, Some(l)) => {
                 format!("{l} ({})", report::value(f, l))
             }

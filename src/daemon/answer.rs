@@ -102,7 +102,7 @@ impl Daemon {
         let (rx, tx) = (&mut slot.rx[..], &mut slot.tx[..]);
         let (mut grow, small) = (false, tx.len() < TX);
         if c.discard {
-            match rx[..c.rx_len].iter().position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', &rx[..c.rx_len]) {
                 Some(lf) => {
                     rx.copy_within(lf + 1..c.rx_len, 0);
                     c.rx_len -= lf + 1;
@@ -113,7 +113,7 @@ impl Daemon {
         }
         let mut start = 0;
         while !c.closing {
-            let Some(lf) = rx[start..c.rx_len].iter().position(|&b| b == b'\n') else {
+            let Some(lf) = memchr::memchr(b'\n', &rx[start..c.rx_len]) else {
                 break;
             };
             let line = &rx[start..start + lf];
@@ -203,6 +203,10 @@ impl Daemon {
                             let _ = out.err(code);
                         }
                     }
+                    let reply = out.as_bytes();
+                    if c.tx_split == 0 && reply.starts_with(b"BEGIN LIST ") {
+                        c.tx_split = c.tx_len + memchr::memchr(b'\n', reply).map_or(0, |n| n + 1);
+                    }
                     c.tx_len += out.len();
                     start += lf + 1;
                 }
@@ -236,7 +240,7 @@ impl Daemon {
             return self.answer(i, now);
         }
         // (A full buffer of lines waiting for reply room is not one.)
-        if c.rx_len == RX && !c.closing && !rx.contains(&b'\n') {
+        if c.rx_len == RX && !c.closing && memchr::memchr(b'\n', rx).is_none() {
             // A full buffer without a LF: refuse the line, skip its rest.
             let mut out = Reply::new(&mut tx[c.tx_len..]);
             if c.session

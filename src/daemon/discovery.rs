@@ -19,6 +19,34 @@ use mio::unix::SourceFd;
 use mio::Interest;
 use std::path::Path;
 
+/// The first look at the devices present at start: until it is over, a
+/// local UPS not seen yet is not judged lost (no false "communications
+/// lost" at boot, half a second before the UPS is found).
+pub(super) struct Boot {
+    /// Probes of nodes present at start still running.
+    pub(super) probes: usize,
+    /// The look is over by then whatever happens (ms): a UPS whose
+    /// device does not answer is then lost, as it is.
+    pub(super) until: u64,
+}
+
+/// The longest the monitor waits for the first look at the devices.
+pub(super) const BOOT_MS: u64 = 15_000;
+
+impl Daemon {
+    /// Whether the first look at the devices present at start is still
+    /// going on: probes running, or a UPS whose worker started and has
+    /// not published yet.
+    pub(super) fn booting(&self, now: u64) -> bool {
+        now < self.boot.until
+            && (self.boot.probes > 0
+                || self
+                    .upses
+                    .iter()
+                    .any(|s| s.dev.worker.is_some() && !s.dev.mirror.seen()))
+    }
+}
+
 /// Finding hidraw nodes as they come and go.
 pub(super) struct Hotplug {
     pub(super) mode: Discovery,
@@ -64,22 +92,33 @@ impl Daemon {
         }
         for node in hotplug::scan(Path::new(hotplug::CLASS)) {
             self.hotplug.known.push(node.clone());
-            self.probe(node);
+            self.boot.probes += 1;
+            self.probe(node, true);
         }
     }
 
     /// Look at a node on a thread of its own: opening it and reading its
     /// descriptor block.
-    pub(super) fn probe(&self, node: String) {
+    /// `at_start`: one of the nodes present at start, whose end the
+    /// monitor waits for ([`Boot`]).
+    pub(super) fn probe(&self, node: String, at_start: bool) {
         let notify = self.notify.clone();
         let r = std::thread::Builder::new()
             .name(format!("probe {node}"))
-            .spawn(move || match crate::device::probe::probe(&node) {
-                Probed::Ups(f) => notify.send(Report::Found(Box::new(f.boxed()))),
-                Probed::NotUps => debug(1, format_args!("{node}: not a UPS")),
-                Probed::Failed(e) => log(format_args!("{e}")),
+            .spawn(move || {
+                match crate::device::probe::probe(&node) {
+                    Probed::Ups(f) => notify.send(Report::Found(Box::new(f.boxed()))),
+                    Probed::NotUps => debug(1, format_args!("{node}: not a UPS")),
+                    Probed::Failed(e) => log(format_args!("{e}")),
+                }
+                if at_start {
+                    notify.send(Report::Probed);
+                }
             });
         if let Err(e) = r {
+            if at_start {
+                self.notify.send(Report::Probed);
+            }
             log(format_args!("cannot start a thread: {e}"));
         }
     }
@@ -100,7 +139,7 @@ impl Daemon {
                     if !self.hotplug.known.contains(&node) {
                         self.hotplug.known.push(node.clone());
                     }
-                    self.probe(node);
+                    self.probe(node, false);
                 }
                 hotplug::Event::Remove(node) => self.removed(&node),
             }
@@ -123,7 +162,7 @@ impl Daemon {
         for node in now {
             if !self.hotplug.known.contains(&node) {
                 self.hotplug.known.push(node.clone());
-                self.probe(node);
+                self.probe(node, false);
             }
         }
     }
@@ -153,6 +192,7 @@ impl Daemon {
     pub(super) fn report(&mut self, r: Report<Dev>) {
         match r {
             Report::Found(f) => self.found(f),
+            Report::Probed => self.boot.probes = self.boot.probes.saturating_sub(1),
             Report::Attached { ups, node } => {
                 if let Some(s) = self.upses.get_mut(ups) {
                     s.dev.node = Some(node);

@@ -305,7 +305,7 @@ impl Link {
             };
             self.rx_len += n;
             let mut start = 0;
-            while let Some(lf) = self.rx[start..self.rx_len].iter().position(|&b| b == b'\n') {
+            while let Some(lf) = memchr::memchr(b'\n', &self.rx[start..self.rx_len]) {
                 let line = &self.rx[start..start + lf];
                 start += lf + 1;
                 if std::mem::take(&mut self.discard) {

@@ -172,6 +172,10 @@ struct Daemon {
     /// (each at most once: `Conn::queued`, `listener_queued`).
     busy: VecDeque<Token>,
     listener_queued: Vec<bool>,
+    /// Clients whose list waits after its BEGIN line, with the time.
+    held: Vec<(u64, Token)>,
+    /// The first look at the devices present at start.
+    boot: discovery::Boot,
     /// Workers and probes report here and wake the loop.
     notify: Notify<Dev>,
     reports: Receiver<Report<Dev>>,
@@ -264,6 +268,17 @@ impl Daemon {
     fn tick(&mut self, now: u64) -> u64 {
         self.tracking.expire(now);
         let mut next = u64::MAX;
+        let mut k = 0;
+        while k < self.held.len() {
+            let (at, t) = self.held[k];
+            if at <= now {
+                self.held.swap_remove(k);
+                self.requeue(t);
+            } else {
+                next = next.min(at);
+                k += 1;
+            }
+        }
         for u in &mut self.upses {
             next = next.min(u.dev.check_age(&u.name, now, self.maxage_ms));
             next = next.min(u.dev.check_waiting(&u.name, now));
@@ -285,8 +300,19 @@ impl Daemon {
             }
         }
         // Last: logouts of idle clients count for a primary's wait.
+        let booting = self.booting(now);
         if let Some(w) = &mut self.watch {
-            next = next.min(w.run(&mut self.upses, self.poll.registry(), now, self.maxage_ms));
+            let at = w.run(
+                &mut self.upses,
+                self.poll.registry(),
+                now,
+                self.maxage_ms,
+                booting,
+            );
+            next = next.min(at);
+        }
+        if booting {
+            next = next.min(self.boot.until);
         }
         next
     }

@@ -49,7 +49,8 @@ pub(super) fn start(setup: Setup) -> Result<(Daemon, Signals), String> {
         }
     };
     // Whenever root is given up: the helper also opens the device nodes
-    // of UPSes plugged in later that no rule gave to our group.
+    // of UPSes plugged in later that no rule gave to our group, and sends
+    // WALL notices as root.
     let helper = match &account {
         Some(_) => {
             let m = setup.conf.upsmon.as_ref();
@@ -236,6 +237,11 @@ impl Daemon {
             seeds: RandomState::new(),
             next_seq: 0,
             busy: VecDeque::with_capacity(maxconn + MAX_LISTENERS),
+            held: Vec::with_capacity(maxconn),
+            boot: super::discovery::Boot {
+                probes: 0,
+                until: now + super::discovery::BOOT_MS,
+            },
             listener_queued: vec![false; MAX_LISTENERS],
             notify,
             reports,
@@ -320,7 +326,7 @@ impl Daemon {
                         self.hotplug.mode = Discovery::Configured;
                     }
                     for node in self.hotplug.known.clone() {
-                        self.probe(node);
+                        self.probe(node, false);
                     }
                 }
             }

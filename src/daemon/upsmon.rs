@@ -14,7 +14,7 @@ use crate::monitor::remote::Reply as Answer;
 use crate::monitor::{self, Input, Monitor};
 use crate::proto::Data;
 use crate::sys::exec::Children;
-use crate::sys::log::log;
+use crate::sys::log::{error, log};
 use crate::sys::privsep::{self, Helper, Request};
 use mio::unix::SourceFd;
 use mio::{Registry, Token, Waker};
@@ -415,6 +415,7 @@ impl Watch {
         registry: &Registry,
         now: u64,
         maxage_ms: u64,
+        booting: bool,
     ) -> u64 {
         let mut ended = 0;
         self.children.reap(|what, st| {
@@ -447,6 +448,10 @@ impl Watch {
                 }
                 _ => None,
             });
+            // At start, a UPS not seen yet may be being found: not lost.
+            if booting && now_seen.is_none() && self.entries[i].last == Seen::Nothing {
+                continue;
+            }
             self.seen(i, now_seen, now, &mut acts);
         }
         let mut next_link = self.links(registry, now, &mut acts);
@@ -541,7 +546,7 @@ impl Watch {
                 if let Some(flag) = &self.powerdownflag {
                     match std::fs::write(flag, POWERDOWN_MAGIC) {
                         Ok(()) => log(format_args!("wrote the power-down flag {}", flag.display())),
-                        Err(e) => log(format_args!(
+                        Err(e) => error(format_args!(
                             "cannot write the power-down flag {}: {e}",
                             flag.display()
                         )),
@@ -563,10 +568,10 @@ impl Watch {
                     Some(cmd) => {
                         log(format_args!("running SHUTDOWNCMD: {cmd}"));
                         if let Err(e) = self.children.shell("SHUTDOWNCMD", cmd, &[], &[]) {
-                            log(format_args!("cannot run SHUTDOWNCMD: {e}"));
+                            error(format_args!("cannot run SHUTDOWNCMD: {e}"));
                         }
                     }
-                    None => log(format_args!(
+                    None => error(format_args!(
                         "the host should shut down now, but upsmon.conf has no SHUTDOWNCMD"
                     )),
                 }
@@ -597,7 +602,7 @@ impl Watch {
             return;
         };
         if let Err(e) = h.ask(r) {
-            log(format_args!(
+            error(format_args!(
                 "the privileged helper is gone ({e}): shutdown impossible"
             ));
             self.helper_gone(registry, now);
@@ -608,7 +613,7 @@ impl Watch {
     /// never does).
     pub(super) fn helper_event(&mut self, registry: &Registry, now: u64) {
         if self.helper.as_mut().is_some_and(Helper::gone) {
-            log(format_args!(
+            error(format_args!(
                 "the privileged helper exited: shutdown impossible"
             ));
             self.helper_gone(registry, now);
@@ -630,9 +635,17 @@ impl Watch {
             log(format_args!("{}", n.message));
         }
         if n.flags.wall {
-            let mut text = n.message.clone();
-            text.push('\n');
-            self.offer(Job::Wall(text));
+            // As root through the helper: wall as the daemon's user reaches
+            // nobody where it is not set-group-ID tty (Debian bookworm).
+            let sent = self
+                .helper
+                .as_mut()
+                .is_some_and(|h| h.wall(&n.message).is_ok());
+            if !sent {
+                let mut text = n.message.clone();
+                text.push('\n');
+                self.offer(Job::Wall(text));
+            }
         }
         if n.flags.exec {
             let Some(cmd) = &self.notifycmd else {
@@ -691,7 +704,7 @@ impl Watch {
         if let Err(e) = r {
             // No wall (a container, BusyBox without it): nothing to tell.
             if matches!(job, Job::Exec { .. }) {
-                log(format_args!("cannot run NOTIFYCMD: {e}"));
+                error(format_args!("cannot run NOTIFYCMD: {e}"));
             }
             let e = self.bound.start_failed();
             self.after(e);
@@ -817,5 +830,30 @@ mod tests {
             &entry("ups@localhost:3493", "localhost", 3493),
             &[40000]
         ));
+    }
+
+    #[test]
+    fn a_local_ups_is_not_lost_while_the_devices_present_at_start_are_looked_at() {
+        // At boot the UPS is found half a second after the monitor first
+        // looks: until the first look at the devices is over, a UPS not
+        // seen yet is not lost (no COMMBAD, no WALL); after it, it is.
+        use crate::config::setup::Retry;
+        use crate::ups::options::Options;
+        let conf = upsmon_conf::parse(
+            std::path::Path::new("upsmon.conf"),
+            b"MONITOR ups@localhost 1 u p primary\n",
+        )
+        .unwrap();
+        let poll = mio::Poll::new().unwrap();
+        let waker = Arc::new(Waker::new(poll.registry(), mio::Token(0)).unwrap());
+        let mut w = Watch::new(conf, Some(&[3493]), waker).unwrap();
+        let dev = super::super::upses::Backend::new(None, Options::default(), Retry::default());
+        let mut upses = vec![Served::new("ups".into(), None, dev)];
+        w.run(&mut upses, poll.registry(), 100, 15_000, true);
+        assert!(w.entries[0].last == Seen::Nothing);
+        w.run(&mut upses, poll.registry(), 600, 15_000, true);
+        assert!(w.entries[0].last == Seen::Nothing);
+        w.run(&mut upses, poll.registry(), 700, 15_000, false);
+        assert!(w.entries[0].last == Seen::Bad);
     }
 }

@@ -125,6 +125,9 @@ pub enum Msg<D> {
 pub enum Report<D> {
     /// A probe found a UPS.
     Found(Box<Found<D>>),
+    /// A probe of a node present at start ended (after its `Found`, if
+    /// it found a UPS).
+    Probed,
     /// UPS `ups` is open on `node`.
     Attached { ups: usize, node: String },
     /// A SET VAR or INSTCMD ended.

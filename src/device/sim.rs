@@ -53,21 +53,56 @@ use std::time::{Duration, Instant};
 /// where present, as the unit itself would keep them in step.
 const STATUS: [&str; 2] = ["UPS.PowerSummary.PresentStatus", "UPS.PowerSummary"];
 
+/// Eaton's own fields that say the same as the power macros' flags, set
+/// where the UPS has them: with ABM charging (5SC) the charger's mode or
+/// status decides CHRG and DISCHRG, not the Charging flags, and the input
+/// converter's Used flag is read as "online" at every full walk (so a
+/// power cut that left it at 1 would read OL for one walk in every 30 s).
+/// Values: Charger.Mode 1 charging, 2 discharging; Charger.Status 1
+/// charging, 4 discharging (NUT's mge-hid ABM rules).
+type Sets = &'static [(&'static str, f64)];
+const EATON_CUT: Sets = &[
+    ("UPS.PowerConverter.Input.[1].PresentStatus.Used", 0.0),
+    ("UPS.BatterySystem.Charger.Mode", 2.0),
+    ("UPS.BatterySystem.Charger.Status", 4.0),
+];
+const EATON_BACK: Sets = &[
+    ("UPS.PowerConverter.Input.[1].PresentStatus.Used", 1.0),
+    ("UPS.BatterySystem.Charger.Mode", 1.0),
+    ("UPS.BatterySystem.Charger.Status", 1.0),
+];
+
 /// The fields an event sets, each where the UPS has it (a `set` path must
 /// exist).
 fn expand(act: &Act) -> Vec<(String, f64)> {
-    let flags: &[(&str, f64)] = match act {
+    let (flags, extra): (Sets, Sets) = match act {
         Act::Set { path, value } => return vec![(path.clone(), *value)],
-        Act::PowerCut => &[("ACPresent", 0.0), ("Discharging", 1.0), ("Charging", 0.0)],
-        Act::PowerBack => &[("ACPresent", 1.0), ("Discharging", 0.0), ("Charging", 1.0)],
-        Act::LowBatt => &[
-            ("BelowRemainingCapacityLimit", 1.0),
-            ("ShutdownImminent", 1.0),
-        ],
+        // A battery in use is no longer full.
+        Act::PowerCut => (
+            &[
+                ("ACPresent", 0.0),
+                ("Discharging", 1.0),
+                ("Charging", 0.0),
+                ("FullyCharged", 0.0),
+            ],
+            EATON_CUT,
+        ),
+        Act::PowerBack => (
+            &[("ACPresent", 1.0), ("Discharging", 0.0), ("Charging", 1.0)],
+            EATON_BACK,
+        ),
+        Act::LowBatt => (
+            &[
+                ("BelowRemainingCapacityLimit", 1.0),
+                ("ShutdownImminent", 1.0),
+            ],
+            &[],
+        ),
     };
     STATUS
         .iter()
         .flat_map(|c| flags.iter().map(move |(f, v)| (format!("{c}.{f}"), *v)))
+        .chain(extra.iter().map(|(p, v)| (p.to_string(), *v)))
         .collect()
 }
 
@@ -560,6 +595,93 @@ mod tests {
         let n = dev.read_input(&mut buf).unwrap().unwrap();
         assert_eq!(buf[..n], [0x0b, 0x0b, 0x90, 0x01, 0, 0, 0, 0x01][1..]);
         assert_eq!(dev.read_input(&mut buf).unwrap(), None);
+    }
+
+    /// The engine over a simulated unit, driven by hand on a simulated
+    /// clock (no timer): each event at its time, interrupt reports as
+    /// they come, an update every 2 s (a full walk every 30 s, as the
+    /// worker runs it). Returns `ups.status` at each change, with the time.
+    fn run(name: &str, script: &str, until_ms: u64) -> Vec<(u64, String)> {
+        let sim = load(name, script).unwrap();
+        let steps = sim.steps.clone();
+        let rec = fixture(name);
+        let unit = Sim {
+            steps: Vec::new(),
+            ..sim
+        }
+        .start("t")
+        .unwrap();
+        let mut dev = unit.open().unwrap();
+        let mut ups = Ups::new(&rec.descriptor, rec.ident.clone(), Options::default()).unwrap();
+        ups.init(&mut dev, 0);
+        let mut seen: Vec<(u64, String)> = Vec::new();
+        let mut note = |t: u64, ups: &Ups| {
+            let s = ups.store.get("ups.status").unwrap_or("").to_string();
+            if seen.last().map_or(true, |l| l.1 != s) {
+                seen.push((t, s));
+            }
+        };
+        note(0, &ups);
+        let mut buf = [0u8; 4096];
+        let mut next = steps.iter().peekable();
+        for t in (0..=until_ms).step_by(100) {
+            while let Some(s) = next.next_if(|s| s.at_ms <= t) {
+                unit.0.apply(s);
+            }
+            while let Some(n) = dev.read_input(&mut buf).unwrap() {
+                ups.on_input(&buf[..n], &mut dev, t);
+                note(t, &ups);
+            }
+            if t > 0 && t % 2000 == 0 {
+                ups.update(&mut dev, t);
+                note(t, &ups);
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn a_long_power_cut_on_an_eaton_stays_on_battery() {
+        // Longer than two full walks (30 s each): OB must hold through
+        // them, and powerback gives OL CHRG while the battery is not full.
+        let seen = run(
+            "eaton-5sc-750",
+            "at 5 powercut\nat 10 set UPS.PowerSummary.RemainingCapacity 30\nat 80 powerback\n",
+            100_000,
+        );
+        let power: Vec<(u64, &str)> = seen
+            .iter()
+            .map(|(t, s)| (*t, s.split(' ').next().unwrap_or("")))
+            .collect();
+        let mut changes = power.clone();
+        changes.dedup_by(|b, a| a.1 == b.1);
+        let times: Vec<_> = changes.iter().map(|c| (c.0 / 1000, c.1)).collect();
+        assert_eq!(times, [(0, "OL"), (5, "OB"), (80, "OL")], "{seen:?}");
+        assert_eq!(seen.last().unwrap().1, "OL CHRG", "{seen:?}");
+        // DISCHRG from the charger's mode, read at the next poll.
+        assert!(
+            seen.iter().any(|(t, s)| *t <= 8000 && s == "OB DISCHRG"),
+            "{seen:?}"
+        );
+    }
+
+    #[test]
+    fn powerback_charges_on_every_unit_with_charging_flags() {
+        // What hidupsd(8) says: powerback sets Charging, so a battery
+        // that is not full shows CHRG. (At 100 % no unit says CHRG: NUT
+        // shows it only while the battery is not full.)
+        for name in [
+            "eaton-5sc-750",
+            "apc-back-ups-bk650m2-ch",
+            "cps-cp1500avrlcda",
+        ] {
+            let seen = run(
+                name,
+                "at 1 powercut\nat 2 set UPS.PowerSummary.RemainingCapacity 40\nat 4 powerback\n",
+                8_000,
+            );
+            assert_eq!(seen.last().unwrap().1, "OL CHRG", "{name}: {seen:?}");
+        }
     }
 
     #[test]

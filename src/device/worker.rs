@@ -245,6 +245,10 @@ impl<D: DeviceIo> Worker<D> {
             }
             _ => false,
         };
+        if !first {
+            // After a reconnect the first walk is a full one.
+            ups.request_full();
+        }
         self.want = f.info;
         self.node = Some(f.node.clone());
         self.ups = Some(ups);

@@ -147,6 +147,32 @@ pub fn spawn(
     Ok(pid)
 }
 
+/// Start `program` with `input` on its standard input through a pipe
+/// (which `input` must fit, 64 KiB on Linux, so that writing never
+/// blocks) and standard output on `/dev/null`.
+pub fn spawn_fed(program: &str, input: &[u8], own_group: bool) -> io::Result<libc::pid_t> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills the two descriptors, owned from here on.
+    let (theirs, ours) = unsafe {
+        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
+    };
+    let pid = spawn(
+        &[program],
+        &[],
+        Input::Fd(theirs.as_raw_fd()),
+        true,
+        own_group,
+    )?;
+    drop(theirs);
+    // A program that exits without reading it gets EPIPE here (SIGPIPE
+    // is ignored by Rust programs): harmless.
+    let _ = std::fs::File::from(ours).write_all(input);
+    Ok(pid)
+}
+
 /// How child `pid` ended, if it has (`wait`: block until it does).
 pub fn wait(pid: libc::pid_t, block: bool) -> io::Result<Option<ExitStatus>> {
     let mut status: libc::c_int = 0;
@@ -196,19 +222,7 @@ impl Children {
     /// input must fit the pipe (64 KiB on Linux) so that writing it never
     /// blocks.
     pub fn feed(&mut self, program: &str, input: &[u8]) -> io::Result<()> {
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 fills the two descriptors, owned from here on.
-        let (theirs, ours) = unsafe {
-            if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
-        };
-        let pid = spawn(&[program], &[], Input::Fd(theirs.as_raw_fd()), true, true)?;
-        drop(theirs);
-        // A program that exits without reading it gets EPIPE here
-        // (SIGPIPE is ignored by Rust programs): harmless.
-        let _ = std::fs::File::from(ours).write_all(input);
+        let pid = spawn_fed(program, input, true)?;
         self.running.push((program.to_string(), pid));
         Ok(())
     }

@@ -9,6 +9,7 @@
 //! Read first: `docs/design/hid-decoding.md` §4 (walks, first entry wins, events).
 
 use super::conv::{ConvState, Env};
+use super::generic;
 use super::options::{BindError, Identity, Options};
 use super::path;
 use super::quirks;
@@ -16,7 +17,7 @@ use super::select;
 use super::status;
 use super::table::{hu, st, Entry, Subdriver};
 use super::transport::{IoError, Transport, WriteError};
-use crate::hid::{report, Descriptor, Kind};
+use crate::hid::{report, Descriptor, Field, Kind};
 use crate::store::{EnumRows, Store};
 use crate::text::{atol, Text};
 use core::fmt::Write;
@@ -53,6 +54,8 @@ struct Cache {
     span: [(u32, u16); 256],
     /// Time (ms) each report was last filled; `None` = never or invalidated.
     stamp: [Option<u64>; 256],
+    /// Filled at least once, by a read or an interrupt report.
+    read: [bool; 256],
 }
 
 impl Cache {
@@ -82,6 +85,7 @@ impl Cache {
             buf,
             span,
             stamp: [None; 256],
+            read: [false; 256],
         }
     }
 
@@ -128,6 +132,13 @@ pub struct Ups {
     deferred: Option<(Text, Text)>,
     /// Reports the last walk read successfully.
     walk_reads: u32,
+    /// The last INIT or FULL walk read something from the device.
+    full_answered: bool,
+    /// An interrupt report arrived since the device was opened.
+    inputs_seen: bool,
+    /// Generic table only: each entry's capacity basis as of the last
+    /// INIT or FULL walk (quick polls and interrupt reports reuse it).
+    basis: Vec<Option<generic::Basis>>,
 }
 
 impl Ups {
@@ -153,11 +164,19 @@ impl Ups {
         let binds = sub
             .map
             .iter()
-            .map(|e| Bind {
-                field: path::resolve(e.path(), sub.usages)
-                    .and_then(|p| desc.find(kind, p.nodes()))
-                    .map(|i| i as u16),
-                disabled: false,
+            .map(|e| {
+                let p = path::resolve(e.path(), sub.usages);
+                let found = p.as_ref().and_then(|p| desc.find(kind, p.nodes()));
+                // The generic table also takes a value the device sends
+                // only in an interrupt report (5131:2007's status bits).
+                let input_only = || match &p {
+                    Some(p) if generic::is(sub) && !e.is_cmd() => desc.find(Kind::Input, p.nodes()),
+                    _ => None,
+                };
+                Bind {
+                    field: found.or_else(input_only).map(|i| i as u16),
+                    disabled: false,
+                }
             })
             .collect();
         let cache = Cache::new(&desc);
@@ -190,6 +209,9 @@ impl Ups {
             buzz: Text::new(),
             deferred: None,
             walk_reads: 0,
+            full_answered: false,
+            inputs_seen: false,
+            basis: vec![None; if generic::is(sub) { sub.map.len() } else { 0 }],
         })
     }
 
@@ -243,6 +265,13 @@ impl Ups {
         r
     }
 
+    /// Make the next update a FULL walk (after a reconnect: a unit whose
+    /// quick polls go unanswered would otherwise wait a whole `pollfreq`
+    /// for one).
+    pub fn request_full(&mut self) {
+        self.last_full = None;
+    }
+
     /// When the next full walk is due (ms).
     pub fn next_full(&self) -> u64 {
         self.last_full.unwrap_or(0) + self.opts.pollfreq_ms
@@ -293,19 +322,18 @@ impl Ups {
         if expected == 0 {
             return 0;
         }
+        self.inputs_seen = true;
         let n = data.len().min(expected);
         let buf = self.cache.get_mut(id);
         buf[1..1 + n].copy_from_slice(&data[..n]);
         self.cache.stamp[id as usize] = Some(now);
+        self.cache.read[id as usize] = true;
         let mut fed = 0;
         for fi in 0..self.desc.fields().len() {
             let f = self.desc.fields()[fi];
             if f.kind != Kind::Input || f.report_id != id {
                 continue;
             }
-            let Some(v) = report::get_value(self.cache.get(id), &f) else {
-                continue;
-            };
             // The Feature twin with the same path carries the mapping.
             let target = self.desc.find(Kind::Feature, f.path.nodes()).unwrap_or(fi);
             // First non-ABSENT, non-command entry bound there (NUT would
@@ -314,7 +342,7 @@ impl Ups {
                 b.field == Some(target as u16) && !b.disabled && !e.is_absent() && !e.is_cmd()
             });
             if let Some(ei) = entry {
-                if self.process(ei, v, io, now, Walk::Quick) {
+                if self.feed(ei, &f, io, now, Walk::Quick) {
                     fed += 1;
                 }
             }
@@ -346,6 +374,11 @@ impl Ups {
                 continue;
             }
             let f = self.desc.fields()[fi as usize];
+            // Bound to an Input-only field: interrupt reports feed it; a
+            // GET_REPORT would answer the Feature layout of that id.
+            if f.kind == Kind::Input && !self.opts.interruptonly {
+                continue;
+            }
             if e.is_cmd() {
                 if mode == Walk::Init
                     && self.refresh(f.report_id, io, now).is_ok()
@@ -385,13 +418,22 @@ impl Ups {
                 Err(IoError::Gone) => return WalkResult::Reconnect,
             }
             ok += 1;
-            if let Some(v) = report::get_value(self.cache.get(f.report_id), &f) {
-                self.process(i, v, io, now, mode);
-            }
+            self.feed(i, &f, io, now, mode);
         }
         self.walk_reads = ok;
         if mode != Walk::Init && tried > 0 && ok == 0 {
+            // Some units answer GET_REPORT for part of their reports only
+            // and send their status on the interrupt pipe: a quick poll
+            // that read nothing is no lost device while the last full
+            // walk was answered and interrupt reports come (the next full
+            // walk decides). `interruptonly` stays the explicit setting.
+            if mode == Walk::Quick && self.full_answered && self.inputs_seen {
+                return WalkResult::Ok;
+            }
             return WalkResult::Reconnect;
+        }
+        if mode != Walk::Quick {
+            self.full_answered = ok > 0;
         }
         WalkResult::Ok
     }
@@ -407,7 +449,62 @@ impl Ups {
         io.get_feature(buf)?;
         buf[0] = id;
         self.cache.stamp[id as usize] = Some(now);
+        self.cache.read[id as usize] = true;
         Ok(())
+    }
+
+    /// Read field `f` (bound to entry `i`, or its Input twin) from the
+    /// cache and publish it. Returns whether anything was published or fed
+    /// to the status.
+    fn feed(&mut self, i: usize, f: &Field, io: &mut dyn Transport, now: u64, mode: Walk) -> bool {
+        let Some(v) = report::get_value(self.cache.get(f.report_id), f) else {
+            return false;
+        };
+        if !generic::is(self.sub) {
+            return self.process(i, v, io, now, mode);
+        }
+        if generic::not_available(self.cache.get(f.report_id), f) {
+            self.store.delete(self.sub.map[i].name());
+            return false;
+        }
+        let kind = generic::kind(f.path.last().unwrap_or(0));
+        if kind == generic::Kind::Capacity && (mode != Walk::Quick || self.basis[i].is_none()) {
+            self.basis[i] = Some(self.capacity_basis(f, io, now));
+        }
+        let basis = self.basis[i].unwrap_or(generic::Basis::None);
+        match generic::adjust(kind, v, f.unit, basis) {
+            Some(v) => self.process(i, v, io, now, mode),
+            None => {
+                self.store.delete(self.sub.map[i].name());
+                false
+            }
+        }
+    }
+
+    /// Generic table: how the capacity in field `f` counts, from the
+    /// CapacityMode, FullChargeCapacity and DesignCapacity Feature fields
+    /// of its collection.
+    fn capacity_basis(&mut self, f: &Field, io: &mut dyn Transport, now: u64) -> generic::Basis {
+        let mut sibling = |usage: u32, scaled: bool| -> Option<f64> {
+            let mut p = f.path;
+            p.pop();
+            p.push(usage).ok()?;
+            let s = self.desc.fields()[self.desc.find(Kind::Feature, p.nodes())?];
+            self.refresh(s.report_id, io, now).ok()?;
+            let buf = self.cache.get(s.report_id);
+            if generic::not_available(buf, &s) {
+                return None;
+            }
+            if scaled {
+                report::get_value(buf, &s)
+            } else {
+                report::get(buf, &s).map(|l| l as f64)
+            }
+        };
+        let mode = sibling(generic::usage::CAPACITY_MODE, false).map(|m| m as i64);
+        let full = sibling(generic::usage::FULL_CHARGE_CAPACITY, true);
+        let design = sibling(generic::usage::DESIGN_CAPACITY, true);
+        generic::basis(mode, f.unit, full, design)
     }
 
     /// Convert and publish one value for entry `i`. Returns whether
@@ -572,6 +669,12 @@ impl Ups {
         report::get_value(self.cache.get(f.report_id), &f)
     }
 
+    /// Whether report `id` was ever read or received: until then its
+    /// cached bytes are zeros, not the device's.
+    pub fn was_read(&self, id: u8) -> bool {
+        self.cache.read[id as usize]
+    }
+
     /// Raw cached bytes of a report (for `--explore` and tests).
     pub fn report(&self, id: u8) -> &[u8] {
         self.cache.get(id)
@@ -618,6 +721,17 @@ impl Ups {
                 }
             },
             None => atol(value).ok_or(WriteError::BadValue)? as f64,
+        };
+        let raw = if generic::is(self.sub)
+            && generic::kind(f.path.last().unwrap_or(0)) == generic::Kind::Capacity
+        {
+            let basis = match self.basis[i] {
+                Some(b) => b,
+                None => self.capacity_basis(&f, io, now),
+            };
+            generic::from_percent(raw, basis).ok_or(WriteError::NotSupported)?
+        } else {
+            raw
         };
         let logical = report::to_logical(&f, raw);
         let _ = self.refresh(f.report_id, io, now);
@@ -670,9 +784,7 @@ impl Ups {
         if e.is_bool() || e.is_alarm() || self.refresh(f.report_id, io, now).is_err() {
             return;
         }
-        if let Some(v) = report::get_value(self.cache.get(f.report_id), &f) {
-            self.process(i, v, io, now, Walk::Quick);
-        }
+        self.feed(i, &f, io, now, Walk::Quick);
     }
 
     /// The field mapping entry `i` is bound to, if its path resolved.

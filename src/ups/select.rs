@@ -1,7 +1,10 @@
 //! Which subdriver serves a device: NUT's claim rules (exact VID:PID in
 //! subdriver list order with string gates; a known vendor's unknown
 //! product only when `productid` is configured), then, beyond NUT, a
-//! generic table for any other proper Power Device.
+//! generic table for any other proper Power Device. One difference on
+//! purpose: a listed VID:PID keeps its own subdriver when `productid` is
+//! set, where NUT lets an earlier subdriver that only knows the vendor
+//! take it (`docs/differences.md`, "Subdriver choice").
 //!
 //! Read first: `docs/design/hid-decoding.md` §8.
 
@@ -140,5 +143,38 @@ mod tests {
             choose(&id(1, 2, None, None), &s),
             Err(BindError::UnknownSubdriver(_))
         ));
+    }
+
+    #[test]
+    fn a_listed_device_keeps_its_subdriver_when_productid_is_set() {
+        // NUT asks subdrivers in list order and the first that knows the
+        // vendor takes these when productid is set (delta_ups, mge, cps);
+        // hidupsd keeps the row NUT's maintainers added for the model,
+        // with or without productid (nut-scanner writes it everywhere).
+        let plain = Options::default();
+        let with_pid = Options {
+            productid_set: true,
+            ..Options::default()
+        };
+        for (vid, pid, nut_with_pid, listed) in [
+            (0x05dd, 0xa011, "delta_ups", "tripplite"),
+            (0x05dd, 0xa0a0, "delta_ups", "tripplite"),
+            (0x03f0, 0x1f06, "mge", "tripplite"),
+            (0x03f0, 0x1fe0, "mge", "tripplite"),
+            (0x0483, 0xa113, "cps", "ever"),
+        ] {
+            let i = id(vid, pid, None, None);
+            for o in [&plain, &with_pid] {
+                let c = choose(&i, o).unwrap();
+                assert_eq!(c.sub.key, listed, "{vid:04x}:{pid:04x}");
+                assert_eq!(c.device.map(|d| d.subdriver.get()), Some(listed));
+            }
+            // The subdriver NUT would pick knows the vendor, and comes first.
+            let order = |k: &str| SUBDRIVERS.iter().position(|s| s.key == k).unwrap();
+            assert!(order(nut_with_pid) < order(listed));
+            assert!(devices::VENDOR_FALLBACK
+                .iter()
+                .any(|&(v, s)| (v, s.get()) == (vid, nut_with_pid)));
+        }
     }
 }
