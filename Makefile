@@ -29,7 +29,8 @@ SHELL_SCRIPTS = contrib/systemd/hidupsd-killpower \
 	contrib/openwrt/files/hidupsd.hotplug tests/openwrt/uci.sh
 FUZZ_SECONDS ?= 60
 
-.PHONY: all test lint size bench fuzz install install-systemd install-upsc uninstall generate clean dist
+.PHONY: all test lint size bench fuzz install install-systemd install-upsc uninstall generate clean dist \
+	tables tables-check
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 # make dist: the release tarball and an OpenWrt package naming it.
@@ -57,7 +58,7 @@ test:
 vm-test:
 	tests/vm/run.sh
 
-lint:
+lint: tables-check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) fmt --all -- --check
 	@# NUT's own pages (Xr upsc 8, ...) need not be installed here, nor
@@ -123,6 +124,14 @@ bench-callgrind: all
 # The udev rules and the device page come from the device table.
 generate:
 	$(CARGO) run --quiet --example gen
+
+# src/ups/tables/ from NUT's tables in tools/data/ (python3 and rustfmt);
+# tables-check fails when the committed files differ from what it makes.
+tables:
+	python3 tools/import-nut-tables.py
+
+tables-check:
+	python3 tools/import-nut-tables.py --check
 
 # Binary, manual pages and udev rules (every system); install-systemd adds
 # the unit and the shutdown hook, install-upsc the upsc link (not by

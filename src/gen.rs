@@ -39,7 +39,7 @@ fn unique_ids() -> Vec<(u16, u16, Vec<&'static str>)> {
         .map(|r| (r.vid, r.pid, "nutdrv_qx"));
     for (vid, pid, sub) in DEVICES
         .iter()
-        .map(|d| (d.vid, d.pid, d.subdriver))
+        .map(|d| (d.vid, d.pid, d.subdriver.get()))
         .chain(qx)
     {
         match out.iter_mut().find(|(v, p, _)| *v == vid && *p == pid) {
@@ -295,7 +295,10 @@ pub fn device_list_mdoc() -> String {
         generic = generic::SUBDRIVER.name,
     );
     for sub in SUBDRIVERS {
-        let rows: Vec<&DeviceId> = DEVICES.iter().filter(|d| d.subdriver == sub.key).collect();
+        let rows: Vec<&DeviceId> = DEVICES
+            .iter()
+            .filter(|d| d.subdriver.get() == sub.key)
+            .collect();
         if rows.is_empty() {
             continue;
         }
@@ -307,10 +310,10 @@ pub fn device_list_mdoc() -> String {
         );
         for d in rows {
             let _ = writeln!(s, ".It {:04x}:{:04x}", d.vid, d.pid);
-            let mut text = if d.models.is_empty() {
+            let mut text = if d.models.get().is_empty() {
                 "no model named".to_string()
             } else {
-                mdoc_text(d.models)
+                mdoc_text(d.models.get())
             };
             for n in notes(d) {
                 text.push_str("; ");
@@ -332,6 +335,7 @@ pub fn device_list_mdoc() -> String {
     );
     let mut keys: Vec<&str> = Vec::new();
     for (_, key) in VENDOR_FALLBACK {
+        let key = &key.get();
         if !keys.contains(key) {
             keys.push(key);
         }
@@ -339,7 +343,7 @@ pub fn device_list_mdoc() -> String {
     for key in keys {
         let vids: Vec<String> = VENDOR_FALLBACK
             .iter()
-            .filter(|(_, k)| *k == key)
+            .filter(|(_, k)| k.get() == key)
             .map(|(v, _)| format!("{v:04x}"))
             .collect();
         let _ = writeln!(s, ".It {key}\n{}", vids.join(", "));

@@ -26,6 +26,7 @@
 //! device's socket pair and script timer), [`cli`] (one-shot commands)
 //! and [`sys`] (system calls, and the clock: [`sys::clock`]).
 
+pub mod chan;
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -37,6 +38,7 @@ pub mod monitor;
 pub mod proto;
 pub mod qx;
 pub mod recording;
+pub mod sort;
 pub mod store;
 pub mod sys;
 pub mod text;

@@ -116,9 +116,7 @@ fn event(rest: &str) -> Result<(u64, Act), String> {
         [secs, what, ..] => (*secs, *what),
         _ => return Err(FORM.into()),
     };
-    let s: f64 = secs
-        .parse()
-        .ok()
+    let s: f64 = crate::text::parse_f64(secs)
         .filter(|s: &f64| s.is_finite() && *s >= 0.0)
         .ok_or_else(|| format!("'{secs}' is not a number of seconds"))?;
     // Far beyond any run; keeps the conversion exact.
@@ -129,9 +127,7 @@ fn event(rest: &str) -> Result<(u64, Act), String> {
     let act = match (what, &w[2..]) {
         ("set", [path, value]) => Act::Set {
             path: path.to_string(),
-            value: value
-                .parse()
-                .ok()
+            value: crate::text::parse_f64(value)
                 .filter(|v: &f64| v.is_finite())
                 .ok_or_else(|| format!("'{value}' is not a number"))?,
         },

@@ -145,7 +145,7 @@ pub fn sorted_qx_vars(qx: &crate::qx::Qx) -> Vec<(String, String)> {
         .iter()
         .map(|v| (v.name.to_string(), v.value.to_string()))
         .collect();
-    v.sort();
+    crate::sort::sort_by(&mut v, |a, b| a < b);
     v
 }
 
@@ -189,7 +189,7 @@ pub fn sorted_vars(ups: &Ups) -> Vec<(String, String)> {
         .iter()
         .map(|v| (v.name.as_str().to_string(), v.value.as_str().to_string()))
         .collect();
-    v.sort();
+    crate::sort::sort_by(&mut v, |a, b| a < b);
     v
 }
 

@@ -361,7 +361,7 @@ fn describe(ups: &Ups, step: Step) -> String {
     match step {
         Step::Write { entry, value } => {
             let e = &ups.sub.map[entry as usize];
-            format!("{} {} via {}", e.name, value, e.path)
+            format!("{} {} via {}", e.name(), value, e.path())
         }
         Step::SetVar { name, value } => format!("{name} = {value}"),
         Step::PauseMs(ms) => format!("pause {ms} ms"),

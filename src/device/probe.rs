@@ -210,7 +210,7 @@ pub fn reopen(want: &UsbInfo) -> Option<Found<Hidraw>> {
             None => nodes.push((true, node)),
         }
     }
-    nodes.sort();
+    crate::sort::sort_by(&mut nodes, |a, b| a < b);
     for (_, node) in nodes {
         if let Probed::Ups(f) = probe(&node) {
             if same_device(&f.info, want) {

@@ -7,10 +7,10 @@
 //! ([`Notify`]).
 
 use super::io::Found;
+use crate::chan::{self as mpsc, Receiver, Sender};
 use crate::proto::{TrackingId, TrackingStatus, VarRange};
 use crate::store::Store;
 use crate::text::Text;
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The UPS as the loop may see it.

@@ -40,6 +40,7 @@
 //! (the worker's device and opener) is dropped.
 
 use super::io::{Dev, DeviceIo, Found, Opener};
+use crate::chan::{self as mpsc, Receiver, RecvTimeoutError, Sender};
 use crate::device::usb::UsbInfo;
 use crate::hid::{report, Descriptor, Kind};
 use crate::qx::bridge::{SimWire, Wire};
@@ -56,7 +57,6 @@ use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -249,7 +249,8 @@ impl Sim {
             }
             // Feature fields first: an input report never sent before is
             // built from them (see `Inner::input`).
-            patches.sort_by_key(|p| desc.fields()[p.field].kind != Kind::Feature);
+            let feature = |p: &Patch| desc.fields()[p.field].kind == Kind::Feature;
+            crate::sort::sort_by(&mut patches, |a, b| feature(a) && !feature(b));
             steps.push(Step {
                 at_ms: ev.at_ms,
                 what: format!("{at}: {}", ev.act),
@@ -258,7 +259,7 @@ impl Sim {
             });
         }
         // In time order; lines with the same time in file order.
-        steps.sort_by_key(|s| s.at_ms);
+        crate::sort::sort_by(&mut steps, |a, b| a.at_ms < b.at_ms);
         Ok(Sim {
             rec,
             desc,
@@ -290,7 +291,7 @@ impl Sim {
                 megatec: Some(ev.act.clone()),
             });
         }
-        steps.sort_by_key(|s| s.at_ms);
+        crate::sort::sort_by(&mut steps, |a, b| a.at_ms < b.at_ms);
         Ok(Sim {
             rec,
             desc,

@@ -3,8 +3,9 @@
 //! polling schedule made event-driven, so that the protocol loop never
 //! waits on a device.
 //!
-//! Read first: `hid-decoding.md` §0 and §6 (polling model, error actions,
-//! reconnect) and `docs/design/nut-protocol.md` §8.2 (staleness).
+//! Read first: `docs/design/hid-decoding.md` §0 and §6 (polling model,
+//! error actions, reconnect) and `docs/design/nut-protocol.md` §8.2
+//! (staleness).
 //!
 //! Why a thread: every report a UPS is asked for is a blocking ioctl
 //! (HIDIOCGFEATURE waits up to 5 s for a unit that does not answer), and
@@ -47,6 +48,7 @@ use super::qxunit::{self, QxUnit};
 use super::sched::{Action, Say, Sched};
 use super::shared::{Link, Msg, Notify, Report};
 use super::usb::{identity, UsbInfo};
+use crate::chan::{self as mpsc, Receiver, Sender, TryRecvError};
 use crate::config::setup::Retry;
 use crate::hid::descriptor::MAX_REPORT_LEN;
 use crate::proto::{TrackingId, TrackingStatus, VarRange};
@@ -62,7 +64,6 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1456,7 +1456,7 @@ impl Qx {
         };
         let v: Vec<f64> = rc
             .split(',')
-            .map(|x| x.trim().parse::<f64>())
+            .map(|x| crate::text::parse_f64(x.trim()).ok_or(()))
             .collect::<Result<_, _>>()
             .map_err(|_| QxError::Config("runtimecal", "four numbers expected: RH,LH,RL,LL"))?;
         let [rh, lh, rl, ll] = v[..] else {
