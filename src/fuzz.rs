@@ -106,15 +106,20 @@ use crate::proto::{
     VarRange, MAX_LINE, MAX_REPLY_LINE,
 };
 use crate::proto::{InstCmds, Right, Rights, Upsmon, User, Users};
-use crate::store::{Store, MAX_VARS};
-use crate::ups::table::{st, Lookup};
+use crate::store::{EnumRows, Store, MAX_VARS};
+use crate::ups::table::{st, Doc, Lookup, Str};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 static FUZZ_SENSITIVITY: Lookup = Lookup {
-    name: "sensitivity",
+    name: Doc::NONE,
     fun: None,
     nuf: None,
-    rows: &[(0, "high"), (1, "medium"), (2, "low"), (3, "medium")],
+    rows: &[
+        (0, Str::of("high")),
+        (1, Str::of("medium")),
+        (2, Str::of("low")),
+        (3, Str::of("medium")),
+    ],
 };
 
 enum FuzzState {
@@ -195,7 +200,7 @@ fn fuzz_server() -> FuzzServer {
     ];
     for &(n, v, flags, len) in vars {
         let _ = s.set(n, v);
-        let enums = (n == "input.sensitivity").then_some(FUZZ_SENSITIVITY.rows);
+        let enums = (n == "input.sensitivity").then_some(&FUZZ_SENSITIVITY as EnumRows);
         s.set_meta(n, flags, len, enums);
     }
     // A full store of long names and values: LIST VAR overflows a reply

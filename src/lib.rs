@@ -29,6 +29,7 @@
 // `unsafe` is for system calls only: `sys` is the one module allowed it.
 #![deny(unsafe_code)]
 
+pub mod chan;
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -38,7 +39,9 @@ pub mod gen;
 pub mod hid;
 pub mod monitor;
 pub mod proto;
+pub mod qx;
 pub mod recording;
+pub mod sort;
 pub mod store;
 #[allow(unsafe_code)]
 pub mod sys;

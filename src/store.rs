@@ -21,9 +21,29 @@ pub mod st {
 /// Most variables one UPS may publish (NUT devices publish 30 to 90).
 pub const MAX_VARS: usize = 192;
 
-/// A lookup table's rows (value, text): where a variable's enumerated
-/// values come from (`ENUM` answers).
-pub type EnumRows = &'static [(i64, &'static str)];
+/// Where a variable's enumerated values come from (`ENUM` answers): a
+/// lookup table's texts, in table order, repeats included. A trait so that
+/// the store need not know how the tables keep them (`ups::table`
+/// implements it for its lookup tables).
+pub trait EnumValues: Sync {
+    /// How many rows.
+    fn count(&self) -> usize;
+    /// The text of row `i` (`i < count()`).
+    fn text(&self, i: usize) -> &'static str;
+}
+
+// Here rather than as a supertrait: a `Debug` bound would put every
+// implementor's `Debug` (the tables' types) into the binary's vtables.
+impl core::fmt::Debug for dyn EnumValues {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list()
+            .entries((0..self.count()).map(|i| self.text(i)))
+            .finish()
+    }
+}
+
+/// A variable's enumerated values.
+pub type EnumRows = &'static dyn EnumValues;
 
 /// One published variable.
 #[derive(Debug, Clone)]

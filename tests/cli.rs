@@ -114,10 +114,20 @@ fn a_recording_file_decodes_like_its_fixture_directory() {
 
 #[test]
 fn non_ups_and_broken_input_give_one_line_errors() {
-    let e = one_line_error(&run(&[
-        "decode",
-        &fixture("phoenixtec-06da-0003-megatec-over-hid"),
-    ]));
+    // Not a Power Device, but a Megatec/Q1 unit with recorded answers:
+    // served as nutdrv_qx would; without its answers it is refused.
+    let out = run(&["decode", &fixture("phoenixtec-06da-0003-megatec-over-hid")]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("ups.status: OL\n") && text.contains("driver.version.data: Megatec 0.06\n"),
+        "{text}"
+    );
+    let f = tmp(
+        "megatec-no-answers.txt",
+        "vendorid 06da\nproductid 0003\ndescriptor 06 a0 ff 09 04 a1 01 09 06 15 00 26 ff 00 75 08 95 08 81 82 c0\n",
+    );
+    let e = one_line_error(&run(&["decode", f.to_str().unwrap()]));
     assert!(e.contains("not a HID Power Device"), "{e}");
     let e = one_line_error(&run(&["decode", "/nonexistent/ups"]));
     assert!(e.contains("/nonexistent/ups"), "{e}");
@@ -333,7 +343,10 @@ fn help_scan_and_contradicting_options() {
     }
     // decode of a device node that is not a UPS says so.
     let e = one_line_error(&run(&["decode", "/dev/null"]));
-    assert!(e.contains("/dev/null: not a USB HID Power Device"), "{e}");
+    assert!(
+        e.contains("/dev/null: neither a USB HID Power Device nor a Megatec/Q1 unit"),
+        "{e}"
+    );
 }
 
 /// nut.conf's MODE, as NUT's scripts read it: none starts nothing (with

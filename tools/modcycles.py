@@ -8,7 +8,7 @@ A module is a top-level entry of src/ (`daemon`, `ups`, `store`, ...),
 except `device`, which holds two layers and counts as two modules:
 `device` (its pure files: usb, matcher, naming, assign, sched, grant,
 which `sys` may use) and `device-shell` (io, probe, shared, worker,
-sim, which use `sys`).
+sim, qxio, qxunit, which use `sys`).
 An edge A -> B is a `crate::B` path (in a `use` or inline, grouped
 `use crate::{B, ...}` included) in non-test code of A's files; comments
 and `#[cfg(test)]` items are left out, so doc links and tests may point
@@ -33,7 +33,7 @@ SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 # Files that are not part of the library's module tree.
 SKIP = {"main.rs"}
 # device/ files that are shell code (the rest of device/ is pure).
-DEVICE_SHELL = {"io", "probe", "shared", "worker", "sim"}
+DEVICE_SHELL = {"io", "probe", "shared", "worker", "sim", "qxio", "qxunit"}
 
 
 def device_node(sub):

@@ -225,7 +225,22 @@ impl Daemon {
                 free: s.dev.free(),
             })
             .collect();
-        match assign(&upses, &f.node, &f.info, self.hotplug.mode) {
+        // An adopted UPS is named after its subdriver: the Megatec/Q1
+        // engine's, or the HID table's.
+        let key = || {
+            let megatec = matches!(
+                crate::device::qxunit::serve(&f.descriptor, &f.info, &Options::default()),
+                crate::qx::usbid::Serve::Megatec(_)
+            );
+            if megatec {
+                "megatec"
+            } else {
+                let ident = crate::device::usb::identity(&f.info);
+                crate::ups::select::choose(&ident, &Options::default())
+                    .map_or("generic", |c| c.sub.key)
+            }
+        };
+        match assign(&upses, &f.node, &f.info, self.hotplug.mode, key) {
             Assignment::Reattach(i) => {
                 // The worker drops a spare (the same node seen twice).
                 let u = &mut self.upses[i].dev;

@@ -13,12 +13,12 @@
 //! socket comes back through a channel and the loop's waker. After that
 //! the socket is non-blocking in the loop's poll like a client's.
 
+use crate::chan::Sender;
 use crate::monitor::remote::{Answer, Conversation};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token, Waker};
 use std::io::{self, Read, Write};
 use std::net::ToSocketAddrs;
-use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
 

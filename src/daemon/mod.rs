@@ -84,6 +84,7 @@ mod upsmon;
 
 pub use setup::{DeviceSpec, Setup};
 
+use crate::chan::Receiver;
 use crate::config::setup::{Args, MAX_LISTENERS};
 use crate::config::upsmon_conf::UpsmonConf;
 use crate::device::io::Dev;
@@ -103,7 +104,6 @@ use service::{Service, Suspend};
 use std::collections::hash_map::RandomState;
 use std::collections::VecDeque;
 use std::io;
-use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Duration;
 use upses::{Login, Served};

@@ -142,7 +142,7 @@ impl Backend {
         Data::Ready(Live {
             store: &m.store,
             commands: &m.cmds,
-            ranges: &[],
+            ranges: &m.ranges,
         })
     }
 }

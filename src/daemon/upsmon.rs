@@ -6,6 +6,7 @@
 use super::links::{Connected, RemoteLink, MAX_LINKS, NET_TIMEOUT_MS};
 use super::upses::Served;
 use super::{Daemon, REMOTE_TOP};
+use crate::chan::{Receiver, Sender};
 use crate::config::upsmon_conf::{self, UpsmonConf};
 use crate::config::Role;
 use crate::monitor::bound::{Bound, Ended, Offer};
@@ -19,7 +20,6 @@ use mio::unix::SourceFd;
 use mio::{Registry, Token, Waker};
 use std::io;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 // What `POWERDOWNFLAG` holds, as upsmon writes it (no newline).
 use privsep::POWERDOWN_MAGIC;
@@ -222,7 +222,7 @@ impl Watch {
             children: Children::default(),
             bound: Bound::default(),
             links,
-            connected: std::sync::mpsc::channel(),
+            connected: crate::chan::channel(),
             waker,
         })
     }

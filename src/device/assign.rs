@@ -12,15 +12,14 @@
 //!    device and that has no device: sections never bound first, then
 //!    those whose device was unplugged;
 //! 3. with nothing configured, the device is adopted under its stable
-//!    name ([`super::naming`]); when another unit has that name (the
-//!    same serial number), the port tells them apart.
+//!    name ([`super::naming`], from the subdriver key the caller names);
+//!    when another unit has that name (the same serial number), the port
+//!    tells them apart.
 
 use super::matcher::Matcher;
 use super::naming;
-use super::usb::{identity, same_device, UsbInfo};
+use super::usb::{same_device, UsbInfo};
 use crate::config::setup::Discovery;
-use crate::ups::options::Options;
-use crate::ups::select;
 
 /// What the assignment needs to know of one served UPS.
 #[derive(Debug, Clone, Copy)]
@@ -75,8 +74,16 @@ pub enum Refusal {
     NameTaken(String),
 }
 
-/// Assign the device found on `node` as `info` (see the module docs).
-pub fn assign(upses: &[Candidate], node: &str, info: &UsbInfo, mode: Discovery) -> Assignment {
+/// Assign the device found on `node` as `info` (see the module docs);
+/// `key` names its subdriver (`apc`, `megatec`, `generic`...), asked only
+/// to adopt it.
+pub fn assign(
+    upses: &[Candidate],
+    node: &str,
+    info: &UsbInfo,
+    mode: Discovery,
+    key: impl FnOnce() -> &'static str,
+) -> Assignment {
     let owners = || (0..upses.len()).filter(|&i| upses[i].owns(node, info));
     if let Some(i) = owners()
         .find(|&i| upses[i].on_port(&info.port))
@@ -99,8 +106,7 @@ pub fn assign(upses: &[Candidate], node: &str, info: &UsbInfo, mode: Discovery) 
             }
         }
         Discovery::Adopt => {
-            let key = select::choose(&identity(info), &Options::default())
-                .map_or("generic", |c| c.sub.key);
+            let key = key();
             let taken = |n: &str| upses.iter().any(|c| c.name.eq_ignore_ascii_case(n));
             let mut name = naming::stable_name(key, info);
             if taken(&name) {
@@ -179,19 +185,43 @@ mod tests {
         };
         let upses = [was("one", &a), was("two", &b)];
         // Both own a unit with serial TWIN; the port decides.
-        let got = assign(&upses, "hidraw5", &apc("TWIN", "1-2"), Discovery::Off);
+        let got = assign(
+            &upses,
+            "hidraw5",
+            &apc("TWIN", "1-2"),
+            Discovery::Off,
+            || "apc",
+        );
         assert_eq!(got, Assignment::Reattach(1));
-        let got = assign(&upses, "hidraw4", &apc("TWIN", "1-1"), Discovery::Adopt);
+        let got = assign(
+            &upses,
+            "hidraw4",
+            &apc("TWIN", "1-1"),
+            Discovery::Adopt,
+            || "apc",
+        );
         assert_eq!(got, Assignment::Reattach(0));
         // On a third port: the first owner.
-        let got = assign(&upses, "hidraw6", &apc("TWIN", "3-1"), Discovery::Off);
+        let got = assign(
+            &upses,
+            "hidraw6",
+            &apc("TWIN", "3-1"),
+            Discovery::Off,
+            || "apc",
+        );
         assert_eq!(got, Assignment::Reattach(0));
         // Open on another node: not the same device (a second unit).
         let open = Candidate {
             node: Some("hidraw1"),
             ..was("one", &a)
         };
-        let got = assign(&[open], "hidraw2", &apc("TWIN", "1-1"), Discovery::Off);
+        let got = assign(
+            &[open],
+            "hidraw2",
+            &apc("TWIN", "1-1"),
+            Discovery::Off,
+            || "apc",
+        );
         assert_eq!(got, Assignment::Refuse(Refusal::Off));
     }
 
@@ -207,12 +237,14 @@ mod tests {
         let upses = [unplugged, unbound("second", Some(&m2))];
         let dev = apc("AAA", "1-4");
         assert_eq!(
-            assign(&upses, "hidraw0", &dev, Discovery::Configured),
+            assign(&upses, "hidraw0", &dev, Discovery::Configured, || "apc"),
             Assignment::Bind(1)
         );
         // Without the unbound one, the unplugged section takes it.
         assert_eq!(
-            assign(&upses[..1], "hidraw0", &dev, Discovery::Configured),
+            assign(&upses[..1], "hidraw0", &dev, Discovery::Configured, || {
+                "apc"
+            }),
             Assignment::Bind(0)
         );
         // A section with its device still plugged in is not free.
@@ -221,13 +253,13 @@ mod tests {
             ..upses[0]
         };
         assert_eq!(
-            assign(&[busy], "hidraw0", &dev, Discovery::Configured),
+            assign(&[busy], "hidraw0", &dev, Discovery::Configured, || "apc"),
             Assignment::Refuse(Refusal::NoFreeSection)
         );
         // No matcher accepts it.
         let other = apc("BBB", "1-4");
         assert_eq!(
-            assign(&upses, "hidraw0", &other, Discovery::Configured),
+            assign(&upses, "hidraw0", &other, Discovery::Configured, || "apc"),
             Assignment::Refuse(Refusal::NoFreeSection)
         );
     }
@@ -235,7 +267,7 @@ mod tests {
     #[test]
     fn adopted_names_fall_back_to_the_port() {
         let dev = apc("4B1234P56789", "1-1.2");
-        let got = assign(&[], "hidraw0", &dev, Discovery::Adopt);
+        let got = assign(&[], "hidraw0", &dev, Discovery::Adopt, || "apc");
         let Assignment::Adopt { name, desc } = got else {
             panic!("{got:?}")
         };
@@ -244,7 +276,7 @@ mod tests {
         // A twin (same serial, other port) is named by its port.
         let first = unbound("APC-4B1234P56789", None);
         let twin = apc("4B1234P56789", "1-3");
-        let got = assign(&[first], "hidraw1", &twin, Discovery::Adopt);
+        let got = assign(&[first], "hidraw1", &twin, Discovery::Adopt, || "apc");
         assert!(
             matches!(&got, Assignment::Adopt { name, .. } if name == "apc-port1-3"),
             "{got:?}"
@@ -252,7 +284,9 @@ mod tests {
         // Both names taken: refused, naming the name.
         let second = unbound("apc-port1-3", None);
         assert_eq!(
-            assign(&[first, second], "hidraw1", &twin, Discovery::Adopt),
+            assign(&[first, second], "hidraw1", &twin, Discovery::Adopt, || {
+                "apc"
+            }),
             Assignment::Refuse(Refusal::NameTaken("apc-port1-3".into()))
         );
     }

@@ -13,6 +13,8 @@ pub mod io;
 pub mod matcher;
 pub mod naming;
 pub mod probe;
+pub mod qxio;
+pub mod qxunit;
 pub mod sched;
 pub mod shared;
 pub mod sim;

@@ -7,10 +7,10 @@
 //! `mio::Waker` ([`Notify`]).
 
 use super::io::Found;
-use crate::proto::{TrackingId, TrackingStatus};
+use crate::chan::{self as mpsc, Receiver, Sender};
+use crate::proto::{TrackingId, TrackingStatus, VarRange};
 use crate::store::Store;
 use crate::text::Text;
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The UPS as the loop may see it.
@@ -19,6 +19,9 @@ pub struct Shared {
     pub store: Store,
     /// Instant commands the device offers.
     pub cmds: Vec<&'static str>,
+    /// Settable ranges of writable variables (`LIST RANGE`): Megatec
+    /// units' delays; usbhid-ups publishes none.
+    pub ranges: Vec<VarRange<'static>>,
     /// The data is current; false after a failed walk or reconnect
     /// (DATA-STALE), the last values kept.
     pub live: bool,
@@ -75,6 +78,7 @@ impl WorkerShare {
 pub struct Mirror {
     pub store: Store,
     pub cmds: Vec<&'static str>,
+    pub ranges: Vec<VarRange<'static>>,
     pub live: bool,
     pub gone: bool,
     seq: u64,
@@ -90,6 +94,7 @@ impl Mirror {
         }
         self.store.clone_from(&s.store);
         self.cmds.clone_from(&s.cmds);
+        self.ranges.clone_from(&s.ranges);
         self.live = s.live;
         self.gone = s.gone;
         self.seq = s.seq;

@@ -25,6 +25,14 @@
 //! none of whose fields the UPS has, is an error when the simulation is
 //! set up ([`Sim::load`]), naming the file and line.
 //!
+//! A recording of a Megatec/Q1 unit (`answer` lines, a descriptor that
+//! is not a Power Device) is simulated behind its USB bridge (nutdrv_qx's
+//! match table on the recording's ids, else `cypress`): output reports
+//! written are assembled into commands, answered from the recording and
+//! framed as the bridge's input reports (string descriptors and feature
+//! reports for the bridges that use them); `powercut`, `powerback` and
+//! `lowbatt` flip the status characters of the recorded status answers.
+//!
 //! Boundary: [`Sim::load`] is pure (it checks and compiles the script);
 //! from [`Sim::start`] on this is a shell, a stand-in for a device: it
 //! owns sockets and a timer thread that reads the clock. Script times
@@ -32,8 +40,13 @@
 //! (the worker's device and opener) is dropped.
 
 use super::io::{Dev, DeviceIo, Found, Opener};
+use crate::chan::{self as mpsc, Receiver, RecvTimeoutError, Sender};
 use crate::device::usb::UsbInfo;
 use crate::hid::{report, Descriptor, Kind};
+use crate::qx::bridge::{SimWire, Wire};
+use crate::qx::replay::AnswerList;
+use crate::qx::usbid;
+use crate::qx::Bridge;
 use crate::recording::{Act, Recording, Replay};
 use crate::text::Text;
 use crate::ups::engine::Ups;
@@ -44,7 +57,6 @@ use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -121,6 +133,56 @@ struct Step {
     /// `file:line: what`, for the log.
     what: String,
     patches: Vec<Patch>,
+    /// For a Megatec/Q1 unit: the event, applied to its status answers.
+    megatec: Option<Act>,
+}
+
+/// A simulated Megatec/Q1 unit behind its bridge.
+struct Megatec {
+    wire: SimWire<Answerer>,
+    answers: Arc<Mutex<AnswerList>>,
+}
+
+type Answerer = Box<dyn FnMut(&[u8]) -> Option<Vec<u8>> + Send>;
+
+impl Megatec {
+    fn new(rec: &Recording) -> Megatec {
+        let i = &rec.ident;
+        let bridge = usbid::bridge(i.vid, i.pid, i.vendor.as_deref(), i.product.as_deref())
+            .unwrap_or(Bridge::Cypress);
+        let answers = Arc::new(Mutex::new(rec.answers.clone()));
+        let a = answers.clone();
+        let answer: Answerer = Box::new(move |cmd: &[u8]| {
+            let list = a.lock().unwrap_or_else(|e| e.into_inner());
+            list.iter()
+                .rev()
+                .find(|(c, _)| c.as_slice() == cmd)
+                .map(|(_, v)| v.clone())
+        });
+        let mut wire = SimWire::new(bridge, answer);
+        wire.strings = rec.strings.clone();
+        Megatec { wire, answers }
+    }
+
+    /// Flip the status characters (Q1 position 38: utility fail, 39:
+    /// battery low) of every recorded status answer.
+    fn apply(&self, act: &Act) {
+        let mut list = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, a) in list.iter_mut() {
+            if a.len() < 47 || a[0] != b'(' {
+                continue;
+            }
+            match act {
+                Act::PowerCut => a[38] = b'1',
+                Act::PowerBack => {
+                    a[38] = b'0';
+                    a[39] = b'0';
+                }
+                Act::LowBatt => a[39] = b'1',
+                Act::Set { .. } => {}
+            }
+        }
+    }
 }
 
 /// A simulated UPS, checked and ready to start.
@@ -138,6 +200,10 @@ impl Sim {
     /// `subdriver` option picks the tables too) and compile its script.
     /// Errors are one line naming the UPS, or the script's file and line.
     pub fn load(rec: Recording, opts: &Options, label: &str) -> Result<Sim, String> {
+        let power = Descriptor::parse(&rec.descriptor).is_ok_and(|d| d.is_power_device());
+        if !power && !rec.answers.is_empty() {
+            return Sim::load_megatec(rec, label);
+        }
         // The worker decodes the device in full; here the fields and the
         // tables are enough (the same checks, without the bindings).
         let (desc, choice) =
@@ -183,15 +249,49 @@ impl Sim {
             }
             // Feature fields first: an input report never sent before is
             // built from them (see `Inner::input`).
-            patches.sort_by_key(|p| desc.fields()[p.field].kind != Kind::Feature);
+            let feature = |p: &Patch| desc.fields()[p.field].kind == Kind::Feature;
+            crate::sort::sort_by(&mut patches, |a, b| feature(a) && !feature(b));
             steps.push(Step {
                 at_ms: ev.at_ms,
                 what: format!("{at}: {}", ev.act),
                 patches,
+                megatec: None,
             });
         }
         // In time order; lines with the same time in file order.
-        steps.sort_by_key(|s| s.at_ms);
+        crate::sort::sort_by(&mut steps, |a, b| a.at_ms < b.at_ms);
+        Ok(Sim {
+            rec,
+            desc,
+            steps,
+            label: label.to_string(),
+        })
+    }
+
+    /// A Megatec/Q1 unit: its answers, and events on its status answers.
+    fn load_megatec(rec: Recording, label: &str) -> Result<Sim, String> {
+        let desc = Descriptor::parse(&rec.descriptor).map_err(|e| format!("{label}: {e}"))?;
+        let mut steps = Vec::with_capacity(rec.script.len());
+        for ev in &rec.script {
+            let at = if ev.file.as_os_str().is_empty() {
+                format!("{label}: line {}", ev.line)
+            } else {
+                format!("{}:{}", ev.file.display(), ev.line)
+            };
+            if let Act::Set { path, .. } = &ev.act {
+                return Err(format!(
+                    "{at}: 'set {path}': a Megatec/Q1 unit has no HID fields \
+                     (powercut, powerback and lowbatt change its status answers)"
+                ));
+            }
+            steps.push(Step {
+                at_ms: ev.at_ms,
+                what: format!("{at}: {}", ev.act),
+                patches: Vec::new(),
+                megatec: Some(ev.act.clone()),
+            });
+        }
+        crate::sort::sort_by(&mut steps, |a, b| a.at_ms < b.at_ms);
         Ok(Sim {
             rec,
             desc,
@@ -203,6 +303,7 @@ impl Sim {
     /// Switch the device on: the script's clock starts now. `name` is the
     /// UPS's name, for the log.
     pub fn start(self, name: &str) -> io::Result<SimUps> {
+        let megatec = !self.rec.answers.is_empty() && !self.desc.is_power_device();
         let (stop, stopped) = mpsc::channel();
         let mut inputs = vec![None; 256];
         for r in &self.rec.inputs {
@@ -224,6 +325,7 @@ impl Sim {
             descriptor: self.rec.descriptor.clone(),
             desc: self.desc,
             state: Mutex::new(State {
+                megatec: megatec.then(|| Megatec::new(&self.rec)),
                 features: Replay::new(&self.rec),
                 inputs,
                 recorded: self.rec.inputs,
@@ -300,6 +402,8 @@ struct Inner {
 }
 
 struct State {
+    /// A Megatec/Q1 unit's bridge and answers.
+    megatec: Option<Megatec>,
     features: Replay,
     /// Latest input report per id, id first.
     inputs: Vec<Option<Vec<u8>>>,
@@ -334,6 +438,10 @@ impl Inner {
 
     fn apply(&self, step: &Step) {
         let mut st = self.lock();
+        if let (Some(m), Some(act)) = (&st.megatec, &step.megatec) {
+            m.apply(act);
+            return;
+        }
         let mut sent: Vec<u8> = Vec::new();
         for p in &step.patches {
             let f = &self.desc.fields()[p.field];
@@ -454,11 +562,18 @@ pub struct SimDevice {
 
 impl Transport for SimDevice {
     fn get_feature(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
-        self.ups.lock().features.get_feature(buf)
+        let mut st = self.ups.lock();
+        if let Some(m) = st.megatec.as_mut() {
+            return m.wire.get_feature(buf).map_err(|_| IoError::Skip);
+        }
+        st.features.get_feature(buf)
     }
 
     fn set_feature(&mut self, buf: &[u8]) -> Result<(), IoError> {
         let mut st = self.ups.lock();
+        if let Some(m) = st.megatec.as_mut() {
+            return m.wire.set_feature(buf).map_err(|_| IoError::Skip);
+        }
         st.features.set_feature(buf)?;
         // Replay keeps every write for tests; a UPS simulated for days
         // keeps none.
@@ -483,6 +598,48 @@ impl DeviceIo for SimDevice {
             Ok(n) => Ok(Some(n)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+
+    /// A Megatec unit's bridge takes the report; its answer comes back
+    /// as input reports on the socket.
+    fn write_output(&mut self, data: &[u8]) -> io::Result<()> {
+        let mut st = self.ups.lock();
+        let Some(m) = st.megatec.as_mut() else {
+            return Err(io::Error::from(io::ErrorKind::Unsupported));
+        };
+        m.wire
+            .write_output(data)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let reports: Vec<Vec<u8>> = m.wire.pending.drain(..).collect();
+        if let Some(peer) = &st.peer {
+            for r in reports {
+                let _ = (&*peer).write(&r);
+            }
+        }
+        Ok(())
+    }
+
+    fn string_with(
+        &mut self,
+        index: u8,
+        lang: Option<u16>,
+        max: u16,
+        out: &mut [u8],
+    ) -> Option<usize> {
+        let mut st = self.ups.lock();
+        match st.megatec.as_mut() {
+            Some(m) => m.wire.string(index, lang, max, out).ok().filter(|&n| n > 0),
+            None => {
+                drop(st);
+                let mut t = Text::new();
+                if !self.string(index, &mut t) {
+                    return None;
+                }
+                let n = t.len().min(out.len());
+                out[..n].copy_from_slice(&t.as_str().as_bytes()[..n]);
+                Some(n)
+            }
         }
     }
 }

@@ -553,10 +553,10 @@ impl Session {
                 let v = find_var(data.store, var)?;
                 let list = List::Enum(ups, var);
                 out.begin(&list)?;
-                let rows = enum_rows(v);
-                for (k, &(_, value)) in rows.iter().enumerate() {
+                let texts = enum_texts(v);
+                for (k, value) in texts.clone().enumerate() {
                     // Like upsd, list each distinct value once.
-                    if rows[..k].iter().all(|&(_, e)| e != value) {
+                    if texts.clone().take(k).all(|e| e != value) {
                         out.enum_value(ups, var, value)?;
                     }
                 }
@@ -636,8 +636,8 @@ impl Session {
                 return Err(ErrCode::TooLong.into());
             }
         }
-        let rows = enum_rows(v);
-        if !rows.is_empty() && !rows.iter().any(|&(_, e)| e == value) {
+        let mut texts = enum_texts(v).peekable();
+        if texts.peek().is_some() && !texts.any(|e| e == value) {
             return Err(ErrCode::InvalidValue.into());
         }
         let mut ranges = ranges_of(&data, v).peekable();
@@ -682,8 +682,10 @@ fn word(w: &[u8]) -> &str {
     core::str::from_utf8(w).unwrap_or("")
 }
 
-fn enum_rows(v: &Var) -> &'static [(i64, &'static str)] {
-    v.enums.unwrap_or(&[])
+/// The texts of a variable's enumerated values, in table order.
+fn enum_texts(v: &Var) -> impl Iterator<Item = &'static str> + Clone {
+    let rows = v.enums;
+    (0..rows.map_or(0, |r| r.count())).map(move |i| rows.map_or("", |r| r.text(i)))
 }
 
 fn ranges_of<'a>(data: &Live<'a>, v: &'a Var) -> impl Iterator<Item = &'a VarRange<'a>> {
@@ -695,7 +697,7 @@ fn ranges_of<'a>(data: &Live<'a>, v: &'a Var) -> impl Iterator<Item = &'a VarRan
 fn var_type(v: &Var, data: &Live<'_>) -> VarType {
     VarType {
         rw: v.flags & st::RW != 0,
-        enumerated: !enum_rows(v).is_empty(),
+        enumerated: enum_texts(v).next().is_some(),
         range: ranges_of(data, v).next().is_some(),
         string: (v.flags & st::STRING != 0).then_some(u32::from(v.len)),
     }
@@ -771,14 +773,20 @@ mod tests {
     use super::*;
     use crate::proto::lexer::MAX_LINE;
     use crate::proto::users::{InstCmds, Rights, Upsmon, User};
-    use crate::ups::table::Lookup;
+    use crate::store::EnumRows;
+    use crate::ups::table::{Doc, Lookup, Str};
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     static SENSITIVITY: Lookup = Lookup {
-        name: "sensitivity",
+        name: Doc::NONE,
         fun: None,
         nuf: None,
-        rows: &[(0, "high"), (1, "medium"), (2, "low"), (3, "medium")],
+        rows: &[
+            (0, Str::of("high")),
+            (1, Str::of("medium")),
+            (2, Str::of("low")),
+            (3, Str::of("medium")),
+        ],
     };
 
     enum St {
@@ -858,7 +866,7 @@ mod tests {
         ];
         for &(n, v, flags, len) in vars {
             s.set(n, v).unwrap();
-            let enums = (n == "input.sensitivity").then_some(SENSITIVITY.rows);
+            let enums = (n == "input.sensitivity").then_some(&SENSITIVITY as EnumRows);
             s.set_meta(n, flags, len, enums);
         }
         FakeUps {

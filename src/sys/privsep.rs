@@ -422,11 +422,11 @@ fn serve_with(
     let mut b = [0u8; 1];
     // WALL notices still running (reaped at each request): a terminal
     // that blocks wall must not hold up a shutdown.
-    let mut walls: Vec<std::process::Child> = Vec::new();
+    let mut walls: Vec<libc::pid_t> = Vec::new();
     let mut walls_full_said = false;
     let mut opens = true;
     loop {
-        walls.retain_mut(|c| matches!(c.try_wait(), Ok(None)));
+        walls.retain(|&pid| matches!(super::exec::wait(pid, false), Ok(None)));
         let mut fds = [
             libc::pollfd {
                 fd: sock.as_raw_fd(),
@@ -476,10 +476,11 @@ fn serve_with(
             b'S' => match shutdowncmd {
                 Some(cmd) => {
                     say(format_args!("running SHUTDOWNCMD: {cmd}"));
-                    match std::process::Command::new("/bin/sh")
-                        .args(["-c", cmd])
-                        .status()
-                    {
+                    let argv = [super::exec::SHELL, "-c", cmd];
+                    let input = super::exec::Input::Inherit;
+                    match super::exec::spawn(&argv, &[], input, false, false).and_then(|pid| {
+                        super::exec::wait(pid, true)?.ok_or(io::ErrorKind::WouldBlock.into())
+                    }) {
                         Ok(st) if st.success() => {}
                         Ok(st) => fail(format_args!("SHUTDOWNCMD: {st}")),
                         Err(e) => fail(format_args!("cannot run SHUTDOWNCMD: {e}")),
@@ -510,17 +511,8 @@ fn serve_with(
                     continue;
                 }
                 walls_full_said = false;
-                match std::process::Command::new(wall)
-                    .stdin(std::process::Stdio::piped())
-                    .stdout(std::process::Stdio::null())
-                    .spawn()
-                {
-                    Ok(mut c) => {
-                        if let Some(mut i) = c.stdin.take() {
-                            let _ = i.write_all(&wall_text(&raw));
-                        }
-                        walls.push(c);
-                    }
+                match super::exec::spawn_fed(wall, &wall_text(&raw), false) {
+                    Ok(pid) => walls.push(pid),
                     // No wall (a container, BusyBox without it): nothing to tell.
                     Err(e) => super::log::debug(1, format_args!("privileged helper: {wall}: {e}")),
                 }

@@ -7,6 +7,8 @@
 //! per-device state). It writes its text into a caller-provided [`Text`];
 //! nothing allocates and nothing reads the clock (MGE times render in UTC).
 //! Output is cut to the size of the C buffer each function printed into.
+//!
+//! Read first: `docs/design/hid-decoding.md` §9.
 
 use core::fmt::{self, Write};
 

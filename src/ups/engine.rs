@@ -5,6 +5,8 @@
 //! simulated UPS, or the hidraw worker) and the time passed in by the
 //! caller. After [`Ups::new`] nothing on the decoding path allocates:
 //! report buffers, bindings and the variable store are sized at set-up.
+//!
+//! Read first: `docs/design/hid-decoding.md` §4 (walks, first entry wins, events).
 
 use super::conv::{ConvState, Env};
 use super::generic;
@@ -16,7 +18,7 @@ use super::status;
 use super::table::{hu, st, Entry, Subdriver};
 use super::transport::{IoError, Transport, WriteError};
 use crate::hid::{report, Descriptor, Field, Kind};
-use crate::store::Store;
+use crate::store::{EnumRows, Store};
 use crate::text::{atol, Text};
 use core::fmt::Write;
 
@@ -176,7 +178,7 @@ impl Ups {
             .map
             .iter()
             .map(|e| {
-                let p = path::resolve(e.path, sub.usages);
+                let p = path::resolve(e.path(), sub.usages);
                 let found = p.as_ref().and_then(|p| desc.find(kind, p.nodes()));
                 // The generic table also takes a value the device sends
                 // only in an interrupt report (5131:2007's status bits).
@@ -378,9 +380,9 @@ impl Ups {
                 continue;
             }
             if e.is_absent() {
-                if mode == Walk::Init && !self.store.has(e.name) {
-                    let _ = self.store.set(e.name, e.fmt.unwrap_or(""));
-                    self.store.set_meta(e.name, e.st, e.len, None);
+                if mode == Walk::Init && !self.store.has(e.name()) {
+                    let _ = self.store.set(e.name(), e.fmt().unwrap_or(""));
+                    self.store.set_meta(e.name(), e.st, e.len, None);
                 }
                 continue;
             }
@@ -393,16 +395,16 @@ impl Ups {
             if e.is_cmd() {
                 if mode == Walk::Init
                     && self.refresh(f.report_id, io, now).is_ok()
-                    && !self.cmds.contains(&e.name)
+                    && !self.cmds.contains(&e.name())
                 {
-                    self.cmds.push(e.name);
+                    self.cmds.push(e.name());
                 }
                 continue;
             }
             let special = e.is_bool() || e.is_alarm();
             match mode {
                 Walk::Init => {
-                    if !special && self.store.has(e.name) {
+                    if !special && self.store.has(e.name()) {
                         self.binds[i].disabled = true;
                         continue;
                     }
@@ -475,7 +477,7 @@ impl Ups {
             return self.process(i, v, io, now, mode);
         }
         if generic::not_available(self.cache.get(f.report_id), f) {
-            self.store.delete(self.sub.map[i].name);
+            self.store.delete(self.sub.map[i].name());
             return false;
         }
         let kind = generic::kind(f.path.last().unwrap_or(0));
@@ -486,7 +488,7 @@ impl Ups {
         match generic::adjust(kind, v, f.unit, basis) {
             Some(v) => self.process(i, v, io, now, mode),
             None => {
-                self.store.delete(self.sub.map[i].name);
+                self.store.delete(self.sub.map[i].name());
                 false
             }
         }
@@ -530,7 +532,7 @@ impl Ups {
     ) -> bool {
         let e: &'static Entry = &self.sub.map[i];
         let mut out = Text::new();
-        let converted = match e.lookup {
+        let converted = match e.lookup() {
             Some(l) => match l.fun {
                 Some(func) => {
                     let mut env = Ctx {
@@ -544,12 +546,12 @@ impl Ups {
                     }
                     r
                 }
-                None => match l.rows.iter().find(|r| r.0 == value as i64) {
-                    Some(r) => out.push_str(r.1).is_ok(),
+                None => match l.rows.iter().find(|r| i64::from(r.0) == value as i64) {
+                    Some(r) => out.push_str(r.1.get()).is_ok(),
                     None => false,
                 },
             },
-            None => format_value(e.fmt.unwrap_or("%.0f"), value, &mut out),
+            None => format_value(e.fmt().unwrap_or("%.0f"), value, &mut out),
         };
         if !converted {
             return false;
@@ -562,21 +564,14 @@ impl Ups {
             }
             let _ = self.alarm.push_str(out.as_str());
         } else {
-            if self.store.set(e.name, out.as_str()).is_err() {
+            if self.store.set(e.name(), out.as_str()).is_err() {
                 return false;
             }
             if mode == Walk::Init || !self.interrupt_pipe {
                 let rw_enum = e.hu & hu::ENUM != 0 && e.st & st::RW != 0;
-                self.store.set_meta(
-                    e.name,
-                    e.st,
-                    e.len,
-                    if rw_enum {
-                        e.lookup.map(|l| l.rows)
-                    } else {
-                        None
-                    },
-                );
+                let enums = if rw_enum { e.lookup() } else { None };
+                self.store
+                    .set_meta(e.name(), e.st, e.len, enums.map(|l| l as EnumRows));
             }
         }
         true
@@ -723,7 +718,7 @@ impl Ups {
         if f.flags & 0xFF == 0x01 {
             return Err(WriteError::ReadOnly);
         }
-        let raw: f64 = match e.lookup {
+        let raw: f64 = match e.lookup() {
             Some(l) => match l.nuf {
                 Some(func) => {
                     let mut env = Ctx { ups: self, io, now };
@@ -733,7 +728,7 @@ impl Ups {
                 None => {
                     l.rows
                         .iter()
-                        .find(|r| r.1 == value)
+                        .find(|r| r.1.get() == value)
                         .ok_or(WriteError::BadValue)?
                         .0 as f64
                 }
@@ -819,7 +814,7 @@ impl Ups {
             .map
             .iter()
             .zip(&self.binds)
-            .position(|(e, b)| e.name == name && e.is_cmd() == cmd && b.field.is_some())
+            .position(|(e, b)| e.name() == name && e.is_cmd() == cmd && b.field.is_some())
     }
 }
 

@@ -5,10 +5,12 @@
 //! purpose: a listed VID:PID keeps its own subdriver when `productid` is
 //! set, where NUT lets an earlier subdriver that only knows the vendor
 //! take it (`docs/differences.md`, "Subdriver choice").
+//!
+//! Read first: `docs/design/hid-decoding.md` §8.
 
 use super::generic;
 use super::options::{BindError, Identity, Options};
-use super::table::{DeviceId, Gate, Handler, Subdriver};
+use super::table::{DeviceId, Gate, Handler, Str, Subdriver};
 use super::tables::{devices, SUBDRIVERS};
 
 /// The chosen subdriver and the claim's side effects.
@@ -23,8 +25,8 @@ pub struct Choice {
     pub device: Option<&'static DeviceId>,
 }
 
-fn contains(hay: &Option<String>, needle: &str) -> bool {
-    hay.as_deref().is_some_and(|h| h.contains(needle))
+fn contains(hay: &Option<String>, needle: Str) -> bool {
+    hay.as_deref().is_some_and(|h| h.contains(needle.get()))
 }
 
 fn gate_ok(g: Gate, id: &Identity) -> bool {
@@ -40,7 +42,7 @@ fn gate_ok(g: Gate, id: &Identity) -> bool {
 pub fn claim(id: &Identity) -> Option<&'static DeviceId> {
     SUBDRIVERS.iter().find_map(|s| {
         devices::DEVICES.iter().find(|d| {
-            d.subdriver == s.key && d.vid == id.vid && d.pid == id.pid && gate_ok(d.gate, id)
+            d.subdriver.get() == s.key && d.vid == id.vid && d.pid == id.pid && gate_ok(d.gate, id)
         })
     })
 }
@@ -74,7 +76,7 @@ pub fn choose(id: &Identity, opts: &Options) -> Result<Choice, BindError> {
         return Ok(c);
     }
     if let Some(d) = device {
-        if let Some(s) = super::tables::subdriver(d.subdriver) {
+        if let Some(s) = super::tables::subdriver(d.subdriver.get()) {
             c.sub = s;
         }
         return Ok(c);
@@ -82,7 +84,7 @@ pub fn choose(id: &Identity, opts: &Options) -> Result<Choice, BindError> {
     let rejected = devices::FALLBACK_REJECT.contains(&(id.vid, id.pid));
     if opts.productid_set && !rejected {
         if let Some(&(_, key)) = devices::VENDOR_FALLBACK.iter().find(|v| v.0 == id.vid) {
-            if let Some(s) = super::tables::subdriver(key) {
+            if let Some(s) = super::tables::subdriver(key.get()) {
                 c.sub = s;
             }
         }
@@ -165,12 +167,14 @@ mod tests {
             for o in [&plain, &with_pid] {
                 let c = choose(&i, o).unwrap();
                 assert_eq!(c.sub.key, listed, "{vid:04x}:{pid:04x}");
-                assert_eq!(c.device.map(|d| d.subdriver), Some(listed));
+                assert_eq!(c.device.map(|d| d.subdriver.get()), Some(listed));
             }
             // The subdriver NUT would pick knows the vendor, and comes first.
             let order = |k: &str| SUBDRIVERS.iter().position(|s| s.key == k).unwrap();
             assert!(order(nut_with_pid) < order(listed));
-            assert!(devices::VENDOR_FALLBACK.contains(&(vid, nut_with_pid)));
+            assert!(devices::VENDOR_FALLBACK
+                .iter()
+                .any(|&(v, s)| (v, s.get()) == (vid, nut_with_pid)));
         }
     }
 }

@@ -153,7 +153,7 @@ pub(super) fn strtod(s: &str) -> f64 {
             i = j;
         }
     }
-    s[start..i].parse().unwrap_or(0.0)
+    crate::text::parse_f64(&s[start..i]).unwrap_or(0.0)
 }
 
 /// NUT's `str_to_double(s, &d, 10)`: whole trimmed string or 0.
@@ -162,8 +162,8 @@ pub(super) fn str_to_double(s: &str) -> f64 {
     if t.is_empty() || !t.bytes().all(|c| b"-+.0123456789Ee".contains(&c)) {
         return 0.0;
     }
-    match t.parse::<f64>() {
-        Ok(v) if v.is_finite() => v,
+    match crate::text::parse_f64(t) {
+        Some(v) if v.is_finite() => v,
         _ => 0.0, // ERANGE or leftovers
     }
 }
