@@ -368,6 +368,8 @@ impl Ups {
 
     fn walk(&mut self, mode: Walk, io: &mut dyn Transport, now: u64) -> WalkResult {
         let (mut tried, mut ok) = (0u32, 0u32);
+        // A request went unanswered for the kernel's whole timeout.
+        let mut hung = false;
         self.buzz.clear();
         if mode == Walk::Full {
             self.alarm.clear();
@@ -427,7 +429,10 @@ impl Ups {
             match self.refresh(f.report_id, io, now) {
                 Ok(()) => {}
                 Err(IoError::Skip) => continue,
-                Err(IoError::Timeout) => break,
+                Err(IoError::Timeout) => {
+                    hung = true;
+                    break;
+                }
                 Err(IoError::Gone) => return WalkResult::Reconnect,
             }
             ok += 1;
@@ -437,10 +442,15 @@ impl Ups {
         if mode != Walk::Init && tried > 0 && ok == 0 {
             // Some units answer GET_REPORT for part of their reports only
             // and send their status on the interrupt pipe: a quick poll
-            // that read nothing is no lost device while the last full
-            // walk was answered and interrupt reports come (the next full
-            // walk decides). `interruptonly` stays the explicit setting.
-            if mode == Walk::Quick && self.full_answered && self.inputs_seen {
+            // whose requests were refused (a stall, an error: answers all
+            // the same) is no lost device while the last full walk was
+            // answered and interrupt reports come (the next full walk
+            // decides). A request left unanswered past the kernel's
+            // timeout is a hung unit, not a refusal: it is lost at once,
+            // so that clients see its data stale (a success here would
+            // count as a fresh update). `interruptonly` stays the explicit
+            // setting.
+            if mode == Walk::Quick && !hung && self.full_answered && self.inputs_seen {
                 return WalkResult::Ok;
             }
             return WalkResult::Reconnect;
