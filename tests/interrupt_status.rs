@@ -8,7 +8,7 @@
 //! reports come. A unit that answers nothing at all is still lost.
 
 use hidupsd::cli::decode;
-use hidupsd::hid::Kind;
+use hidupsd::hid::ReportType;
 use hidupsd::recording::{Recording, Replay};
 use hidupsd::text::Text;
 use hidupsd::ups::engine::{Ups, WalkResult};
@@ -39,7 +39,7 @@ fn input_only_status() -> (Recording, Vec<u8>) {
         if !quick.contains(&id) {
             return true;
         }
-        let n = ups.desc.report_len(id, Kind::Input);
+        let n = ups.desc.report_len(id, ReportType::Input);
         if n > 0 {
             moved.push(r[..(n + 1).min(r.len())].to_vec());
         }
