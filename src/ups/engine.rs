@@ -15,7 +15,7 @@ use super::path;
 use super::quirks;
 use super::select;
 use super::status;
-use super::table::{hu, st, Entry, Subdriver};
+use super::table::{hu, st, MapEntry, Subdriver};
 use super::transport::{IoError, Transport, WriteError};
 use crate::hid::{report, Descriptor, Field, ReportType};
 use crate::store::{EnumRows, Store};
@@ -546,7 +546,7 @@ impl Ups {
         now: u64,
         mode: Walk,
     ) -> bool {
-        let e: &'static Entry = &self.sub.map[i];
+        let e: &'static MapEntry = &self.sub.map[i];
         let mut out = Text::new();
         let converted = match e.lookup() {
             Some(l) => match l.fun {
@@ -728,7 +728,7 @@ impl Ups {
         io: &mut dyn Transport,
         now: u64,
     ) -> Result<(), WriteError> {
-        let e: &'static Entry = &self.sub.map[i];
+        let e: &'static MapEntry = &self.sub.map[i];
         let fi = self.binds[i].field.ok_or(WriteError::NotSupported)? as usize;
         let f = self.desc.fields()[fi];
         if f.flags & 0xFF == 0x01 {

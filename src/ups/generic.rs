@@ -11,15 +11,15 @@
 //! temperatures become degrees Celsius, and a field's all-ones "not
 //! available" value is left out (`docs/differences.md`, "Unknown vendors").
 
-use super::table::{hu, st, Entry, LookupId, Str, Subdriver};
+use super::table::{hu, st, LookupId, MapEntry, Str, Subdriver};
 use super::tables::{lookups as l, usages};
 use crate::hid::{report, Field};
 
 const RW: u8 = st::RW | st::STRING;
 const Q: u8 = hu::QUICK_POLL;
 
-const fn entry(name: &str, path: &str, fmt: Option<&str>, st: u8, hu: u8, len: u8) -> Entry {
-    Entry {
+const fn entry(name: &str, path: &str, fmt: Option<&str>, st: u8, hu: u8, len: u8) -> MapEntry {
+    MapEntry {
         name: Str::of(name),
         path: Str::of(path),
         fmt: match fmt {
@@ -32,36 +32,36 @@ const fn entry(name: &str, path: &str, fmt: Option<&str>, st: u8, hu: u8, len: u
         lookup: LookupId::NONE,
     }
 }
-const fn var(name: &str, path: &str, fmt: &str) -> Entry {
+const fn var(name: &str, path: &str, fmt: &str) -> MapEntry {
     entry(name, path, Some(fmt), 0, 0, 0)
 }
-const fn quick(name: &str, path: &str, fmt: &str) -> Entry {
+const fn quick(name: &str, path: &str, fmt: &str) -> MapEntry {
     entry(name, path, Some(fmt), 0, Q, 0)
 }
-const fn rw(name: &str, path: &str) -> Entry {
+const fn rw(name: &str, path: &str) -> MapEntry {
     entry(name, path, Some("%.0f"), RW, hu::SEMI_STATIC, 10)
 }
-const fn conv(name: &str, path: &str, lk: LookupId) -> Entry {
-    Entry {
+const fn conv(name: &str, path: &str, lk: LookupId) -> MapEntry {
+    MapEntry {
         lookup: lk,
         ..entry(name, path, Some("%s"), 0, 0, 0)
     }
 }
-const fn bit(path: &str, lk: LookupId) -> Entry {
-    Entry {
+const fn bit(path: &str, lk: LookupId) -> MapEntry {
+    MapEntry {
         lookup: lk,
         ..entry("BOOL", path, None, 0, Q, 0)
     }
 }
-const fn absent(name: &str, path: &str, dfl: &str) -> Entry {
+const fn absent(name: &str, path: &str, dfl: &str) -> MapEntry {
     entry(name, path, Some(dfl), RW, hu::ABSENT, 10)
 }
-const fn cmd(name: &str, path: &str, value: Option<&str>) -> Entry {
+const fn cmd(name: &str, path: &str, value: Option<&str>) -> MapEntry {
     entry(name, path, value, 0, hu::CMD, 0)
 }
 
 #[rustfmt::skip]
-static ENTRIES: &[Entry] = &[
+static ENTRIES: &[MapEntry] = &[
     quick("battery.charge", "UPS.PowerSummary.RemainingCapacity", "%.0f"),
     quick("battery.charge", "UPS.Battery.RemainingCapacity", "%.0f"),
     rw("battery.charge.low", "UPS.PowerSummary.RemainingCapacityLimit"),
