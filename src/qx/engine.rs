@@ -11,7 +11,7 @@
 use super::table::{flag, Claim, Item, Pre, PreAnswer, Protocol};
 use super::tables::PROTOCOLS;
 use crate::store::{Store, StoreError};
-use crate::text::{atol, Text};
+use crate::text::{atol, parse_f64, Text};
 use crate::ups::engine::format_value;
 use crate::ups::table::st;
 use core::fmt::{self, Write};
@@ -426,7 +426,7 @@ fn strtod(s: &str) -> f64 {
     if t.is_empty() || t == "." {
         return 0.0;
     }
-    t.trim_end_matches('.').parse().unwrap_or(0.0)
+    parse_f64(t).unwrap_or(0.0)
 }
 
 /// Bytes as text, `?` for what is not printable ASCII.
@@ -1456,7 +1456,7 @@ impl Qx {
         };
         let v: Vec<f64> = rc
             .split(',')
-            .map(|x| crate::text::parse_f64(x.trim()).ok_or(()))
+            .map(|x| parse_f64(x.trim()).ok_or(()))
             .collect::<Result<_, _>>()
             .map_err(|_| QxError::Config("runtimecal", "four numbers expected: RH,LH,RL,LL"))?;
         let [rh, lh, rl, ll] = v[..] else {
