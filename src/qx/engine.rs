@@ -11,7 +11,7 @@
 use super::table::{flag, Claim, Item, Pre, PreAnswer, Protocol};
 use super::tables::PROTOCOLS;
 use crate::store::{Store, StoreError};
-use crate::text::{atol, parse_f64, Text};
+use crate::text::{atol, parse_f64, Fixed, Text};
 use crate::ups::engine::format_value;
 use crate::ups::table::st;
 use core::fmt::{self, Write};
@@ -1867,9 +1867,9 @@ impl Qx {
             let at = it.command.find("%.0f").ok_or(CmdError::Unknown)?;
             let v = strtod(value.as_str());
             c.set_fmt(format_args!(
-                "{}{:.0}{}",
+                "{}{}{}",
                 &it.command[..at],
-                v,
+                Fixed(v, 0),
                 &it.command[at + 4..]
             ))
             .map_err(|_| CmdError::BadValue("value too long"))?;
