@@ -46,7 +46,7 @@
 //! ([`crate::device::sim::Sim::load`]). The same lines may also come from
 //! a script file ([`Recording::load_script`]).
 
-use crate::text::Text;
+use crate::text::{Shortest, Text};
 use crate::ups::options::Identity;
 use crate::ups::transport::{IoError, Transport};
 use std::fmt;
@@ -99,7 +99,7 @@ pub enum Act {
 impl fmt::Display for Act {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Act::Set { path, value } => write!(f, "set {path} {value}"),
+            Act::Set { path, value } => write!(f, "set {path} {}", Shortest(*value)),
             Act::PowerCut => f.write_str("powercut"),
             Act::PowerBack => f.write_str("powerback"),
             Act::LowBatt => f.write_str("lowbatt"),

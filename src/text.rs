@@ -1,6 +1,7 @@
 //! `Text`: a fixed-capacity string on the stack, for formatting values
 //! without touching the heap. Overflow is an error, never a silent cut.
 
+use core::cmp::Ordering;
 use core::fmt;
 
 /// Capacity of a [`Text`], in bytes. NUT's own value buffers are smaller.
@@ -228,10 +229,523 @@ pub fn parse_f64(s: &str) -> Option<f64> {
     Some(if neg { -v } else { v })
 }
 
+/// Most decimals [`Fixed`] writes: NUT's formats use up to 9.
+pub const FIXED_MAX_PREC: usize = 17;
+
+/// `f64` with a number of decimals, written exactly as `{:.N}` writes it:
+/// the exact binary value rounded half to even, `-` before any negative
+/// value (`-0` too), `NaN`, `inf` and `-inf`. The text goes to the
+/// writer in the pieces core uses (sign, whole part, point, decimals),
+/// so a [`Text`] too short for it keeps what `{:.N}` leaves in it. More
+/// than [`FIXED_MAX_PREC`] decimals is an error.
+///
+/// Why not `{:.N}`: core's exact float formatting (Grisu with a Dragon
+/// fallback and their tables) is about 4 KB of a router build for the
+/// few `%.Nf` values of NUT's tables; this is a few hundred bytes. The
+/// shortest form, `{}`, is still core's.
+#[derive(Clone, Copy)]
+pub struct Fixed(pub f64, pub usize);
+
+impl fmt::Display for Fixed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_fixed(f, self.0, self.1)
+    }
+}
+
+/// An unsigned integer of 40 × 32 bits, for [`write_fixed`] and
+/// [`write_shortest`]: the largest product they make, the smallest
+/// `f64`'s neighbourhood times 10^341, needs under 1,200 bits.
+#[derive(Clone)]
+struct Big([u32; 40]);
+
+impl Big {
+    fn from(x: u64) -> Big {
+        let mut b = Big([0; 40]);
+        b.0[0] = x as u32;
+        b.0[1] = (x >> 32) as u32;
+        b
+    }
+
+    fn pow10(&mut self, n: i32) {
+        for _ in 0..n {
+            self.mul_small(10);
+        }
+    }
+
+    fn cmp(&self, o: &Big) -> Ordering {
+        self.0.iter().rev().cmp(o.0.iter().rev())
+    }
+
+    /// `self - o`, for `o` not above `self`.
+    fn sub(&mut self, o: &Big) {
+        let mut borrow = false;
+        for (a, &b) in self.0.iter_mut().zip(o.0.iter()) {
+            let (x, b1) = a.overflowing_sub(b);
+            let (x, b2) = x.overflowing_sub(u32::from(borrow));
+            *a = x;
+            borrow = b1 || b2;
+        }
+    }
+
+    fn mul_small(&mut self, m: u32) {
+        let mut carry = 0u64;
+        for d in self.0.iter_mut() {
+            let x = u64::from(*d) * u64::from(m) + carry;
+            *d = x as u32;
+            carry = x >> 32;
+        }
+    }
+
+    /// Divide by `m` in place; the remainder.
+    fn div_small(&mut self, m: u32) -> u32 {
+        let mut rem = 0u64;
+        for d in self.0.iter_mut().rev() {
+            let x = (rem << 32) | u64::from(*d);
+            *d = (x / u64::from(m)) as u32;
+            rem = x % u64::from(m);
+        }
+        rem as u32
+    }
+
+    fn bit(&self, i: usize) -> bool {
+        self.0.get(i / 32).is_some_and(|d| d >> (i % 32) & 1 == 1)
+    }
+
+    /// Shift left (`n` > 0) or right (`n` < 0) by `n` bits.
+    fn shift(&mut self, n: i32) {
+        let len = self.0.len() as i32;
+        let old = self.0;
+        for (i, d) in self.0.iter_mut().enumerate() {
+            // Bit j of the result is bit j - n of the old value.
+            let lo = (i as i32) * 32 - n;
+            let (w, b) = (lo.div_euclid(32), lo.rem_euclid(32) as u32);
+            let get = |k: i32| {
+                if (0..len).contains(&k) {
+                    old[k as usize]
+                } else {
+                    0
+                }
+            };
+            let hi = if b == 0 { 0 } else { get(w + 1) << (32 - b) };
+            *d = (get(w) >> b) | hi;
+        }
+    }
+
+    fn is_zero(&self) -> bool {
+        self.0.iter().all(|&d| d == 0)
+    }
+}
+
+/// What [`Fixed`] writes, to any writer.
+pub fn write_fixed(w: &mut dyn fmt::Write, v: f64, prec: usize) -> fmt::Result {
+    if v.is_nan() {
+        return w.write_str("NaN");
+    }
+    if v.is_sign_negative() {
+        w.write_str("-")?;
+    }
+    if v.is_infinite() {
+        return w.write_str("inf");
+    }
+    if prec > FIXED_MAX_PREC {
+        return Err(fmt::Error);
+    }
+    // v = m × 2^e exactly; the result is round(m × 2^e × 10^prec).
+    let bits = v.abs().to_bits();
+    let (m, e) = match (bits >> 52) as i32 {
+        0 => (bits, -1074),
+        x => ((bits & ((1 << 52) - 1)) | (1 << 52), x - 1075),
+    };
+    let mut n = Big::from(m);
+    n.pow10(prec as i32);
+    let mut up = false;
+    if e < 0 {
+        // Half to even: above half, or exactly half of an odd quotient.
+        let k = (-e) as usize;
+        let half = n.bit(k - 1);
+        let below = (0..k - 1).any(|i| n.bit(i));
+        up = half && (below || n.bit(k));
+    }
+    n.shift(e);
+    if up {
+        for d in n.0.iter_mut() {
+            *d = d.wrapping_add(1);
+            if *d != 0 {
+                break;
+            }
+        }
+    }
+    // Decimal digits, nine at a time, then no leading zeros beyond the
+    // one before the point.
+    let mut buf = [b'0'; 342];
+    let mut at = buf.len();
+    loop {
+        let mut r = n.div_small(1_000_000_000);
+        for _ in 0..9 {
+            at -= 1;
+            buf[at] = b'0' + (r % 10) as u8;
+            r /= 10;
+        }
+        if n.is_zero() {
+            break;
+        }
+    }
+    let first = buf.len() - prec - 1;
+    at = at.min(first);
+    while at < first && buf[at] == b'0' {
+        at += 1;
+    }
+    let s = core::str::from_utf8(&buf[at..]).map_err(|_| fmt::Error)?;
+    let (int, frac) = s.split_at(s.len() - prec);
+    if int == "0" && prec > 0 {
+        // core writes "0.", the zeros, then the digits.
+        w.write_str("0.")?;
+        let rest = frac.trim_start_matches('0');
+        let zeros = &frac[..frac.len() - rest.len()];
+        if !zeros.is_empty() {
+            w.write_str(zeros)?;
+        }
+        if !rest.is_empty() {
+            w.write_str(rest)?;
+        }
+        return Ok(());
+    }
+    // core makes at most `max` digits (its bound on the nonzero ones,
+    // from the binary exponent) and writes the rest as runs of zeros.
+    let de = e - if bits >> 52 != 0 && m == 1 << 52 {
+        2
+    } else {
+        1
+    };
+    let max = 21 + ((if de < 0 { -12 } else { 5 } * de) as usize >> 4);
+    let made = max.min(s.len());
+    if made > int.len() {
+        w.write_str(int)?;
+        w.write_str(".")?;
+        w.write_str(&frac[..made - int.len()])?;
+        zeros(w, &frac[made - int.len()..])
+    } else {
+        w.write_str(&int[..made])?;
+        zeros(w, &int[made..])?;
+        if prec > 0 {
+            w.write_str(".")?;
+            zeros(w, frac)?;
+        }
+        Ok(())
+    }
+}
+
+/// `f64` as `{}` writes it: the fewest digits that read back as the same
+/// value (the nearest such, halfway rounding up), never an exponent;
+/// `-` before any negative value (`-0` too), `NaN`, `inf`, `-inf`.
+///
+/// Why not `{}`: with [`Fixed`] this drops all of core's float
+/// formatting (Grisu, Dragon, their tables: about 13 KB of a router
+/// build). This one is slow (exact arithmetic on 1,280-bit integers,
+/// some microseconds a value), which the few values shown by
+/// `decode --explore` and the simulator's log can afford.
+#[derive(Clone, Copy)]
+pub struct Shortest(pub f64);
+
+impl fmt::Display for Shortest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_shortest(f, self.0)
+    }
+}
+
+/// `a × 10^q` against `b × 2^f`, exactly.
+fn cmp_dec_bin(a: u64, q: i32, b: u64, f: i32) -> Ordering {
+    let (mut l, mut r) = (Big::from(a), Big::from(b));
+    if q >= 0 {
+        l.pow10(q);
+    } else {
+        r.pow10(-q);
+    }
+    if f >= 0 {
+        r.shift(f);
+    } else {
+        l.shift(-f);
+    }
+    l.cmp(&r)
+}
+
+/// What [`Shortest`] writes, to any writer.
+pub fn write_shortest(w: &mut dyn fmt::Write, v: f64) -> fmt::Result {
+    if v.is_nan() {
+        return w.write_str("NaN");
+    }
+    if v.is_sign_negative() {
+        w.write_str("-")?;
+    }
+    if v.is_infinite() {
+        return w.write_str("inf");
+    }
+    let bits = v.abs().to_bits();
+    if bits == 0 {
+        return w.write_str("0");
+    }
+    let (m, e) = match (bits >> 52) as i32 {
+        0 => (bits, -1074),
+        x => ((bits & ((1 << 52) - 1)) | (1 << 52), x - 1075),
+    };
+    // The values that read back as v: (4m - dl, 4m + 2) × 2^(e-2), ends
+    // included when m is even (reading rounds halfway to even). Below a
+    // power of two the gap is half as wide.
+    let dl = if bits >> 52 > 1 && m == 1 << 52 { 1 } else { 2 };
+    let inside = |c: u64, q: i32| {
+        let lo = cmp_dec_bin(c, q, 4 * m - dl, e - 2);
+        let hi = cmp_dec_bin(c, q, 4 * m + 2, e - 2);
+        let even = m % 2 == 0;
+        (lo == Ordering::Greater || (even && lo == Ordering::Equal))
+            && (hi == Ordering::Less || (even && hi == Ordering::Equal))
+    };
+    // k: 10^k <= v < 10^(k+1), from the binary exponent, then checked.
+    let top = e + 63 - m.leading_zeros() as i32;
+    let mut k = (top * 78_913) >> 18;
+    if cmp_dec_bin(1, k + 1, m, e) != Ordering::Greater {
+        k += 1;
+    }
+    // The first length with a candidate inside: v / 10^q truncated (t)
+    // or one above it.
+    let (mut c, mut q) = (0u64, 0i32);
+    for n in 1..=17 {
+        q = k - n + 1;
+        let mut num = Big::from(m);
+        let mut den = Big::from(1);
+        if e >= 0 {
+            num.shift(e);
+        } else {
+            den.shift(-e);
+        }
+        if q >= 0 {
+            den.pow10(q);
+        } else {
+            num.pow10(-q);
+        }
+        let mut t = 0u64;
+        for i in (0..58).rev() {
+            let mut d = den.clone();
+            d.shift(i);
+            if num.cmp(&d) != Ordering::Less {
+                num.sub(&d);
+                t |= 1 << i;
+            }
+        }
+        let (down, up) = (inside(t, q), inside(t + 1, q));
+        if down || up {
+            num.shift(1);
+            c = if down && (!up || num.cmp(&den) == Ordering::Less) {
+                t
+            } else {
+                t + 1
+            };
+            break;
+        }
+    }
+    while c % 10 == 0 {
+        c /= 10;
+        q += 1;
+    }
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    while c > 0 {
+        at -= 1;
+        buf[at] = b'0' + (c % 10) as u8;
+        c /= 10;
+    }
+    let s = core::str::from_utf8(&buf[at..]).map_err(|_| fmt::Error)?;
+    let point = s.len() as i32 + q; // digits before the point
+    if point <= 0 {
+        w.write_str("0.")?;
+        zeros(w, &ZEROS[..(-point) as usize])?;
+        w.write_str(s)
+    } else if (point as usize) < s.len() {
+        let (a, b) = s.split_at(point as usize);
+        w.write_str(a)?;
+        w.write_str(".")?;
+        w.write_str(b)
+    } else {
+        w.write_str(s)?;
+        zeros(w, &ZEROS[..point as usize - s.len()])
+    }
+}
+
+/// Enough zeros for any `f64` written whole or as a fraction.
+const ZEROS: &str = "0000000000000000000000000000000000000000000000000000000000000000\
+    0000000000000000000000000000000000000000000000000000000000000000\
+    0000000000000000000000000000000000000000000000000000000000000000\
+    0000000000000000000000000000000000000000000000000000000000000000\
+    0000000000000000000000000000000000000000000000000000000000000000\
+    00000000000000000000";
+
+/// Zeros as core writes them: 64 at a time.
+fn zeros(w: &mut dyn fmt::Write, z: &str) -> fmt::Result {
+    for c in z.as_bytes().chunks(64) {
+        w.write_str(core::str::from_utf8(c).map_err(|_| fmt::Error)?)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use core::fmt::Write;
+
+    /// Every piece a writer is handed, in order.
+    #[derive(Default, PartialEq, Debug)]
+    struct Pieces(Vec<String>);
+    impl Write for Pieces {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0.push(s.to_string());
+            Ok(())
+        }
+    }
+
+    fn same_as_core(v: f64, prec: usize) {
+        let want = format!("{v:.prec$}");
+        assert_eq!(
+            Fixed(v, prec).to_string(),
+            want,
+            "{v:e} ({:#x}) .{prec}",
+            v.to_bits()
+        );
+        let (mut a, mut b) = (Pieces::default(), Pieces::default());
+        write!(a, "{v:.prec$}").unwrap();
+        write_fixed(&mut b, v, prec).unwrap();
+        a.0.retain(|p| !p.is_empty());
+        b.0.retain(|p| !p.is_empty());
+        assert_eq!(a, b, "{v:e} .{prec}");
+        // Into a Text: the same text, or the same error and leftover.
+        let (mut a, mut b) = (Text::new(), Text::new());
+        let ra = write!(a, "{v:.prec$}");
+        let rb = write_fixed(&mut b, v, prec);
+        assert_eq!((ra, a.as_str()), (rb, b.as_str()), "{v:e} .{prec}");
+    }
+
+    #[test]
+    fn shortest_writes_what_core_writes() {
+        let mut vals = vec![
+            0.0,
+            -0.0,
+            1.0,
+            0.1,
+            0.2,
+            0.3,
+            1.5,
+            230.0,
+            13.600000000000001,
+            1e-7,
+            1e21,
+            1e22,
+            1e23,
+            5e-324,
+            -5e-324,
+            2.2250738585072014e-308,
+            2.225073858507201e-308,
+            1.7976931348623157e308,
+            9007199254740993.0,
+            4503599627370496.5,
+            123456.789,
+            // 2^-25: halfway between two 17-digit candidates (core rounds up).
+            2.980_232_238_769_531_3e-8,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for i in (-1074..1024).step_by(5) {
+            vals.push(2f64.powi(i));
+        }
+        for i in (-323..309).step_by(3) {
+            vals.push(format!("1e{i}").parse().unwrap());
+        }
+        // Large whole numbers, where two shortest candidates can tie.
+        for i in 0..500u64 {
+            vals.push(((1u64 << 60) | (i * 256 * 7919)) as f64);
+        }
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..1500 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            vals.push(f64::from_bits(x));
+            vals.push(f64::from((x >> 40) as u32) / 1000.0);
+        }
+        for v in vals {
+            assert_eq!(
+                Shortest(v).to_string(),
+                format!("{v}"),
+                "{v:e} ({:#x})",
+                v.to_bits()
+            );
+        }
+    }
+
+    #[test]
+    fn fixed_writes_what_core_writes() {
+        let mut vals = vec![
+            0.0,
+            -0.0,
+            0.5,
+            1.5,
+            2.5,
+            -2.5,
+            0.125,
+            0.375,
+            13.45,
+            230.0,
+            0.96,
+            0.096,
+            0.0096,
+            9.995,
+            99.5,
+            0.04,
+            -0.04,
+            1e-300,
+            5e-324,
+            -5e-324,
+            2.2250738585072014e-308,
+            1e15,
+            123_456_789.987_654_33,
+            4503599627370495.5,
+            9007199254740993.0,
+            1e22,
+            1e23,
+            1.7976931348623157e308,
+            -1.7976931348623157e308,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        // Ties at every decimal position, and a spread of bit patterns
+        // over the whole exponent range (a fixed xorshift sequence).
+        for i in 0..200 {
+            vals.push(f64::from(i) / 8.0 + 0.5);
+            vals.push(-(f64::from(i) / 16.0));
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..3000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            vals.push(f64::from_bits(x));
+            vals.push(f64::from_bits(x >> 12 | 0x4000_0000_0000_0000) * 1e6);
+        }
+        for v in vals {
+            for prec in 0..=FIXED_MAX_PREC {
+                same_as_core(v, prec);
+            }
+        }
+    }
+
+    #[test]
+    fn fixed_refuses_more_decimals_than_it_can_hold() {
+        let mut t = Text::new();
+        assert!(write_fixed(&mut t, 1.0, FIXED_MAX_PREC + 1).is_err());
+        // A value too long for a Text: the sign stays, as with core.
+        let mut t = Text::new();
+        assert!(write_fixed(&mut t, -1e300, 2).is_err());
+        assert_eq!(t.as_str(), "-");
+    }
 
     #[test]
     fn parse_f64_as_the_standard_parser() {

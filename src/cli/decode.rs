@@ -4,6 +4,7 @@
 
 use crate::hid::{report, ReportType};
 use crate::recording::{Recording, Replay};
+use crate::text::Shortest;
 use crate::ups::engine::Ups;
 use crate::ups::options::{BindError, Options};
 use crate::ups::path::PathName;
@@ -218,7 +219,7 @@ pub fn print_explore(ups: &Ups, out: &mut dyn Write) -> io::Result<()> {
                 "not read".to_string()
             }
             (ReportType::Feature, Some(l)) | (ReportType::Input, Some(l)) => {
-                format!("{l} ({})", report::value(f, l))
+                format!("{l} ({})", Shortest(report::value(f, l)))
             }
             _ => "-".to_string(),
         };

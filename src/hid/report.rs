@@ -83,7 +83,16 @@ pub fn to_physical(f: &Field, logical: i64) -> f64 {
     }
     let factor = (f.physical_max - f.physical_min) as f64 / (f.logical_max - f.logical_min) as f64;
     let v = (logical - f.logical_min) as f64 * factor + f.physical_min as f64;
-    v.clamp(f.physical_min as f64, f.physical_max as f64)
+    // Not f64::clamp: its check of the bounds (which has_physical has
+    // made) carries a message formatting f64s, core's float printing.
+    let (lo, hi) = (f.physical_min as f64, f.physical_max as f64);
+    if v < lo {
+        lo
+    } else if v > hi {
+        hi
+    } else {
+        v
+    }
 }
 
 /// The exponent applied to a field's physical value.

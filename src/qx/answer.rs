@@ -7,7 +7,7 @@
 
 use super::error::{CmdError, QxError, Snip};
 use super::table::{Item, Pre};
-use crate::text::{atol, Text};
+use crate::text::{atol, parse_f64, Text};
 use crate::ups::engine::format_value;
 use core::fmt::Write;
 
@@ -59,7 +59,7 @@ pub(super) fn strtod(s: &str) -> f64 {
     if t.is_empty() || t == "." {
         return 0.0;
     }
-    t.trim_end_matches('.').parse().unwrap_or(0.0)
+    parse_f64(t).unwrap_or(0.0)
 }
 
 /// Bytes as text, `?` for what is not printable ASCII.

@@ -8,7 +8,7 @@
 use super::answer::strtod;
 use super::engine::{sb, Qx};
 use super::error::QxError;
-use crate::text::{atol, Text};
+use crate::text::{atol, parse_f64, Text};
 use crate::ups::engine::format_value;
 
 impl Qx {
@@ -68,7 +68,7 @@ impl Qx {
         };
         let v: Vec<f64> = rc
             .split(',')
-            .map(|x| crate::text::parse_f64(x.trim()).ok_or(()))
+            .map(|x| parse_f64(x.trim()).ok_or(()))
             .collect::<Result<_, _>>()
             .map_err(|_| QxError::Config("runtimecal", "four numbers expected: RH,LH,RL,LL"))?;
         let [rh, lh, rl, ll] = v[..] else {

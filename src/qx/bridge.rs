@@ -17,6 +17,7 @@
 
 use super::link::{Link, LinkError};
 use super::table::Bridge;
+use crate::text::parse_f64;
 
 /// What a bridge needs from the device.
 pub trait Wire {
@@ -127,11 +128,8 @@ pub fn shutdown_index(cmd: &[u8]) -> Option<u8> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(s.len());
     let (n, rest) = s.split_at(num_end);
-    let n: f64 = if n.starts_with('.') {
-        format!("0{n}").parse().ok()?
-    } else {
-        n.parse().ok()?
-    };
+    // A lone point reads as 0 (then clamped), as it always has.
+    let n = if n == "." { 0.0 } else { parse_f64(n)? };
     // `S.5` alone counts as "come back" (NUT's `Rm` stays -1, not 0).
     let back = match rest.strip_prefix('R') {
         Some(m) => !matches!(m.parse::<i64>(), Ok(0)),
@@ -759,6 +757,11 @@ mod tests {
         assert_eq!(shutdown_index(b"S10R0000\r"), Some(0xf0));
         assert_eq!(shutdown_index(b"S.2R0000\r"), Some(0x10), "clamped to .5");
         assert_eq!(shutdown_index(b"T\r"), None);
+        // No number, or not one number: not a shutdown command.
+        assert_eq!(shutdown_index(b"S\r"), None);
+        assert_eq!(shutdown_index(b"S.\r"), Some(0x18));
+        assert_eq!(shutdown_index(b"S1.2.3R0000\r"), None);
+        assert_eq!(shutdown_index(b"S5.R0001\r"), Some(0xa8));
         for i in [0x10u8, 0x18, 0x68, 0xf0] {
             let c = string_command(Bridge::Fabula, i).unwrap();
             assert_eq!(

@@ -9,7 +9,7 @@ use super::engine::{Qx, MAXTRIES};
 use super::error::{CmdError, QxError};
 use super::link::Link;
 use super::table::{flag, Item, Pre};
-use crate::text::{atol, Text};
+use crate::text::{atol, Fixed, Text};
 use core::fmt::Write;
 
 impl Qx {
@@ -200,9 +200,9 @@ impl Qx {
             let at = it.command.find("%.0f").ok_or(CmdError::Unknown)?;
             let v = strtod(value.as_str());
             c.set_fmt(format_args!(
-                "{}{:.0}{}",
+                "{}{}{}",
                 &it.command[..at],
-                v,
+                Fixed(v, 0),
                 &it.command[at + 4..]
             ))
             .map_err(|_| CmdError::BadValue("value too long"))?;

@@ -19,8 +19,7 @@ use super::table::{hu, st, MapEntry, Subdriver};
 use super::transport::{IoError, Transport, WriteError};
 use crate::hid::{report, Descriptor, Field, ReportType};
 use crate::store::{EnumRows, Store};
-use crate::text::{atol, Text};
-use core::fmt::Write;
+use crate::text::{atol, write_fixed, Text};
 
 /// Which entries a walk reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -927,7 +926,7 @@ pub fn format_value(fmt: &str, v: f64, out: &mut Text) -> bool {
             None => return false,
         },
     };
-    write!(out, "{v:.prec$}").is_ok()
+    write_fixed(out, v, prec).is_ok()
 }
 
 #[cfg(test)]

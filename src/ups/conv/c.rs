@@ -75,7 +75,7 @@ impl fmt::Display for Cf {
         } else if v.is_infinite() {
             f.write_str(if v < 0.0 { "-inf" } else { "inf" })
         } else {
-            write!(f, "{:.*}", self.1, v)
+            crate::text::write_fixed(f, v, self.1)
         }
     }
 }
