@@ -24,7 +24,7 @@ SHELL_SCRIPTS = contrib/systemd/hidupsd-killpower \
 	contrib/openwrt/files/hidupsd.hotplug tests/openwrt/uci.sh
 FUZZ_SECONDS ?= 60
 
-.PHONY: all test lint size bench fuzz install install-systemd install-upsc uninstall generate clean
+.PHONY: all test lint size cross cross-ci bench fuzz install install-systemd install-upsc uninstall generate clean
 
 all:
 	$(CARGO) build --release
@@ -58,17 +58,35 @@ lint:
 	@# APKBUILD: its variables are read by abuild (SC2034), and abuild
 	@# sets srcdir, pkgdir and the rest (SC2154).
 	@if command -v shellcheck >/dev/null 2>&1; then \
-		echo "shellcheck -s sh $(SHELL_SCRIPTS) contrib/alpine/APKBUILD"; \
+		echo "shellcheck -s sh $(SHELL_SCRIPTS) contrib/alpine/APKBUILD; shellcheck tools/cross.sh .ci/run"; \
 		shellcheck -s sh $(SHELL_SCRIPTS) && \
-		shellcheck -s sh -e SC2034,SC2154 contrib/alpine/APKBUILD; \
+		shellcheck -s sh -e SC2034,SC2154 contrib/alpine/APKBUILD && \
+		shellcheck tools/cross.sh .ci/run; \
 	else echo "shellcheck not installed: shell script lint skipped"; fi
 
 # The release profile strips the binary already. Fails above the budget
 # kept in size-budget (bytes; raise it on purpose, in its own commit).
+# Then the table of every built target (make cross, make cross-ci) beside
+# NUT's binaries for the same CPU, with the router builds' budgets
+# (tools/size-budgets, xz bytes). A benchmark: figures printed, budgets
+# checked.
 size: all
 	@n=$$(stat -c %s $(BIN)); budget=$$(cat size-budget); \
 	echo "$(BIN): $$n bytes ($$(awk "BEGIN { printf \"%.1f\", $$n / 1024 }") KiB), budget $$budget"; \
 	if [ "$$n" -gt "$$budget" ]; then echo "over the size budget by $$((n - budget)) bytes" >&2; exit 1; fi
+	tools/cross.sh size
+
+# The router build for one CPU (README, "Building for a router"):
+# target/$(TARGET)/release/hidupsd, with Debian's Rust and -Z build-std.
+cross:
+	@test -n "$(TARGET)" || { echo "usage: make cross TARGET=<triple>; triples: $$(sed -n 's/^TARGETS="\(.*\)"/\1/p' tools/cross.sh)" >&2; exit 1; }
+	tools/cross.sh build $(TARGET)
+
+# Every router CPU: router and default builds, tests under qemu-user,
+# decoding compared with x86_64 for every fixture, and the mips build
+# serving upsc (what CI runs; tools/cross.sh).
+cross-ci:
+	tools/cross.sh ci
 
 bench:
 	$(CARGO) run --release --example bench
