@@ -3,6 +3,11 @@
 SHELL   := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 CARGO   ?= cargo
+# `make install` remembers the directories it was given here, so that a
+# later install-systemd, install-upsc or uninstall without them points at
+# the same binary (command-line values still win).
+INSTALL_MEMO ?= target/install.mk
+-include $(INSTALL_MEMO)
 PREFIX  ?= /usr/local
 DESTDIR ?=
 BIN      = target/release/hidupsd
@@ -24,7 +29,14 @@ SHELL_SCRIPTS = contrib/systemd/hidupsd-killpower \
 	contrib/openwrt/files/hidupsd.hotplug tests/openwrt/uci.sh
 FUZZ_SECONDS ?= 60
 
-.PHONY: all test lint size cross cross-ci bench fuzz install install-systemd install-upsc uninstall generate clean
+.PHONY: all test lint size cross cross-ci bench fuzz install install-systemd install-upsc uninstall generate clean dist
+
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+# make dist: the release tarball and an OpenWrt package naming it.
+DISTDIR ?= target/dist
+# Where the tarball will be downloaded from; by default the directory it
+# is written to, which OpenWrt's download script reads as a local mirror.
+RELEASE_URL ?= file://$(abspath $(DISTDIR))
 
 all:
 	$(CARGO) build --release
@@ -104,7 +116,7 @@ fuzz:
 
 # Robustness and footprint checks against the release daemon (loopback,
 # bounded in time; figures are printed, not judged).
-.PHONY: hostile soak footprint
+.PHONY: hostile soak footprint flood
 hostile: all
 	$(CARGO) run --release --example hostile
 
@@ -114,6 +126,13 @@ soak: all
 footprint: all
 	$(CARGO) run --release --example footprint
 
+# A stock upsmon secondary logs in during a 1,100-connection flood, sees
+# the power cut and FSD, and shuts down before the primary (about 30 s,
+# loopback only; the timeline is printed). CI runs it.
+flood:
+	$(CARGO) build --bin hidupsd --example flood
+	timeout 180 target/debug/examples/flood
+
 # The udev rules and the device page come from the device table.
 generate:
 	$(CARGO) run --quiet --example gen
@@ -122,8 +141,20 @@ generate:
 # the unit and the shutdown hook, install-upsc the upsc link (not by
 # default: NUT's own upsc would clash). Nothing is built here, so that
 # `sudo make install` does not build as root.
+# The memo: PREFIX always, the other directories when given.
+remember = $(if $(filter command line environment,$(origin $(1))),echo '$(1) ?= $($(1))';)
+# install-systemd and install-upsc name the installed binary: refuse to
+# point at one that is not there.
+need_installed = @test -x $(DESTDIR)$(SBINDIR)/hidupsd || { \
+	echo "$(DESTDIR)$(SBINDIR)/hidupsd is not installed: run 'make install' first, with the same PREFIX (or SBINDIR)" >&2; \
+	exit 1; }
+
 install:
 	@test -x $(BIN) || { echo "$(BIN) missing: run make first" >&2; exit 1; }
+	@mkdir -p $(dir $(INSTALL_MEMO))
+	@{ echo '# Written by make install: the directories it installed to.'; \
+	echo 'PREFIX ?= $(PREFIX)'; $(foreach v,SBINDIR BINDIR MANDIR UDEVDIR,$(call remember,$(v))) } \
+		> $(INSTALL_MEMO)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UDEVDIR)/rules.d
 	install -m 755 $(BIN) $(DESTDIR)$(SBINDIR)/hidupsd
@@ -134,6 +165,7 @@ install:
 
 # The files name the binary /usr/sbin/hidupsd: follow SBINDIR.
 install-systemd:
+	$(need_installed)
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSTEMDSHUTDOWNDIR)
 	sed 's|/usr/sbin/hidupsd|$(SBINDIR)/hidupsd|g' contrib/systemd/hidupsd.service \
 		> $(DESTDIR)$(SYSTEMDUNITDIR)/hidupsd.service
@@ -144,6 +176,7 @@ install-systemd:
 
 # hidupsd run as upsc behaves as upsc.
 install-upsc:
+	$(need_installed)
 	install -d $(DESTDIR)$(BINDIR)
 	ln -sf $(SBINDIR)/hidupsd $(DESTDIR)$(BINDIR)/upsc
 
@@ -158,6 +191,27 @@ uninstall:
 	@# The upsc link only if it is ours.
 	@if [ "$$(readlink $(DESTDIR)$(BINDIR)/upsc)" = "$(SBINDIR)/hidupsd" ]; then \
 		rm -f $(DESTDIR)$(BINDIR)/upsc; fi
+
+# The release tarball, hidupsd-VERSION.tar.gz (the committed tree at
+# HEAD under hidupsd-VERSION/, reproducible: no time stamp in the gzip
+# header), its sha256, and $(DISTDIR)/openwrt/hidupsd: contrib/openwrt
+# with PKG_SOURCE_URL and PKG_HASH naming that tarball, to copy into a
+# buildroot's package/ or a feed. Alpine's APKBUILD takes the same
+# tarball.
+dist:
+	@git diff --quiet HEAD || echo "warning: uncommitted changes are not in the tarball (it is HEAD)" >&2
+	@mkdir -p $(DISTDIR)
+	git archive --format=tar --prefix=hidupsd-$(VERSION)/ HEAD | gzip -9n > $(DISTDIR)/hidupsd-$(VERSION).tar.gz
+	@cd $(DISTDIR) && sha256sum hidupsd-$(VERSION).tar.gz > hidupsd-$(VERSION).tar.gz.sha256
+	@rm -rf $(DISTDIR)/openwrt/hidupsd && mkdir -p $(DISTDIR)/openwrt/hidupsd
+	@cp -r contrib/openwrt/files $(DISTDIR)/openwrt/hidupsd/
+	@hash=$$(cut -d' ' -f1 $(DISTDIR)/hidupsd-$(VERSION).tar.gz.sha256); \
+	sed -e 's|^PKG_SOURCE_URL:=.*|PKG_SOURCE_URL:=$(RELEASE_URL)|' \
+		-e "s|^PKG_HASH:=.*|PKG_HASH:=$$hash|" \
+		-e 's|^PKG_VERSION:=.*|PKG_VERSION:=$(VERSION)|' \
+		contrib/openwrt/Makefile > $(DISTDIR)/openwrt/hidupsd/Makefile; \
+	echo "$(DISTDIR)/hidupsd-$(VERSION).tar.gz sha256 $$hash"; \
+	echo "$(DISTDIR)/openwrt/hidupsd: the OpenWrt package, PKG_SOURCE_URL:=$(RELEASE_URL)"
 
 clean:
 	$(CARGO) clean

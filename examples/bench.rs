@@ -4,10 +4,10 @@
 //! Interrupt reports are timed one by one through `on_input`.
 //! Run: `cargo run --release --example bench`.
 
-use hidupsd::decode;
+use hidupsd::cli::decode;
 use hidupsd::hid::Kind;
 use hidupsd::recording::Recording;
-use hidupsd::ups::engine::Options;
+use hidupsd::ups::options::Options;
 use std::path::Path;
 use std::time::Instant;
 

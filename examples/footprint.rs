@@ -105,7 +105,7 @@ fn main() {
     w("ups.conf", &ups_conf);
     w(
         "upsd.conf",
-        &format!("LISTEN 127.0.0.1 {port}\nIDLE_TIMEOUT 3600\n"),
+        &format!("LISTEN 127.0.0.1 {port}\nIDLE_TIMEOUT 3600\nMAXCONN_PER_SOURCE 0\n"),
     );
     w("upsd.users", "");
     let child = die_with_parent(&mut Command::new(&bin))

@@ -206,7 +206,7 @@ fn main() {
     w("ups.conf", &ups_conf);
     w(
         "upsd.conf",
-        &format!("LISTEN 127.0.0.1 {port}\nMAXCONN 512\n"),
+        &format!("LISTEN 127.0.0.1 {port}\nMAXCONN 512\nMAXCONN_PER_SOURCE 0\n"),
     );
     w("upsd.users", "[admin]\n  password = pw\n  upsmon primary\n");
     let mut mon = String::new();

@@ -23,8 +23,10 @@
 
 use hidupsd::hid::{report, Descriptor, Kind};
 use hidupsd::recording::{Recording, Replay};
-use hidupsd::ups::engine::{Options, Transport, Ups};
+use hidupsd::ups::engine::Ups;
+use hidupsd::ups::options::Options;
 use hidupsd::ups::path;
+use hidupsd::ups::transport::Transport;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;

@@ -17,11 +17,11 @@ mod uhid_sim;
 #[path = "vm_gadget.rs"]
 mod vm_gadget;
 
-use hidupsd::device::{naming, worker};
+use hidupsd::device::naming;
+use hidupsd::device::usb::UsbInfo;
 use hidupsd::hid::report;
 use hidupsd::recording::{Recording, Replay};
-use hidupsd::sys::usb::UsbInfo;
-use hidupsd::ups::engine::Options;
+use hidupsd::ups::options::Options;
 use hidupsd::ups::select;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -156,7 +156,7 @@ impl Ups {
             port: phys.to_string(),
             ..UsbInfo::default()
         };
-        let key = select::choose(&worker::identity(&info), &Options::default())
+        let key = select::choose(&hidupsd::device::usb::identity(&info), &Options::default())
             .map_or("generic", |c| c.sub.key);
         let name = naming::stable_name(key, &info);
         let reports = Replay::new(&rec);
@@ -1120,7 +1120,7 @@ fn usb_name(rec: &Recording, serial: &str) -> String {
         serial: Some(serial.to_string()),
         ..UsbInfo::default()
     };
-    let key = select::choose(&worker::identity(&info), &Options::default())
+    let key = select::choose(&hidupsd::device::usb::identity(&info), &Options::default())
         .map_or("generic", |c| c.sub.key);
     naming::stable_name(key, &info)
 }
@@ -1272,7 +1272,7 @@ fn s8_run(
                 ..info.clone()
             };
             for (how, i) in [("hiddev", &info), ("usbfs", &usbfs)] {
-                let s = hidupsd::sys::usb::Strings::open(i);
+                let s = hidupsd::sys::usb::Strings::open(i.hiddev.as_deref(), &i.usbfs());
                 let got: Vec<Option<String>> = (1..=8).map(|k| s.get(k)).collect();
                 println!(
                     "INFO [{}] 8 USB strings 1-8 through {how} ({:?}): {got:?}",

@@ -21,7 +21,7 @@
 #![allow(dead_code)]
 
 use hidupsd::recording::{Recording, Replay};
-use hidupsd::ups::engine::Transport;
+use hidupsd::ups::transport::Transport;
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};

@@ -4,7 +4,8 @@
 
 use crate::hid::{report, Descriptor, Kind};
 use crate::recording::{Recording, Replay};
-use crate::ups::engine::{Identity, Options, Ups};
+use crate::ups::engine::Ups;
+use crate::ups::options::{Identity, Options};
 
 /// Parse arbitrary bytes as a report descriptor and read every field of
 /// zeroed and 0xFF-filled reports.
@@ -194,7 +195,7 @@ fn fuzz_server() -> FuzzServer {
     ];
     for &(n, v, flags, len) in vars {
         let _ = s.set(n, v);
-        let enums = (n == "input.sensitivity").then_some(&FUZZ_SENSITIVITY);
+        let enums = (n == "input.sensitivity").then_some(FUZZ_SENSITIVITY.rows);
         s.set_meta(n, flags, len, enums);
     }
     // A full store of long names and values: LIST VAR overflows a reply

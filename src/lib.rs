@@ -1,28 +1,34 @@
 //! hidupsd: a USB HID UPS daemon that speaks NUT's network protocol.
 //!
-//! Layers, from bytes to meaning (each pure unless marked):
+//! Layers, from bytes to meaning (each pure unless marked; the picture
+//! and each folder's boundary are in `docs/design/architecture.md`):
 //! - [`hid`]: report descriptor and report bytes ⇄ fields and values;
 //! - [`ups`]: NUT's knowledge as constant tables (usage names, vendor
 //!   mapping tables, lookups, devices) and the engine that binds a parsed
 //!   descriptor to a table and turns reports into NUT variables;
+//! - [`store`]: one UPS's variables; [`text`]: inline strings;
 //! - [`recording`]: recorded devices (fixture directories) for `decode`,
 //!   tests and simulation;
+//! - [`proto`]: NUT's network protocol; [`config`]: NUT's files and what
+//!   they resolve to; [`monitor`]: upsmon's decisions;
 //! - [`device`]: which configured UPS a device is, what it is called,
-//!   and (shells) the worker thread that owns each UPS and polls it, and
-//!   the simulated device a recording becomes;
+//!   the worker's schedule, and (shells) the worker thread that owns
+//!   each UPS and polls it, hidraw probing, and the simulated device a
+//!   recording becomes;
 //! - [`daemon`] (shell): the event loop that serves the UPSes over NUT's
-//!   network protocol ([`proto`]), configured by [`config`]; it finds
-//!   devices and reads the workers' copies of their data, never a device.
+//!   network protocol, configured by [`config`]; it finds devices and
+//!   reads the workers' copies of their data, never a device;
+//! - [`cli`] (shell): the binary's modes; [`sys`] (shell): system calls.
 //!
 //! No module reads the clock or touches a file descriptor except the
-//! shells: [`daemon`] (the clock, sockets), [`device::worker`] (the
-//! clock, a device's fd), [`device::sim`] (a simulated device's socket
-//! pair and script timer), [`sys`] (system calls) and the binary's
-//! `main.rs`.
+//! shells: [`daemon`] (sockets), [`device::worker`] and
+//! [`device::probe`] (a device's fd), [`device::sim`] (a simulated
+//! device's socket pair and script timer), [`cli`] (one-shot commands)
+//! and [`sys`] (system calls, and the clock: [`sys::clock`]).
 
+pub mod cli;
 pub mod config;
 pub mod daemon;
-pub mod decode;
 pub mod device;
 pub mod fuzz;
 pub mod gen;
@@ -34,4 +40,3 @@ pub mod store;
 pub mod sys;
 pub mod text;
 pub mod ups;
-pub mod upsc;

@@ -37,7 +37,8 @@
 //! a script file ([`Recording::load_script`]).
 
 use crate::text::Text;
-use crate::ups::engine::{Identity, IoError, Transport};
+use crate::ups::options::Identity;
+use crate::ups::transport::{IoError, Transport};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -198,8 +199,48 @@ fn err(file: &Path, line: usize, msg: String) -> Error {
     }
 }
 
+/// The largest recording file read: real ones are a few KB; a path to
+/// a device (`port = /dev/zero`) must end in an error, not a full memory.
+pub const MAX_FILE: u64 = 4 << 20;
+/// The longest line: a long report descriptor written as hex on one
+/// line is a few KB.
+pub const MAX_LINE: usize = 64 << 10;
+
 fn read(p: &Path) -> Result<String, Error> {
-    std::fs::read_to_string(p).map_err(|e| err(p, 0, e.to_string()))
+    use std::io::Read;
+    let f = std::fs::File::open(p).map_err(|e| err(p, 0, e.to_string()))?;
+    let mut bytes = Vec::new();
+    f.take(MAX_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| err(p, 0, e.to_string()))?;
+    check_text(&bytes).map_err(|(line, msg)| err(p, line, msg))?;
+    String::from_utf8(bytes).map_err(|_| err(p, 0, "not UTF-8 text: not a recording".into()))
+}
+
+/// Refuse what cannot be a recording before parsing it: too large, a
+/// line too long, a NUL byte.
+fn check_text(bytes: &[u8]) -> Result<(), (usize, String)> {
+    if bytes.len() as u64 > MAX_FILE {
+        return Err((
+            0,
+            format!(
+                "larger than {} MiB: not a recording (a device or a log?)",
+                MAX_FILE >> 20
+            ),
+        ));
+    }
+    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if line.len() > MAX_LINE {
+            return Err((
+                n + 1,
+                format!("line longer than {} KiB: not a recording", MAX_LINE >> 10),
+            ));
+        }
+        if line.contains(&0) {
+            return Err((n + 1, "NUL byte: not a recording (binary data?)".into()));
+        }
+    }
+    Ok(())
 }
 
 impl Recording {
@@ -407,6 +448,41 @@ impl Transport for Replay {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_device_or_a_binary_is_refused_quickly_and_clearly() {
+        // Endless zeros: read up to the bound, refused by size.
+        let t = std::time::Instant::now();
+        let e = Recording::load(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "/dev/zero: larger than 4 MiB: not a recording (a device or a log?)"
+        );
+        assert!(t.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(
+            check_text(&vec![b'0'; MAX_LINE + 1]),
+            Err((1, "line longer than 64 KiB: not a recording".into()))
+        );
+        assert_eq!(
+            check_text(format!("a\n{}\n", "0".repeat(MAX_LINE)).as_bytes()),
+            Ok(())
+        );
+        assert_eq!(
+            check_text(b"vendorid 051d\nproduct \"a\0\"\n"),
+            Err((2, "NUL byte: not a recording (binary data?)".into()))
+        );
+        let dir = std::env::temp_dir().join(format!("hidupsd-rec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let big = dir.join("big.txt");
+        std::fs::write(&big, vec![b'\n'; MAX_FILE as usize + 1]).unwrap();
+        assert!(Recording::load(&big)
+            .unwrap_err()
+            .to_string()
+            .ends_with("larger than 4 MiB: not a recording (a device or a log?)"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn parses_every_keyword_and_names_bad_lines() {

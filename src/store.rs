@@ -6,10 +6,24 @@
 //! knows nothing of HID; the engine fills it and the protocol reads it.
 
 use crate::text::Text;
-use crate::ups::table::{st, Lookup};
+
+/// NUT state flags (`ST_FLAG_*`), as published to clients. The store owns
+/// their meaning; `ups::table` re-exports them for the mapping tables.
+pub mod st {
+    /// The variable is writable (`SET VAR`).
+    pub const RW: u8 = 1;
+    /// The variable is a string (its `len` is the maximum length).
+    pub const STRING: u8 = 2;
+    /// The variable is a number.
+    pub const NUMBER: u8 = 4;
+}
 
 /// Most variables one UPS may publish (NUT devices publish 30 to 90).
 pub const MAX_VARS: usize = 192;
+
+/// A lookup table's rows (value, text): where a variable's enumerated
+/// values come from (`ENUM` answers).
+pub type EnumRows = &'static [(i64, &'static str)];
 
 /// One published variable.
 #[derive(Debug, Clone)]
@@ -21,7 +35,7 @@ pub struct Var {
     /// Maximum length for string variables.
     pub len: u8,
     /// Enumerated values come from these lookup rows, if any.
-    pub enums: Option<&'static Lookup>,
+    pub enums: Option<EnumRows>,
 }
 
 /// The store was full, or a name or value did not fit a [`Text`].
@@ -130,7 +144,7 @@ impl Store {
     }
 
     /// Set flags, string length and enum source of a published variable.
-    pub fn set_meta(&mut self, name: &str, flags: u8, len: u8, enums: Option<&'static Lookup>) {
+    pub fn set_meta(&mut self, name: &str, flags: u8, len: u8, enums: Option<EnumRows>) {
         if let Some(i) = self.find(name) {
             let v = &mut self.vars[i];
             v.flags = flags;

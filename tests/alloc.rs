@@ -5,10 +5,10 @@
 
 mod counting;
 
-use hidupsd::decode;
+use hidupsd::cli::decode;
 use hidupsd::hid::report;
 use hidupsd::recording::Recording;
-use hidupsd::ups::engine::Options;
+use hidupsd::ups::options::Options;
 use std::path::Path;
 
 #[test]

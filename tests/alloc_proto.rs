@@ -5,13 +5,13 @@
 
 mod counting;
 
-use hidupsd::decode;
+use hidupsd::cli::decode;
 use hidupsd::proto::{
     Data, Env, Live, Reply, Session, TrackingId, TrackingStatus, UpsView, Upses, Users,
 };
 use hidupsd::recording::Recording;
 use hidupsd::store::Store;
-use hidupsd::ups::engine::Options;
+use hidupsd::ups::options::Options;
 use std::net::IpAddr;
 use std::path::Path;
 

@@ -106,8 +106,6 @@ fn non_ups_and_broken_input_give_one_line_errors() {
     assert!(e.contains("/dev/hidraw-none"), "{e}");
     let e = one_line_error(&run(&["record", "/dev/null", "soon"]));
     assert!(e.contains("'soon' is not a number"), "{e}");
-    // No UPS on this machine: scan says so and succeeds.
-    assert!(run(&["scan"]).status.success());
     let e = one_line_error(&run(&["frobnicate"]));
     assert!(e.contains("unknown command"), "{e}");
 }
@@ -201,7 +199,17 @@ fn killpower_needs_the_flag_and_dry_run_shows_the_writes() {
     let o = run(&["killpower", "-c", d, "--dry-run"]);
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("no power-down flag at "));
-    std::fs::write(&flag, "").unwrap();
+    // An empty or foreign file is not upsmon's flag: left alone, as the
+    // daemon leaves it.
+    for junk in ["", "garbage\n"] {
+        std::fs::write(&flag, junk).unwrap();
+        let o = run(&["killpower", "-c", d, "--dry-run"]);
+        assert!(o.status.success());
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("was not written by upsmon"), "{out}");
+        assert!(!out.contains("SET_REPORT"), "{out}");
+    }
+    std::fs::write(&flag, "upsmon-shutdown-file").unwrap();
     let o = run(&["killpower", "-c", d, "--dry-run"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // CyberPower counts whole minutes: 180 s and 60 s are written as 3 and 1.
@@ -218,5 +226,175 @@ fn killpower_needs_the_flag_and_dry_run_shows_the_writes() {
     let o = run(&["killpower", "-c", d]);
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("nothing to do"));
+    // Debian's stock upsmon.conf (settings and POWERDOWNFLAG, no
+    // MONITOR): the shutdown hook runs at every shutdown and must not
+    // fail; with upsmon's flag there, it would act.
+    let stock = "MINSUPPLIES 1\nSHUTDOWNCMD \"/sbin/shutdown -h +0\"\nPOLLFREQ 5\n\
+                 POLLFREQALERT 5\nHOSTSYNC 15\nDEADTIME 15\n";
+    std::fs::write(
+        dir.join("upsmon.conf"),
+        format!(
+            "{stock}POWERDOWNFLAG {}\nRBWARNTIME 43200\n",
+            flag.display()
+        ),
+    )
+    .unwrap();
+    std::fs::remove_file(&flag).unwrap();
+    let o = run(&["killpower", "-c", d]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("no power-down flag at "));
+    std::fs::write(&flag, "upsmon-shutdown-file\n").unwrap();
+    let o = run(&["killpower", "-c", d, "--dry-run"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("cps: shutdown.return"));
+    // Without POWERDOWNFLAG at all: nothing to look for.
+    std::fs::write(dir.join("upsmon.conf"), stock).unwrap();
+    let o = run(&["killpower", "-c", d]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("sets no POWERDOWNFLAG"));
+    // A broken file is still an error, naming the line.
+    std::fs::write(dir.join("upsmon.conf"), "POWERDOWNFLAG /x\nBOGUS 1\n").unwrap();
+    let e = one_line_error(&run(&["killpower", "-c", d]));
+    assert!(e.contains("upsmon.conf:2"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn help_scan_and_contradicting_options() {
+    // -c reads upsmon.conf (and nut.conf) too, as the manual says.
+    let o = run(&["--help"]);
+    assert!(o.status.success());
+    let help = String::from_utf8_lossy(&o.stdout);
+    let c = &help[help.find("  -c DIR").unwrap()..];
+    let c = &c[..c.find("\n  decode").unwrap()];
+    for f in [
+        "ups.conf",
+        "upsd.conf",
+        "upsd.users",
+        "upsmon.conf",
+        "nut.conf",
+    ] {
+        assert!(c.contains(f), "{f} not in: {c}");
+    }
+    // -B detaches, -F stays: both at once is refused, before anything runs.
+    let e = one_line_error(&run(&["-B", "-F", "--simulate", &fixture("eaton-3s-700")]));
+    assert!(e.contains("-B and -F"), "{e}");
+    // No UPS here (no hidraw nodes we may open, or none at all): a scan
+    // that finds nothing fails, so scripts can tell.
+    let have_ups = std::fs::read_dir("/sys/class/hidraw").is_ok_and(|d| d.count() > 0);
+    if !have_ups {
+        let e = one_line_error(&run(&["scan"]));
+        assert!(e.contains("no UPS found"), "{e}");
+    }
+    // decode of a device node that is not a UPS says so.
+    let e = one_line_error(&run(&["decode", "/dev/null"]));
+    assert!(e.contains("/dev/null: not a USB HID Power Device"), "{e}");
+}
+
+/// nut.conf's MODE, as NUT's scripts read it: none starts nothing (with
+/// a message saying what to set), netclient needs an upsmon.conf and
+/// serves nothing, so --simulate or --listen with it is refused.
+#[test]
+fn nut_conf_mode_none_and_netclient() {
+    let dir = std::env::temp_dir().join(format!("hidupsd-cli-mode-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap();
+    // Debian's file as nut-client installs it.
+    std::fs::write(dir.join("nut.conf"), "# MODE=standalone\nMODE=none\n").unwrap();
+    let e = one_line_error(&run(&["-c", d, "--listen", "127.0.0.1:0"]));
+    assert!(
+        e.contains("nut.conf:2: MODE=none: NUT is not to run on this host")
+            && e.contains("set MODE=standalone"),
+        "{e}"
+    );
+    std::fs::write(dir.join("nut.conf"), "MODE=netclient\n").unwrap();
+    let e = one_line_error(&run(&["-c", d]));
+    assert!(e.contains("MODE=netclient runs the monitor only"), "{e}");
+    // Debian's stock upsmon.conf (no MONITOR) is nothing to monitor either.
+    std::fs::write(
+        dir.join("upsmon.conf"),
+        "MINSUPPLIES 1\nPOWERDOWNFLAG /etc/killpower\n",
+    )
+    .unwrap();
+    let e = one_line_error(&run(&["-c", d]));
+    assert!(
+        e.contains("no MONITOR line: MODE=netclient runs the monitor only"),
+        "{e}"
+    );
+    std::fs::write(
+        dir.join("upsmon.conf"),
+        "MONITOR ups@192.0.2.1 1 mon pw secondary\nSHUTDOWNCMD /bin/true\n",
+    )
+    .unwrap();
+    let e = one_line_error(&run(&["-c", d, "--simulate", &fixture("eaton-3s-700")]));
+    assert!(e.contains("this host only monitors, and --simulate"), "{e}");
+    std::fs::write(dir.join("nut.conf"), "MODE=netclients\n").unwrap();
+    let e = one_line_error(&run(&["-c", d]));
+    assert!(
+        e.contains("nut.conf:1: MODE: expected none, standalone"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Run the daemon on a configuration directory that must be refused:
+/// it exits 1 within 10 s with one line naming the culprit.
+fn refused_config(name: &str, files: &[(&str, &[u8])]) -> String {
+    let dir = std::env::temp_dir().join(format!("hidupsd-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (f, text) in files {
+        std::fs::write(dir.join(f), text).unwrap();
+    }
+    // Never port 3493, should the configuration be taken after all.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(dir.join("upsd.conf"), format!("LISTEN 127.0.0.1 {port}\n")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hidupsd"))
+        .args(["-c", dir.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("{name}: still running after 10 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut e = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut e).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(status.code(), Some(1), "{name}: {e}");
+    assert_eq!(e.trim_end().lines().count(), 1, "{e}");
+    e
+}
+
+#[test]
+fn a_device_as_a_recording_and_a_nul_in_a_value_are_refused() {
+    let e = refused_config(
+        "zero",
+        &[(
+            "ups.conf",
+            b"[sim]\n\tdriver = sim\n\tport = /dev/zero\n".as_slice(),
+        )],
+    );
+    assert!(
+        e.contains("/dev/zero: larger than 4 MiB: not a recording"),
+        "{e}"
+    );
+    let e = refused_config(
+        "nul",
+        &[(
+            "upsd.users",
+            b"[admin]\n\tpassword = a\0b\n\tinstcmds = all\n".as_slice(),
+        )],
+    );
+    assert!(e.contains("upsd.users:2: NUL byte (0x00)"), "{e}");
 }

@@ -422,11 +422,16 @@ fn configuration_directory_users_commands_and_limits() {
         "ERR CMD-NOT-SUPPORTED\n"
     );
 
-    // MAXCONN 3: a fourth connection is closed at once, unanswered.
+    // MAXCONN 3: a fourth connection gets a slot, made by closing the
+    // connection idle longest that did not log in (admin); mon's login
+    // is never closed to make room.
     let mut third = d.client();
     assert_eq!(third.ask("NETVER\n"), "1.3\n");
+    let mut fourth = d.client();
+    assert_eq!(fourth.ask("NETVER\n"), "1.3\n");
     // (Nothing is sent first: closing with unread data would be a reset.)
-    assert!(d.client().closed());
+    assert!(admin.closed());
+    assert_eq!(mon.ask("GET NUMLOGINS sim\n"), "NUMLOGINS sim 1\n");
     // Closing a connection frees its slot and its login.
     drop(mon);
     let t0 = Instant::now();

@@ -15,12 +15,18 @@ mod common;
 
 use common::{free_port, Client};
 
-use hidupsd::daemon::{self, Args, DeviceSpec, Setup};
-use hidupsd::device::worker::{self, Clock, Config, DeviceIo, Found, Msg, Notify, Retry};
+use hidupsd::config::setup::Args;
+use hidupsd::config::setup::Retry;
+use hidupsd::daemon::{self, DeviceSpec, Setup};
+use hidupsd::device::io::{DeviceIo, Found};
+use hidupsd::device::shared::{Msg, Notify};
+use hidupsd::device::usb::UsbInfo;
+use hidupsd::device::worker::{self, Config};
 use hidupsd::recording::{Recording, Replay};
-use hidupsd::sys::usb::UsbInfo;
+use hidupsd::sys::clock::Clock;
 use hidupsd::text::Text;
-use hidupsd::ups::engine::{IoError, Options, Transport};
+use hidupsd::ups::options::Options;
+use hidupsd::ups::transport::{IoError, Transport};
 use mio::{Events, Poll, Token, Waker};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use std::io::{self, Read, Write};
@@ -250,7 +256,7 @@ fn serve(dev: DeviceSpec, conf: Option<&str>) -> u16 {
         let mut setup = Setup::load(&args).unwrap();
         setup.add_device(dev).unwrap();
         tx.send(()).unwrap();
-        daemon::run(setup, &daemon::Args::default()).unwrap()
+        daemon::run(setup, &Args::default()).unwrap()
     });
     rx.recv_timeout(TIMEOUT).unwrap();
     if let Some(d) = confdir {

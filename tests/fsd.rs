@@ -31,11 +31,10 @@ fn fsd_raises_the_flag_and_the_primary_shuts_down() {
             &monitor("bk650@localhost", tmp.to_str().unwrap()),
         )],
     );
+    assert_ne!(d.port, 3493);
     let dir = d.dir.to_str().unwrap().to_string();
-    // The daemon watches its own bk650 (localhost, no port); `fsd` must
-    // reach it on the test's port.
-    let system = format!("bk650@127.0.0.1:{}", d.port);
-    std::fs::write(d.dir.join("upsmon.conf"), monitor(&system, &dir)).unwrap();
+    // The daemon watches its own bk650 (localhost, no port); `fsd` reaches
+    // it where upsd.conf's LISTEN puts it (the test's port, not 3493).
     let out = run(env!("CARGO_BIN_EXE_hidupsd"), &["fsd", "-c", &dir]);
     assert_eq!(
         out,

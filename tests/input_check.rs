@@ -2,7 +2,8 @@
 //! false alarm in the log), and reports that do not fit are named.
 
 use hidupsd::recording::Recording;
-use hidupsd::ups::engine::{Options, Ups};
+use hidupsd::ups::engine::Ups;
+use hidupsd::ups::options::Options;
 use std::path::Path;
 
 #[test]
@@ -37,7 +38,7 @@ fn recorded_input_reports_fit_and_bad_ones_are_named() {
 /// UPS took without waiting for the next poll.
 #[test]
 fn a_written_variable_reads_back_at_once() {
-    use hidupsd::decode::decode;
+    use hidupsd::cli::decode::decode;
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apc-back-ups-es-850g2");
     let rec = Recording::load(&p).unwrap();
     let (mut ups, mut io) = decode(&rec, Options::default()).unwrap();

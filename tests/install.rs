@@ -53,7 +53,23 @@ fn tempdir(tag: &str) -> PathBuf {
     d
 }
 
+/// Where `make install` remembers its directories for a DESTDIR: next to
+/// it, not in the checkout's target/ (tests run in parallel).
+fn memo(dest: &Path) -> PathBuf {
+    dest.with_extension("memo")
+}
+
 fn make(bin: &Path, dest: &Path, args: &[&str]) {
+    let out = make_output(bin, dest, args);
+    assert!(
+        out.status.success(),
+        "make {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn make_output(bin: &Path, dest: &Path, args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new("make");
     // Only what this test passes: not the directories of the caller's
     // environment, nor the flags of a `make test` around it.
@@ -69,23 +85,18 @@ fn make(bin: &Path, dest: &Path, args: &[&str]) {
         "UDEVDIR",
         "SYSTEMDUNITDIR",
         "SYSTEMDSHUTDOWNDIR",
+        "INSTALL_MEMO",
     ] {
         cmd.env_remove(v);
     }
-    let out = cmd
-        .arg("-s")
+    cmd.arg("-s")
         .args(args)
         .arg(format!("DESTDIR={}", dest.display()))
         .arg(format!("BIN={}", bin.display()))
+        .arg(format!("INSTALL_MEMO={}", memo(dest).display()))
         .current_dir(root())
         .output()
-        .expect("cannot run make (is it installed?)");
-    assert!(
-        out.status.success(),
-        "make {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .expect("cannot run make (is it installed?)")
 }
 
 /// Every file and symlink under `dir`, as "mode path" or "link path ->
@@ -170,6 +181,7 @@ fn install_gives_exactly_these_files() {
     make(&bin, &dest, &["uninstall", "PREFIX=/usr"]);
     assert_eq!(listing(&dest), Vec::<String>::new());
     std::fs::remove_dir_all(&dest).unwrap();
+    std::fs::remove_file(memo(&dest)).unwrap();
 }
 
 #[test]
@@ -202,5 +214,55 @@ fn install_follows_prefix_and_directories() {
         .unwrap();
     assert!(hook.contains("exec /usr/local/sbin/hidupsd killpower"));
     assert!(!hook.contains("/usr/sbin/hidupsd"));
+    std::fs::remove_dir_all(&dest).unwrap();
+    std::fs::remove_file(memo(&dest)).unwrap();
+}
+
+/// README's "From source" steps: `make install PREFIX=/usr`, then
+/// install-systemd and install-upsc without PREFIX, must all point at
+/// /usr/sbin/hidupsd (not a dangling /usr/local one), and uninstall
+/// without PREFIX removes it all.
+#[test]
+fn later_targets_follow_the_prefix_install_was_given() {
+    let bin = binary();
+    let dest = tempdir("steps");
+    make(&bin, &dest, &["install", "PREFIX=/usr"]);
+    make(&bin, &dest, &["install-systemd"]);
+    make(&bin, &dest, &["install-upsc"]);
+    let unit =
+        std::fs::read_to_string(dest.join("usr/lib/systemd/system/hidupsd.service")).unwrap();
+    assert!(
+        unit.contains("\nExecStart=/usr/sbin/hidupsd -c /etc/nut -u nut\n"),
+        "{unit}"
+    );
+    let hook =
+        std::fs::read_to_string(dest.join("usr/lib/systemd/system-shutdown/hidupsd-killpower"))
+            .unwrap();
+    assert!(hook.contains("exec /usr/sbin/hidupsd killpower"), "{hook}");
+    let link = std::fs::read_link(dest.join("usr/bin/upsc")).unwrap();
+    assert_eq!(link, Path::new("/usr/sbin/hidupsd"));
+    assert!(!dest.join("usr/local").exists(), "{:?}", listing(&dest));
+    make(&bin, &dest, &["uninstall"]);
+    assert_eq!(listing(&dest), Vec::<String>::new());
+    std::fs::remove_dir_all(&dest).unwrap();
+    std::fs::remove_file(memo(&dest)).unwrap();
+}
+
+/// Without an installed binary to point at, the service files and the
+/// upsc link are refused, with what to do.
+#[test]
+fn service_files_without_the_binary_are_refused() {
+    let bin = binary();
+    let dest = tempdir("nobin");
+    for target in ["install-systemd", "install-upsc"] {
+        let out = make_output(&bin, &dest, &[target]);
+        assert!(!out.status.success(), "{target}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("/usr/local/sbin/hidupsd is not installed: run 'make install' first"),
+            "{target}: {err}"
+        );
+    }
+    assert_eq!(listing(&dest), Vec::<String>::new());
     std::fs::remove_dir_all(&dest).unwrap();
 }

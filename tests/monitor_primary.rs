@@ -1,9 +1,10 @@
-//! hidupsd as the primary upsmon of its own UPS, with a stock Debian
-//! upsmon as a secondary: a scripted power cut runs down to a low
-//! battery; hidupsd sets FSD, the secondary shuts down and logs out,
-//! then hidupsd writes the power-down flag and runs its SHUTDOWNCMD; the
-//! late `hidupsd killpower` would then turn the UPS off. Skipped, with a
-//! note, where NUT's upsmon is not installed.
+//! hidupsd as the primary upsmon of its own UPS, with a secondary on
+//! another host: a scripted power cut runs down to a low battery; hidupsd
+//! sets FSD, the secondary shuts down and logs out, then hidupsd writes
+//! the power-down flag and runs its SHUTDOWNCMD; the late `hidupsd
+//! killpower` would then turn the UPS off. The secondary is a stock
+//! Debian upsmon (skipped, with a note, where NUT's upsmon is not
+//! installed), and hidupsd itself with nut.conf's `MODE=netclient`.
 
 mod common;
 
@@ -30,12 +31,27 @@ fn appears(path: &Path) -> Option<Instant> {
 }
 
 #[test]
-fn primary_sets_fsd_waits_for_the_secondary_then_shuts_down() {
+fn primary_sets_fsd_waits_for_the_stock_secondary_then_shuts_down() {
     if !Path::new(UPSMON).exists() {
         println!("skipped: {UPSMON} (Debian nut-client) is not installed");
         return;
     }
-    let tag = "monprimary";
+    primary_sets_fsd_waits_for_the_secondary_then_shuts_down(false);
+}
+
+#[test]
+fn primary_sets_fsd_waits_for_a_hidupsd_netclient_secondary_then_shuts_down() {
+    primary_sets_fsd_waits_for_the_secondary_then_shuts_down(true);
+}
+
+/// `netclient`: the secondary is hidupsd with nut.conf's MODE=netclient,
+/// else NUT's upsmon.
+fn primary_sets_fsd_waits_for_the_secondary_then_shuts_down(netclient: bool) {
+    let tag = if netclient {
+        "monprimary-netclient"
+    } else {
+        "monprimary"
+    };
     let dir = dir_for(tag);
     std::fs::create_dir_all(&dir).unwrap();
     let rec = dir.join("bk650.rec");
@@ -84,15 +100,25 @@ fn primary_sets_fsd_waits_for_the_secondary_then_shuts_down() {
     // Half a second out of phase with the script's whole seconds, so that
     // the secondary's 1 s polls do not land just after the LB by chance.
     std::thread::sleep(Duration::from_millis(500));
-    let child = Command::new(UPSMON)
-        .args(["-F", "-p"])
-        .env("NUT_CONFPATH", &sec)
-        .env("NUT_STATEPATH", &sec)
-        .env("NUT_ALTPIDPATH", &sec)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = if netclient {
+        std::fs::write(sec.join("nut.conf"), "MODE=netclient\n").unwrap();
+        Command::new(env!("CARGO_BIN_EXE_hidupsd"))
+            .args(["-c", sec.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(sec.join("hidupsd.log")).unwrap())
+            .spawn()
+            .unwrap()
+    } else {
+        Command::new(UPSMON)
+            .args(["-F", "-p"])
+            .env("NUT_CONFPATH", &sec)
+            .env("NUT_STATEPATH", &sec)
+            .env("NUT_ALTPIDPATH", &sec)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
     let _mon = Guard(child);
 
     // The scripted LB, as a client sees it.

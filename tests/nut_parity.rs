@@ -10,9 +10,9 @@
 //! printed. The same comparison runs against `upsc.txt` where that listing
 //! comes from the same physical unit.
 
-use hidupsd::decode;
+use hidupsd::cli::decode;
 use hidupsd::recording::Recording;
-use hidupsd::ups::engine::Options;
+use hidupsd::ups::options::Options;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

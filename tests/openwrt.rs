@@ -150,3 +150,146 @@ fn without_uci_files_every_ups_is_served_and_nothing_watched() {
     std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     std::fs::remove_dir_all(empty).unwrap();
 }
+
+/// NUT's shutdown command belongs to nut-upsmon, which the package's
+/// CONFLICTS removes: the init script writes /sbin/poweroff instead, says
+/// so, and the daemon's own check then finds nothing missing.
+#[test]
+fn nuts_nutshutdown_becomes_poweroff() {
+    let uci = tempdir("nutshutdown-uci");
+    std::fs::write(
+        uci.join("nut_monitor"),
+        "config upsmon 'upsmon'\n\toption shutdowncmd '/usr/sbin/nutshutdown'\n\n\
+         config monitor\n\toption upsname 'ups'\n\toption username 'm'\n\toption password 'p'\n\
+         \toption type 'primary'\n",
+    )
+    .unwrap();
+    let (dir, log) = build_config(&uci, "nutshutdown");
+    let mon = upsmon_conf::load(&dir).unwrap();
+    assert_eq!(
+        mon.shutdowncmd.as_deref(),
+        Some(&["/sbin/poweroff".to_string()][..])
+    );
+    assert!(
+        log.contains("shutdowncmd '/usr/sbin/nutshutdown' is NUT's (package nut-upsmon): /sbin/poweroff is used"),
+        "{log}"
+    );
+    // What the daemon checks at start, with OpenWrt's PATH and files.
+    let have = |p: &Path| p == Path::new("/sbin/poweroff");
+    assert_eq!(
+        upsmon_conf::shutdowncmd_warning(&mon, "/usr/sbin:/usr/bin:/sbin:/bin", &have),
+        None
+    );
+    // A command of the user's own is kept as written.
+    std::fs::write(
+        uci.join("nut_monitor"),
+        "config upsmon 'upsmon'\n\toption shutdowncmd '/usr/bin/my-off'\n\n\
+         config monitor\n\toption upsname 'ups'\n\toption username 'm'\n\toption password 'p'\n",
+    )
+    .unwrap();
+    let (dir2, log) = build_config(&uci, "own-shutdowncmd");
+    let mon = upsmon_conf::load(&dir2).unwrap();
+    assert_eq!(
+        mon.shutdowncmd.as_deref(),
+        Some(&["/usr/bin/my-off".to_string()][..])
+    );
+    assert!(!log.contains("nutshutdown"), "{log}");
+    for d in [dir, dir2] {
+        std::fs::remove_dir_all(d.parent().unwrap()).unwrap();
+    }
+    std::fs::remove_dir_all(uci).unwrap();
+}
+
+/// `make dist`: a tarball OpenWrt's download script can fetch from the
+/// generated package's PKG_SOURCE_URL, whose sha256 is its PKG_HASH, and
+/// which holds what the package builds and declares (Cargo.lock for
+/// `cargo install --locked`, PKG_LICENSE_FILES).
+#[test]
+fn make_dist_gives_a_package_that_names_its_tarball() {
+    let dist = tempdir("dist");
+    let out = Command::new("make")
+        .args(["-s", "dist"])
+        .arg(format!("DISTDIR={}", dist.display()))
+        .env_remove("MAKEFLAGS")
+        .env_remove("RELEASE_URL")
+        .current_dir(root())
+        .output()
+        .expect("cannot run make");
+    assert!(
+        out.status.success(),
+        "make dist: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let version = std::fs::read_to_string(root().join("Cargo.toml"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_string();
+    let tarball = format!("hidupsd-{version}.tar.gz");
+    let mk = std::fs::read_to_string(dist.join("openwrt/hidupsd/Makefile")).unwrap();
+    let var = |name: &str| {
+        mk.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:=")))
+            .unwrap_or_else(|| panic!("no {name} in {mk}"))
+            .to_string()
+    };
+    assert_eq!(var("PKG_VERSION"), version);
+    assert_eq!(var("PKG_SOURCE"), "$(PKG_NAME)-$(PKG_VERSION).tar.gz");
+    // download.pl's file:// mirror: a directory holding the file once.
+    let url = var("PKG_SOURCE_URL");
+    let mirror = Path::new(url.strip_prefix("file://").expect("a file:// URL"));
+    assert_eq!(mirror, dist.as_path());
+    let bytes = std::fs::read(mirror.join(&tarball)).unwrap();
+    let hash = var("PKG_HASH");
+    let sum = Command::new("sha256sum")
+        .arg(mirror.join(&tarball))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&sum.stdout)
+            .split(' ')
+            .next()
+            .unwrap(),
+        hash
+    );
+    assert_eq!(hash.len(), 64, "{hash}");
+    assert!(bytes.len() > 10_000);
+    // The feed's conventions.
+    assert!(mk.contains("\ninclude ../../lang/rust/rust-package.mk\n"));
+    assert_eq!(var("PKG_LICENSE"), "GPL-2.0-or-later");
+    assert!(mk.contains("\n  URL:="), "{mk}");
+    assert!(dist.join("openwrt/hidupsd/files/hidupsd.init").is_file());
+    // What the build needs is in the tarball, under hidupsd-VERSION/.
+    let list = Command::new("tar")
+        .arg("tzf")
+        .arg(mirror.join(&tarball))
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    let lic = var("PKG_LICENSE_FILES");
+    for f in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "src/main.rs",
+        "man/hidupsd.8",
+        lic.as_str(),
+    ] {
+        assert!(
+            list.lines().any(|l| l == format!("hidupsd-{version}/{f}")),
+            "{f} not in the tarball"
+        );
+    }
+    // Reproducible: the same tree gives the same bytes.
+    let again = Command::new("make")
+        .args(["-s", "dist"])
+        .arg(format!("DISTDIR={}", dist.display()))
+        .env_remove("MAKEFLAGS")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert_eq!(std::fs::read(mirror.join(&tarball)).unwrap(), bytes);
+    std::fs::remove_dir_all(&dist).unwrap();
+}

@@ -15,12 +15,16 @@ mod common;
 
 use common::{free_port, Client};
 
-use hidupsd::decode;
+use hidupsd::cli::decode;
+use hidupsd::config::setup::Retry;
+use hidupsd::device::io::Dev;
+use hidupsd::device::shared::Notify;
 use hidupsd::device::sim::Sim;
-use hidupsd::device::worker::{self, Clock, Config, Dev, Notify, Retry};
+use hidupsd::device::worker::{self, Config};
 use hidupsd::hid::Descriptor;
 use hidupsd::recording::Recording;
-use hidupsd::ups::engine::Options;
+use hidupsd::sys::clock::Clock;
+use hidupsd::ups::options::Options;
 use mio::{Poll, Token, Waker};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

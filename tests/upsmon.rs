@@ -1,15 +1,24 @@
-//! A stock Debian upsmon, as a secondary, logs in to hidupsd and sees a
-//! scripted power cut: ONBATT when the simulated UPS goes on battery,
-//! ONLINE when power returns, and no shutdown (the battery never got low).
-//! Skipped, with a note, where NUT's upsmon is not installed.
+//! A monitoring secondary logs in to hidupsd and sees a scripted power
+//! cut: ONBATT when the simulated UPS goes on battery, ONLINE when power
+//! returns, and no shutdown (the battery never got low). The secondary is
+//! a stock Debian upsmon (skipped, with a note, where NUT's upsmon is not
+//! installed), and hidupsd itself on a host whose nut.conf says
+//! `MODE=netclient`: the monitor only, no listener, no UPS of its own.
 
 mod common;
 
-use common::{eventually, fixture, start, Guard};
+use common::{eventually, fixture, free_port, start, Guard};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 const UPSMON: &str = "/lib/nut/upsmon";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Secondary {
+    StockUpsmon,
+    /// hidupsd with nut.conf's MODE=netclient.
+    Netclient,
+}
 
 #[test]
 fn stock_upsmon_secondary_sees_the_power_cut_and_its_return() {
@@ -17,7 +26,20 @@ fn stock_upsmon_secondary_sees_the_power_cut_and_its_return() {
         println!("skipped: {UPSMON} (Debian nut-client) is not installed");
         return;
     }
-    let script = std::env::temp_dir().join(format!("hidupsd-upsmon-{}.script", std::process::id()));
+    secondary_sees_the_power_cut_and_its_return(Secondary::StockUpsmon);
+}
+
+#[test]
+fn hidupsd_netclient_secondary_sees_the_power_cut_and_its_return() {
+    secondary_sees_the_power_cut_and_its_return(Secondary::Netclient);
+}
+
+fn secondary_sees_the_power_cut_and_its_return(kind: Secondary) {
+    let tag = match kind {
+        Secondary::StockUpsmon => "upsmon",
+        Secondary::Netclient => "netclient",
+    };
+    let script = std::env::temp_dir().join(format!("hidupsd-{tag}-{}.script", std::process::id()));
     std::fs::write(&script, "at 3 powercut\nat 9 powerback\n").unwrap();
     let text =
         std::fs::read_to_string(fixture("apc-back-ups-bk650m2-ch").join("reports.txt")).unwrap();
@@ -34,14 +56,14 @@ fn stock_upsmon_secondary_sees_the_power_cut_and_its_return() {
     }
     rec += &text;
     rec += &std::fs::read_to_string(&script).unwrap();
-    let recording = std::env::temp_dir().join(format!("hidupsd-upsmon-{}.rec", std::process::id()));
+    let recording = std::env::temp_dir().join(format!("hidupsd-{tag}-{}.rec", std::process::id()));
     std::fs::write(&recording, rec).unwrap();
     let conf = format!(
         "[bk650]\n\tdriver = sim\n\tport = \"{}\"\n",
         recording.display()
     );
     let users = "[monuser]\n\tpassword = monpass\n\tupsmon secondary\n";
-    let d = start("upsmon", &conf, users);
+    let d = start(tag, &conf, users);
 
     let dir = d.dir.join("upsmon");
     std::fs::create_dir_all(&dir).unwrap();
@@ -61,15 +83,46 @@ fn stock_upsmon_secondary_sees_the_power_cut_and_its_return() {
     );
     std::fs::write(dir.join("upsmon.conf"), upsmon_conf).unwrap();
     let t0 = Instant::now();
-    let child = Command::new(UPSMON)
-        .args(["-F", "-p"])
-        .env("NUT_CONFPATH", &dir)
-        .env("NUT_STATEPATH", &dir)
-        .env("NUT_ALTPIDPATH", &dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    // The netclient's own server files, which it must leave alone: a
+    // LISTEN port and a UPS it would otherwise serve.
+    let unused_port = free_port();
+    let child = match kind {
+        Secondary::StockUpsmon => Command::new(UPSMON)
+            .args(["-F", "-p"])
+            .env("NUT_CONFPATH", &dir)
+            .env("NUT_STATEPATH", &dir)
+            .env("NUT_ALTPIDPATH", &dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        Secondary::Netclient => {
+            std::fs::write(
+                dir.join("nut.conf"),
+                "# this host only monitors\nMODE=netclient\n",
+            )
+            .unwrap();
+            std::fs::write(
+                dir.join("upsd.conf"),
+                format!("LISTEN 127.0.0.1 {unused_port}\n"),
+            )
+            .unwrap();
+            std::fs::write(
+                dir.join("ups.conf"),
+                format!(
+                    "[own]\n\tdriver = sim\n\tport = \"{}\"\n",
+                    fixture("eaton-5sc-750").display()
+                ),
+            )
+            .unwrap();
+            Command::new(env!("CARGO_BIN_EXE_hidupsd"))
+                .args(["-c", dir.to_str().unwrap()])
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(dir.join("hidupsd.log")).unwrap())
+                .spawn()
+                .unwrap()
+        }
+    };
     let _mon = Guard(child);
     // The secondary really logs in (a refused login would still let it
     // read, and hide a broken LOGIN).
@@ -111,6 +164,17 @@ fn stock_upsmon_secondary_sees_the_power_cut_and_its_return() {
         !dir.join("shutdown").exists(),
         "a secondary must not shut down without LB or FSD"
     );
+    if kind == Secondary::Netclient {
+        // Monitor only: nothing listens on its upsd.conf's port, and its
+        // log says why.
+        assert!(std::net::TcpStream::connect(("127.0.0.1", unused_port)).is_err());
+        let log = std::fs::read_to_string(dir.join("hidupsd.log")).unwrap();
+        assert!(
+            log.contains("nut.conf:2: MODE=netclient: monitoring only"),
+            "{log}"
+        );
+        assert!(!log.contains("own:"), "{log}");
+    }
     let _ = std::fs::remove_file(&script);
     let _ = std::fs::remove_file(&recording);
 }

@@ -69,8 +69,12 @@ done
 
 echo "== machine: $(nproc) cores; the load tool (one thread) and the server share them"
 echo
-echo "== hidupsd: $BIN --simulate ups=$FIXTURE --listen 127.0.0.1:$HPORT"
-"$BIN" --simulate "ups=$FIXTURE" --listen "127.0.0.1:$HPORT" 2>"$TMP/hidupsd.log" &
+# Every load connection comes from the loopback: no per-source limit
+# (upsd has none).
+mkdir -p "$TMP/h"
+printf 'MAXCONN_PER_SOURCE 0\n' >"$TMP/h/upsd.conf"
+echo "== hidupsd: $BIN -c $TMP/h --simulate ups=$FIXTURE --listen 127.0.0.1:$HPORT"
+"$BIN" -c "$TMP/h" --simulate "ups=$FIXTURE" --listen "127.0.0.1:$HPORT" 2>"$TMP/hidupsd.log" &
 HPID=$!
 PIDS+=("$HPID")
 ready $HPORT

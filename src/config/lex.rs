@@ -26,7 +26,10 @@
 //!   runs the quoted word on into the next lines);
 //! - more than [`MAX_WORDS`] words on a line or more than
 //!   [`MAX_WORD_LEN`] characters in a word (NUT drops the excess);
-//! - an unescaped `#` inside quotes (NUT abandons the line with an error).
+//! - an unescaped `#` inside quotes (NUT abandons the line with an error);
+//! - a NUL byte anywhere, comments included (NUT drops it from a word,
+//!   so `password = a<NUL>b` silently became `ab`; no text file holds
+//!   one by intent).
 //!
 //! One more small difference: NUT turns white space that follows a
 //! line-joining backslash at the start of a word into an empty word; here
@@ -159,6 +162,15 @@ pub fn lex(text: &[u8]) -> Result<Vec<Line>, LexError> {
         line: 1,
         first: 1,
     };
+    // Before anything else: escaped or in a comment, it is still there.
+    if let Some(at) = text.iter().position(|&b| b == 0) {
+        return Err(lx.err(
+            1 + text[..at].iter().filter(|&&b| b == b'\n').count(),
+            "NUL byte (0x00): configuration files are plain text \
+             (a value cut from binary data, or not a configuration file?)"
+                .to_string(),
+        ));
+    }
     let mut state = State::Space;
     // Line a quoted word started on.
     let mut quote_line = 0;
@@ -466,6 +478,22 @@ mod tests {
                     .to_string()
             )
         );
+    }
+
+    #[test]
+    fn a_nul_byte_is_refused_wherever_it_is() {
+        let msg = "NUL byte (0x00): configuration files are plain text \
+                   (a value cut from binary data, or not a configuration file?)"
+            .to_string();
+        for text in [
+            "[u]\npassword = a\0b\n",
+            "[u]\npassword = \"a\0b\"\n",
+            "[u]\npassword = a\\\0b\n",
+            "[u]\n\0\n",
+            "[u]\n# a comment \0\n",
+        ] {
+            assert_eq!(err(text), (2, msg.clone()), "{text:?}");
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! | `upsd.conf` | [`upsd_conf`] | listeners and server limits |
 //! | `upsd.users` | [`upsd_users`] | network users and their rights |
 //! | `upsmon.conf` | [`upsmon_conf`] | what to monitor and how to shut down |
+//! | `nut.conf` | [`nut_conf`] | `MODE`: serve and monitor, or monitor only |
 //!
 //! Every file goes through two stages, as ripgrep's flags do:
 //! 1. [`lex`] splits the text into logical lines of words with NUT's
@@ -32,6 +33,8 @@
 //! paths are not checked for existence.
 
 pub mod lex;
+pub mod nut_conf;
+pub mod setup;
 pub mod ups_conf;
 pub mod upsd_conf;
 pub mod upsd_users;
@@ -286,6 +289,35 @@ mod tests {
         assert_eq!(e.to_string(), "/etc/nut/ups.conf:12: boom");
         let e = ConfigError::new(Path::new("ups.conf"), 0, "no section");
         assert_eq!(e.to_string(), "ups.conf: no section");
+    }
+
+    #[test]
+    fn a_nul_byte_is_refused_in_every_file_with_file_and_line() {
+        let msg = "NUL byte (0x00): configuration files are plain text \
+                   (a value cut from binary data, or not a configuration file?)";
+        let users = upsd_users::parse(
+            Path::new("/etc/nut/upsd.users"),
+            b"[admin]\n\tpassword = a\0b\n\tinstcmds = all\n",
+        );
+        assert_eq!(
+            users.unwrap_err().to_string(),
+            format!("/etc/nut/upsd.users:2: {msg}")
+        );
+        let upsd = upsd_conf::parse(Path::new("upsd.conf"), b"MAXAGE 15\nLISTEN 127.0.0.1\0\n");
+        assert_eq!(upsd.unwrap_err().to_string(), format!("upsd.conf:2: {msg}"));
+        let ups = ups_conf::parse(
+            Path::new("ups.conf"),
+            b"[ups]\n\tdriver = usbhid-ups\n\tport = auto\n\tdesc = \"x\0\"\n",
+        );
+        assert_eq!(ups.unwrap_err().to_string(), format!("ups.conf:4: {msg}"));
+        let mon = upsmon_conf::parse(
+            Path::new("upsmon.conf"),
+            b"MONITOR ups@localhost 1 u p\0w primary\n",
+        );
+        assert_eq!(
+            mon.unwrap_err().to_string(),
+            format!("upsmon.conf:1: {msg}")
+        );
     }
 
     #[test]

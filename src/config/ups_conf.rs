@@ -30,7 +30,7 @@
 //! does.
 
 use super::{lex, parse_int, parse_u32, read, section_header, uint_what, ConfigError};
-use crate::ups::engine::Options;
+use crate::ups::options::Options;
 use crate::ups::status::OnlineDischarge;
 use std::path::{Path, PathBuf};
 
@@ -430,6 +430,38 @@ impl UpsConf {
     pub fn get(&self, name: &str) -> Option<&UpsSection> {
         self.ups.iter().find(|u| u.name.eq_ignore_ascii_case(name))
     }
+
+    /// The sections of `self` that `new` (a reloaded file) still has but
+    /// with different settings, each with the options that differ (added,
+    /// removed or changed, by name; empty when only global settings it
+    /// takes changed), in file order. A reload logs them: a running UPS
+    /// keeps its settings until restart.
+    pub fn changed_sections<'a>(&'a self, new: &UpsConf) -> Vec<(&'a str, Vec<String>)> {
+        let mut out = Vec::new();
+        for old in &self.ups {
+            let Some(now) = new.get(&old.name) else {
+                continue;
+            };
+            let same = UpsSection {
+                line: old.line,
+                name: old.name.clone(),
+                ..now.clone()
+            } == *old;
+            if same {
+                continue;
+            }
+            let mut names: Vec<String> = Vec::new();
+            for (a, b) in [(&old.raw, &now.raw), (&now.raw, &old.raw)] {
+                for (k, v) in a.iter() {
+                    if !b.iter().any(|(k2, v2)| k2 == k && v2 == v) && !names.contains(k) {
+                        names.push(k.clone());
+                    }
+                }
+            }
+            out.push((old.name.as_str(), names));
+        }
+        out
+    }
 }
 
 /// Read `dir/ups.conf`.
@@ -681,7 +713,11 @@ impl<'a> Validator<'a> {
                     g.reconnect_report_freq = Some(self.int(&o, "a whole number")?)
                 }
                 "debug_min" => g.debug_min = Some(self.u32(&o, "levels", 0)?),
-                _ => {} // LIBUSB_DEBUG: raw only.
+                _ => {
+                    if let Some((_, why)) = NOT_ON_HIDRAW.iter().find(|(n, _)| *n == o.name) {
+                        self.warn(set.line, &set.key, format_args!("ignored: {why}"));
+                    }
+                }
             }
             g.raw.push(o.raw());
         }
@@ -743,6 +779,11 @@ impl<'a> Validator<'a> {
             };
             let v = self.value(&o);
             let own = || Some(v.to_string());
+            // Checked for every option, including those whose value is
+            // still validated and kept below.
+            if let Some((_, why)) = NOT_ON_HIDRAW.iter().find(|(n, _)| *n == o.name) {
+                self.warn(set.line, &set.key, format_args!("ignored: {why}"));
+            }
             match o.name {
                 "driver" => driver = Some((set, v)),
                 "port" => {
@@ -825,13 +866,9 @@ impl<'a> Validator<'a> {
                     &set.key,
                     "ignored: the Windows HID backend does not apply here",
                 ),
-                name => {
-                    // Read by the engine or the subdrivers from `raw`,
-                    // unless it only makes sense with libusb.
-                    if let Some((_, why)) = NOT_ON_HIDRAW.iter().find(|(n, _)| *n == name) {
-                        self.warn(set.line, &set.key, format_args!("ignored: {why}"));
-                    }
-                }
+                // Read by the engine or the subdrivers from `raw` (the
+                // libusb-only ones were warned about above).
+                _ => {}
             }
             u.raw.push(o.raw());
         }
@@ -1233,6 +1270,37 @@ retrydelay = 10
     }
 
     #[test]
+    fn changed_sections_are_named_with_their_options() {
+        let old = conf(
+            "pollinterval = 2\n[a]\ndriver = usbhid-ups\nport = auto\noffdelay = 20\n\
+             [b]\ndriver = usbhid-ups\nport = auto\n[c]\ndriver = usbhid-ups\nport = auto\n\
+             [gone]\ndriver = usbhid-ups\nport = auto\n",
+        );
+        // a: offdelay changed, serial added; b: only moved down a line and
+        // renamed in case; c: a global it takes changed; new: not in old.
+        let new = conf(
+            "pollinterval = 5\n\n[a]\ndriver = usbhid-ups\nport = auto\noffdelay = 120\n\
+             serial = X1\n[B]\ndriver = usbhid-ups\nport = auto\npollinterval = 2\n\
+             [c]\ndriver = usbhid-ups\nport = auto\n[new]\ndriver = usbhid-ups\nport = auto\n",
+        );
+        assert_eq!(
+            old.changed_sections(&new),
+            vec![
+                ("a", vec!["offdelay".to_string(), "serial".to_string()]),
+                ("b", vec!["pollinterval".to_string()]),
+                ("c", vec![]),
+            ]
+        );
+        assert_eq!(old.changed_sections(&old.clone()), vec![]);
+        // The same file with lines moved about is no change.
+        let moved = conf(
+            "# comment\npollinterval = 2\n[a]\ndriver = usbhid-ups\nport = auto\noffdelay = 20\n\
+             [b]\ndriver = usbhid-ups\nport = auto\n[c]\ndriver = usbhid-ups\nport = auto\n",
+        );
+        assert_eq!(old.changed_sections(&moved), vec![]);
+    }
+
+    #[test]
     fn flags_with_a_yes_value() {
         let c = conf(
             "[u]\ndriver = usbhid-ups\npollonly = yes\nmaxreport = true\nusb_set_altinterface\n",
@@ -1307,6 +1375,37 @@ retrydelay = 10
         assert_eq!(
             conf("[u]\ndriver = usbhid-ups\nport = AUTO\n").warnings,
             vec![]
+        );
+        // Options whose value is still checked warn too, as the manual says.
+        let c = conf(
+            "[u]\ndriver = usbhid-ups\ninterruptsize = 8\nmaxreport\nwaitbeforereconnect = 5\n",
+        );
+        assert_eq!(
+            c.warnings
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            [
+                "ups.conf:3: [u] interruptsize: ignored: hidraw delivers whole input reports",
+                "ups.conf:4: [u] maxreport: ignored: the kernel sizes Feature reports from the \
+                 descriptor",
+                "ups.conf:5: [u] waitbeforereconnect: ignored: hidupsd reconnects with its own \
+                 back-off (retrydelay sets it)",
+            ]
+        );
+        // Every option the manual lists as warned about does warn.
+        for (name, _) in NOT_ON_HIDRAW {
+            let line = match option(name).unwrap().kind {
+                Kind::Flag => name.to_string(),
+                _ => format!("{name} = 1"),
+            };
+            let c = conf(&format!("[u]\ndriver = usbhid-ups\n{line}\n"));
+            assert_eq!(c.warnings.len(), 1, "{name}: {:?}", c.warnings);
+        }
+        let c = conf("LIBUSB_DEBUG = 3\n");
+        assert_eq!(
+            c.warnings[0].to_string(),
+            "ups.conf:1: LIBUSB_DEBUG: ignored: hidupsd does not use libusb"
         );
     }
 

@@ -15,8 +15,15 @@
 //! is accepted (without TLS there is no weak TLS to disable). The obsolete
 //! `ACL`, `ACCEPT` and `REJECT` are ignored with a warning, as NUT does.
 //! An unknown directive is an error (NUT logs and ignores it).
+//!
+//! hidupsd's own directives: `IDLE_TIMEOUT`, `LOGIN_FAILURES`, and the
+//! connection limits `MAXCONN_PER_SOURCE <n>` (connections that have not
+//! logged in one source may hold; 0 for none) and
+//! `MAXCONN_NETWORK <address>[/<bits>] <n>` (that limit for the sources in
+//! a network), see [`crate::proto::admission`].
 
 use super::{read, unknown_keyword, ConfigError, Directive};
+use crate::proto::admission::{self, Limits, Net};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
@@ -38,6 +45,9 @@ pub const DEFAULT_IDLE_TIMEOUT: u32 = 60;
 /// Wrong credentials one address may present in a row before its logins
 /// are refused unchecked (`LOGIN_FAILURES`; one more allowed every 6 s).
 pub const DEFAULT_LOGIN_FAILURES: u32 = 10;
+/// Connections that have not logged in one source may hold
+/// (`MAXCONN_PER_SOURCE`).
+pub const DEFAULT_MAXCONN_PER_SOURCE: u32 = admission::DEFAULT_PER_SOURCE;
 
 /// Every keyword this file knows, for the case hint.
 const KEYWORDS: &[&str] = &[
@@ -47,6 +57,8 @@ const KEYWORDS: &[&str] = &[
     "MAXCONN",
     "IDLE_TIMEOUT",
     "LOGIN_FAILURES",
+    "MAXCONN_PER_SOURCE",
+    "MAXCONN_NETWORK",
     "STATEPATH",
     "DATAPATH",
     "ALLOW_NO_DEVICE",
@@ -95,6 +107,13 @@ pub struct UpsdConf {
     /// hidupsd's own: failed logins per address before it is limited;
     /// 0 turns the limit off (NUT has none).
     pub login_failures: u32,
+    /// hidupsd's own: connections that have not logged in that one
+    /// source (an IPv4 address, an IPv6 /64, the loopback) may hold; 0
+    /// for no limit.
+    pub maxconn_per_source: u32,
+    /// hidupsd's own: networks whose sources have their own limit, with
+    /// the line of each.
+    pub maxconn_networks: Vec<(Net, u32, usize)>,
     pub statepath: Option<String>,
     pub datapath: Option<String>,
     pub allow_no_device: bool,
@@ -114,6 +133,8 @@ impl Default for UpsdConf {
             maxconn: DEFAULT_MAXCONN,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             login_failures: DEFAULT_LOGIN_FAILURES,
+            maxconn_per_source: DEFAULT_MAXCONN_PER_SOURCE,
+            maxconn_networks: Vec::new(),
             statepath: None,
             datapath: None,
             allow_no_device: false,
@@ -126,6 +147,18 @@ impl Default for UpsdConf {
 }
 
 impl UpsdConf {
+    /// The connection limits, for the server's admission.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            per_source: self.maxconn_per_source,
+            networks: self
+                .maxconn_networks
+                .iter()
+                .map(|&(n, l, _)| (n, l))
+                .collect(),
+        }
+    }
+
     /// The listeners to open: the configured ones, or without any
     /// `LISTEN` line `::1` and `127.0.0.1` on port 3493, as upsd does.
     pub fn listeners(&self) -> Vec<Listen> {
@@ -157,7 +190,7 @@ pub fn load(dir: &Path) -> Result<UpsdConf, ConfigError> {
 pub fn parse(file: &Path, text: &[u8]) -> Result<UpsdConf, ConfigError> {
     let mut c = UpsdConf::default();
     // Line of the first occurrence of each single-valued directive.
-    let mut seen: [Option<usize>; 11] = [None; 11];
+    let mut seen: [Option<usize>; 12] = [None; 12];
     for line in super::lex_file(file, text)? {
         let d = Directive { file, line: &line };
         let name = d.name();
@@ -187,6 +220,28 @@ pub fn parse(file: &Path, text: &[u8]) -> Result<UpsdConf, ConfigError> {
             "LOGIN_FAILURES" => {
                 d.once(&mut seen[10])?;
                 c.login_failures = d.u32("LOGIN_FAILURES <attempts>", "attempts", 0)?;
+            }
+            "MAXCONN_PER_SOURCE" => {
+                d.once(&mut seen[11])?;
+                c.maxconn_per_source =
+                    d.u32("MAXCONN_PER_SOURCE <connections>", "connections", 0)?;
+            }
+            "MAXCONN_NETWORK" => {
+                const USAGE: &str = "MAXCONN_NETWORK <address>[/<bits>] <connections>";
+                let a = d.exact(2, USAGE)?;
+                let net = Net::parse(&a[0]).map_err(|e| d.err(e))?;
+                let limit = super::parse_u32(&a[1], 0).ok_or_else(|| {
+                    d.err(format_args!(
+                        "expected {}, got '{}'",
+                        super::uint_what("connections", 0),
+                        a[1]
+                    ))
+                })?;
+                if let Some(&(_, _, first)) = c.maxconn_networks.iter().find(|(n, _, _)| *n == net)
+                {
+                    return Err(d.err(format_args!("{net} set twice (first at line {first})")));
+                }
+                c.maxconn_networks.push((net, limit, d.line.line));
             }
             "STATEPATH" => {
                 d.once(&mut seen[3])?;
@@ -296,6 +351,64 @@ mod tests {
         assert_eq!(conf("LOGIN_FAILURES 3\n").login_failures, 3);
         assert!(err("LOGIN_FAILURES many\n").starts_with("upsd.conf:1:"));
         assert!(err("LOGIN_FAILURES 1\nLOGIN_FAILURES 2\n").starts_with("upsd.conf:2:"));
+    }
+
+    #[test]
+    fn connection_limits_are_ours() {
+        let c = conf("");
+        assert_eq!(c.maxconn_per_source, 32);
+        assert_eq!(c.limits(), Limits::default());
+        let c = conf(
+            "MAXCONN_PER_SOURCE 8\nMAXCONN_NETWORK 192.168.1.0/24 64\n\
+             MAXCONN_NETWORK 10.0.0.1 0\nMAXCONN_NETWORK 2001:db8::/48 16\n",
+        );
+        assert_eq!(c.maxconn_per_source, 8);
+        let l = c.limits();
+        assert_eq!(l.per_source, 8);
+        assert_eq!(l.of("192.168.1.9".parse().unwrap()), 64);
+        assert_eq!(l.of("10.0.0.1".parse().unwrap()), 0);
+        assert_eq!(l.of("2001:db8:0:1::5".parse().unwrap()), 16);
+        assert_eq!(l.of("192.0.2.1".parse().unwrap()), 8);
+        assert_eq!(c.maxconn_networks[1].2, 3);
+        assert_eq!(
+            conf("MAXCONN_PER_SOURCE 0\n")
+                .limits()
+                .of("::1".parse().unwrap()),
+            0
+        );
+        for (text, want) in [
+            (
+                "MAXCONN_PER_SOURCE -1\n",
+                "upsd.conf:1: MAXCONN_PER_SOURCE: expected a whole number of connections, got '-1'",
+            ),
+            (
+                "MAXCONN_PER_SOURCE 4\nMAXCONN_PER_SOURCE 5\n",
+                "upsd.conf:2: MAXCONN_PER_SOURCE: set twice (first at line 1)",
+            ),
+            (
+                "MAXCONN_NETWORK 10.0.0.0/8\n",
+                "upsd.conf:1: MAXCONN_NETWORK: expected 2 values, got 1: write \
+                 'MAXCONN_NETWORK <address>[/<bits>] <connections>'",
+            ),
+            (
+                "MAXCONN_NETWORK 10.0.0.1/8 4\n",
+                "upsd.conf:1: MAXCONN_NETWORK: '10.0.0.1/8' has bits set past /8: write 10.0.0.0/8",
+            ),
+            (
+                "MAXCONN_NETWORK lan 4\n",
+                "upsd.conf:1: MAXCONN_NETWORK: 'lan' is not an address or address/bits",
+            ),
+            (
+                "MAXCONN_NETWORK 10.0.0.0/8 many\n",
+                "upsd.conf:1: MAXCONN_NETWORK: expected a whole number of connections, got 'many'",
+            ),
+            (
+                "MAXCONN_NETWORK 10.0.0.0/8 4\nMAXCONN_NETWORK 10.0.0.0/8 5\n",
+                "upsd.conf:2: MAXCONN_NETWORK: 10.0.0.0/8 set twice (first at line 1)",
+            ),
+        ] {
+            assert_eq!(err(text), want, "{text:?}");
+        }
     }
 
     #[test]

@@ -20,6 +20,12 @@
 //! is an error, and `IGNORE` cannot be combined with other notify flags.
 //! hidupsd has no TLS: `CERTPATH`, `CERTFILE`, `CERTIDENT`, `CERTHOST`,
 //! and `CERTVERIFY 1`/`FORCESSL 1` are refused (`0` is accepted).
+//!
+//! A file without `MONITOR` lines is what distributions install (Debian's
+//! nut-client and NUT's sample set the defaults and leave MONITOR
+//! commented out): [`parse`] refuses it, for the commands that need a
+//! monitor, while the daemon reads it with [`parse_optional`] as "no
+//! monitor" and serves its UPSes ([`NO_MONITOR`] is the line to log).
 
 use super::{parse_int, parse_u32, read, unknown_keyword, ConfigError, Directive, Role};
 use std::path::Path;
@@ -281,6 +287,51 @@ pub struct Monitor {
     pub role: Role,
 }
 
+impl Monitor {
+    /// Whether the entry names this host (`localhost`, `127.0.0.1`, `::1`,
+    /// or no host at all).
+    pub fn is_loopback(&self) -> bool {
+        let h = &self.host;
+        h.eq_ignore_ascii_case("localhost") || h == "127.0.0.1" || h == "::1"
+    }
+
+    /// Whether `system` gives a port (`ups@host:port`, `ups@[v6]:port`).
+    pub fn port_written(&self) -> bool {
+        let Some((_, host)) = self.system.split_once('@') else {
+            return false;
+        };
+        match host.strip_prefix('[') {
+            Some(v6) => v6.contains("]:"),
+            None => host.matches(':').count() == 1,
+        }
+    }
+
+    /// Where a client on this host reaches the entry's server: as
+    /// written, except that an entry for this host without a port is
+    /// this host's server wherever upsd.conf's `listen` puts it (its
+    /// first LISTEN on a loopback or wildcard address, else its first
+    /// LISTEN), not necessarily on 3493.
+    pub fn connect_to(&self, listen: &[super::upsd_conf::Listen]) -> (String, u16) {
+        use super::upsd_conf::ListenAddr;
+        if !self.is_loopback() || self.port_written() || listen.is_empty() {
+            return (self.host.clone(), self.port);
+        }
+        let near = |l: &&super::upsd_conf::Listen| match &l.addr {
+            ListenAddr::Any => true,
+            ListenAddr::Ip(ip) => ip.is_loopback() || ip.is_unspecified(),
+            ListenAddr::Host(h) => h.eq_ignore_ascii_case("localhost"),
+        };
+        let l = listen.iter().find(near).unwrap_or(&listen[0]);
+        let host = match &l.addr {
+            ListenAddr::Any => self.host.clone(),
+            ListenAddr::Ip(ip) if ip.is_unspecified() => self.host.clone(),
+            ListenAddr::Ip(ip) => ip.to_string(),
+            ListenAddr::Host(h) => h.clone(),
+        };
+        (host, l.port)
+    }
+}
+
 /// The whole file, with NUT's defaults for what is not set. Times are in
 /// seconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -361,14 +412,160 @@ pub fn shell_command(words: &[String]) -> String {
     out
 }
 
+/// The program a shell command line starts, when it can be told without
+/// running the shell: the first word, past `exec`/`command`; `None` for
+/// a shell builtin or a line with quoting, expansions or redirections
+/// in its first word (nothing to check then).
+pub fn command_program(line: &str) -> Option<&str> {
+    const BUILTINS: &[&str] = &[
+        ":", ".", "true", "false", "echo", "printf", "test", "[", "eval", "exit", "kill", "cd",
+        "set", "trap", "wait", "if", "for", "while", "case", "{", "(",
+    ];
+    let mut words = line.split_ascii_whitespace();
+    let mut w = words.next()?;
+    while w == "exec" || w == "command" {
+        w = words.next()?;
+        // Their options (`command -p`).
+        while w.starts_with('-') {
+            w = words.next()?;
+        }
+    }
+    let special = |c: char| "$`'\"\\;|&<>(){}*?[~=".contains(c);
+    if BUILTINS.contains(&w) || w.contains(special) {
+        return None;
+    }
+    Some(w)
+}
+
+/// Where `program` would be found: itself when it names a path, else
+/// the first directory of `path` (a `PATH` value) that has it. `is_exec`
+/// says whether a file exists and may be run (the caller's file-system
+/// check; this function is pure).
+pub fn find_program(
+    program: &str,
+    path: &str,
+    is_exec: &dyn Fn(&Path) -> bool,
+) -> Option<std::path::PathBuf> {
+    if program.contains('/') {
+        let p = Path::new(program);
+        return is_exec(p).then(|| p.to_path_buf());
+    }
+    path.split(':')
+        .map(|d| Path::new(if d.is_empty() { "." } else { d }).join(program))
+        .find(|p| is_exec(p))
+}
+
+/// A warning when `SHUTDOWNCMD`'s program cannot be found (as `PATH`
+/// gives it to the shell), for the caller to log at start and on reload:
+/// a host that cannot run it would not power off. NUT's examples use
+/// `/usr/sbin/nutshutdown`, which belongs to NUT's upsmon package.
+pub fn shutdowncmd_warning(
+    c: &UpsmonConf,
+    path: &str,
+    is_exec: &dyn Fn(&Path) -> bool,
+) -> Option<String> {
+    let line = shell_command(c.shutdowncmd.as_deref()?);
+    let prog = command_program(&line)?;
+    if find_program(prog, path, is_exec).is_some() {
+        return None;
+    }
+    let hint = if prog.ends_with("/nutshutdown") || prog == "nutshutdown" {
+        " (nutshutdown comes with NUT's upsmon package; with hidupsd, \
+         SHUTDOWNCMD is the system's own, such as \"/sbin/shutdown -h +0\" or /sbin/poweroff)"
+    } else {
+        ""
+    };
+    Some(format!(
+        "SHUTDOWNCMD: '{prog}' is not an executable program here{hint}: \
+         the host would not shut down when the UPS is critical"
+    ))
+}
+
 /// Read `dir/upsmon.conf`.
 pub fn load(dir: &Path) -> Result<UpsmonConf, ConfigError> {
     let (path, bytes) = read(dir, FILE)?;
     parse(&path, &bytes)
 }
 
-/// Parse the text of `upsmon.conf`; `file` is used in messages.
+/// What the daemon logs, after the file's name, when `upsmon.conf` has
+/// no `MONITOR` line.
+pub const NO_MONITOR: &str = "no MONITOR line: no UPS is monitored and hidupsd will not \
+     shut this host down (the UPSes are served all the same)";
+
+/// Read `dir/upsmon.conf` as the daemon does ([`parse_optional`]).
+pub fn load_optional(dir: &Path) -> Result<Option<UpsmonConf>, ConfigError> {
+    let (path, bytes) = read(dir, FILE)?;
+    parse_optional(&path, &bytes)
+}
+
+/// Parse `upsmon.conf` as the daemon does: `None` when the file has no
+/// `MONITOR` line (the rest is still checked: an error is an error).
+pub fn parse_optional(file: &Path, text: &[u8]) -> Result<Option<UpsmonConf>, ConfigError> {
+    let parsed = parse_directives(file, text)?;
+    if parsed.0.monitors.is_empty() {
+        return Ok(None);
+    }
+    check_power(file, parsed).map(Some)
+}
+
+/// Parse the text of `upsmon.conf`; `file` is used in messages. A file
+/// without a `MONITOR` line is an error here.
 pub fn parse(file: &Path, text: &[u8]) -> Result<UpsmonConf, ConfigError> {
+    let parsed = parse_directives(file, text)?;
+    if parsed.0.monitors.is_empty() {
+        return Err(ConfigError::new(
+            file,
+            0,
+            "no MONITOR line: write 'MONITOR <ups>@localhost 1 <user> <password> primary'",
+        ));
+    }
+    check_power(file, parsed)
+}
+
+/// What upsmon writes into its power-down flag file; a file at
+/// POWERDOWNFLAG that does not start with it is not upsmon's.
+pub const FLAG_CONTENT: &[u8] = b"upsmon-shutdown-file";
+
+/// What the late power kill (`hidupsd killpower`, NUT's `upsmon -K`)
+/// finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PowerKill {
+    /// No upsmon.conf, or one without POWERDOWNFLAG: nothing to look for.
+    NoFlagConfigured,
+    /// No file at POWERDOWNFLAG: no power failure shut this host down.
+    NoFlag(String),
+    /// A file there that upsmon did not write (empty, or anything else):
+    /// left alone, as the daemon leaves it at start.
+    NotUpsmons(String),
+    /// The flag upsmon writes: cut the power.
+    Kill(String),
+}
+
+/// Decide the power kill from upsmon.conf's text (`None`: no file) and
+/// the flag file's contents (`flag` reads it; `None`: no such file). A
+/// file without MONITOR lines (Debian's stock one has POWERDOWNFLAG and
+/// no MONITOR) monitors nothing but may still name the flag; any other
+/// error in the file is an error.
+pub fn power_kill(
+    file: &Path,
+    text: Option<&[u8]>,
+    flag: &dyn Fn(&str) -> Option<Vec<u8>>,
+) -> Result<PowerKill, ConfigError> {
+    let Some(text) = text else {
+        return Ok(PowerKill::NoFlagConfigured);
+    };
+    let Some(path) = parse_directives(file, text)?.0.powerdownflag else {
+        return Ok(PowerKill::NoFlagConfigured);
+    };
+    Ok(match flag(&path) {
+        None => PowerKill::NoFlag(path),
+        Some(b) if b.starts_with(FLAG_CONTENT) => PowerKill::Kill(path),
+        Some(_) => PowerKill::NotUpsmons(path),
+    })
+}
+
+/// Every directive, checked one by one; and the line of MINSUPPLIES.
+fn parse_directives(file: &Path, text: &[u8]) -> Result<(UpsmonConf, Option<usize>), ConfigError> {
     let mut c = UpsmonConf {
         monitors: Vec::new(),
         minsupplies: DEFAULT_MINSUPPLIES,
@@ -488,13 +685,14 @@ pub fn parse(file: &Path, text: &[u8]) -> Result<UpsmonConf, ConfigError> {
             _ => return Err(d.err(NO_TLS)), // CERTPATH, CERTFILE, CERTIDENT, CERTHOST
         }
     }
-    if c.monitors.is_empty() {
-        return Err(ConfigError::new(
-            file,
-            0,
-            "no MONITOR line: write 'MONITOR <ups>@localhost 1 <user> <password> primary'",
-        ));
-    }
+    Ok((c, minsupplies_line))
+}
+
+/// The power values must reach MINSUPPLIES.
+fn check_power(
+    file: &Path,
+    (c, minsupplies_line): (UpsmonConf, Option<usize>),
+) -> Result<UpsmonConf, ConfigError> {
     if c.total_power() < u64::from(c.minsupplies) {
         let msg = format!(
             "MINSUPPLIES: the MONITOR power values add up to {}, fewer than MINSUPPLIES {}{}; \
@@ -715,6 +913,148 @@ fn split_system(s: &str) -> Result<(String, String, u16), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_or_local_monitor_reaches_this_hosts_listen_port() {
+        use crate::config::upsd_conf;
+        let listen = |text: &str| {
+            upsd_conf::parse(Path::new("upsd.conf"), text.as_bytes())
+                .unwrap()
+                .listen
+        };
+        let mon = |sys: &str| {
+            parse(
+                Path::new("upsmon.conf"),
+                format!("MONITOR {sys} 1 m p primary\n").as_bytes(),
+            )
+            .unwrap()
+            .monitors
+            .remove(0)
+        };
+        let to = |sys: &str, l: &str| {
+            let (h, p) = mon(sys).connect_to(&listen(l));
+            format!("{h} {p}")
+        };
+        let l = "LISTEN 192.168.1.2 3500\nLISTEN 127.0.0.1 3494\n";
+        assert_eq!(to("ups", l), "127.0.0.1 3494");
+        assert_eq!(to("ups@localhost", l), "127.0.0.1 3494");
+        assert_eq!(to("ups@[::1]", l), "127.0.0.1 3494");
+        assert_eq!(to("ups@localhost", "LISTEN ::1 3495\n"), "::1 3495");
+        assert_eq!(to("ups", "LISTEN * 3496\n"), "localhost 3496");
+        assert_eq!(
+            to("ups@127.0.0.1", "LISTEN 0.0.0.0 3497\n"),
+            "127.0.0.1 3497"
+        );
+        // Only a LAN address: that is where this host's server is.
+        assert_eq!(to("ups", "LISTEN 192.168.1.2 3500\n"), "192.168.1.2 3500");
+        // A port written, another host, or no LISTEN: as written.
+        assert_eq!(to("ups@localhost:3493", l), "localhost 3493");
+        assert_eq!(to("ups@127.0.0.1:3600", l), "127.0.0.1 3600");
+        assert_eq!(to("ups@nas", l), "nas 3493");
+        assert_eq!(to("ups", ""), "localhost 3493");
+        assert!(mon("ups@[::1]:3600").port_written());
+        assert!(!mon("ups@[::1]").port_written());
+        assert!(!mon("ups").port_written() && mon("ups").is_loopback());
+    }
+
+    #[test]
+    fn power_kill_reads_the_flag_as_the_daemon_does() {
+        let f = Path::new("upsmon.conf");
+        let none = |_: &str| None;
+        let magic = |_: &str| Some(b"upsmon-shutdown-file\n".to_vec());
+        assert_eq!(power_kill(f, None, &magic), Ok(PowerKill::NoFlagConfigured));
+        assert_eq!(
+            power_kill(f, Some(MON.as_bytes()), &magic),
+            Ok(PowerKill::NoFlagConfigured)
+        );
+        // Debian's stock file: settings, POWERDOWNFLAG, no MONITOR.
+        let debian = b"MINSUPPLIES 1\nSHUTDOWNCMD \"/sbin/shutdown -h +0\"\nPOLLFREQ 5\n\
+                       POWERDOWNFLAG /etc/killpower\nFINALDELAY 5\n";
+        assert!(parse(f, debian).is_err());
+        assert_eq!(
+            power_kill(f, Some(debian), &none),
+            Ok(PowerKill::NoFlag("/etc/killpower".into()))
+        );
+        assert_eq!(
+            power_kill(f, Some(debian), &magic),
+            Ok(PowerKill::Kill("/etc/killpower".into()))
+        );
+        for junk in [&b""[..], b"\n", b"hello", b"upsmon-shutdown"] {
+            let junk = junk.to_vec();
+            assert_eq!(
+                power_kill(f, Some(debian), &move |_: &str| Some(junk.clone())),
+                Ok(PowerKill::NotUpsmons("/etc/killpower".into()))
+            );
+        }
+        // A broken file is still an error.
+        let e = power_kill(f, Some(b"POWERDOWNFLAG /a\nBOGUS 1\n"), &none).unwrap_err();
+        assert_eq!(e.line, 2);
+    }
+
+    #[test]
+    fn shutdowncmd_program_is_checked_where_it_can_be() {
+        for (line, want) in [
+            ("/sbin/poweroff", Some("/sbin/poweroff")),
+            ("/sbin/shutdown -h +0", Some("/sbin/shutdown")),
+            ("  exec poweroff -f", Some("poweroff")),
+            ("command -p halt", Some("halt")),
+            ("echo bye > /dev/console", None),
+            ("\"/opt/my tool\" now", None),
+            ("$HOME/bin/off", None),
+            ("X=1 poweroff", None),
+            ("", None),
+        ] {
+            assert_eq!(command_program(line), want, "{line:?}");
+        }
+        let have = |p: &Path| {
+            ["/sbin/poweroff", "/usr/bin/systemctl", "./here"].contains(&p.to_str().unwrap())
+        };
+        let path = "/usr/local/bin:/usr/bin::/sbin";
+        assert_eq!(
+            find_program("systemctl", path, &have),
+            Some("/usr/bin/systemctl".into())
+        );
+        assert_eq!(
+            find_program("poweroff", path, &have),
+            Some("/sbin/poweroff".into())
+        );
+        assert_eq!(find_program("here", path, &have), Some("./here".into()));
+        assert_eq!(
+            find_program("/sbin/poweroff", "", &have),
+            Some("/sbin/poweroff".into())
+        );
+        assert_eq!(find_program("/usr/sbin/poweroff", path, &have), None);
+        assert_eq!(find_program("halt", path, &have), None);
+
+        let conf = |cmd: &str| {
+            parse(
+                Path::new("upsmon.conf"),
+                format!("MONITOR u@localhost 1 m p primary\nSHUTDOWNCMD {cmd}\n").as_bytes(),
+            )
+            .unwrap()
+        };
+        let w = shutdowncmd_warning(&conf("/usr/sbin/nutshutdown"), path, &have).unwrap();
+        assert!(
+            w.starts_with("SHUTDOWNCMD: '/usr/sbin/nutshutdown' is not an executable program here (nutshutdown comes with NUT's upsmon package"),
+            "{w}"
+        );
+        let w = shutdowncmd_warning(&conf("\"halt -p\""), path, &have).unwrap();
+        assert_eq!(
+            w,
+            "SHUTDOWNCMD: 'halt' is not an executable program here: the host would not shut \
+             down when the UPS is critical"
+        );
+        assert_eq!(
+            shutdowncmd_warning(&conf("\"systemctl poweroff\""), path, &have),
+            None
+        );
+        assert_eq!(
+            shutdowncmd_warning(&conf("/sbin/poweroff"), path, &have),
+            None
+        );
+        let none = parse(Path::new("upsmon.conf"), b"MONITOR u 1 m p secondary\n").unwrap();
+        assert_eq!(shutdowncmd_warning(&none, path, &have), None);
+    }
 
     fn conf(text: &str) -> UpsmonConf {
         parse(Path::new("upsmon.conf"), text.as_bytes()).unwrap()
@@ -1001,6 +1341,37 @@ DEBUG_MIN 2
             let text = format!("{MON}NOTIFYMSG {} \"{}\"\n", e.name(), e.default_message());
             assert_eq!(conf(&text).message(e), e.default_message());
         }
+    }
+
+    #[test]
+    fn without_monitor_lines_the_daemon_has_no_monitor() {
+        let f = Path::new("upsmon.conf");
+        // Debian's nut-client file (and NUT's sample): defaults, no MONITOR.
+        let debian = "# MONITOR myups@localhost 1 upsmon pass primary\nMINSUPPLIES 1\n\
+                      SHUTDOWNCMD \"/sbin/shutdown -h +0\"\nPOLLFREQ 5\nPOLLFREQALERT 5\n\
+                      HOSTSYNC 15\nDEADTIME 15\nPOWERDOWNFLAG /etc/killpower\n\
+                      RBWARNTIME 43200\nNOCOMMWARNTIME 300\nFINALDELAY 5\n";
+        for text in ["", "# all comments\n\n   # here too\n", debian] {
+            assert_eq!(parse_optional(f, text.as_bytes()), Ok(None), "{text:?}");
+            assert!(parse(f, text.as_bytes()).is_err());
+        }
+        // Errors are still errors.
+        assert_eq!(
+            parse_optional(f, b"POLLFREQ 0\n").unwrap_err().to_string(),
+            "upsmon.conf:1: POLLFREQ: expected a whole number of seconds, at least 1, got '0'"
+        );
+        assert_eq!(
+            parse_optional(f, b"MONITOR ups@localhost 0 mon pw primary\n")
+                .unwrap_err()
+                .line,
+            0
+        );
+        // With a MONITOR line, the same as parse.
+        assert_eq!(
+            parse_optional(f, MON.as_bytes()).unwrap(),
+            Some(parse(f, MON.as_bytes()).unwrap())
+        );
+        assert!(NO_MONITOR.starts_with("no MONITOR line"));
     }
 
     #[test]

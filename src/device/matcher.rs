@@ -5,14 +5,16 @@
 //! satisfy every one given. `port = auto` (or a `/dev/hidrawN` path) too.
 
 use crate::config::ups_conf::Match;
+use crate::device::usb::UsbInfo;
 use crate::sys::regex::Regex;
-use crate::sys::usb::UsbInfo;
 
 #[derive(Debug, Default)]
 pub struct Matcher {
     rules: Vec<(Field, Regex)>,
     /// `port` names one hidraw node rather than `auto`.
     node: Option<String>,
+    /// The options as written (`vendorid 051d, serial X`), for the log.
+    pub what: String,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +33,7 @@ impl Matcher {
     /// Compile a section's matching options; the error names the option.
     pub fn new(m: &Match, port: &str) -> Result<Matcher, String> {
         let mut rules = Vec::new();
+        let mut what = Vec::new();
         for (field, name, pat) in [
             (Field::VendorId, "vendorid", &m.vendorid),
             (Field::ProductId, "productid", &m.productid),
@@ -44,13 +47,22 @@ impl Matcher {
             if let Some(p) = pat {
                 let re = Regex::new(p).map_err(|e| format!("{name} = \"{p}\": {e}"))?;
                 rules.push((field, re));
+                what.push(format!("{name} {p}"));
             }
         }
         let node = port
             .strip_prefix("/dev/")
             .filter(|n| n.starts_with("hidraw"))
             .map(str::to_string);
-        Ok(Matcher { rules, node })
+        if let Some(n) = &node {
+            what.push(format!("port /dev/{n}"));
+        }
+        let what = if what.is_empty() {
+            "any USB UPS".to_string()
+        } else {
+            what.join(", ")
+        };
+        Ok(Matcher { rules, node, what })
     }
 
     /// Does the device at hidraw node `node` with this identity match?

@@ -7,10 +7,13 @@
 //! device, and [`sim`], a recorded UPS behind the same device trait as a
 //! hidraw node, playing its script on a timer thread of its own.
 
-pub mod killpower;
+pub mod grant;
+pub mod io;
 pub mod matcher;
 pub mod naming;
-pub mod record;
-pub mod scan;
+pub mod probe;
+pub mod sched;
+pub mod shared;
 pub mod sim;
+pub mod usb;
 pub mod worker;

@@ -3,7 +3,7 @@
 //! number when the unit has one, else the port it is plugged into. Names
 //! keep to NUT's safe characters (letters, digits, `-`, `_`, `.`).
 
-use crate::sys::usb::UsbInfo;
+use crate::device::usb::UsbInfo;
 
 /// The stable name: `<vendor>-<serial>` or `<vendor>-port<port path>`,
 /// with `<vendor>` the subdriver key (`apc`, `mge`, `generic`, ...).

@@ -31,13 +31,15 @@
 //! count from `start`. The timer ends when the last handle on the UPS
 //! (the worker's device and opener) is dropped.
 
-use super::worker::{Dev, DeviceIo, Found, Opener};
+use super::io::{Dev, DeviceIo, Found, Opener};
+use crate::device::usb::UsbInfo;
 use crate::hid::{report, Descriptor, Kind};
 use crate::recording::{Act, Recording, Replay};
-use crate::sys::usb::UsbInfo;
 use crate::text::Text;
-use crate::ups::engine::{IoError, Options, Transport, Ups};
+use crate::ups::engine::Ups;
+use crate::ups::options::Options;
 use crate::ups::path;
+use crate::ups::transport::{IoError, Transport};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
@@ -237,7 +239,7 @@ fn play(ups: Weak<Inner>, steps: Vec<Step>, stopped: Receiver<()>, t0: Instant) 
         let Some(ups) = ups.upgrade() else {
             return;
         };
-        crate::daemon::log(format_args!("{}: {}", ups.name, step.what));
+        crate::sys::log::log(format_args!("{}: {}", ups.name, step.what));
         ups.apply(step);
     }
 }
@@ -400,7 +402,7 @@ impl SimUps {
         Box::new(move |_| match ups.found() {
             Ok(f) => Some(f.boxed()),
             Err(e) => {
-                crate::daemon::log(format_args!("{}: {e}", ups.0.name));
+                crate::sys::log::log(format_args!("{}: {e}", ups.0.name));
                 None
             }
         })

@@ -13,11 +13,13 @@
 //! - [`users`]: the rights of upsd.users;
 //! - [`desc`]: texts for `GET DESC` and `GET CMDDESC`;
 //! - [`tracking`]: TRACKING ids and results;
-//! - [`ratelimit`]: failed logins per source address.
+//! - [`ratelimit`]: failed logins per source address and user name;
+//! - [`admission`]: which connection gets a slot, which makes room.
 //!
 //! Nothing here does I/O, reads the clock or allocates while answering:
 //! sockets, buffers, time and the tracking table belong to the server.
 
+pub mod admission;
 pub mod desc;
 pub mod lexer;
 pub mod ratelimit;

@@ -1,38 +1,50 @@
-//! Failed logins per source address, as pure code: a token bucket per
-//! address in a table of fixed capacity, with the time passed in.
+//! Failed logins per source address and user name, as pure code: a
+//! token bucket per (source, user) in a table of fixed capacity, with the
+//! time passed in.
 //!
 //! A PASSWORD can be sent once per connection, so guessing passwords
 //! means one connection per guess; what is limited is how many wrong
-//! credentials one address may present. Each address (IPv4, or the /64
-//! of an IPv6 address, which one host usually holds whole) starts with
-//! [`RateLimiter::burst`] tokens; each failed check takes one, and one
-//! comes back every `refill_ms`. With no token left the address is
-//! limited: the server refuses its credentials unchecked, with the same
-//! `ERR ACCESS-DENIED` a wrong password gets, so a guess made while
+//! credentials one source may present for one user name. A source is an
+//! IPv4 address, the /64 of an IPv6 address (one host usually holds it
+//! whole), or the loopback as a whole ([`Source`]). Each (source, user)
+//! starts with [`RateLimiter::burst`] tokens; each failed check takes
+//! one, and one comes back every `refill_ms`. With no token left the pair
+//! is limited: the server refuses those credentials unchecked, with the
+//! same `ERR ACCESS-DENIED` a wrong password gets, so a guess made while
 //! limited is wasted and the limit is not visible to the guesser.
 //!
-//! Capacity is fixed ([`CAPACITY`] addresses). An entry whose bucket has
-//! filled up again is the same as no entry and is reused. When every entry
-//! is still draining, further addresses share one overflow bucket of the
-//! same size, and [`RateLimiter::failure`] says so ([`TableFull`]) for the
-//! server to log: nothing is dropped silently, and an attacker who spreads
-//! guesses over many addresses is still limited, as one.
+//! Counting per user name as well as per source is what keeps a broken
+//! script from locking out the host's upsmon or an administrator: every
+//! local client shares 127.0.0.1, and a NAT gateway's clients share its
+//! address. A guesser still gets `burst` tries per user, then one per
+//! `refill_ms`. Names that are not users of `upsd.users` share one
+//! bucket per source (the caller passes `None`), so inventing names
+//! neither fills the table nor buys guesses: such a name can never log
+//! in anyway.
+//!
+//! Capacity is fixed ([`CAPACITY`] pairs). An entry whose bucket has
+//! filled up again is the same as no entry and is reused. When every
+//! entry is still draining, the one closest to full is forgotten to make
+//! room and [`RateLimiter::failure`] says so ([`TableFull`]) for the
+//! server to log: the drained entries, those of real guessing, stay, and
+//! nobody who never failed is ever limited.
 //!
 //! No clock is read here: `now` is milliseconds on the server's monotonic
 //! clock, as everywhere in `proto`.
 
+use super::admission::Source;
 use core::fmt;
 use std::net::IpAddr;
 
-/// Addresses tracked at once.
+/// (source, user) pairs tracked at once.
 pub const CAPACITY: usize = 256;
-/// Failed checks an address may make in a row before it is limited.
+/// Failed checks a pair may make in a row before it is limited.
 pub const DEFAULT_BURST: u32 = 10;
 /// One more failed check allowed every this many milliseconds (10 a
 /// minute once the burst is spent).
 pub const DEFAULT_REFILL_MS: u64 = 6_000;
 
-/// Every entry was in use: the failure was counted in the shared bucket.
+/// Every entry was draining: the one closest to full was forgotten.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableFull;
 
@@ -40,38 +52,39 @@ impl fmt::Display for TableFull {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "login rate-limit table full ({CAPACITY} addresses): \
-             further addresses share one bucket"
+            "login rate-limit table full ({CAPACITY} address and user pairs): \
+             forgetting those with the fewest recent failures"
         )
     }
 }
 
-/// What a recorded failure did to the address's bucket.
+/// What a recorded failure did to the pair's bucket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counted {
     /// Tokens are left.
     Counted,
-    /// That was the last token: the address is limited from now on (log
+    /// That was the last token: the pair is limited from now on (log
     /// this, once).
     NowLimited,
 }
 
-/// The key an address is counted under.
+/// The key a failure is counted under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Key {
-    V4(u32),
-    /// The upper 64 bits.
-    V6(u64),
+struct Key {
+    source: Source,
+    /// FNV-1a of a user's name; `None` for names that are no user.
+    user: Option<u64>,
 }
 
 impl Key {
-    fn of(addr: IpAddr) -> Key {
-        match addr {
-            IpAddr::V4(a) => Key::V4(u32::from(a)),
-            IpAddr::V6(a) => match a.to_ipv4_mapped() {
-                Some(v4) => Key::V4(u32::from(v4)),
-                None => Key::V6((u128::from(a) >> 64) as u64),
-            },
+    fn of(addr: IpAddr, user: Option<&str>) -> Key {
+        Key {
+            source: Source::of(addr),
+            user: user.map(|u| {
+                u.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+                })
+            }),
         }
     }
 }
@@ -96,7 +109,6 @@ struct Entry {
 #[derive(Debug, Clone)]
 pub struct RateLimiter {
     entries: [Option<Entry>; CAPACITY],
-    shared: Bucket,
     burst: u32,
     refill_ms: u64,
 }
@@ -111,16 +123,10 @@ impl RateLimiter {
     /// `burst` failures in a row (at least 1), then one per `refill_ms`
     /// (at least 1).
     pub fn new(burst: u32, refill_ms: u64) -> Self {
-        let burst = burst.max(1);
-        let refill_ms = refill_ms.max(1);
         RateLimiter {
             entries: [None; CAPACITY],
-            shared: Bucket {
-                level: u64::from(burst) * refill_ms,
-                at: 0,
-            },
-            burst,
-            refill_ms,
+            burst: burst.max(1),
+            refill_ms: refill_ms.max(1),
         }
     }
 
@@ -146,77 +152,75 @@ impl RateLimiter {
             .position(|e| e.is_some_and(|e| e.key == key))
     }
 
-    /// The bucket `addr` is counted in at `now`, if any failure of it is
-    /// still remembered: its own, or the shared one while the table is
-    /// full of addresses still draining.
-    fn bucket(&self, key: Key, now: u64) -> Option<&Bucket> {
-        match self.slot(key) {
-            Some(i) => self.entries[i].as_ref().map(|e| &e.bucket),
-            // The shared bucket only matters once it has been drawn on
-            // (checked first: it saves scanning the table for a free
-            // entry on every line of every unknown address).
-            None if self.level(&self.shared, now) < self.full_level()
-                && self.free_slot(now).is_none() =>
-            {
-                Some(&self.shared)
+    /// An empty entry, one whose bucket has filled up again, or else the
+    /// fullest (`true`: it was still draining and is forgotten).
+    fn free_slot(&self, now: u64) -> (usize, bool) {
+        let full = self.full_level();
+        let mut best = (0, 0);
+        for (i, e) in self.entries.iter().enumerate() {
+            let level = match e {
+                None => return (i, false),
+                Some(e) => self.level(&e.bucket, now),
+            };
+            if level >= full {
+                return (i, false);
             }
-            None => None,
+            if level > best.1 {
+                best = (i, level);
+            }
         }
+        (best.0, true)
     }
 
-    /// An empty entry, or one whose bucket has filled up again.
-    fn free_slot(&self, now: u64) -> Option<usize> {
-        let full = self.full_level();
-        self.entries.iter().position(|e| match e {
-            None => true,
-            Some(e) => self.level(&e.bucket, now) >= full,
+    /// Is `user` (`None`: a name that is no user) limited from `addr` at
+    /// `now`? Then the server must refuse the credentials unchecked.
+    pub fn is_limited(&self, addr: IpAddr, user: Option<&str>, now: u64) -> bool {
+        self.slot(Key::of(addr, user)).is_some_and(|i| {
+            self.entries[i].is_some_and(|e| self.level(&e.bucket, now) < self.refill_ms)
         })
     }
 
-    /// Is `addr` limited at `now`? Then the server must refuse its
-    /// credentials without checking them.
-    pub fn is_limited(&self, addr: IpAddr, now: u64) -> bool {
-        self.bucket(Key::of(addr), now)
-            .is_some_and(|b| self.level(b, now) < self.refill_ms)
+    /// Milliseconds until `user` may try again from `addr` (0: not
+    /// limited).
+    pub fn retry_after(&self, addr: IpAddr, user: Option<&str>, now: u64) -> u64 {
+        self.slot(Key::of(addr, user))
+            .and_then(|i| self.entries[i])
+            .map_or(0, |e| {
+                self.refill_ms.saturating_sub(self.level(&e.bucket, now))
+            })
     }
 
-    /// Milliseconds until `addr` may try again (0: not limited).
-    pub fn retry_after(&self, addr: IpAddr, now: u64) -> u64 {
-        self.bucket(Key::of(addr), now)
-            .map_or(0, |b| self.refill_ms.saturating_sub(self.level(b, now)))
-    }
-
-    /// Count a failed credential check by `addr` at `now`. `Err` when the
-    /// table was full and the failure went to the shared bucket (which is
-    /// still applied: the address is limited with everyone in it).
-    pub fn failure(&mut self, addr: IpAddr, now: u64) -> Result<Counted, TableFull> {
-        let key = Key::of(addr);
+    /// Count a failed credential check for `user` (`None`: a name that is
+    /// no user) by `addr` at `now`. `Err` when the table was full and
+    /// another pair was forgotten to make room (the failure is counted).
+    pub fn failure(
+        &mut self,
+        addr: IpAddr,
+        user: Option<&str>,
+        now: u64,
+    ) -> Result<Counted, TableFull> {
+        let key = Key::of(addr, user);
         let full = self.full_level();
-        let (i, shared) = match self.slot(key) {
-            Some(i) => (Some(i), false),
-            None => match self.free_slot(now) {
-                Some(i) => {
-                    self.entries[i] = Some(Entry {
-                        key,
-                        bucket: Bucket {
-                            level: full,
-                            at: now,
-                        },
-                    });
-                    (Some(i), false)
-                }
-                None => (None, true),
-            },
+        let (i, evicted) = match self.slot(key) {
+            Some(i) => (i, false),
+            None => {
+                let (i, evicted) = self.free_slot(now);
+                self.entries[i] = Some(Entry {
+                    key,
+                    bucket: Bucket {
+                        level: full,
+                        at: now,
+                    },
+                });
+                (i, evicted)
+            }
         };
         let refill = self.refill_ms;
         let level_now = |b: &Bucket| b.level.saturating_add(now.saturating_sub(b.at)).min(full);
-        let b = match i {
-            Some(i) => match &mut self.entries[i] {
-                Some(e) => &mut e.bucket,
-                None => unreachable!("slot {i} was just found or filled"),
-            },
-            None => &mut self.shared,
+        let Some(e) = &mut self.entries[i] else {
+            unreachable!("slot {i} was just found or filled")
         };
+        let b = &mut e.bucket;
         let before = level_now(b);
         b.level = before.saturating_sub(refill);
         b.at = now.max(b.at);
@@ -225,14 +229,14 @@ impl RateLimiter {
         } else {
             Counted::Counted
         };
-        if shared {
+        if evicted {
             Err(TableFull)
         } else {
             Ok(counted)
         }
     }
 
-    /// Addresses with failures still remembered at `now`.
+    /// Pairs with failures still remembered at `now`.
     pub fn tracked(&self, now: u64) -> usize {
         let full = self.full_level();
         self.entries
@@ -256,42 +260,42 @@ mod tests {
     fn burst_then_one_per_refill() {
         let mut r = RateLimiter::new(3, 1000);
         let a = v4(1);
-        assert!(!r.is_limited(a, 0));
-        assert_eq!(r.failure(a, 0), Ok(Counted::Counted));
-        assert_eq!(r.failure(a, 10), Ok(Counted::Counted));
-        assert!(!r.is_limited(a, 20));
-        assert_eq!(r.failure(a, 20), Ok(Counted::NowLimited));
-        assert!(r.is_limited(a, 20));
+        assert!(!r.is_limited(a, None, 0));
+        assert_eq!(r.failure(a, None, 0), Ok(Counted::Counted));
+        assert_eq!(r.failure(a, None, 10), Ok(Counted::Counted));
+        assert!(!r.is_limited(a, None, 20));
+        assert_eq!(r.failure(a, None, 20), Ok(Counted::NowLimited));
+        assert!(r.is_limited(a, None, 20));
         // 20 ms of the 1000 have passed since the last token was taken.
-        assert_eq!(r.retry_after(a, 20), 1000 - 20);
-        assert!(r.is_limited(a, 999));
+        assert_eq!(r.retry_after(a, None, 20), 1000 - 20);
+        assert!(r.is_limited(a, None, 999));
         // One token back after a full refill period.
-        assert!(!r.is_limited(a, 1000));
-        assert_eq!(r.retry_after(a, 1000), 0);
-        assert_eq!(r.failure(a, 1000), Ok(Counted::NowLimited));
-        assert!(r.is_limited(a, 1001));
+        assert!(!r.is_limited(a, None, 1000));
+        assert_eq!(r.retry_after(a, None, 1000), 0);
+        assert_eq!(r.failure(a, None, 1000), Ok(Counted::NowLimited));
+        assert!(r.is_limited(a, None, 1001));
         // Other addresses are not affected.
-        assert!(!r.is_limited(v4(2), 1001));
+        assert!(!r.is_limited(v4(2), None, 1001));
     }
 
     #[test]
     fn failures_while_limited_keep_it_limited_without_going_below_zero() {
         let mut r = RateLimiter::new(1, 1000);
         let a = v4(1);
-        assert_eq!(r.failure(a, 0), Ok(Counted::NowLimited));
+        assert_eq!(r.failure(a, None, 0), Ok(Counted::NowLimited));
         // Recorded anyway (the server does not check while limited, but
         // the limiter must not underflow if it is called).
         // The half token refilled by then is taken again.
-        assert_eq!(r.failure(a, 500), Ok(Counted::Counted));
-        assert!(r.is_limited(a, 1000));
-        assert!(r.is_limited(a, 1499));
-        assert!(!r.is_limited(a, 1500));
+        assert_eq!(r.failure(a, None, 500), Ok(Counted::Counted));
+        assert!(r.is_limited(a, None, 1000));
+        assert!(r.is_limited(a, None, 1499));
+        assert!(!r.is_limited(a, None, 1500));
     }
 
     #[test]
     fn refilled_completely_is_forgotten() {
         let mut r = RateLimiter::new(2, 100);
-        r.failure(v4(1), 0).unwrap();
+        r.failure(v4(1), None, 0).unwrap();
         assert_eq!(r.tracked(0), 1);
         assert_eq!(r.tracked(99), 1);
         assert_eq!(r.tracked(100), 0);
@@ -303,54 +307,94 @@ mod tests {
         let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
         let same64: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
         let other64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        r.failure(a, 0).unwrap();
-        assert!(r.is_limited(same64, 1));
-        assert!(!r.is_limited(other64, 1));
+        r.failure(a, None, 0).unwrap();
+        assert!(r.is_limited(same64, None, 1));
+        assert!(!r.is_limited(other64, None, 1));
         let mapped = IpAddr::V6(Ipv4Addr::new(192, 0, 2, 7).to_ipv6_mapped());
-        r.failure(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)), 0)
+        r.failure(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)), None, 0)
             .unwrap();
-        assert!(r.is_limited(mapped, 1));
-        assert!(!r.is_limited(IpAddr::V6(Ipv6Addr::LOCALHOST), 1));
+        assert!(r.is_limited(mapped, None, 1));
+        assert!(!r.is_limited(IpAddr::V6(Ipv6Addr::LOCALHOST), None, 1));
     }
 
     #[test]
-    fn a_full_table_shares_one_bucket_and_says_so() {
+    fn a_full_table_forgets_the_fullest_and_says_so() {
         let mut r = RateLimiter::new(2, 1000);
-        for n in 0..CAPACITY as u32 {
-            assert_eq!(r.failure(v4(n), 0), Ok(Counted::Counted));
+        // One pair drained: limited.
+        let guessed = v4(0);
+        r.failure(guessed, Some("admin"), 0).unwrap();
+        assert_eq!(
+            r.failure(guessed, Some("admin"), 0),
+            Ok(Counted::NowLimited)
+        );
+        for n in 1..CAPACITY as u32 {
+            assert_eq!(r.failure(v4(n), None, 1), Ok(Counted::Counted));
         }
-        assert_eq!(r.tracked(0), CAPACITY);
-        // Newcomers share the overflow bucket: two failures in all, not
-        // two each.
-        let (x, y) = (v4(100_000), v4(100_001));
-        assert!(!r.is_limited(x, 1));
-        assert_eq!(r.failure(x, 1), Err(TableFull));
-        assert_eq!(r.failure(y, 2), Err(TableFull));
-        assert!(r.is_limited(x, 3) && r.is_limited(y, 3));
-        assert!(r.is_limited(v4(100_002), 3));
-        // Tracked addresses keep their own buckets.
-        assert!(!r.is_limited(v4(5), 3));
-        // Once the entries refill, newcomers get their own entries again.
-        assert!(!r.is_limited(x, 2000));
-        assert_eq!(r.failure(x, 2000), Ok(Counted::Counted));
-        assert_eq!(r.tracked(2000), 1);
+        assert_eq!(r.tracked(1), CAPACITY);
+        // A newcomer makes room by forgetting one with a token left, not
+        // the drained pair.
+        let x = v4(100_000);
+        assert_eq!(r.failure(x, None, 2), Err(TableFull));
+        assert_eq!(r.tracked(2), CAPACITY);
+        assert!(r.is_limited(guessed, Some("admin"), 2));
+        // Nobody who never failed is limited, table full or not.
+        assert!(!r.is_limited(v4(100_001), Some("upsmon"), 3));
+        assert!(!r.is_limited(guessed, Some("upsmon"), 3));
+        // Once the entries refill, newcomers take them without a word.
+        assert_eq!(r.failure(v4(100_002), None, 5000), Ok(Counted::Counted));
+    }
+
+    #[test]
+    fn failures_count_per_user_so_a_bad_script_locks_out_nobody_else() {
+        let mut r = RateLimiter::new(10, 6000);
+        let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        for t in 0..9 {
+            assert_eq!(r.failure(lo, Some("script"), t), Ok(Counted::Counted));
+        }
+        assert_eq!(r.failure(lo, Some("script"), 9), Ok(Counted::NowLimited));
+        assert!(r.is_limited(lo, Some("script"), 10));
+        // The script's user from anywhere on the loopback, ::1 included.
+        assert!(r.is_limited(IpAddr::V6(Ipv6Addr::LOCALHOST), Some("script"), 10));
+        assert!(r.is_limited("127.0.0.2".parse().unwrap(), Some("script"), 10));
+        // upsmon and the admin on the same host are not.
+        assert!(!r.is_limited(lo, Some("upsmon"), 10));
+        assert!(!r.is_limited(lo, Some("admin"), 10));
+        assert!(!r.is_limited(lo, None, 10));
+        // The script's user from another host is not either.
+        assert!(!r.is_limited(v4(1), Some("script"), 10));
+        // Ten ms of refill since the first failure.
+        assert_eq!(r.retry_after(lo, Some("script"), 10), 6000 - 10);
+    }
+
+    #[test]
+    fn names_that_are_no_user_share_one_bucket_per_source() {
+        let mut r = RateLimiter::new(3, 1000);
+        let a = v4(7);
+        // A sprayer inventing names: three failures in all, one entry.
+        assert_eq!(r.failure(a, None, 0), Ok(Counted::Counted));
+        assert_eq!(r.failure(a, None, 0), Ok(Counted::Counted));
+        assert_eq!(r.failure(a, None, 0), Ok(Counted::NowLimited));
+        assert_eq!(r.tracked(0), 1);
+        assert!(r.is_limited(a, None, 1));
+        // Real users from there are still counted on their own.
+        assert!(!r.is_limited(a, Some("upsmon"), 1));
     }
 
     #[test]
     fn time_going_backwards_refills_nothing() {
         let mut r = RateLimiter::new(1, 1000);
         let a = v4(1);
-        r.failure(a, 5000).unwrap();
-        assert!(r.is_limited(a, 4000));
-        assert!(r.is_limited(a, 5999));
-        assert!(!r.is_limited(a, 6000));
+        r.failure(a, None, 5000).unwrap();
+        assert!(r.is_limited(a, None, 4000));
+        assert!(r.is_limited(a, None, 5999));
+        assert!(!r.is_limited(a, None, 6000));
     }
 
     #[test]
     fn degenerate_parameters_are_raised_to_one() {
         let mut r = RateLimiter::new(0, 0);
         assert_eq!(r.burst(), 1);
-        assert_eq!(r.failure(v4(1), 0), Ok(Counted::NowLimited));
-        assert!(!r.is_limited(v4(1), 1));
+        assert_eq!(r.failure(v4(1), None, 0), Ok(Counted::NowLimited));
+        assert!(!r.is_limited(v4(1), None, 1));
     }
 }

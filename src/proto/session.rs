@@ -29,9 +29,9 @@ use super::response::{
 };
 use super::tracking::{IdGen, TrackingId, TrackingStatus};
 use super::users::{Right, Users};
+use crate::store::st;
 use crate::store::{Store, Var, MAX_VARS};
 use crate::text::Text;
-use crate::ups::table::st;
 use core::cmp::Ordering;
 use std::net::IpAddr;
 
@@ -665,7 +665,7 @@ fn find_var<'a>(store: &'a Store, name: &str) -> Result<&'a Var, ErrCode> {
 }
 
 fn enum_rows(v: &Var) -> &'static [(i64, &'static str)] {
-    v.enums.map_or(&[], |l| l.rows)
+    v.enums.unwrap_or(&[])
 }
 
 fn ranges_of<'a>(data: &Live<'a>, v: &'a Var) -> impl Iterator<Item = &'a VarRange<'a>> {
@@ -853,7 +853,7 @@ mod tests {
         ];
         for &(n, v, flags, len) in vars {
             s.set(n, v).unwrap();
-            let enums = (n == "input.sensitivity").then_some(&SENSITIVITY);
+            let enums = (n == "input.sensitivity").then_some(SENSITIVITY.rows);
             s.set_meta(n, flags, len, enums);
         }
         FakeUps {

@@ -4,7 +4,7 @@
 //! for its result later. Ids are UUIDv4, printed in upper case. They come
 //! from a small generator each session seeds once (the server passes a
 //! random seed), so this module reads no clock and no entropy source. The
-//! table of pending results lives in the server.
+//! table of results ([`Table`]) is kept by the server and given the time.
 
 use core::fmt;
 
@@ -133,6 +133,65 @@ impl TrackingStatus {
             3 => TrackingStatus::Failed,
             _ => TrackingStatus::Unknown,
         }
+    }
+}
+
+/// TRACKING results kept at most (the oldest goes first).
+pub const TABLE_CAP: usize = 1024;
+
+/// The server's TRACKING results: oldest first, each kept for
+/// TRACKINGDELAY after it started, at most [`TABLE_CAP`] of them. Time is
+/// the caller's milliseconds.
+#[derive(Debug)]
+pub struct Table {
+    items: Vec<(TrackingId, TrackingStatus, u64)>,
+    ttl_ms: u64,
+}
+
+impl Table {
+    /// An empty table keeping results for `ttl_ms` (TRACKINGDELAY).
+    pub fn new(ttl_ms: u64) -> Table {
+        Table {
+            items: Vec::with_capacity(TABLE_CAP),
+            ttl_ms,
+        }
+    }
+
+    /// A new TRACKINGDELAY (a reload); results already kept follow it.
+    pub fn set_ttl(&mut self, ttl_ms: u64) {
+        self.ttl_ms = ttl_ms;
+    }
+
+    /// Forget results older than the TTL.
+    pub fn expire(&mut self, now: u64) {
+        let ttl = self.ttl_ms;
+        if self.items.first().is_some_and(|e| now - e.2 > ttl) {
+            self.items.retain(|e| now - e.2 <= ttl);
+        }
+    }
+
+    /// A forwarded request starts as `PENDING`; a full table drops its
+    /// oldest result.
+    pub fn start(&mut self, id: TrackingId, now: u64) {
+        if self.items.len() == TABLE_CAP {
+            self.items.remove(0);
+        }
+        self.items.push((id, TrackingStatus::Pending, now));
+    }
+
+    /// The request `id` ended (nothing happens for an id not kept).
+    pub fn finish(&mut self, id: Option<TrackingId>, st: TrackingStatus) {
+        if let Some(e) = self.items.iter_mut().find(|e| Some(e.0) == id) {
+            e.1 = st;
+        }
+    }
+
+    /// `UNKNOWN` for an id not kept (never issued, or expired).
+    pub fn get(&self, id: TrackingId) -> TrackingStatus {
+        self.items
+            .iter()
+            .find(|e| e.0 == id)
+            .map_or(TrackingStatus::Unknown, |e| e.1)
     }
 }
 

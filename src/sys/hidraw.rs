@@ -4,7 +4,7 @@
 //! the engine decides what to read; the kernel's usbhid driver stays bound.
 
 use crate::text::Text;
-use crate::ups::engine::{IoError, Transport};
+use crate::ups::transport::{IoError, Transport};
 use nix::errno::Errno;
 use std::fs::{File, OpenOptions};
 use std::io::Read;
@@ -65,15 +65,37 @@ fn text_ioctl(f: impl FnOnce(&mut [u8]) -> nix::Result<i32>) -> Option<String> {
 }
 
 impl Hidraw {
-    /// Open read-write, non-blocking, close-on-exec.
+    /// Open read-write, non-blocking, close-on-exec. A node this user
+    /// may not open (no rule gave it to our group, or not yet) is opened
+    /// by the privileged helper when there is one, if it is a UPS
+    /// (`sys::privsep::open_node`).
     pub fn open(path: &Path) -> std::io::Result<Hidraw> {
-        let file = OpenOptions::new()
+        let file = match OpenOptions::new()
             .read(true)
             .write(true)
             .custom_flags(
                 nix::fcntl::OFlag::O_NONBLOCK.bits() | nix::fcntl::OFlag::O_CLOEXEC.bits(),
             )
-            .open(path)?;
+            .open(path)
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                match crate::sys::privsep::open_node(path) {
+                    Some(Ok(f)) => {
+                        crate::sys::log::debug(
+                            1,
+                            format_args!(
+                                "{}: opened by the privileged helper (mode or group not ours)",
+                                path.display()
+                            ),
+                        );
+                        f
+                    }
+                    // Not a UPS, or no helper: our own refusal stands.
+                    _ => return Err(e),
+                }
+            }
+            r => r?,
+        };
         Ok(Hidraw {
             file,
             path: path.to_path_buf(),

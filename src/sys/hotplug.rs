@@ -12,6 +12,9 @@ use nix::sys::socket::{
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
+/// Where the kernel lists hidraw nodes.
+pub const CLASS: &str = "/sys/class/hidraw";
+
 /// A hidraw node appeared or went away.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {

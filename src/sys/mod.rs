@@ -2,6 +2,7 @@
 //! decoding policy lives here; everything above it is pure and tested
 //! without hardware.
 
+pub mod clock;
 pub mod exec;
 pub mod hidraw;
 pub mod hotplug;

@@ -2,7 +2,8 @@
 //! `std` nor mio's `TcpListener::bind` can: IPv6 sockets are IPv6-only
 //! (so `LISTEN *` can bind `0.0.0.0` and `::` on the same port) and the
 //! accept queue is as long as the kernel allows (std and mio ask for 128).
-//! Also the file descriptor limit, raised so MAXCONN clients fit.
+//! Also the file descriptor limit, raised so MAXCONN clients fit, and
+//! a host name resolved for `LISTEN`.
 //!
 //! No policy: which addresses to bind and what a failure means is the
 //! daemon's business.
@@ -54,6 +55,17 @@ pub fn raise_fd_limit(want: u64) -> io::Result<u64> {
 #[allow(clippy::useless_conversion)] // a no-op where rlim_t is u64
 fn widen(n: libc::rlim_t) -> u64 {
     u64::from(n)
+}
+
+/// The first address of host name `host` (upsd's LISTEN takes the first);
+/// `None` when it does not resolve. Blocking (the resolver).
+pub fn resolve_first(host: &str, port: u16) -> Option<std::net::IpAddr> {
+    use std::net::ToSocketAddrs;
+    (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .map(|a| a.ip())
 }
 
 #[cfg(test)]

@@ -10,18 +10,33 @@
 //! which it could do anyway by raising FSD. When the helper dies, the
 //! daemon's end of the socket reads EOF: the monitor then says NOPARENT.
 //!
+//! It also opens device nodes the daemon's user may not open (a UPS
+//! plugged in after start whose node no rule has given to the daemon's
+//! group yet, or ever: procd runs no hotplug script for hidraw), on a
+//! second socket pair: a request is a node's path, the answer the open
+//! descriptor (`SCM_RIGHTS`) or why not. Only UPS nodes are opened; the
+//! rules are `device::grant`'s. [`open_node`] is the daemon's side.
+//!
 //! [`spawn`] must run before any thread is started: the child of a fork
 //! in a threaded process may only call async-signal-safe functions, and
 //! the helper allocates.
 
+use crate::device::grant::{self, Facts, Node};
+use nix::sys::socket::{
+    recv, recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned,
+    MsgFlags, SockFlag, SockType,
+};
 use std::ffi::CString;
-use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, RawFd};
+use std::fs::File;
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 
 /// What upsmon writes into its power-down flag file.
-pub const POWERDOWN_MAGIC: &[u8] = b"upsmon-shutdown-file";
+pub const POWERDOWN_MAGIC: &[u8] = crate::config::upsmon_conf::FLAG_CONTENT;
 
 /// Requests to the helper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +93,12 @@ impl Helper {
 /// documentation).
 pub fn spawn(shutdowncmd: Option<String>, flag: Option<PathBuf>) -> io::Result<Helper> {
     let (ours, theirs) = UnixStream::pair()?;
+    let (open_ours, open_theirs) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )?;
     // SAFETY: no other thread exists yet (documented precondition), so the
     // child may run ordinary code.
     let pid = unsafe { libc::fork() };
@@ -86,20 +107,233 @@ pub fn spawn(shutdowncmd: Option<String>, flag: Option<PathBuf>) -> io::Result<H
     }
     if pid == 0 {
         drop(ours);
-        close_others(theirs.as_raw_fd());
-        serve(theirs, shutdowncmd.as_deref(), flag.as_deref());
+        drop(open_ours);
+        close_others(&[theirs.as_raw_fd(), open_theirs.as_raw_fd()]);
+        serve(theirs, open_theirs, shutdowncmd.as_deref(), flag.as_deref());
         // SAFETY: leaving the child without running the parent's exit
         // handlers or destructors.
         unsafe { libc::_exit(0) };
     }
     drop(theirs);
+    drop(open_theirs);
     ours.set_nonblocking(true)?;
+    // A helper that never answers must not hold a probe thread for good.
+    let tv = libc::timeval {
+        tv_sec: 5,
+        tv_usec: 0,
+    };
+    // SAFETY: setsockopt on a socket we own, with a valid timeval.
+    unsafe {
+        libc::setsockopt(
+            open_ours.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+        );
+    }
+    // The newest helper's; an older one (a test's) is simply replaced.
+    let slot = OPENER.get_or_init(|| Mutex::new(None));
+    *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(open_ours);
     Ok(Helper { sock: ours, pid })
+}
+
+/// The daemon's end of the helper's open service, shared by the threads
+/// that open devices (one request at a time).
+static OPENER: OnceLock<Mutex<Option<OwnedFd>>> = OnceLock::new();
+
+/// Ask the root helper to open `path` (a UPS's hidraw, hiddev or usbfs
+/// node) read-write, non-blocking, close-on-exec. `None` when there is
+/// no helper (not running under `-u`), for the caller to keep its own
+/// error.
+pub fn open_node(path: &Path) -> Option<io::Result<File>> {
+    let slot = OPENER.get()?;
+    let guard = slot.lock().unwrap_or_else(|e| e.into_inner());
+    let sock = guard.as_ref()?;
+    Some(ask_open(sock.as_fd(), path))
+}
+
+/// One request and its answer on the open socket.
+fn ask_open(sock: std::os::fd::BorrowedFd<'_>, path: &Path) -> io::Result<File> {
+    use std::os::unix::ffi::OsStrExt;
+    let req = path.as_os_str().as_bytes();
+    if req.is_empty() || req.len() > grant::MAX_PATH {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a device node path",
+        ));
+    }
+    send(sock.as_raw_fd(), req, MsgFlags::empty())?;
+    let mut buf = [0u8; 256];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    let mut iov = [IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(
+        sock.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    let mut fd = None;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            for f in fds {
+                // SAFETY: the kernel just gave us this descriptor; owning
+                // it closes it whatever happens next.
+                let owned = unsafe { OwnedFd::from_raw_fd(f) };
+                fd.get_or_insert(owned);
+            }
+        }
+    }
+    let n = msg.bytes;
+    let reply = &buf[..n];
+    match (reply.first(), fd) {
+        (Some(0), Some(fd)) => Ok(File::from(fd)),
+        (Some(2), _) if n == 5 => Err(io::Error::from_raw_os_error(i32::from_le_bytes([
+            reply[1], reply[2], reply[3], reply[4],
+        ]))),
+        (Some(1), _) => Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "the privileged helper refused {}: {}",
+                path.display(),
+                String::from_utf8_lossy(&reply[1..])
+            ),
+        )),
+        _ => Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "no answer from the privileged helper",
+        )),
+    }
+}
+
+/// The helper's side of one open request: the answer to send, and the
+/// descriptor to pass with it. `sys` and `dev` are where sysfs and the
+/// device nodes are (`/sys`, `/dev`; a test's trees).
+fn answer_open(req: &[u8], sys: &Path, dev: &Path) -> (Vec<u8>, Option<File>) {
+    let refuse = |why: String| {
+        let mut v = vec![1u8];
+        v.extend_from_slice(why.as_bytes());
+        (v, None)
+    };
+    let node = match Node::parse(req) {
+        Ok(n) => n,
+        Err(e) => return refuse(e.to_string()),
+    };
+    let path = dev.join(&node.path()["/dev/".len()..]);
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) => {
+            let mut v = vec![2u8];
+            v.extend_from_slice(&e.raw_os_error().unwrap_or(libc::EIO).to_le_bytes());
+            return (v, None);
+        }
+    };
+    let facts = facts(node, sys, &file);
+    match grant::decide(&facts) {
+        Ok(()) => (vec![0u8], Some(file)),
+        Err(e) => refuse(format!("{}: {e}", node.path())),
+    }
+}
+
+/// `major:minor` of a `dev_t` as glibc and musl encode it.
+fn dev_numbers(d: u64) -> (u32, u32) {
+    let major = ((d >> 8) & 0xfff) | ((d >> 32) & !0xfff);
+    let minor = (d & 0xff) | ((d >> 12) & !0xff);
+    (major as u32, minor as u32)
+}
+
+/// What sysfs says about `node`, and what was opened.
+fn facts(node: Node, sys: &Path, opened: &File) -> Facts {
+    let read = |p: PathBuf| std::fs::read_to_string(p).ok();
+    let mut f = Facts::default();
+    if let Ok(m) = opened.metadata() {
+        f.char_device = m.file_type().is_char_device();
+        f.opened_dev = dev_numbers(m.rdev());
+    }
+    let usb_device = match node {
+        Node::Hidraw(n) => {
+            let d = sys.join(format!("class/hidraw/hidraw{n}"));
+            f.sysfs_dev = read(d.join("dev")).and_then(|s| grant::parse_dev(&s));
+            f.descriptors
+                .extend(std::fs::read(d.join("device/report_descriptor")).ok());
+            None
+        }
+        Node::Hiddev(n) => {
+            let d = sys.join(format!("class/usbmisc/hiddev{n}"));
+            f.sysfs_dev = read(d.join("dev")).and_then(|s| grant::parse_dev(&s));
+            // device: the USB interface; its parent, the USB device.
+            std::fs::canonicalize(d.join("device"))
+                .ok()
+                .and_then(|i| i.parent().map(Path::to_path_buf))
+        }
+        Node::Usbfs { bus, dev } => {
+            let num =
+                |d: &Path, a: &str| read(d.join(a)).and_then(|s| s.trim().parse::<u16>().ok());
+            let found = std::fs::read_dir(sys.join("bus/usb/devices"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .find(|d| num(d, "busnum") == Some(bus) && num(d, "devnum") == Some(dev));
+            if let Some(d) = &found {
+                f.sysfs_dev = read(d.join("dev")).and_then(|s| grant::parse_dev(&s));
+            }
+            found.and_then(|d| std::fs::canonicalize(d).ok())
+        }
+    };
+    if let Some(d) = usb_device {
+        // Its interfaces (`1-1:1.0`), and their HID devices (`0003:...`).
+        for intf in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if !intf.file_name().to_string_lossy().contains(':') {
+                continue;
+            }
+            for hid in std::fs::read_dir(intf.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if hid.file_name().to_string_lossy().starts_with("0003:") {
+                    f.descriptors
+                        .extend(std::fs::read(hid.path().join("report_descriptor")).ok());
+                }
+            }
+        }
+    }
+    f
+}
+
+/// Serve one request from `sock`; false when the daemon's end is gone.
+fn serve_open(sock: std::os::fd::BorrowedFd<'_>, sys: &Path, dev: &Path) -> bool {
+    let mut req = [0u8; grant::MAX_PATH + 1];
+    let n = match recv(sock.as_raw_fd(), &mut req, MsgFlags::empty()) {
+        Ok(0) | Err(_) => return false,
+        Ok(n) => n,
+    };
+    let (reply, file) = answer_open(&req[..n], sys, dev);
+    // Keyboards and the like are refused all the time: not news.
+    if reply[0] == 1 {
+        super::log::debug(
+            1,
+            format_args!(
+                "privileged helper: refused {}",
+                String::from_utf8_lossy(&reply[1..])
+            ),
+        );
+    }
+    let iov = [IoSlice::new(&reply)];
+    let fds = file.as_ref().map(|f| [f.as_raw_fd()]);
+    let cmsg: Vec<ControlMessage<'_>> = fds.iter().map(|f| ControlMessage::ScmRights(f)).collect();
+    sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None).is_ok()
 }
 
 /// Close every descriptor but stdio and `keep`: the helper holds no
 /// listener, device or client socket.
-fn close_others(keep: RawFd) {
+fn close_others(keep: &[RawFd]) {
     let fds: Vec<RawFd> = match std::fs::read_dir("/proc/self/fd") {
         Ok(d) => d
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
@@ -107,19 +341,55 @@ fn close_others(keep: RawFd) {
         Err(_) => (3..1024).collect(),
     };
     for fd in fds {
-        if fd > 2 && fd != keep {
+        if fd > 2 && !keep.contains(&fd) {
             // SAFETY: closing descriptors this process will not use again.
             unsafe { libc::close(fd) };
         }
     }
 }
 
-/// The helper's loop: one byte, one action, until the daemon's end closes.
-fn serve(mut sock: UnixStream, shutdowncmd: Option<&str>, flag: Option<&std::path::Path>) {
+/// The helper's loop: one byte, one action, and open requests, until the
+/// daemon's end closes.
+fn serve(
+    mut sock: UnixStream,
+    open_sock: OwnedFd,
+    shutdowncmd: Option<&str>,
+    flag: Option<&std::path::Path>,
+) {
     let say =
         |args: std::fmt::Arguments<'_>| super::log::log(format_args!("privileged helper: {args}"));
     let mut b = [0u8; 1];
+    let mut opens = true;
     loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: sock.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: if opens { open_sock.as_raw_fd() } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: poll on two valid pollfd entries (a negative fd is
+        // ignored by the kernel).
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if r < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        if fds[1].revents != 0
+            && !serve_open(open_sock.as_fd(), Path::new("/sys"), Path::new("/dev"))
+        {
+            opens = false;
+        }
+        if fds[0].revents == 0 {
+            continue;
+        }
         match sock.read(&mut b) {
             Ok(0) => return,
             Ok(_) => {}
@@ -228,4 +498,145 @@ pub fn become_user(a: &Account) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn descriptor(name: &str) -> Vec<u8> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        crate::recording::Recording::load(&dir).unwrap().descriptor
+    }
+
+    /// A sysfs and a /dev of our own: hidraw5 is a UPS whose node is
+    /// /dev/null (1:3), hidraw6 a Megatec-over-HID device (/dev/zero),
+    /// hidraw7 a UPS whose sysfs number is not its node's; hiddev0 and
+    /// usbfs 001/004 belong to the UPS's USB device.
+    fn trees(tag: &str) -> (PathBuf, PathBuf, PathBuf) {
+        let base =
+            std::env::temp_dir().join(format!("hidupsd-privsep-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (sys, dev) = (base.join("sys"), base.join("dev"));
+        let usbdev = sys.join("devices/usb1/1-1");
+        let hid = usbdev.join("1-1:1.0/0003:051D:0002.0001");
+        std::fs::create_dir_all(&hid).unwrap();
+        std::fs::write(
+            hid.join("report_descriptor"),
+            descriptor("apc-back-ups-es-850g2"),
+        )
+        .unwrap();
+        for (n, d, desc) in [
+            (5, "1:3", "apc-back-ups-es-850g2"),
+            (6, "1:5", "phoenixtec-06da-0003-megatec-over-hid"),
+            (7, "243:7", "eaton-5sc-750"),
+        ] {
+            let c = sys.join(format!("class/hidraw/hidraw{n}"));
+            std::fs::create_dir_all(c.join("device")).unwrap();
+            std::fs::write(c.join("dev"), format!("{d}\n")).unwrap();
+            std::fs::write(c.join("device/report_descriptor"), descriptor(desc)).unwrap();
+        }
+        let hd = sys.join("class/usbmisc/hiddev0");
+        std::fs::create_dir_all(&hd).unwrap();
+        std::fs::write(hd.join("dev"), "1:3\n").unwrap();
+        std::os::unix::fs::symlink(usbdev.join("1-1:1.0"), hd.join("device")).unwrap();
+        let devs = sys.join("bus/usb/devices");
+        std::fs::create_dir_all(&devs).unwrap();
+        std::fs::write(usbdev.join("busnum"), "1\n").unwrap();
+        std::fs::write(usbdev.join("devnum"), "4\n").unwrap();
+        std::fs::write(usbdev.join("dev"), "1:3\n").unwrap();
+        std::os::unix::fs::symlink(&usbdev, devs.join("1-1")).unwrap();
+        std::fs::create_dir_all(dev.join("usb")).unwrap();
+        std::fs::create_dir_all(dev.join("bus/usb/001")).unwrap();
+        for (name, to) in [
+            ("hidraw5", "/dev/null"),
+            ("hidraw6", "/dev/zero"),
+            ("hidraw7", "/dev/null"),
+            ("usb/hiddev0", "/dev/null"),
+            ("bus/usb/001/004", "/dev/null"),
+        ] {
+            std::os::unix::fs::symlink(to, dev.join(name)).unwrap();
+        }
+        (base, sys, dev)
+    }
+
+    #[test]
+    fn only_ups_nodes_are_opened() {
+        let (base, sys, dev) = trees("answer");
+        for (req, want) in [
+            ("/dev/hidraw5", Ok(())),
+            ("/dev/usb/hiddev0", Ok(())),
+            ("/dev/bus/usb/001/004", Ok(())),
+            ("/dev/hidraw6", Err("/dev/hidraw6: not a HID Power Device")),
+            (
+                "/dev/hidraw7",
+                Err("/dev/hidraw7: the node is not the device sysfs names"),
+            ),
+            ("/dev/hidraw8", Err("errno 2")),
+            ("/dev/bus/usb/001/005", Err("errno 2")),
+            (
+                "/etc/passwd",
+                Err("not /dev/hidrawN, /dev/usb/hiddevN or /dev/bus/usb/BBB/DDD"),
+            ),
+        ] {
+            let (reply, file) = answer_open(req.as_bytes(), &sys, &dev);
+            let got = match reply[0] {
+                0 => Ok(()),
+                1 => Err(String::from_utf8_lossy(&reply[1..]).into_owned()),
+                _ => Err(format!(
+                    "errno {}",
+                    i32::from_le_bytes([reply[1], reply[2], reply[3], reply[4]])
+                )),
+            };
+            assert_eq!(got, want.map_err(str::to_string), "{req}");
+            assert_eq!(file.is_some(), reply[0] == 0, "{req}");
+        }
+        std::fs::remove_dir_all(base).unwrap();
+    }
+
+    #[test]
+    fn the_descriptor_comes_back_over_the_socket() {
+        let (base, sys, dev) = trees("socket");
+        let (ours, theirs) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        let helper = std::thread::spawn(move || {
+            let mut served = 0;
+            while serve_open(theirs.as_fd(), &sys, &dev) {
+                served += 1;
+            }
+            served
+        });
+        let f = ask_open(ours.as_fd(), Path::new("/dev/hidraw5")).unwrap();
+        // The helper opened /dev/null for us: a character device 1:3.
+        let m = f.metadata().unwrap();
+        assert!(m.file_type().is_char_device());
+        assert_eq!(dev_numbers(m.rdev()), (1, 3));
+        let e = ask_open(ours.as_fd(), Path::new("/dev/hidraw6")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        assert!(e.to_string().contains("not a HID Power Device"), "{e}");
+        let e = ask_open(ours.as_fd(), Path::new("/dev/hidraw9")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+        let e = ask_open(ours.as_fd(), Path::new("/dev/hidraw0/../../etc/shadow")).unwrap_err();
+        assert!(e.to_string().contains("refused"), "{e}");
+        drop(ours);
+        assert_eq!(helper.join().unwrap(), 4);
+        std::fs::remove_dir_all(base).unwrap();
+    }
+
+    #[test]
+    fn device_numbers() {
+        // makedev(243, 2) and makedev(189, 300) as glibc encodes them.
+        assert_eq!(dev_numbers((243 << 8) | 2), (243, 2));
+        assert_eq!(
+            dev_numbers((189 << 8) | (300 & 0xff) | ((300 & !0xff) << 12)),
+            (189, 300)
+        );
+    }
 }

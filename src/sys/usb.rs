@@ -1,83 +1,12 @@
-//! What the kernel knows about the USB device behind a hidraw node, read
-//! from sysfs, and USB string descriptors by index, which hidraw cannot
-//! fetch: through the interface's hiddev node (HIDIOCGSTRING) when usbhid
+//! USB string descriptors by index, which hidraw cannot fetch (what
+//! sysfs says about the device is read by `device::probe`): through the interface's hiddev node (HIDIOCGSTRING) when usbhid
 //! created one, else through a usbfs control transfer on
 //! `/dev/bus/usb/BBB/DDD`, a standard device request that claims no
 //! interface, so the kernel's usbhid stays bound.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::io::AsRawFd;
-use std::path::{Path, PathBuf};
-
-/// USB identity and location of a hidraw node's device.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UsbInfo {
-    pub vid: u16,
-    pub pid: u16,
-    pub manufacturer: Option<String>,
-    pub product: Option<String>,
-    pub serial: Option<String>,
-    pub busnum: u16,
-    pub devnum: u16,
-    /// Kernel port path (`1-1.2`): stable while the UPS stays in that port.
-    pub port: String,
-    /// HID interface number.
-    pub interface: u8,
-    /// The interface's hiddev node, if usbhid made one.
-    pub hiddev: Option<PathBuf>,
-}
-
-fn attr(dir: &Path, name: &str) -> Option<String> {
-    let s = std::fs::read_to_string(dir.join(name)).ok()?;
-    let s = s.trim_end_matches('\n').to_string();
-    (!s.is_empty()).then_some(s)
-}
-
-impl UsbInfo {
-    /// Identity of `/dev/hidrawN` (or just `hidrawN`) from
-    /// `/sys/class/hidraw/hidrawN/device/..` (the USB interface) and its
-    /// parent (the USB device). `None` if the node is not on USB.
-    pub fn for_hidraw(node: &str) -> Option<UsbInfo> {
-        Self::for_hidraw_in(Path::new("/sys/class/hidraw"), node)
-    }
-
-    /// As [`UsbInfo::for_hidraw`], with another sysfs root (tests).
-    pub fn for_hidraw_in(class: &Path, node: &str) -> Option<UsbInfo> {
-        let name = Path::new(node).file_name()?.to_str()?;
-        let hid = std::fs::canonicalize(class.join(name).join("device")).ok()?;
-        let intf = hid.parent()?;
-        let dev = intf.parent()?;
-        let hex = |n| attr(dev, n).and_then(|s| u16::from_str_radix(&s, 16).ok());
-        let num = |n| attr(dev, n).and_then(|s| s.parse::<u16>().ok());
-        let interface = attr(intf, "bInterfaceNumber")
-            .and_then(|s| u8::from_str_radix(&s, 16).ok())
-            .unwrap_or(0);
-        let hiddev = std::fs::read_dir(intf.join("usbmisc"))
-            .ok()
-            .and_then(|mut d| d.find_map(|e| e.ok()))
-            .map(|e| Path::new("/dev/usb").join(e.file_name()));
-        Some(UsbInfo {
-            vid: hex("idVendor")?,
-            pid: hex("idProduct")?,
-            manufacturer: attr(dev, "manufacturer"),
-            product: attr(dev, "product"),
-            serial: attr(dev, "serial"),
-            busnum: num("busnum").unwrap_or(0),
-            devnum: num("devnum").unwrap_or(0),
-            port: dev.file_name()?.to_str()?.to_string(),
-            interface,
-            hiddev,
-        })
-    }
-
-    /// usbfs node of the device.
-    pub fn usbfs(&self) -> PathBuf {
-        PathBuf::from(format!(
-            "/dev/bus/usb/{:03}/{:03}",
-            self.busnum, self.devnum
-        ))
-    }
-}
+use std::path::Path;
 
 /// UTF-16LE string descriptor payload to NUT's 8-bit text: a code unit
 /// above 0x7F becomes `?` (NUT keeps the low byte only when the high byte
@@ -122,14 +51,32 @@ pub enum Strings {
 }
 
 impl Strings {
-    /// Open the hiddev node if there is one, else the usbfs node.
-    pub fn open(info: &UsbInfo) -> Strings {
-        if let Some(h) = &info.hiddev {
-            if let Ok(f) = OpenOptions::new().read(true).open(h) {
+    /// Open the hiddev node if there is one, else the usbfs node
+    /// (`UsbInfo`'s `hiddev` and `usbfs()`).
+    pub fn open(hiddev: Option<&Path>, usbfs: &Path) -> Strings {
+        // Nodes no rule gave us: the privileged helper opens them, if
+        // they belong to a UPS (`sys::privsep::open_node`).
+        let helped = |p: &Path, e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::PermissionDenied => {
+                crate::sys::privsep::open_node(p).unwrap_or(Err(e))
+            }
+            _ => Err(e),
+        };
+        if let Some(h) = hiddev {
+            if let Ok(f) = OpenOptions::new()
+                .read(true)
+                .open(h)
+                .or_else(|e| helped(h, e))
+            {
                 return Strings::Hiddev(f);
             }
         }
-        match OpenOptions::new().read(true).write(true).open(info.usbfs()) {
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(usbfs)
+            .or_else(|e| helped(usbfs, e))
+        {
             Ok(f) => {
                 let lang = usbfs_descriptor(&f, 0, 0)
                     .ok()
@@ -206,42 +153,5 @@ mod tests {
             .flat_map(u16::to_le_bytes)
             .collect();
         assert_eq!(utf16_to_text(&units), "PbAc?");
-    }
-
-    #[test]
-    fn identity_from_a_sysfs_tree() {
-        // The shape the kernel builds: hidrawN/device -> the HID device,
-        // whose parent is the interface and grandparent the USB device.
-        let root = std::env::temp_dir().join(format!("hidupsd-sysfs-{}", std::process::id()));
-        let dev = root.join("devices/usb1/1-1.2");
-        let intf = dev.join("1-1.2:1.0");
-        let hid = intf.join("0003:051D:0002.0001");
-        std::fs::create_dir_all(&hid).unwrap();
-        std::fs::create_dir_all(intf.join("usbmisc/hiddev0")).unwrap();
-        for (k, v) in [
-            ("idVendor", "051d"),
-            ("idProduct", "0002"),
-            ("manufacturer", "American Power Conversion"),
-            ("product", "Back-UPS ES 850G2 FW:938.a2 .I USB FW:a2"),
-            ("serial", "4B1234P56789  "),
-            ("busnum", "1"),
-            ("devnum", "7"),
-        ] {
-            std::fs::write(dev.join(k), format!("{v}\n")).unwrap();
-        }
-        std::fs::write(intf.join("bInterfaceNumber"), "00\n").unwrap();
-        let class = root.join("class/hidraw/hidraw3");
-        std::fs::create_dir_all(&class).unwrap();
-        std::os::unix::fs::symlink(&hid, class.join("device")).unwrap();
-        let info = UsbInfo::for_hidraw_in(&root.join("class/hidraw"), "/dev/hidraw3").unwrap();
-        assert_eq!(
-            (info.vid, info.pid, info.busnum, info.devnum),
-            (0x051d, 2, 1, 7)
-        );
-        assert_eq!(info.port, "1-1.2");
-        assert_eq!(info.serial.as_deref(), Some("4B1234P56789  "));
-        assert_eq!(info.hiddev, Some(PathBuf::from("/dev/usb/hiddev0")));
-        assert_eq!(info.usbfs(), PathBuf::from("/dev/bus/usb/001/007"));
-        std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -9,7 +9,9 @@
 //! `shutdown.stayoff` are composed of `ups.start.auto`, `load.on.delay`,
 //! a pause and `load.off.delay`.
 
-use super::engine::{Transport, Ups, WriteError};
+use super::engine::Ups;
+
+use super::transport::{Transport, WriteError};
 use crate::text::Text;
 
 /// One step of a command.
@@ -155,9 +157,9 @@ impl Ups {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode;
+    use crate::cli::decode;
     use crate::recording::Recording;
-    use crate::ups::engine::Options;
+    use crate::ups::options::Options;
     use std::path::Path;
 
     fn load(name: &str) -> (Ups, crate::recording::Replay) {

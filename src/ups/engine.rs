@@ -7,114 +7,17 @@
 //! report buffers, bindings and the variable store are sized at set-up.
 
 use super::conv::{ConvState, Env};
+use super::options::{BindError, Identity, Options};
 use super::path;
 use super::quirks;
 use super::select;
-use super::status::{self, OnlineDischarge};
+use super::status;
 use super::table::{hu, st, Entry, Subdriver};
+use super::transport::{IoError, Transport, WriteError};
 use crate::hid::{report, Descriptor, Kind};
 use crate::store::Store;
 use crate::text::{atol, Text};
 use core::fmt::Write;
-
-/// Why a report read or write failed, as far as the engine cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IoError {
-    /// Timeout, stall, I/O error: skip this value this time.
-    Skip,
-    /// The device is gone or unusable: stop and reconnect.
-    Gone,
-    /// No answer within the kernel's timeout (5 s): skip this value and
-    /// ask nothing more in this walk. On hidraw a request that waits
-    /// holds a lock shared by every hidraw node (an open or close of any
-    /// node then waits, and all other requests behind it): asking a hung
-    /// UPS for every report in turn would stall the other UPSes too.
-    Timeout,
-}
-
-/// Access to the device's reports. Buffers start with the report id.
-pub trait Transport {
-    /// GET_REPORT (Feature) into `buf` (`buf[0]` holds the id on entry);
-    /// returns how many bytes the device answered, id included.
-    fn get_feature(&mut self, buf: &mut [u8]) -> Result<usize, IoError>;
-    /// SET_REPORT (Feature) of the whole buffer.
-    fn set_feature(&mut self, buf: &[u8]) -> Result<(), IoError>;
-    /// USB string descriptor `index` as 8-bit text; `false` if unavailable.
-    fn string(&mut self, index: u8, out: &mut Text) -> bool;
-}
-
-/// USB identity of a device.
-#[derive(Debug, Clone, Default)]
-pub struct Identity {
-    pub vid: u16,
-    pub pid: u16,
-    pub vendor: Option<String>,
-    pub product: Option<String>,
-    pub serial: Option<String>,
-}
-
-/// usbhid-ups options that change decoding.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    /// Force a subdriver by key (`subdriver = apc`).
-    pub subdriver: Option<String>,
-    /// `productid` was configured: known vendors' unknown products are claimed.
-    pub productid_set: bool,
-    pub pollonly: bool,
-    pub interruptonly: bool,
-    pub onlinedischarge: OnlineDischarge,
-    /// `disable_fix_report_desc`.
-    pub no_fixups: bool,
-    /// `lowbatt`, `ondelay`, `offdelay` overrides of published values.
-    pub lowbatt: Option<String>,
-    /// Every driver option as configured (`name`, value; `""` for a flag),
-    /// for the subdriver functions that read options themselves.
-    pub raw: Vec<(String, String)>,
-    pub ondelay: Option<String>,
-    pub offdelay: Option<String>,
-    /// Poll intervals in milliseconds (report cache age and full-walk period).
-    pub pollinterval_ms: u64,
-    pub pollfreq_ms: u64,
-    /// `override.<var>`: published instead of what the device says.
-    pub overrides: Vec<(String, String)>,
-    /// `default.<var>`: published when the device gives no such variable.
-    pub defaults: Vec<(String, String)>,
-}
-
-/// Why a device cannot be served.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BindError {
-    Descriptor(crate::hid::Error),
-    /// The descriptor has no application collection on page 0x84/0x85.
-    NotPowerDevice {
-        first_application: Option<u32>,
-    },
-    /// `subdriver` named something that does not exist.
-    UnknownSubdriver(String),
-}
-
-impl core::fmt::Display for BindError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            BindError::Descriptor(e) => e.fmt(f),
-            BindError::NotPowerDevice {
-                first_application: Some(u),
-            } => write!(
-                f,
-                "not a HID Power Device: its application collection is usage {u:08x}, \
-                 not on the Power Device (0x84) or Battery System (0x85) page"
-            ),
-            BindError::NotPowerDevice {
-                first_application: None,
-            } => {
-                f.write_str("not a HID Power Device: the descriptor has no application collection")
-            }
-            BindError::UnknownSubdriver(s) => write!(f, "unknown subdriver '{s}'"),
-        }
-    }
-}
-
-impl std::error::Error for BindError {}
 
 /// Which entries a walk reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -554,8 +457,16 @@ impl Ups {
             }
             if mode == Walk::Init || !self.interrupt_pipe {
                 let rw_enum = e.hu & hu::ENUM != 0 && e.st & st::RW != 0;
-                self.store
-                    .set_meta(e.name, e.st, e.len, if rw_enum { e.lookup } else { None });
+                self.store.set_meta(
+                    e.name,
+                    e.st,
+                    e.len,
+                    if rw_enum {
+                        e.lookup.map(|l| l.rows)
+                    } else {
+                        None
+                    },
+                );
             }
         }
         true
@@ -785,15 +696,6 @@ impl Ups {
             .zip(&self.binds)
             .position(|(e, b)| e.name == name && e.is_cmd() == cmd && b.field.is_some())
     }
-}
-
-/// Why a write failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteError {
-    NotSupported,
-    ReadOnly,
-    BadValue,
-    Io(IoError),
 }
 
 /// The conversion functions' view of a device.

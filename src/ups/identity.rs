@@ -4,8 +4,10 @@
 //! `driver.*` description. MGE/Eaton model names come from the model
 //! table, which also sets the model family some conversions depend on.
 
-use super::engine::{Transport, Ups};
+use super::engine::Ups;
+
 use super::tables::mge_models::{MgeModel, MGE_MODELS};
+use super::transport::Transport;
 use crate::text::Text;
 use core::fmt::Write;
 

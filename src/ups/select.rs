@@ -3,8 +3,8 @@
 //! product only when `productid` is configured), then, beyond NUT, a
 //! generic table for any other proper Power Device.
 
-use super::engine::{BindError, Identity, Options};
 use super::generic;
+use super::options::{BindError, Identity, Options};
 use super::table::{DeviceId, Gate, Handler, Subdriver};
 use super::tables::{devices, SUBDRIVERS};
 

@@ -6,15 +6,7 @@
 
 use super::func::Func;
 
-/// NUT state flags (`ST_FLAG_*`), as published to clients.
-pub mod st {
-    /// The variable is writable (`SET VAR`).
-    pub const RW: u8 = 1;
-    /// The variable is a string (its `len` is the maximum length).
-    pub const STRING: u8 = 2;
-    /// The variable is a number.
-    pub const NUMBER: u8 = 4;
-}
+pub use crate::store::st;
 
 /// usbhid-ups driver flags (`HU_FLAG_*` and `HU_TYPE_CMD`).
 pub mod hu {

@@ -20,7 +20,7 @@ echo "INFO [vm] kernel $(uname -r): init after ${up} s"
 # Scenario lists per pass; the kernel command line may narrow them
 # (vm.only=1,2 vm.passes=kernel).
 only=""
-passes="kernel late udev"
+passes="kernel late helper udev"
 read -r cmdline </proc/cmdline
 for a in $cmdline; do
     case $a in
@@ -107,6 +107,21 @@ for p in $passes; do
         run_pass late 1,3 none -u nut
         udevadm control --exit 2>/dev/null
         rm -f /run/udev/control
+        ;;
+    helper)
+        # As user nut with no udev daemon ever and no rule: new nodes stay
+        # as devtmpfs makes them (root:root 0600), which user nut cannot
+        # open; the root helper opens them for hidupsd (SCM_RIGHTS).
+        echo "INFO [helper] hidupsd as user nut, no udevd: new nodes stay root-only"
+        run_pass helper 1,3 none -u nut -D
+        # The UPS plugged in after start was opened through the helper
+        # (its own open refused: EACCES), not by luck of a node's mode.
+        if grep -q 'opened by the privileged helper' /tmp/hidupsd-helper.log; then
+            echo "PASS [helper] 0 a node hidupsd (user nut) could not open was opened by the privileged helper"
+        else
+            echo "FAIL [helper] 0 no node was opened by the privileged helper"
+            failed=1
+        fi
         ;;
     udev)
         # As user nut with udevd running: hidupsd listens to udevd's

@@ -4,12 +4,38 @@
 //! Input reports that arrived while recording. Writing is pure; reading
 //! the device is [`capture`].
 
+use crate::device::usb::UsbInfo;
 use crate::hid::{Descriptor, Kind};
 use crate::recording::Recording;
 use crate::sys::hidraw::Hidraw;
-use crate::sys::usb::UsbInfo;
-use crate::ups::engine::Transport;
+use crate::ups::transport::Transport;
 use std::fmt::Write;
+use std::io::Write as _;
+use std::path::Path;
+
+/// `hidupsd record /dev/hidrawN [SECONDS]`: the recording on standard
+/// output.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let node = args
+        .first()
+        .ok_or("record: missing /dev/hidrawN (see hidupsd --help)")?;
+    let secs: u64 = match args.get(1) {
+        Some(s) => s
+            .parse()
+            .map_err(|_| format!("record: '{s}' is not a number of seconds"))?,
+        None => 5,
+    };
+    let f = super::decode::open_ups(Path::new(node))?;
+    let (mut dev, info) = (f.dev, f.info);
+    let rec = capture(&mut dev, &info, secs * 1000).map_err(|e| format!("{node}: {e}"))?;
+    let text = to_text(
+        &rec,
+        &format!("hidupsd {} recording of {node}", env!("CARGO_PKG_VERSION")),
+    );
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|e| e.to_string())
+}
 
 fn quote(s: &str) -> String {
     let mut q = String::with_capacity(s.len() + 2);
@@ -74,7 +100,7 @@ pub fn capture(dev: &mut Hidraw, info: &UsbInfo, millis: u64) -> Result<Recordin
     let descriptor = dev.descriptor().map_err(|e| format!("HIDIOCGRDESC: {e}"))?;
     let desc = Descriptor::parse(&descriptor).map_err(|e| e.to_string())?;
     let mut rec = Recording {
-        ident: crate::ups::engine::Identity {
+        ident: crate::ups::options::Identity {
             vid: info.vid,
             pid: info.pid,
             vendor: info.manufacturer.clone(),

@@ -1,8 +1,42 @@
 //! `hidupsd scan`: the UPS hidraw nodes present, and a ready-to-paste
 //! `ups.conf` section for each, as `nut-scanner -U` prints them.
 
-use crate::sys::usb::UsbInfo;
+use crate::device::usb::UsbInfo;
+use crate::ups::options::Options;
 use std::fmt::Write;
+use std::path::Path;
+
+/// `hidupsd scan`: every UPS among `/dev/hidraw*`, as a section.
+pub fn run() -> Result<(), String> {
+    let mut found = 0;
+    for node in crate::sys::hotplug::scan(Path::new("/sys/class/hidraw")) {
+        let path = format!("/dev/{node}");
+        let Ok(crate::device::io::Found { dev, info, .. }) =
+            super::decode::open_ups(Path::new(&path))
+        else {
+            continue;
+        };
+        drop(dev);
+        let ident = crate::ups::options::Identity {
+            vid: info.vid,
+            pid: info.pid,
+            vendor: info.manufacturer.clone(),
+            product: info.product.clone(),
+            serial: info.serial.clone(),
+        };
+        let key = crate::ups::select::choose(&ident, &Options::default())
+            .map_or("generic", |c| c.sub.key);
+        let name = crate::device::naming::stable_name(key, &info);
+        println!("{}", conf_section(&name, &node, &info));
+        found += 1;
+    }
+    if found == 0 {
+        // Non-zero, as nut-scanner's callers expect of a scan that finds
+        // nothing to configure.
+        return Err("scan: no UPS found among /dev/hidraw* (or no permission to open them)".into());
+    }
+    Ok(())
+}
 
 /// One `ups.conf` section matching this device exactly.
 pub fn conf_section(name: &str, node: &str, u: &UsbInfo) -> String {

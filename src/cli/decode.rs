@@ -4,9 +4,52 @@
 
 use crate::hid::{report, Kind};
 use crate::recording::{Recording, Replay};
-use crate::ups::engine::{BindError, Options, Ups};
+use crate::ups::engine::Ups;
+use crate::ups::options::{BindError, Options};
 use crate::ups::path::PathName;
 use std::io::{self, Write};
+use std::path::Path;
+
+/// `hidupsd decode [--explore] PATH`.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let mut explore = false;
+    let mut path = None;
+    for a in args {
+        match a.as_str() {
+            "--explore" | "-x" => explore = true,
+            s if s.starts_with('-') => {
+                return Err(format!("decode: unknown option '{s}' (see hidupsd --help)"))
+            }
+            s if path.is_none() => path = Some(s),
+            s => return Err(format!("decode: unexpected argument '{s}'")),
+        }
+    }
+    let path = path.ok_or("decode: missing PATH (see hidupsd --help)")?;
+    // A device node (as --help says): read the live UPS once.
+    let live = std::fs::metadata(path).is_ok_and(|m| {
+        use std::os::unix::fs::FileTypeExt;
+        m.file_type().is_char_device()
+    });
+    let ups = if live {
+        decode_hidraw(Path::new(path), Options::default())?
+    } else {
+        let rec = Recording::load(Path::new(path)).map_err(|e| e.to_string())?;
+        decode(&rec, Options::default())
+            .map_err(|e| format!("{path}: {e}"))?
+            .0
+    };
+    let mut out = std::io::stdout().lock();
+    let r = if explore {
+        print_explore(&ups, &mut out)
+    } else {
+        print_vars(&ups, &mut out)
+    };
+    // A closed pipe (`| head`) is not an error.
+    match r {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
+        _ => Ok(()),
+    }
+}
 
 /// Bind a recording and run what the driver runs at start: the INIT walk,
 /// one full update, then the recorded interrupt reports in order.
@@ -26,7 +69,8 @@ pub fn decode(rec: &Recording, opts: Options) -> Result<(Ups, Replay), BindError
 /// Read a live UPS once through its hidraw node: identity and descriptor
 /// from the kernel, then the same start-up sequence as [`decode`].
 pub fn decode_hidraw(path: &std::path::Path, opts: Options) -> Result<Ups, String> {
-    use crate::device::worker::{identity, DeviceIo};
+    use crate::device::io::DeviceIo;
+    use crate::device::usb::identity;
     let mut f = open_ups(path)?;
     if !f.dev.has_strings() {
         eprintln!(
@@ -45,12 +89,12 @@ pub fn decode_hidraw(path: &std::path::Path, opts: Options) -> Result<Ups, Strin
 /// Power Device is one.
 pub fn open_ups(
     path: &std::path::Path,
-) -> Result<crate::device::worker::Found<crate::sys::hidraw::Hidraw>, String> {
+) -> Result<crate::device::io::Found<crate::sys::hidraw::Hidraw>, String> {
     let name = path.display();
     let node = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let dev = crate::sys::hidraw::Hidraw::open(path).map_err(|e| format!("{name}: {e}"))?;
-    let sysfs = crate::sys::usb::UsbInfo::for_hidraw(node);
-    crate::device::worker::identify(dev, node, sysfs)?
+    let sysfs = crate::device::usb::UsbInfo::for_hidraw(node);
+    crate::device::probe::identify(dev, node, sysfs)?
         .ok_or_else(|| format!("{name}: not a USB HID Power Device"))
 }
 

@@ -1,0 +1,207 @@
+//! SIGHUP: the configuration read again and applied, what can be at
+//! once, the rest logged as taking effect at restart; the built-in
+//! monitor rebuilt when `upsmon.conf` changed.
+
+use super::answer::Logins;
+use super::setup::{Setup, UpsSpec};
+use super::upsmon::Watch;
+use super::{Daemon, MAX_SLOTS};
+use crate::config::setup::Args;
+use crate::config::upsd_users;
+use crate::config::upsmon_conf::UpsmonConf;
+use crate::sys::log::log;
+use std::net::SocketAddr;
+
+impl Daemon {
+    /// SIGHUP: read the configuration again. A configuration that does
+    /// not load leaves the running one as it is, and says why. Otherwise
+    /// users, MAXAGE, TRACKINGDELAY and IDLE_TIMEOUT apply at once, new
+    /// ups.conf sections start, and upsmon.conf, if it changed, rebuilds
+    /// the monitor (unless a shutdown is under way). Devices and
+    /// connected clients are kept; what needs a restart (LISTEN, MAXCONN,
+    /// a changed or removed UPS section, a new SHUTDOWNCMD for the
+    /// privileged helper) is logged.
+    pub(super) fn reload(&mut self, args: &Args, now: u64) {
+        let new = match Setup::load(args) {
+            Ok(s) => s.conf,
+            Err(e) => {
+                log(format_args!(
+                    "reload: {e}: keeping the running configuration"
+                ));
+                return;
+            }
+        };
+        if new.serve != self.serving {
+            log(format_args!(
+                "reload: nut.conf's MODE changed ({}): takes effect at restart",
+                new.mode.as_deref().unwrap_or("no nut.conf")
+            ));
+            // Only the monitor's settings can follow until then.
+            if new.upsmon != self.upsmon_conf {
+                if let Some(m) = &new.upsmon {
+                    super::upsmon::check_shutdowncmd(m, "reload: ");
+                }
+                self.reload_monitor(new.upsmon);
+            }
+            log(format_args!("configuration reloaded"));
+            return;
+        }
+        self.reload_users(new.users, new.users_file, args);
+        let burst = (new.login_failures > 0).then_some(new.login_failures);
+        if self.limiter.as_ref().map(|l| l.table.burst()) != burst {
+            self.limiter = Logins::new(new.login_failures);
+        }
+        self.admission.set_limits(new.limits);
+        self.maxage_ms = new.maxage_ms;
+        self.idle_ms = new.idle_ms;
+        self.tracking.set_ttl(new.trackingdelay_ms);
+        let bound: Vec<SocketAddr> = self
+            .listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect();
+        if new.listen.iter().any(|(a, _)| !bound.contains(a)) {
+            log(format_args!(
+                "reload: new LISTEN addresses take effect at restart"
+            ));
+        }
+        if new.maxconn.min(MAX_SLOTS) != self.slots.len() {
+            log(format_args!("reload: MAXCONN takes effect at restart"));
+        }
+        for name in &self.configured {
+            if !new.upses.iter().any(|u| u.name.eq_ignore_ascii_case(name)) {
+                log(format_args!(
+                    "reload: {name} is no longer configured: served until restart"
+                ));
+            }
+        }
+        // A running UPS keeps the settings it was started with.
+        if let (Some(was), Some(is)) = (&self.ups_conf, &new.ups_conf) {
+            for (name, opts) in was.changed_sections(is) {
+                let what = if opts.is_empty() {
+                    "global settings it takes".to_string()
+                } else {
+                    opts.join(", ")
+                };
+                log(format_args!(
+                    "reload: {name}: changed ({what}): takes effect at restart"
+                ));
+            }
+        }
+        // Sections added now join what a later reload compares with; the
+        // changed ones keep their old settings until restart.
+        if let Some(is) = &new.ups_conf {
+            let was = self.ups_conf.get_or_insert_with(Default::default);
+            for s in &is.ups {
+                if was.get(&s.name).is_none() {
+                    was.ups.push(s.clone());
+                }
+            }
+        }
+        let added: Vec<UpsSpec> = new
+            .upses
+            .into_iter()
+            .filter(|u| {
+                !self
+                    .upses
+                    .iter()
+                    .any(|s| s.name.eq_ignore_ascii_case(&u.name))
+            })
+            .collect();
+        if let Err(e) = self.add_upses(added, now) {
+            log(format_args!("reload: {e}"));
+        }
+        if let Some(m) = &new.upsmon {
+            super::upsmon::check_shutdowncmd(m, "reload: ");
+        }
+        if new.upsmon != self.upsmon_conf {
+            self.reload_monitor(new.upsmon);
+        }
+        log(format_args!("configuration reloaded"));
+    }
+
+    /// upsd.users at a reload: a missing file keeps the running users
+    /// (a file moved away by mistake must not refuse every upsmon); a
+    /// file without users applies, with a warning.
+    fn reload_users(&mut self, users: crate::proto::Users, present: bool, args: &Args) {
+        let file = args.confdir.as_ref().map_or_else(
+            || upsd_users::FILE.into(),
+            |d| d.join(upsd_users::FILE).display().to_string(),
+        );
+        let running = self.users.users.len();
+        if !present && running > 0 {
+            log(format_args!(
+                "reload: {file} is missing: keeping the {running} running user(s) \
+                 (restore it, or leave it empty to refuse every login)"
+            ));
+            return;
+        }
+        if present && users.users.is_empty() {
+            log(format_args!(
+                "reload: warning: {file} has no users: every login will now be refused"
+            ));
+        }
+        self.users = users;
+    }
+
+    pub(super) fn reload_monitor(&mut self, conf: Option<UpsmonConf>) {
+        if self
+            .watch
+            .as_ref()
+            .is_some_and(|w| w.monitor.shutting_down())
+        {
+            log(format_args!(
+                "reload: a shutdown is under way: upsmon.conf is not reloaded"
+            ));
+            return;
+        }
+        let mut helper = self.spare_helper.take();
+        // The notification children run on under the new monitor (and
+        // its bound counts them); without one they are ended.
+        let mut running = None;
+        if let Some(mut old) = self.watch.take() {
+            for l in &mut old.links {
+                l.down(self.poll.registry());
+            }
+            helper = helper.or(old.helper.take());
+            running = Some(old);
+        }
+        if helper.is_some() {
+            let (was, is) = (&self.upsmon_conf, &conf);
+            let same =
+                |f: &dyn Fn(&UpsmonConf) -> String| was.as_ref().map(f) == is.as_ref().map(f);
+            if !same(&|c| format!("{:?}{:?}", c.shutdowncmd, c.powerdownflag)) {
+                log(format_args!(
+                    "reload: SHUTDOWNCMD and POWERDOWNFLAG are the privileged helper's: they change at restart"
+                ));
+            }
+        }
+        self.upsmon_conf = conf.clone();
+        self.watch = match conf {
+            Some(c) => match Watch::new(
+                c,
+                self.serving.then_some(&self.ports[..]),
+                self.waker.clone(),
+            ) {
+                Ok(mut w) => {
+                    w.helper = helper.take();
+                    if let Some(old) = running.take() {
+                        w.children = old.children;
+                        w.bound = old.bound;
+                    }
+                    Some(w)
+                }
+                Err(e) => {
+                    log(format_args!("reload: {e}: the monitor is off"));
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(mut old) = running {
+            old.exit();
+        }
+        // Without a monitor to hold it, the helper stays for the devices.
+        self.spare_helper = helper;
+    }
+}

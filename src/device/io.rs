@@ -1,0 +1,83 @@
+//! The device as the worker sees it: [`DeviceIo`] (reports through a
+//! [`Transport`], a pollable fd, input reads), implemented by a hidraw
+//! node and by a simulated UPS ([`super::sim`]), and [`Found`], an open
+//! device with its identity and report descriptor.
+
+use super::usb::UsbInfo;
+use crate::sys::hidraw::Hidraw;
+use crate::sys::usb::Strings;
+use crate::text::Text;
+use crate::ups::transport::{IoError, Transport};
+use std::io;
+use std::os::fd::AsFd;
+
+/// What the worker needs of a device: reports (the [`Transport`]), an fd
+/// that `poll(2)` reports readable when an input report waits (and
+/// hung up when the device is gone), and a way to read one.
+pub trait DeviceIo: Transport + AsFd + Send {
+    /// One waiting input report into `buf`, report id first; `Ok(None)`
+    /// when none waits.
+    fn read_input(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>>;
+    /// Can string descriptors be fetched by index (hiddev or usbfs)?
+    fn has_strings(&self) -> bool {
+        true
+    }
+}
+
+impl DeviceIo for Hidraw {
+    fn read_input(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        Hidraw::read_input(self, buf)
+    }
+    fn has_strings(&self) -> bool {
+        !matches!(self.strings, Strings::None)
+    }
+}
+
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    fn get_feature(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
+        (**self).get_feature(buf)
+    }
+    fn set_feature(&mut self, buf: &[u8]) -> Result<(), IoError> {
+        (**self).set_feature(buf)
+    }
+    fn string(&mut self, index: u8, out: &mut Text) -> bool {
+        (**self).string(index, out)
+    }
+}
+
+impl<T: DeviceIo + ?Sized> DeviceIo for Box<T> {
+    fn read_input(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        (**self).read_input(buf)
+    }
+    fn has_strings(&self) -> bool {
+        (**self).has_strings()
+    }
+}
+
+/// The daemon's devices: hidraw nodes, or anything else a test hands in.
+pub type Dev = Box<dyn DeviceIo>;
+
+/// A UPS found on a node: the open device, who it is and its report
+/// descriptor.
+pub struct Found<D> {
+    pub dev: D,
+    /// `hidrawN`.
+    pub node: String,
+    pub info: UsbInfo,
+    pub descriptor: Vec<u8>,
+}
+
+impl<D: DeviceIo + 'static> Found<D> {
+    pub fn boxed(self) -> Found<Dev> {
+        Found {
+            dev: Box::new(self.dev),
+            node: self.node,
+            info: self.info,
+            descriptor: self.descriptor,
+        }
+    }
+}
+
+/// Opens the device with this identity again, wherever it is now (the
+/// worker's timed reconnect attempts).
+pub type Opener<D> = Box<dyn FnMut(&UsbInfo) -> Option<Found<D>> + Send>;

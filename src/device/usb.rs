@@ -1,0 +1,100 @@
+//! A USB device's identity and location ([`UsbInfo`]), as the kernel
+//! reports it for a hidraw node, and the pure questions asked of it: the
+//! engine's view of it and whether two sightings are the same unit.
+//!
+//! Data only: `sys::usb` fills it from sysfs; the matcher, the naming and
+//! the worker read it.
+
+use super::naming;
+use crate::ups::options::Identity;
+use std::path::PathBuf;
+
+/// USB identity and location of a hidraw node's device.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsbInfo {
+    pub vid: u16,
+    pub pid: u16,
+    pub manufacturer: Option<String>,
+    pub product: Option<String>,
+    pub serial: Option<String>,
+    pub busnum: u16,
+    pub devnum: u16,
+    /// Kernel port path (`1-1.2`): stable while the UPS stays in that port.
+    pub port: String,
+    /// HID interface number.
+    pub interface: u8,
+    /// The interface's hiddev node, if usbhid made one.
+    pub hiddev: Option<PathBuf>,
+}
+
+impl UsbInfo {
+    /// usbfs node of the device.
+    pub fn usbfs(&self) -> PathBuf {
+        PathBuf::from(format!(
+            "/dev/bus/usb/{:03}/{:03}",
+            self.busnum, self.devnum
+        ))
+    }
+}
+
+/// The engine's view of a USB identity.
+pub fn identity(u: &UsbInfo) -> Identity {
+    Identity {
+        vid: u.vid,
+        pid: u.pid,
+        vendor: u.manufacturer.clone(),
+        product: u.product.clone(),
+        serial: u.serial.clone(),
+    }
+}
+
+/// Is `a` the same physical device as `b`? VID, PID and interface, then
+/// the serial number when there is a usable one (it follows the unit from
+/// port to port), else the port (two units without serials differ by it).
+pub fn same_device(a: &UsbInfo, b: &UsbInfo) -> bool {
+    a.vid == b.vid
+        && a.pid == b.pid
+        && a.interface == b.interface
+        && match (naming::usable_serial(a), naming::usable_serial(b)) {
+            (Some(x), Some(y)) => x == y,
+            (None, None) => a.port == b.port,
+            _ => false,
+        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_device_by_serial_else_port() {
+        let a = UsbInfo {
+            vid: 0x051d,
+            pid: 2,
+            serial: Some("4B1234P56789  ".into()),
+            port: "1-1.2".into(),
+            ..UsbInfo::default()
+        };
+        // Moved to another port: the same unit.
+        let moved = UsbInfo {
+            port: "3-1".into(),
+            serial: Some("4B1234P56789".into()),
+            ..a.clone()
+        };
+        assert!(same_device(&a, &moved));
+        let other = UsbInfo {
+            serial: Some("4B9999".into()),
+            ..a.clone()
+        };
+        assert!(!same_device(&a, &other));
+        // No serial (or zeros): the port tells them apart.
+        let z = |port: &str| UsbInfo {
+            serial: Some("000000".into()),
+            port: port.into(),
+            ..a.clone()
+        };
+        assert!(same_device(&z("1-2"), &z("1-2")));
+        assert!(!same_device(&z("1-2"), &z("1-3")));
+        assert!(!same_device(&a, &z("1-1.2")));
+    }
+}
