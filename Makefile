@@ -66,6 +66,7 @@ lint:
 		echo "mandoc -Tlint man/*.5 man/*.7 man/*.8"; \
 		out=$$(mandoc -Tlint man/*.5 man/*.7 man/*.8 2>&1 | grep -v -e 'referenced manual not found' -e 'outdated mandoc.db'); \
 		if [ -n "$$out" ]; then echo "$$out"; exit 1; fi; \
+	elif [ "$$CI" = true ]; then echo "mandoc not installed (CI=true: a failure)" >&2; exit 1; \
 	else echo "mandoc not installed: man page lint skipped"; fi
 	@# APKBUILD: its variables are read by abuild (SC2034), and abuild
 	@# sets srcdir, pkgdir and the rest (SC2154).
@@ -74,6 +75,7 @@ lint:
 		shellcheck -s sh $(SHELL_SCRIPTS) && \
 		shellcheck -s sh -e SC2034,SC2154 contrib/alpine/APKBUILD && \
 		shellcheck tools/cross.sh .ci/run; \
+	elif [ "$$CI" = true ]; then echo "shellcheck not installed (CI=true: a failure)" >&2; exit 1; \
 	else echo "shellcheck not installed: shell script lint skipped"; fi
 
 # The release profile strips the binary already. Fails above the budget
@@ -116,7 +118,7 @@ fuzz:
 
 # Robustness and footprint checks against the release daemon (loopback,
 # bounded in time; figures are printed, not judged).
-.PHONY: hostile soak footprint flood
+.PHONY: hostile soak footprint notify-latency flood
 hostile: all
 	$(CARGO) run --release --example hostile
 
@@ -125,6 +127,11 @@ soak: all
 
 footprint: all
 	$(CARGO) run --release --example footprint
+
+# From a status change to NOTIFYCMD, built-in monitor and stock upsmon
+# (ten seconds; figures printed, every notice checked).
+notify-latency: all
+	$(CARGO) run --release --example notify_latency
 
 # A stock upsmon secondary logs in during a 1,100-connection flood, sees
 # the power cut and FSD, and shuts down before the primary (about 30 s,

@@ -132,20 +132,18 @@ host_bin() {
     [ -x "$HOST_BIN" ] || "$HOST_CARGO" build --release --locked
 }
 
-# Tests per target, chosen for what each CPU can get wrong (byte order,
-# word size, alignment, libc) within CI's time (timings in the README):
-# - mips, big-endian and 32-bit, runs everything that does not need
-#   NUT's server side or Python: the library's unit tests, decoding,
-#   allocation, the protocol and the daemon answering clients, stock
-#   upsc and upsmon included.
-# - the others run the library's unit tests, the binary's, and the
-#   decoding and simulation suites.
+# Tests per target (tests/README.md has the groups), chosen for what
+# each CPU can get wrong (byte order, word size, alignment, libc) within
+# CI's time (timings in the README): the library's and the binary's unit
+# tests, tests/core (decoding every fixture, NUT parity, fuzz corpora,
+# monitor scenarios, the device worker), the allocation checks, and
+# tests/server (the daemon under qemu answering raw clients and stock
+# upsc, its command line, signals and reloads). Not tests/interop (NUT's
+# upsd and upsmon, Python: the host's programs, timed against the
+# daemon) nor tests/packaging (make install, sh).
 test_set() {
     case ${2:-${CROSS_TESTS:-$1}} in
-    mips-unknown-linux-gnu|full)
-        echo "--lib --bins --test nut_parity --test alloc --test alloc_copy --test alloc_proto --test sim --test fuzz_corpus --test cli --test input_check --test device_worker --test daemon --test auth --test ratelimit --test upsc --test fsd --test monitor_scenarios" ;;
-    *)
-        echo "--lib --bins --test nut_parity --test alloc --test sim --test fuzz_corpus" ;;
+    *) echo "--lib --bins --test core --test server --test alloc --test alloc_copy --test alloc_proto" ;;
     esac
 }
 

@@ -11,7 +11,7 @@
 //!
 //! Loopback only; every wait is bounded.
 
-mod common;
+use crate::common;
 
 use common::{free_port, Client};
 

@@ -4,7 +4,7 @@
 //! login. Skipped, with a note, where python3 lacks the two packages (CI
 //! installs them from PyPI).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -20,7 +20,7 @@ fn have_clients() -> bool {
 #[test]
 fn pynut_and_aionut_calls_succeed() {
     if !have_clients() {
-        println!("skipped: python3 with PyNUTClient and aionut is not installed");
+        common::missing("python3 with PyNUTClient and aionut (pip install PyNUTClient aionut)");
         return;
     }
     let conf = format!(
