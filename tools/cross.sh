@@ -12,6 +12,7 @@
 #                                        stock upsc must read what the host's decode prints
 #   tools/cross.sh size [TARGET...]      raw and xz bytes beside NUT 2.8.0 on the same CPU,
 #                                        budgets checked (tools/size-budgets)
+#   tools/cross.sh where TARGET          where the router build's bytes go (sections, crates)
 #   tools/cross.sh ci                    all of it for every target, timed
 #
 # TARGET is one of $TARGETS below, or x86_64-unknown-linux-gnu (the host).
@@ -128,8 +129,9 @@ cmd_build_default() {
     echo "$(default_bin "$T"): $(stat -c %s "$(default_bin "$T")") bytes"
 }
 
+# The host's release build, as `make` makes it (up to date).
 host_bin() {
-    [ -x "$HOST_BIN" ] || "$HOST_CARGO" build --release --locked
+    "$HOST_CARGO" build --release --locked --quiet
 }
 
 # Tests per target (tests/README.md has the groups), chosen for what
@@ -170,11 +172,25 @@ cmd_test() {
     # Test binaries unwind (the harness catches panics), so std is built
     # again with unwinding, in a target directory of its own: one std per
     # directory (else "duplicate lang item in crate core").
+    local extra=()
+    if [ "$T" = x86_64-unknown-linux-musl ]; then
+        # Test binaries unwind through Debian's LLVM libunwind.a, built
+        # for glibc with _FORTIFY_SOURCE: its one glibc-only symbol,
+        # __fprintf_chk (for its error messages), given here for musl.
+        mkdir -p "$dir"
+        printf '%s\n' '#include <stdarg.h>' '#include <stdio.h>' \
+            'int __fprintf_chk(FILE *f, int flag, const char *fmt, ...) {' \
+            '    va_list ap; int r; (void)flag;' \
+            '    va_start(ap, fmt); r = vfprintf(f, fmt, ap); va_end(ap); return r;' \
+            '}' > "$dir/fprintf_chk.c"
+        musl-gcc -O2 -c -o "$dir/fprintf_chk.o" "$dir/fprintf_chk.c"
+        extra=(--config "target.$T.rustflags = [\"-Clink-arg=$ROOT/$dir/fprintf_chk.o\"]")
+    fi
     local list; list=$(mktemp)
     # shellcheck disable=SC2086
     CARGO_TARGET_DIR=$dir CARGO_PROFILE_RELEASE_PANIC=unwind CARGO_PROFILE_RELEASE_LTO=off \
         CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-        "$CROSS_CARGO" test --release --locked --target "$T" -Z build-std \
+        "$CROSS_CARGO" test --release --locked --target "$T" -Z build-std "${extra[@]}" \
         --no-run --message-format=json-render-diagnostics $set |
         python3 -c '
 import json, sys
@@ -187,6 +203,8 @@ for line in sys.stdin:
     # (hidupsd called as upsc through a link behaves as upsc).
     local bin=$dir/$T/release/hidupsd
     if [ -n "$QEMU" ] && [ "$(head -c 4 "$bin")" = $'\x7fELF' ]; then
+        # (cargo hard-links the binary here: the old copy may be this file)
+        rm -f "$bin.real"
         mv "$bin" "$bin.real"
         # shellcheck disable=SC2016 # $0 and $@ are the script's own
         printf '#!/bin/sh\nexec %s -L %s -0 "$0" %s "$@"\n' "$QEMU" "$PREFIX" "$ROOT/$bin.real" > "$bin"
@@ -370,6 +388,59 @@ cmd_size() {
     [ "$over" -eq 0 ] || die "over a size budget (tools/size-budgets)"
 }
 
+# Where the router build's bytes go: its sections (stripped), and code
+# and data by crate and by hidupsd module (the same build with symbols,
+# in target/where).
+cmd_where() {
+    setup "$1"; need_build
+    local nm=${CC%gcc}nm readelf=${CC%gcc}readelf
+    [ "$T" != x86_64-unknown-linux-musl ] || { nm="nm"; readelf="readelf"; }
+    [ "$T" != "$HOST" ] || { nm="nm"; readelf="readelf"; }
+    need "$nm" "$readelf"
+    CARGO_TARGET_DIR=target/where "$CROSS_CARGO" build --release --locked --target "$T" \
+        -Z build-std=std,panic_abort -Z build-std-features="$ROUTER_STD_FEATURES" \
+        --config "target.$T.rustflags = [$ROUTER_FLAGS]" --config profile.release.strip=false
+    local bin=target/where/$T/release/hidupsd
+    echo "sections of $(router_bin "$T") (bytes):"
+    "$readelf" -SW "$(router_bin "$T")" | python3 -c '
+import re, sys
+rows = []
+for line in sys.stdin:
+    m = re.match(r"\s*\[\s*\d+\]\s+(\.\S+)\s+\S+\s+[0-9a-f]+\s+[0-9a-f]+\s+([0-9a-f]+)", line)
+    if m:
+        rows.append((int(m.group(2), 16), m.group(1)))
+for size, name in sorted(rows, reverse=True)[:12]:
+    print(f"  {name:16} {size:8d}")
+' 
+    # Demangled names: a symbol belongs to the first path of its name
+    # (`<hidupsd::x::Y as core::fmt::Display>::fmt` is hidupsd's).
+    "$nm" -S --size-sort -C "$bin" | python3 -c '
+import re, sys, collections
+code, data, mods = collections.Counter(), collections.Counter(), collections.Counter()
+for line in sys.stdin:
+    parts = line.split(None, 3)
+    if len(parts) < 4:
+        continue
+    size, kind, name = int(parts[1], 16), parts[2], parts[3].strip()
+    path = re.sub(r"^[<&*]+|^(dyn |mut |const )+", "", name)
+    crate = re.split(r"::|<| ", path)[0] or "?"
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", crate):
+        crate = "(other)"
+    (code if kind in "tTwW" else data)[crate] += size
+    if crate == "hidupsd":
+        m = re.split(r" as |<|>", path)[0].split("::")
+        m = [x for x in m if x and x[0].islower()]
+        mods["::".join(m[:3]) if len(m) > 3 else "::".join(m[:2])] += size
+def show(title, c, n):
+    print(title)
+    for k, v in c.most_common(n):
+        print(f"  {k:40} {v:8d}")
+show("code by crate (bytes):", code, 12)
+show("data by crate (bytes, named symbols only):", data, 8)
+show("hidupsd, code and data by module (bytes):", mods, 20)
+'
+}
+
 cmd_ci() {
     local t s t0; t0=$(date +%s)
     for t in $TARGETS; do
@@ -381,6 +452,8 @@ cmd_ci() {
         [ "$t" != mips-unknown-linux-gnu ] || cmd_serve "$t"
         echo "cross.sh: $t took $(( $(date +%s) - s )) s"
     done
+    # x86_64 (glibc) too, for the size table.
+    cmd_build "$HOST"
     cmd_size
     echo "cross.sh: all targets took $(( $(date +%s) - t0 )) s"
 }
@@ -392,6 +465,7 @@ test) cmd_test "${2:?target}" "${3:-}" ;;
 decode-diff) cmd_decode_diff "${2:?target}" ;;
 serve) cmd_serve "${2:?target}" ;;
 size) shift; cmd_size "$@" ;;
+where) cmd_where "${2:?target}" ;;
 ci) cmd_ci ;;
 *) sed -n '2,/^set /p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac
