@@ -34,7 +34,10 @@ export RUSTC=${CROSS_RUSTC:-/usr/bin/rustc} RUSTDOC=${CROSS_RUSTDOC:-/usr/bin/ru
 export RUSTC_BOOTSTRAP=1
 # The host's own build (reference output, default x86_64 build): the
 # project's usual toolchain, as `make` uses it.
+# (without this script's RUSTC: a build by another compiler would
+# replace `make`'s target/release)
 HOST_CARGO=${HOST_CARGO:-cargo}
+host_cargo() { env -u RUSTC -u RUSTDOC -u RUSTC_BOOTSTRAP "$HOST_CARGO" "$@"; }
 HOST_BIN=target/release/hidupsd
 
 # What a router build drops (measured one by one in the README's
@@ -120,7 +123,7 @@ cmd_build() {
 cmd_build_default() {
     setup "$1"
     if [ "$T" = "$HOST" ]; then
-        "$HOST_CARGO" build --release --locked
+        host_cargo build --release --locked
     else
         need_build
         CARGO_TARGET_DIR=target/default "$CROSS_CARGO" build --release --locked \
@@ -131,7 +134,7 @@ cmd_build_default() {
 
 # The host's release build, as `make` makes it (up to date).
 host_bin() {
-    "$HOST_CARGO" build --release --locked --quiet
+    host_cargo build --release --locked --quiet
 }
 
 # Tests per target (tests/README.md has the groups), chosen for what
