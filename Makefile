@@ -29,7 +29,8 @@ SHELL_SCRIPTS = contrib/systemd/hidupsd-killpower \
 	contrib/openwrt/files/hidupsd.hotplug tests/openwrt/uci.sh
 FUZZ_SECONDS ?= 60
 
-.PHONY: all test lint size cross cross-ci bench fuzz install install-systemd install-upsc uninstall generate clean dist
+.PHONY: all test lint size cross cross-ci bench fuzz install install-systemd install-upsc uninstall generate clean dist \
+	tables tables-check
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 # make dist: the release tarball and an OpenWrt package naming it.
@@ -57,9 +58,27 @@ test:
 vm-test:
 	tests/vm/run.sh
 
-lint:
+# The pure core (docs/design/architecture.md): these modules' non-test
+# code names no shell module. Everything before a file's first
+# #[cfg(test)] is checked; comments are skipped.
+PURE_SRC = src/hid src/ups src/qx src/store.rs src/text.rs src/sort.rs src/proto \
+	src/config src/monitor \
+	$(wildcard src/device/usb.rs src/device/matcher.rs src/device/naming.rs \
+		src/device/assign.rs src/device/sched.rs src/device/grant.rs)
+
+lint: tables-check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) fmt --all -- --check
+	@echo "pure modules: no crate::sys, crate::daemon or crate::cli"
+	@bad=$$(find $(PURE_SRC) -name '*.rs' | sort | while read -r f; do \
+		awk -v f="$$f" '/^#\[cfg\(test\)\]/ { exit } \
+			/crate::(sys|daemon|cli)([^A-Za-z0-9_]|$$)/ && !/^[[:space:]]*\/\// { print f ":" FNR ": " $$0 }' "$$f"; \
+	done); if [ -n "$$bad" ]; then echo "$$bad"; exit 1; fi
+	python3 tools/modcycles.py
+	@# ups/ is left out: its table types read the generated tables' string
+	@# pools (ups::table <-> ups::tables), which the generator owns.
+	python3 tools/modcycles.py --within hid --within proto --within config \
+		--within monitor --within device --within sys --within daemon --within cli
 	@# NUT's own pages (Xr upsc 8, ...) need not be installed here, nor
 	@# indexed when they are (nut-client installs them after mandoc).
 	@if command -v mandoc >/dev/null 2>&1; then \
@@ -118,7 +137,7 @@ fuzz:
 
 # Robustness and footprint checks against the release daemon (loopback,
 # bounded in time; figures are printed, not judged).
-.PHONY: hostile soak footprint notify-latency flood
+.PHONY: hostile soak footprint notify-latency flood bench-callgrind
 hostile: all
 	$(CARGO) run --release --example hostile
 
@@ -140,9 +159,22 @@ flood:
 	$(CARGO) build --bin hidupsd --example flood
 	timeout 180 target/debug/examples/flood
 
+# Instructions per GET VAR and LIST VAR under valgrind's callgrind, and
+# memory per idle client, hidupsd beside Debian's upsd + dummy-ups.
+bench-callgrind: all
+	$(CARGO) run --release --example callgrind
+
 # The udev rules and the device page come from the device table.
 generate:
 	$(CARGO) run --quiet --example gen
+
+# src/ups/tables/ from NUT's tables in tools/data/ (python3 and rustfmt);
+# tables-check fails when the committed files differ from what it makes.
+tables:
+	python3 tools/import-nut-tables.py
+
+tables-check:
+	python3 tools/import-nut-tables.py --check
 
 # Binary, manual pages and udev rules (every system); install-systemd adds
 # the unit and the shutdown hook, install-upsc the upsc link (not by

@@ -18,8 +18,16 @@
 //! standard input closes.
 //!
 //! As a module (vm_check includes it): [`Gadget`].
+//!
+//! A Megatec/Q1 unit behind a USB bridge ([`Gadget::start_megatec`],
+//! vm_megatec): the recording's `answer` lines answer the commands the
+//! host sends as SET_REPORT of output report 0, framed as the bridge's
+//! 8-byte interrupt reports (hidupsd's `qx::bridge::SimWire` does the
+//! framing), on an endpoint of 8-byte packets as those chips have.
 #![allow(dead_code)]
 
+use hidupsd::qx::bridge::{SimWire, Wire};
+use hidupsd::qx::Bridge;
 use hidupsd::recording::{Recording, Replay};
 use hidupsd::ups::transport::Transport;
 use std::ffi::CString;
@@ -56,6 +64,17 @@ pub struct State {
     pub enabled: bool,
     /// Requests this device refused (stalled), as (bRequestType, bRequest, wValue).
     pub stalled: Vec<(u8, u8, u16)>,
+    /// A Megatec unit: its bridge framing and where its reports go.
+    pub megatec: Option<MegatecDev>,
+}
+
+type Answerer = Box<dyn FnMut(&[u8]) -> Option<Vec<u8>> + Send>;
+
+/// A Megatec/Q1 unit's side: commands received (in `wire.received`),
+/// answers sent to the ep1 writer thread.
+pub struct MegatecDev {
+    pub wire: SimWire<Answerer>,
+    tx: std::sync::mpsc::Sender<Vec<u8>>,
 }
 
 /// A USB UPS on a UDC.
@@ -97,9 +116,9 @@ fn interface(report_len: usize, max_packet: u16, interval: u8) -> Vec<u8> {
     d
 }
 
-fn descriptors(report_len: usize) -> Vec<u8> {
-    let fs = interface(report_len, 64, 10);
-    let hs = interface(report_len, 64, 4);
+fn descriptors(report_len: usize, max_packet: u16) -> Vec<u8> {
+    let fs = interface(report_len, max_packet, 10);
+    let hs = interface(report_len, max_packet, 4);
     let mut d = Vec::new();
     for v in [DESCRIPTORS_MAGIC_V2, 0, HAS_FS_DESC | HAS_HS_DESC, 3, 3] {
         d.extend_from_slice(&v.to_le_bytes());
@@ -136,6 +155,29 @@ impl Gadget {
         serial: &str,
         manufacturer: &str,
         fstrings: &[&str],
+    ) -> io::Result<Gadget> {
+        Self::start_with(name, rec, serial, manufacturer, fstrings, None)
+    }
+
+    /// A Megatec/Q1 unit behind `bridge`, answering from the recording's
+    /// `answer` lines.
+    pub fn start_megatec(
+        name: &str,
+        rec: &Recording,
+        serial: &str,
+        manufacturer: &str,
+        bridge: Bridge,
+    ) -> io::Result<Gadget> {
+        Self::start_with(name, rec, serial, manufacturer, &["x"], Some(bridge))
+    }
+
+    fn start_with(
+        name: &str,
+        rec: &Recording,
+        serial: &str,
+        manufacturer: &str,
+        fstrings: &[&str],
+        megatec: Option<Bridge>,
     ) -> io::Result<Gadget> {
         let dir = Path::new(CONFIGFS).join(name);
         mkdir(&dir)?;
@@ -192,12 +234,48 @@ impl Gadget {
             .read(true)
             .write(true)
             .open(mount.join("ep0"))?;
-        (&ep0).write_all(&descriptors(rec.descriptor.len()))?;
+        let packet = if megatec.is_some() { 8 } else { 64 };
+        (&ep0).write_all(&descriptors(rec.descriptor.len(), packet))?;
         (&ep0).write_all(&strings(fstrings))?;
         let state = Arc::new(Mutex::new(State {
             reports: Some(Replay::new(rec)),
             ..State::default()
         }));
+        if let Some(bridge) = megatec {
+            let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+            let answers = rec.answers.clone();
+            let answer: Answerer = Box::new(move |cmd: &[u8]| {
+                answers
+                    .iter()
+                    .find(|(c, _)| c.as_slice() == cmd)
+                    .map(|(_, a)| a.clone())
+            });
+            state.lock().unwrap_or_else(|e| e.into_inner()).megatec = Some(MegatecDev {
+                wire: SimWire::new(bridge, answer),
+                tx,
+            });
+            // Interrupt IN writes block until the host reads: a thread.
+            let ep1 = mount.join("ep1");
+            std::thread::Builder::new()
+                .name(format!("ep1 {name}"))
+                .spawn(move || {
+                    let mut f: Option<File> = None;
+                    for r in rx {
+                        for _ in 0..500 {
+                            if f.is_none() {
+                                f = OpenOptions::new().read(true).write(true).open(&ep1).ok();
+                            }
+                            match f.as_mut().map(|f| f.write_all(&r)) {
+                                Some(Ok(())) => break,
+                                _ => {
+                                    f = None;
+                                    std::thread::sleep(Duration::from_millis(10));
+                                }
+                            }
+                        }
+                    }
+                })?;
+        }
         {
             let state = state.clone();
             let desc = rec.descriptor.clone();
@@ -323,6 +401,15 @@ fn setup(ep0: &mut File, ev: &[u8], desc: &[u8], state: &Mutex<State>) {
             let mut b = vec![0u8; length];
             if ep0.read_exact(&mut b).is_ok() {
                 let mut st = lock();
+                if let Some(m) = st.megatec.as_mut() {
+                    let mut d = vec![0u8];
+                    d.extend_from_slice(&b);
+                    let _ = m.wire.write_output(&d);
+                    for r in m.wire.pending.drain(..) {
+                        let _ = m.tx.send(r);
+                    }
+                    return;
+                }
                 st.writes.push(b.clone());
                 if let Some(r) = st.reports.as_mut() {
                     let _ = r.set_feature(&b);

@@ -105,16 +105,21 @@ use crate::proto::{
     Action, Data, Env, Live, Overflow, Reply, Session, TrackingId, TrackingStatus, UpsView, Upses,
     VarRange, MAX_LINE, MAX_REPLY_LINE,
 };
-use crate::proto::{Actions, InstCmds, Upsmon, User, Users};
-use crate::store::{Store, MAX_VARS};
-use crate::ups::table::{st, Lookup};
+use crate::proto::{InstCmds, Right, Rights, Upsmon, User, Users};
+use crate::store::{EnumRows, Store, MAX_VARS};
+use crate::ups::table::{st, Doc, Lookup, Str};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 static FUZZ_SENSITIVITY: Lookup = Lookup {
-    name: "sensitivity",
+    name: Doc::NONE,
     fun: None,
     nuf: None,
-    rows: &[(0, "high"), (1, "medium"), (2, "low"), (3, "medium")],
+    rows: &[
+        (0, Str::of("high")),
+        (1, Str::of("medium")),
+        (2, Str::of("low")),
+        (3, Str::of("medium")),
+    ],
 };
 
 enum FuzzState {
@@ -195,7 +200,7 @@ fn fuzz_server() -> FuzzServer {
     ];
     for &(n, v, flags, len) in vars {
         let _ = s.set(n, v);
-        let enums = (n == "input.sensitivity").then_some(FUZZ_SENSITIVITY.rows);
+        let enums = (n == "input.sensitivity").then_some(&FUZZ_SENSITIVITY as EnumRows);
         s.set_meta(n, flags, len, enums);
     }
     // A full store of long names and values: LIST VAR overflows a reply
@@ -274,9 +279,9 @@ fn fuzz_users() -> Users {
         password: password.into(),
         ..User::default()
     };
-    let set = Actions {
+    let set = Rights {
         set: true,
-        ..Actions::default()
+        ..Rights::default()
     };
     Users {
         users: vec![
@@ -289,16 +294,16 @@ fn fuzz_users() -> Users {
                 ..user("upsslave", "pw")
             },
             User {
-                actions: Actions {
+                actions: Rights {
                     set: true,
                     fsd: true,
-                    ..Actions::default()
+                    ..Rights::default()
                 },
                 instcmds: InstCmds::List(vec!["load.off".into(), "beeper.mute".into()]),
                 ..user("admin", "adminpw")
             },
             User {
-                actions: Actions {
+                actions: Rights {
                     login: true,
                     primary: true,
                     ..set
@@ -526,8 +531,10 @@ pub fn upsd_users(data: &[u8]) {
     };
     for user in &u.users {
         assert!(u.get(&user.name).is_some());
-        let _ = (user.may_login(), user.may_primary(), user.may_fsd());
-        let _ = (user.may_set(), user.may_instcmd("load.off"));
+        for r in [Right::Login, Right::Primary, Right::Fsd, Right::Set] {
+            let _ = user.has(r);
+        }
+        let _ = user.has(Right::InstCmd("load.off"));
     }
 }
 

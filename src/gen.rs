@@ -26,16 +26,26 @@ pub const GROUP: &str = "nut";
 
 /// The date of the generated page; change it when the page's prose
 /// (not the table) changes.
-const MAN_DATE: &str = "November 22, 2026";
+const MAN_DATE: &str = "December 7, 2026";
 
 /// Every listed VID:PID once, in the table's order, with the subdrivers
-/// that claim it.
+/// that claim it; then the Megatec/Q1 bridges of nutdrv_qx's table that
+/// hidraw can drive (`nutdrv_qx`).
 fn unique_ids() -> Vec<(u16, u16, Vec<&'static str>)> {
     let mut out: Vec<(u16, u16, Vec<&'static str>)> = Vec::new();
-    for d in DEVICES {
-        match out.iter_mut().find(|(v, p, _)| *v == d.vid && *p == d.pid) {
-            Some((_, _, subs)) => subs.push(d.subdriver),
-            None => out.push((d.vid, d.pid, vec![d.subdriver])),
+    let qx = crate::qx::tables::USB_IDS
+        .iter()
+        .filter(|r| r.bridge.over_hidraw())
+        .map(|r| (r.vid, r.pid, "nutdrv_qx"));
+    for (vid, pid, sub) in DEVICES
+        .iter()
+        .map(|d| (d.vid, d.pid, d.subdriver.get()))
+        .chain(qx)
+    {
+        match out.iter_mut().find(|(v, p, _)| *v == vid && *p == pid) {
+            Some((_, _, subs)) if subs.contains(&sub) => {}
+            Some((_, _, subs)) => subs.push(sub),
+            None => out.push((vid, pid, vec![sub])),
         }
     }
     out
@@ -50,7 +60,8 @@ fn unique_ids() -> Vec<(u16, u16, Vec<&'static str>)> {
 pub fn udev_rules() -> String {
     let mut s = String::new();
     s.push_str(
-        "# udev rules for hidupsd: USB HID UPSes known to NUT's usbhid-ups subdrivers.\n\
+        "# udev rules for hidupsd: USB HID UPSes known to NUT's usbhid-ups subdrivers,\n\
+         # and the Megatec/Q1 USB bridges of nutdrv_qx's table (src/qx/tables.rs).\n\
          # Generated from src/ups/tables/devices.rs by `make generate`: do not edit.\n\
          # Local additions go in a file of their own (/etc/udev/rules.d/), see\n\
          # rules/README.md.\n\
@@ -252,11 +263,21 @@ pub fn device_list_mdoc() -> String {
          .El\n\
          .Pp\n\
          A device whose report descriptor is not a Power Device is never\n\
-         served, even when its ID is listed.\n\
+         served with these tables, even when its ID is listed.\n\
          .Ic subdriver\n\
          in\n\
          .Pa ups.conf\n\
          chooses a table by name instead.\n\
+         .Pp\n\
+         A device that is not a Power Device but one of the USB bridges of\n\
+         NUT's\n\
+         .Xr nutdrv_qx 8\n\
+         (0665:5161, 06da:0003 and others; see\n\
+         .Pa docs/megatec.md\n\
+         in the sources) is served as a Megatec/Q1 unit when one of\n\
+         nutdrv_qx's protocols answers through it.\n\
+         Units behind a CH340 USB-serial bridge (1a86:7523) are serial\n\
+         ports, not HID devices, and are not served.\n\
          .Pp\n\
          The udev rules installed with hidupsd\n\
          .Pq Pa 70-hidupsd.rules\n\
@@ -274,7 +295,10 @@ pub fn device_list_mdoc() -> String {
         generic = generic::SUBDRIVER.name,
     );
     for sub in SUBDRIVERS {
-        let rows: Vec<&DeviceId> = DEVICES.iter().filter(|d| d.subdriver == sub.key).collect();
+        let rows: Vec<&DeviceId> = DEVICES
+            .iter()
+            .filter(|d| d.subdriver.get() == sub.key)
+            .collect();
         if rows.is_empty() {
             continue;
         }
@@ -286,10 +310,10 @@ pub fn device_list_mdoc() -> String {
         );
         for d in rows {
             let _ = writeln!(s, ".It {:04x}:{:04x}", d.vid, d.pid);
-            let mut text = if d.models.is_empty() {
+            let mut text = if d.models.get().is_empty() {
                 "no model named".to_string()
             } else {
-                mdoc_text(d.models)
+                mdoc_text(d.models.get())
             };
             for n in notes(d) {
                 text.push_str("; ");
@@ -311,6 +335,7 @@ pub fn device_list_mdoc() -> String {
     );
     let mut keys: Vec<&str> = Vec::new();
     for (_, key) in VENDOR_FALLBACK {
+        let key = &key.get();
         if !keys.contains(key) {
             keys.push(key);
         }
@@ -318,7 +343,7 @@ pub fn device_list_mdoc() -> String {
     for key in keys {
         let vids: Vec<String> = VENDOR_FALLBACK
             .iter()
-            .filter(|(_, k)| *k == key)
+            .filter(|(_, k)| k.get() == key)
             .map(|(v, _)| format!("{v:04x}"))
             .collect();
         let _ = writeln!(s, ".It {key}\n{}", vids.join(", "));
@@ -368,6 +393,14 @@ mod tests {
             );
             assert_eq!(r.matches(&line).count(), 1, "{line}");
         }
+        // Megatec bridges hidraw can drive too (0665:5161 cypress), not
+        // the Masterguard variant's vendor requests alone.
+        assert_eq!(
+            r.matches("ATTRS{idVendor}==\"0665\", ATTRS{idProduct}==\"5161\"")
+                .count(),
+            1
+        );
+        assert!(r.contains("# nutdrv_qx\n"));
         // Every GOTO has its LABEL.
         for label in ["hidupsd_ids", "hidupsd_ups", "hidupsd_end"] {
             assert!(r.contains(&format!("LABEL=\"{label}\"")), "{label}");

@@ -26,6 +26,10 @@
 //! device's socket pair and script timer), [`cli`] (one-shot commands)
 //! and [`sys`] (system calls, and the clock: [`sys::clock`]).
 
+// `unsafe` is for system calls only: `sys` is the one module allowed it.
+#![deny(unsafe_code)]
+
+pub mod chan;
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -35,8 +39,11 @@ pub mod gen;
 pub mod hid;
 pub mod monitor;
 pub mod proto;
+pub mod qx;
 pub mod recording;
+pub mod sort;
 pub mod store;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod text;
 pub mod ups;

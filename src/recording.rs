@@ -18,6 +18,16 @@
 //! A fixture directory holds the same lines split over its three files
 //! (`descriptor.hex` holds bare hex bytes).
 //!
+//! A Megatec/Q1 unit (a vendor-defined HID pipe to an ASCII protocol,
+//! see [`crate::qx`]) is recorded as its commands and answers, one
+//! `answer` line each (in a fixture directory: `answers.txt`), with C
+//! escapes (`\r`, `\n`, `\\`, `\"`, `\xHH`); an empty answer is a
+//! command the unit did not answer:
+//! ```text
+//! answer "Q1\r" "(215.0 195.0 230.0 014 49.0 22.7 30.0 00000000\r"
+//! answer "QS\r" ""
+//! ```
+//!
 //! Script lines say what a simulated UPS ([`crate::device::sim`]) does
 //! and when; `decode` ignores them. SECONDS is a decimal number of
 //! seconds after the simulated UPS starts; lines may come in any order.
@@ -56,6 +66,8 @@ pub struct Recording {
     pub strings: Vec<(u8, String)>,
     /// Scripted events (`at` lines) in file order.
     pub script: Vec<Event>,
+    /// A Megatec/Q1 unit's answers: (command, answer) in file order.
+    pub answers: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// One `at SECONDS ...` line.
@@ -104,9 +116,7 @@ fn event(rest: &str) -> Result<(u64, Act), String> {
         [secs, what, ..] => (*secs, *what),
         _ => return Err(FORM.into()),
     };
-    let s: f64 = secs
-        .parse()
-        .ok()
+    let s: f64 = crate::text::parse_f64(secs)
         .filter(|s: &f64| s.is_finite() && *s >= 0.0)
         .ok_or_else(|| format!("'{secs}' is not a number of seconds"))?;
     // Far beyond any run; keeps the conversion exact.
@@ -117,9 +127,7 @@ fn event(rest: &str) -> Result<(u64, Act), String> {
     let act = match (what, &w[2..]) {
         ("set", [path, value]) => Act::Set {
             path: path.to_string(),
-            value: value
-                .parse()
-                .ok()
+            value: crate::text::parse_f64(value)
                 .filter(|v: &f64| v.is_finite())
                 .ok_or_else(|| format!("'{value}' is not a number"))?,
         },
@@ -170,6 +178,64 @@ fn hex_bytes(words: &str) -> Result<Vec<u8>, String> {
             u8::from_str_radix(w, 16).map_err(|_| format!("'{w}' is not a hex byte"))
         })
         .collect()
+}
+
+/// A quoted byte string with C escapes (`\r`, `\n`, `\t`, `\\`, `\"`,
+/// `\xHH`); returns the bytes and what follows the closing quote.
+pub fn c_quoted(s: &str) -> Result<(Vec<u8>, &str), String> {
+    let s = s.trim_start();
+    let inner = s
+        .strip_prefix('"')
+        .ok_or_else(|| format!("expected a quoted string, found '{s}'"))?;
+    let b = inner.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => return Ok((out, &inner[i + 1..])),
+            b'\\' => {
+                let c = *b.get(i + 1).ok_or("string ends in a backslash")?;
+                i += 2;
+                out.push(match c {
+                    b'r' => b'\r',
+                    b'n' => b'\n',
+                    b't' => b'\t',
+                    b'0' => 0,
+                    b'x' => {
+                        let h = inner.get(i..i + 2).ok_or("\\x needs two hex digits")?;
+                        i += 2;
+                        u8::from_str_radix(h, 16)
+                            .map_err(|_| format!("'\\x{h}' is not a hex byte"))?
+                    }
+                    b'\\' | b'"' => c,
+                    _ => return Err(format!("unknown escape '\\{}'", c as char)),
+                });
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Err("missing closing quote".into())
+}
+
+/// Bytes as a C-quoted string for a recording (the inverse of [`c_quoted`]).
+pub fn c_quote(b: &[u8]) -> String {
+    let mut s = String::from("\"");
+    for &c in b {
+        match c {
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            0x20..=0x7e => s.push(c as char),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('"');
+    s
 }
 
 /// A quoted string value: `"..."` with `\"` and `\\` escapes.
@@ -255,9 +321,11 @@ impl Recording {
                     .extend(hex_bytes(line).map_err(|m| err(&desc, n + 1, m))?);
             }
             rec.parse_file(&path.join("device.txt"), false)?;
-            let reports = path.join("reports.txt");
-            if reports.exists() {
-                rec.parse_file(&reports, false)?;
+            for more in ["reports.txt", "answers.txt"] {
+                let f = path.join(more);
+                if f.exists() {
+                    rec.parse_file(&f, false)?;
+                }
             }
         } else {
             rec.parse_file(path, false)?;
@@ -347,6 +415,19 @@ impl Recording {
                     self.strings.push((idx, quoted(s).map_err(e)?));
                 }
                 "descriptor" => self.descriptor.extend(hex_bytes(rest).map_err(e)?),
+                "answer" => {
+                    let (cmd, rest) = c_quoted(rest).map_err(e)?;
+                    let (ans, rest) = c_quoted(rest).map_err(e)?;
+                    if !rest.trim().is_empty() {
+                        return Err(e(format!("unexpected '{}' after the answer", rest.trim())));
+                    }
+                    if cmd.is_empty() || cmd.len() > 64 || ans.len() > 250 {
+                        return Err(e(
+                            "a command of 1 to 64 bytes and an answer of at most 250".into()
+                        ));
+                    }
+                    self.answers.push((cmd, ans));
+                }
                 "feature" | "input" => {
                     let (id, bytes) = rest
                         .trim()

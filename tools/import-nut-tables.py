@@ -2,13 +2,20 @@
 """Generate src/ups/tables/*.rs from NUT's usbhid-ups tables.
 
 The input is the TSV extraction of NUT's tables (usage names, mapping tables,
-lookup tables, device ids, MGE model names) kept in
-`../shared/spec/data/` relative to the repository root (override with
-`--data DIR`). The output is plain Rust `static` data using the types of
+lookup tables, device ids, MGE model names) kept in `tools/data/` (override
+with `--data DIR`; tools/data/README.md lists the files). The output is plain Rust `static` data using the types of
 `src/ups/table.rs` and `src/ups/func.rs`; every output file is passed through
-`rustfmt --edition 2021`.
+`rustfmt --edition 2021`. Strings are not stored as `&str` but as two-byte
+indices into one shared, sorted string text (`strings.rs`, `Str::of`
+finds them at compile time); texts only the documentation needs (device
+model hints) go to a second one the daemon never reads. The string data also
+holds the literals of the hand-written table in `src/ups/generic.rs` and of
+every `Str::of("...")` in `src/`, so that those compile.
 
-Usage: tools/import-nut-tables.py [--data DIR] [--out DIR] [--no-rustfmt]
+`--check` generates into a temporary directory and fails when any file
+differs from the committed ones (`make tables-check`).
+
+Usage: tools/import-nut-tables.py [--data DIR] [--out DIR] [--no-rustfmt] [--check]
 
 Build conditions (NUT compile-time `#if`s recorded in the data): we take a
 default Linux build, i.e. HAVE_STRPTIME is defined; DEBUG,
@@ -17,15 +24,19 @@ WITH_UNMAPPED_DATA_POINTS and USBHID_UPS_TRIPPLITE_DEBUG are not. A condition
 """
 
 import argparse
+import filecmp
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPO.parent / "shared" / "spec" / "data"
+DEFAULT_DATA = REPO / "tools" / "data"
 DEFAULT_OUT = REPO / "src" / "ups" / "tables"
 FUNC_RS = REPO / "src" / "ups" / "func.rs"
+GENERIC_RS = REPO / "src" / "ups" / "generic.rs"
+SRC = REPO / "src"
 
 # Compile-time symbols of the NUT build we reproduce.
 BUILD_DEFINED = {"HAVE_STRPTIME"}
@@ -117,8 +128,62 @@ def rs_str(s):
     return '"' + "".join(out) + '"'
 
 
-def rs_opt_str(s):
-    return "None" if s is None else f"Some({rs_str(s)})"
+class Pool:
+    """Strings of one shared text; `ref` renders a use of one."""
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.strings = set()
+
+    def ref(self, s):
+        if s is None:
+            return f"{self.kind}::NONE"
+        self.strings.add(s)
+        return f"{self.kind}::of({rs_str(s)})"
+
+    def render(self, ident, doc):
+        # Index 0 is "no string"; 1.. sorted bytewise (binary search).
+        items = [""] + sorted(self.strings, key=lambda x: x.encode("utf-8"))
+        offsets = [0]
+        for x in items:
+            offsets.append(offsets[-1] + len(x.encode("utf-8")))
+        if offsets[-1] > 0xFFFF or len(items) > 0xFFFF:
+            die(f"{ident}: {offsets[-1]} bytes in {len(items)} strings do not fit u16 offsets")
+        src = f"/// {doc} ({len(items) - 1} strings, {offsets[-1]} bytes).\n"
+        src += "#[rustfmt::skip]\n"
+        src += f"pub const {ident}: Pool = Pool {{\n    text: concat!(\n"
+        src += "".join(f"        {rs_str(x)},\n" for x in items[1:])
+        src += "    ),\n    offsets: &[\n"
+        for i in range(0, len(offsets), 16):
+            src += "        " + ", ".join(str(o) for o in offsets[i : i + 16]) + ",\n"
+        src += "    ],\n};\n"
+        return src
+
+
+STRS = Pool("Str")
+DOCS = Pool("Doc")
+
+
+def source_strings():
+    """String literals the hand-written code looks up with `Str::of`: every
+    `Str::of("...")` in src/, and every literal of the generic table."""
+    lit = r'"((?:[^"\\]|\\.)*)"'
+    found = set()
+    for path in sorted(SRC.rglob("*.rs")):
+        if path.parent.name == "tables" and path.name != "check.rs":
+            continue
+        text = path.read_text(encoding="utf-8")
+        found.update(re.findall(r"Str::of\(" + lit + r"\)", text))
+    text = GENERIC_RS.read_text(encoding="utf-8")
+    m = re.search(r"static ENTRIES[^=]*=\s*&\[(.*?)\n\];", text, re.S)
+    if not m:
+        die(f"{GENERIC_RS}: static ENTRIES not found")
+    body = re.sub(r"//[^\n]*", "", m.group(1))
+    found.update(re.findall(lit, body))
+    for s in found:
+        if "\\" in s:
+            die(f"escaped string literal {s!r} in the sources: not supported")
+    return found
 
 
 def upper_snake(name):
@@ -159,12 +224,6 @@ def hex16(s):
     if not 0 <= v <= 0xFFFF:
         die(f"not a 16-bit id: {s!r}")
     return f"0x{v:04x}"
-
-
-def write_rs(out_dir, name, text, files):
-    path = out_dir / name
-    path.write_text(text, encoding="utf-8")
-    files.append(path)
 
 
 def header(doc_lines):
@@ -220,7 +279,7 @@ def gen_usages(data):
             "before `GENERIC`. Names match case-insensitively, first match wins.",
         ]
     )
-    src += "use crate::ups::table::UsageName;\n\n"
+    src += "use crate::ups::table::{Str, UsageName};\n\n"
     for key, rows in tables.items():
         what = "NUT's generic `hid_usage_lkp`" if key == "generic" else f"`{key}` vendor usages"
         src += f"/// {what} ({len(rows)} names).\n"
@@ -229,7 +288,7 @@ def gen_usages(data):
         src += "#[rustfmt::skip]\n"
         src += f"static {ident}_NAMES: [UsageName; {len(rows)}] = [\n"
         for code, name in rows:
-            src += f"    UsageName {{ code: 0x{code:08x}, name: {rs_str(name)} }},\n"
+            src += f"    UsageName {{ code: 0x{code:08x}, name: {STRS.ref(name)} }},\n"
         src += "];\n\n"
     return src, tables
 
@@ -328,28 +387,25 @@ def gen_lookups(emitted):
             "",
             "`fun`/`nuf` come from the table's first row: when `fun` is set it alone",
             "converts HID to NUT values and the rows only list enum values.",
+            "Mapping entries name a table by its [`LookupId`], its index in [`ALL`].",
         ]
     )
-    src += "use crate::ups::func::Func;\nuse crate::ups::table::Lookup;\n\n"
+    if len(emitted) >= 255:
+        die(f"{len(emitted)} lookup tables do not fit a u8 id")
+    src += "use crate::ups::func::Func;\nuse crate::ups::table::{Doc, Lookup, LookupId, Str};\n\n"
+    for n, (ident, lk) in enumerate(emitted):
+        src += f"/// `{lk['table']}` from NUT's drivers/{lk['file']}.\n"
+        src += f"pub const {ident}: LookupId = LookupId({n});\n"
+    src += "\n/// Every lookup table, in NUT's source order.\n"
+    src += f"pub static ALL: [Lookup; {len(emitted)}] = [\n"
     for ident, lk in emitted:
         fun = f"Some(Func::{lk['fun']})" if lk["fun"] else "None"
         nuf = f"Some(Func::{lk['nuf']})" if lk["nuf"] else "None"
-        src += f"/// `{lk['table']}` from NUT's drivers/{lk['file']}.\n"
-        src += f"pub static {ident}: Lookup = Lookup {{\n"
-        src += f"    name: {rs_str(lk['table'])},\n"
-        src += f"    fun: {fun},\n    nuf: {nuf},\n"
-        if lk["values"]:
-            src += "    rows: &[\n"
-            for v, s in lk["values"]:
-                src += f"        ({v}, {rs_str(s)}),\n"
-            src += "    ],\n"
-        else:
-            src += "    rows: &[],\n"
-        src += "};\n\n"
-    src += "/// Every lookup table above, in NUT's source order.\n"
-    src += "pub static ALL: &[&Lookup] = &[\n"
-    for ident, _ in emitted:
-        src += f"    &{ident},\n"
+        for v, _ in lk["values"]:
+            if not -(2**31) <= v < 2**31:
+                die(f"lookup {lk['table']}: value {v} does not fit i32")
+        rows = ", ".join(f"({v}, {STRS.ref(s)})" for v, s in lk["values"])
+        src += f"    Lookup {{ name: {DOCS.ref(lk['table'])}, fun: {fun}, nuf: {nuf}, rows: &[{rows}] }},\n"
     src += "];\n"
     return src
 
@@ -388,12 +444,12 @@ def gen_map(sub, rows, refs, usage_keys):
             if not 0 <= length <= 255:
                 die(f"{key}: length {length} does not fit u8")
             t = r["conversion_lookup"]
-            lookup = f"Some(&lookups::{refs[(key, t)]})" if t else "None"
+            lookup = f"lookups::{refs[(key, t)]}" if t else "LookupId::NONE"
             fmt = r["dfl_format_or_value"]
-            fmt = "None" if fmt == "NULL" else rs_str(fmt).join(("Some(", ")"))
+            fmt = STRS.ref(None if fmt == "NULL" else fmt)
             src += (
-                f"    Entry {{ name: {rs_str(r['nut_name'])}, path: {rs_str(r['hid_path'])},"
-                f" st: {st}, hu: {hu}, len: {length}, lookup: {lookup}, fmt: {fmt} }},\n"
+                f"    Entry {{ name: {STRS.ref(r['nut_name'])}, path: {STRS.ref(r['hid_path'])},"
+                f" fmt: {fmt}, st: {st}, hu: {hu}, len: {length}, lookup: {lookup} }},\n"
             )
         src += "];\n\n"
     else:
@@ -421,13 +477,15 @@ def gen_mod(subs):
             "//!",
             "//! Every file in this directory except `check.rs` is generated by",
             "//! `tools/import-nut-tables.py` from NUT's tables and must not be edited",
-            "//! by hand: change the generator (or its input) and run it again.",
+            "//! by hand: change the generator (or its input in `tools/data/`) and run",
+            "//! it again (`make tables`). Read first: `docs/design/hid-decoding.md` §10.",
             "",
             "use crate::ups::table::Subdriver;",
             "",
             "pub mod devices;",
             "pub mod lookups;",
             "pub mod mge_models;",
+            "pub mod strings;",
             "pub mod usages;",
             "",
         ]
@@ -455,7 +513,7 @@ def device_handler(r):
     if re.search(r"interrupt_?only", eff + " " + cc, re.I):
         return "Handler::InterruptOnly"
     if h:
-        return f"Handler::Other({rs_str(h + ': ' + eff)})"
+        return f"Handler::Other({DOCS.ref(h + ': ' + eff)})"
     if eff:
         die(f"device {r['vendor_id']}:{r['product_id']}: effect without handler")
     return "Handler::None"
@@ -465,13 +523,13 @@ def device_gate(r):
     cc = r["claim_conditions"]
     m = re.search(r"Vendor or Product string contains '([^']+)'", cc)
     if m:
-        return f"Gate::VendorOrProductContains({rs_str(m.group(1))})"
+        return f"Gate::VendorOrProductContains({STRS.ref(m.group(1))})"
     m = re.search(r"Vendor contains '([^']+)' or Product contains '([^']+)'", cc)
     if m:
-        return f"Gate::VendorOrProduct({rs_str(m.group(1))}, {rs_str(m.group(2))})"
+        return f"Gate::VendorOrProduct({STRS.ref(m.group(1))}, {STRS.ref(m.group(2))})"
     m = re.search(r"Vendor string contains '([^']+)'", cc)
     if m:
-        return f"Gate::VendorContains({rs_str(m.group(1))})"
+        return f"Gate::VendorContains({STRS.ref(m.group(1))})"
     if re.search(r"\bonly if\b", cc):
         die(f"device {r['vendor_id']}:{r['product_id']}: unparsed condition {cc!r}")
     return "Gate::None"
@@ -502,8 +560,8 @@ def gen_devices(data, sub_keys):
             die(f"devices.tsv: unknown subdriver {r['subdriver']!r}")
         vid, pid = hex16(r["vendor_id"]), hex16(r["product_id"])
         src += (
-            f"    DeviceId {{ vid: {vid}, pid: {pid}, subdriver: {rs_str(r['subdriver'])},"
-            f" models: {rs_str(r['model_hint_from_source'])}, handler: {device_handler(r)},"
+            f"    DeviceId {{ vid: {vid}, pid: {pid}, subdriver: {STRS.ref(r['subdriver'])},"
+            f" models: {DOCS.ref(r['model_hint_from_source'])}, handler: {device_handler(r)},"
             f" gate: {device_gate(r)} }},\n"
         )
         d = device_claim_defaults(r)
@@ -565,8 +623,8 @@ def gen_devices(data, sub_keys):
     src += "/// NUT's string gates still apply: mge takes 06da only with \"AEG\" (else\n"
     src += "/// idowell claims it, without its own gate) and 09d6 only with \"KSTAR\" in\n"
     src += "/// the vendor string (then without needing `productid`).\n"
-    src += "pub static VENDOR_FALLBACK: &[(u16, &str)] = &[\n"
-    src += "".join(f"    ({v}, {rs_str(s)}),\n" for v, s in fallback)
+    src += "pub static VENDOR_FALLBACK: &[(u16, Str)] = &[\n"
+    src += "".join(f"    ({v}, {STRS.ref(s)}),\n" for v, s in fallback)
     src += "];\n\n"
     src += "/// VID:PID pairs a known vendor's subdriver always rejects (not HID PDC).\n"
     src += "pub static FALLBACK_REJECT: &[(u16, u16)] = &[\n"
@@ -615,14 +673,17 @@ def gen_mge_models(data):
     )
     src += "\n".join(
         [
+            "use crate::ups::table::Str;",
+            "",
             "/// One row of the MGE model-name table.",
             "#[derive(Debug, Clone, Copy, PartialEq, Eq)]",
             "pub struct MgeModel {",
-            "    pub iproduct: &'static str,",
-            "    pub imodel: &'static str,",
+            "    pub iproduct: Str,",
+            "    pub imodel: Str,",
             "    /// One of the family constants below (`models_type_t`).",
             "    pub family: u16,",
-            "    pub name: Option<&'static str>,",
+            "    /// [`Str::NONE`]: `\"<iProduct> <iModel>\"`.",
+            "    pub name: Str,",
             "}",
             "",
             "",
@@ -644,8 +705,8 @@ def gen_mge_models(data):
             die(f"mge-models.tsv: unknown family {fam!r}")
         name = r["name_override (empty = '<iProduct> <iModel>')"]
         src += (
-            f"    MgeModel {{ iproduct: {rs_str(r['iProduct'])}, imodel: {rs_str(r['iModel'])},"
-            f" family: {fam}, name: {rs_opt_str(name or None)} }},\n"
+            f"    MgeModel {{ iproduct: {STRS.ref(r['iProduct'])}, imodel: {STRS.ref(r['iModel'])},"
+            f" family: {fam}, name: {STRS.ref(name or None)} }},\n"
         )
         n += 1
     src += "];\n"
@@ -670,15 +731,34 @@ def unresolved_tokens(subs, maps, usages):
     return out
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    ap.add_argument("--no-rustfmt", action="store_true")
-    args = ap.parse_args()
-    data, out = args.data, args.out
+def gen_strings():
+    src = header(
+        [
+            "The tables' strings: every string of the other files in this directory,",
+            "each once, in one text per pool. Tables hold two-byte indices into it",
+            "(`Str`, `Doc`), found at compile time by `Str::of`.",
+        ]
+    )
+    src += "use crate::ups::table::Pool;\n\n"
+    STRS.strings.update(source_strings())
+    src += STRS.render("STRINGS", "Strings the daemon reads: names, paths, formats, lookup texts")
+    src += "\n"
+    src += DOCS.render("DOCS", "Texts for the documentation and tests only (the daemon never reads them)")
+    return src
+
+
+def rustfmt(text):
+    r = subprocess.run(
+        ["rustfmt", "--edition", "2021"], input=text, capture_output=True, text=True
+    )
+    if r.returncode != 0:
+        die(f"rustfmt failed:\n{r.stderr}")
+    return r.stdout
+
+
+def generate(data, out, fmt):
     out.mkdir(parents=True, exist_ok=True)
-    files = []
+    files = {}
 
     variants = func_variants()
     subs = load_subdrivers(data)
@@ -686,32 +766,69 @@ def main():
     maps = load_maps(data, subs)
 
     usages_src, usages = gen_usages(data)
-    write_rs(out, "usages.rs", usages_src, files)
+    files["usages.rs"] = usages_src
 
     lookups = load_lookups(data, variants)
     refs, emitted = resolve_lookups(maps, lookups)
-    write_rs(out, "lookups.rs", gen_lookups(emitted), files)
+    files["lookups.rs"] = gen_lookups(emitted)
 
     for s in subs:
-        write_rs(out, f"{s['key']}.rs", gen_map(s, maps[s["key"]], refs, usages), files)
-    write_rs(out, "mod.rs", gen_mod(subs), files)
+        files[f"{s['key']}.rs"] = gen_map(s, maps[s["key"]], refs, usages)
+    files["mod.rs"] = gen_mod(subs)
 
     dev_src, n_dev, n_fb, n_rej = gen_devices(data, sub_keys)
-    write_rs(out, "devices.rs", dev_src, files)
+    files["devices.rs"] = dev_src
     mge_src, n_mge = gen_mge_models(data)
-    write_rs(out, "mge_models.rs", mge_src, files)
+    files["mge_models.rs"] = mge_src
+    # Last: it holds the strings of every file above.
+    files["strings.rs"] = gen_strings()
 
-    if not args.no_rustfmt:
-        subprocess.run(["rustfmt", "--edition", "2021", *map(str, files)], check=True)
+    for name, text in files.items():
+        (out / name).write_text(rustfmt(text) if fmt else text, encoding="utf-8")
 
-    print("entries per subdriver:")
-    for s in subs:
-        print(f"  {s['key']:10} {len(maps[s['key']]):4}")
-    print(f"  total      {sum(len(v) for v in maps.values()):4}")
-    print(f"usage tables: {len(usages)} ({sum(len(v) for v in usages.values())} names)")
-    print(f"lookups: {len(emitted)}")
-    print(f"devices: {n_dev}, vendor fallbacks: {n_fb}, rejects: {n_rej}, mge models: {n_mge}")
-    bad = unresolved_tokens(subs, maps, usages)
+    return [
+        "entries per subdriver:",
+        *(f"  {s['key']:10} {len(maps[s['key']]):4}" for s in subs),
+        f"  total      {sum(len(v) for v in maps.values()):4}",
+        f"usage tables: {len(usages)} ({sum(len(v) for v in usages.values())} names)",
+        f"lookups: {len(emitted)}",
+        f"devices: {n_dev}, vendor fallbacks: {n_fb}, rejects: {n_rej}, mge models: {n_mge}",
+        f"strings: {len(STRS.strings)}, documentation texts: {len(DOCS.strings)}",
+    ], list(files), unresolved_tokens(subs, maps, usages)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--no-rustfmt", action="store_true")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="generate into a temporary directory and compare with --out",
+    )
+    args = ap.parse_args()
+    if args.check:
+        with tempfile.TemporaryDirectory() as tmp:
+            _, names, _ = generate(args.data, Path(tmp), not args.no_rustfmt)
+            differ = [
+                n
+                for n in names
+                if not (args.out / n).exists()
+                or not filecmp.cmp(Path(tmp) / n, args.out / n, shallow=False)
+            ]
+            generated = set(names) | {"check.rs"}
+            extra = sorted(p.name for p in args.out.glob("*.rs") if p.name not in generated)
+        if differ or extra:
+            for n in differ:
+                print(f"{args.out / n}: differs from what {Path(__file__).name} generates")
+            for n in extra:
+                print(f"{args.out / n}: not generated (and not check.rs)")
+            sys.exit(1)
+        print(f"{args.out}: {len(names)} files as generated")
+        return
+    summary, _, bad = generate(args.data, args.out, not args.no_rustfmt)
+    print("\n".join(summary))
     if bad:
         print("unresolved path tokens (NUT drops them silently):")
         for sub, path, tok in bad:

@@ -2,16 +2,25 @@
 """Check that the crate's top-level modules import each other without a
 cycle, and print the edges.
 
-Usage: tools/modcycles.py [--edges]
+Usage: tools/modcycles.py [--edges] [--within DIR]...
 
-A module is a top-level entry of src/ (`daemon`, `ups`, `store`, ...).
+A module is a top-level entry of src/ (`daemon`, `ups`, `store`, ...),
+except `device`, which holds two layers and counts as two modules:
+`device` (its pure files: usb, matcher, naming, assign, sched, grant,
+which `sys` may use) and `device-shell` (io, probe, shared, worker,
+sim, qxio, qxunit, which use `sys`).
 An edge A -> B is a `crate::B` path (in a `use` or inline, grouped
 `use crate::{B, ...}` included) in non-test code of A's files; comments
 and `#[cfg(test)]` items are left out, so doc links and tests may point
 anywhere. `super::` and `self::` stay inside a module and are not edges,
 except in a top-level file (src/x.rs), where `super::` is the crate root.
 
-Exit status 1 (and the cycles printed) when the graph has a cycle; run by
+`--within DIR` checks the files of one folder of src/ the same way
+(`--within ups`: `engine` -> `select` is an edge when engine.rs names
+`super::select` or `crate::ups::select`; submodules in a subfolder count
+as their parent file).
+
+Exit status 1 (and the cycles printed) when a graph has a cycle; run by
 `make lint`. A plain script rather than `cargo modules` so that lint needs
 nothing beyond Python 3.
 """
@@ -23,6 +32,12 @@ import sys
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 # Files that are not part of the library's module tree.
 SKIP = {"main.rs"}
+# device/ files that are shell code (the rest of device/ is pure).
+DEVICE_SHELL = {"io", "probe", "shared", "worker", "sim", "qxio", "qxunit"}
+
+
+def device_node(sub):
+    return "device-shell" if sub in DEVICE_SHELL else "device"
 
 
 def strip(text):
@@ -94,7 +109,10 @@ def drop_tests(text):
 def refs(code):
     """Top-level module names referenced as crate::NAME or in grouped
     `crate::{NAME, ...}` imports."""
-    names = set(re.findall(r"\bcrate::([a-z_][a-z0-9_]*)", code))
+    names = set()
+    for m in re.finditer(r"\bcrate::([a-z_][a-z0-9_]*)(?:::([a-z_][a-z0-9_]*))?", code):
+        top, sub = m.group(1), m.group(2)
+        names.add(device_node(sub) if top == "device" and sub else top)
     for m in re.finditer(r"\bcrate::\{", code):
         depth, k = 1, m.end()
         start = k
@@ -112,13 +130,22 @@ def refs(code):
             if d == 0 and ch == ",":
                 t = tok.strip().split("::")[0].strip()
                 if re.fullmatch(r"[a-z_][a-z0-9_]*", t):
-                    names.add(t)
+                    if t == "device":
+                        rest = tok.strip().split("::")
+                        names.add(device_node(rest[1].strip("{ ")) if len(rest) > 1 else "device")
+                    else:
+                        names.add(t)
                 tok = ""
             elif d == 0:
                 tok += ch
             else:
                 tok += ch
     return names
+
+
+def code_of(d, name):
+    with open(os.path.join(d, name), encoding="utf-8") as f:
+        return drop_tests(strip(f.read()))
 
 
 def graph():
@@ -132,6 +159,15 @@ def graph():
             if rel[0] in SKIP or rel[0] == "lib.rs":
                 continue
             top = rel[0][:-3] if rel[0].endswith(".rs") else rel[0]
+            if top == "device" and len(rel) > 1:
+                sub = rel[1][:-3] if rel[1].endswith(".rs") else rel[1]
+                if sub == "mod":
+                    continue
+                top = device_node(sub)
+                # Inside device/, `super::x` names a sibling file.
+                for x in set(re.findall(r"\bsuper::([a-z_][a-z0-9_]*)", code_of(d, name))):
+                    if device_node(x) != top:
+                        edges.setdefault(top, set()).add(device_node(x))
             tops.add(top)
             with open(os.path.join(d, name), encoding="utf-8") as f:
                 code = drop_tests(strip(f.read()))
@@ -179,7 +215,54 @@ def cycles(tops, edges):
     return out
 
 
+def graph_within(folder):
+    """Files of src/FOLDER as nodes (a file's own subfolder folds in)."""
+    base = os.path.join(SRC, folder)
+    edges, tops = {}, set()
+    for d, _, files in os.walk(base):
+        for name in files:
+            if not name.endswith(".rs"):
+                continue
+            rel = os.path.relpath(os.path.join(d, name), base).split(os.sep)
+            node = rel[0][:-3] if rel[0].endswith(".rs") else rel[0]
+            if node == "mod":
+                continue
+            tops.add(node)
+            with open(os.path.join(d, name), encoding="utf-8") as f:
+                code = drop_tests(strip(f.read()))
+            found = set(re.findall(r"\bcrate::" + folder + r"::([a-z_][a-z0-9_]*)", code))
+            if len(rel) == 1:
+                found |= set(re.findall(r"\bsuper::([a-z_][a-z0-9_]*)", code))
+                for m in re.finditer(r"\bsuper::\{([^}]*)\}", code):
+                    found |= {w.strip().split("::")[0].strip() for w in m.group(1).split(",")}
+            for t in found:
+                if t != node:
+                    edges.setdefault(node, set()).add(t)
+    return tops, edges
+
+
+def report(label, tops, edges, show):
+    if show:
+        for t in sorted(tops):
+            print(f"{t:<10} -> {', '.join(sorted(e for e in edges.get(t, ()) if e in tops)) or '-'}")
+    found = cycles(tops, edges)
+    for c in found:
+        print(f"import cycle in {label}: " + " <-> ".join(c))
+        for a in c:
+            for b in sorted(edges.get(a, ())):
+                if b in c:
+                    print(f"  {a} -> {b}")
+    if not found:
+        print(f"no import cycle between the {len(tops)} modules of {label}")
+    return 1 if found else 0
+
+
 def main():
+    args = sys.argv[1:]
+    show = "--edges" in args
+    within = [args[i + 1] for i, a in enumerate(args) if a == "--within" and i + 1 < len(args)]
+    if within:
+        return max(report(f"src/{w}/", *graph_within(w), show) for w in within)
     tops, edges = graph()
     if "--edges" in sys.argv:
         for t in sorted(tops):

@@ -30,16 +30,58 @@ pub fn run(args: &[String]) -> Result<(), String> {
         use std::os::unix::fs::FileTypeExt;
         m.file_type().is_char_device()
     });
-    let ups = if live {
-        decode_hidraw(Path::new(path), Options::default())?
+    let rec = if live {
+        None
     } else {
-        let rec = Recording::load(Path::new(path)).map_err(|e| e.to_string())?;
-        decode(&rec, Options::default())
-            .map_err(|e| format!("{path}: {e}"))?
-            .0
+        Some(Recording::load(Path::new(path)).map_err(|e| e.to_string())?)
     };
     let mut out = std::io::stdout().lock();
+    // A Megatec/Q1 unit: nutdrv_qx's engine, on its recorded answers or
+    // through its bridge.
+    let qx = match &rec {
+        Some(rec) => {
+            let power =
+                crate::hid::Descriptor::parse(&rec.descriptor).is_ok_and(|d| d.is_power_device());
+            (!power && !rec.answers.is_empty())
+                .then(|| decode_qx(rec, &crate::qx::QxOptions::default()))
+        }
+        None => decode_qx_live(Path::new(path))?.map(Ok),
+    };
+    if let Some(qx) = qx {
+        if explore {
+            return Err(format!(
+                "{path}: --explore: a Megatec/Q1 unit has no HID fields"
+            ));
+        }
+        let qx = qx.map_err(|e| format!("{path}: {e}"))?;
+        let mut r = Ok(());
+        for (k, v) in sorted_qx_vars(&qx) {
+            r = r.and_then(|_| writeln!(out, "{k}: {v}"));
+        }
+        return match r {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
+            _ => Ok(()),
+        };
+    }
+    let (mut ups, mut io) = match &rec {
+        None => (decode_hidraw(Path::new(path), Options::default())?, None),
+        Some(rec) => {
+            let (ups, io) = decode(rec, Options::default()).map_err(|e| format!("{path}: {e}"))?;
+            (ups, Some(io))
+        }
+    };
     let r = if explore {
+        // Every recorded Feature report, not only those the table reads
+        // (ones read already are left as the walks and inputs left them).
+        if let Some(io) = io.as_mut() {
+            let ids: Vec<u8> = ups.desc.report_ids(Kind::Feature).collect();
+            let t = ups.next_full();
+            for id in ids {
+                if !ups.was_read(id) {
+                    let _ = ups.load_report(id, io, t);
+                }
+            }
+        }
         print_explore(&ups, &mut out)
     } else {
         print_vars(&ups, &mut out)
@@ -64,6 +106,47 @@ pub fn decode(rec: &Recording, opts: Options) -> Result<(Ups, Replay), BindError
         ups.on_input(r, &mut io, t);
     }
     Ok((ups, io))
+}
+
+/// A recorded Megatec/Q1 unit (`answer` lines) through the same engine
+/// as a live one: probe, first read and poll, then a full poll.
+pub fn decode_qx(rec: &Recording, opts: &crate::qx::QxOptions) -> Result<crate::qx::Qx, String> {
+    use crate::qx::{replay::Answers, Qx};
+    if rec.answers.is_empty() {
+        return Err("no Megatec/Q1 answers in the recording".into());
+    }
+    let mut io = Answers::new(&rec.answers);
+    let mut qx = Qx::probe(&mut io, opts).map_err(|e| e.to_string())?;
+    qx.set_identity(Some((rec.ident.vid, rec.ident.pid)));
+    qx.init(&mut io, 0).map_err(|e| e.to_string())?;
+    let t = qx.next_full() + 1;
+    qx.update(&mut io, t).map_err(|e| e.to_string())?;
+    Ok(qx)
+}
+
+/// A live node that is a Megatec/Q1 unit, read once (probe, first read
+/// and poll); `None` for a Power Device.
+pub fn decode_qx_live(path: &std::path::Path) -> Result<Option<crate::qx::Qx>, String> {
+    use crate::device::qxunit::{serve, QxUnit};
+    let mut f = open_ups(path)?;
+    let opts = Options::default();
+    let crate::qx::usbid::Serve::Megatec(b) = serve(&f.descriptor, &f.info, &opts) else {
+        return Ok(None);
+    };
+    let u = QxUnit::start(&mut f.dev, b, &f.info, &opts, 0)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(Some(u.qx))
+}
+
+/// Variables of a Megatec/Q1 unit sorted by name, as `upsc` lists them.
+pub fn sorted_qx_vars(qx: &crate::qx::Qx) -> Vec<(String, String)> {
+    let mut v: Vec<_> = qx
+        .store
+        .iter()
+        .map(|v| (v.name.to_string(), v.value.to_string()))
+        .collect();
+    crate::sort::sort_by(&mut v, |a, b| a < b);
+    v
 }
 
 /// Read a live UPS once through its hidraw node: identity and descriptor
@@ -94,8 +177,9 @@ pub fn open_ups(
     let node = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let dev = crate::sys::hidraw::Hidraw::open(path).map_err(|e| format!("{name}: {e}"))?;
     let sysfs = crate::device::usb::UsbInfo::for_hidraw(node);
-    crate::device::probe::identify(dev, node, sysfs)?
-        .ok_or_else(|| format!("{name}: not a USB HID Power Device"))
+    crate::device::probe::identify(dev, node, sysfs)?.ok_or_else(|| {
+        format!("{name}: neither a USB HID Power Device nor a Megatec/Q1 unit that answers")
+    })
 }
 
 /// Variables sorted by name, as `upsc` lists them.
@@ -105,7 +189,7 @@ pub fn sorted_vars(ups: &Ups) -> Vec<(String, String)> {
         .iter()
         .map(|v| (v.name.as_str().to_string(), v.value.as_str().to_string()))
         .collect();
-    v.sort();
+    crate::sort::sort_by(&mut v, |a, b| a < b);
     v
 }
 
@@ -129,6 +213,10 @@ pub fn print_explore(ups: &Ups, out: &mut dyn Write) -> io::Result<()> {
         let buf = ups.report(f.report_id);
         let path = PathName(&f.path, ups.sub.usages);
         let shown = match (f.kind, report::get(buf, f)) {
+            // Never read: the bytes are the cache's zeros, not the device's.
+            (Kind::Feature | Kind::Input, _) if !ups.was_read(f.report_id) => {
+                "not read".to_string()
+            }
             (Kind::Feature, Some(l)) | (Kind::Input, Some(l)) => {
                 format!("{l} ({})", report::value(f, l))
             }

@@ -34,7 +34,6 @@ type Target = (
 /// the halt sequence (see the module docs).
 pub fn run(args: &[String]) -> Result<(), String> {
     use crate::config::{ups_conf, upsmon_conf};
-    use crate::device::matcher::Matcher;
     let (mut dir, mut dry, mut force) = (std::path::PathBuf::from(super::CONFDIR), false, false);
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -114,8 +113,24 @@ pub fn run(args: &[String]) -> Result<(), String> {
         std::mem::take(&mut found)
     };
     let mut usb = probe_all();
+    // Megatec/Q1 units: (name, device, options), told by nutdrv_qx's rules.
+    let mut megatec: Vec<(
+        String,
+        crate::device::io::Found<crate::sys::hidraw::Hidraw>,
+        Options,
+    )> = Vec::new();
+    let is_qx = |f: &crate::device::io::Found<crate::sys::hidraw::Hidraw>, o: &Options| {
+        matches!(
+            crate::device::qxunit::serve(&f.descriptor, &f.info, o),
+            crate::qx::usbid::Serve::Megatec(_)
+        )
+    };
     if conf.ups.is_empty() {
         for f in usb.drain(..) {
+            if is_qx(&f, &Options::default()) {
+                megatec.push((f.node.clone(), f, Options::default()));
+                continue;
+            }
             let name = f.node.clone();
             targets.push((
                 name,
@@ -148,9 +163,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 ));
             }
             ups_conf::Driver::UsbHid => {
-                let m =
-                    Matcher::new(&s.matching, &s.port).map_err(|e| format!("{}: {e}", s.name))?;
+                let m = crate::device::probe::matcher(&s.matching, &s.port)
+                    .map_err(|e| format!("{}: {e}", s.name))?;
                 match usb.iter().position(|f| m.matches(&f.node, &f.info)) {
+                    Some(i) if is_qx(&usb[i], &opts) => {
+                        megatec.push((s.name.clone(), usb.remove(i), opts));
+                    }
                     Some(i) => {
                         let f = usb.remove(i);
                         let ident = crate::device::usb::identity(&f.info);
@@ -168,10 +186,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
             }
         }
     }
-    if targets.is_empty() {
+    if targets.is_empty() && megatec.is_empty() {
         return Err("killpower: no UPS to power off".into());
     }
     let mut failed = 0;
+    for (name, mut f, opts) in megatec {
+        match qx_shutdown(&mut f, &opts, dry) {
+            Ok(text) => print!("{}", text.replace("{name}", &name)),
+            Err(e) => {
+                eprintln!("hidupsd: killpower: {name}: {e}");
+                failed += 1;
+            }
+        }
+    }
     for (name, mut dev, desc, ident, opts, sdcommands) in targets {
         let r = crate::ups::engine::Ups::new(&desc, ident, opts)
             .map_err(|e| e.to_string())
@@ -219,6 +246,39 @@ impl Transport for Recorder<'_> {
     fn string(&mut self, index: u8, out: &mut Text) -> bool {
         self.inner.string(index, out)
     }
+}
+
+/// nutdrv_qx's shutdown of a Megatec/Q1 unit: `shutdown.stop`, then
+/// `shutdown.return` (`shutdown.stayoff` with `stayoff`), three tries
+/// each; the lines to print, with `{name}` where the UPS's name goes.
+fn qx_shutdown(
+    f: &mut crate::device::io::Found<crate::sys::hidraw::Hidraw>,
+    opts: &Options,
+    dry: bool,
+) -> Result<String, String> {
+    use crate::device::qxunit::{serve, QxUnit};
+    let crate::qx::usbid::Serve::Megatec(b) = serve(&f.descriptor, &f.info, opts) else {
+        return Err("not a Megatec/Q1 unit".into());
+    };
+    let mut u = QxUnit::start(&mut f.dev, b, &f.info, opts, 0)?;
+    let (r, sent) = u.shutdown_logged(&mut f.dev, dry);
+    let verb = if dry { "to send (dry run)" } else { "sent" };
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{{name}}: Megatec/Q1 protocol {} ({} bridge): {} command(s) {verb}",
+        u.qx.proto.name,
+        b.name(),
+        sent.len()
+    );
+    for c in &sent {
+        let _ = writeln!(
+            s,
+            "{{name}}: {}",
+            String::from_utf8_lossy(c).trim_end_matches('\r')
+        );
+    }
+    r.map(|()| s).map_err(|e| e.to_string())
 }
 
 /// NUT's order of shutdown commands when `sdcommands` is not set.
@@ -300,7 +360,7 @@ fn describe(ups: &Ups, step: Step) -> String {
     match step {
         Step::Write { entry, value } => {
             let e = &ups.sub.map[entry as usize];
-            format!("{} {} via {}", e.name, value, e.path)
+            format!("{} {} via {}", e.name(), value, e.path())
         }
         Step::SetVar { name, value } => format!("{name} = {value}"),
         Step::PauseMs(ms) => format!("pause {ms} ms"),

@@ -1,7 +1,8 @@
 //! `hidupsd record`: everything needed to replay a UPS, in the
 //! single-file format `Recording::load` reads (see `recording.rs`): USB
 //! identity and strings, the descriptor, every Feature report, and the
-//! Input reports that arrived while recording. Writing is pure; reading
+//! Input reports that arrived while recording; for a Megatec/Q1 unit,
+//! the answers to every protocol's queries instead of reports. Writing is pure; reading
 //! the device is [`capture`].
 
 use crate::device::usb::UsbInfo;
@@ -91,6 +92,14 @@ pub fn to_text(rec: &Recording, comment: &str) -> String {
             r,
         );
     }
+    for (c, a) in &rec.answers {
+        let _ = writeln!(
+            out,
+            "answer {} {}",
+            crate::recording::c_quote(c),
+            crate::recording::c_quote(a)
+        );
+    }
     out
 }
 
@@ -99,6 +108,7 @@ pub fn to_text(rec: &Recording, comment: &str) -> String {
 pub fn capture(dev: &mut Hidraw, info: &UsbInfo, millis: u64) -> Result<Recording, String> {
     let descriptor = dev.descriptor().map_err(|e| format!("HIDIOCGRDESC: {e}"))?;
     let desc = Descriptor::parse(&descriptor).map_err(|e| e.to_string())?;
+    let power = desc.is_power_device();
     let mut rec = Recording {
         ident: crate::ups::options::Identity {
             vid: info.vid,
@@ -114,6 +124,21 @@ pub fn capture(dev: &mut Hidraw, info: &UsbInfo, millis: u64) -> Result<Recordin
         if let Some(s) = dev.strings.get(i) {
             rec.strings.push((i, s));
         }
+    }
+    if !power {
+        // A Megatec/Q1 unit: every protocol's queries through its bridge
+        // (no instant command: those act).
+        let i = info;
+        let m = i.manufacturer.as_deref();
+        let Some(b) = crate::qx::usbid::bridge(i.vid, i.pid, m, i.product.as_deref()) else {
+            return Err("neither a HID Power Device nor a Megatec/Q1 bridge".into());
+        };
+        let mut link = crate::qx::bridge::BridgeLink::new(
+            b,
+            crate::device::qxio::DevWire(dev as &mut dyn crate::device::io::DeviceIo),
+        );
+        rec.answers = crate::qx::replay::record(&mut link).map_err(|e| e.to_string())?;
+        return Ok(rec);
     }
     let ids: Vec<u8> = desc.report_ids(Kind::Feature).collect();
     for id in ids {
@@ -158,6 +183,12 @@ mod tests {
         assert_eq!(back.features, rec.features);
         assert_eq!(back.inputs, rec.inputs);
         assert_eq!(back.strings, rec.strings);
+        let mega = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/phoenixtec-06da-0003-megatec-over-hid");
+        let rec = Recording::load(&mega).unwrap();
+        let mut back = Recording::default();
+        back.parse(&to_text(&rec, "megatec")).unwrap();
+        assert_eq!(back.answers, rec.answers);
         assert!(text.starts_with("# recorded by a test\n"));
     }
 }

@@ -11,12 +11,20 @@ pub fn run() -> Result<(), String> {
     let mut found = 0;
     for node in crate::sys::hotplug::scan(Path::new("/sys/class/hidraw")) {
         let path = format!("/dev/{node}");
-        let Ok(crate::device::io::Found { dev, info, .. }) =
-            super::decode::open_ups(Path::new(&path))
+        let Ok(crate::device::io::Found {
+            dev,
+            info,
+            descriptor,
+            ..
+        }) = super::decode::open_ups(Path::new(&path))
         else {
             continue;
         };
         drop(dev);
+        let megatec = matches!(
+            crate::device::qxunit::serve(&descriptor, &info, &Options::default()),
+            crate::qx::usbid::Serve::Megatec(_)
+        );
         let ident = crate::ups::options::Identity {
             vid: info.vid,
             pid: info.pid,
@@ -24,10 +32,17 @@ pub fn run() -> Result<(), String> {
             product: info.product.clone(),
             serial: info.serial.clone(),
         };
-        let key = crate::ups::select::choose(&ident, &Options::default())
-            .map_or("generic", |c| c.sub.key);
+        let key = if megatec {
+            "megatec"
+        } else {
+            crate::ups::select::choose(&ident, &Options::default()).map_or("generic", |c| c.sub.key)
+        };
         let name = crate::device::naming::stable_name(key, &info);
-        println!("{}", conf_section(&name, &node, &info));
+        let mut section = conf_section(&name, &node, &info);
+        if megatec {
+            section = section.replacen("\"usbhid-ups\"", "\"nutdrv_qx\"", 1);
+        }
+        println!("{section}");
         found += 1;
     }
     if found == 0 {

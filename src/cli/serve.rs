@@ -57,14 +57,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
     // terminal; then detach if asked, keeping stderr for the log.
     crate::sys::log::set_level(debug);
     let setup = daemon::Setup::load(&a)?;
+    // A detached daemon has no terminal: syslog is where its log goes,
+    // chosen while the terminal can still be told where that is.
+    syslog |= background;
+    if syslog {
+        match crate::sys::log::try_syslog() {
+            Ok(None) => {}
+            Ok(Some(note)) => eprintln!("hidupsd: {note}"),
+            Err(e) => eprintln!("hidupsd: warning: {e}"),
+        }
+    }
     if background {
-        // A detached daemon has no terminal: syslog is where its log goes.
-        syslog = true;
         pidfile.get_or_insert_with(|| DEFAULT_PIDFILE.to_string());
         nix::unistd::daemon(false, false).map_err(|e| format!("-B: cannot detach: {e}"))?;
-    }
-    if syslog {
-        crate::sys::log::use_syslog();
     }
     // Written before privileges are dropped (/run is root's); removed on
     // a clean exit where the directory allows.
@@ -78,7 +83,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     if let (Err(e), true) = (&r, syslog) {
         // stderr may go nowhere (detached): say it where the log goes.
-        crate::sys::log::log(format_args!("{e}"));
+        crate::sys::log::error(format_args!("{e}"));
     }
     r
 }

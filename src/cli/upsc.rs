@@ -3,9 +3,10 @@
 //! NUT's `upsc` does, so scripts that parse its output keep working.
 //!
 //! Boundary: the command line and the output are here; the requests and
-//! the answers' words are NUT's protocol (`nut-protocol.md` §2, §10), read
-//! with the server's own tokenizer. One blocking connection, each answer
-//! waited for at most 5 s (libupsclient's network timeout).
+//! the answers' words are NUT's protocol (`docs/design/nut-protocol.md`
+//! §4, §5, §10), read with the server's own tokenizer. One blocking
+//! connection, each answer waited for at most 5 s (libupsclient's
+//! network timeout).
 
 use crate::proto::lexer::tokenize;
 use std::io::{BufRead, BufReader, Write};

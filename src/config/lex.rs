@@ -1,6 +1,8 @@
 //! The word splitter shared by all NUT configuration files: NUT's
 //! `parseconf` rules (`common/parseconf.c` in NUT), applied to a whole
-//! file at once.
+//! file at once. The splitting is the protocol's own tokenizer
+//! ([`crate::proto::lexer::next_file_line`], its file rules); this module
+//! turns its errors into messages with line numbers and owns the words.
 //!
 //! Rules, as NUT applies them:
 //! - a line ends at LF; any other ASCII white space (CR included, so CRLF
@@ -35,10 +37,12 @@
 //! line-joining backslash at the start of a word into an empty word; here
 //! it only separates words.
 
+use crate::proto::lexer::{self, FileError, MAX_ARGS, MAX_WORD};
+
 /// Most words on one logical line (NUT's `pconf_init` default).
-pub const MAX_WORDS: usize = 32;
+pub const MAX_WORDS: usize = MAX_ARGS;
 /// Longest word in characters (NUT's `pconf_init` default).
-pub const MAX_WORD_LEN: usize = 512;
+pub const MAX_WORD_LEN: usize = MAX_WORD;
 
 /// One logical line with at least one word.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,256 +54,81 @@ pub struct Line {
 
 /// Why a file could not be split into words.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LexError {
+pub struct LineError {
     pub line: usize,
     pub msg: String,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State {
-    /// Between words.
-    Space,
-    /// Inside an unquoted word.
-    Word,
-    /// Inside a quoted word.
-    Quoted,
-    /// After `#`, up to the end of the line.
-    Comment,
+/// The 1-based line of byte `at`.
+fn line_of(text: &[u8], at: usize) -> usize {
+    1 + text[..at.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
 }
 
-struct Lexer {
-    lines: Vec<Line>,
-    words: Vec<String>,
-    word: String,
-    /// Physical line being read.
-    line: usize,
-    /// Line of the current logical line's first word.
-    first: usize,
-}
-
-impl Lexer {
-    fn err(&self, line: usize, msg: String) -> LexError {
-        LexError { line, msg }
-    }
-
-    fn start_word(&mut self) -> Result<(), LexError> {
-        if self.words.is_empty() {
-            self.first = self.line;
-        }
-        if self.words.len() == MAX_WORDS {
-            return Err(self.err(
-                self.line,
-                format!("more than {MAX_WORDS} words on one line"),
-            ));
-        }
-        Ok(())
-    }
-
-    fn push(&mut self, b: u8) -> Result<(), LexError> {
-        // NUT keeps only 0x20..=0x7F in words (CVE-2012-2944).
-        if b < 0x20 {
-            return Ok(());
-        }
-        if self.word.len() == MAX_WORD_LEN {
-            return Err(self.err(
-                self.line,
-                format!("word longer than {MAX_WORD_LEN} characters"),
-            ));
-        }
-        self.word.push(b as char);
-        Ok(())
-    }
-
-    fn end_word(&mut self) {
-        self.words.push(std::mem::take(&mut self.word));
-    }
-
-    /// A word of its own (`=`).
-    fn single(&mut self, s: &str) -> Result<(), LexError> {
-        self.start_word()?;
-        self.words.push(s.to_string());
-        Ok(())
-    }
-
-    fn end_line(&mut self) {
-        if !self.words.is_empty() {
-            self.lines.push(Line {
-                line: self.first,
-                words: std::mem::take(&mut self.words),
-            });
-        }
-    }
-}
-
-/// What follows a backslash at `i`: how many bytes the escape takes (1 or
-/// 2, CRLF included) and the literal byte, or `None` for a line join.
-fn escape(text: &[u8], i: usize) -> (usize, Option<u8>) {
-    match (text.get(i + 1), text.get(i + 2)) {
-        (None, _) => (1, None),
-        (Some(b'\n'), _) => (2, None),
-        (Some(b'\r'), Some(b'\n')) => (3, None),
-        (Some(&b), _) => (2, Some(b)),
-    }
-}
-
-fn non_ascii(line: usize, b: u8) -> LexError {
-    LexError {
-        line,
-        msg: format!(
-            "non-ASCII byte 0x{b:02X}: configuration files must be plain ASCII \
-             (typographic quotes or accented letters pasted from a document?)"
+fn error(text: &[u8], e: FileError) -> LineError {
+    let msg = match e.err {
+        lexer::LexError::TooManyArgs => format!("more than {MAX_WORDS} words on one line"),
+        lexer::LexError::WordTooLong => format!("word longer than {MAX_WORD_LEN} characters"),
+        lexer::LexError::UnterminatedQuote => "missing closing quote '\"' on this line".into(),
+        lexer::LexError::HashInQuotes => "unescaped '#' inside quotes: write \\# for a literal #, \
+             or close the quote before the comment"
+            .into(),
+        lexer::LexError::NonAscii => format!(
+            "non-ASCII byte 0x{:02X}: configuration files must be plain ASCII \
+             (typographic quotes or accented letters pasted from a document?)",
+            text.get(e.at).copied().unwrap_or(0)
         ),
+        // A scratch as long as the file always fits, and a file's
+        // backslash always escapes or joins.
+        other @ (lexer::LexError::BadEscape | lexer::LexError::LineTooLong) => other.to_string(),
+    };
+    LineError {
+        line: line_of(text, e.at),
+        msg,
     }
 }
 
 /// Split `text` into logical lines of words. Blank and comment-only lines
 /// are left out.
-pub fn lex(text: &[u8]) -> Result<Vec<Line>, LexError> {
-    let mut lx = Lexer {
-        lines: Vec::new(),
-        words: Vec::new(),
-        word: String::new(),
-        line: 1,
-        first: 1,
+pub fn lex(text: &[u8]) -> Result<Vec<Line>, LineError> {
+    let mut lines = Vec::new();
+    let mut scratch = vec![0u8; text.len()];
+    let mut pos = 0;
+    // Lines come in order: count LFs from the last one on.
+    let (mut seen, mut line) = (0, 1);
+    let mut line_at = |at: usize| {
+        line += text[seen..at].iter().filter(|&&b| b == b'\n').count();
+        seen = at;
+        line
     };
     // Before anything else: escaped or in a comment, it is still there.
     if let Some(at) = text.iter().position(|&b| b == 0) {
-        return Err(lx.err(
-            1 + text[..at].iter().filter(|&&b| b == b'\n').count(),
-            "NUL byte (0x00): configuration files are plain text \
-             (a value cut from binary data, or not a configuration file?)"
+        return Err(LineError {
+            line: line_of(text, at),
+            msg: "NUL byte (0x00): configuration files are plain text \
+                  (a value cut from binary data, or not a configuration file?)"
                 .to_string(),
-        ));
+        });
     }
-    let mut state = State::Space;
-    // Line a quoted word started on.
-    let mut quote_line = 0;
-    let mut i = 0;
-    while i < text.len() {
-        let b = text[i];
-        if b >= 0x80 && state != State::Comment {
-            return Err(non_ascii(lx.line, b));
+    loop {
+        // The words borrow the scratch until they are copied out.
+        let mut slots: [&[u8]; MAX_WORDS] = [&[]; MAX_WORDS];
+        let next = lexer::next_file_line(text, &mut pos, &mut scratch, &mut slots);
+        match next.map_err(|e| error(text, e))? {
+            Some(l) => lines.push(Line {
+                line: line_at(l.at),
+                // Words hold ASCII only.
+                words: l
+                    .words
+                    .iter()
+                    .map(|w| String::from_utf8_lossy(w).into_owned())
+                    .collect(),
+            }),
+            None => return Ok(lines),
         }
-        let mut step = 1;
-        match state {
-            State::Comment => {
-                if b == b'\n' {
-                    lx.end_line();
-                    lx.line += 1;
-                    state = State::Space;
-                }
-            }
-            State::Space => match b {
-                b'\n' => {
-                    lx.end_line();
-                    lx.line += 1;
-                }
-                b'#' => state = State::Comment,
-                b'"' => {
-                    lx.start_word()?;
-                    quote_line = lx.line;
-                    state = State::Quoted;
-                }
-                b'=' => lx.single("=")?,
-                b'\\' => {
-                    let (n, lit) = escape(text, i);
-                    step = n;
-                    match lit {
-                        None if n > 1 => lx.line += 1,
-                        None => {}
-                        Some(c) if c >= 0x80 => return Err(non_ascii(lx.line, c)),
-                        Some(c) => {
-                            lx.start_word()?;
-                            lx.push(c)?;
-                            state = State::Word;
-                        }
-                    }
-                }
-                c if c.is_ascii_whitespace() || c == 0x0b => {}
-                c => {
-                    lx.start_word()?;
-                    lx.push(c)?;
-                    state = State::Word;
-                }
-            },
-            State::Word => match b {
-                b'\n' => {
-                    lx.end_word();
-                    lx.end_line();
-                    lx.line += 1;
-                    state = State::Space;
-                }
-                b'#' => {
-                    lx.end_word();
-                    state = State::Comment;
-                }
-                b'=' => {
-                    lx.end_word();
-                    lx.single("=")?;
-                    state = State::Space;
-                }
-                b'\\' => {
-                    let (n, lit) = escape(text, i);
-                    step = n;
-                    match lit {
-                        None if n > 1 => lx.line += 1,
-                        None => {}
-                        Some(c) if c >= 0x80 => return Err(non_ascii(lx.line, c)),
-                        Some(c) => lx.push(c)?,
-                    }
-                }
-                c if c.is_ascii_whitespace() || c == 0x0b => {
-                    lx.end_word();
-                    state = State::Space;
-                }
-                c => lx.push(c)?,
-            },
-            State::Quoted => match b {
-                b'"' => {
-                    lx.end_word();
-                    state = State::Space;
-                }
-                b'#' => {
-                    return Err(lx.err(
-                        lx.line,
-                        "unescaped '#' inside quotes: write \\# for a literal #, \
-                         or close the quote before the comment"
-                            .to_string(),
-                    ))
-                }
-                b'\n' => {
-                    return Err(lx.err(
-                        quote_line,
-                        "missing closing quote '\"' on this line".to_string(),
-                    ))
-                }
-                b'\\' => {
-                    let (n, lit) = escape(text, i);
-                    step = n;
-                    match lit {
-                        None if n > 1 => lx.line += 1,
-                        None => {}
-                        Some(c) if c >= 0x80 => return Err(non_ascii(lx.line, c)),
-                        Some(c) => lx.push(c)?,
-                    }
-                }
-                c => lx.push(c)?,
-            },
-        }
-        i += step;
     }
-    match state {
-        State::Quoted => {
-            return Err(lx.err(
-                quote_line,
-                "missing closing quote '\"' on this line".to_string(),
-            ))
-        }
-        State::Word => lx.end_word(),
-        State::Space | State::Comment => {}
-    }
-    lx.end_line();
-    Ok(lx.lines)
 }
 
 #[cfg(test)]

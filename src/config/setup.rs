@@ -8,13 +8,15 @@
 //! [`Shell`]: making a UPS's data source (a simulated recording, or a USB
 //! matcher), resolving a `LISTEN` host name, logging a warning. So the
 //! order of errors and warnings is the files' order, and the resolution
-//! itself can be tested with a fake shell.
+//! itself can be tested with a fake shell. What a reload (SIGHUP) changes
+//! at once and what waits for a restart is [`plan`]'s.
 
 use super::upsmon_conf::{self, UpsmonConf};
-use super::{nut_conf, ups_conf, upsd_conf, upsd_users, ConfigError, Role};
-use crate::proto::users::{Actions, InstCmds, Upsmon, User, Users};
+use super::{nut_conf, ups_conf, upsd_conf, upsd_users, ConfigError};
+use crate::proto::users::Users;
 use crate::ups::options::Options;
 use crate::ups::select;
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
@@ -199,7 +201,7 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
             if let Some(w) = upsd_users::world_readable(dir) {
                 shell.warn(&w);
             }
-            users = proto_users(&u);
+            users = u.into_users();
             users_file = true;
         }
         if serve && have(ups_conf::FILE) {
@@ -446,33 +448,138 @@ fn listen_plan<S: Shell>(
     Ok(out)
 }
 
-/// upsd.users as the protocol's rights.
-fn proto_users(u: &upsd_users::Users) -> Users {
-    Users {
-        users: u
-            .users
-            .iter()
-            .map(|u| User {
-                name: u.name.clone(),
-                password: u.password.clone(),
-                actions: Actions {
-                    set: u.actions.set,
-                    fsd: u.actions.fsd,
-                    login: u.actions.login,
-                    primary: u.actions.primary || u.actions.master,
-                },
-                instcmds: if u.instcmds.all {
-                    InstCmds::All
-                } else {
-                    InstCmds::List(u.instcmds.names.clone())
-                },
-                upsmon: match u.upsmon {
-                    Some(Role::Primary) => Upsmon::Primary,
-                    Some(Role::Secondary) => Upsmon::Secondary,
-                    None => Upsmon::None,
-                },
-            })
-            .collect(),
+/// What runs, as a reload compares it with the configuration read again.
+#[derive(Debug, Clone, Copy)]
+pub struct Running<'a> {
+    /// Addresses listened on.
+    pub bound: &'a [SocketAddr],
+    /// Client slots (MAXCONN as capped at start), and the cap.
+    pub slots: usize,
+    pub max_slots: usize,
+    /// The UPSes the configuration gave (not adopted ones).
+    pub configured: &'a [String],
+    /// Every UPS served, configured or adopted.
+    pub served: &'a [&'a str],
+    /// `LOGIN_FAILURES` in force (`None`: no limit).
+    pub login_limit: Option<u32>,
+    /// Users in force.
+    pub users: usize,
+    /// `ups.conf` as the running UPSes were started with.
+    pub ups_conf: Option<&'a ups_conf::UpsConf>,
+    pub upsmon: Option<&'a UpsmonConf>,
+}
+
+/// What a reload does. Users, MAXAGE, TRACKINGDELAY and IDLE_TIMEOUT
+/// always apply at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReloadPlan {
+    /// What becomes of the users.
+    pub users: UsersPlan,
+    /// `LOGIN_FAILURES` changed: a new limit (its counts start afresh).
+    pub new_login_limit: bool,
+    /// What waits for a restart, to be logged, in this order.
+    pub at_restart: Vec<AtRestart>,
+    /// The new configuration's UPSes to start (indices into its
+    /// `upses`): those no UPS of that name is served for yet.
+    pub added: Vec<usize>,
+    /// `upsmon.conf` changed: rebuild the monitor.
+    pub new_monitor: bool,
+}
+
+/// upsd.users at a reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsersPlan {
+    /// The new users apply.
+    Apply,
+    /// The new file has no users: they apply (every login refused), said.
+    ApplyEmpty,
+    /// The file is gone: the `running` users stay (a file moved away by
+    /// mistake must not refuse every upsmon), said.
+    KeepMissing { running: usize },
+}
+
+/// A change that takes effect at restart only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AtRestart {
+    Listen,
+    Maxconn,
+    /// A UPS no longer in the configuration: served until restart.
+    Removed(String),
+    /// A running UPS's section changed (these options; none: global
+    /// settings it takes): it keeps its settings until restart.
+    Changed {
+        name: String,
+        options: Vec<String>,
+    },
+}
+
+impl fmt::Display for AtRestart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AtRestart::Listen => f.write_str("new LISTEN addresses take effect at restart"),
+            AtRestart::Maxconn => f.write_str("MAXCONN takes effect at restart"),
+            AtRestart::Removed(name) => {
+                write!(f, "{name} is no longer configured: served until restart")
+            }
+            AtRestart::Changed { name, options } if options.is_empty() => write!(
+                f,
+                "{name}: changed (global settings it takes): takes effect at restart"
+            ),
+            AtRestart::Changed { name, options } => write!(
+                f,
+                "{name}: changed ({}): takes effect at restart",
+                options.join(", ")
+            ),
+        }
+    }
+}
+
+/// Compare what runs with `new`, the configuration read again.
+pub fn plan<S>(running: &Running, new: &Setup<S>) -> ReloadPlan {
+    let burst = (new.login_failures > 0).then_some(new.login_failures);
+    let mut at_restart = Vec::new();
+    if new.listen.iter().any(|(a, _)| !running.bound.contains(a)) {
+        at_restart.push(AtRestart::Listen);
+    }
+    if new.maxconn.min(running.max_slots) != running.slots {
+        at_restart.push(AtRestart::Maxconn);
+    }
+    for name in running.configured {
+        if !new.upses.iter().any(|u| u.name.eq_ignore_ascii_case(name)) {
+            at_restart.push(AtRestart::Removed(name.clone()));
+        }
+    }
+    if let (Some(was), Some(is)) = (running.ups_conf, &new.ups_conf) {
+        for (name, options) in was.changed_sections(is) {
+            at_restart.push(AtRestart::Changed {
+                name: name.to_string(),
+                options,
+            });
+        }
+    }
+    let added = (0..new.upses.len())
+        .filter(|&i| {
+            !running
+                .served
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(&new.upses[i].name))
+        })
+        .collect();
+    let users = if !new.users_file && running.users > 0 {
+        UsersPlan::KeepMissing {
+            running: running.users,
+        }
+    } else if new.users_file && new.users.users.is_empty() {
+        UsersPlan::ApplyEmpty
+    } else {
+        UsersPlan::Apply
+    };
+    ReloadPlan {
+        users,
+        new_login_limit: running.login_limit != burst,
+        at_restart,
+        added,
+        new_monitor: new.upsmon.as_ref() != running.upsmon,
     }
 }
 
@@ -485,6 +592,120 @@ fn warn_all<S: Shell>(shell: &mut S, w: &[ConfigError]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn setup(upses: &[&str]) -> Setup<()> {
+        Setup {
+            upses: upses
+                .iter()
+                .map(|n| UpsSpec {
+                    name: n.to_string(),
+                    desc: None,
+                    source: (),
+                    opts: Options::default(),
+                })
+                .collect(),
+            discovery: Discovery::Configured,
+            listen: vec![("127.0.0.1:3493".parse().unwrap(), false)],
+            maxconn: 100,
+            maxage_ms: 15_000,
+            trackingdelay_ms: 3_600_000,
+            idle_ms: 0,
+            login_failures: 10,
+            limits: Default::default(),
+            users: Users::default(),
+            users_file: true,
+            upsmon: None,
+            ups_conf: None,
+            serve: true,
+            mode: None,
+            run_as: None,
+        }
+    }
+
+    #[test]
+    fn a_reload_applies_what_it_can_and_names_the_rest() {
+        let bound: Vec<SocketAddr> = vec!["127.0.0.1:3493".parse().unwrap()];
+        let configured = vec!["ups1".to_string(), "gone".to_string()];
+        let served = ["ups1", "gone", "apc-adopted"];
+        let running = Running {
+            bound: &bound,
+            slots: 100,
+            max_slots: 65_536,
+            configured: &configured,
+            served: &served,
+            login_limit: Some(10),
+            users: 0,
+            ups_conf: None,
+            upsmon: None,
+        };
+        // Same settings, one section gone, one new, an adopted name
+        // reused by a section (served already: not started twice).
+        let new = setup(&["UPS1", "new", "apc-adopted"]);
+        assert_eq!(
+            plan(&running, &new),
+            ReloadPlan {
+                users: UsersPlan::ApplyEmpty,
+                new_login_limit: false,
+                at_restart: vec![AtRestart::Removed("gone".into())],
+                added: vec![1],
+                new_monitor: false,
+            }
+        );
+        assert_eq!(
+            AtRestart::Removed("gone".into()).to_string(),
+            "gone is no longer configured: served until restart"
+        );
+        // LISTEN and MAXCONN wait; LOGIN_FAILURES and upsmon.conf do not.
+        let mut new = setup(&["ups1", "gone"]);
+        new.listen.push(("[::1]:3493".parse().unwrap(), false));
+        new.maxconn = 50;
+        new.login_failures = 0;
+        new.upsmon = Some(
+            upsmon_conf::parse(
+                Path::new("upsmon.conf"),
+                b"MONITOR ups1@localhost 1 mon pass primary\n",
+            )
+            .unwrap(),
+        );
+        let p = plan(&running, &new);
+        assert_eq!(p.at_restart, [AtRestart::Listen, AtRestart::Maxconn]);
+        assert!(p.new_login_limit && p.new_monitor && p.added.is_empty());
+        // MAXCONN above the cap compares as the cap.
+        new.maxconn = 1_000_000;
+        let capped = Running {
+            slots: 65_536,
+            ..running
+        };
+        assert!(!plan(&capped, &new).at_restart.contains(&AtRestart::Maxconn));
+    }
+
+    #[test]
+    fn a_missing_users_file_keeps_the_running_users() {
+        let none: [&str; 0] = [];
+        let running = |users| Running {
+            bound: &[],
+            slots: 100,
+            max_slots: 65_536,
+            configured: &[],
+            served: &none,
+            login_limit: Some(10),
+            users,
+            ups_conf: None,
+            upsmon: None,
+        };
+        let mut new = setup(&[]);
+        new.users_file = false;
+        assert_eq!(
+            plan(&running(3), &new).users,
+            UsersPlan::KeepMissing { running: 3 }
+        );
+        // Nothing to keep: the (empty) defaults apply.
+        assert_eq!(plan(&running(0), &new).users, UsersPlan::Apply);
+        new.users_file = true;
+        assert_eq!(plan(&running(3), &new).users, UsersPlan::ApplyEmpty);
+        new.users.users.push(Default::default());
+        assert_eq!(plan(&running(3), &new).users, UsersPlan::Apply);
+    }
 
     #[test]
     fn simulate_names_are_the_file_or_directory_name() {

@@ -152,6 +152,17 @@ pub const OPTIONS: &[OptionDef] = &[
     def("maxreport", Flag, Section),
     def("waitbeforereconnect", Value, Section),
     def("winhid", Flag, Section),
+    // nutdrv_qx (Megatec/Q1 units, src/qx).
+    def("protocol", Value, Section),
+    def("novendor", Flag, Section),
+    def("norating", Flag, Section),
+    def("ignoresab", Flag, Section),
+    def("stayoff", Flag, Section),
+    def("langid_fix", Value, Section),
+    def("noscanlangid", Flag, Section),
+    def("runtimecal", Value, Section),
+    def("chargetime", Value, Section),
+    def("idleload", Value, Section),
 ];
 
 /// Options NUT's usbhid-ups needs for libusb that cannot apply to a
@@ -196,6 +207,7 @@ pub const NOT_ON_HIDRAW: &[(&str, &str)] = &[
         "interrupt_pipe_no_events_tolerance",
         "hidupsd notices a silent device by its failed reads, not by missing events",
     ),
+    ("noscanlangid", "hidupsd does not scan language ids"),
 ];
 
 /// The definition of `key`, case-insensitively.
@@ -876,7 +888,9 @@ impl<'a> Validator<'a> {
             return Err(hdr("no 'driver' line: write 'driver = usbhid-ups'".into()));
         };
         match d {
-            "usbhid-ups" => {
+            // nutdrv_qx (and its predecessor blazer_usb) serve Megatec/Q1
+            // units behind USB bridges: found and matched the same way.
+            "usbhid-ups" | "nutdrv_qx" | "blazer_usb" => {
                 if !u.port.eq_ignore_ascii_case("auto") {
                     let line = port.map_or(s.line, |p| p.line);
                     self.warn(
@@ -937,8 +951,8 @@ impl<'a> Validator<'a> {
                     dset.line,
                     &dset.key,
                     format_args!(
-                        "'{other}' is not supported: hidupsd only serves USB HID UPSes \
-                         (driver = usbhid-ups)"
+                        "'{other}' is not supported: hidupsd serves USB HID UPSes \
+                         (driver = usbhid-ups) and Megatec/Q1 units on USB (driver = nutdrv_qx)"
                     ),
                 ))
             }
@@ -1459,8 +1473,8 @@ retrydelay = 10
     fn errors() {
         let cases: &[(&str, &str)] = &[
             (
-                "[u]\ndriver = blazer_usb\nport = auto\n",
-                "ups.conf:2: [u] driver: 'blazer_usb' is not supported: hidupsd only serves USB HID UPSes (driver = usbhid-ups)",
+                "[u]\ndriver = blazer_ser\nport = /dev/ttyS0\n",
+                "ups.conf:2: [u] driver: 'blazer_ser' is not supported: hidupsd serves USB HID UPSes (driver = usbhid-ups) and Megatec/Q1 units on USB (driver = nutdrv_qx)",
             ),
             (
                 "[u]\nport = auto\n",

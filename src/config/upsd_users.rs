@@ -24,8 +24,13 @@
 //! previous user). `allowfrom`, the old-format `user` line and an unknown
 //! action word (NUT stores any, and grants nothing for it) are ignored
 //! with a warning.
+//!
+//! Two stages, as every file here: [`records`] as written, then the
+//! protocol's own [`User`]s ([`crate::proto::users`], the one model of
+//! this file) with the warnings ([`UsersFile`]).
 
 use super::{read, section_header, ConfigError, Role};
+use crate::proto::users::{InstCmds, Upsmon, User, Users};
 use std::path::Path;
 
 /// The file's name in the configuration directory.
@@ -112,66 +117,9 @@ pub fn records(
 // ---------------------------------------------------------------------
 // Stage 2: typed configuration.
 
-/// Rights granted by `actions =`, as configured.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Actions {
-    pub set: bool,
-    pub fsd: bool,
-    pub login: bool,
-    pub master: bool,
-    pub primary: bool,
-}
-
-/// `instcmds =`: `ALL`, or the names listed (as written).
+/// The whole file: the protocol's [`User`]s, and what to warn about.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Instcmds {
-    pub all: bool,
-    pub names: Vec<String>,
-}
-
-/// One user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    pub name: String,
-    /// Line of the `[name]` header.
-    pub line: usize,
-    pub password: String,
-    pub actions: Actions,
-    pub instcmds: Instcmds,
-    pub upsmon: Option<Role>,
-}
-
-impl User {
-    /// `LOGIN`: any `upsmon` role, or `actions = LOGIN`.
-    pub fn may_login(&self) -> bool {
-        self.upsmon.is_some() || self.actions.login
-    }
-    /// `PRIMARY`/`MASTER`: `upsmon primary`, or `actions = MASTER` or `PRIMARY`.
-    pub fn may_primary(&self) -> bool {
-        self.upsmon == Some(Role::Primary) || self.actions.master || self.actions.primary
-    }
-    /// `FSD`: `upsmon primary`, or `actions = FSD`.
-    pub fn may_fsd(&self) -> bool {
-        self.upsmon == Some(Role::Primary) || self.actions.fsd
-    }
-    /// `SET VAR`: `actions = SET`.
-    pub fn may_set(&self) -> bool {
-        self.actions.set
-    }
-    /// `INSTCMD cmd`: `instcmds = ALL` or the name, case-insensitively.
-    pub fn may_instcmd(&self, cmd: &str) -> bool {
-        self.instcmds.all
-            || self
-                .instcmds
-                .names
-                .iter()
-                .any(|n| n.eq_ignore_ascii_case(cmd))
-    }
-}
-
-/// The whole file.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Users {
+pub struct UsersFile {
     /// In file order.
     pub users: Vec<User>,
     /// Settings accepted but ignored, and passwords stock clients cannot
@@ -179,10 +127,15 @@ pub struct Users {
     pub warnings: Vec<ConfigError>,
 }
 
-impl Users {
+impl UsersFile {
     /// The user called `name` (case-sensitive, as upsd compares).
     pub fn get(&self, name: &str) -> Option<&User> {
         self.users.iter().find(|u| u.name == name)
+    }
+
+    /// The users, for the server.
+    pub fn into_users(self) -> Users {
+        Users { users: self.users }
     }
 }
 
@@ -205,13 +158,13 @@ pub fn world_readable(dir: &Path) -> Option<ConfigError> {
 }
 
 /// Read `dir/upsd.users`.
-pub fn load(dir: &Path) -> Result<Users, ConfigError> {
+pub fn load(dir: &Path) -> Result<UsersFile, ConfigError> {
     let (path, bytes) = read(dir, FILE)?;
     parse(&path, &bytes)
 }
 
 /// Parse the text of `upsd.users`; `file` is used in messages.
-pub fn parse(file: &Path, text: &[u8]) -> Result<Users, ConfigError> {
+pub fn parse(file: &Path, text: &[u8]) -> Result<UsersFile, ConfigError> {
     let mut warnings = Vec::new();
     let raw = records(file, text, &mut warnings)?;
     let mut users = Vec::with_capacity(raw.len());
@@ -228,7 +181,7 @@ pub fn parse(file: &Path, text: &[u8]) -> Result<Users, ConfigError> {
         }
         users.push(user(file, r, &mut warnings)?);
     }
-    Ok(Users { users, warnings })
+    Ok(UsersFile { users, warnings })
 }
 
 fn user(file: &Path, r: &RawUser, warnings: &mut Vec<ConfigError>) -> Result<User, ConfigError> {
@@ -236,11 +189,10 @@ fn user(file: &Path, r: &RawUser, warnings: &mut Vec<ConfigError>) -> Result<Use
     let mut u = User {
         name: name.to_string(),
         line: r.line,
-        password: String::new(),
-        actions: Actions::default(),
-        instcmds: Instcmds::default(),
-        upsmon: None,
+        ..User::default()
     };
+    // `instcmds = ALL` anywhere grants every command; else the names.
+    let (mut all, mut names) = (false, Vec::<String>::new());
     if name.contains(UNSENDABLE) {
         warnings.push(ConfigError::new(
             file,
@@ -306,11 +258,11 @@ fn user(file: &Path, r: &RawUser, warnings: &mut Vec<ConfigError>) -> Result<Use
             "instcmds" => {
                 for v in &e.values {
                     if v.eq_ignore_ascii_case("all") {
-                        u.instcmds.all = true;
+                        all = true;
                     } else if v.is_empty() {
                         return Err(err("empty command name".into()));
-                    } else if !u.instcmds.names.iter().any(|n| n.eq_ignore_ascii_case(v)) {
-                        u.instcmds.names.push(v.clone());
+                    } else if !names.iter().any(|n| n.eq_ignore_ascii_case(v)) {
+                        names.push(v.clone());
                     }
                 }
             }
@@ -323,11 +275,15 @@ fn user(file: &Path, r: &RawUser, warnings: &mut Vec<ConfigError>) -> Result<Use
                     )));
                 }
                 let v = &e.values[0];
-                u.upsmon = Some(Role::parse(v).ok_or_else(|| {
-                    err(format!(
-                        "expected primary or secondary (or the legacy master or slave), got '{v}'"
-                    ))
-                })?);
+                u.upsmon = match Role::parse(v) {
+                    Some(Role::Primary) => Upsmon::Primary,
+                    Some(Role::Secondary) => Upsmon::Secondary,
+                    None => {
+                        return Err(err(format!(
+                            "expected primary or secondary (or the legacy master or slave), got '{v}'"
+                        )))
+                    }
+                };
             }
             "allowfrom" => warnings.push(err(
                 "ignored: upsd has no host-based access control; restrict access with \
@@ -352,6 +308,11 @@ fn user(file: &Path, r: &RawUser, warnings: &mut Vec<ConfigError>) -> Result<Use
             format!("[{name}]: no 'password' line: this user could never log in"),
         ));
     }
+    u.instcmds = if all {
+        InstCmds::All
+    } else {
+        InstCmds::List(names)
+    };
     Ok(u)
 }
 
@@ -365,8 +326,10 @@ fn unsendable(what: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::users::Right::{Fsd, InstCmd, Login, Primary, Set};
+    use crate::proto::users::Rights;
 
-    fn users(text: &str) -> Users {
+    fn users(text: &str) -> UsersFile {
         parse(Path::new("upsd.users"), text.as_bytes()).unwrap()
     }
 
@@ -376,7 +339,7 @@ mod tests {
             .to_string()
     }
 
-    fn warnings(u: &Users) -> Vec<String> {
+    fn warnings(u: &UsersFile) -> Vec<String> {
         u.warnings.iter().map(ToString::to_string).collect()
     }
 
@@ -387,9 +350,9 @@ mod tests {
         let u = users("[admin]\npassword = x\nactions = SET optional-action\nactions = KILL\n");
         assert_eq!(
             u.users[0].actions,
-            Actions {
+            Rights {
                 set: true,
-                ..Actions::default()
+                ..Rights::default()
             }
         );
         assert_eq!(
@@ -415,20 +378,17 @@ mod tests {
                 name: "upsduser".into(),
                 line: 1,
                 password: "password".into(),
-                actions: Actions {
+                actions: Rights {
                     set: true,
-                    ..Actions::default()
+                    ..Rights::default()
                 },
-                instcmds: Instcmds {
-                    all: true,
-                    names: vec![]
-                },
-                upsmon: Some(Role::Primary),
+                instcmds: InstCmds::All,
+                upsmon: Upsmon::Primary,
             }]
         );
         let x = u.get("upsduser").unwrap();
-        assert!(x.may_login() && x.may_primary() && x.may_fsd() && x.may_set());
-        assert!(x.may_instcmd("beeper.toggle"));
+        assert!(x.has(Login) && x.has(Primary) && x.has(Fsd) && x.has(Set));
+        assert!(x.has(InstCmd("beeper.toggle")));
         assert_eq!(u.get("UPSDUSER"), None, "user names are case-sensitive");
         assert_eq!(u.warnings, vec![]);
     }
@@ -451,15 +411,15 @@ mod tests {
 "#,
         );
         let mon = u.get("monslave").unwrap();
-        assert_eq!(mon.upsmon, Some(Role::Secondary));
-        assert!(mon.may_login() && !mon.may_primary() && !mon.may_fsd() && !mon.may_set());
-        assert!(!mon.may_instcmd("load.off"));
+        assert_eq!(mon.upsmon, Upsmon::Secondary);
+        assert!(mon.has(Login) && !mon.has(Primary) && !mon.has(Fsd) && !mon.has(Set));
+        assert!(!mon.has(InstCmd("load.off")));
         let admin = u.get("admin").unwrap();
         assert_eq!(admin.line, 5);
         assert_eq!(admin.password, "mypass");
         assert_eq!(
             admin.actions,
-            Actions {
+            Rights {
                 set: true,
                 fsd: true,
                 login: true,
@@ -469,28 +429,25 @@ mod tests {
         );
         assert_eq!(
             admin.instcmds,
-            Instcmds {
-                all: false,
-                names: vec![
-                    "test.battery.start".into(),
-                    "load.off".into(),
-                    "beeper.disable".into()
-                ]
-            }
+            InstCmds::List(vec![
+                "test.battery.start".into(),
+                "load.off".into(),
+                "beeper.disable".into()
+            ])
         );
-        assert!(admin.may_login() && !admin.may_primary() && admin.may_fsd() && admin.may_set());
-        assert!(admin.may_instcmd("Load.Off"));
-        assert!(!admin.may_instcmd("shutdown.return"));
+        assert!(admin.has(Login) && !admin.has(Primary) && admin.has(Fsd) && admin.has(Set));
+        assert!(admin.has(InstCmd("Load.Off")));
+        assert!(!admin.has(InstCmd("shutdown.return")));
     }
 
     #[test]
     fn primary_rights() {
         let u = users("[a]\npassword = x\nupsmon master\n[b]\npassword = y\nactions = PRIMARY\n[c]\npassword = z\nactions = master\n");
-        assert_eq!(u.users[0].upsmon, Some(Role::Primary));
-        assert!(u.users[0].may_primary() && u.users[0].may_fsd() && u.users[0].may_login());
+        assert_eq!(u.users[0].upsmon, Upsmon::Primary);
+        assert!(u.users[0].has(Primary) && u.users[0].has(Fsd) && u.users[0].has(Login));
         // actions = PRIMARY or MASTER grant PRIMARY but neither login nor FSD.
-        assert!(u.users[1].may_primary() && !u.users[1].may_login() && !u.users[1].may_fsd());
-        assert!(u.users[2].may_primary() && !u.users[2].may_login());
+        assert!(u.users[1].has(Primary) && !u.users[1].has(Login) && !u.users[1].has(Fsd));
+        assert!(u.users[2].has(Primary) && !u.users[2].has(Login));
     }
 
     #[test]
@@ -516,7 +473,7 @@ mod tests {
 
     #[test]
     fn empty_file() {
-        assert_eq!(users("# no users\n"), Users::default());
+        assert_eq!(users("# no users\n"), UsersFile::default());
     }
 
     #[test]
@@ -586,7 +543,7 @@ mod tests {
             "[m]\npassword = p\nupsmon secondary\n",
         )
         .unwrap();
-        assert_eq!(load(&dir).unwrap().users[0].upsmon, Some(Role::Secondary));
+        assert_eq!(load(&dir).unwrap().users[0].upsmon, Upsmon::Secondary);
         std::fs::remove_file(dir.join("upsd.users")).unwrap();
         std::fs::remove_dir(&dir).unwrap();
     }

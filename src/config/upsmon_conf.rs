@@ -272,7 +272,7 @@ pub enum ShutdownExit {
 
 /// One `MONITOR` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Monitor {
+pub struct MonitorLine {
     pub line: usize,
     /// `ups[@host[:port]]` as written: the `%s` of notify messages.
     pub system: String,
@@ -287,7 +287,7 @@ pub struct Monitor {
     pub role: Role,
 }
 
-impl Monitor {
+impl MonitorLine {
     /// Whether the entry names this host (`localhost`, `127.0.0.1`, `::1`,
     /// or no host at all).
     pub fn is_loopback(&self) -> bool {
@@ -337,7 +337,7 @@ impl Monitor {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpsmonConf {
     /// In file order; at least one.
-    pub monitors: Vec<Monitor>,
+    pub monitors: Vec<MonitorLine>,
     pub minsupplies: u32,
     /// Words of `SHUTDOWNCMD`; see [`shell_command`].
     pub shutdowncmd: Option<Vec<String>>,
@@ -822,7 +822,7 @@ fn shutdownexit(d: &Directive) -> Result<ShutdownExit, ConfigError> {
     }
 }
 
-fn monitor(d: &Directive) -> Result<Monitor, ConfigError> {
+fn monitor(d: &Directive) -> Result<MonitorLine, ConfigError> {
     const USAGE: &str = "MONITOR <ups>@<host> <powervalue> <user> <password> <primary|secondary>";
     let args = d.args();
     if args.len() == 4 && args[0] != "=" && Role::parse(&args[3]).is_some() {
@@ -847,7 +847,7 @@ fn monitor(d: &Directive) -> Result<Monitor, ConfigError> {
             a[4]
         ))
     })?;
-    Ok(Monitor {
+    Ok(MonitorLine {
         line: d.line.line,
         system: a[0].clone(),
         ups,
@@ -1074,7 +1074,7 @@ mod tests {
         let c = conf("MONITOR upsname@localhost 1 upsduser password primary\n");
         assert_eq!(
             c.monitors,
-            vec![Monitor {
+            vec![MonitorLine {
                 line: 1,
                 system: "upsname@localhost".into(),
                 ups: "upsname".into(),
@@ -1154,7 +1154,7 @@ DEBUG_MIN 2
         assert_eq!(c.monitors[0].role, Role::Primary);
         assert_eq!(
             c.monitors[1],
-            Monitor {
+            MonitorLine {
                 line: 3,
                 system: "other@nas.lan:3494".into(),
                 ups: "other".into(),

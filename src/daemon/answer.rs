@@ -2,89 +2,35 @@
 //! debug level (passwords masked), handed to the connection's
 //! [`Session`], and the session's [`Action`] applied to the server: the
 //! login table, the FSD latch, SET VAR and INSTCMD forwarded to the
-//! worker with their TRACKING entry, the failed-login limit.
+//! worker with their TRACKING entry, the failed-login limit
+//! ([`crate::proto::ratelimit::LoginLimit`], its events logged). Lines
+//! are cut as [`crate::proto::framing`] says.
 
 use super::upses::{Login, View};
-use super::{Daemon, RX, TX};
-use crate::proto::ratelimit::{self, Counted, RateLimiter};
-use crate::proto::{Action, Env, ErrCode, LexError, Overflow, Reply, TrackingStatus, Users};
+use super::Daemon;
+use crate::proto::framing::{self, Line};
+use crate::proto::{Action, Env, ErrCode, LexError, Overflow, Reply, TrackingStatus};
 use crate::sys::log::{debug, log};
-use std::net::IpAddr;
 
-/// The login limit (`LOGIN_FAILURES`) as the loop uses it: the table,
-/// and what was already said about it.
-pub(super) struct Logins {
-    pub(super) table: RateLimiter,
-    /// No failure yet: nobody can be limited, no lookup per line.
-    pub(super) failed_once: bool,
-    /// "Table full" was logged.
-    pub(super) full_said: bool,
-}
-
-impl Logins {
-    /// For `LOGIN_FAILURES n` (0: no limit).
-    pub(super) fn new(n: u32) -> Option<Logins> {
-        (n > 0).then(|| Logins {
-            table: RateLimiter::new(n, ratelimit::DEFAULT_REFILL_MS),
-            failed_once: false,
-            full_said: false,
-        })
-    }
-
-    /// Are `user`'s credentials from `peer` to be refused unchecked?
-    /// Counted per user name, names that are no user together.
-    pub(super) fn limited(
-        &self,
-        peer: IpAddr,
-        user: Option<&str>,
-        users: &Users,
-        now: u64,
-    ) -> bool {
-        let Some(name) = user.filter(|_| self.failed_once) else {
-            return false;
-        };
-        // A user is only ever counted under its name, so the name's own
-        // entry decides; the users are searched only when the source's
-        // shared count for unknown names is spent.
-        self.table.is_limited(peer, Some(name), now)
-            || (self.table.is_limited(peer, None, now) && !is_user(users, name))
-    }
-
-    /// Count a wrong login for `user` by `peer`; log when that pair
-    /// becomes limited.
-    pub(super) fn failed(&mut self, peer: IpAddr, user: Option<&str>, users: &Users, now: u64) {
-        self.failed_once = true;
-        let key = user.filter(|n| is_user(users, n));
-        match self.table.failure(peer, key, now) {
-            Ok(Counted::NowLimited) => log(format_args!(
-                "{peer}: too many failed logins {}: refused for {} s",
-                match key {
-                    Some(n) => format!("as {n}"),
-                    None => "with unknown user names".to_string(),
-                },
-                self.table.retry_after(peer, key, now).div_ceil(1000)
-            )),
-            Ok(Counted::Counted) => {}
-            Err(e) if !self.full_said => {
-                self.full_said = true;
-                log(format_args!("{e}"));
-            }
-            Err(_) => {}
-        }
-    }
-}
-
-/// Is `name` a user of upsd.users?
-fn is_user(users: &Users, name: &str) -> bool {
-    users.users.iter().any(|u| u.name == name)
-}
+/// How often admission hears that a busy connection is still busy: its
+/// order is kept to the second, not relinked on every request.
+const ACTIVE_EVERY_MS: u64 = 1000;
 
 impl Daemon {
-    /// Answer every complete line received that fits the send buffer, and
-    /// carry out what each asks for.
-    pub(super) fn answer(&mut self, i: usize, now: u64) {
+    /// Answer the complete lines among the `len` bytes received for
+    /// connection `i` (in the loop's receive buffer) into the loop's send
+    /// buffer, and carry out what each asks for, until the replies fill
+    /// the buffer or the connection is closing. Returns how many bytes
+    /// were used, how many reply bytes were written and, when the last
+    /// reply is a list, where its BEGIN line ends (0: no list; a list
+    /// ends the batch, see `LIST_GAP_MS` in [`super::clients`]). A tail
+    /// longer than any request with no LF is refused, and the rest of
+    /// that line skipped.
+    pub(super) fn answer(&mut self, i: usize, len: usize, now: u64) -> (usize, usize, usize) {
         let Daemon {
-            slots,
+            clients,
+            rx,
+            tx,
             upses,
             logins,
             tracking,
@@ -95,28 +41,31 @@ impl Daemon {
             admission,
             ..
         } = self;
-        let slot = &mut slots[i];
-        let Some(c) = slot.conn.as_mut() else {
-            return;
+        let Some(c) = clients.get_mut(i) else {
+            return (len, 0, 0);
         };
-        let (rx, tx) = (&mut slot.rx[..], &mut slot.tx[..]);
-        let (mut grow, small) = (false, tx.len() < TX);
-        if c.discard {
-            match rx[..c.rx_len].iter().position(|&b| b == b'\n') {
-                Some(lf) => {
-                    rx.copy_within(lf + 1..c.rx_len, 0);
-                    c.rx_len -= lf + 1;
-                    c.discard = false;
-                }
-                None => c.rx_len = 0,
-            }
-        }
+        let rx = &rx[..len];
+        let mut tx_len = 0;
         let mut start = 0;
-        while !c.closing {
-            let Some(lf) = rx[start..c.rx_len].iter().position(|&b| b == b'\n') else {
+        let mut split = 0;
+        while !c.closing && split == 0 {
+            let Some((line, next)) = framing::next_line(rx, start) else {
                 break;
             };
-            let line = &rx[start..start + lf];
+            let mut out = Reply::new(&mut tx[tx_len..]);
+            let Line::Request(line) = line else {
+                // Longer than any request: refused, as one that arrives
+                // without its LF.
+                if c.session
+                    .lex_error(LexError::LineTooLong, now, &mut out)
+                    .is_err()
+                {
+                    return (start, tx_len, 0);
+                }
+                tx_len += out.len();
+                start = next;
+                continue;
+            };
             if crate::sys::log::level() >= 2 {
                 let text = String::from_utf8_lossy(line);
                 // Never a password in the log.
@@ -126,7 +75,6 @@ impl Daemon {
                 };
                 debug(2, format_args!("{}: {shown}", c.peer));
             }
-            let mut out = Reply::new(&mut tx[c.tx_len..]);
             let view = View {
                 upses,
                 logins,
@@ -146,7 +94,9 @@ impl Daemon {
             c.session.set_auth_limited(limited);
             let r = c.session.handle_line(line, scratch, &env, &mut out);
             if let (true, Some(l)) = (c.session.take_auth_failure(), limiter.as_mut()) {
-                l.failed(c.peer, c.session.username(), users, now);
+                if let Some(e) = l.failed(c.peer, c.session.username(), users, now) {
+                    log(format_args!("{e}"));
+                }
             }
             match r {
                 Ok(action) => {
@@ -189,7 +139,13 @@ impl Daemon {
                                 var,
                                 value,
                                 tracking: id,
-                            } => upses[ups].setvar(var.as_str(), value, id),
+                            } => {
+                                let u = &mut upses[ups];
+                                match u.dev.mirror.store.at(var).map(|v| v.name) {
+                                    Some(name) => u.setvar(name.as_str(), value, id),
+                                    None => Err(ErrCode::SetFailed),
+                                }
+                            }
                             Action::InstCmd {
                                 ups,
                                 cmd,
@@ -203,50 +159,50 @@ impl Daemon {
                             let _ = out.err(code);
                         }
                     }
-                    c.tx_len += out.len();
-                    start += lf + 1;
+                    let reply = out.as_bytes();
+                    if reply.starts_with(b"BEGIN LIST ") {
+                        split = tx_len + memchr::memchr(b'\n', reply).map_or(0, |n| n + 1);
+                    }
+                    tx_len += out.len();
+                    start = next;
                 }
-                // Room comes back once the pending bytes are sent.
-                Err(Overflow::Full) if c.tx_len > c.tx_sent => break,
-                // The small buffer: grow it to the largest reply and
-                // answer the line again (a reply that does not fit
-                // changes nothing in the session).
-                Err(Overflow::Full) if small => {
-                    grow = true;
-                    break;
-                }
+                // Room comes back once these replies are sent.
+                Err(Overflow::Full) if tx_len > 0 => return (start, tx_len, 0),
                 Err(_) => {
                     // Larger than the whole buffer (a reply upsd would
                     // have cut): refuse rather than send half a list.
                     out.clear();
                     let _ = out.err(ErrCode::TooLong);
-                    c.tx_len += out.len();
-                    start += lf + 1;
+                    tx_len += out.len();
+                    start = next;
                 }
             }
         }
-        if start > 0 {
-            // Complete lines: no longer the idlest (admission's order).
+        if start > 0 && c.told_active.map_or(true, |t| now >= t + ACTIVE_EVERY_MS) {
+            // Complete lines: no longer the idlest (admission's order), to
+            // the second; at once the first time (a connection that never
+            // spoke goes first).
             admission.active(i, now);
+            c.told_active = Some(now);
         }
-        rx.copy_within(start..c.rx_len, 0);
-        c.rx_len -= start;
-        if grow {
-            slot.tx = vec![0; TX].into_boxed_slice();
-            return self.answer(i, now);
+        if c.closing {
+            return (len, tx_len, split);
         }
-        // (A full buffer of lines waiting for reply room is not one.)
-        if c.rx_len == RX && !c.closing && !rx.contains(&b'\n') {
-            // A full buffer without a LF: refuse the line, skip its rest.
-            let mut out = Reply::new(&mut tx[c.tx_len..]);
+        if split > 0 {
+            return (start, tx_len, split);
+        }
+        if framing::overlong_tail(rx, start) {
+            // A line longer than any request: refuse it, skip its rest.
+            let mut out = Reply::new(&mut tx[tx_len..]);
             if c.session
                 .lex_error(LexError::LineTooLong, now, &mut out)
                 .is_ok()
             {
-                c.tx_len += out.len();
-                c.rx_len = 0;
+                tx_len += out.len();
                 c.discard = true;
+                return (len, tx_len, 0);
             }
         }
+        (start, tx_len, 0)
     }
 }

@@ -6,18 +6,45 @@
 use super::upses::{Backend, Served};
 use super::{Daemon, RESCAN_MS, UEVENTS};
 use crate::config::setup::{Discovery, Retry};
+use crate::device::assign::{assign, Assignment, Candidate, Refusal};
 use crate::device::io::{Dev, Found, Opener};
-use crate::device::naming;
 use crate::device::probe::Probed;
 use crate::device::shared::{Msg, Report};
 use crate::device::worker::{self, Config};
 use crate::sys::hotplug::{self, Uevents};
 use crate::sys::log::{debug, log};
 use crate::ups::options::Options;
-use crate::ups::select;
 use mio::unix::SourceFd;
 use mio::Interest;
 use std::path::Path;
+
+/// The first look at the devices present at start: until it is over, a
+/// local UPS not seen yet is not judged lost (no false "communications
+/// lost" at boot, half a second before the UPS is found).
+pub(super) struct Boot {
+    /// Probes of nodes present at start still running.
+    pub(super) probes: usize,
+    /// The look is over by then whatever happens (ms): a UPS whose
+    /// device does not answer is then lost, as it is.
+    pub(super) until: u64,
+}
+
+/// The longest the monitor waits for the first look at the devices.
+pub(super) const BOOT_MS: u64 = 15_000;
+
+impl Daemon {
+    /// Whether the first look at the devices present at start is still
+    /// going on: probes running, or a UPS whose worker started and has
+    /// not published yet.
+    pub(super) fn booting(&self, now: u64) -> bool {
+        now < self.boot.until
+            && (self.boot.probes > 0
+                || self
+                    .upses
+                    .iter()
+                    .any(|s| s.dev.worker.is_some() && !s.dev.mirror.seen()))
+    }
+}
 
 /// Finding hidraw nodes as they come and go.
 pub(super) struct Hotplug {
@@ -64,22 +91,33 @@ impl Daemon {
         }
         for node in hotplug::scan(Path::new(hotplug::CLASS)) {
             self.hotplug.known.push(node.clone());
-            self.probe(node);
+            self.boot.probes += 1;
+            self.probe(node, true);
         }
     }
 
     /// Look at a node on a thread of its own: opening it and reading its
     /// descriptor block.
-    pub(super) fn probe(&self, node: String) {
+    /// `at_start`: one of the nodes present at start, whose end the
+    /// monitor waits for ([`Boot`]).
+    pub(super) fn probe(&self, node: String, at_start: bool) {
         let notify = self.notify.clone();
         let r = std::thread::Builder::new()
             .name(format!("probe {node}"))
-            .spawn(move || match crate::device::probe::probe(&node) {
-                Probed::Ups(f) => notify.send(Report::Found(Box::new(f.boxed()))),
-                Probed::NotUps => debug(1, format_args!("{node}: not a UPS")),
-                Probed::Failed(e) => log(format_args!("{e}")),
+            .spawn(move || {
+                match crate::device::probe::probe(&node) {
+                    Probed::Ups(f) => notify.send(Report::Found(Box::new(f.boxed()))),
+                    Probed::NotUps => debug(1, format_args!("{node}: not a UPS")),
+                    Probed::Failed(e) => log(format_args!("{e}")),
+                }
+                if at_start {
+                    notify.send(Report::Probed);
+                }
             });
         if let Err(e) = r {
+            if at_start {
+                self.notify.send(Report::Probed);
+            }
             log(format_args!("cannot start a thread: {e}"));
         }
     }
@@ -100,7 +138,7 @@ impl Daemon {
                     if !self.hotplug.known.contains(&node) {
                         self.hotplug.known.push(node.clone());
                     }
-                    self.probe(node);
+                    self.probe(node, false);
                 }
                 hotplug::Event::Remove(node) => self.removed(&node),
             }
@@ -123,7 +161,7 @@ impl Daemon {
         for node in now {
             if !self.hotplug.known.contains(&node) {
                 self.hotplug.known.push(node.clone());
-                self.probe(node);
+                self.probe(node, false);
             }
         }
     }
@@ -153,6 +191,7 @@ impl Daemon {
     pub(super) fn report(&mut self, r: Report<Dev>) {
         match r {
             Report::Found(f) => self.found(f),
+            Report::Probed => self.boot.probes = self.boot.probes.saturating_sub(1),
             Report::Attached { ups, node } => {
                 if let Some(s) = self.upses.get_mut(ups) {
                     s.dev.node = Some(node);
@@ -174,80 +213,59 @@ impl Daemon {
 
     /// A probe found a UPS on a node: decide whose it is.
     pub(super) fn found(&mut self, f: Box<Found<Dev>>) {
-        // A UPS served before takes its device back, under its name
-        // (replugged; or the same node seen twice, and the worker drops
-        // the spare).
-        // Units that share a serial number are all candidates: the one
-        // last seen on this port is it (the names must not swap when
-        // twins come back in another order).
-        let owners = || (0..self.upses.len()).filter(|&i| self.upses[i].dev.owns(&f));
-        let same_port = |i: &usize| {
-            self.upses[*i]
-                .dev
-                .info
-                .as_ref()
-                .is_some_and(|i| i.port == f.info.port)
-        };
-        if let Some(i) = owners().find(same_port).or_else(|| owners().next()) {
-            let u = &mut self.upses[i].dev;
-            u.node = Some(f.node.clone());
-            u.send(Msg::Attach(f));
-            return;
-        }
-        match self.hotplug.mode {
-            Discovery::Off => {}
-            Discovery::Configured => {
-                // The first section whose matcher accepts it and that has
-                // no device: never bound first, then unplugged ones.
-                let accepts = |s: &Served| {
-                    s.dev
-                        .matcher
-                        .as_ref()
-                        .is_some_and(|m| m.matches(&f.node, &f.info))
-                };
-                let pick = |unbound: bool| {
-                    self.upses.iter().position(|s| {
-                        accepts(s) && s.dev.free() && s.dev.worker.is_none() == unbound
-                    })
-                };
-                match pick(true).or_else(|| pick(false)) {
-                    Some(i) => self.bind(i, f),
-                    None => log(format_args!(
-                        "{}: UPS {:04x}:{:04x} ({}) matches no free ups.conf section: not served",
-                        f.node,
-                        f.info.vid,
-                        f.info.pid,
-                        f.info.product.as_deref().unwrap_or("no product string")
-                    )),
-                }
-            }
-            Discovery::Adopt => {
+        let upses: Vec<Candidate> = self
+            .upses
+            .iter()
+            .map(|s| Candidate {
+                name: &s.name,
+                info: s.dev.info.as_ref(),
+                node: s.dev.node.as_deref(),
+                matcher: s.dev.matcher.as_ref(),
+                bound: s.dev.worker.is_some(),
+                free: s.dev.free(),
+            })
+            .collect();
+        // An adopted UPS is named after its subdriver: the Megatec/Q1
+        // engine's, or the HID table's.
+        let key = || {
+            let megatec = matches!(
+                crate::device::qxunit::serve(&f.descriptor, &f.info, &Options::default()),
+                crate::qx::usbid::Serve::Megatec(_)
+            );
+            if megatec {
+                "megatec"
+            } else {
                 let ident = crate::device::usb::identity(&f.info);
-                let key =
-                    select::choose(&ident, &Options::default()).map_or("generic", |c| c.sub.key);
-                let taken = |n: &str| self.upses.iter().any(|s| s.name.eq_ignore_ascii_case(n));
-                let mut name = naming::stable_name(key, &f.info);
-                if taken(&name) {
-                    // Another unit with the same serial number: the port
-                    // tells them apart.
-                    let mut by_port = f.info.clone();
-                    by_port.serial = None;
-                    name = naming::stable_name(key, &by_port);
-                }
-                if taken(&name) {
-                    log(format_args!(
-                        "{}: a UPS called {name} is served already: not served",
-                        f.node
-                    ));
-                    return;
-                }
+                crate::ups::select::choose(&ident, &Options::default())
+                    .map_or("generic", |c| c.sub.key)
+            }
+        };
+        match assign(&upses, &f.node, &f.info, self.hotplug.mode, key) {
+            Assignment::Reattach(i) => {
+                // The worker drops a spare (the same node seen twice).
+                let u = &mut self.upses[i].dev;
+                u.node = Some(f.node.clone());
+                u.send(Msg::Attach(f));
+            }
+            Assignment::Bind(i) => self.bind(i, f),
+            Assignment::Adopt { name, desc } => {
                 let i = self.upses.len();
                 let dev = Backend::new(None, Options::default(), Retry::default());
-                // LIST UPS shows the product, as a ups.conf desc would.
-                let desc = f.info.product.clone();
                 self.upses.push(Served::new(name, desc, dev));
                 self.bind(i, f);
             }
+            Assignment::Refuse(Refusal::Off) => {}
+            Assignment::Refuse(Refusal::NoFreeSection) => log(format_args!(
+                "{}: UPS {:04x}:{:04x} ({}) matches no free ups.conf section: not served",
+                f.node,
+                f.info.vid,
+                f.info.pid,
+                f.info.product.as_deref().unwrap_or("no product string")
+            )),
+            Assignment::Refuse(Refusal::NameTaken(name)) => log(format_args!(
+                "{}: a UPS called {name} is served already: not served",
+                f.node
+            )),
         }
     }
 

@@ -13,12 +13,12 @@
 //! socket comes back through a channel and the loop's waker. After that
 //! the socket is non-blocking in the loop's poll like a client's.
 
-use crate::monitor::remote::{Conversation, Reply};
+use crate::chan::Sender;
+use crate::monitor::remote::{Answer, Conversation};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token, Waker};
 use std::io::{self, Read, Write};
 use std::net::ToSocketAddrs;
-use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,7 +48,7 @@ enum State {
 }
 
 /// One remote `MONITOR` entry's connection.
-pub struct Link {
+pub struct RemoteLink {
     /// Its `MONITOR` entry (index in `UpsmonConf::monitors`).
     pub entry: usize,
     pub host: String,
@@ -80,7 +80,7 @@ pub struct Link {
     pub failing: bool,
 }
 
-impl Link {
+impl RemoteLink {
     pub fn new(
         entry: usize,
         host: &str,
@@ -89,8 +89,8 @@ impl Link {
         user: &str,
         password: &str,
         primary: bool,
-    ) -> Link {
-        Link {
+    ) -> RemoteLink {
+        RemoteLink {
             entry,
             host: host.to_string(),
             port,
@@ -218,7 +218,7 @@ impl Link {
         }
     }
 
-    /// When [`Link::timed_out`] would next become true.
+    /// When [`RemoteLink::timed_out`] would next become true.
     pub fn timeout_at(&self) -> Option<u64> {
         match &self.state {
             State::Up { conv, .. } if conv.unanswered() > 0 => {
@@ -289,8 +289,8 @@ impl Link {
     /// The socket is ready: send what waits, read every answer until
     /// the socket would block, and hand each meaningful one to `each`.
     /// An error means the connection is gone (the caller calls
-    /// [`Link::down`]).
-    pub fn ready(&mut self, now: u64, each: &mut dyn FnMut(Reply)) -> Result<(), String> {
+    /// [`RemoteLink::down`]).
+    pub fn ready(&mut self, now: u64, each: &mut dyn FnMut(Answer)) -> Result<(), String> {
         self.flush().map_err(|e| format!("write: {e}"))?;
         loop {
             let State::Up { stream, conv } = &mut self.state else {
@@ -305,7 +305,7 @@ impl Link {
             };
             self.rx_len += n;
             let mut start = 0;
-            while let Some(lf) = self.rx[start..self.rx_len].iter().position(|&b| b == b'\n') {
+            while let Some(lf) = memchr::memchr(b'\n', &self.rx[start..self.rx_len]) {
                 let line = &self.rx[start..start + lf];
                 start += lf + 1;
                 if std::mem::take(&mut self.discard) {

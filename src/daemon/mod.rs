@@ -4,9 +4,9 @@
 //! simulated ([`crate::device::sim`]), has its own worker thread
 //! ([`crate::device::worker`]), and the loop reads a copy of its data.
 //!
-//! Read first: `docs/design/nut-protocol.md` §1.5 (connection
-//! lifecycle), §2 (what the session answers), §5.4 (staleness) and §5.5
-//! (the FSD latch); `docs/design/architecture.md` for the layers.
+//! Read first: `docs/design/nut-protocol.md` §3 (connection
+//! lifecycle), §4 and §5 (what the session answers), §8.2 (staleness)
+//! and §8.3 (the FSD latch); `docs/design/architecture.md` for the layers.
 //!
 //! Boundary: besides `sys/` and the workers, this module is the only
 //! place that reads the clock and touches sockets. Everything it drives
@@ -16,8 +16,9 @@
 //! handed to the UPS's worker). Configuration is parsed by
 //! [`crate::config`]; this module only decides what it means.
 //!
-//! The loop follows mio's `tcp_server` example, with fixed slots instead
-//! of a map, and one call per event into the file that owns it:
+//! The loop follows mio's `tcp_server` example, with a table of
+//! connections made as they come (`clients`), and one call per event
+//! into the file that owns it:
 //! - tokens `0..MAX_LISTENERS` are listeners; client slot `i` is token
 //!   `CLIENT_BASE + i`; [`WAKE`] is the workers' waker and [`UEVENTS`]
 //!   the kernel's hot-plug socket;
@@ -60,11 +61,15 @@
 //! keeps its name), else the first free ups.conf section whose matcher
 //! accepts it gets it, else (nothing configured) it is adopted.
 //!
-//! Memory: the slot array has MAXCONN entries from the start; a slot's
-//! receive and send buffers are allocated the first time the slot is used
-//! and kept for the next connection. Answering a request (`GET VAR`,
-//! `LIST VAR`, ...) allocates nothing, and neither does refreshing a
-//! UPS's copy (`clone_from`).
+//! Memory follows the connections open, not MAXCONN: a connection's
+//! state is allocated when it is accepted and freed when it goes; the
+//! loop reads and answers through one pair of buffers, and a connection
+//! holds bytes of its own only while some are in flight, so an idle
+//! client costs a few hundred bytes. Idle timeouts wait in a deadline
+//! queue (`proto::timers`): a pass of the loop looks at no connection
+//! that is not due. Answering a request (`GET VAR`, `LIST VAR`, ...)
+//! allocates nothing, and neither does refreshing a UPS's copy
+//! (`clone_from`).
 
 mod answer;
 mod clients;
@@ -79,17 +84,18 @@ mod upsmon;
 
 pub use setup::{DeviceSpec, Setup};
 
+use crate::chan::Receiver;
 use crate::config::setup::{Args, MAX_LISTENERS};
 use crate::config::upsmon_conf::UpsmonConf;
 use crate::device::io::Dev;
 use crate::device::shared::{Notify, Report};
 use crate::proto::admission::Admission;
+use crate::proto::ratelimit::LoginLimit;
 use crate::proto::tracking::Table;
 use crate::proto::{Users, MAX_LINE, MAX_REPLY_LINE};
 use crate::store::MAX_VARS;
 use crate::sys::clock::Clock;
-use answer::Logins;
-use clients::Slot;
+use clients::Clients;
 use discovery::Hotplug;
 use links::MAX_LINKS;
 use mio::net::TcpListener;
@@ -98,7 +104,6 @@ use service::{Service, Suspend};
 use std::collections::hash_map::RandomState;
 use std::collections::VecDeque;
 use std::io;
-use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Duration;
 use upses::{Login, Served};
@@ -118,15 +123,13 @@ const HELPER: Token = Token(usize::MAX - 3);
 /// Link `l`'s socket (a remote `MONITOR` entry) is token `REMOTE_TOP - l`.
 const REMOTE_TOP: usize = usize::MAX - 4;
 
-/// A request line of [`MAX_LINE`] bytes plus its LF.
-const RX: usize = MAX_LINE + 1;
-/// The longest `LIST VAR`: every variable a store holds on a line of the
-/// longest length stock clients read, plus `BEGIN` and `END`.
+/// The loop's receive buffer: several request lines of [`MAX_LINE`]
+/// bytes, so a client that sends many at once is read in few calls.
+const RX: usize = 4 * (MAX_LINE + 1);
+/// The loop's send buffer, enough for the longest `LIST VAR`: every
+/// variable a store holds on a line of the longest length stock clients
+/// read, plus `BEGIN` and `END`.
 const TX: usize = (MAX_VARS + 2) * MAX_REPLY_LINE;
-/// A slot's first reply buffer: enough for every answer but the long
-/// lists; it grows to [`TX`] the first time a reply does not fit, so an
-/// idle connection costs a few KB, not a whole LIST VAR.
-const TX_SMALL: usize = 4096;
 /// Reply bytes written to one client per turn: a client that sends
 /// without reading (loopback buffers hold megabytes) gets its share and
 /// waits for the next turn, behind everyone else.
@@ -134,8 +137,8 @@ const WRITE_BUDGET: usize = 16 * 1024;
 /// Connections accepted per turn of a listener, so that a flood of new
 /// connections does not hold up the clients already served.
 const ACCEPT_BUDGET: usize = 64;
-/// Most client slots, whatever MAXCONN says (each slot costs memory up
-/// front; upsd's default is the file descriptor limit).
+/// Most client connections, whatever MAXCONN says (upsd's default is
+/// the file descriptor limit).
 const MAX_SLOTS: usize = 65_536;
 /// How often `/sys/class/hidraw` is rescanned when uevents are not to be
 /// had.
@@ -152,12 +155,18 @@ struct Daemon {
     poll: Poll,
     clock: Clock,
     listeners: Vec<TcpListener>,
-    slots: Vec<Slot>,
-    /// Free slot indices.
-    free: Vec<usize>,
+    clients: Clients,
+    /// Bytes read from a client, before they are answered (shared: a
+    /// connection keeps only what it leaves unanswered).
+    rx: Box<[u8]>,
+    /// Replies to a client, before they are written (shared: a connection
+    /// keeps only what its peer does not take at once).
+    tx: Box<[u8]>,
     /// Which connection gets a slot and which makes room (issue 14).
     admission: Admission,
     upses: Vec<Served>,
+    /// When a UPS's data may next run out of MAXAGE (0: look now).
+    ages_at: u64,
     logins: Vec<Login>,
     tracking: Table,
     users: Users,
@@ -172,13 +181,17 @@ struct Daemon {
     /// (each at most once: `Conn::queued`, `listener_queued`).
     busy: VecDeque<Token>,
     listener_queued: Vec<bool>,
+    /// Clients whose list waits after its BEGIN line, with the time.
+    held: Vec<(u64, Token)>,
+    /// The first look at the devices present at start.
+    boot: discovery::Boot,
     /// Workers and probes report here and wake the loop.
     notify: Notify<Dev>,
     reports: Receiver<Report<Dev>>,
     hotplug: Hotplug,
     /// Failed logins per address (`None`: `LOGIN_FAILURES 0`); whether
     /// any failure was seen yet; whether "table full" was logged.
-    limiter: Option<Logins>,
+    limiter: Option<LoginLimit>,
     /// The built-in upsmon, with `upsmon.conf`.
     watch: Option<Watch>,
     /// What the monitor was built from (a reload rebuilds it on change).
@@ -206,10 +219,13 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
     let mut service = Service::start(&d);
     let mut suspend = Suspend::new();
     let mut events = Events::with_capacity(256);
-    let mut deadline = d.tick(clock.now());
+    let mut now = clock.now();
+    let mut deadline = d.tick(now);
     loop {
         deadline = deadline.min(service.due(&d, &clock));
-        let wait = deadline.saturating_sub(clock.now());
+        // The time read after the last poll: a pass takes microseconds,
+        // and one clock read per pass is enough.
+        let wait = deadline.saturating_sub(now);
         // A deadline of u64::MAX (nothing scheduled) waits for events only.
         let timeout = (deadline != u64::MAX).then(|| Duration::from_millis(wait));
         if let Err(e) = d.poll.poll(&mut events, timeout) {
@@ -218,17 +234,20 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
             }
             return Err(format!("poll: {e}"));
         }
-        let now = clock.now();
-        if let Some(ms) = suspend.resumed() {
+        now = clock.now();
+        // Anything but a client may change a UPS's data or its age.
+        let mut other = false;
+        if let Some(ms) = suspend.resumed(now, events.is_empty()) {
             d.resumed(ms, now);
+            other = true;
         }
         for ev in events.iter() {
+            other |= ev.token().0 >= REMOTE_TOP - MAX_LINKS;
             match ev.token() {
                 WAKE => d.wake(),
                 UEVENTS => d.uevents(),
                 SIGNALS => {
                     if d.signals(&signals, &service, args, now).is_break() {
-                        d.exit();
                         return Ok(());
                     }
                 }
@@ -236,12 +255,7 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
                 Token(t) if t <= REMOTE_TOP && t > REMOTE_TOP - MAX_LINKS => {
                     d.link_ready(REMOTE_TOP - t, now)
                 }
-                t => {
-                    if ev.is_read_closed() {
-                        d.read_closed(t);
-                    }
-                    d.serve(t, now)
-                }
+                t => d.ready(t, ev.is_read_closed(), now),
             }
         }
         // Then those whose turn ended with work left, once each.
@@ -251,7 +265,10 @@ pub fn run(setup: Setup, args: &Args) -> Result<(), String> {
                 d.serve(t, now);
             }
         }
-        deadline = d.tick(clock.now());
+        if other {
+            d.ages_at = 0;
+        }
+        deadline = d.tick(now);
         if !d.busy.is_empty() {
             // Work waits: look for events without sleeping.
             deadline = 0;
@@ -263,30 +280,53 @@ impl Daemon {
     /// Run what is due; returns the next deadline.
     fn tick(&mut self, now: u64) -> u64 {
         self.tracking.expire(now);
-        let mut next = u64::MAX;
-        for u in &mut self.upses {
-            next = next.min(u.dev.check_age(&u.name, now, self.maxage_ms));
-            next = next.min(u.dev.check_waiting(&u.name, now));
+        // MAXAGE and the wait for a device: looked at when one may have
+        // run out, or when a worker reported (not at every request).
+        if now >= self.ages_at {
+            self.ages_at = u64::MAX;
+            for u in &mut self.upses {
+                let at = u.dev.check_age(&u.name, now, self.maxage_ms);
+                // A stale worker that recovers with the same data wakes
+                // nobody: look again in a second to say it is back.
+                let at = if u.dev.aged { at.min(now + 1000) } else { at };
+                let at = at.min(u.dev.check_waiting(&u.name, now));
+                self.ages_at = self.ages_at.min(at);
+            }
+        }
+        let mut next = self.ages_at;
+        // Lists whose BEGIN line went out alone: the rest is due.
+        let mut k = 0;
+        while k < self.held.len() {
+            let (at, t) = self.held[k];
+            if at <= now {
+                self.held.swap_remove(k);
+                self.requeue(t);
+            } else {
+                next = next.min(at);
+                k += 1;
+            }
         }
         if self.hotplug.rescan_at <= now {
             self.rescan();
             self.hotplug.rescan_at = now + RESCAN_MS;
         }
         next = next.min(self.hotplug.rescan_at);
-        for i in 0..self.slots.len() {
-            let Some(c) = &self.slots[i].conn else {
-                continue;
-            };
-            if c.session.is_idle(now) {
-                // upsd drops idle clients silently.
-                self.close(i);
-            } else {
-                next = next.min(c.session.idle_deadline() + 1);
-            }
-        }
+        // upsd drops idle clients silently.
+        next = next.min(self.expire_idle(now));
         // Last: logouts of idle clients count for a primary's wait.
+        let booting = self.booting(now);
         if let Some(w) = &mut self.watch {
-            next = next.min(w.run(&mut self.upses, self.poll.registry(), now, self.maxage_ms));
+            let at = w.tick(
+                &mut self.upses,
+                self.poll.registry(),
+                now,
+                self.maxage_ms,
+                booting,
+            );
+            next = next.min(at);
+        }
+        if booting {
+            next = next.min(self.boot.until);
         }
         next
     }

@@ -1,14 +1,15 @@
-//! SIGHUP: the configuration read again and applied, what can be at
-//! once, the rest logged as taking effect at restart; the built-in
-//! monitor rebuilt when `upsmon.conf` changed.
+//! SIGHUP: the configuration read again and applied as
+//! [`setup::plan`] says: what can be at once, the rest logged as taking
+//! effect at restart; the built-in monitor rebuilt when `upsmon.conf`
+//! changed.
 
-use super::answer::Logins;
 use super::setup::{Setup, UpsSpec};
 use super::upsmon::Watch;
 use super::{Daemon, MAX_SLOTS};
-use crate::config::setup::Args;
+use crate::config::setup::{self, Args, Running, UsersPlan};
 use crate::config::upsd_users;
 use crate::config::upsmon_conf::UpsmonConf;
+use crate::proto::ratelimit::LoginLimit;
 use crate::sys::log::log;
 use std::net::SocketAddr;
 
@@ -46,47 +47,36 @@ impl Daemon {
             log(format_args!("configuration reloaded"));
             return;
         }
-        self.reload_users(new.users, new.users_file, args);
-        let burst = (new.login_failures > 0).then_some(new.login_failures);
-        if self.limiter.as_ref().map(|l| l.table.burst()) != burst {
-            self.limiter = Logins::new(new.login_failures);
-        }
-        self.admission.set_limits(new.limits);
-        self.maxage_ms = new.maxage_ms;
-        self.idle_ms = new.idle_ms;
-        self.tracking.set_ttl(new.trackingdelay_ms);
         let bound: Vec<SocketAddr> = self
             .listeners
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .collect();
-        if new.listen.iter().any(|(a, _)| !bound.contains(a)) {
-            log(format_args!(
-                "reload: new LISTEN addresses take effect at restart"
-            ));
+        let served: Vec<&str> = self.upses.iter().map(|s| s.name.as_str()).collect();
+        let plan = setup::plan(
+            &Running {
+                bound: &bound,
+                slots: self.clients.max(),
+                max_slots: MAX_SLOTS,
+                configured: &self.configured,
+                served: &served,
+                login_limit: self.limiter.as_ref().map(|l| l.burst()),
+                users: self.users.users.len(),
+                ups_conf: self.ups_conf.as_ref(),
+                upsmon: self.upsmon_conf.as_ref(),
+            },
+            &new,
+        );
+        self.reload_users(plan.users, new.users, args);
+        if plan.new_login_limit {
+            self.limiter = LoginLimit::new(new.login_failures);
         }
-        if new.maxconn.min(MAX_SLOTS) != self.slots.len() {
-            log(format_args!("reload: MAXCONN takes effect at restart"));
-        }
-        for name in &self.configured {
-            if !new.upses.iter().any(|u| u.name.eq_ignore_ascii_case(name)) {
-                log(format_args!(
-                    "reload: {name} is no longer configured: served until restart"
-                ));
-            }
-        }
-        // A running UPS keeps the settings it was started with.
-        if let (Some(was), Some(is)) = (&self.ups_conf, &new.ups_conf) {
-            for (name, opts) in was.changed_sections(is) {
-                let what = if opts.is_empty() {
-                    "global settings it takes".to_string()
-                } else {
-                    opts.join(", ")
-                };
-                log(format_args!(
-                    "reload: {name}: changed ({what}): takes effect at restart"
-                ));
-            }
+        self.admission.set_limits(new.limits);
+        self.maxage_ms = new.maxage_ms;
+        self.idle_ms = new.idle_ms;
+        self.tracking.set_ttl(new.trackingdelay_ms);
+        for note in &plan.at_restart {
+            log(format_args!("reload: {note}"));
         }
         // Sections added now join what a later reload compares with; the
         // changed ones keep their old settings until restart.
@@ -101,12 +91,9 @@ impl Daemon {
         let added: Vec<UpsSpec> = new
             .upses
             .into_iter()
-            .filter(|u| {
-                !self
-                    .upses
-                    .iter()
-                    .any(|s| s.name.eq_ignore_ascii_case(&u.name))
-            })
+            .enumerate()
+            .filter(|(i, _)| plan.added.contains(i))
+            .map(|(_, u)| u)
             .collect();
         if let Err(e) = self.add_upses(added, now) {
             log(format_args!("reload: {e}"));
@@ -114,32 +101,32 @@ impl Daemon {
         if let Some(m) = &new.upsmon {
             super::upsmon::check_shutdowncmd(m, "reload: ");
         }
-        if new.upsmon != self.upsmon_conf {
+        if plan.new_monitor {
             self.reload_monitor(new.upsmon);
         }
         log(format_args!("configuration reloaded"));
     }
 
-    /// upsd.users at a reload: a missing file keeps the running users
-    /// (a file moved away by mistake must not refuse every upsmon); a
-    /// file without users applies, with a warning.
-    fn reload_users(&mut self, users: crate::proto::Users, present: bool, args: &Args) {
+    /// upsd.users at a reload, as the plan says: a missing file keeps the
+    /// running users (a file moved away by mistake must not refuse every
+    /// upsmon); a file without users applies, with a warning.
+    fn reload_users(&mut self, plan: UsersPlan, users: crate::proto::Users, args: &Args) {
         let file = args.confdir.as_ref().map_or_else(
             || upsd_users::FILE.into(),
             |d| d.join(upsd_users::FILE).display().to_string(),
         );
-        let running = self.users.users.len();
-        if !present && running > 0 {
-            log(format_args!(
-                "reload: {file} is missing: keeping the {running} running user(s) \
-                 (restore it, or leave it empty to refuse every login)"
-            ));
-            return;
-        }
-        if present && users.users.is_empty() {
-            log(format_args!(
+        match plan {
+            UsersPlan::KeepMissing { running } => {
+                log(format_args!(
+                    "reload: {file} is missing: keeping the {running} running user(s) \
+                     (restore it, or leave it empty to refuse every login)"
+                ));
+                return;
+            }
+            UsersPlan::ApplyEmpty => log(format_args!(
                 "reload: warning: {file} has no users: every login will now be refused"
-            ));
+            )),
+            UsersPlan::Apply => {}
         }
         self.users = users;
     }

@@ -76,20 +76,30 @@ impl Service {
 }
 
 /// The monotonic clock stops while the host sleeps; the boot-time clock
-/// does not: a grown difference is a suspend just ended.
+/// does not: a grown difference is a suspend just ended. Looked at when
+/// the loop wakes with nothing to do, and otherwise at most once a second
+/// (two clock reads saved on every request).
 pub(super) struct Suspend {
     slept: u64,
+    /// When to look next while the loop is busy.
+    next: u64,
 }
 
 impl Suspend {
     pub(super) fn new() -> Suspend {
         Suspend {
             slept: clock::slept_ms(),
+            next: 0,
         }
     }
 
-    /// How long the host was suspended since the last call, if it was.
-    pub(super) fn resumed(&mut self) -> Option<u64> {
+    /// How long the host was suspended since the last look, if it was;
+    /// `now` is the loop's time, `idle` says the loop woke for no event.
+    pub(super) fn resumed(&mut self, now: u64, idle: bool) -> Option<u64> {
+        if !idle && now < self.next {
+            return None;
+        }
+        self.next = now + 1000;
         let s = clock::slept_ms();
         let was = std::mem::replace(&mut self.slept, s);
         (s > was + SLEEP_MS).then(|| s - was)
@@ -98,7 +108,7 @@ impl Suspend {
 
 impl Daemon {
     /// Every signal waiting: SIGHUP reloads, SIGTERM and SIGINT stop
-    /// ([`ControlFlow::Break`]).
+    /// (what the daemon started is ended, and [`ControlFlow::Break`]).
     pub(super) fn signals(
         &mut self,
         signals: &Signals,
@@ -111,6 +121,7 @@ impl Daemon {
                 Signal::Stop => {
                     log(format_args!("signal received: exiting"));
                     service.send("STOPPING=1");
+                    self.exit();
                     return ControlFlow::Break(());
                 }
                 Signal::Reload => {
@@ -141,7 +152,7 @@ impl Daemon {
         if self.upses.is_empty() {
             s.push_str("no UPS yet");
         }
-        let clients = self.slots.len() - self.free.len();
+        let clients = self.clients.open();
         s.push_str(&format!("; {clients} client(s)"));
         s
     }

@@ -8,6 +8,7 @@ use crate::config::setup::{self as conf, Args, Discovery, Retry};
 use crate::config::{self, ups_conf};
 use crate::device::io::{Dev, Found, Opener};
 use crate::device::matcher::Matcher;
+use crate::device::probe;
 use crate::device::sim::Sim;
 use crate::recording::Recording;
 use crate::sys::log::log;
@@ -105,7 +106,7 @@ impl conf::Shell for System {
         port: &str,
         retry: Retry,
     ) -> Result<Source, String> {
-        let matcher = Matcher::new(matching, port)?;
+        let matcher = probe::matcher(matching, port)?;
         Ok(Source::Usb { matcher, retry })
     }
 

@@ -3,17 +3,17 @@
 //! drop of privileges, and the UPSes (simulated ones started at once, and
 //! their first data awaited).
 
-use super::answer::Logins;
-use super::clients::Slot;
+use super::clients::Clients;
 use super::discovery::Hotplug;
 use super::setup::{Setup, Source, UpsSpec};
 use super::upses::{Backend, Served, WAITING_MS};
 use super::upsmon::Watch;
-use super::{Daemon, FIRST_DATA_MS, HELPER, MAX_SLOTS, SIGNALS, WAKE};
+use super::{Daemon, FIRST_DATA_MS, HELPER, MAX_SLOTS, RX, SIGNALS, TX, WAKE};
 use crate::config::setup::{Discovery, MAX_LISTENERS};
 use crate::config::upsmon_conf;
 use crate::device::shared::{Notify, Report};
 use crate::proto::admission::Admission;
+use crate::proto::ratelimit::LoginLimit;
 use crate::proto::tracking::Table;
 use crate::proto::MAX_LINE;
 use crate::sys::clock::{self, Clock};
@@ -49,7 +49,8 @@ pub(super) fn start(setup: Setup) -> Result<(Daemon, Signals), String> {
         }
     };
     // Whenever root is given up: the helper also opens the device nodes
-    // of UPSes plugged in later that no rule gave to our group.
+    // of UPSes plugged in later that no rule gave to our group, and sends
+    // WALL notices as root.
     let helper = match &account {
         Some(_) => {
             let m = setup.conf.upsmon.as_ref();
@@ -212,22 +213,17 @@ impl Daemon {
             dev.waiting_at = now + WAITING_MS;
             upses.push(Served::new(spec.name, spec.desc, dev));
         }
-        let slots = (0..maxconn)
-            .map(|_| Slot {
-                conn: None,
-                rx: Box::default(),
-                tx: Box::default(),
-            })
-            .collect();
         let mut d = Daemon {
             poll,
             clock,
             listeners,
-            slots,
-            free: (0..maxconn).rev().collect(),
+            clients: Clients::new(maxconn),
+            rx: vec![0; RX].into_boxed_slice(),
+            tx: vec![0; TX].into_boxed_slice(),
             admission: Admission::new(maxconn, setup.limits),
             upses,
-            logins: Vec::with_capacity(maxconn),
+            ages_at: 0,
+            logins: Vec::new(),
             tracking: Table::new(setup.trackingdelay_ms),
             users: setup.users,
             maxage_ms: setup.maxage_ms,
@@ -235,7 +231,12 @@ impl Daemon {
             scratch: vec![0; MAX_LINE].into_boxed_slice(),
             seeds: RandomState::new(),
             next_seq: 0,
-            busy: VecDeque::with_capacity(maxconn + MAX_LISTENERS),
+            busy: VecDeque::new(),
+            held: Vec::new(),
+            boot: super::discovery::Boot {
+                probes: 0,
+                until: now + super::discovery::BOOT_MS,
+            },
             listener_queued: vec![false; MAX_LISTENERS],
             notify,
             reports,
@@ -245,7 +246,7 @@ impl Daemon {
                 known: Vec::new(),
                 rescan_at: u64::MAX,
             },
-            limiter: Logins::new(setup.login_failures),
+            limiter: LoginLimit::new(setup.login_failures),
             watch,
             upsmon_conf,
             configured,
@@ -320,7 +321,7 @@ impl Daemon {
                         self.hotplug.mode = Discovery::Configured;
                     }
                     for node in self.hotplug.known.clone() {
-                        self.probe(node);
+                        self.probe(node, false);
                     }
                 }
             }
@@ -335,9 +336,9 @@ impl Daemon {
     /// DRIVER-NOT-CONNECTED. Connections made meanwhile wait in the
     /// listen backlog.
     pub(super) fn await_first_data(&mut self, mut ups: Vec<usize>) {
-        let end = std::time::Instant::now() + Duration::from_millis(FIRST_DATA_MS);
+        let end = self.clock.now() + FIRST_DATA_MS;
         while !ups.is_empty() {
-            let left = end.saturating_duration_since(std::time::Instant::now());
+            let left = Duration::from_millis(end.saturating_sub(self.clock.now()));
             let Ok(r) = self.reports.recv_timeout(left) else {
                 break;
             };

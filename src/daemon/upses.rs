@@ -5,7 +5,7 @@
 //! them all ([`View`], the session's [`Upses`]).
 
 use crate::config::setup::Retry;
-use crate::device::io::{Dev, Found};
+use crate::device::io::Dev;
 use crate::device::matcher::Matcher;
 use crate::device::shared::{Mirror, Msg};
 use crate::device::worker::Handle;
@@ -119,15 +119,6 @@ impl Backend {
         }
     }
 
-    /// Is this the device this UPS was bound to, and not in use by it
-    /// elsewhere? (Two units may share a bogus serial number.)
-    pub(super) fn owns(&self, f: &Found<Dev>) -> bool {
-        self.info
-            .as_ref()
-            .is_some_and(|i| crate::device::usb::same_device(i, &f.info))
-            && self.node.as_ref().map_or(true, |n| *n == f.node)
-    }
-
     /// Unbound, or its device was unplugged: a section that may take a
     /// new device.
     pub(super) fn free(&self) -> bool {
@@ -151,7 +142,7 @@ impl Backend {
         Data::Ready(Live {
             store: &m.store,
             commands: &m.cmds,
-            ranges: &[],
+            ranges: &m.ranges,
         })
     }
 }
@@ -264,6 +255,14 @@ impl Upses for View<'_> {
         self.upses
             .get(index)
             .map(|u| u.view(self.now, self.maxage_ms))
+    }
+    /// Names first: only the UPS asked for is looked at further.
+    fn find(&self, name: &[u8]) -> Option<(usize, UpsView<'_>)> {
+        let i = self
+            .upses
+            .iter()
+            .position(|u| crate::store::eq_ci(u.name.as_bytes(), name))?;
+        Some((i, self.upses[i].view(self.now, self.maxage_ms)))
     }
     fn clients(&self, index: usize, each: &mut dyn FnMut(IpAddr)) {
         for l in self.logins.iter().rev().filter(|l| l.ups == index) {

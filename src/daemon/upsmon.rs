@@ -3,23 +3,23 @@
 //! and the commands it asks for (power-down flag, SHUTDOWNCMD through the
 //! privileged helper, NOTIFY).
 
-use super::links::{Connected, Link, MAX_LINKS, NET_TIMEOUT_MS};
+use super::links::{Connected, RemoteLink, MAX_LINKS, NET_TIMEOUT_MS};
 use super::upses::Served;
 use super::{Daemon, REMOTE_TOP};
+use crate::chan::{Receiver, Sender};
 use crate::config::upsmon_conf::{self, UpsmonConf};
 use crate::config::Role;
 use crate::monitor::bound::{Bound, Ended, Offer};
-use crate::monitor::remote::Reply as Answer;
+use crate::monitor::remote::Answer;
 use crate::monitor::{self, Input, Monitor};
 use crate::proto::Data;
 use crate::sys::exec::Children;
-use crate::sys::log::log;
-use crate::sys::privsep::{self, Helper, Request};
+use crate::sys::log::{error, log};
+use crate::sys::privsep::{self, Helper, HelperRequest};
 use mio::unix::SourceFd;
 use mio::{Registry, Token, Waker};
 use std::io;
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 // What `POWERDOWNFLAG` holds, as upsmon writes it (no newline).
 use privsep::POWERDOWN_MAGIC;
@@ -73,7 +73,7 @@ pub(super) struct Watch {
     /// Notification children (NOTIFYCMD, wall) running and waiting.
     pub(super) bound: Bound<Job>,
     /// Connections to other servers, for the remote entries.
-    pub(super) links: Vec<Link>,
+    pub(super) links: Vec<RemoteLink>,
     pub(super) connected: (Sender<Connected>, Receiver<Connected>),
     pub(super) waker: Arc<Waker>,
 }
@@ -125,7 +125,7 @@ pub(super) enum Seen {
 /// Whether a `MONITOR` entry names a UPS of this daemon: a loopback
 /// host, and no port written or one this daemon listens on (another
 /// port on this host is another server, a stock upsd say).
-pub(super) fn is_local(m: &upsmon_conf::Monitor, ports: &[u16]) -> bool {
+pub(super) fn is_local(m: &upsmon_conf::MonitorLine, ports: &[u16]) -> bool {
     m.is_loopback() && (!m.port_written() || ports.contains(&m.port))
 }
 
@@ -191,7 +191,7 @@ impl Watch {
                         m.system
                     ));
                 }
-                links.push(Link::new(
+                links.push(RemoteLink::new(
                     entries.len(),
                     &m.host,
                     m.port,
@@ -222,7 +222,7 @@ impl Watch {
             children: Children::default(),
             bound: Bound::default(),
             links,
-            connected: std::sync::mpsc::channel(),
+            connected: crate::chan::channel(),
             waker,
         })
     }
@@ -409,12 +409,13 @@ impl Watch {
     /// Feed the monitor what changed, the time and (while it waits for
     /// the secondaries) the login counts, and carry out what it asks;
     /// returns when it next wants to be called.
-    pub(super) fn run(
+    pub(super) fn tick(
         &mut self,
         upses: &mut [Served],
         registry: &Registry,
         now: u64,
         maxage_ms: u64,
+        booting: bool,
     ) -> u64 {
         let mut ended = 0;
         self.children.reap(|what, st| {
@@ -447,6 +448,10 @@ impl Watch {
                 }
                 _ => None,
             });
+            // At start, a UPS not seen yet may be being found: not lost.
+            if booting && now_seen.is_none() && self.entries[i].last == Seen::Nothing {
+                continue;
+            }
             self.seen(i, now_seen, now, &mut acts);
         }
         let mut next_link = self.links(registry, now, &mut acts);
@@ -534,14 +539,14 @@ impl Watch {
             monitor::Action::FinalDelay { .. } => {}
             monitor::Action::WritePowerdownFlag if self.helper.is_some() => {
                 if self.powerdownflag.is_some() {
-                    self.ask_helper(Request::WriteFlag, registry, now);
+                    self.ask_helper(HelperRequest::WriteFlag, registry, now);
                 }
             }
             monitor::Action::WritePowerdownFlag => {
                 if let Some(flag) = &self.powerdownflag {
                     match std::fs::write(flag, POWERDOWN_MAGIC) {
                         Ok(()) => log(format_args!("wrote the power-down flag {}", flag.display())),
-                        Err(e) => log(format_args!(
+                        Err(e) => error(format_args!(
                             "cannot write the power-down flag {}: {e}",
                             flag.display()
                         )),
@@ -556,17 +561,17 @@ impl Watch {
                     l.down(registry);
                 }
                 if self.helper.is_some() {
-                    self.ask_helper(Request::Shutdown, registry, now);
+                    self.ask_helper(HelperRequest::Shutdown, registry, now);
                     return;
                 }
                 match &self.shutdowncmd {
                     Some(cmd) => {
                         log(format_args!("running SHUTDOWNCMD: {cmd}"));
                         if let Err(e) = self.children.shell("SHUTDOWNCMD", cmd, &[], &[]) {
-                            log(format_args!("cannot run SHUTDOWNCMD: {e}"));
+                            error(format_args!("cannot run SHUTDOWNCMD: {e}"));
                         }
                     }
-                    None => log(format_args!(
+                    None => error(format_args!(
                         "the host should shut down now, but upsmon.conf has no SHUTDOWNCMD"
                     )),
                 }
@@ -592,12 +597,12 @@ impl Watch {
 
     /// Hand a request to the privileged helper; a helper that is gone
     /// is NOPARENT, as upsmon's lost parent.
-    pub(super) fn ask_helper(&mut self, r: Request, registry: &Registry, now: u64) {
+    pub(super) fn ask_helper(&mut self, r: HelperRequest, registry: &Registry, now: u64) {
         let Some(h) = &mut self.helper else {
             return;
         };
         if let Err(e) = h.ask(r) {
-            log(format_args!(
+            error(format_args!(
                 "the privileged helper is gone ({e}): shutdown impossible"
             ));
             self.helper_gone(registry, now);
@@ -608,7 +613,7 @@ impl Watch {
     /// never does).
     pub(super) fn helper_event(&mut self, registry: &Registry, now: u64) {
         if self.helper.as_mut().is_some_and(Helper::gone) {
-            log(format_args!(
+            error(format_args!(
                 "the privileged helper exited: shutdown impossible"
             ));
             self.helper_gone(registry, now);
@@ -630,9 +635,17 @@ impl Watch {
             log(format_args!("{}", n.message));
         }
         if n.flags.wall {
-            let mut text = n.message.clone();
-            text.push('\n');
-            self.offer(Job::Wall(text));
+            // As root through the helper: wall as the daemon's user reaches
+            // nobody where it is not set-group-ID tty (Debian bookworm).
+            let sent = self
+                .helper
+                .as_mut()
+                .is_some_and(|h| h.wall(&n.message).is_ok());
+            if !sent {
+                let mut text = n.message.clone();
+                text.push('\n');
+                self.offer(Job::Wall(text));
+            }
         }
         if n.flags.exec {
             let Some(cmd) = &self.notifycmd else {
@@ -691,7 +704,7 @@ impl Watch {
         if let Err(e) = r {
             // No wall (a container, BusyBox without it): nothing to tell.
             if matches!(job, Job::Exec { .. }) {
-                log(format_args!("cannot run NOTIFYCMD: {e}"));
+                error(format_args!("cannot run NOTIFYCMD: {e}"));
             }
             let e = self.bound.start_failed();
             self.after(e);
@@ -773,8 +786,8 @@ impl Daemon {
 mod tests {
     use super::*;
 
-    pub(super) fn entry(system: &str, host: &str, port: u16) -> upsmon_conf::Monitor {
-        upsmon_conf::Monitor {
+    pub(super) fn entry(system: &str, host: &str, port: u16) -> upsmon_conf::MonitorLine {
+        upsmon_conf::MonitorLine {
             line: 1,
             system: system.into(),
             ups: "ups".into(),
@@ -817,5 +830,30 @@ mod tests {
             &entry("ups@localhost:3493", "localhost", 3493),
             &[40000]
         ));
+    }
+
+    #[test]
+    fn a_local_ups_is_not_lost_while_the_devices_present_at_start_are_looked_at() {
+        // At boot the UPS is found half a second after the monitor first
+        // looks: until the first look at the devices is over, a UPS not
+        // seen yet is not lost (no COMMBAD, no WALL); after it, it is.
+        use crate::config::setup::Retry;
+        use crate::ups::options::Options;
+        let conf = upsmon_conf::parse(
+            std::path::Path::new("upsmon.conf"),
+            b"MONITOR ups@localhost 1 u p primary\n",
+        )
+        .unwrap();
+        let poll = mio::Poll::new().unwrap();
+        let waker = Arc::new(Waker::new(poll.registry(), mio::Token(0)).unwrap());
+        let mut w = Watch::new(conf, Some(&[3493]), waker).unwrap();
+        let dev = super::super::upses::Backend::new(None, Options::default(), Retry::default());
+        let mut upses = vec![Served::new("ups".into(), None, dev)];
+        w.tick(&mut upses, poll.registry(), 100, 15_000, true);
+        assert!(w.entries[0].last == Seen::Nothing);
+        w.tick(&mut upses, poll.registry(), 600, 15_000, true);
+        assert!(w.entries[0].last == Seen::Nothing);
+        w.tick(&mut upses, poll.registry(), 700, 15_000, false);
+        assert!(w.entries[0].last == Seen::Bad);
     }
 }

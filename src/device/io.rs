@@ -22,6 +22,29 @@ pub trait DeviceIo: Transport + AsFd + Send {
     fn has_strings(&self) -> bool {
         true
     }
+    /// An output report (`data[0]` the report id), as hidraw's `write()`
+    /// sends it: the Megatec bridges' command pipe.
+    fn write_output(&mut self, _data: &[u8]) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+    /// String descriptor `index` as 8-bit text, asked in language `lang`
+    /// with at most `max` bytes where the source allows (usbfs); `None`
+    /// when there is none.
+    fn string_with(
+        &mut self,
+        index: u8,
+        _lang: Option<u16>,
+        _max: u16,
+        out: &mut [u8],
+    ) -> Option<usize> {
+        let mut t = Text::new();
+        if !self.string(index, &mut t) {
+            return None;
+        }
+        let n = t.len().min(out.len());
+        out[..n].copy_from_slice(&t.as_str().as_bytes()[..n]);
+        Some(n)
+    }
 }
 
 impl DeviceIo for Hidraw {
@@ -30,6 +53,21 @@ impl DeviceIo for Hidraw {
     }
     fn has_strings(&self) -> bool {
         !matches!(self.strings, Strings::None)
+    }
+    fn write_output(&mut self, data: &[u8]) -> io::Result<()> {
+        Hidraw::write_output(self, data)
+    }
+    fn string_with(
+        &mut self,
+        index: u8,
+        lang: Option<u16>,
+        max: u16,
+        out: &mut [u8],
+    ) -> Option<usize> {
+        self.strings
+            .get_into(index, lang, max, out)
+            .ok()
+            .filter(|&n| n > 0)
     }
 }
 
@@ -51,6 +89,18 @@ impl<T: DeviceIo + ?Sized> DeviceIo for Box<T> {
     }
     fn has_strings(&self) -> bool {
         (**self).has_strings()
+    }
+    fn write_output(&mut self, data: &[u8]) -> io::Result<()> {
+        (**self).write_output(data)
+    }
+    fn string_with(
+        &mut self,
+        index: u8,
+        lang: Option<u16>,
+        max: u16,
+        out: &mut [u8],
+    ) -> Option<usize> {
+        (**self).string_with(index, lang, max, out)
     }
 }
 

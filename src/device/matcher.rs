@@ -3,14 +3,24 @@
 //! `busport` is a whole-string, case-insensitive POSIX extended regular
 //! expression; ids are matched as 4 lowercase hex digits; a device must
 //! satisfy every one given. `port = auto` (or a `/dev/hidrawN` path) too.
+//!
+//! Pure: the patterns are compiled by the caller's [`Pattern`]
+//! implementation (the daemon's is the C library's, through
+//! `device::probe::matcher`).
 
 use crate::config::ups_conf::Match;
 use crate::device::usb::UsbInfo;
-use crate::sys::regex::Regex;
+
+/// A compiled matching option: NUT's whole-string, case-insensitive POSIX
+/// extended regular expression, surrounding white space in the text
+/// ignored.
+pub trait Pattern: std::fmt::Debug {
+    fn is_match(&self, text: &str) -> bool;
+}
 
 #[derive(Debug, Default)]
 pub struct Matcher {
-    rules: Vec<(Field, Regex)>,
+    rules: Vec<(Field, Box<dyn Pattern>)>,
     /// `port` names one hidraw node rather than `auto`.
     node: Option<String>,
     /// The options as written (`vendorid 051d, serial X`), for the log.
@@ -30,8 +40,13 @@ enum Field {
 }
 
 impl Matcher {
-    /// Compile a section's matching options; the error names the option.
-    pub fn new(m: &Match, port: &str) -> Result<Matcher, String> {
+    /// Compile a section's matching options with `compile`; the error
+    /// names the option.
+    pub fn new<P: Pattern + 'static>(
+        m: &Match,
+        port: &str,
+        compile: impl Fn(&str) -> Result<P, String>,
+    ) -> Result<Matcher, String> {
         let mut rules = Vec::new();
         let mut what = Vec::new();
         for (field, name, pat) in [
@@ -45,8 +60,8 @@ impl Matcher {
             (Field::BusPort, "busport", &m.busport),
         ] {
             if let Some(p) = pat {
-                let re = Regex::new(p).map_err(|e| format!("{name} = \"{p}\": {e}"))?;
-                rules.push((field, re));
+                let re = compile(p).map_err(|e| format!("{name} = \"{p}\": {e}"))?;
+                rules.push((field, Box::new(re) as Box<dyn Pattern>));
                 what.push(format!("{name} {p}"));
             }
         }
@@ -92,6 +107,7 @@ impl Matcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::probe::matcher;
 
     fn apc() -> UsbInfo {
         UsbInfo {
@@ -112,7 +128,7 @@ mod tests {
         let m = |f: fn(&mut Match)| {
             let mut x = Match::default();
             f(&mut x);
-            Matcher::new(&x, "auto").unwrap().matches("hidraw0", &apc())
+            matcher(&x, "auto").unwrap().matches("hidraw0", &apc())
         };
         assert!(m(|_| {}));
         assert!(m(|x| x.vendorid = Some("051D".into())));
@@ -132,10 +148,10 @@ mod tests {
             product: Some("(bad".into()),
             ..Match::default()
         };
-        assert!(Matcher::new(&x, "auto")
+        assert!(matcher(&x, "auto")
             .unwrap_err()
             .starts_with("product = \"(bad\""));
-        let only = Matcher::new(&Match::default(), "/dev/hidraw3").unwrap();
+        let only = matcher(&Match::default(), "/dev/hidraw3").unwrap();
         assert!(only.matches("hidraw3", &apc()) && !only.matches("hidraw0", &apc()));
     }
 }

@@ -7,11 +7,14 @@
 //! device, and [`sim`], a recorded UPS behind the same device trait as a
 //! hidraw node, playing its script on a timer thread of its own.
 
+pub mod assign;
 pub mod grant;
 pub mod io;
 pub mod matcher;
 pub mod naming;
 pub mod probe;
+pub mod qxio;
+pub mod qxunit;
 pub mod sched;
 pub mod shared;
 pub mod sim;

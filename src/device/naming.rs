@@ -3,7 +3,7 @@
 //! number when the unit has one, else the port it is plugged into. Names
 //! keep to NUT's safe characters (letters, digits, `-`, `_`, `.`).
 
-use crate::device::usb::UsbInfo;
+use crate::device::usb::{usable_serial, UsbInfo};
 
 /// The stable name: `<vendor>-<serial>` or `<vendor>-port<port path>`,
 /// with `<vendor>` the subdriver key (`apc`, `mge`, `generic`, ...).
@@ -13,15 +13,6 @@ pub fn stable_name(vendor_key: &str, u: &UsbInfo) -> String {
         None => format!("port{}", clean(&u.port)),
     };
     format!("{}-{}", clean(vendor_key), tail)
-}
-
-/// The serial number if it can tell units apart: trimmed, not empty and
-/// not all zeros (what some firmware reports for "none").
-pub fn usable_serial(u: &UsbInfo) -> Option<&str> {
-    u.serial
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty() && s.bytes().any(|b| b != b'0'))
 }
 
 fn clean(s: &str) -> String {

@@ -1,15 +1,23 @@
 //! The hidraw side of finding a UPS: what the kernel knows about a
 //! node's USB device (sysfs, into a [`UsbInfo`]), opening the node,
 //! reading its report descriptor and identity ([`probe`], [`identify`]),
-//! and finding a known unit again wherever it is now ([`reopen`]).
+//! finding a known unit again wherever it is now ([`reopen`]), and the
+//! `ups.conf` matcher with the C library's regexes ([`matcher`]).
 //! Blocking: run on a probe thread or a worker, never on the loop. The
 //! struct and the pure questions about it are in [`super::usb`].
 
 use super::io::Found;
+use super::matcher::{Matcher, Pattern};
+use super::qxio::DevWire;
 use super::usb::{identity, same_device, UsbInfo};
+use crate::config::ups_conf::Match;
 use crate::hid::Descriptor;
+use crate::qx::bridge::BridgeLink;
+use crate::qx::usbid;
+use crate::qx::{Qx, QxOptions};
 use crate::sys::hidraw::{Hidraw, BUS_USB};
 use crate::sys::hotplug;
+use crate::sys::regex::Regex;
 use crate::sys::usb::Strings;
 use std::io;
 use std::path::Path;
@@ -98,7 +106,9 @@ pub fn probe(node: &str) -> Probed {
     }
 }
 
-/// Keep an open hidraw node if it is a USB HID Power Device: its report
+/// Keep an open hidraw node if it is a USB HID Power Device, or a
+/// Megatec/Q1 unit behind one of nutdrv_qx's USB bridges that answers
+/// one of its protocols (this waits for answers: seconds): its report
 /// descriptor, its identity (sysfs `sysfs` when given, else what hidraw
 /// itself says, as for uhid devices) and its string source. `Ok(None)`
 /// for any other device. Blocking ioctls: not for the event loop.
@@ -114,7 +124,11 @@ pub fn identify(
     let descriptor = dev
         .descriptor()
         .map_err(|e| format!("/dev/{node}: HIDIOCGRDESC: {e}"))?;
-    if !Descriptor::parse(&descriptor).is_ok_and(|d| d.is_power_device()) {
+    let power = Descriptor::parse(&descriptor).is_ok_and(|d| d.is_power_device());
+    // A vendor-defined pipe under a Megatec bridge's ids may be a UPS:
+    // decided below, once its identity is known.
+    let bridge_ids = |vid: u16, pid: u16| usbid::known_vendor(vid) && pid != 0xffff;
+    if !power && !bridge_ids(raw.vendor as u16, raw.product as u16) {
         return Ok(None);
     }
     let info = match sysfs {
@@ -144,6 +158,18 @@ pub fn identify(
             info
         }
     };
+    if !power {
+        // A Megatec/Q1 unit only if one of its protocols answers through
+        // its bridge (the worker probes again with the section's options).
+        let m = info.manufacturer.as_deref();
+        let Some(b) = usbid::bridge(info.vid, info.pid, m, info.product.as_deref()) else {
+            return Ok(None);
+        };
+        let mut link = BridgeLink::new(b, DevWire(&mut dev as &mut dyn super::io::DeviceIo));
+        if Qx::probe(&mut link, &QxOptions::default()).is_err() {
+            return Ok(None);
+        }
+    }
     Ok(Some(Found {
         dev,
         node: node.to_string(),
@@ -188,7 +214,7 @@ pub fn reopen(want: &UsbInfo) -> Option<Found<Hidraw>> {
             None => nodes.push((true, node)),
         }
     }
-    nodes.sort();
+    crate::sort::sort_by(&mut nodes, |a, b| a < b);
     for (_, node) in nodes {
         if let Probed::Ups(f) = probe(&node) {
             if same_device(&f.info, want) {
@@ -197,6 +223,18 @@ pub fn reopen(want: &UsbInfo) -> Option<Found<Hidraw>> {
         }
     }
     None
+}
+
+impl Pattern for Regex {
+    fn is_match(&self, text: &str) -> bool {
+        Regex::is_match(self, text)
+    }
+}
+
+/// A section's [`Matcher`], its patterns compiled by the C library
+/// (`regcomp`), as NUT's drivers compile them.
+pub fn matcher(m: &Match, port: &str) -> Result<Matcher, String> {
+    Matcher::new(m, port, Regex::new)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::config::setup::Retry;
 
 /// The device's connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Conn {
+pub enum DeviceState {
     /// Open and initialised; the next update is due at `next_update`.
     Up { next_update: u64 },
     /// Closed after `failures` failed attempts; the next attempt is at
@@ -23,7 +23,7 @@ pub enum Conn {
 
 /// What the worker does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub enum Due {
     /// Run an update; `full` when the engine will make it a FULL walk
     /// (`pollfreq` has passed since the last one).
     Update { full: bool },
@@ -55,7 +55,7 @@ pub enum Say {
 pub struct Sched {
     pub poll_ms: u64,
     pub retry: Retry,
-    pub conn: Conn,
+    pub conn: DeviceState,
     /// This outage was logged.
     outage_logged: bool,
     ever_up: bool,
@@ -67,7 +67,7 @@ impl Sched {
         Sched {
             poll_ms,
             retry,
-            conn: Conn::Down {
+            conn: DeviceState::Down {
                 failures: 0,
                 next_try: Some(0),
             },
@@ -78,22 +78,22 @@ impl Sched {
 
     /// What to do at `now`; `next_full` is when the engine's next FULL
     /// walk is due ([`crate::ups::engine::Ups::next_full`]).
-    pub fn next_action(&self, now: u64, next_full: u64) -> Action {
+    pub fn next_action(&self, now: u64, next_full: u64) -> Due {
         let due = |t: u64| (now < t).then(|| t - now);
         match self.conn {
-            Conn::Up { next_update } => match due(next_update) {
-                None => Action::Update {
+            DeviceState::Up { next_update } => match due(next_update) {
+                None => Due::Update {
                     full: now > next_full,
                 },
-                ms => Action::Wait(ms),
+                ms => Due::Wait(ms),
             },
-            Conn::Down {
+            DeviceState::Down {
                 next_try: Some(t), ..
             } => match due(t) {
-                None => Action::Connect,
-                ms => Action::Wait(ms),
+                None => Due::Connect,
+                ms => Due::Wait(ms),
             },
-            Conn::Down { next_try: None, .. } => Action::Wait(None),
+            DeviceState::Down { next_try: None, .. } => Due::Wait(None),
         }
     }
 
@@ -105,7 +105,7 @@ impl Sched {
     /// opens again: a unit that opens but never answers stays one outage,
     /// logged once.
     pub fn updated(&mut self, started: u64) -> Say {
-        if let Conn::Up { next_update } = &mut self.conn {
+        if let DeviceState::Up { next_update } = &mut self.conn {
             *next_update = started + self.poll_ms;
         }
         if std::mem::replace(&mut self.outage_logged, false) {
@@ -118,7 +118,7 @@ impl Sched {
     /// The open device failed at `now`: close it; the first attempt to
     /// open it again comes after the first back-off delay.
     pub fn lost(&mut self, now: u64) -> Say {
-        self.conn = Conn::Down {
+        self.conn = DeviceState::Down {
             failures: 0,
             next_try: Some(now + self.retry.delay_ms(0)),
         };
@@ -128,11 +128,11 @@ impl Sched {
     /// An attempt to open (or start) the device failed at `now`.
     pub fn connect_failed(&mut self, now: u64) -> Say {
         let failures = match self.conn {
-            Conn::Down { failures, .. } => failures + 1,
-            Conn::Up { .. } => 1,
+            DeviceState::Down { failures, .. } => failures + 1,
+            DeviceState::Up { .. } => 1,
         };
         let give_up = self.retry.max_tries.is_some_and(|m| failures >= m);
-        self.conn = Conn::Down {
+        self.conn = DeviceState::Down {
             failures,
             next_try: (!give_up).then(|| now + self.retry.delay_ms(failures)),
         };
@@ -155,7 +155,7 @@ impl Sched {
     /// The device is open and initialised at `now`: the first update is
     /// a poll interval later.
     pub fn connected(&mut self, now: u64) -> Say {
-        self.conn = Conn::Up {
+        self.conn = DeviceState::Up {
             next_update: now + self.poll_ms,
         };
         if !std::mem::replace(&mut self.ever_up, true) {
@@ -168,13 +168,13 @@ impl Sched {
     /// A device was handed over (hot-plug): try it at once, whatever the
     /// back-off said.
     pub fn hotplugged(&mut self, now: u64) {
-        if let Conn::Down { next_try, .. } = &mut self.conn {
+        if let DeviceState::Down { next_try, .. } = &mut self.conn {
             *next_try = Some(now);
         }
     }
 
     pub fn is_up(&self) -> bool {
-        matches!(self.conn, Conn::Up { .. })
+        matches!(self.conn, DeviceState::Up { .. })
     }
 }
 
@@ -191,14 +191,14 @@ mod tests {
         s.connected(0);
         while now <= until {
             match s.next_action(now, last_full + pollfreq) {
-                Action::Update { full } => {
+                Due::Update { full } => {
                     out.push((now, full));
                     if full {
                         last_full = now;
                     }
                     s.updated(now);
                 }
-                Action::Wait(Some(ms)) => now += ms,
+                Due::Wait(Some(ms)) => now += ms,
                 a => panic!("{a:?} at {now}"),
             }
         }
@@ -230,20 +230,14 @@ mod tests {
     fn a_slow_update_eats_into_the_interval() {
         let mut s = Sched::new(2000, Retry::default());
         s.connected(0);
-        assert_eq!(s.next_action(1500, u64::MAX), Action::Wait(Some(500)));
+        assert_eq!(s.next_action(1500, u64::MAX), Due::Wait(Some(500)));
         // An update from 2000 to 6500 (a stalled GET_REPORT): the next one
         // was due at 4000, so it runs at once, not 2 s later.
-        assert!(matches!(
-            s.next_action(2000, u64::MAX),
-            Action::Update { .. }
-        ));
+        assert!(matches!(s.next_action(2000, u64::MAX), Due::Update { .. }));
         s.updated(2000);
-        assert!(matches!(
-            s.next_action(6500, u64::MAX),
-            Action::Update { .. }
-        ));
+        assert!(matches!(s.next_action(6500, u64::MAX), Due::Update { .. }));
         s.updated(6500);
-        assert_eq!(s.next_action(6600, u64::MAX), Action::Wait(Some(1900)));
+        assert_eq!(s.next_action(6600, u64::MAX), Due::Wait(Some(1900)));
     }
 
     /// Delays between attempts after a fault at `t0`, every attempt failing.
@@ -254,13 +248,13 @@ mod tests {
         let mut out = Vec::new();
         for _ in 0..n {
             match s.next_action(now, u64::MAX) {
-                Action::Wait(Some(ms)) => {
+                Due::Wait(Some(ms)) => {
                     out.push(Some(ms));
                     now += ms;
-                    assert_eq!(s.next_action(now, u64::MAX), Action::Connect);
+                    assert_eq!(s.next_action(now, u64::MAX), Due::Connect);
                     s.connect_failed(now);
                 }
-                Action::Wait(None) => {
+                Due::Wait(None) => {
                     out.push(None);
                     break;
                 }
@@ -287,16 +281,16 @@ mod tests {
             [Some(5000), Some(5000), Some(5000), None]
         );
         s.hotplugged(99_000);
-        assert_eq!(s.next_action(99_000, u64::MAX), Action::Connect);
+        assert_eq!(s.next_action(99_000, u64::MAX), Due::Connect);
         // A hot-plugged device is tried at once, whatever the back-off.
         let mut s = Sched::new(2000, Retry::default());
         backoff(&mut s, 0, 6);
         s.hotplugged(50);
-        assert_eq!(s.next_action(50, u64::MAX), Action::Connect);
+        assert_eq!(s.next_action(50, u64::MAX), Due::Connect);
         // Up, a hot-plug event changes nothing.
         s.connected(60);
         s.hotplugged(70);
-        assert_eq!(s.next_action(70, u64::MAX), Action::Wait(Some(1990)));
+        assert_eq!(s.next_action(70, u64::MAX), Due::Wait(Some(1990)));
     }
 
     #[test]

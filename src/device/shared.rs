@@ -1,16 +1,16 @@
-//! What a worker and the loop share, and how they talk: a [`Link`], a
-//! mutex-guarded copy of the store, its commands and its state (locked
-//! only for the copy, never across I/O) plus the time of the last good
-//! update, which the loop checks against MAXAGE on every request; the
-//! loop's lock-free [`Mirror`] of it; [`Msg`]s from the loop to a worker
-//! and [`Report`]s back, through a channel and a `mio::Waker`
-//! ([`Notify`]).
+//! What a worker and the loop share, and how they talk: a
+//! [`WorkerShare`], a mutex-guarded copy of the store, its commands and
+//! its state (locked only for the copy, never across I/O) plus the time
+//! of the last good update, which the loop checks against MAXAGE on
+//! every request; the loop's lock-free [`Mirror`] of it; [`Msg`]s from
+//! the loop to a worker and [`Report`]s back, through a channel and a
+//! `mio::Waker` ([`Notify`]).
 
 use super::io::Found;
-use crate::proto::{TrackingId, TrackingStatus};
+use crate::chan::{self as mpsc, Receiver, Sender};
+use crate::proto::{TrackingId, TrackingStatus, VarRange};
 use crate::store::Store;
 use crate::text::Text;
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The UPS as the loop may see it.
@@ -19,6 +19,9 @@ pub struct Shared {
     pub store: Store,
     /// Instant commands the device offers.
     pub cmds: Vec<&'static str>,
+    /// Settable ranges of writable variables (`LIST RANGE`): Megatec
+    /// units' delays; usbhid-ups publishes none.
+    pub ranges: Vec<VarRange<'static>>,
     /// The data is current; false after a failed walk or reconnect
     /// (DATA-STALE), the last values kept.
     pub live: bool,
@@ -33,7 +36,7 @@ pub const NEVER: u64 = u64::MAX;
 
 /// One worker's shared state.
 #[derive(Debug)]
-pub struct Link {
+pub struct WorkerShare {
     pub(super) shared: Mutex<Shared>,
     /// Time of the last successful update or input report. A mutex of its
     /// own, not an AtomicU64: 32-bit MIPS and PowerPC have no 64-bit
@@ -41,9 +44,9 @@ pub struct Link {
     pub(super) last_update_ms: Mutex<u64>,
 }
 
-impl Link {
-    pub(super) fn new() -> Link {
-        Link {
+impl WorkerShare {
+    pub(super) fn new() -> WorkerShare {
+        WorkerShare {
             shared: Mutex::new(Shared::default()),
             last_update_ms: Mutex::new(NEVER),
         }
@@ -75,6 +78,7 @@ impl Link {
 pub struct Mirror {
     pub store: Store,
     pub cmds: Vec<&'static str>,
+    pub ranges: Vec<VarRange<'static>>,
     pub live: bool,
     pub gone: bool,
     seq: u64,
@@ -83,13 +87,14 @@ pub struct Mirror {
 impl Mirror {
     /// Copy what changed since the last refresh (`clone_from`: the copy
     /// reuses the mirror's memory). Returns whether anything had.
-    pub fn refresh(&mut self, link: &Link) -> bool {
+    pub fn refresh(&mut self, link: &WorkerShare) -> bool {
         let s = link.lock();
         if s.seq == self.seq {
             return false;
         }
         self.store.clone_from(&s.store);
         self.cmds.clone_from(&s.cmds);
+        self.ranges.clone_from(&s.ranges);
         self.live = s.live;
         self.gone = s.gone;
         self.seq = s.seq;
@@ -125,6 +130,9 @@ pub enum Msg<D> {
 pub enum Report<D> {
     /// A probe found a UPS.
     Found(Box<Found<D>>),
+    /// A probe of a node present at start ended (after its `Found`, if
+    /// it found a UPS).
+    Probed,
     /// UPS `ups` is open on `node`.
     Attached { ups: usize, node: String },
     /// A SET VAR or INSTCMD ended.
@@ -162,7 +170,7 @@ impl<D> Notify<D> {
         }
     }
 
-    /// Wake the loop (a [`Link`] changed).
+    /// Wake the loop (a [`WorkerShare`] changed).
     pub fn wake(&self) {
         // Fails only if the loop's poll is gone: nobody to tell.
         let _ = self.waker.wake();
@@ -175,7 +183,7 @@ mod tests {
 
     #[test]
     fn mirror_copies_only_changes() {
-        let link = Link::new();
+        let link = WorkerShare::new();
         let mut m = Mirror::default();
         assert!(!m.refresh(&link) && !m.seen());
         {

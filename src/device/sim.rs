@@ -25,6 +25,14 @@
 //! none of whose fields the UPS has, is an error when the simulation is
 //! set up ([`Sim::load`]), naming the file and line.
 //!
+//! A recording of a Megatec/Q1 unit (`answer` lines, a descriptor that
+//! is not a Power Device) is simulated behind its USB bridge (nutdrv_qx's
+//! match table on the recording's ids, else `cypress`): output reports
+//! written are assembled into commands, answered from the recording and
+//! framed as the bridge's input reports (string descriptors and feature
+//! reports for the bridges that use them); `powercut`, `powerback` and
+//! `lowbatt` flip the status characters of the recorded status answers.
+//!
 //! Boundary: [`Sim::load`] is pure (it checks and compiles the script);
 //! from [`Sim::start`] on this is a shell, a stand-in for a device: it
 //! owns sockets and a timer thread that reads the clock. Script times
@@ -32,8 +40,13 @@
 //! (the worker's device and opener) is dropped.
 
 use super::io::{Dev, DeviceIo, Found, Opener};
+use crate::chan::{self as mpsc, Receiver, RecvTimeoutError, Sender};
 use crate::device::usb::UsbInfo;
 use crate::hid::{report, Descriptor, Kind};
+use crate::qx::bridge::{SimWire, Wire};
+use crate::qx::replay::AnswerList;
+use crate::qx::usbid;
+use crate::qx::Bridge;
 use crate::recording::{Act, Recording, Replay};
 use crate::text::Text;
 use crate::ups::engine::Ups;
@@ -44,7 +57,6 @@ use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -53,21 +65,56 @@ use std::time::{Duration, Instant};
 /// where present, as the unit itself would keep them in step.
 const STATUS: [&str; 2] = ["UPS.PowerSummary.PresentStatus", "UPS.PowerSummary"];
 
+/// Eaton's own fields that say the same as the power macros' flags, set
+/// where the UPS has them: with ABM charging (5SC) the charger's mode or
+/// status decides CHRG and DISCHRG, not the Charging flags, and the input
+/// converter's Used flag is read as "online" at every full walk (so a
+/// power cut that left it at 1 would read OL for one walk in every 30 s).
+/// Values: Charger.Mode 1 charging, 2 discharging; Charger.Status 1
+/// charging, 4 discharging (NUT's mge-hid ABM rules).
+type Sets = &'static [(&'static str, f64)];
+const EATON_CUT: Sets = &[
+    ("UPS.PowerConverter.Input.[1].PresentStatus.Used", 0.0),
+    ("UPS.BatterySystem.Charger.Mode", 2.0),
+    ("UPS.BatterySystem.Charger.Status", 4.0),
+];
+const EATON_BACK: Sets = &[
+    ("UPS.PowerConverter.Input.[1].PresentStatus.Used", 1.0),
+    ("UPS.BatterySystem.Charger.Mode", 1.0),
+    ("UPS.BatterySystem.Charger.Status", 1.0),
+];
+
 /// The fields an event sets, each where the UPS has it (a `set` path must
 /// exist).
 fn expand(act: &Act) -> Vec<(String, f64)> {
-    let flags: &[(&str, f64)] = match act {
+    let (flags, extra): (Sets, Sets) = match act {
         Act::Set { path, value } => return vec![(path.clone(), *value)],
-        Act::PowerCut => &[("ACPresent", 0.0), ("Discharging", 1.0), ("Charging", 0.0)],
-        Act::PowerBack => &[("ACPresent", 1.0), ("Discharging", 0.0), ("Charging", 1.0)],
-        Act::LowBatt => &[
-            ("BelowRemainingCapacityLimit", 1.0),
-            ("ShutdownImminent", 1.0),
-        ],
+        // A battery in use is no longer full.
+        Act::PowerCut => (
+            &[
+                ("ACPresent", 0.0),
+                ("Discharging", 1.0),
+                ("Charging", 0.0),
+                ("FullyCharged", 0.0),
+            ],
+            EATON_CUT,
+        ),
+        Act::PowerBack => (
+            &[("ACPresent", 1.0), ("Discharging", 0.0), ("Charging", 1.0)],
+            EATON_BACK,
+        ),
+        Act::LowBatt => (
+            &[
+                ("BelowRemainingCapacityLimit", 1.0),
+                ("ShutdownImminent", 1.0),
+            ],
+            &[],
+        ),
     };
     STATUS
         .iter()
         .flat_map(|c| flags.iter().map(move |(f, v)| (format!("{c}.{f}"), *v)))
+        .chain(extra.iter().map(|(p, v)| (p.to_string(), *v)))
         .collect()
 }
 
@@ -86,6 +133,56 @@ struct Step {
     /// `file:line: what`, for the log.
     what: String,
     patches: Vec<Patch>,
+    /// For a Megatec/Q1 unit: the event, applied to its status answers.
+    megatec: Option<Act>,
+}
+
+/// A simulated Megatec/Q1 unit behind its bridge.
+struct Megatec {
+    wire: SimWire<Answerer>,
+    answers: Arc<Mutex<AnswerList>>,
+}
+
+type Answerer = Box<dyn FnMut(&[u8]) -> Option<Vec<u8>> + Send>;
+
+impl Megatec {
+    fn new(rec: &Recording) -> Megatec {
+        let i = &rec.ident;
+        let bridge = usbid::bridge(i.vid, i.pid, i.vendor.as_deref(), i.product.as_deref())
+            .unwrap_or(Bridge::Cypress);
+        let answers = Arc::new(Mutex::new(rec.answers.clone()));
+        let a = answers.clone();
+        let answer: Answerer = Box::new(move |cmd: &[u8]| {
+            let list = a.lock().unwrap_or_else(|e| e.into_inner());
+            list.iter()
+                .rev()
+                .find(|(c, _)| c.as_slice() == cmd)
+                .map(|(_, v)| v.clone())
+        });
+        let mut wire = SimWire::new(bridge, answer);
+        wire.strings = rec.strings.clone();
+        Megatec { wire, answers }
+    }
+
+    /// Flip the status characters (Q1 position 38: utility fail, 39:
+    /// battery low) of every recorded status answer.
+    fn apply(&self, act: &Act) {
+        let mut list = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, a) in list.iter_mut() {
+            if a.len() < 47 || a[0] != b'(' {
+                continue;
+            }
+            match act {
+                Act::PowerCut => a[38] = b'1',
+                Act::PowerBack => {
+                    a[38] = b'0';
+                    a[39] = b'0';
+                }
+                Act::LowBatt => a[39] = b'1',
+                Act::Set { .. } => {}
+            }
+        }
+    }
 }
 
 /// A simulated UPS, checked and ready to start.
@@ -103,10 +200,16 @@ impl Sim {
     /// `subdriver` option picks the tables too) and compile its script.
     /// Errors are one line naming the UPS, or the script's file and line.
     pub fn load(rec: Recording, opts: &Options, label: &str) -> Result<Sim, String> {
-        let ups = Ups::new(&rec.descriptor, rec.ident.clone(), opts.clone())
-            .map_err(|e| format!("{label}: {e}"))?;
-        let tables = ups.sub.usages;
-        let desc = ups.desc;
+        let power = Descriptor::parse(&rec.descriptor).is_ok_and(|d| d.is_power_device());
+        if !power && !rec.answers.is_empty() {
+            return Sim::load_megatec(rec, label);
+        }
+        // The worker decodes the device in full; here the fields and the
+        // tables are enough (the same checks, without the bindings).
+        let (desc, choice) =
+            Ups::prepare(&rec.descriptor, &rec.ident, opts).map_err(|e| format!("{label}: {e}"))?;
+        let sub = choice.sub;
+        let tables = sub.usages;
         let mut steps = Vec::with_capacity(rec.script.len());
         for ev in &rec.script {
             let at = if ev.file.as_os_str().is_empty() {
@@ -120,7 +223,7 @@ impl Sim {
                     if matches!(ev.act, Act::Set { .. }) {
                         return Err(format!(
                             "{at}: '{p}' is not a path this UPS's usage tables ({}) can name",
-                            ups.sub.key
+                            sub.key
                         ));
                     }
                     continue;
@@ -146,15 +249,49 @@ impl Sim {
             }
             // Feature fields first: an input report never sent before is
             // built from them (see `Inner::input`).
-            patches.sort_by_key(|p| desc.fields()[p.field].kind != Kind::Feature);
+            let feature = |p: &Patch| desc.fields()[p.field].kind == Kind::Feature;
+            crate::sort::sort_by(&mut patches, |a, b| feature(a) && !feature(b));
             steps.push(Step {
                 at_ms: ev.at_ms,
                 what: format!("{at}: {}", ev.act),
                 patches,
+                megatec: None,
             });
         }
         // In time order; lines with the same time in file order.
-        steps.sort_by_key(|s| s.at_ms);
+        crate::sort::sort_by(&mut steps, |a, b| a.at_ms < b.at_ms);
+        Ok(Sim {
+            rec,
+            desc,
+            steps,
+            label: label.to_string(),
+        })
+    }
+
+    /// A Megatec/Q1 unit: its answers, and events on its status answers.
+    fn load_megatec(rec: Recording, label: &str) -> Result<Sim, String> {
+        let desc = Descriptor::parse(&rec.descriptor).map_err(|e| format!("{label}: {e}"))?;
+        let mut steps = Vec::with_capacity(rec.script.len());
+        for ev in &rec.script {
+            let at = if ev.file.as_os_str().is_empty() {
+                format!("{label}: line {}", ev.line)
+            } else {
+                format!("{}:{}", ev.file.display(), ev.line)
+            };
+            if let Act::Set { path, .. } = &ev.act {
+                return Err(format!(
+                    "{at}: 'set {path}': a Megatec/Q1 unit has no HID fields \
+                     (powercut, powerback and lowbatt change its status answers)"
+                ));
+            }
+            steps.push(Step {
+                at_ms: ev.at_ms,
+                what: format!("{at}: {}", ev.act),
+                patches: Vec::new(),
+                megatec: Some(ev.act.clone()),
+            });
+        }
+        crate::sort::sort_by(&mut steps, |a, b| a.at_ms < b.at_ms);
         Ok(Sim {
             rec,
             desc,
@@ -166,6 +303,7 @@ impl Sim {
     /// Switch the device on: the script's clock starts now. `name` is the
     /// UPS's name, for the log.
     pub fn start(self, name: &str) -> io::Result<SimUps> {
+        let megatec = !self.rec.answers.is_empty() && !self.desc.is_power_device();
         let (stop, stopped) = mpsc::channel();
         let mut inputs = vec![None; 256];
         for r in &self.rec.inputs {
@@ -187,6 +325,7 @@ impl Sim {
             descriptor: self.rec.descriptor.clone(),
             desc: self.desc,
             state: Mutex::new(State {
+                megatec: megatec.then(|| Megatec::new(&self.rec)),
                 features: Replay::new(&self.rec),
                 inputs,
                 recorded: self.rec.inputs,
@@ -263,6 +402,8 @@ struct Inner {
 }
 
 struct State {
+    /// A Megatec/Q1 unit's bridge and answers.
+    megatec: Option<Megatec>,
     features: Replay,
     /// Latest input report per id, id first.
     inputs: Vec<Option<Vec<u8>>>,
@@ -297,6 +438,10 @@ impl Inner {
 
     fn apply(&self, step: &Step) {
         let mut st = self.lock();
+        if let (Some(m), Some(act)) = (&st.megatec, &step.megatec) {
+            m.apply(act);
+            return;
+        }
         let mut sent: Vec<u8> = Vec::new();
         for p in &step.patches {
             let f = &self.desc.fields()[p.field];
@@ -417,11 +562,18 @@ pub struct SimDevice {
 
 impl Transport for SimDevice {
     fn get_feature(&mut self, buf: &mut [u8]) -> Result<usize, IoError> {
-        self.ups.lock().features.get_feature(buf)
+        let mut st = self.ups.lock();
+        if let Some(m) = st.megatec.as_mut() {
+            return m.wire.get_feature(buf).map_err(|_| IoError::Skip);
+        }
+        st.features.get_feature(buf)
     }
 
     fn set_feature(&mut self, buf: &[u8]) -> Result<(), IoError> {
         let mut st = self.ups.lock();
+        if let Some(m) = st.megatec.as_mut() {
+            return m.wire.set_feature(buf).map_err(|_| IoError::Skip);
+        }
         st.features.set_feature(buf)?;
         // Replay keeps every write for tests; a UPS simulated for days
         // keeps none.
@@ -446,6 +598,48 @@ impl DeviceIo for SimDevice {
             Ok(n) => Ok(Some(n)),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+
+    /// A Megatec unit's bridge takes the report; its answer comes back
+    /// as input reports on the socket.
+    fn write_output(&mut self, data: &[u8]) -> io::Result<()> {
+        let mut st = self.ups.lock();
+        let Some(m) = st.megatec.as_mut() else {
+            return Err(io::Error::from(io::ErrorKind::Unsupported));
+        };
+        m.wire
+            .write_output(data)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let reports: Vec<Vec<u8>> = m.wire.pending.drain(..).collect();
+        if let Some(peer) = &st.peer {
+            for r in reports {
+                let _ = (&*peer).write(&r);
+            }
+        }
+        Ok(())
+    }
+
+    fn string_with(
+        &mut self,
+        index: u8,
+        lang: Option<u16>,
+        max: u16,
+        out: &mut [u8],
+    ) -> Option<usize> {
+        let mut st = self.ups.lock();
+        match st.megatec.as_mut() {
+            Some(m) => m.wire.string(index, lang, max, out).ok().filter(|&n| n > 0),
+            None => {
+                drop(st);
+                let mut t = Text::new();
+                if !self.string(index, &mut t) {
+                    return None;
+                }
+                let n = t.len().min(out.len());
+                out[..n].copy_from_slice(&t.as_str().as_bytes()[..n]);
+                Some(n)
+            }
         }
     }
 }
@@ -559,6 +753,93 @@ mod tests {
         let n = dev.read_input(&mut buf).unwrap().unwrap();
         assert_eq!(buf[..n], [0x0b, 0x0b, 0x90, 0x01, 0, 0, 0, 0x01][1..]);
         assert_eq!(dev.read_input(&mut buf).unwrap(), None);
+    }
+
+    /// The engine over a simulated unit, driven by hand on a simulated
+    /// clock (no timer): each event at its time, interrupt reports as
+    /// they come, an update every 2 s (a full walk every 30 s, as the
+    /// worker runs it). Returns `ups.status` at each change, with the time.
+    fn run(name: &str, script: &str, until_ms: u64) -> Vec<(u64, String)> {
+        let sim = load(name, script).unwrap();
+        let steps = sim.steps.clone();
+        let rec = fixture(name);
+        let unit = Sim {
+            steps: Vec::new(),
+            ..sim
+        }
+        .start("t")
+        .unwrap();
+        let mut dev = unit.open().unwrap();
+        let mut ups = Ups::new(&rec.descriptor, rec.ident.clone(), Options::default()).unwrap();
+        ups.init(&mut dev, 0);
+        let mut seen: Vec<(u64, String)> = Vec::new();
+        let mut note = |t: u64, ups: &Ups| {
+            let s = ups.store.get("ups.status").unwrap_or("").to_string();
+            if seen.last().map_or(true, |l| l.1 != s) {
+                seen.push((t, s));
+            }
+        };
+        note(0, &ups);
+        let mut buf = [0u8; 4096];
+        let mut next = steps.iter().peekable();
+        for t in (0..=until_ms).step_by(100) {
+            while let Some(s) = next.next_if(|s| s.at_ms <= t) {
+                unit.0.apply(s);
+            }
+            while let Some(n) = dev.read_input(&mut buf).unwrap() {
+                ups.on_input(&buf[..n], &mut dev, t);
+                note(t, &ups);
+            }
+            if t > 0 && t % 2000 == 0 {
+                ups.update(&mut dev, t);
+                note(t, &ups);
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn a_long_power_cut_on_an_eaton_stays_on_battery() {
+        // Longer than two full walks (30 s each): OB must hold through
+        // them, and powerback gives OL CHRG while the battery is not full.
+        let seen = run(
+            "eaton-5sc-750",
+            "at 5 powercut\nat 10 set UPS.PowerSummary.RemainingCapacity 30\nat 80 powerback\n",
+            100_000,
+        );
+        let power: Vec<(u64, &str)> = seen
+            .iter()
+            .map(|(t, s)| (*t, s.split(' ').next().unwrap_or("")))
+            .collect();
+        let mut changes = power.clone();
+        changes.dedup_by(|b, a| a.1 == b.1);
+        let times: Vec<_> = changes.iter().map(|c| (c.0 / 1000, c.1)).collect();
+        assert_eq!(times, [(0, "OL"), (5, "OB"), (80, "OL")], "{seen:?}");
+        assert_eq!(seen.last().unwrap().1, "OL CHRG", "{seen:?}");
+        // DISCHRG from the charger's mode, read at the next poll.
+        assert!(
+            seen.iter().any(|(t, s)| *t <= 8000 && s == "OB DISCHRG"),
+            "{seen:?}"
+        );
+    }
+
+    #[test]
+    fn powerback_charges_on_every_unit_with_charging_flags() {
+        // What hidupsd(8) says: powerback sets Charging, so a battery
+        // that is not full shows CHRG. (At 100 % no unit says CHRG: NUT
+        // shows it only while the battery is not full.)
+        for name in [
+            "eaton-5sc-750",
+            "apc-back-ups-bk650m2-ch",
+            "cps-cp1500avrlcda",
+        ] {
+            let seen = run(
+                name,
+                "at 1 powercut\nat 2 set UPS.PowerSummary.RemainingCapacity 40\nat 4 powerback\n",
+                8_000,
+            );
+            assert_eq!(seen.last().unwrap().1, "OL CHRG", "{name}: {seen:?}");
+        }
     }
 
     #[test]

@@ -5,7 +5,6 @@
 //! Data only: `sys::usb` fills it from sysfs; the matcher, the naming and
 //! the worker read it.
 
-use super::naming;
 use crate::ups::options::Identity;
 use std::path::PathBuf;
 
@@ -55,11 +54,20 @@ pub fn same_device(a: &UsbInfo, b: &UsbInfo) -> bool {
     a.vid == b.vid
         && a.pid == b.pid
         && a.interface == b.interface
-        && match (naming::usable_serial(a), naming::usable_serial(b)) {
+        && match (usable_serial(a), usable_serial(b)) {
             (Some(x), Some(y)) => x == y,
             (None, None) => a.port == b.port,
             _ => false,
         }
+}
+
+/// The serial number if it can tell units apart: trimmed, not empty and
+/// not all zeros (what some firmware reports for "none").
+pub fn usable_serial(u: &UsbInfo) -> Option<&str> {
+    u.serial
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && s.bytes().any(|b| b != b'0'))
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 //! polling schedule made event-driven, so that the protocol loop never
 //! waits on a device.
 //!
-//! Read first: `hid-decoding.md` §0 and §6 (polling model, error actions,
-//! reconnect) and `nut-protocol.md` §5.4 (staleness).
+//! Read first: `docs/design/hid-decoding.md` §0 and §6 (polling model,
+//! error actions, reconnect) and `docs/design/nut-protocol.md` §8.2
+//! (staleness).
 //!
 //! Why a thread: every report a UPS is asked for is a blocking ioctl
 //! (HIDIOCGFEATURE waits up to 5 s for a unit that does not answer), and
@@ -20,7 +21,7 @@
 //!   `pollinterval` it runs [`Ups::update`] (QUICK or FULL as the engine
 //!   decides); commands and SET VAR run when the loop sends them (a
 //!   command's pauses are slept through here, as NUT's driver does).
-//! - What it shares with the loop is a [`Link`] ([`super::shared`]),
+//! - What it shares with the loop is a [`WorkerShare`] ([`super::shared`]),
 //!   locked only for a copy, never across I/O. The worker tells the loop
 //!   through [`Report`]s on a channel and a `mio::Waker`; the loop tells
 //!   the worker through [`Msg`]s on a channel and a byte on a socket
@@ -43,12 +44,15 @@
 //! NUT's driver does.
 
 use super::io::{DeviceIo, Found, Opener};
-use super::sched::{Action, Say, Sched};
-use super::shared::{Link, Msg, Notify, Report};
+use super::qxunit::{self, QxUnit};
+use super::sched::{Due, Say, Sched};
+use super::shared::{Msg, Notify, Report, WorkerShare};
 use super::usb::{identity, UsbInfo};
+use crate::chan::{self as mpsc, Receiver, Sender, TryRecvError};
 use crate::config::setup::Retry;
 use crate::hid::descriptor::MAX_REPORT_LEN;
-use crate::proto::{TrackingId, TrackingStatus};
+use crate::proto::{TrackingId, TrackingStatus, VarRange};
+use crate::qx::usbid::Serve;
 use crate::sys::clock::Clock;
 use crate::text::Text;
 use crate::ups::command::{CmdError, Step};
@@ -60,7 +64,6 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,7 +81,7 @@ pub struct Config {
 pub struct Handle<D> {
     tx: Sender<Msg<D>>,
     wake: UnixStream,
-    link: Arc<Link>,
+    link: Arc<WorkerShare>,
 }
 
 impl<D> Handle<D> {
@@ -92,7 +95,7 @@ impl<D> Handle<D> {
         true
     }
 
-    pub fn link(&self) -> &Link {
+    pub fn link(&self) -> &WorkerShare {
         &self.link
     }
 }
@@ -110,7 +113,7 @@ pub fn spawn<D: DeviceIo + 'static>(
     let (wake, wake_rx) = UnixStream::pair()?;
     wake.set_nonblocking(true)?;
     wake_rx.set_nonblocking(true)?;
-    let link = Arc::new(Link::new());
+    let link = Arc::new(WorkerShare::new());
     let poll_ms = match cfg.opts.pollinterval_ms {
         0 => 2000,
         ms => ms,
@@ -129,6 +132,7 @@ pub fn spawn<D: DeviceIo + 'static>(
         dev: None,
         node: None,
         ups: None,
+        qx: None,
         published: None,
         shown: (false, false),
         buf: vec![0; MAX_REPORT_LEN + 1].into_boxed_slice(),
@@ -147,7 +151,7 @@ struct Worker<D: DeviceIo> {
     cfg: Config,
     clock: Clock,
     sched: Sched,
-    link: Arc<Link>,
+    link: Arc<WorkerShare>,
     notify: Notify<D>,
     rx: Receiver<Msg<D>>,
     wake_rx: UnixStream,
@@ -160,6 +164,8 @@ struct Worker<D: DeviceIo> {
     /// The node the device is (or last was) open on.
     node: Option<String>,
     ups: Option<Box<Ups>>,
+    /// Or a Megatec/Q1 unit (nutdrv_qx's engine) on the device.
+    qx: Option<Box<QxUnit>>,
     /// Store generation last copied to the link (`None`: copy next time).
     published: Option<u64>,
     /// `(live, gone)` as last written to the link.
@@ -174,19 +180,23 @@ impl<D: DeviceIo> Worker<D> {
     fn run(mut self) {
         loop {
             let now = self.clock.now();
-            let next_full = self.ups.as_ref().map_or(u64::MAX, |u| u.next_full());
+            let next_full = match (&self.ups, &self.qx) {
+                (Some(u), _) => u.next_full(),
+                (_, Some(q)) => q.qx.next_full(),
+                _ => u64::MAX,
+            };
             let more = match self.sched.next_action(now, next_full) {
-                Action::Update { .. } => {
+                Due::Update { .. } => {
                     self.update(now);
                     // Messages and input are served between updates even
                     // when a slow device makes them back to back.
                     self.wait(Some(0))
                 }
-                Action::Connect => {
+                Due::Connect => {
                     self.connect(now);
                     self.wait(Some(0))
                 }
-                Action::Wait(ms) => self.wait(ms),
+                Due::Wait(ms) => self.wait(ms),
             };
             if !more {
                 return;
@@ -207,6 +217,16 @@ impl<D: DeviceIo> Worker<D> {
         let Some(f) = found else {
             return self.connect_failed(now, "not found");
         };
+        // A Megatec/Q1 unit: nutdrv_qx's engine; anything else goes to
+        // the HID engine, which says what it is not.
+        if let Serve::Megatec(b) = qxunit::serve(&f.descriptor, &f.info, &self.cfg.opts) {
+            let mut f = f;
+            let t = self.clock.now();
+            return match QxUnit::start(&mut f.dev, b, &f.info, &self.cfg.opts, t) {
+                Ok(u) => self.connected_qx(f, u),
+                Err(e) => self.connect_failed(now, &format!("{}: {e}", f.node)),
+            };
+        }
         let mut dev = f.dev;
         let mut ups = match Ups::new(&f.descriptor, identity(&f.info), self.cfg.opts.clone()) {
             Ok(u) => Box::new(u),
@@ -245,9 +265,14 @@ impl<D: DeviceIo> Worker<D> {
             }
             _ => false,
         };
+        if !first {
+            // After a reconnect the first walk is a full one.
+            ups.request_full();
+        }
         self.want = f.info;
         self.node = Some(f.node.clone());
         self.ups = Some(ups);
+        self.qx = None;
         self.bad_input_said = false;
         self.dev = Some(dev);
         self.published = None;
@@ -256,6 +281,37 @@ impl<D: DeviceIo> Worker<D> {
         // stale, quietly, instead of flapping).
         let fresh = first || self.ups.as_deref().is_some_and(|u| u.walk_reads() > 0);
         self.publish(fresh.then_some(now));
+        self.notify.send(Report::Attached {
+            ups: self.cfg.index,
+            node: f.node,
+        });
+    }
+
+    /// A Megatec/Q1 unit answered its protocol: serve it.
+    fn connected_qx(&mut self, f: Found<D>, u: QxUnit) {
+        let now = self.clock.now();
+        if self.sched.connected(now) == Say::Started {
+            let i = &f.info;
+            self.log(format_args!(
+                "{}: {} (USB {:04x}:{:04x}), Megatec/Q1 protocol {} through the {} bridge: \
+                 {} variables, {} commands",
+                f.node,
+                i.product.as_deref().unwrap_or("UPS"),
+                i.vid,
+                i.pid,
+                u.qx.proto.name,
+                u.bridge.name(),
+                u.qx.store.len(),
+                u.qx.cmds.len()
+            ));
+        }
+        self.want = f.info;
+        self.node = Some(f.node.clone());
+        self.ups = None;
+        self.qx = Some(Box::new(u));
+        self.dev = Some(f.dev);
+        self.published = None;
+        self.publish(Some(now));
         self.notify.send(Report::Attached {
             ups: self.cfg.index,
             node: f.node,
@@ -278,6 +334,7 @@ impl<D: DeviceIo> Worker<D> {
     fn lost(&mut self, now: u64, why: &str, gone: bool) {
         self.dev = None;
         self.ups = None;
+        self.qx = None;
         if self.sched.lost(now) == Say::Lost {
             let what = if gone {
                 "driver not connected"
@@ -290,6 +347,25 @@ impl<D: DeviceIo> Worker<D> {
     }
 
     fn update(&mut self, now: u64) {
+        if let (Some(u), Some(dev)) = (self.qx.as_deref_mut(), self.dev.as_mut()) {
+            let r = u.update(dev, now);
+            let stale = u.qx.stale();
+            let end = self.clock.now();
+            return match r {
+                Ok(()) => {
+                    if self.sched.updated(now) == Say::Back {
+                        self.log(format_args!("answers again"));
+                    }
+                    self.publish(Some(end));
+                }
+                Err(crate::qx::QxError::Link(_, crate::qx::LinkError::Gone)) => {
+                    self.lost(end, "the device is gone", false)
+                }
+                // nutdrv_qx calls the data stale after five failed polls.
+                Err(e) if stale => self.lost(end, &format!("{e}"), false),
+                Err(_) => {}
+            };
+        }
         let (Some(ups), Some(dev)) = (self.ups.as_deref_mut(), self.dev.as_mut()) else {
             return;
         };
@@ -309,8 +385,10 @@ impl<D: DeviceIo> Worker<D> {
     /// Copy what changed to the link and wake the loop; `alive_at` is
     /// the time of a good update or input report, if this is one.
     fn publish(&mut self, alive_at: Option<u64>) {
-        let Some(ups) = self.ups.as_deref() else {
-            return;
+        let (store, cmds) = match (self.ups.as_deref(), self.qx.as_deref()) {
+            (Some(u), _) => (&u.store, &u.cmds),
+            (_, Some(q)) => (&q.qx.store, &q.qx.cmds),
+            _ => return,
         };
         if let Some(t) = alive_at {
             // Before the wake-up, so the loop never sees new data as old.
@@ -320,7 +398,7 @@ impl<D: DeviceIo> Worker<D> {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner()) = t;
         }
-        let gen = ups.store.generation;
+        let gen = store.generation;
         let copy = self.published != Some(gen);
         let state = (alive_at.is_some() || self.shown.0, false);
         if !copy && state == self.shown {
@@ -329,8 +407,16 @@ impl<D: DeviceIo> Worker<D> {
         {
             let mut s = self.link.lock();
             if copy {
-                s.store.clone_from(&ups.store);
-                s.cmds.clone_from(&ups.cmds);
+                s.store.clone_from(store);
+                s.cmds.clone_from(cmds);
+                s.ranges.clear();
+                if let Some(q) = self.qx.as_deref() {
+                    s.ranges.extend(q.qx.ranges().map(|(var, lo, hi)| VarRange {
+                        var,
+                        min: i32::try_from(lo).unwrap_or(i32::MAX),
+                        max: i32::try_from(hi).unwrap_or(i32::MAX),
+                    }));
+                }
             }
             (s.live, s.gone) = state;
             s.seq += 1;
@@ -477,6 +563,12 @@ impl<D: DeviceIo> Worker<D> {
                 tracking,
             } => {
                 let st = match (self.ups.as_deref_mut(), self.dev.as_mut()) {
+                    (None, Some(dev)) if self.qx.is_some() => {
+                        let u = self.qx.as_deref_mut().expect("checked");
+                        let r = u.setvar(dev, var.as_str(), value.as_str());
+                        qx_log(&self.cfg.name, var.as_str(), r);
+                        qx_status(r)
+                    }
                     (Some(ups), Some(dev)) => {
                         let r = ups.setvar(var.as_str(), value.as_str(), dev, now);
                         log_write(&self.cfg.name, var.as_str(), r);
@@ -515,6 +607,12 @@ impl<D: DeviceIo> Worker<D> {
     /// Plan and run an instant command; pauses are slept through.
     fn instcmd(&mut self, cmd: &str, value: Option<&str>) -> TrackingStatus {
         let name = &self.cfg.name;
+        if let (Some(u), Some(dev)) = (self.qx.as_deref_mut(), self.dev.as_mut()) {
+            let r = u.instcmd(dev, cmd, value);
+            qx_log(name, cmd, r);
+            self.publish(None);
+            return qx_status(r);
+        }
         let (Some(ups), Some(dev)) = (self.ups.as_deref_mut(), self.dev.as_mut()) else {
             crate::sys::log::log(format_args!("{name}: {cmd}: failed (not connected)"));
             return TrackingStatus::Failed;
@@ -549,6 +647,24 @@ impl<D: DeviceIo> Worker<D> {
         if let Some(tracking) = tracking {
             self.notify.send(Report::Done { tracking, status });
         }
+    }
+}
+
+/// The TRACKING result of a Megatec unit's command or SET.
+pub fn qx_status(r: Result<(), crate::qx::engine::CmdError>) -> TrackingStatus {
+    use crate::qx::engine::CmdError as E;
+    match r {
+        Ok(()) => TrackingStatus::Success,
+        Err(E::Unknown) => TrackingStatus::Unknown,
+        Err(E::BadValue(_)) => TrackingStatus::InvalidArgument,
+        Err(E::Failed(_) | E::Refused(_)) => TrackingStatus::Failed,
+    }
+}
+
+fn qx_log(ups: &str, what: &str, r: Result<(), crate::qx::engine::CmdError>) {
+    match r {
+        Ok(()) => crate::sys::log::log(format_args!("{ups}: {what}: done")),
+        Err(e) => crate::sys::log::log(format_args!("{ups}: {what}: failed ({e})")),
     }
 }
 

@@ -12,6 +12,8 @@
 //!
 //! Unlike NUT it implements Push/Pop, Usage Minimum/Maximum, descriptors
 //! without Report IDs, and reports longer than 32 bytes.
+//!
+//! Read first: `docs/design/hid-decoding.md` §1.
 
 use super::item::{Item, ItemType, Items};
 use super::{Error, Kind, Limit};

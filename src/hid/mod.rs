@@ -8,6 +8,8 @@
 //! Untrusted bytes always go through `parse`; report buffers are checked
 //! against the field's extent on every access ([`report::get`] returns
 //! `None` for a buffer too short).
+//!
+//! Read first: `docs/design/hid-decoding.md` §0 (report buffers), §1 and §2.
 
 pub mod descriptor;
 pub mod item;

@@ -5,6 +5,8 @@
 //! Reading goes raw bits → logical (HID sign rule and NUT's clamp) →
 //! physical (linear range) → scaled by the unit exponent. Writing runs the
 //! same chain backwards. Nothing here allocates.
+//!
+//! Read first: `docs/design/hid-decoding.md` §0 (buffer layout) and §2.
 
 use super::Field;
 use bitvec::prelude::*;

@@ -1,9 +1,9 @@
 //! upsmon's decisions as a pure state machine: when to notify, when a UPS
 //! is critical, and when and how to shut the host down.
 //!
-//! Read first: `nut-protocol.md` §8 (upsmon behaviour) and §7.5
-//! (`upsmon.conf`), with NUT's `upsmon.conf(5)` at hand. The shell polls the
-//! monitored UPSes and feeds what it learns to [`Monitor::handle`], with
+//! Read first: `docs/design/nut-protocol.md` §12 (upsmon's behaviour)
+//! and §11.5 (`upsmon.conf`), with NUT's `upsmon.conf(5)` at hand. The
+//! shell polls the monitored UPSes and feeds what it learns to [`Monitor::handle`], with
 //! the time; the monitor answers with [`Action`]s and says through
 //! [`Monitor::poll_at`] when it next wants to be called, whatever happens
 //! in between (a [`Input::Tick`] then). This replaces upsmon's

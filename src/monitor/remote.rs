@@ -2,12 +2,13 @@
 //! upsmon sends to a NUT server and what their answers mean, as a pure
 //! state machine.
 //!
-//! Read first: `nut-protocol.md` §8.2 (connection sequence), §8.3 (the
-//! poll) and §8.8 (FSD and the wait for secondaries).
+//! Read first: `docs/design/nut-protocol.md` §10 (what upsmon sends),
+//! §12.1 and §12.2 (the poll) and §12.7 (FSD and the wait for
+//! secondaries).
 //!
 //! Boundary: no sockets and no clock. The shell connects, hands every
 //! received line to [`Conversation::line`], writes what the methods
-//! append to its send buffer, and turns the [`Reply`]s into monitor
+//! append to its send buffer, and turns the [`Answer`]s into monitor
 //! inputs. It also decides when to poll ([`Conversation::poll`]) and
 //! when an unanswered request has waited too long (it then drops the
 //! connection and starts a new [`Conversation`] at the next poll).
@@ -41,7 +42,7 @@ enum Req {
 
 /// What an answer meant, for the shell.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
+pub enum Answer {
     /// A poll succeeded: `ups.status`, and `ups.alarm` when the status
     /// has ALARM and the alarm could be read.
     Status {
@@ -188,7 +189,7 @@ impl Conversation {
     /// `MASTER` fallback, the alarm read) go into `out`. `None` when the
     /// line needs nothing from the shell; a line nobody asked for is
     /// ignored.
-    pub fn line(&mut self, line: &[u8], out: &mut String) -> Option<Reply> {
+    pub fn line(&mut self, line: &[u8], out: &mut String) -> Option<Answer> {
         if self.len == 0 {
             return None;
         }
@@ -208,7 +209,7 @@ impl Conversation {
             _ => None,
         };
         let ok = words.first() == Some(&"OK");
-        let refused = |request: &'static str, err: Option<String>| Reply::Refused {
+        let refused = |request: &'static str, err: Option<String>| Answer::Refused {
             request,
             err: err.unwrap_or_else(|| "unexpected-answer".to_string()),
         };
@@ -243,25 +244,25 @@ impl Conversation {
                             self.held = Some(s.to_string());
                             None
                         }
-                        Err(Full) => Some(Reply::Status {
+                        Err(Full) => Some(Answer::Status {
                             status: s.to_string(),
                             alarm: None,
                         }),
                     }
                 }
                 // An empty status is no communication, as in upsmon.
-                Some(s) if !s.trim().is_empty() => Some(Reply::Status {
+                Some(s) if !s.trim().is_empty() => Some(Answer::Status {
                     status: s.to_string(),
                     alarm: None,
                 }),
-                _ => Some(Reply::PollFailed(
+                _ => Some(Answer::PollFailed(
                     err.unwrap_or_else(|| "unexpected-answer".to_string()),
                 )),
             },
             Req::Alarm => {
                 let alarm = self.value(words, "ups.alarm").map(str::to_string);
                 let status = self.held.take()?;
-                Some(Reply::Status { status, alarm })
+                Some(Answer::Status { status, alarm })
             }
             Req::NumLogins => {
                 let n = match words {
@@ -270,12 +271,12 @@ impl Conversation {
                     }
                     _ => 0,
                 };
-                Some(Reply::OtherLogins(
+                Some(Answer::OtherLogins(
                     n.saturating_sub(u32::from(self.logged_in)),
                 ))
             }
-            Req::Fsd if ok => Some(Reply::FsdSet),
-            Req::Fsd => Some(Reply::FsdRefused(
+            Req::Fsd if ok => Some(Answer::FsdSet),
+            Req::Fsd => Some(Answer::FsdRefused(
                 err.unwrap_or_else(|| "unexpected-answer".to_string()),
             )),
         }
@@ -340,7 +341,7 @@ mod tests {
         assert_eq!(out, "MASTER ups\n");
         assert_eq!(
             c.line(b"ERR ACCESS-DENIED", &mut out),
-            Some(Reply::Refused {
+            Some(Answer::Refused {
                 request: "PRIMARY/MASTER",
                 err: "ACCESS-DENIED".into()
             })
@@ -360,7 +361,7 @@ mod tests {
         assert!(c.polling());
         assert_eq!(
             c.line(b"VAR ups ups.status \"OB LB\"", &mut out),
-            Some(Reply::Status {
+            Some(Answer::Status {
                 status: "OB LB".into(),
                 alarm: None
             })
@@ -373,7 +374,7 @@ mod tests {
         assert!(c.polling());
         assert_eq!(
             c.line(b"VAR ups ups.alarm \"Replace \\\"battery\\\"\"", &mut out),
-            Some(Reply::Status {
+            Some(Answer::Status {
                 status: "OL ALARM".into(),
                 alarm: Some("Replace \"battery\"".into())
             })
@@ -383,7 +384,7 @@ mod tests {
         c.line(b"VAR ups ups.status \"ALARM OL\"", &mut out);
         assert_eq!(
             c.line(b"ERR VAR-NOT-SUPPORTED", &mut out),
-            Some(Reply::Status {
+            Some(Answer::Status {
                 status: "ALARM OL".into(),
                 alarm: None
             })
@@ -404,7 +405,7 @@ mod tests {
             (b"garbage \"unterminated", "no-answer"),
         ] {
             c.poll(&mut out).unwrap();
-            assert_eq!(c.line(line, &mut out), Some(Reply::PollFailed(err.into())));
+            assert_eq!(c.line(line, &mut out), Some(Answer::PollFailed(err.into())));
         }
     }
 
@@ -415,14 +416,14 @@ mod tests {
         assert_eq!(c.line(b"OK", &mut out), None);
         assert_eq!(
             c.line(b"ERR INVALID-PASSWORD", &mut out),
-            Some(Reply::Refused {
+            Some(Answer::Refused {
                 request: "PASSWORD",
                 err: "INVALID-PASSWORD".into()
             })
         );
         assert_eq!(
             c.line(b"ERR ACCESS-DENIED", &mut out),
-            Some(Reply::Refused {
+            Some(Answer::Refused {
                 request: "LOGIN",
                 err: "ACCESS-DENIED".into()
             })
@@ -432,7 +433,7 @@ mod tests {
         // Not logged in: all three are others.
         assert_eq!(
             c.line(b"NUMLOGINS ups 3", &mut out),
-            Some(Reply::OtherLogins(3))
+            Some(Answer::OtherLogins(3))
         );
     }
 
@@ -448,20 +449,20 @@ mod tests {
         c.count_logins(&mut out).unwrap();
         assert_eq!(out, "FSD ups\nGET NUMLOGINS ups\n");
         assert!(c.counting());
-        assert_eq!(c.line(b"OK FSD-SET", &mut out), Some(Reply::FsdSet));
+        assert_eq!(c.line(b"OK FSD-SET", &mut out), Some(Answer::FsdSet));
         assert_eq!(
             c.line(b"NUMLOGINS ups 2", &mut out),
-            Some(Reply::OtherLogins(1))
+            Some(Answer::OtherLogins(1))
         );
         c.count_logins(&mut out).unwrap();
         assert_eq!(
             c.line(b"ERR UNKNOWN-UPS", &mut out),
-            Some(Reply::OtherLogins(0))
+            Some(Answer::OtherLogins(0))
         );
         c.fsd(&mut out).unwrap();
         assert_eq!(
             c.line(b"ERR ACCESS-DENIED", &mut out),
-            Some(Reply::FsdRefused("ACCESS-DENIED".into()))
+            Some(Answer::FsdRefused("ACCESS-DENIED".into()))
         );
     }
 

@@ -300,7 +300,10 @@ pub enum Decision {
 /// The open connections, as admission sees them.
 #[derive(Debug, Clone)]
 pub struct Admission {
+    /// By connection id; made as ids are first used (memory follows the
+    /// connections open, not the capacity).
     recs: Vec<Option<Rec>>,
+    capacity: usize,
     all: Tiers,
     groups: HashMap<Source, Group>,
     open: usize,
@@ -313,10 +316,10 @@ impl Admission {
     /// For `capacity` slots (ids `0..capacity`).
     pub fn new(capacity: usize, limits: Limits) -> Admission {
         Admission {
-            recs: vec![None; capacity],
+            recs: Vec::new(),
+            capacity,
             all: NO_TIERS,
-            // At most one group per connection.
-            groups: HashMap::with_capacity(capacity.min(4096)),
+            groups: HashMap::new(),
             open: 0,
             limits,
             last_pressed: None,
@@ -334,7 +337,7 @@ impl Admission {
     }
 
     pub fn capacity(&self) -> usize {
-        self.recs.len()
+        self.capacity
     }
 
     /// Connections open.
@@ -357,7 +360,7 @@ impl Admission {
             Some(g) if limit > 0 && g.count >= limit => {
                 Some((g.tiers.head(), Why::SourceFull { limit }))
             }
-            _ if self.open >= self.recs.len() => match self.all.head() {
+            _ if self.open >= self.capacity => match self.all.head() {
                 NIL => None,
                 id => Some((id, Why::ServerFull)),
             },
@@ -385,8 +388,11 @@ impl Admission {
     /// Connection `id` from `addr` was accepted at `now`. An id already
     /// open is first closed (a slot the caller reused without saying).
     pub fn opened(&mut self, id: usize, addr: IpAddr, now: u64) {
-        if id >= self.recs.len() {
+        if id >= self.capacity {
             return;
+        }
+        if id >= self.recs.len() {
+            self.recs.resize(id + 1, None);
         }
         self.closed(id);
         let source = Source::of(addr);
@@ -439,6 +445,10 @@ impl Admission {
         }
         self.recs[id] = None;
         self.open -= 1;
+        if self.open == 0 {
+            // Nobody left (no list holds anyone): the table's memory goes.
+            self.recs = Vec::new();
+        }
     }
 
     fn rec(&mut self, id: u32) -> &mut Rec {
@@ -842,7 +852,9 @@ mod tests {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let open: Vec<usize> = (0..16).filter(|&i| a.recs[i].is_some()).collect();
+            let open: Vec<usize> = (0..16)
+                .filter(|&i| a.recs.get(i).is_some_and(Option::is_some))
+                .collect();
             match x % 5 {
                 0 | 1 => {
                     arrive(&mut a, &mut free, addrs[(x >> 8) as usize % addrs.len()], t);

@@ -1,7 +1,7 @@
 //! The NUT network protocol, as pure code: bytes of a request line in,
 //! bytes of a reply and an action for the server out.
 //!
-//! Read first: `nut-protocol.md` §1 to §5, §9 and §10 (shared spec).
+//! Read first: `docs/design/nut-protocol.md` §2 to §10.
 //!
 //! - [`lexer`]: NUT's word rules (quotes, escapes, comments) and the
 //!   escaping of reply values;
@@ -12,20 +12,25 @@
 //!   reads UPS data through the [`Upses`] trait;
 //! - [`users`]: the rights of upsd.users;
 //! - [`desc`]: texts for `GET DESC` and `GET CMDDESC`;
-//! - [`tracking`]: TRACKING ids and results;
-//! - [`ratelimit`]: failed logins per source address and user name;
-//! - [`admission`]: which connection gets a slot, which makes room.
+//! - [`tracking`]: TRACKING ids and the results table;
+//! - [`timers`]: the connections' idle deadlines, earliest first;
+//! - [`ratelimit`]: failed logins per source address and user name, and
+//!   the server's login limit;
+//! - [`admission`]: which connection gets a slot, which makes room;
+//! - [`framing`]: request lines cut from a receive buffer.
 //!
 //! Nothing here does I/O, reads the clock or allocates while answering:
 //! sockets, buffers, time and the tracking table belong to the server.
 
 pub mod admission;
 pub mod desc;
+pub mod framing;
 pub mod lexer;
 pub mod ratelimit;
 pub mod request;
 pub mod response;
 pub mod session;
+pub mod timers;
 pub mod tracking;
 pub mod users;
 
@@ -34,4 +39,4 @@ pub use request::{parse, Command, Invalid, Request};
 pub use response::{ErrCode, Overflow, Reply, MAX_REPLY_LINE};
 pub use session::{Action, Data, Env, Live, Session, UpsView, Upses, VarRange};
 pub use tracking::{TrackingId, TrackingStatus};
-pub use users::{Actions, InstCmds, Right, Upsmon, User, Users};
+pub use users::{InstCmds, Right, Rights, Upsmon, User, Users};

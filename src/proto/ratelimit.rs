@@ -33,6 +33,7 @@
 //! clock, as everywhere in `proto`.
 
 use super::admission::Source;
+use super::users::Users;
 use core::fmt;
 use std::net::IpAddr;
 
@@ -247,6 +248,110 @@ impl RateLimiter {
     }
 }
 
+/// The server's login limit (`LOGIN_FAILURES`): the table, and what was
+/// already said about it. The server logs the [`LimitEvent`]s it returns.
+#[derive(Debug)]
+pub struct LoginLimit {
+    table: RateLimiter,
+    /// No failure yet: nobody can be limited, no lookup per line.
+    failed_once: bool,
+    /// "Table full" was said.
+    full_said: bool,
+}
+
+/// Something about the limit worth a log line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitEvent {
+    /// `peer` used its last try for `user` (`None`: names that are no
+    /// user): refused for `retry_after_ms`.
+    NowLimited {
+        peer: IpAddr,
+        user: Option<String>,
+        retry_after_ms: u64,
+    },
+    /// The table filled up (said once).
+    Full(TableFull),
+}
+
+impl fmt::Display for LimitEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LimitEvent::NowLimited {
+                peer,
+                user,
+                retry_after_ms,
+            } => {
+                write!(f, "{peer}: too many failed logins ")?;
+                match user {
+                    Some(n) => write!(f, "as {n}")?,
+                    None => f.write_str("with unknown user names")?,
+                }
+                write!(f, ": refused for {} s", retry_after_ms.div_ceil(1000))
+            }
+            LimitEvent::Full(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Is `name` a user of upsd.users?
+fn is_user(users: &Users, name: &str) -> bool {
+    users.users.iter().any(|u| u.name == name)
+}
+
+impl LoginLimit {
+    /// For `LOGIN_FAILURES n` (0: no limit).
+    pub fn new(n: u32) -> Option<LoginLimit> {
+        (n > 0).then(|| LoginLimit {
+            table: RateLimiter::new(n, DEFAULT_REFILL_MS),
+            failed_once: false,
+            full_said: false,
+        })
+    }
+
+    /// Failures allowed before the limit (`LOGIN_FAILURES`).
+    pub fn burst(&self) -> u32 {
+        self.table.burst()
+    }
+
+    /// Are `user`'s credentials from `peer` to be refused unchecked?
+    /// Counted per user name, names that are no user together.
+    pub fn limited(&self, peer: IpAddr, user: Option<&str>, users: &Users, now: u64) -> bool {
+        let Some(name) = user.filter(|_| self.failed_once) else {
+            return false;
+        };
+        // A user is only ever counted under its name, so the name's own
+        // entry decides; the users are searched only when the source's
+        // shared count for unknown names is spent.
+        self.table.is_limited(peer, Some(name), now)
+            || (self.table.is_limited(peer, None, now) && !is_user(users, name))
+    }
+
+    /// Count a wrong login for `user` by `peer`.
+    pub fn failed(
+        &mut self,
+        peer: IpAddr,
+        user: Option<&str>,
+        users: &Users,
+        now: u64,
+    ) -> Option<LimitEvent> {
+        self.failed_once = true;
+        let key = user.filter(|n| is_user(users, n));
+        match self.table.failure(peer, key, now) {
+            Ok(Counted::NowLimited) => Some(LimitEvent::NowLimited {
+                peer,
+                user: key.map(str::to_string),
+                retry_after_ms: self.table.retry_after(peer, key, now),
+            }),
+            Ok(Counted::Counted) => None,
+            Err(e) if !self.full_said => {
+                self.full_said = true;
+                Some(LimitEvent::Full(e))
+            }
+            Err(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,5 +501,52 @@ mod tests {
         assert_eq!(r.burst(), 1);
         assert_eq!(r.failure(v4(1), None, 0), Ok(Counted::NowLimited));
         assert!(!r.is_limited(v4(1), None, 1));
+    }
+
+    #[test]
+    fn the_login_limit_says_each_thing_once() {
+        assert!(LoginLimit::new(0).is_none());
+        let mut l = LoginLimit::new(2).unwrap();
+        assert_eq!(l.burst(), 2);
+        let users = Users {
+            users: vec![crate::proto::users::User {
+                name: "mon".into(),
+                ..Default::default()
+            }],
+        };
+        let a = v4(1);
+        assert!(!l.limited(a, Some("mon"), &users, 0));
+        assert_eq!(l.failed(a, Some("mon"), &users, 0), None);
+        let e = l.failed(a, Some("mon"), &users, 1000).unwrap();
+        assert_eq!(
+            e,
+            LimitEvent::NowLimited {
+                peer: a,
+                user: Some("mon".into()),
+                retry_after_ms: DEFAULT_REFILL_MS - 1000
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "10.0.0.1: too many failed logins as mon: refused for 5 s"
+        );
+        assert!(l.limited(a, Some("mon"), &users, 1000));
+        assert!(!l.limited(v4(2), Some("mon"), &users, 1000));
+        // Names that are no user share one count per source.
+        assert_eq!(l.failed(a, Some("x"), &users, 1000), None);
+        let e = l.failed(a, Some("y"), &users, 1000).unwrap();
+        assert_eq!(
+            e.to_string(),
+            "10.0.0.1: too many failed logins with unknown user names: refused for 6 s"
+        );
+        assert!(l.limited(a, Some("z"), &users, 1000));
+        // Every entry draining: the table is full, said once only.
+        let mut full = 0;
+        for n in 2..(CAPACITY as u32 + 10) {
+            if let Some(LimitEvent::Full(_)) = l.failed(v4(n), Some("mon"), &users, 1000) {
+                full += 1;
+            }
+        }
+        assert_eq!(full, 1);
     }
 }

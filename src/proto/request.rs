@@ -1,6 +1,7 @@
 //! Requests: the words of one line turned into a typed command.
 //!
-//! Read first: `nut-protocol.md` §2 (commands and argument rules).
+//! Read first: `docs/design/nut-protocol.md` §4 (commands and argument
+//! rules) and §5 (LIST).
 //!
 //! [`parse`] checks only the shape of a line, the way upsd's dispatcher
 //! and handlers count arguments; whether a UPS or variable exists, and
@@ -34,6 +35,7 @@ pub enum Command {
 }
 
 impl Command {
+    #[cfg(test)]
     const ALL: [Command; 16] = [
         Command::Ver,
         Command::NetVer,
@@ -74,11 +76,20 @@ impl Command {
         }
     }
 
-    /// Case-insensitive, as upsd's `strcasecmp` dispatch.
-    pub fn from_word(w: &str) -> Option<Command> {
-        Command::ALL
-            .into_iter()
-            .find(|c| c.name().eq_ignore_ascii_case(w))
+    /// Case-insensitive, as upsd's `strcasecmp` dispatch. Only the
+    /// names of the word's length are compared.
+    pub fn from_word(w: &[u8]) -> Option<Command> {
+        use Command as C;
+        let candidates: &[Command] = match w.len() {
+            3 => &[C::Get, C::Ver, C::Set, C::Fsd],
+            4 => &[C::List, C::Help],
+            5 => &[C::Login],
+            6 => &[C::NetVer, C::Logout, C::Master],
+            7 => &[C::ProtVer, C::Primary, C::InstCmd],
+            8 => &[C::Username, C::Password, C::StartTls],
+            _ => &[],
+        };
+        candidates.iter().copied().find(|c| is(w, c.name()))
     }
 
     /// Must USERNAME and PASSWORD have been sent first (upsd's
@@ -105,79 +116,79 @@ pub enum Request<'a> {
     Help,
     /// Arguments are ignored.
     StartTls,
-    Username(&'a str),
-    Password(&'a str),
+    Username(&'a [u8]),
+    Password(&'a [u8]),
     Login {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     Logout,
     Primary {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     /// The deprecated spelling of PRIMARY; same check, its own reply.
     Master {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     Fsd {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     GetNumLogins {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     GetUpsDesc {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     GetVar {
-        ups: &'a str,
-        var: &'a str,
+        ups: &'a [u8],
+        var: &'a [u8],
     },
     GetType {
-        ups: &'a str,
-        var: &'a str,
+        ups: &'a [u8],
+        var: &'a [u8],
     },
     GetDesc {
-        ups: &'a str,
-        var: &'a str,
+        ups: &'a [u8],
+        var: &'a [u8],
     },
     GetCmdDesc {
-        ups: &'a str,
-        cmd: &'a str,
+        ups: &'a [u8],
+        cmd: &'a [u8],
     },
     /// `GET TRACKING` (this connection's flag) or `GET TRACKING <id>`.
-    GetTracking(Option<&'a str>),
+    GetTracking(Option<&'a [u8]>),
     ListUps,
     ListVar {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     ListRw {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     ListCmd {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     ListClient {
-        ups: &'a str,
+        ups: &'a [u8],
     },
     ListEnum {
-        ups: &'a str,
-        var: &'a str,
+        ups: &'a [u8],
+        var: &'a [u8],
     },
     ListRange {
-        ups: &'a str,
-        var: &'a str,
+        ups: &'a [u8],
+        var: &'a [u8],
     },
     SetVar {
-        ups: &'a str,
-        var: &'a str,
-        value: &'a str,
+        ups: &'a [u8],
+        var: &'a [u8],
+        value: &'a [u8],
     },
     SetTracking(bool),
     /// The value is taken only when it is the third and last argument;
     /// with more arguments upsd runs the command without one.
     InstCmd {
-        ups: &'a str,
-        cmd: &'a str,
-        value: Option<&'a str>,
+        ups: &'a [u8],
+        cmd: &'a [u8],
+        value: Option<&'a [u8]>,
     },
 }
 
@@ -228,7 +239,7 @@ pub struct Invalid {
 }
 
 /// Parse the words of one line.
-pub fn parse<'a>(words: &[&'a str]) -> Result<Request<'a>, Invalid> {
+pub fn parse<'a>(words: &[&'a [u8]]) -> Result<Request<'a>, Invalid> {
     let unknown = Invalid {
         command: None,
         err: ErrCode::UnknownCommand,
@@ -240,7 +251,7 @@ pub fn parse<'a>(words: &[&'a str]) -> Result<Request<'a>, Invalid> {
         err: ErrCode::InvalidArgument,
     };
     let none = |r: Request<'a>| if args.is_empty() { Ok(r) } else { Err(invalid) };
-    let one = |f: fn(&'a str) -> Request<'a>| match *args {
+    let one = |f: fn(&'a [u8]) -> Request<'a>| match *args {
         [a] => Ok(f(a)),
         _ => Err(invalid),
     };
@@ -274,14 +285,35 @@ pub fn parse<'a>(words: &[&'a str]) -> Result<Request<'a>, Invalid> {
     }
 }
 
-fn is(word: &str, keyword: &str) -> bool {
-    word.eq_ignore_ascii_case(keyword)
+/// Is `word` the upper-case `keyword`, in any case? (Bytes: words are
+/// ASCII.)
+fn is(word: &[u8], keyword: &str) -> bool {
+    let k = keyword.as_bytes();
+    if word.len() != k.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < k.len() {
+        if word[i].to_ascii_uppercase() != k[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 /// `GET`, in upsd's order: TRACKING first, then the two-word forms, then
 /// the three-word forms; extra words are ignored.
-fn get<'a>(args: &[&'a str]) -> Option<Request<'a>> {
+fn get<'a>(args: &[&'a [u8]]) -> Option<Request<'a>> {
     let sub = *args.first()?;
+    // `VAR` first: upsmon's poll. The sub-commands exclude each other, so
+    // the order they are tried in changes no answer.
+    if is(sub, "VAR") {
+        return Some(Request::GetVar {
+            ups: args.get(1)?,
+            var: args.get(2)?,
+        });
+    }
     if is(sub, "TRACKING") {
         return Some(Request::GetTracking(args.get(1).copied()));
     }
@@ -293,9 +325,7 @@ fn get<'a>(args: &[&'a str]) -> Option<Request<'a>> {
         return Some(Request::GetUpsDesc { ups });
     }
     let var = *args.get(2)?;
-    Some(if is(sub, "VAR") {
-        Request::GetVar { ups, var }
-    } else if is(sub, "TYPE") {
+    Some(if is(sub, "TYPE") {
         Request::GetType { ups, var }
     } else if is(sub, "DESC") {
         Request::GetDesc { ups, var }
@@ -307,7 +337,7 @@ fn get<'a>(args: &[&'a str]) -> Option<Request<'a>> {
 }
 
 /// `LIST`, in upsd's order; extra words are ignored.
-fn list<'a>(args: &[&'a str]) -> Option<Request<'a>> {
+fn list<'a>(args: &[&'a [u8]]) -> Option<Request<'a>> {
     let sub = *args.first()?;
     if is(sub, "UPS") {
         return Some(Request::ListUps);
@@ -336,7 +366,7 @@ fn list<'a>(args: &[&'a str]) -> Option<Request<'a>> {
 }
 
 /// `SET VAR <ups> <var> <value>` or `SET TRACKING ON|OFF`.
-fn set<'a>(args: &[&'a str]) -> Option<Request<'a>> {
+fn set<'a>(args: &[&'a [u8]]) -> Option<Request<'a>> {
     let (sub, arg) = (*args.first()?, *args.get(1)?);
     if is(sub, "VAR") {
         let (var, value) = (*args.get(2)?, *args.get(3)?);
@@ -360,7 +390,19 @@ fn set<'a>(args: &[&'a str]) -> Option<Request<'a>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::lexer::{tokenize, MAX_ARGS};
+
+    #[test]
+    fn every_command_by_name_in_any_case() {
+        for c in Command::ALL {
+            assert_eq!(Command::from_word(c.name().as_bytes()), Some(c));
+            let lower = c.name().to_lowercase();
+            assert_eq!(Command::from_word(lower.as_bytes()), Some(c));
+        }
+        for w in ["", "GE", "GETS", "LISTS", "USERNAMES", "LOGINS", "LIST\0"] {
+            assert_eq!(Command::from_word(w.as_bytes()), None, "{w}");
+        }
+    }
+    use crate::proto::lexer::{tokenize_bytes, MAX_ARGS};
 
     /// `req!(name, line, Ok(request) | Err(command, code))`: tokenize one
     /// line and parse it.
@@ -370,8 +412,8 @@ mod tests {
             fn $name() {
                 let line: &[u8] = $line;
                 let mut scratch = [0u8; 1024];
-                let mut out = [""; MAX_ARGS];
-                let t = tokenize(line, &mut scratch, &mut out).unwrap();
+                let mut out = [&b""[..]; MAX_ARGS];
+                let t = tokenize_bytes(line, &mut scratch, &mut out).unwrap();
                 assert_eq!(parse(t.words), $want);
             }
         };
@@ -402,19 +444,19 @@ mod tests {
         b"STARTTLS now please",
         Ok(R::StartTls)
     );
-    req!(username, b"USERNAME monuser", Ok(R::Username("monuser")));
-    req!(username_empty_word, b"USERNAME \"\"", Ok(R::Username("")));
+    req!(username, b"USERNAME monuser", Ok(R::Username(b"monuser")));
+    req!(username_empty_word, b"USERNAME \"\"", Ok(R::Username(b"")));
     req!(username_missing, b"USERNAME", inval(Command::Username));
     req!(
         username_two_words,
         b"USERNAME a b",
         inval(Command::Username)
     );
-    req!(password, b"PASSWORD secret", Ok(R::Password("secret")));
+    req!(password, b"PASSWORD secret", Ok(R::Password(b"secret")));
     req!(
         password_quoted,
         b"PASSWORD \"a b=c\"",
-        Ok(R::Password("a b=c"))
+        Ok(R::Password(b"a b=c"))
     );
     req!(
         password_with_equals_unquoted,
@@ -422,58 +464,64 @@ mod tests {
         inval(Command::Password)
     );
     req!(password_missing, b"PASSWORD", inval(Command::Password));
-    req!(login, b"LOGIN su700", Ok(R::Login { ups: "su700" }));
+    req!(login, b"LOGIN su700", Ok(R::Login { ups: b"su700" }));
     req!(login_missing, b"LOGIN", inval(Command::Login));
     req!(login_two, b"LOGIN a b", inval(Command::Login));
     req!(logout, b"LOGOUT", Ok(R::Logout));
     req!(logout_with_argument, b"LOGOUT now", inval(Command::Logout));
-    req!(primary, b"PRIMARY su700", Ok(R::Primary { ups: "su700" }));
+    req!(primary, b"PRIMARY su700", Ok(R::Primary { ups: b"su700" }));
     req!(primary_missing, b"PRIMARY", inval(Command::Primary));
-    req!(master, b"MASTER su700", Ok(R::Master { ups: "su700" }));
+    req!(master, b"MASTER su700", Ok(R::Master { ups: b"su700" }));
     req!(master_two, b"MASTER a b", inval(Command::Master));
-    req!(fsd, b"FSD su700", Ok(R::Fsd { ups: "su700" }));
+    req!(fsd, b"FSD su700", Ok(R::Fsd { ups: b"su700" }));
     req!(fsd_missing, b"fsd", inval(Command::Fsd));
     req!(
         get_numlogins,
         b"GET NUMLOGINS su700",
-        Ok(R::GetNumLogins { ups: "su700" })
+        Ok(R::GetNumLogins { ups: b"su700" })
     );
     req!(
         get_upsdesc,
         b"get upsdesc su700 extra",
-        Ok(R::GetUpsDesc { ups: "su700" })
+        Ok(R::GetUpsDesc { ups: b"su700" })
     );
     req!(
         get_var,
         b"GET VAR MyUps UPS.STATUS",
         Ok(R::GetVar {
-            ups: "MyUps",
-            var: "UPS.STATUS"
+            ups: b"MyUps",
+            var: b"UPS.STATUS"
         })
     );
     req!(
         get_type,
         b"GET TYPE u v ignored",
-        Ok(R::GetType { ups: "u", var: "v" })
+        Ok(R::GetType {
+            ups: b"u",
+            var: b"v"
+        })
     );
     req!(
         get_desc,
         b"GET DESC u v",
-        Ok(R::GetDesc { ups: "u", var: "v" })
+        Ok(R::GetDesc {
+            ups: b"u",
+            var: b"v"
+        })
     );
     req!(
         get_cmddesc,
         b"GET CMDDESC u load.off",
         Ok(R::GetCmdDesc {
-            ups: "u",
-            cmd: "load.off"
+            ups: b"u",
+            cmd: b"load.off"
         })
     );
     req!(get_tracking, b"GET TRACKING", Ok(R::GetTracking(None)));
     req!(
         get_tracking_id,
         b"GET tracking abc x",
-        Ok(R::GetTracking(Some("abc")))
+        Ok(R::GetTracking(Some(&b"abc"[..])))
     );
     req!(get_nothing, b"GET", inval(Command::Get));
     req!(get_var_short, b"GET VAR u", inval(Command::Get));
@@ -481,23 +529,33 @@ mod tests {
     req!(get_unknown, b"GET FOO u v", inval(Command::Get));
     req!(list_ups, b"LIST UPS", Ok(R::ListUps));
     req!(list_ups_extra, b"list ups x", Ok(R::ListUps));
-    req!(list_var, b"LIST VAR su700", Ok(R::ListVar { ups: "su700" }));
-    req!(list_rw, b"LIST RW u", Ok(R::ListRw { ups: "u" }));
-    req!(list_cmd, b"LIST CMD u", Ok(R::ListCmd { ups: "u" }));
+    req!(
+        list_var,
+        b"LIST VAR su700",
+        Ok(R::ListVar { ups: b"su700" })
+    );
+    req!(list_rw, b"LIST RW u", Ok(R::ListRw { ups: b"u" }));
+    req!(list_cmd, b"LIST CMD u", Ok(R::ListCmd { ups: b"u" }));
     req!(
         list_client,
         b"LIST CLIENT u",
-        Ok(R::ListClient { ups: "u" })
+        Ok(R::ListClient { ups: b"u" })
     );
     req!(
         list_enum,
         b"LIST ENUM u v",
-        Ok(R::ListEnum { ups: "u", var: "v" })
+        Ok(R::ListEnum {
+            ups: b"u",
+            var: b"v"
+        })
     );
     req!(
         list_range,
         b"LIST RANGE u v",
-        Ok(R::ListRange { ups: "u", var: "v" })
+        Ok(R::ListRange {
+            ups: b"u",
+            var: b"v"
+        })
     );
     req!(list_nothing, b"LIST", inval(Command::List));
     req!(list_var_short, b"LIST VAR", inval(Command::List));
@@ -507,9 +565,9 @@ mod tests {
         set_var,
         b"SET VAR u ups.delay.shutdown \"30\"",
         Ok(R::SetVar {
-            ups: "u",
-            var: "ups.delay.shutdown",
-            value: "30"
+            ups: b"u",
+            var: b"ups.delay.shutdown",
+            value: b"30"
         })
     );
     req!(set_var_short, b"SET VAR u v", inval(Command::Set));
@@ -535,8 +593,8 @@ mod tests {
         instcmd,
         b"INSTCMD u load.off",
         Ok(R::InstCmd {
-            ups: "u",
-            cmd: "load.off",
+            ups: b"u",
+            cmd: b"load.off",
             value: None
         })
     );
@@ -544,17 +602,17 @@ mod tests {
         instcmd_value,
         b"INSTCMD u load.off.delay 30",
         Ok(R::InstCmd {
-            ups: "u",
-            cmd: "load.off.delay",
-            value: Some("30")
+            ups: b"u",
+            cmd: b"load.off.delay",
+            value: Some(&b"30"[..])
         })
     );
     req!(
         instcmd_value_dropped_with_four_args,
         b"INSTCMD u cmd two words",
         Ok(R::InstCmd {
-            ups: "u",
-            cmd: "cmd",
+            ups: b"u",
+            cmd: b"cmd",
             value: None
         })
     );
@@ -589,10 +647,13 @@ mod tests {
     #[test]
     fn every_request_names_its_command() {
         for c in Command::ALL {
-            assert_eq!(Command::from_word(&c.name().to_lowercase()), Some(c));
+            assert_eq!(
+                Command::from_word(c.name().to_lowercase().as_bytes()),
+                Some(c)
+            );
         }
         assert_eq!(R::GetTracking(None).command(), Command::Get);
         assert_eq!(R::SetTracking(true).command(), Command::Set);
-        assert_eq!(R::ListRange { ups: "", var: "" }.command(), Command::List);
+        assert_eq!(R::ListRange { ups: b"", var: b"" }.command(), Command::List);
     }
 }

@@ -1,6 +1,7 @@
 //! Reply lines of the NUT protocol, written into a caller's buffer.
 //!
-//! Read first: `nut-protocol.md` §2 (reply shapes) and §3 (error codes).
+//! Read first: `docs/design/nut-protocol.md` §4 and §5 (reply shapes)
+//! and §6 (error codes).
 //!
 //! [`Reply`] appends whole lines, each ending in LF, to a fixed byte
 //! buffer; a multi-line `LIST` reply goes into one buffer so the server
@@ -15,7 +16,8 @@ use super::tracking::{TrackingId, TrackingStatus};
 use core::fmt;
 
 /// Longest reply line, LF included. libupsclient reads 511 bytes at a
-/// time, so a 511-character line would arrive split (`nut-protocol.md` §1.4).
+/// time, so a 511-character line would arrive split
+/// (`docs/design/nut-protocol.md` §2.5).
 pub const MAX_REPLY_LINE: usize = 511;
 
 /// `NETVER`/`PROTVER`: the protocol version upsd 2.8 speaks.
@@ -177,12 +179,12 @@ impl fmt::Display for Overflow {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum List<'a> {
     Ups,
-    Var(&'a str),
-    Rw(&'a str),
-    Cmd(&'a str),
-    Client(&'a str),
-    Enum(&'a str, &'a str),
-    Range(&'a str, &'a str),
+    Var(&'a [u8]),
+    Rw(&'a [u8]),
+    Cmd(&'a [u8]),
+    Client(&'a [u8]),
+    Enum(&'a [u8], &'a [u8]),
+    Range(&'a [u8], &'a [u8]),
 }
 
 impl List<'_> {
@@ -281,50 +283,59 @@ impl<'a> Reply<'a> {
     }
 
     /// A space, then `s`.
-    fn word(&mut self, s: &str) -> Result<(), Overflow> {
+    fn word(&mut self, s: &[u8]) -> Result<(), Overflow> {
         self.put(b" ")?;
-        self.put(s.as_bytes())
+        self.put(s)
     }
 
     /// A space, then `s` escaped and in double quotes.
     fn quoted(&mut self, s: &str) -> Result<(), Overflow> {
-        self.quoted_with(None, s)
+        self.quoted_with(None, s.as_bytes())
     }
 
     /// A space, then `prefix` and `s` escaped together in double quotes.
-    fn quoted_with(&mut self, prefix: Option<&str>, s: &str) -> Result<(), Overflow> {
-        let need = 3 + prefix.map_or(0, escaped_len) + escaped_len(s);
-        if self.len + need - self.line > MAX_REPLY_LINE {
-            return Err(Overflow::LineTooLong);
-        }
-        if self.len + need > self.buf.len() {
-            return Err(Overflow::Full);
-        }
+    /// One pass: bytes are escaped as they are copied; when the buffer
+    /// ends first, the whole length decides which overflow it is.
+    fn quoted_with(&mut self, prefix: Option<&str>, s: &[u8]) -> Result<(), Overflow> {
+        let start = self.len;
         self.put(b" \"")?;
-        if let Some(p) = prefix {
-            self.escaped(p);
+        let done = match prefix {
+            Some(p) => self.escaped(p.as_bytes()).and_then(|()| self.escaped(s)),
+            None => self.escaped(s),
+        };
+        if done.is_err() {
+            let need = 3 + prefix.map_or(0, |p| escaped_len(p.as_bytes())) + escaped_len(s);
+            self.len = start;
+            return Err(if start + need - self.line > MAX_REPLY_LINE {
+                Overflow::LineTooLong
+            } else {
+                Overflow::Full
+            });
         }
-        self.escaped(s);
         self.put(b"\"")
     }
 
-    /// Room was checked by the caller; see [`super::lexer::escape_into`]
-    /// for the rules.
-    fn escaped(&mut self, s: &str) {
-        for &b in s.as_bytes() {
+    /// Copy `s` with NUT's escapes (see [`super::lexer::escape_into`] for
+    /// the rules); `Err` when the buffer ends first.
+    fn escaped(&mut self, s: &[u8]) -> Result<(), ()> {
+        let mut at = self.len;
+        for &b in s {
             match b {
                 b'#' | b'\\' | b'"' => {
-                    self.buf[self.len] = b'\\';
-                    self.buf[self.len + 1] = b;
-                    self.len += 2;
+                    let d = self.buf.get_mut(at..at + 2).ok_or(())?;
+                    d[0] = b'\\';
+                    d[1] = b;
+                    at += 2;
                 }
                 0x20..=0x7f => {
-                    self.buf[self.len] = b;
-                    self.len += 1;
+                    *self.buf.get_mut(at).ok_or(())? = b;
+                    at += 1;
                 }
                 _ => {}
             }
         }
+        self.len = at;
+        Ok(())
     }
 
     fn num(&mut self, n: i64) -> Result<(), Overflow> {
@@ -408,8 +419,32 @@ impl<'a> Reply<'a> {
     }
 
     /// `VAR <ups> <var> "<value>"`, with `FSD ` before the value when the
-    /// FSD latch shows in `ups.status`.
-    pub fn var(&mut self, ups: &str, var: &str, value: &str, fsd: bool) -> Result<(), Overflow> {
+    /// FSD latch shows in `ups.status`. Name and value are bytes, as the
+    /// store keeps them (ASCII is all a reply carries).
+    pub fn var(&mut self, ups: &[u8], var: &[u8], value: &[u8], fsd: bool) -> Result<(), Overflow> {
+        // The usual line, written in one go: with room for every byte
+        // escaped, no limit can be reached on the way.
+        let prefix: &[u8] = if fsd { b"FSD " } else { b"" };
+        let worst = 4 + ups.len() + 1 + var.len() + 2 + 2 * (prefix.len() + value.len()) + 2;
+        if worst <= MAX_REPLY_LINE {
+            if let Some(dst) = self.buf.get_mut(self.len..self.len + worst) {
+                dst[..4].copy_from_slice(b"VAR ");
+                let mut at = 4 + ups.len();
+                dst[4..at].copy_from_slice(ups);
+                dst[at] = b' ';
+                dst[at + 1..at + 1 + var.len()].copy_from_slice(var);
+                at += 1 + var.len();
+                dst[at] = b' ';
+                dst[at + 1] = b'"';
+                at += 2;
+                at += escape(prefix, &mut dst[at..]);
+                at += escape(value, &mut dst[at..]);
+                dst[at] = b'"';
+                dst[at + 1] = b'\n';
+                self.len += at + 2;
+                return Ok(());
+            }
+        }
         self.line(|r| {
             r.str("VAR")?;
             r.word(ups)?;
@@ -419,24 +454,24 @@ impl<'a> Reply<'a> {
     }
 
     /// `RW <ups> <var> "<value>"`.
-    pub fn rw(&mut self, ups: &str, var: &str, value: &str) -> Result<(), Overflow> {
+    pub fn rw(&mut self, ups: &[u8], var: &[u8], value: &[u8]) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("RW")?;
             r.word(ups)?;
             r.word(var)?;
-            r.quoted(value)
+            r.quoted_with(None, value)
         })
     }
 
     /// `TYPE <ups> <var> [RW] [ENUM] [RANGE] STRING:<n>|NUMBER`.
-    pub fn var_type(&mut self, ups: &str, var: &str, t: VarType) -> Result<(), Overflow> {
+    pub fn var_type(&mut self, ups: &[u8], var: &[u8], t: VarType) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("TYPE")?;
             r.word(ups)?;
             r.word(var)?;
             for (on, w) in [(t.rw, "RW"), (t.enumerated, "ENUM"), (t.range, "RANGE")] {
                 if on {
-                    r.word(w)?;
+                    r.word(w.as_bytes())?;
                 }
             }
             match t.string {
@@ -451,7 +486,7 @@ impl<'a> Reply<'a> {
 
     /// `DESC <ups> <var> "<text>"`. upsd sends the text unescaped (a known
     /// bug); it is escaped here, which changes nothing for plain text.
-    pub fn desc(&mut self, ups: &str, var: &str, text: &str) -> Result<(), Overflow> {
+    pub fn desc(&mut self, ups: &[u8], var: &[u8], text: &str) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("DESC")?;
             r.word(ups)?;
@@ -461,7 +496,7 @@ impl<'a> Reply<'a> {
     }
 
     /// `CMDDESC <ups> <cmd> "<text>"`.
-    pub fn cmd_desc(&mut self, ups: &str, cmd: &str, text: &str) -> Result<(), Overflow> {
+    pub fn cmd_desc(&mut self, ups: &[u8], cmd: &[u8], text: &str) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("CMDDESC")?;
             r.word(ups)?;
@@ -471,16 +506,16 @@ impl<'a> Reply<'a> {
     }
 
     /// `CMD <ups> <cmd>` (unquoted).
-    pub fn cmd(&mut self, ups: &str, cmd: &str) -> Result<(), Overflow> {
+    pub fn cmd(&mut self, ups: &[u8], cmd: &str) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("CMD")?;
             r.word(ups)?;
-            r.word(cmd)
+            r.word(cmd.as_bytes())
         })
     }
 
     /// `ENUM <ups> <var> "<value>"`.
-    pub fn enum_value(&mut self, ups: &str, var: &str, value: &str) -> Result<(), Overflow> {
+    pub fn enum_value(&mut self, ups: &[u8], var: &[u8], value: &str) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("ENUM")?;
             r.word(ups)?;
@@ -490,7 +525,7 @@ impl<'a> Reply<'a> {
     }
 
     /// `RANGE <ups> <var> "<min>" "<max>"`.
-    pub fn range(&mut self, ups: &str, var: &str, min: i32, max: i32) -> Result<(), Overflow> {
+    pub fn range(&mut self, ups: &[u8], var: &[u8], min: i32, max: i32) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("RANGE")?;
             r.word(ups)?;
@@ -508,7 +543,7 @@ impl<'a> Reply<'a> {
     pub fn ups(&mut self, name: &str, desc: Option<&str>) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("UPS")?;
-            r.word(name)?;
+            r.word(name.as_bytes())?;
             r.quoted(desc.unwrap_or("Description unavailable"))
         })
     }
@@ -517,7 +552,7 @@ impl<'a> Reply<'a> {
     pub fn client(&mut self, ups: &str, addr: impl fmt::Display) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("CLIENT")?;
-            r.word(ups)?;
+            r.word(ups.as_bytes())?;
             r.put(b" ")?;
             let mut w = Adapter { r, err: None };
             if fmt::write(&mut w, format_args!("{addr}")).is_err() {
@@ -528,7 +563,7 @@ impl<'a> Reply<'a> {
     }
 
     /// `NUMLOGINS <ups> <n>`.
-    pub fn numlogins(&mut self, ups: &str, n: u32) -> Result<(), Overflow> {
+    pub fn numlogins(&mut self, ups: &[u8], n: u32) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("NUMLOGINS")?;
             r.word(ups)?;
@@ -538,13 +573,34 @@ impl<'a> Reply<'a> {
     }
 
     /// `UPSDESC <ups> "<desc>"`, `"Unavailable"` without one.
-    pub fn ups_desc(&mut self, ups: &str, desc: Option<&str>) -> Result<(), Overflow> {
+    pub fn ups_desc(&mut self, ups: &[u8], desc: Option<&str>) -> Result<(), Overflow> {
         self.line(|r| {
             r.str("UPSDESC")?;
             r.word(ups)?;
             r.quoted(desc.unwrap_or("Unavailable"))
         })
     }
+}
+
+/// Copy `s` escaped into `dst`, which has room for every byte escaped;
+/// returns the bytes written.
+fn escape(s: &[u8], dst: &mut [u8]) -> usize {
+    let mut at = 0;
+    for (&b, _) in s.iter().zip(0..dst.len() / 2) {
+        match b {
+            b'#' | b'\\' | b'"' => {
+                dst[at] = b'\\';
+                dst[at + 1] = b;
+                at += 2;
+            }
+            0x20..=0x7f => {
+                dst[at] = b;
+                at += 1;
+            }
+            _ => {}
+        }
+    }
+    at
 }
 
 /// Lets `core::fmt` write into a line, remembering which overflow hit.
@@ -621,12 +677,12 @@ mod tests {
     reply!(
         list_headers,
         |r| [
-            List::Var("MyUps"),
-            List::Rw("u"),
-            List::Cmd("u"),
-            List::Client("u"),
-            List::Enum("u", "v"),
-            List::Range("u", "v")
+            List::Var(b"MyUps"),
+            List::Rw(b"u"),
+            List::Cmd(b"u"),
+            List::Client(b"u"),
+            List::Enum(b"u", b"v"),
+            List::Range(b"u", b"v")
         ]
         .iter()
         .try_for_each(|l| r.begin(l).and_then(|()| r.end(l))),
@@ -636,34 +692,34 @@ BEGIN LIST ENUM u v\nEND LIST ENUM u v\nBEGIN LIST RANGE u v\nEND LIST RANGE u v
     );
     reply!(
         var_escaped,
-        |r| r.var("ups", "ups.mfr", "a \"b\" #c \\d", false),
+        |r| r.var(b"ups", b"ups.mfr", b"a \"b\" #c \\d", false),
         b"VAR ups ups.mfr \"a \\\"b\\\" \\#c \\\\d\"\n"
     );
     reply!(
         var_fsd,
-        |r| r.var("ups", "UPS.STATUS", "OB LB", true),
+        |r| r.var(b"ups", b"UPS.STATUS", b"OB LB", true),
         b"VAR ups UPS.STATUS \"FSD OB LB\"\n"
     );
     reply!(
         var_empty,
-        |r| r.var("u", "ups.alarm", "", false),
+        |r| r.var(b"u", b"ups.alarm", b"", false),
         b"VAR u ups.alarm \"\"\n"
     );
     reply!(
         rw_line,
-        |r| r.rw("u", "ups.id", "x"),
+        |r| r.rw(b"u", b"ups.id", b"x"),
         b"RW u ups.id \"x\"\n"
     );
     reply!(
         type_number,
-        |r| r.var_type("ups", "battery.charge", VarType::default()),
+        |r| r.var_type(b"ups", b"battery.charge", VarType::default()),
         b"TYPE ups battery.charge NUMBER\n"
     );
     reply!(
         type_string,
         |r| r.var_type(
-            "ups",
-            "ups.id",
+            b"ups",
+            b"ups.id",
             VarType {
                 rw: true,
                 string: Some(8),
@@ -675,8 +731,8 @@ BEGIN LIST ENUM u v\nEND LIST ENUM u v\nBEGIN LIST RANGE u v\nEND LIST RANGE u v
     reply!(
         type_all_words_in_order,
         |r| r.var_type(
-            "u",
-            "v",
+            b"u",
+            b"v",
             VarType {
                 rw: true,
                 enumerated: true,
@@ -688,23 +744,23 @@ BEGIN LIST ENUM u v\nEND LIST ENUM u v\nBEGIN LIST RANGE u v\nEND LIST RANGE u v
     );
     reply!(
         desc_line,
-        |r| r.desc("u", "battery.charge", "Battery charge (percent)"),
+        |r| r.desc(b"u", b"battery.charge", "Battery charge (percent)"),
         b"DESC u battery.charge \"Battery charge (percent)\"\n"
     );
     reply!(
         cmddesc_line,
-        |r| r.cmd_desc("u", "load.off", "Switch the load off"),
+        |r| r.cmd_desc(b"u", b"load.off", "Switch the load off"),
         b"CMDDESC u load.off \"Switch the load off\"\n"
     );
-    reply!(cmd_line, |r| r.cmd("u", "load.off"), b"CMD u load.off\n");
+    reply!(cmd_line, |r| r.cmd(b"u", "load.off"), b"CMD u load.off\n");
     reply!(
         enum_line,
-        |r| r.enum_value("u", "v", "a#"),
+        |r| r.enum_value(b"u", b"v", "a#"),
         b"ENUM u v \"a\\#\"\n"
     );
     reply!(
         range_line,
-        |r| r.range("u", "v", -5, 2147483647),
+        |r| r.range(b"u", b"v", -5, 2147483647),
         b"RANGE u v \"-5\" \"2147483647\"\n"
     );
     reply!(
@@ -716,14 +772,14 @@ BEGIN LIST ENUM u v\nEND LIST ENUM u v\nBEGIN LIST RANGE u v\nEND LIST RANGE u v
     );
     reply!(
         numlogins,
-        |r| r.numlogins("su700", 2),
+        |r| r.numlogins(b"su700", 2),
         b"NUMLOGINS su700 2\n"
     );
     reply!(
         upsdesc,
         |r| r
-            .ups_desc("u", Some("Rack \"A\""))
-            .and_then(|()| r.ups_desc("u", None)),
+            .ups_desc(b"u", Some("Rack \"A\""))
+            .and_then(|()| r.ups_desc(b"u", None)),
         b"UPSDESC u \"Rack \\\"A\\\"\"\nUPSDESC u \"Unavailable\"\n"
     );
 
@@ -765,13 +821,13 @@ ERR UNKNOWN\nERR FAILED\n"
         let mut r = Reply::new(&mut buf);
         r.ok().unwrap();
         assert_eq!(
-            r.var("ups", "ups.status", "OL CHRG", false),
+            r.var(b"ups", b"ups.status", b"OL CHRG", false),
             Err(Overflow::Full)
         );
         assert_eq!(r.as_bytes(), b"OK\n");
         assert_eq!(r.err(ErrCode::Readonly), Ok(()));
         assert_eq!(r.as_bytes(), b"OK\nERR READONLY\n");
-        assert_eq!(r.numlogins("u", 1), Err(Overflow::Full));
+        assert_eq!(r.numlogins(b"u", 1), Err(Overflow::Full));
         assert_eq!(r.as_bytes(), b"OK\nERR READONLY\n");
     }
 
@@ -781,17 +837,23 @@ ERR UNKNOWN\nERR FAILED\n"
         let mut r = Reply::new(&mut buf);
         // "DESC u " + name + " \"x\"\n" = 12 + name.
         let fits = "v".repeat(MAX_REPLY_LINE - 12);
-        r.desc("u", &fits, "x").unwrap();
+        r.desc(b"u", fits.as_bytes(), "x").unwrap();
         assert_eq!(r.len(), MAX_REPLY_LINE);
         let long = "v".repeat(MAX_REPLY_LINE - 11);
-        assert_eq!(r.desc("u", &long, "x"), Err(Overflow::LineTooLong));
+        assert_eq!(
+            r.desc(b"u", long.as_bytes(), "x"),
+            Err(Overflow::LineTooLong)
+        );
         assert_eq!(r.len(), MAX_REPLY_LINE);
         // Escapes count: 250 quotes become 500 bytes, a 511-byte line.
         let quotes = "\"".repeat(250);
-        r.var("u", "v", &quotes, false).unwrap();
+        r.var(b"u", b"v", quotes.as_bytes(), false).unwrap();
         assert_eq!(r.len(), 2 * MAX_REPLY_LINE);
         let quotes = "\"".repeat(251);
-        assert_eq!(r.var("u", "v", &quotes, false), Err(Overflow::LineTooLong));
+        assert_eq!(
+            r.var(b"u", b"v", quotes.as_bytes(), false),
+            Err(Overflow::LineTooLong)
+        );
         assert_eq!(r.len(), 2 * MAX_REPLY_LINE);
     }
 }

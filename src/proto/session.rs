@@ -1,7 +1,7 @@
 //! One client connection's protocol state, as a pure state machine.
 //!
-//! Read first: `nut-protocol.md` §2 (commands and their check order), §3
-//! (errors), §4 (rights) and §5 (data model).
+//! Read first: `docs/design/nut-protocol.md` §4 and §5 (commands and
+//! their check order), §6 (errors), §7 (rights) and §8 (UPS state).
 //!
 //! The server feeds each received line to [`Session::handle_line`] with
 //! the current time, read access to the UPSes (the [`Upses`] trait), the
@@ -22,7 +22,7 @@
 //! a bigger buffer.
 
 use super::desc::{cmd_desc, var_desc, UNAVAILABLE};
-use super::lexer::{tokenize, LexError, MAX_ARGS};
+use super::lexer::{plain_words, tokenize_bytes, LexError, MAX_ARGS};
 use super::request::{parse, Invalid, Request};
 use super::response::{
     ErrCode, List, Overflow, Reply, VarType, HELP, NETVER, SERVER_INFO, SERVER_VERSION,
@@ -30,7 +30,7 @@ use super::response::{
 use super::tracking::{IdGen, TrackingId, TrackingStatus};
 use super::users::{Right, Users};
 use crate::store::st;
-use crate::store::{Store, Var, MAX_VARS};
+use crate::store::{Store, Var};
 use crate::text::Text;
 use core::cmp::Ordering;
 use std::net::IpAddr;
@@ -88,10 +88,10 @@ pub trait Upses {
     /// The UPS at `index`, in ups.conf order.
     fn ups(&self, index: usize) -> Option<UpsView<'_>>;
     /// Find a UPS by name, case-insensitively as upsd does.
-    fn find(&self, name: &str) -> Option<(usize, UpsView<'_>)> {
+    fn find(&self, name: &[u8]) -> Option<(usize, UpsView<'_>)> {
         (0..self.count())
             .filter_map(|i| self.ups(i).map(|u| (i, u)))
-            .find(|(_, u)| u.name.eq_ignore_ascii_case(name))
+            .find(|(_, u)| crate::store::eq_ci(u.name.as_bytes(), name))
     }
     /// Peer addresses of the connections logged in to UPS `index`, newest
     /// connection first.
@@ -118,10 +118,13 @@ pub enum Action<'b> {
     Login { ups: usize },
     /// Set the FSD latch of UPS `ups`.
     Fsd { ups: usize },
-    /// Write variable `var` (the stored name) of UPS `ups`.
+    /// Write a variable of UPS `ups`: the one at `var` in its store's
+    /// list order ([`Store::at`]), as the session saw the store. The
+    /// server carries this out at once, before its copy of the store can
+    /// change. (A place, not the name: every reply moves this value.)
     SetVar {
         ups: usize,
-        var: Text,
+        var: usize,
         value: &'b str,
         tracking: Option<TrackingId>,
     },
@@ -176,8 +179,8 @@ impl core::fmt::Debug for Cred {
 }
 
 impl Cred {
-    fn new(s: &str) -> Cred {
-        Text::try_new(s).map_or(Cred::Overlong, Cred::Set)
+    fn new(s: &[u8]) -> Cred {
+        Text::try_new(word(s)).map_or(Cred::Overlong, Cred::Set)
     }
     fn is_set(&self) -> bool {
         !matches!(self, Cred::Unset)
@@ -307,8 +310,14 @@ impl Session {
         env: &Env<'_, U>,
         out: &mut Reply<'_>,
     ) -> Result<Option<Action<'b>>, Overflow> {
-        let mut words = [""; MAX_ARGS];
-        match tokenize(line, scratch, &mut words) {
+        // Requests have a few words: a small array first (filling the
+        // whole 32 costs more than splitting the line).
+        let mut few: [&[u8]; 8] = [&[]; 8];
+        if let Some(n) = plain_words(line, &mut few) {
+            return self.handle(parse(&few[..n]), env, out);
+        }
+        let mut words: [&[u8]; MAX_ARGS] = [&[]; MAX_ARGS];
+        match tokenize_bytes(line, scratch, &mut words) {
             Ok(t) => self.handle(parse(t.words), env, out),
             Err(e) => self.lex_error(e, env.now, out).map(|()| None),
         }
@@ -480,20 +489,20 @@ impl Session {
             R::GetDesc { ups, var } => {
                 let (_, u) = find(upses, ups)?;
                 live(&u)?;
-                out.desc(ups, var, var_desc(var).unwrap_or(UNAVAILABLE))?;
+                out.desc(ups, var, var_desc(word(var)).unwrap_or(UNAVAILABLE))?;
             }
             R::GetCmdDesc { ups, cmd } => {
                 let (_, u) = find(upses, ups)?;
                 live(&u)?;
-                out.cmd_desc(ups, cmd, cmd_desc(cmd).unwrap_or(UNAVAILABLE))?;
+                out.cmd_desc(ups, cmd, cmd_desc(word(cmd)).unwrap_or(UNAVAILABLE))?;
             }
             R::GetTracking(None) => out.tracking_flag(self.tracking)?,
             R::GetTracking(Some(id)) => {
                 if !self.tracking {
                     return Err(ErrCode::FeatureNotConfigured.into());
                 }
-                let status =
-                    TrackingId::parse(id).map_or(TrackingStatus::Unknown, |id| upses.tracking(id));
+                let status = TrackingId::parse(word(id))
+                    .map_or(TrackingStatus::Unknown, |id| upses.tracking(id));
                 out.tracking_status(status)?;
             }
             R::ListUps => {
@@ -544,10 +553,10 @@ impl Session {
                 let v = find_var(data.store, var)?;
                 let list = List::Enum(ups, var);
                 out.begin(&list)?;
-                let rows = enum_rows(v);
-                for (k, &(_, value)) in rows.iter().enumerate() {
+                let texts = enum_texts(v);
+                for (k, value) in texts.clone().enumerate() {
                     // Like upsd, list each distinct value once.
-                    if rows[..k].iter().all(|&(_, e)| e != value) {
+                    if texts.clone().take(k).all(|e| e != value) {
                         out.enum_value(ups, var, value)?;
                     }
                 }
@@ -578,14 +587,14 @@ impl Session {
                     .commands
                     .iter()
                     .copied()
-                    .find(|c| c.eq_ignore_ascii_case(cmd))
+                    .find(|c| crate::store::eq_ci(c.as_bytes(), cmd))
                     .ok_or(ErrCode::CmdNotSupported)?;
-                self.allowed(env.users, Right::InstCmd(cmd))?;
+                self.allowed(env.users, Right::InstCmd(word(cmd)))?;
                 out.ok_tracked(tracking)?;
                 return Ok(Some(Action::InstCmd {
                     ups: i,
                     cmd: known,
-                    value,
+                    value: value.map(word),
                     tracking,
                 }));
             }
@@ -601,16 +610,21 @@ impl Session {
     fn set_var<'b, U: Upses + ?Sized>(
         &mut self,
         env: &Env<'_, U>,
-        ups: &str,
-        var: &str,
-        value: &'b str,
+        ups: &[u8],
+        var: &[u8],
+        value: &'b [u8],
         out: &mut Reply<'_>,
     ) -> Handled<'b> {
+        let value = word(value);
         let tracking = self.next_tracking_id();
         let (i, u) = find(env.upses, ups)?;
         let data = live(&u)?;
         self.allowed(env.users, Right::Set)?;
-        let v = find_var(data.store, var)?;
+        let pos = data
+            .store
+            .position_ci(var)
+            .ok_or(ErrCode::VarNotSupported)?;
+        let v = data.store.at(pos).ok_or(ErrCode::VarNotSupported)?;
         if v.flags & st::RW == 0 {
             return Err(ErrCode::Readonly.into());
         }
@@ -622,8 +636,8 @@ impl Session {
                 return Err(ErrCode::TooLong.into());
             }
         }
-        let rows = enum_rows(v);
-        if !rows.is_empty() && !rows.iter().any(|&(_, e)| e == value) {
+        let mut texts = enum_texts(v).peekable();
+        if texts.peek().is_some() && !texts.any(|e| e == value) {
             return Err(ErrCode::InvalidValue.into());
         }
         let mut ranges = ranges_of(&data, v).peekable();
@@ -636,14 +650,14 @@ impl Session {
         out.ok_tracked(tracking)?;
         Ok(Some(Action::SetVar {
             ups: i,
-            var: v.name,
+            var: pos,
             value,
             tracking,
         }))
     }
 }
 
-fn find<'u, U: Upses + ?Sized>(upses: &'u U, name: &str) -> Result<(usize, UpsView<'u>), ErrCode> {
+fn find<'u, U: Upses + ?Sized>(upses: &'u U, name: &[u8]) -> Result<(usize, UpsView<'u>), ErrCode> {
     upses.find(name).ok_or(ErrCode::UnknownUps)
 }
 
@@ -657,15 +671,21 @@ fn live<'a>(u: &UpsView<'a>) -> Result<Live<'a>, ErrCode> {
 }
 
 /// Variables are identified case-insensitively, as in upsd's state tree.
-fn find_var<'a>(store: &'a Store, name: &str) -> Result<&'a Var, ErrCode> {
-    store
-        .iter()
-        .find(|v| v.name.as_str().eq_ignore_ascii_case(name))
-        .ok_or(ErrCode::VarNotSupported)
+fn find_var<'a>(store: &'a Store, name: &[u8]) -> Result<&'a Var, ErrCode> {
+    store.find_ci(name).ok_or(ErrCode::VarNotSupported)
 }
 
-fn enum_rows(v: &Var) -> &'static [(i64, &'static str)] {
-    v.enums.unwrap_or(&[])
+/// A request word as text: words hold ASCII only (the lexer keeps no
+/// other byte), so this never fails; it is for the rare paths that hand
+/// a word on as a string (a password, a value to write).
+fn word(w: &[u8]) -> &str {
+    core::str::from_utf8(w).unwrap_or("")
+}
+
+/// The texts of a variable's enumerated values, in table order.
+fn enum_texts(v: &Var) -> impl Iterator<Item = &'static str> + Clone {
+    let rows = v.enums;
+    (0..rows.map_or(0, |r| r.count())).map(move |i| rows.map_or("", |r| r.text(i)))
 }
 
 fn ranges_of<'a>(data: &Live<'a>, v: &'a Var) -> impl Iterator<Item = &'a VarRange<'a>> {
@@ -677,29 +697,29 @@ fn ranges_of<'a>(data: &Live<'a>, v: &'a Var) -> impl Iterator<Item = &'a VarRan
 fn var_type(v: &Var, data: &Live<'_>) -> VarType {
     VarType {
         rw: v.flags & st::RW != 0,
-        enumerated: !enum_rows(v).is_empty(),
+        enumerated: enum_texts(v).next().is_some(),
         range: ranges_of(data, v).next().is_some(),
         string: (v.flags & st::STRING != 0).then_some(u32::from(v.len)),
     }
 }
 
 /// Is the FSD latch shown on this variable?
-fn fsd_shown(u: &UpsView<'_>, var: &str) -> bool {
-    u.fsd && var.eq_ignore_ascii_case("ups.status")
+fn fsd_shown(u: &UpsView<'_>, var: &[u8]) -> bool {
+    u.fsd && var.eq_ignore_ascii_case(b"ups.status")
 }
 
 fn get_var<U: Upses + ?Sized>(
     upses: &U,
-    ups: &str,
-    var: &str,
+    ups: &[u8],
+    var: &[u8],
     out: &mut Reply<'_>,
 ) -> Result<(), Fail> {
     // upsd answers server.* without looking the UPS up at all.
-    if var.len() >= 7 && var.as_bytes()[..7].eq_ignore_ascii_case(b"server.") {
-        if var.eq_ignore_ascii_case("server.info") {
-            out.var(ups, "server.info", SERVER_INFO, false)?;
-        } else if var.eq_ignore_ascii_case("server.version") {
-            out.var(ups, "server.version", SERVER_VERSION, false)?;
+    if var.len() >= 7 && var[..7].eq_ignore_ascii_case(b"server.") {
+        if var.eq_ignore_ascii_case(b"server.info") {
+            out.var(ups, b"server.info", SERVER_INFO.as_bytes(), false)?;
+        } else if var.eq_ignore_ascii_case(b"server.version") {
+            out.var(ups, b"server.version", SERVER_VERSION.as_bytes(), false)?;
         } else {
             return Err(ErrCode::VarNotSupported.into());
         }
@@ -708,41 +728,30 @@ fn get_var<U: Upses + ?Sized>(
     let (_, u) = find(upses, ups)?;
     let data = live(&u)?;
     let v = find_var(data.store, var)?;
-    out.var(ups, var, v.value.as_str(), fsd_shown(&u, var))?;
+    let fsd = fsd_shown(&u, var);
+    out.var(ups, var, v.value.as_bytes(), fsd)?;
     Ok(())
 }
 
-/// `LIST VAR` or `LIST RW`: variables sorted case-insensitively, as upsd's
-/// tree walk gives them, into the one reply buffer.
+/// `LIST VAR` or `LIST RW`: the store keeps its variables in the order
+/// upsd's tree walk gives them (sorted case-insensitively), so they go
+/// out as they are, into the one reply buffer.
 fn list_vars<U: Upses + ?Sized>(
     upses: &U,
-    ups: &str,
+    ups: &[u8],
     rw: bool,
     out: &mut Reply<'_>,
 ) -> Result<(), Fail> {
     let (_, u) = find(upses, ups)?;
     let data = live(&u)?;
-    let mut sorted: [Option<&Var>; MAX_VARS] = [None; MAX_VARS];
-    let mut n = 0;
-    for (slot, v) in sorted.iter_mut().zip(data.store.iter()) {
-        *slot = Some(v);
-        n += 1;
-    }
-    fn name<'a>(v: &Option<&'a Var>) -> &'a str {
-        v.map_or("", |v| v.name.as_str())
-    }
-    sorted[..n].sort_unstable_by(|a, b| {
-        let (a, b) = (name(a), name(b));
-        cmp_ci(a, b).then_with(|| a.cmp(b))
-    });
     let list = if rw { List::Rw(ups) } else { List::Var(ups) };
     out.begin(&list)?;
-    for v in sorted[..n].iter().flatten() {
-        let name = v.name.as_str();
+    for v in data.store.iter() {
+        let name = v.name.as_bytes();
         if !rw {
-            out.var(ups, name, v.value.as_str(), fsd_shown(&u, name))?;
+            out.var(ups, name, v.value.as_bytes(), fsd_shown(&u, name))?;
         } else if v.flags & st::RW != 0 {
-            out.rw(ups, name, v.value.as_str())?;
+            out.rw(ups, name, v.value.as_bytes())?;
         }
     }
     out.end(&list)?;
@@ -751,9 +760,7 @@ fn list_vars<U: Upses + ?Sized>(
 
 /// `strcasecmp` order.
 fn cmp_ci(a: &str, b: &str) -> Ordering {
-    a.bytes()
-        .map(|c| c.to_ascii_lowercase())
-        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+    crate::store::cmp_ci(a.as_bytes(), b.as_bytes())
 }
 
 /// C `atoi`, as upsd parses numbers.
@@ -765,15 +772,21 @@ fn atoi(s: &str) -> i64 {
 mod tests {
     use super::*;
     use crate::proto::lexer::MAX_LINE;
-    use crate::proto::users::{Actions, InstCmds, Upsmon, User};
-    use crate::ups::table::Lookup;
+    use crate::proto::users::{InstCmds, Rights, Upsmon, User};
+    use crate::store::EnumRows;
+    use crate::ups::table::{Doc, Lookup, Str};
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     static SENSITIVITY: Lookup = Lookup {
-        name: "sensitivity",
+        name: Doc::NONE,
         fun: None,
         nuf: None,
-        rows: &[(0, "high"), (1, "medium"), (2, "low"), (3, "medium")],
+        rows: &[
+            (0, Str::of("high")),
+            (1, Str::of("medium")),
+            (2, Str::of("low")),
+            (3, Str::of("medium")),
+        ],
     };
 
     enum St {
@@ -853,7 +866,7 @@ mod tests {
         ];
         for &(n, v, flags, len) in vars {
             s.set(n, v).unwrap();
-            let enums = (n == "input.sensitivity").then_some(SENSITIVITY.rows);
+            let enums = (n == "input.sensitivity").then_some(&SENSITIVITY as EnumRows);
             s.set_meta(n, flags, len, enums);
         }
         FakeUps {
@@ -911,9 +924,9 @@ mod tests {
     }
 
     fn users() -> Users {
-        let with_set = Actions {
+        let with_set = Rights {
             set: true,
-            ..Actions::default()
+            ..Rights::default()
         };
         Users {
             users: vec![
@@ -926,10 +939,10 @@ mod tests {
                     ..user("upsslave", "pw")
                 },
                 User {
-                    actions: Actions {
+                    actions: Rights {
                         set: true,
                         fsd: true,
-                        ..Actions::default()
+                        ..Rights::default()
                     },
                     instcmds: InstCmds::List(vec!["load.off".into(), "beeper.mute".into()]),
                     ..user("admin", "adminpw")
@@ -1036,7 +1049,10 @@ mod tests {
                     var,
                     value,
                     tracking,
-                } => Did::Set(ups, var.as_str().into(), value.into(), tracking),
+                } => {
+                    let name = self.fake.upses[ups].store.at(var).unwrap().name;
+                    Did::Set(ups, name.as_str().into(), value.into(), tracking)
+                }
                 Action::InstCmd {
                     ups,
                     cmd,
@@ -1731,7 +1747,7 @@ END LIST VAR su700
         let id = first_id();
         let set = Action::SetVar {
             ups: 0,
-            var: Text::try_new("v").unwrap(),
+            var: 0,
             value: "1",
             tracking: Some(id),
         };

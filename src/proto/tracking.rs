@@ -1,4 +1,4 @@
-//! TRACKING ids and results (`nut-protocol.md` §2.15).
+//! TRACKING ids and results (`docs/design/nut-protocol.md` §9).
 //!
 //! An id names one forwarded `SET VAR` or `INSTCMD` so a client can ask
 //! for its result later. Ids are UUIDv4, printed in upper case. They come
@@ -246,5 +246,42 @@ mod tests {
                 "ERR UNKNOWN"
             ]
         );
+    }
+
+    #[test]
+    fn the_table_keeps_results_for_the_ttl_and_at_most_its_capacity() {
+        let mut t = Table::new(1000);
+        let mut g = IdGen::new(7);
+        let (a, b) = (g.next_id(), g.next_id());
+        assert_eq!(t.get(a), TrackingStatus::Unknown);
+        t.start(a, 0);
+        t.start(b, 500);
+        assert_eq!(t.get(a), TrackingStatus::Pending);
+        t.finish(Some(a), TrackingStatus::Success);
+        t.finish(None, TrackingStatus::Failed);
+        assert_eq!(
+            (t.get(a), t.get(b)),
+            (TrackingStatus::Success, TrackingStatus::Pending)
+        );
+        // Kept for the TTL after it started, then forgotten.
+        t.expire(1000);
+        assert_eq!(t.get(a), TrackingStatus::Success);
+        t.expire(1001);
+        assert_eq!(
+            (t.get(a), t.get(b)),
+            (TrackingStatus::Unknown, TrackingStatus::Pending)
+        );
+        // A reload's TRACKINGDELAY applies to what is kept.
+        t.set_ttl(10_000);
+        t.expire(2000);
+        assert_eq!(t.get(b), TrackingStatus::Pending);
+        // Full: the oldest goes first.
+        let ids: Vec<TrackingId> = (0..TABLE_CAP).map(|_| g.next_id()).collect();
+        for &id in &ids {
+            t.start(id, 2000);
+        }
+        assert_eq!(t.get(b), TrackingStatus::Unknown);
+        assert_eq!(t.get(ids[0]), TrackingStatus::Pending);
+        assert_eq!(t.get(ids[TABLE_CAP - 1]), TrackingStatus::Pending);
     }
 }

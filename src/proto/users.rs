@@ -1,9 +1,11 @@
-//! Who may do what: the rights of `upsd.users`, as plain data.
+//! Who may do what: the rights of `upsd.users`, as plain data. This is
+//! the one model of that file: `config::upsd_users` parses the text into
+//! these [`User`]s, the session asks them.
 //!
-//! Read first: `nut-protocol.md` §4. The configuration reader builds a
-//! [`Users`]; the session asks it at command time, so a reload takes
-//! effect on open connections at once, as in upsd. Reading (GET, LIST)
-//! never needs a user.
+//! Read first: `docs/design/nut-protocol.md` §7. The session asks the
+//! [`Users`] at command time, so a reload takes effect on open
+//! connections at once, as in upsd. Reading (GET, LIST) never needs a
+//! user.
 
 /// `upsmon primary|secondary` (and the old `master|slave`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -18,15 +20,17 @@ pub enum Upsmon {
 
 /// `actions = ...` words (case-insensitive in the file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Actions {
+pub struct Rights {
     /// `SET`: SET VAR.
     pub set: bool,
     /// `FSD`: the FSD command.
     pub fsd: bool,
     /// `LOGIN`: the LOGIN command without being an upsmon.
     pub login: bool,
-    /// `PRIMARY` or `MASTER`: the PRIMARY and MASTER commands.
+    /// `PRIMARY`: the PRIMARY and MASTER commands.
     pub primary: bool,
+    /// `MASTER`, the old name of `PRIMARY` (kept apart as configured).
+    pub master: bool,
 }
 
 /// `instcmds = ...`.
@@ -48,8 +52,10 @@ impl Default for InstCmds {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct User {
     pub name: String,
+    /// Line of its `[name]` header in upsd.users (0: not from a file).
+    pub line: usize,
     pub password: String,
-    pub actions: Actions,
+    pub actions: Rights,
     pub instcmds: InstCmds,
     pub upsmon: Upsmon,
 }
@@ -70,7 +76,7 @@ impl User {
         let primary = self.upsmon == Upsmon::Primary;
         match right {
             Right::Login => self.actions.login || self.upsmon != Upsmon::None,
-            Right::Primary => self.actions.primary || primary,
+            Right::Primary => self.actions.primary || self.actions.master || primary,
             Right::Fsd => self.actions.fsd || primary,
             Right::Set => self.actions.set,
             Right::InstCmd(cmd) => match &self.instcmds {
@@ -157,10 +163,10 @@ mod tests {
                 User {
                     name: "admin".into(),
                     password: "Secret".into(),
-                    actions: Actions {
+                    actions: Rights {
                         set: true,
                         fsd: true,
-                        ..Actions::default()
+                        ..Rights::default()
                     },
                     instcmds: InstCmds::List(vec!["load.off".into(), "BEEPER.MUTE".into()]),
                     ..User::default()
@@ -168,9 +174,9 @@ mod tests {
                 User {
                     name: "mon".into(),
                     password: "other".into(),
-                    actions: Actions {
+                    actions: Rights {
                         set: true,
-                        ..Actions::default()
+                        ..Rights::default()
                     },
                     ..User::default()
                 },
@@ -178,10 +184,10 @@ mod tests {
                     name: "root".into(),
                     password: "r".into(),
                     instcmds: InstCmds::All,
-                    actions: Actions {
+                    actions: Rights {
                         login: true,
                         primary: true,
-                        ..Actions::default()
+                        ..Rights::default()
                     },
                     ..User::default()
                 },

@@ -144,6 +144,14 @@ impl Hidraw {
         text_ioctl(|b| unsafe { ioctl::uniq(self.fd(), b) })
     }
 
+    /// Send an output report (`data[0]` the report id): on a device
+    /// without an interrupt OUT endpoint the kernel makes it a
+    /// SET_REPORT(Output) on the control pipe.
+    pub fn write_output(&mut self, data: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        (&self.file).write_all(data)
+    }
+
     /// Read one input report if one is waiting (`Ok(None)` when none is).
     pub fn read_input(&mut self, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
         match self.file.read(buf) {

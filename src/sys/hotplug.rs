@@ -81,7 +81,8 @@ pub fn scan(class: &Path) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default();
-    v.sort_by_key(|n| n[6..].parse::<u32>().unwrap_or(u32::MAX));
+    let number = |n: &String| n[6..].parse::<u32>().unwrap_or(u32::MAX);
+    crate::sort::sort_by(&mut v, |a, b| number(a) < number(b));
     v
 }
 

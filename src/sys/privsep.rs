@@ -1,14 +1,20 @@
 //! Privilege separation, as upsmon and OpenBSD's daemons do it: before
 //! the daemon drops root, it forks a helper that keeps root and can do
-//! exactly two things when asked: write the power-down flag, and run the
-//! configured SHUTDOWNCMD. Everything else (sockets, devices, parsing
-//! what clients send, NOTIFYCMD) runs as the unprivileged user.
+//! exactly three things when asked: write the power-down flag, run the
+//! configured SHUTDOWNCMD, and send a WALL notice to every terminal.
+//! Everything else (sockets, devices, parsing what clients send,
+//! NOTIFYCMD) runs as the unprivileged user. `wall` runs here because it
+//! reaches the terminals only as root where it is not set-group-ID tty
+//! (Debian bookworm's is not).
 //!
-//! Boundary: the helper's requests are single bytes on a socket pair;
-//! what they do (the flag path and the command) is fixed when the helper
-//! is forked, so a compromised daemon can at most shut the host down,
-//! which it could do anyway by raising FSD. When the helper dies, the
-//! daemon's end of the socket reads EOF: the monitor then says NOPARENT.
+//! Boundary: the helper's requests are single bytes on a socket pair,
+//! the notice's text after its byte with a length; what the first two do
+//! (the flag path and the command) is fixed when the helper is forked,
+//! and a notice is one line of at most [`MAX_WALL`] bytes, control
+//! characters replaced, so a compromised daemon can at most shut the host
+//! down, which it could do anyway by raising FSD, or write a line to the
+//! terminals. When the helper dies, the daemon's end of the socket reads
+//! EOF: the monitor then says NOPARENT.
 //!
 //! It also opens device nodes the daemon's user may not open (a UPS
 //! plugged in after start whose node no rule has given to the daemon's
@@ -38,18 +44,24 @@ use std::sync::{Mutex, OnceLock};
 /// What upsmon writes into its power-down flag file.
 pub const POWERDOWN_MAGIC: &[u8] = crate::config::upsmon_conf::FLAG_CONTENT;
 
+/// The longest WALL notice the helper sends (longer ones are cut).
+pub const MAX_WALL: usize = 1024;
+
+/// The most WALL notices running at once.
+const MAX_WALLS: usize = 8;
+
 /// Requests to the helper.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Request {
+pub enum HelperRequest {
     WriteFlag,
     Shutdown,
 }
 
-impl Request {
+impl HelperRequest {
     fn byte(self) -> u8 {
         match self {
-            Request::WriteFlag => b'F',
-            Request::Shutdown => b'S',
+            HelperRequest::WriteFlag => b'F',
+            HelperRequest::Shutdown => b'S',
         }
     }
 }
@@ -62,8 +74,20 @@ pub struct Helper {
 
 impl Helper {
     /// Ask the helper; never blocks (a byte always fits the socket).
-    pub fn ask(&mut self, r: Request) -> io::Result<()> {
+    pub fn ask(&mut self, r: HelperRequest) -> io::Result<()> {
         self.sock.write_all(&[r.byte()])
+    }
+
+    /// Have the helper send `text` with `wall`, as root. Never blocks: a
+    /// notice that does not fit the socket now is an error (WouldBlock).
+    pub fn wall(&mut self, text: &str) -> io::Result<()> {
+        let m = wall_request(text);
+        match self.sock.write(&m)? {
+            n if n == m.len() => Ok(()),
+            // A datagram-less stream could take part of it: the helper
+            // would then wait for the rest; only a full socket does this.
+            _ => Err(io::ErrorKind::WouldBlock.into()),
+        }
     }
 
     /// The socket, for the loop's poll: readable means the helper is gone.
@@ -341,26 +365,68 @@ fn close_others(keep: &[RawFd]) {
         Err(_) => (3..1024).collect(),
     };
     for fd in fds {
-        if fd > 2 && !keep.contains(&fd) {
+        // The kernel log, where the log goes without syslog, stays.
+        if fd > 2 && !keep.contains(&fd) && Some(fd) != super::log::fd() {
             // SAFETY: closing descriptors this process will not use again.
             unsafe { libc::close(fd) };
         }
     }
 }
 
+/// A WALL request: `W`, the length (2 bytes, big-endian), the text (cut
+/// to [`MAX_WALL`] bytes).
+fn wall_request(text: &str) -> Vec<u8> {
+    let b = &text.as_bytes()[..text.len().min(MAX_WALL)];
+    let mut m = Vec::with_capacity(3 + b.len());
+    m.push(b'W');
+    m.extend_from_slice(&(b.len() as u16).to_be_bytes());
+    m.extend_from_slice(b);
+    m
+}
+
+/// A notice as `wall` gets it: one line, control characters (terminal
+/// escapes above all) replaced by `?`, a newline at the end.
+fn wall_text(raw: &[u8]) -> Vec<u8> {
+    let mut t: Vec<u8> = raw
+        .iter()
+        .map(|&c| if c < 0x20 || c == 0x7f { b'?' } else { c })
+        .collect();
+    t.push(b'\n');
+    t
+}
+
 /// The helper's loop: one byte, one action, and open requests, until the
 /// daemon's end closes.
 fn serve(
-    mut sock: UnixStream,
+    sock: UnixStream,
     open_sock: OwnedFd,
     shutdowncmd: Option<&str>,
     flag: Option<&std::path::Path>,
 ) {
+    serve_with(sock, open_sock, shutdowncmd, flag, "wall")
+}
+
+/// [`serve`], with the program that sends WALL notices.
+fn serve_with(
+    mut sock: UnixStream,
+    open_sock: OwnedFd,
+    shutdowncmd: Option<&str>,
+    flag: Option<&std::path::Path>,
+    wall: &str,
+) {
     let say =
         |args: std::fmt::Arguments<'_>| super::log::log(format_args!("privileged helper: {args}"));
+    let fail = |args: std::fmt::Arguments<'_>| {
+        super::log::error(format_args!("privileged helper: {args}"))
+    };
     let mut b = [0u8; 1];
+    // WALL notices still running (reaped at each request): a terminal
+    // that blocks wall must not hold up a shutdown.
+    let mut walls: Vec<libc::pid_t> = Vec::new();
+    let mut walls_full_said = false;
     let mut opens = true;
     loop {
+        walls.retain(|&pid| matches!(super::exec::wait(pid, false), Ok(None)));
         let mut fds = [
             libc::pollfd {
                 fd: sock.as_raw_fd(),
@@ -400,7 +466,7 @@ fn serve(
             b'F' => match flag {
                 Some(f) => match std::fs::write(f, POWERDOWN_MAGIC) {
                     Ok(()) => say(format_args!("wrote the power-down flag {}", f.display())),
-                    Err(e) => say(format_args!(
+                    Err(e) => fail(format_args!(
                         "cannot write the power-down flag {}: {e}",
                         f.display()
                     )),
@@ -410,19 +476,47 @@ fn serve(
             b'S' => match shutdowncmd {
                 Some(cmd) => {
                     say(format_args!("running SHUTDOWNCMD: {cmd}"));
-                    match std::process::Command::new("/bin/sh")
-                        .args(["-c", cmd])
-                        .status()
-                    {
+                    let argv = [super::exec::SHELL, "-c", cmd];
+                    let input = super::exec::Input::Inherit;
+                    match super::exec::spawn(&argv, &[], input, false, false).and_then(|pid| {
+                        super::exec::wait(pid, true)?.ok_or(io::ErrorKind::WouldBlock.into())
+                    }) {
                         Ok(st) if st.success() => {}
-                        Ok(st) => say(format_args!("SHUTDOWNCMD: {st}")),
-                        Err(e) => say(format_args!("cannot run SHUTDOWNCMD: {e}")),
+                        Ok(st) => fail(format_args!("SHUTDOWNCMD: {st}")),
+                        Err(e) => fail(format_args!("cannot run SHUTDOWNCMD: {e}")),
                     }
                 }
-                None => say(format_args!(
+                None => fail(format_args!(
                     "the host should shut down now, but upsmon.conf has no SHUTDOWNCMD"
                 )),
             },
+            b'W' => {
+                let mut len = [0u8; 2];
+                if sock.read_exact(&mut len).is_err() {
+                    return;
+                }
+                let mut raw = vec![0u8; u16::from_be_bytes(len) as usize];
+                if sock.read_exact(&mut raw).is_err() {
+                    return;
+                }
+                raw.truncate(MAX_WALL);
+                // Bounded as the daemon's own notification commands are.
+                if walls.len() >= MAX_WALLS {
+                    if !walls_full_said {
+                        walls_full_said = true;
+                        say(format_args!(
+                            "{MAX_WALLS} wall notices still running: dropping further ones"
+                        ));
+                    }
+                    continue;
+                }
+                walls_full_said = false;
+                match super::exec::spawn_fed(wall, &wall_text(&raw), false) {
+                    Ok(pid) => walls.push(pid),
+                    // No wall (a container, BusyBox without it): nothing to tell.
+                    Err(e) => super::log::debug(1, format_args!("privileged helper: {wall}: {e}")),
+                }
+            }
             other => say(format_args!("unknown request {other:#04x} ignored")),
         }
     }
@@ -638,5 +732,51 @@ mod tests {
             dev_numbers((189 << 8) | (300 & 0xff) | ((300 & !0xff) << 12)),
             (189, 300)
         );
+    }
+}
+
+#[cfg(test)]
+mod wall_tests {
+    use super::*;
+
+    #[test]
+    fn wall_notices_go_through_the_helper_as_one_clean_line() {
+        let dir = std::env::temp_dir().join(format!("hidupsd-wall-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("got");
+        // A stand-in for wall: what it reads, appended to a file.
+        let fake = dir.join("wall");
+        std::fs::write(&fake, format!("#!/bin/sh\ncat >> {}\n", out.display())).unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        // The open requests' socket: nobody asks on it here.
+        let (opens, _no_opens) = UnixStream::pair().unwrap();
+        let f = fake.to_str().unwrap().to_string();
+        let helper =
+            std::thread::spawn(move || serve_with(theirs, OwnedFd::from(opens), None, None, &f));
+        let mut h = Helper { sock: ours, pid: 0 };
+        h.wall("UPS ups@localhost on battery").unwrap();
+        // An escape sequence and a second line do not reach the terminals.
+        h.wall("evil\x1b[2Jtext\nsecond").unwrap();
+        h.wall(&"x".repeat(3 * MAX_WALL)).unwrap();
+        drop(h);
+        helper.join().unwrap();
+        // Each notice is its own wall, so they may land in any order.
+        let x = "x".repeat(MAX_WALL);
+        let mut want = vec!["UPS ups@localhost on battery", "evil?[2Jtext?second", &x];
+        want.sort();
+        let t0 = std::time::Instant::now();
+        loop {
+            let got = std::fs::read_to_string(&out).unwrap_or_default();
+            let mut lines: Vec<&str> = got.lines().collect();
+            lines.sort();
+            if got.ends_with('\n') && lines == want {
+                break;
+            }
+            assert!(t0.elapsed().as_secs() < 10, "{got:?}");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

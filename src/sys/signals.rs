@@ -5,8 +5,8 @@
 //! Boundary: [`Signals::new`] blocks the signals in the calling thread,
 //! so it must be called before any thread starts (threads inherit the
 //! mask, and a signal not blocked in some thread would be delivered
-//! there and kill the process). Children start with an empty mask (the
-//! standard library resets it before exec).
+//! there and kill the process). Children start with an empty mask
+//! ([`super::exec::spawn`] resets it).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

@@ -124,15 +124,51 @@ impl Strings {
     }
 }
 
+impl Strings {
+    /// String descriptor `index` as NUT's 8-bit text into `out`, asked in
+    /// language `lang` (the device's first when `None`) with at most `max`
+    /// bytes (some Megatec bridges hang on longer requests). Through
+    /// hiddev the kernel picks both. `Ok(0)`: no such string.
+    pub fn get_into(
+        &self,
+        index: u8,
+        lang: Option<u16>,
+        max: u16,
+        out: &mut [u8],
+    ) -> nix::Result<usize> {
+        let text = match self {
+            Strings::Usbfs(f, first) => {
+                let d = usbfs_descriptor_len(f, index, lang.unwrap_or(*first), max)?;
+                if d.len() < 2 || d[1] != 3 {
+                    return Ok(0);
+                }
+                let n = (d[0] as usize).min(d.len());
+                utf16_to_text(&d[2..n])
+            }
+            _ => match self.get(index) {
+                Some(t) => t,
+                None => return Ok(0),
+            },
+        };
+        let n = text.len().min(out.len());
+        out[..n].copy_from_slice(&text.as_bytes()[..n]);
+        Ok(n)
+    }
+}
+
 /// GET_DESCRIPTOR(STRING, index) as a standard device request.
 fn usbfs_descriptor(f: &File, index: u8, lang: u16) -> nix::Result<Vec<u8>> {
+    usbfs_descriptor_len(f, index, lang, 255)
+}
+
+fn usbfs_descriptor_len(f: &File, index: u8, lang: u16, max: u16) -> nix::Result<Vec<u8>> {
     let mut buf = [0u8; 255];
     let mut t = ioctl::CtrlTransfer {
         request_type: 0x80,
         request: 0x06,
         value: 0x0300 | index as u16,
         index: lang,
-        length: buf.len() as u16,
+        length: max.min(buf.len() as u16),
         timeout: 1000,
         data: buf.as_mut_ptr(),
     };

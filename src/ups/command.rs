@@ -8,6 +8,8 @@
 //! run the delayed commands with 0, and `shutdown.return` /
 //! `shutdown.stayoff` are composed of `ups.start.auto`, `load.on.delay`,
 //! a pause and `load.off.delay`.
+//!
+//! Read first: `docs/design/hid-decoding.md` §7.
 
 use super::engine::Ups;
 
@@ -85,7 +87,7 @@ impl Ups {
         };
         let mut plan = Plan::default();
         if let Some(i) = self.entry(name, true) {
-            let value = arg.or(self.sub.map[i].fmt).ok_or(CmdError::NeedsValue)?;
+            let value = arg.or(self.sub.map[i].fmt()).ok_or(CmdError::NeedsValue)?;
             plan.push(self.write_step(i, value)?);
             return Ok(plan);
         }
@@ -125,7 +127,7 @@ impl Ups {
     fn delay(&self, var: &str, cmd: &str) -> &str {
         self.store
             .get(var)
-            .or_else(|| self.entry(cmd, true).and_then(|i| self.sub.map[i].fmt))
+            .or_else(|| self.entry(cmd, true).and_then(|i| self.sub.map[i].fmt()))
             .unwrap_or("0")
     }
 

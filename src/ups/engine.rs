@@ -5,8 +5,11 @@
 //! simulated UPS, or the hidraw worker) and the time passed in by the
 //! caller. After [`Ups::new`] nothing on the decoding path allocates:
 //! report buffers, bindings and the variable store are sized at set-up.
+//!
+//! Read first: `docs/design/hid-decoding.md` §4 (walks, first entry wins, events).
 
 use super::conv::{ConvState, Env};
+use super::generic;
 use super::options::{BindError, Identity, Options};
 use super::path;
 use super::quirks;
@@ -14,8 +17,8 @@ use super::select;
 use super::status;
 use super::table::{hu, st, Entry, Subdriver};
 use super::transport::{IoError, Transport, WriteError};
-use crate::hid::{report, Descriptor, Kind};
-use crate::store::Store;
+use crate::hid::{report, Descriptor, Field, Kind};
+use crate::store::{EnumRows, Store};
 use crate::text::{atol, Text};
 use core::fmt::Write;
 
@@ -51,6 +54,8 @@ struct Cache {
     span: [(u32, u16); 256],
     /// Time (ms) each report was last filled; `None` = never or invalidated.
     stamp: [Option<u64>; 256],
+    /// Filled at least once, by a read or an interrupt report.
+    read: [bool; 256],
 }
 
 impl Cache {
@@ -80,6 +85,7 @@ impl Cache {
             buf,
             span,
             stamp: [None; 256],
+            read: [false; 256],
         }
     }
 
@@ -126,23 +132,43 @@ pub struct Ups {
     deferred: Option<(Text, Text)>,
     /// Reports the last walk read successfully.
     walk_reads: u32,
+    /// The last INIT or FULL walk read something from the device.
+    full_answered: bool,
+    /// An interrupt report arrived since the device was opened.
+    inputs_seen: bool,
+    /// Generic table only: each entry's capacity basis as of the last
+    /// INIT or FULL walk (quick polls and interrupt reports reuse it).
+    basis: Vec<Option<generic::Basis>>,
 }
 
 impl Ups {
-    /// Parse and check a descriptor, choose the subdriver, apply its
-    /// descriptor fix-ups and bind every mapping entry.
-    pub fn new(descriptor: &[u8], ident: Identity, opts: Options) -> Result<Ups, BindError> {
+    /// What [`Ups::new`] does before binding the mapping entries: parse
+    /// and check the descriptor, choose the subdriver, apply its
+    /// descriptor fix-ups. Enough for a simulated device, which needs the
+    /// fields and the usage tables but no bindings (the worker binds).
+    pub fn prepare(
+        descriptor: &[u8],
+        ident: &Identity,
+        opts: &Options,
+    ) -> Result<(Descriptor, select::Choice), BindError> {
         let mut desc = Descriptor::parse(descriptor).map_err(BindError::Descriptor)?;
         if !desc.is_power_device() {
             return Err(BindError::NotPowerDevice {
                 first_application: desc.applications().first().copied(),
             });
         }
-        let choice = select::choose(&ident, &opts)?;
-        let sub = choice.sub;
+        let choice = select::choose(ident, opts)?;
         if !opts.no_fixups {
-            quirks::fix_descriptor(sub.key, ident.vid, ident.pid, &mut desc);
+            quirks::fix_descriptor(choice.sub.key, ident.vid, ident.pid, &mut desc);
         }
+        Ok((desc, choice))
+    }
+
+    /// Parse and check a descriptor, choose the subdriver, apply its
+    /// descriptor fix-ups and bind every mapping entry.
+    pub fn new(descriptor: &[u8], ident: Identity, opts: Options) -> Result<Ups, BindError> {
+        let (desc, choice) = Ups::prepare(descriptor, &ident, &opts)?;
+        let sub = choice.sub;
         let kind = if opts.interruptonly {
             Kind::Input
         } else {
@@ -151,11 +177,19 @@ impl Ups {
         let binds = sub
             .map
             .iter()
-            .map(|e| Bind {
-                field: path::resolve(e.path, sub.usages)
-                    .and_then(|p| desc.find(kind, p.nodes()))
-                    .map(|i| i as u16),
-                disabled: false,
+            .map(|e| {
+                let p = path::resolve(e.path(), sub.usages);
+                let found = p.as_ref().and_then(|p| desc.find(kind, p.nodes()));
+                // The generic table also takes a value the device sends
+                // only in an interrupt report (5131:2007's status bits).
+                let input_only = || match &p {
+                    Some(p) if generic::is(sub) && !e.is_cmd() => desc.find(Kind::Input, p.nodes()),
+                    _ => None,
+                };
+                Bind {
+                    field: found.or_else(input_only).map(|i| i as u16),
+                    disabled: false,
+                }
             })
             .collect();
         let cache = Cache::new(&desc);
@@ -188,6 +222,9 @@ impl Ups {
             buzz: Text::new(),
             deferred: None,
             walk_reads: 0,
+            full_answered: false,
+            inputs_seen: false,
+            basis: vec![None; if generic::is(sub) { sub.map.len() } else { 0 }],
         })
     }
 
@@ -204,7 +241,7 @@ impl Ups {
 
     /// Publish identity, run the INIT walk and commit the status.
     pub fn init(&mut self, io: &mut dyn Transport, now: u64) -> WalkResult {
-        super::identity::publish(self, io);
+        self.publish_identity(io);
         // Published before the walk, so the walk leaves these names alone
         // (NUT disables mapping entries whose variable already exists).
         for (k, v) in &self.opts.overrides {
@@ -239,6 +276,13 @@ impl Ups {
         }
         self.commit(full);
         r
+    }
+
+    /// Make the next update a FULL walk (after a reconnect: a unit whose
+    /// quick polls go unanswered would otherwise wait a whole `pollfreq`
+    /// for one).
+    pub fn request_full(&mut self) {
+        self.last_full = None;
     }
 
     /// When the next full walk is due (ms).
@@ -291,19 +335,18 @@ impl Ups {
         if expected == 0 {
             return 0;
         }
+        self.inputs_seen = true;
         let n = data.len().min(expected);
         let buf = self.cache.get_mut(id);
         buf[1..1 + n].copy_from_slice(&data[..n]);
         self.cache.stamp[id as usize] = Some(now);
+        self.cache.read[id as usize] = true;
         let mut fed = 0;
         for fi in 0..self.desc.fields().len() {
             let f = self.desc.fields()[fi];
             if f.kind != Kind::Input || f.report_id != id {
                 continue;
             }
-            let Some(v) = report::get_value(self.cache.get(id), &f) else {
-                continue;
-            };
             // The Feature twin with the same path carries the mapping.
             let target = self.desc.find(Kind::Feature, f.path.nodes()).unwrap_or(fi);
             // First non-ABSENT, non-command entry bound there (NUT would
@@ -312,7 +355,7 @@ impl Ups {
                 b.field == Some(target as u16) && !b.disabled && !e.is_absent() && !e.is_cmd()
             });
             if let Some(ei) = entry {
-                if self.process(ei, v, io, now, Walk::Quick) {
+                if self.feed(ei, &f, io, now, Walk::Quick) {
                     fed += 1;
                 }
             }
@@ -337,26 +380,31 @@ impl Ups {
                 continue;
             }
             if e.is_absent() {
-                if mode == Walk::Init && !self.store.has(e.name) {
-                    let _ = self.store.set(e.name, e.fmt.unwrap_or(""));
-                    self.store.set_meta(e.name, e.st, e.len, None);
+                if mode == Walk::Init && !self.store.has(e.name()) {
+                    let _ = self.store.set(e.name(), e.fmt().unwrap_or(""));
+                    self.store.set_meta(e.name(), e.st, e.len, None);
                 }
                 continue;
             }
             let f = self.desc.fields()[fi as usize];
+            // Bound to an Input-only field: interrupt reports feed it; a
+            // GET_REPORT would answer the Feature layout of that id.
+            if f.kind == Kind::Input && !self.opts.interruptonly {
+                continue;
+            }
             if e.is_cmd() {
                 if mode == Walk::Init
                     && self.refresh(f.report_id, io, now).is_ok()
-                    && !self.cmds.contains(&e.name)
+                    && !self.cmds.contains(&e.name())
                 {
-                    self.cmds.push(e.name);
+                    self.cmds.push(e.name());
                 }
                 continue;
             }
             let special = e.is_bool() || e.is_alarm();
             match mode {
                 Walk::Init => {
-                    if !special && self.store.has(e.name) {
+                    if !special && self.store.has(e.name()) {
                         self.binds[i].disabled = true;
                         continue;
                     }
@@ -383,13 +431,22 @@ impl Ups {
                 Err(IoError::Gone) => return WalkResult::Reconnect,
             }
             ok += 1;
-            if let Some(v) = report::get_value(self.cache.get(f.report_id), &f) {
-                self.process(i, v, io, now, mode);
-            }
+            self.feed(i, &f, io, now, mode);
         }
         self.walk_reads = ok;
         if mode != Walk::Init && tried > 0 && ok == 0 {
+            // Some units answer GET_REPORT for part of their reports only
+            // and send their status on the interrupt pipe: a quick poll
+            // that read nothing is no lost device while the last full
+            // walk was answered and interrupt reports come (the next full
+            // walk decides). `interruptonly` stays the explicit setting.
+            if mode == Walk::Quick && self.full_answered && self.inputs_seen {
+                return WalkResult::Ok;
+            }
             return WalkResult::Reconnect;
+        }
+        if mode != Walk::Quick {
+            self.full_answered = ok > 0;
         }
         WalkResult::Ok
     }
@@ -405,7 +462,62 @@ impl Ups {
         io.get_feature(buf)?;
         buf[0] = id;
         self.cache.stamp[id as usize] = Some(now);
+        self.cache.read[id as usize] = true;
         Ok(())
+    }
+
+    /// Read field `f` (bound to entry `i`, or its Input twin) from the
+    /// cache and publish it. Returns whether anything was published or fed
+    /// to the status.
+    fn feed(&mut self, i: usize, f: &Field, io: &mut dyn Transport, now: u64, mode: Walk) -> bool {
+        let Some(v) = report::get_value(self.cache.get(f.report_id), f) else {
+            return false;
+        };
+        if !generic::is(self.sub) {
+            return self.process(i, v, io, now, mode);
+        }
+        if generic::not_available(self.cache.get(f.report_id), f) {
+            self.store.delete(self.sub.map[i].name());
+            return false;
+        }
+        let kind = generic::kind(f.path.last().unwrap_or(0));
+        if kind == generic::Kind::Capacity && (mode != Walk::Quick || self.basis[i].is_none()) {
+            self.basis[i] = Some(self.capacity_basis(f, io, now));
+        }
+        let basis = self.basis[i].unwrap_or(generic::Basis::None);
+        match generic::adjust(kind, v, f.unit, basis) {
+            Some(v) => self.process(i, v, io, now, mode),
+            None => {
+                self.store.delete(self.sub.map[i].name());
+                false
+            }
+        }
+    }
+
+    /// Generic table: how the capacity in field `f` counts, from the
+    /// CapacityMode, FullChargeCapacity and DesignCapacity Feature fields
+    /// of its collection.
+    fn capacity_basis(&mut self, f: &Field, io: &mut dyn Transport, now: u64) -> generic::Basis {
+        let mut sibling = |usage: u32, scaled: bool| -> Option<f64> {
+            let mut p = f.path;
+            p.pop();
+            p.push(usage).ok()?;
+            let s = self.desc.fields()[self.desc.find(Kind::Feature, p.nodes())?];
+            self.refresh(s.report_id, io, now).ok()?;
+            let buf = self.cache.get(s.report_id);
+            if generic::not_available(buf, &s) {
+                return None;
+            }
+            if scaled {
+                report::get_value(buf, &s)
+            } else {
+                report::get(buf, &s).map(|l| l as f64)
+            }
+        };
+        let mode = sibling(generic::usage::CAPACITY_MODE, false).map(|m| m as i64);
+        let full = sibling(generic::usage::FULL_CHARGE_CAPACITY, true);
+        let design = sibling(generic::usage::DESIGN_CAPACITY, true);
+        generic::basis(mode, f.unit, full, design)
     }
 
     /// Convert and publish one value for entry `i`. Returns whether
@@ -420,7 +532,7 @@ impl Ups {
     ) -> bool {
         let e: &'static Entry = &self.sub.map[i];
         let mut out = Text::new();
-        let converted = match e.lookup {
+        let converted = match e.lookup() {
             Some(l) => match l.fun {
                 Some(func) => {
                     let mut env = Ctx {
@@ -434,12 +546,12 @@ impl Ups {
                     }
                     r
                 }
-                None => match l.rows.iter().find(|r| r.0 == value as i64) {
-                    Some(r) => out.push_str(r.1).is_ok(),
+                None => match l.rows.iter().find(|r| i64::from(r.0) == value as i64) {
+                    Some(r) => out.push_str(r.1.get()).is_ok(),
                     None => false,
                 },
             },
-            None => format_value(e.fmt.unwrap_or("%.0f"), value, &mut out),
+            None => format_value(e.fmt().unwrap_or("%.0f"), value, &mut out),
         };
         if !converted {
             return false;
@@ -452,21 +564,14 @@ impl Ups {
             }
             let _ = self.alarm.push_str(out.as_str());
         } else {
-            if self.store.set(e.name, out.as_str()).is_err() {
+            if self.store.set(e.name(), out.as_str()).is_err() {
                 return false;
             }
             if mode == Walk::Init || !self.interrupt_pipe {
                 let rw_enum = e.hu & hu::ENUM != 0 && e.st & st::RW != 0;
-                self.store.set_meta(
-                    e.name,
-                    e.st,
-                    e.len,
-                    if rw_enum {
-                        e.lookup.map(|l| l.rows)
-                    } else {
-                        None
-                    },
-                );
+                let enums = if rw_enum { e.lookup() } else { None };
+                self.store
+                    .set_meta(e.name(), e.st, e.len, enums.map(|l| l as EnumRows));
             }
         }
         true
@@ -577,6 +682,12 @@ impl Ups {
         report::get_value(self.cache.get(f.report_id), &f)
     }
 
+    /// Whether report `id` was ever read or received: until then its
+    /// cached bytes are zeros, not the device's.
+    pub fn was_read(&self, id: u8) -> bool {
+        self.cache.read[id as usize]
+    }
+
     /// Raw cached bytes of a report (for `--explore` and tests).
     pub fn report(&self, id: u8) -> &[u8] {
         self.cache.get(id)
@@ -607,7 +718,7 @@ impl Ups {
         if f.flags & 0xFF == 0x01 {
             return Err(WriteError::ReadOnly);
         }
-        let raw: f64 = match e.lookup {
+        let raw: f64 = match e.lookup() {
             Some(l) => match l.nuf {
                 Some(func) => {
                     let mut env = Ctx { ups: self, io, now };
@@ -617,12 +728,23 @@ impl Ups {
                 None => {
                     l.rows
                         .iter()
-                        .find(|r| r.1 == value)
+                        .find(|r| r.1.get() == value)
                         .ok_or(WriteError::BadValue)?
                         .0 as f64
                 }
             },
             None => atol(value).ok_or(WriteError::BadValue)? as f64,
+        };
+        let raw = if generic::is(self.sub)
+            && generic::kind(f.path.last().unwrap_or(0)) == generic::Kind::Capacity
+        {
+            let basis = match self.basis[i] {
+                Some(b) => b,
+                None => self.capacity_basis(&f, io, now),
+            };
+            generic::from_percent(raw, basis).ok_or(WriteError::NotSupported)?
+        } else {
+            raw
         };
         let logical = report::to_logical(&f, raw);
         let _ = self.refresh(f.report_id, io, now);
@@ -675,9 +797,7 @@ impl Ups {
         if e.is_bool() || e.is_alarm() || self.refresh(f.report_id, io, now).is_err() {
             return;
         }
-        if let Some(v) = report::get_value(self.cache.get(f.report_id), &f) {
-            self.process(i, v, io, now, Walk::Quick);
-        }
+        self.feed(i, &f, io, now, Walk::Quick);
     }
 
     /// The field mapping entry `i` is bound to, if its path resolved.
@@ -694,7 +814,7 @@ impl Ups {
             .map
             .iter()
             .zip(&self.binds)
-            .position(|(e, b)| e.name == name && e.is_cmd() == cmd && b.field.is_some())
+            .position(|(e, b)| e.name() == name && e.is_cmd() == cmd && b.field.is_some())
     }
 }
 

@@ -3,6 +3,8 @@
 //! strings), `ups.vendorid`/`ups.productid`, `device.type`, and the
 //! `driver.*` description. MGE/Eaton model names come from the model
 //! table, which also sets the model family some conversions depend on.
+//!
+//! Read first: `docs/design/hid-decoding.md` §8.
 
 use super::engine::Ups;
 
@@ -69,16 +71,25 @@ fn mge_model(ups: &mut Ups, io: &mut dyn Transport, product: &str) -> String {
     };
     let row: Option<&MgeModel> = MGE_MODELS
         .iter()
-        .find(|m| m.iproduct == key && m.imodel == imodel.as_str());
+        .find(|m| m.iproduct.get() == key && m.imodel.get() == imodel.as_str());
     ups.conv_state().mge_family = row.map_or(0x200, |m| m.family);
-    match row.and_then(|m| m.name) {
+    match row.and_then(|m| m.name.opt()) {
         Some(n) => n.to_string(),
         None => format!("{product} {}", imodel.as_str()),
     }
 }
 
+impl Ups {
+    /// Publish the identity variables (at the INIT walk). Defined here,
+    /// as part of the engine's type, so the engine calls it without
+    /// importing this module: the dependency goes one way.
+    pub(super) fn publish_identity(&mut self, io: &mut dyn Transport) {
+        publish(self, io);
+    }
+}
+
 /// Publish identity and driver variables.
-pub fn publish(ups: &mut Ups, io: &mut dyn Transport) {
+fn publish(ups: &mut Ups, io: &mut dyn Transport) {
     let key = ups.sub.key;
     let id = ups.ident.clone();
     let product = nonempty(&id.product);

@@ -1,5 +1,7 @@
 //! NUT's path strings (`UPS.PowerSummary.RemainingCapacity`) to usage
 //! codes and back, through a subdriver's usage-name tables.
+//!
+//! Read first: `docs/design/hid-decoding.md` §3.
 
 use super::table::UsageName;
 use crate::hid::descriptor::{Path, INDEX_NODE};
@@ -9,7 +11,7 @@ use core::fmt;
 /// table first), hex digits (`ff860024`), or an index node (`[4]`).
 pub fn token_code(tok: &str, tables: &[&[UsageName]]) -> Option<u32> {
     for t in tables {
-        if let Some(u) = t.iter().find(|u| u.name.eq_ignore_ascii_case(tok)) {
+        if let Some(u) = t.iter().find(|u| u.name.get().eq_ignore_ascii_case(tok)) {
             return Some(u.code);
         }
     }
@@ -43,7 +45,7 @@ impl fmt::Display for Name<'_> {
         let code = self.0;
         for t in self.1 {
             if let Some(u) = t.iter().find(|u| u.code == code) {
-                return f.write_str(u.name);
+                return f.write_str(u.name.get());
             }
         }
         if code & 0xFFFF_0000 == INDEX_NODE {

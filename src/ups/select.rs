@@ -1,11 +1,16 @@
 //! Which subdriver serves a device: NUT's claim rules (exact VID:PID in
 //! subdriver list order with string gates; a known vendor's unknown
 //! product only when `productid` is configured), then, beyond NUT, a
-//! generic table for any other proper Power Device.
+//! generic table for any other proper Power Device. One difference on
+//! purpose: a listed VID:PID keeps its own subdriver when `productid` is
+//! set, where NUT lets an earlier subdriver that only knows the vendor
+//! take it (`docs/differences.md`, "Subdriver choice").
+//!
+//! Read first: `docs/design/hid-decoding.md` §8.
 
 use super::generic;
 use super::options::{BindError, Identity, Options};
-use super::table::{DeviceId, Gate, Handler, Subdriver};
+use super::table::{DeviceId, Gate, Handler, Str, Subdriver};
 use super::tables::{devices, SUBDRIVERS};
 
 /// The chosen subdriver and the claim's side effects.
@@ -20,8 +25,8 @@ pub struct Choice {
     pub device: Option<&'static DeviceId>,
 }
 
-fn contains(hay: &Option<String>, needle: &str) -> bool {
-    hay.as_deref().is_some_and(|h| h.contains(needle))
+fn contains(hay: &Option<String>, needle: Str) -> bool {
+    hay.as_deref().is_some_and(|h| h.contains(needle.get()))
 }
 
 fn gate_ok(g: Gate, id: &Identity) -> bool {
@@ -37,7 +42,7 @@ fn gate_ok(g: Gate, id: &Identity) -> bool {
 pub fn claim(id: &Identity) -> Option<&'static DeviceId> {
     SUBDRIVERS.iter().find_map(|s| {
         devices::DEVICES.iter().find(|d| {
-            d.subdriver == s.key && d.vid == id.vid && d.pid == id.pid && gate_ok(d.gate, id)
+            d.subdriver.get() == s.key && d.vid == id.vid && d.pid == id.pid && gate_ok(d.gate, id)
         })
     })
 }
@@ -71,7 +76,7 @@ pub fn choose(id: &Identity, opts: &Options) -> Result<Choice, BindError> {
         return Ok(c);
     }
     if let Some(d) = device {
-        if let Some(s) = super::tables::subdriver(d.subdriver) {
+        if let Some(s) = super::tables::subdriver(d.subdriver.get()) {
             c.sub = s;
         }
         return Ok(c);
@@ -79,7 +84,7 @@ pub fn choose(id: &Identity, opts: &Options) -> Result<Choice, BindError> {
     let rejected = devices::FALLBACK_REJECT.contains(&(id.vid, id.pid));
     if opts.productid_set && !rejected {
         if let Some(&(_, key)) = devices::VENDOR_FALLBACK.iter().find(|v| v.0 == id.vid) {
-            if let Some(s) = super::tables::subdriver(key) {
+            if let Some(s) = super::tables::subdriver(key.get()) {
                 c.sub = s;
             }
         }
@@ -138,5 +143,38 @@ mod tests {
             choose(&id(1, 2, None, None), &s),
             Err(BindError::UnknownSubdriver(_))
         ));
+    }
+
+    #[test]
+    fn a_listed_device_keeps_its_subdriver_when_productid_is_set() {
+        // NUT asks subdrivers in list order and the first that knows the
+        // vendor takes these when productid is set (delta_ups, mge, cps);
+        // hidupsd keeps the row NUT's maintainers added for the model,
+        // with or without productid (nut-scanner writes it everywhere).
+        let plain = Options::default();
+        let with_pid = Options {
+            productid_set: true,
+            ..Options::default()
+        };
+        for (vid, pid, nut_with_pid, listed) in [
+            (0x05dd, 0xa011, "delta_ups", "tripplite"),
+            (0x05dd, 0xa0a0, "delta_ups", "tripplite"),
+            (0x03f0, 0x1f06, "mge", "tripplite"),
+            (0x03f0, 0x1fe0, "mge", "tripplite"),
+            (0x0483, 0xa113, "cps", "ever"),
+        ] {
+            let i = id(vid, pid, None, None);
+            for o in [&plain, &with_pid] {
+                let c = choose(&i, o).unwrap();
+                assert_eq!(c.sub.key, listed, "{vid:04x}:{pid:04x}");
+                assert_eq!(c.device.map(|d| d.subdriver.get()), Some(listed));
+            }
+            // The subdriver NUT would pick knows the vendor, and comes first.
+            let order = |k: &str| SUBDRIVERS.iter().position(|s| s.key == k).unwrap();
+            assert!(order(nut_with_pid) < order(listed));
+            assert!(devices::VENDOR_FALLBACK
+                .iter()
+                .any(|&(v, s)| (v, s.get()) == (vid, nut_with_pid)));
+        }
     }
 }

@@ -2,6 +2,8 @@
 //! them: mapping entries feed tokens (`online`, `!dischrg`, ...) into a
 //! persistent bit set; after each walk the bits are turned into NUT's
 //! status words in a fixed order, and (on full updates) alarm texts.
+//!
+//! Read first: `docs/design/hid-decoding.md` §5.
 
 use crate::text::Text;
 

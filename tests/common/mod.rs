@@ -273,13 +273,18 @@ impl Client {
         assert_eq!(String::from_utf8_lossy(&got), want, "reply to {req:?}");
     }
 
-    /// Send `req` and return what a single read brings (a reply meant to
-    /// arrive in one write).
-    pub fn one_read(&mut self, req: &str) -> String {
+    /// Send a LIST request and return the reads that brought its reply,
+    /// until the END line.
+    pub fn list_reads(&mut self, req: &str) -> Vec<String> {
         self.0.write_all(req.as_bytes()).unwrap();
+        let mut reads: Vec<String> = Vec::new();
         let mut buf = vec![0u8; 1 << 16];
-        let n = self.0.read(&mut buf).unwrap();
-        String::from_utf8_lossy(&buf[..n]).into_owned()
+        while !reads.concat().contains("\nEND LIST ") {
+            let n = self.0.read(&mut buf).unwrap();
+            assert!(n > 0, "closed after {reads:?}");
+            reads.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        reads
     }
 
     /// Has the server closed the connection (after what it sent)?

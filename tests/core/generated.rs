@@ -37,3 +37,38 @@ fn device_page_is_generated() {
 fn openwrt_hotplug_is_generated() {
     check(gen::OPENWRT_HOTPLUG_PATH, &gen::openwrt_hotplug());
 }
+
+#[test]
+fn the_readme_rule_for_an_unlisted_ups_does_what_the_generated_rules_do() {
+    // A local rule for a UPS that is not listed must give the same nodes
+    // the group and start the service on plug-in as the generated rules
+    // do for a listed one (TAG+="systemd" and SYSTEMD_WANTS on the USB
+    // device, or udev never starts hidupsd.service).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("rules/README.md")).unwrap();
+    let local: Vec<&str> = readme
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("SUBSYSTEM==") && l.contains(r#"=="abcd""#))
+        .collect();
+    let generated = gen::udev_rules();
+    let start = generated
+        .lines()
+        .find(|l| l.starts_with(r#"SUBSYSTEM=="usb", TAG+="systemd""#))
+        .expect("the generated rules start the service");
+    let wants = start.trim_start_matches(r#"SUBSYSTEM=="usb", "#);
+    for subsystem in ["hidraw", "usbmisc", "usb"] {
+        let line = local
+            .iter()
+            .find(|l| l.starts_with(&format!(r#"SUBSYSTEM=="{subsystem}""#)))
+            .unwrap_or_else(|| panic!("README: no local rule for {subsystem}: {local:?}"));
+        assert!(line.contains(r#"GROUP="nut", MODE="0660""#), "{line}");
+        assert!(generated.contains(&format!(r#"SUBSYSTEM=="{subsystem}""#)));
+        if subsystem == "usb" {
+            assert!(line.ends_with(wants), "{line} lacks {wants}");
+            assert!(line.contains(r#"ENV{DEVTYPE}=="usb_device""#), "{line}");
+        } else {
+            assert!(!line.contains("SYSTEMD_WANTS"), "{line}");
+        }
+    }
+}

@@ -10,5 +10,6 @@ mod device_worker;
 mod fuzz_corpus;
 mod generated;
 mod input_check;
+mod interrupt_status;
 mod monitor_scenarios;
 mod nut_parity;

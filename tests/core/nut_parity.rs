@@ -318,3 +318,60 @@ fn a_ups_nut_has_no_table_for_is_served_by_the_generic_table() {
         assert!(us.contains_key(k), "{k} missing: {us:?}");
     }
 }
+
+/// A fixture through the generic table (no `productid`), after `edit`.
+fn generic(name: &str, edit: impl Fn(&mut Recording)) -> BTreeMap<String, String> {
+    let mut rec = Recording::load(&fixtures().join(name)).unwrap();
+    edit(&mut rec);
+    let (ups, _) = decode::decode(&rec, Options::default()).unwrap();
+    assert_eq!(ups.sub.key, "generic", "{name}");
+    decode::sorted_vars(&ups).into_iter().collect()
+}
+
+fn get<'a>(vars: &'a BTreeMap<String, String>, k: &str) -> Option<&'a str> {
+    vars.get(k).map(String::as_str)
+}
+
+#[test]
+fn generic_table_converts_absolute_capacities_to_percent() {
+    // 5131:2007 counts ampere-seconds (CapacityMode 0): full = remaining =
+    // 400, warning limit 40. Its status bits come only in the interrupt
+    // report, which the generic table takes too.
+    let us = generic("unknown-5131-2007", |_| {});
+    assert_eq!(get(&us, "battery.charge"), Some("100"), "{us:?}");
+    assert_eq!(get(&us, "battery.charge.warning"), Some("10"), "{us:?}");
+    assert_eq!(get(&us, "ups.status"), Some("OL"), "{us:?}");
+    // Remaining 200 of 400 (the Feature report's last field and the
+    // interrupt report's first) is half full.
+    let half = generic("unknown-5131-2007", |r| {
+        for rep in r.features.iter_mut().chain(r.inputs.iter_mut()) {
+            let n = rep.len();
+            let at = if n == 23 { n - 3 } else { 1 };
+            rep[at..at + 2].copy_from_slice(&[0xc8, 0x00]);
+        }
+    });
+    assert_eq!(get(&half, "battery.charge"), Some("50"), "{half:?}");
+}
+
+#[test]
+fn generic_table_leaves_out_not_available_values_and_converts_kelvin() {
+    // GXT5: RemainingTimeLimit 0xFFFFFF and Temperature 0xFFFF are its
+    // "not available" values (both just above the declared maximum).
+    let us = generic("vertiv-liebert-gxt5", |_| {});
+    assert_eq!(get(&us, "battery.runtime.low"), None, "{us:?}");
+    assert_eq!(get(&us, "ups.temperature"), None, "{us:?}");
+    assert_eq!(get(&us, "battery.charge"), Some("100"), "{us:?}");
+    assert_eq!(get(&us, "battery.runtime"), Some("36"), "{us:?}");
+    // The same unit reading 300 K and a 600 s limit.
+    let warm = generic("vertiv-liebert-gxt5", |r| {
+        for rep in &mut r.features {
+            match rep[0] {
+                7 => rep[4..6].copy_from_slice(&300u16.to_le_bytes()),
+                5 => rep[1..4].copy_from_slice(&[0x58, 0x02, 0x00]),
+                _ => {}
+            }
+        }
+    });
+    assert_eq!(get(&warm, "ups.temperature"), Some("26.9"), "{warm:?}");
+    assert_eq!(get(&warm, "battery.runtime.low"), Some("600"), "{warm:?}");
+}

@@ -1,8 +1,10 @@
-//! PyNUTClient (NUT's own Python client) and aionut (Home Assistant's)
-//! run their usual calls against the real daemon: list, variables,
-//! commands, writable variables, a write read back, and commands with a
-//! login. Skipped, with a note, where python3 lacks the two packages (CI
-//! installs them from PyPI).
+//! PyNUTClient (NUT's own Python client), aionut (Home Assistant's) and
+//! nut2-notl 2.1.3 (nut2 for Python 3.13) run their usual calls against
+//! the real daemon: list, variables, commands, writable variables, a write
+//! read back, and commands with a login; nut2-notl's lists twenty times
+//! each, each under a second (its timeout is 5 s). Skipped, with a note,
+//! where python3 lacks the packages, except in CI (CI=true), which
+//! installs them from PyPI and fails without them.
 
 use crate::common;
 
@@ -11,7 +13,7 @@ use std::process::{Command, Stdio};
 
 fn have_clients() -> bool {
     Command::new("python3")
-        .args(["-c", "import PyNUTClient.PyNUT, aionut"])
+        .args(["-c", "import PyNUTClient.PyNUT, aionut, nut2"])
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
@@ -20,7 +22,7 @@ fn have_clients() -> bool {
 #[test]
 fn pynut_and_aionut_calls_succeed() {
     if !have_clients() {
-        common::missing("python3 with PyNUTClient and aionut (pip install PyNUTClient aionut)");
+        common::missing("python3 with PyNUTClient, aionut and nut2-notl==2.1.3 (pip install)");
         return;
     }
     let conf = format!(

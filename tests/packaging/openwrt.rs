@@ -4,7 +4,8 @@
 //! (tests/openwrt/uci.sh) and read what it wrote with hidupsd's own
 //! parsers, which refuse anything they do not understand.
 
-use hidupsd::config::{ups_conf, upsd_conf, upsd_users, upsmon_conf, Role};
+use hidupsd::config::{ups_conf, upsd_conf, upsd_users, upsmon_conf};
+use hidupsd::proto::{InstCmds, Upsmon};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -96,8 +97,11 @@ fn luci_settings_become_nut_files_hidupsd_accepts() {
         ("monuser", "se cret")
     );
     assert!(m.actions.set && m.actions.fsd);
-    assert_eq!(m.instcmds.names, ["test.battery.start", "beeper.toggle"]);
-    assert_eq!(m.upsmon, Some(Role::Primary));
+    assert_eq!(
+        m.instcmds,
+        InstCmds::List(vec!["test.battery.start".into(), "beeper.toggle".into()])
+    );
+    assert_eq!(m.upsmon, Upsmon::Primary);
 
     let mon = upsmon_conf::load(&dir).unwrap();
     let monitors: Vec<String> = mon

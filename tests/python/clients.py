@@ -1,4 +1,4 @@
-"""Home Assistant's and NUT's own Python clients against a running hidupsd.
+"""Home Assistant's, NUT's own and nut2-notl's Python clients against a running hidupsd.
 
 Usage: clients.py HOST PORT UPS USER PASSWORD
 Exits non-zero, naming the call, when any call fails or answers wrongly.
@@ -9,6 +9,7 @@ import time
 
 from PyNUTClient import PyNUT
 import aionut
+import nut2
 
 host, port, ups, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 
@@ -62,6 +63,30 @@ async def ha():
         c.disconnect()
 
 
+def nut2_lists():
+    # nut2-notl reads the socket again before looking at what it holds:
+    # a list that came whole with its BEGIN line waited its whole timeout
+    # (5 s) every time. Each call must be quick, every time. (Its
+    # list_clients sends "LIST CLIENTS", which no NUT server knows.)
+    c = nut2.PyNUTClient(host=host, port=port, login=user, password=password, timeout=5)
+    calls = [
+        ("list_ups", lambda: c.list_ups(), lambda r: ups in r),
+        ("list_vars", lambda: c.list_vars(ups), lambda r: r.get("ups.status", "").startswith("OL")),
+        ("list_commands", lambda: c.list_commands(ups), lambda r: "beeper.disable" in r),
+        ("list_rw_vars", lambda: c.list_rw_vars(ups), lambda r: "battery.charge.low" in r),
+    ]
+    for name, call, ok in calls:
+        worst = 0.0
+        for _ in range(20):
+            t = time.monotonic()
+            r = call()
+            worst = max(worst, time.monotonic() - t)
+            if not ok(r):
+                check(f"nut2-notl {name}", False, r)
+        check(f"nut2-notl {name} x20, slowest {worst * 1000:.1f} ms", worst < 1.0, worst)
+
+
 pynut()
 asyncio.run(ha())
+nut2_lists()
 print("all python client calls passed")

@@ -1,9 +1,9 @@
 //! Every command that needs rights, against the real daemon with an
 //! `upsd.users`: without credentials, with only a USERNAME, with a wrong
 //! password, as an unknown user, as a user without the right, and as one
-//! with it. The answers are upsd's (nut-protocol.md §3, §4): the
-//! USERNAME/PASSWORD gate first, then `ERR ACCESS-DENIED` for anything
-//! that does not match a user holding the right.
+//! with it. The answers are upsd's (`docs/design/nut-protocol.md` §3,
+//! §4): the USERNAME/PASSWORD gate first, then `ERR ACCESS-DENIED` for
+//! anything that does not match a user holding the right.
 
 use crate::common;
 

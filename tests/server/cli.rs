@@ -61,6 +61,40 @@ fn explore_lists_every_field_with_its_path() {
 }
 
 #[test]
+fn explore_says_not_read_exactly_for_reports_the_recording_lacks() {
+    // A report never read has no value (its bytes would be the cache's
+    // zeros): explore says so, and shows every recorded one.
+    for name in ["eaton-5sc-750", "apc-smart-ups-x-750", "unknown-5131-2007"] {
+        let dir = fixture(name);
+        let recorded: Vec<u8> = std::fs::read_to_string(Path::new(&dir).join("reports.txt"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| u8::from_str_radix(l.split_whitespace().nth(1)?, 16).ok())
+            .collect();
+        let o = run(&["decode", "--explore", &dir]);
+        assert!(o.status.success());
+        let out = String::from_utf8(o.stdout).unwrap();
+        let (mut unread, mut read) = (0, 0);
+        for l in out.lines().filter(|l| l.starts_with("0x")) {
+            let id = u8::from_str_radix(&l[2..4], 16).unwrap();
+            if l.contains(" Output ") {
+                continue;
+            }
+            let said = l.contains(" = not read [");
+            assert_eq!(said, !recorded.contains(&id), "{name}: {l}");
+            if said {
+                unread += 1;
+            } else {
+                read += 1;
+            }
+        }
+        println!("{name}: {read} fields read, {unread} not read");
+        assert_eq!(read > 0, !recorded.is_empty(), "{name}");
+    }
+}
+
+#[test]
 fn a_recording_file_decodes_like_its_fixture_directory() {
     let dir = fixture("cps-cp1500avrlcda");
     let mut text = String::new();
@@ -80,10 +114,20 @@ fn a_recording_file_decodes_like_its_fixture_directory() {
 
 #[test]
 fn non_ups_and_broken_input_give_one_line_errors() {
-    let e = one_line_error(&run(&[
-        "decode",
-        &fixture("phoenixtec-06da-0003-megatec-over-hid"),
-    ]));
+    // Not a Power Device, but a Megatec/Q1 unit with recorded answers:
+    // served as nutdrv_qx would; without its answers it is refused.
+    let out = run(&["decode", &fixture("phoenixtec-06da-0003-megatec-over-hid")]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("ups.status: OL\n") && text.contains("driver.version.data: Megatec 0.06\n"),
+        "{text}"
+    );
+    let f = tmp(
+        "megatec-no-answers.txt",
+        "vendorid 06da\nproductid 0003\ndescriptor 06 a0 ff 09 04 a1 01 09 06 15 00 26 ff 00 75 08 95 08 81 82 c0\n",
+    );
+    let e = one_line_error(&run(&["decode", f.to_str().unwrap()]));
     assert!(e.contains("not a HID Power Device"), "{e}");
     let e = one_line_error(&run(&["decode", "/nonexistent/ups"]));
     assert!(e.contains("/nonexistent/ups"), "{e}");
@@ -133,10 +177,21 @@ fn dash_b_detaches_after_checking_the_configuration() {
             pidfile.to_str().unwrap(),
         ])
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
+        .output()
         .unwrap();
-    assert!(st.success());
+    assert!(st.status.success());
+    // Without a syslog daemon, the terminal is told where the log goes
+    // before the daemon detaches (the kernel log, else nowhere).
+    let said = String::from_utf8_lossy(&st.stderr);
+    if !Path::new("/dev/log").exists() {
+        assert!(said.contains("no syslog (/dev/log: "), "{said:?}");
+        assert!(
+            said.contains("messages go to the kernel log (dmesg)")
+                || said.contains("messages go to standard error"),
+            "{said:?}"
+        );
+    }
+    println!("-B said: {said:?}");
     // The detached server answers; then stop it.
     let mut ok = false;
     for _ in 0..100 {
@@ -288,7 +343,10 @@ fn help_scan_and_contradicting_options() {
     }
     // decode of a device node that is not a UPS says so.
     let e = one_line_error(&run(&["decode", "/dev/null"]));
-    assert!(e.contains("/dev/null: not a USB HID Power Device"), "{e}");
+    assert!(
+        e.contains("/dev/null: neither a USB HID Power Device nor a Megatec/Q1 unit"),
+        "{e}"
+    );
 }
 
 /// nut.conf's MODE, as NUT's scripts read it: none starts nothing (with

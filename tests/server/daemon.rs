@@ -192,14 +192,19 @@ fn raw_client_gets_exact_replies() {
             value(&apc, "battery.charge")
         )
     );
-    // Each list arrives whole, from one write.
-    assert_eq!(c.one_read("LIST VAR apc\n"), list_var("apc", &apc));
+    // Each list arrives in two writes: its BEGIN line alone, then the
+    // rest (2 ms later, for clients that read before looking at what they
+    // hold); a slow reader may get both in one read.
     let eaton = decoded(EATON);
     assert!(eaton.len() > 50);
-    assert_eq!(
-        c.one_read("LIST VAR eaton-5sc-750\n"),
-        list_var("eaton-5sc-750", &eaton)
-    );
+    for (ups, vars) in [("apc", &apc), ("eaton-5sc-750", &eaton)] {
+        let reads = c.list_reads(&format!("LIST VAR {ups}\n"));
+        assert_eq!(reads.concat(), list_var(ups, vars));
+        assert!(reads.len() <= 2, "{reads:?}");
+        if reads.len() == 2 {
+            assert_eq!(reads[0], format!("BEGIN LIST VAR {ups}\n"));
+        }
+    }
     assert_eq!(c.ask("GET VAR nosuch ups.status\n"), "ERR UNKNOWN-UPS\n");
     assert_eq!(
         c.ask("GET VAR apc no.such.var\n"),
@@ -211,6 +216,56 @@ fn raw_client_gets_exact_replies() {
     c.expect("NETVER\r\nPROTVER\n", "1.3\n1.3\n");
     let long = format!("GET VAR apc {}\nNETVER\n", "x".repeat(3000));
     c.expect(&long, "ERR INVALID-ARGUMENT\n1.3\n");
+    assert_eq!(c.ask("LOGOUT\n"), "OK Goodbye\n");
+    assert!(c.closed());
+}
+
+/// Bytes arrive as TCP delivers them, not as lines: a line split over
+/// writes, an overlong line split over writes, hundreds of lines in one
+/// write, and a client that sends many long lists before reading any (the
+/// replies wait for it, in order, and nothing else is held up).
+#[test]
+fn split_pipelined_and_unread_input() {
+    let d = Daemon::two_fixtures("split");
+    let apc = decoded(APC);
+    let charge = format!(
+        "VAR apc battery.charge \"{}\"\n",
+        value(&apc, "battery.charge")
+    );
+    let mut c = d.client();
+    c.0.write_all(b"GET VAR apc ").unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    c.expect("battery.charge\n", &charge);
+    // 1600 bytes without a LF, in two writes: refused once, then served.
+    c.0.write_all("x".repeat(800).as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    c.0.write_all("x".repeat(800).as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    c.expect("yyy\nNETVER\n", "ERR INVALID-ARGUMENT\n1.3\n");
+    // A line of exactly 1024 bytes is a request; 1025 is too long.
+    let get = "GET VAR apc battery.charge";
+    let fits = format!("{get}{}\n", " ".repeat(1024 - get.len()));
+    c.expect(&fits, &charge);
+    let over = format!("{get}{}\nNETVER\n", " ".repeat(1025 - get.len()));
+    c.expect(&over, "ERR INVALID-ARGUMENT\n1.3\n");
+    let n = 500;
+    c.expect(&"GET VAR apc battery.charge\n".repeat(n), &charge.repeat(n));
+    // Many lists sent before any is read: more than the socket buffers
+    // hold, so replies wait in the server until this client reads.
+    let eaton = list_var("eaton-5sc-750", &decoded(EATON));
+    let lists = 300;
+    c.0.write_all("LIST VAR eaton-5sc-750\n".repeat(lists).as_bytes())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // Meanwhile another client is served at once.
+    let mut other = d.client();
+    assert_eq!(other.ask("GET VAR apc battery.charge\n"), charge);
+    let mut got = vec![0u8; eaton.len() * lists];
+    c.0.read_exact(&mut got).unwrap();
+    assert!(
+        got == eaton.repeat(lists).as_bytes(),
+        "the lists came back out of order or cut"
+    );
     assert_eq!(c.ask("LOGOUT\n"), "OK Goodbye\n");
     assert!(c.closed());
 }

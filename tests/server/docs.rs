@@ -6,6 +6,7 @@ use crate::common;
 
 use common::{fixture, start, Client};
 use hidupsd::config::{ups_conf, upsd_conf, upsd_users, upsmon_conf};
+use hidupsd::proto::InstCmds;
 use std::path::Path;
 
 fn root() -> &'static Path {
@@ -55,7 +56,7 @@ fn hidupsd_conf_example_files_load_without_warnings() {
     assert_eq!(users.warnings, vec![]);
     assert_eq!(users.users.len(), 2);
     let admin = users.users.iter().find(|u| u.name == "admin").unwrap();
-    assert!(admin.actions.set && admin.actions.fsd && admin.instcmds.all);
+    assert!(admin.actions.set && admin.actions.fsd && admin.instcmds == InstCmds::All);
     let mon = upsmon_conf::parse(Path::new("upsmon.conf"), get("upsmon.conf")).unwrap();
     assert_eq!(mon.warnings, vec![]);
     assert_eq!(mon.monitors[0].user, "monuser");

@@ -70,3 +70,27 @@ fn fsd_raises_the_flag_and_the_primary_shuts_down() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("monitors no UPS 'nosuch' as primary"));
 }
+
+#[test]
+fn fsd_logs_in_with_a_password_that_has_a_space_and_a_quote() {
+    let conf = format!(
+        "[bk650]\n\tdriver = sim\n\tport = \"{}\"\n",
+        fixture("apc-back-ups-bk650m2-ch").display()
+    );
+    // upsd.users and upsmon.conf both quote and escape it (NUT's rules);
+    // on the wire it must be quoted and escaped again.
+    let users = "[admin]\n\tpassword = \"pa ss\\\"wd\"\n\tupsmon primary\n";
+    let tmp = common::dir_for("fsd-password");
+    let monitor = format!(
+        "MONITOR bk650@127.0.0.1:{{PORT}} 1 admin \"pa ss\\\"wd\" primary\n\
+         SHUTDOWNCMD \"/bin/touch {}/primary\"\nFINALDELAY 0\nPOLLFREQ 1\n",
+        tmp.display()
+    );
+    let d = start_with("fsd-password", &conf, users, &[("upsmon.conf", &monitor)]);
+    let dir = d.dir.to_str().unwrap().to_string();
+    let out = run(env!("CARGO_BIN_EXE_hidupsd"), &["fsd", "-c", &dir]);
+    assert_eq!(
+        out,
+        format!("bk650@127.0.0.1:{}: forced shutdown set\n", d.port)
+    );
+}

@@ -16,6 +16,7 @@ mod fsd;
 mod log_lines;
 mod notify_bound;
 mod ops;
+mod qx;
 mod ratelimit;
 mod sim;
 mod upsc;

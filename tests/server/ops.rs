@@ -97,7 +97,10 @@ fn systemd_is_told_ready_status_watchdog_and_stopping() {
     let mut buf = [0u8; 512];
     let mut next = || {
         let n = sock.recv(&mut buf).expect("nothing from the daemon");
-        String::from_utf8_lossy(&buf[..n]).into_owned()
+        // The sd-notify crate ends each state with a newline.
+        String::from_utf8_lossy(&buf[..n])
+            .trim_end_matches('\n')
+            .to_string()
     };
     let mut first = next();
     while first == "WATCHDOG=1" {

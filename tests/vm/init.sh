@@ -20,7 +20,7 @@ echo "INFO [vm] kernel $(uname -r): init after ${up} s"
 # Scenario lists per pass; the kernel command line may narrow them
 # (vm.only=1,2 vm.passes=kernel).
 only=""
-passes="kernel late helper udev"
+passes="kernel late helper udev megatec"
 read -r cmdline </proc/cmdline
 for a in $cmdline; do
     case $a in
@@ -29,7 +29,7 @@ for a in $cmdline; do
     esac
 done
 
-for m in uhid hid-generic usbhid dummy_hcd libcomposite usb_f_fs; do
+for m in uhid hid-generic usbhid dummy_hcd libcomposite usb_f_fs vhci-hcd; do
     modprobe "$m" || echo "FAIL [vm] 0 modprobe $m"
 done
 mount -t configfs none /sys/kernel/config
@@ -122,6 +122,12 @@ for p in $passes; do
             echo "FAIL [helper] 0 no node was opened by the privileged helper"
             failed=1
         fi
+        ;;
+    megatec)
+        # Megatec/Q1 units on a USB gadget: hidupsd against NUT 2.8.0's
+        # nutdrv_qx on the same simulated unit (examples/vm_megatec.rs).
+        vm_megatec /lib/nut/nutdrv_qx 2>/tmp/vm_megatec.err || failed=1
+        sed "s/^/LOG [megatec] /" /tmp/vm_megatec.err
         ;;
     udev)
         # As user nut with udevd running: hidupsd listens to udevd's

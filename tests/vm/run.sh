@@ -5,13 +5,13 @@
 #
 # Usage: tests/vm/run.sh            (what `make vm-test` runs)
 # Environment: VM_DIR (default target/vm), VM_TIMEOUT (seconds, default
-# 240), VM_KEEP_LOG=1 to print the whole console, VM_APPEND for more
+# 360), VM_KEEP_LOG=1 to print the whole console, VM_APPEND for more
 # kernel arguments (vm.only=1,2 vm.passes=kernel: see init.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 VM_DIR=${VM_DIR:-target/vm}
-VM_TIMEOUT=${VM_TIMEOUT:-240}
+VM_TIMEOUT=${VM_TIMEOUT:-360}
 CACHE=$VM_DIR/cache
 ROOT=$VM_DIR/root
 mkdir -p "$CACHE"
@@ -88,14 +88,26 @@ fi
 
 # --- Build ---------------------------------------------------------------
 note "building hidupsd and the VM helpers (release)"
-cargo build --release -q --bin hidupsd --example uhid_sim --example vm_check --example vm_gadget
+cargo build --release -q --bin hidupsd --example uhid_sim --example vm_check --example vm_gadget \
+    --example vm_megatec
 
 # --- The initramfs ---------------------------------------------------------
 rm -rf "$ROOT"
 mkdir -p "$ROOT"/{bin,sbin,etc/nut,proc,sys,dev,tmp,run,fixtures,lib/modules}
 cp "$busybox_bin" "$ROOT/bin/busybox"
 cp target/release/hidupsd target/release/examples/uhid_sim \
-    target/release/examples/vm_check target/release/examples/vm_gadget "$ROOT/bin/"
+    target/release/examples/vm_check target/release/examples/vm_gadget \
+    target/release/examples/vm_megatec "$ROOT/bin/"
+# The Megatec oracle: NUT 2.8.0's own nutdrv_qx (Debian nut-server).
+NUTDRV_QX=${NUTDRV_QX:-/lib/nut/nutdrv_qx}
+if [ -x "$NUTDRV_QX" ]; then
+    mkdir -p "$ROOT/lib/nut"
+    cp "$NUTDRV_QX" "$ROOT/lib/nut/nutdrv_qx"
+elif [ "${CI:-}" = true ]; then
+    die "$NUTDRV_QX missing (apt-get install nut-server): the Megatec pass needs it"
+else
+    note "$NUTDRV_QX missing: the Megatec pass will fail (apt-get install nut-server)"
+fi
 cp tests/vm/init.sh "$ROOT/init"
 chmod 755 "$ROOT/init"
 for fx in apc-back-ups-es-850g2 eaton-5sc-750 cps-cp1500avrlcda phoenixtec-06da-0003-megatec-over-hid; do
@@ -107,7 +119,7 @@ printf '# No sections: every UPS found is served.\n' >"$ROOT/etc/nut/ups.conf"
 chmod 600 "$ROOT/etc/nut/upsd.users"
 
 # Kernel modules and what they need, then depmod for busybox's modprobe.
-MODS="uhid hid-generic usbhid dummy_hcd libcomposite usb_f_fs"
+MODS="uhid hid-generic usbhid dummy_hcd libcomposite usb_f_fs vhci-hcd"
 MODROOT=$KDIR/lib/modules/$kver
 mkdir -p "$ROOT/lib/modules/$kver"
 cp "$MODROOT"/modules.order "$MODROOT"/modules.builtin* "$ROOT/lib/modules/$kver/"
@@ -143,7 +155,9 @@ copy_libs() { # copy_libs BINARY...: ldd each, copy what it names
         done
     done
 }
-copy_libs "$ROOT"/bin/busybox "$ROOT"/bin/hidupsd "$ROOT"/bin/uhid_sim "$ROOT"/bin/vm_check "$ROOT"/bin/vm_gadget
+copy_libs "$ROOT"/bin/busybox "$ROOT"/bin/hidupsd "$ROOT"/bin/uhid_sim "$ROOT"/bin/vm_check "$ROOT"/bin/vm_gadget \
+    "$ROOT"/bin/vm_megatec
+[ ! -e "$ROOT/lib/nut/nutdrv_qx" ] || copy_libs "$ROOT/lib/nut/nutdrv_qx"
 # udev: the daemon, its rules and configuration (no hwdb: not needed here).
 mkdir -p "$ROOT/lib/udev" "$ROOT/etc/udev"
 cp "$UDIR/bin/udevadm" "$ROOT/bin/udevadm"

@@ -2,7 +2,7 @@
 
 #[cfg(test)]
 mod tests {
-    use super::super::{devices, lookups, subdriver, usages, SUBDRIVERS};
+    use super::super::{devices, lookups, strings, subdriver, usages, SUBDRIVERS};
     use crate::ups::table::*;
 
     /// Entries sharing (name, path) in NUT's own tables, other than status
@@ -94,15 +94,15 @@ mod tests {
         let mut dups: Vec<(&str, &str, &str, usize)> = Vec::new();
         for s in SUBDRIVERS {
             for (i, e) in s.map.iter().enumerate() {
-                assert!(!e.name.is_empty(), "{}: empty name at {}", s.key, i);
+                assert!(!e.name().is_empty(), "{}: empty name at {}", s.key, i);
                 assert!(
-                    !e.path.is_empty(),
+                    !e.path().is_empty(),
                     "{}: {} has an empty path",
                     s.key,
                     e.name
                 );
                 assert!(
-                    e.path.split('.').all(|t| !t.is_empty()),
+                    e.path().split('.').all(|t| !t.is_empty()),
                     "{}: {} has an empty path token",
                     s.key,
                     e.path
@@ -117,8 +117,10 @@ mod tests {
                 }
                 if e.is_bool() || e.is_alarm() {
                     // Several lookups on one path: each must be distinct.
-                    let names: Vec<Option<&str>> =
-                        same.iter().map(|o| o.lookup.map(|l| l.name)).collect();
+                    let names: Vec<Option<&str>> = same
+                        .iter()
+                        .map(|o| o.lookup().map(|l| l.name.get()))
+                        .collect();
                     assert!(
                         all_unique(&names),
                         "{}: {} {} repeats a lookup",
@@ -128,7 +130,7 @@ mod tests {
                     );
                     continue;
                 }
-                dups.push((s.key, e.name, e.path, same.len()));
+                dups.push((s.key, e.name(), e.path(), same.len()));
             }
         }
         assert_eq!(dups, KNOWN_DUPLICATES);
@@ -139,12 +141,12 @@ mod tests {
         assert!(all_unique(
             &lookups::ALL.iter().map(|l| l.name).collect::<Vec<_>>()
         ));
-        for l in lookups::ALL {
+        for l in &lookups::ALL {
             if l.fun.is_some() {
                 // Rows of function tables only list enum values.
                 continue;
             }
-            let keys: Vec<i64> = l.rows.iter().map(|r| r.0).collect();
+            let keys: Vec<i32> = l.rows.iter().map(|r| r.0).collect();
             assert!(all_unique(&keys), "{}: duplicate HID value", l.name);
             assert!(
                 !l.rows.is_empty() || l.nuf.is_some(),
@@ -154,14 +156,15 @@ mod tests {
         }
         for s in SUBDRIVERS {
             for e in s.map {
-                if let Some(l) = e.lookup {
-                    assert!(
-                        lookups::ALL.iter().any(|a| core::ptr::eq(*a, l)),
-                        "{}: lookup {} missing from lookups::ALL",
-                        s.key,
-                        l.name
-                    );
-                }
+                // NONE, or an index into ALL.
+                assert_eq!(
+                    e.lookup == LookupId::NONE,
+                    e.lookup().is_none(),
+                    "{}: {} names lookup {} beyond lookups::ALL",
+                    s.key,
+                    e.name,
+                    e.lookup.0
+                );
             }
         }
     }
@@ -170,7 +173,7 @@ mod tests {
     fn devices_name_known_subdrivers() {
         for d in devices::DEVICES {
             assert!(
-                subdriver(d.subdriver).is_some(),
+                subdriver(d.subdriver.get()).is_some(),
                 "{:04x}:{:04x}: {}",
                 d.vid,
                 d.pid,
@@ -178,7 +181,7 @@ mod tests {
             );
         }
         for (vid, sub) in devices::VENDOR_FALLBACK {
-            assert!(subdriver(sub).is_some(), "{:04x}: {}", vid, sub);
+            assert!(subdriver(sub.get()).is_some(), "{:04x}: {}", vid, sub);
             assert!(
                 devices::DEVICES.iter().any(|d| d.vid == *vid),
                 "{:04x}: no device",
@@ -222,7 +225,7 @@ mod tests {
     fn token_resolves(token: &str, tables: &[&[UsageName]]) -> bool {
         if tables
             .iter()
-            .any(|t| t.iter().any(|u| u.name.eq_ignore_ascii_case(token)))
+            .any(|t| t.iter().any(|u| u.name.get().eq_ignore_ascii_case(token)))
         {
             return true;
         }
@@ -242,13 +245,32 @@ mod tests {
         let mut bad: Vec<(&str, &str, &str)> = Vec::new();
         for s in SUBDRIVERS {
             for e in s.map {
-                for token in e.path.split('.').filter(|t| !t.is_empty()) {
+                for token in e.path().split('.').filter(|t| !t.is_empty()) {
                     if !token_resolves(token, s.usages) {
-                        bad.push((s.key, e.path, token));
+                        bad.push((s.key, e.path(), token));
                     }
                 }
             }
         }
         assert_eq!(bad, KNOWN_UNRESOLVED);
+    }
+
+    /// The string data: sorted (what `Str::of`'s binary search needs), and
+    /// every string found again by its own text.
+    #[test]
+    fn string_pools_sorted_and_found() {
+        for pool in [&strings::STRINGS, &strings::DOCS] {
+            assert!(pool.is_sorted());
+            assert_eq!(pool.get(0), "");
+            let n = pool.offsets.len() - 1;
+            assert_eq!(usize::from(pool.offsets[n]), pool.text.len());
+            for i in 1..n {
+                assert_eq!(pool.find(pool.get(i as u16)), i as u16);
+            }
+            assert_eq!(pool.get(n as u16), "");
+        }
+        assert_eq!(Str::NONE.opt(), None);
+        assert_eq!(Str::of("BOOL").opt(), Some("BOOL"));
+        assert_eq!(Str::of("ups.alarm").get(), "ups.alarm");
     }
 }
