@@ -77,7 +77,7 @@ lint: tables-check
 	python3 tools/modcycles.py
 	@# ups/ is left out: its table types read the generated tables' string
 	@# pools (ups::table <-> ups::tables), which the generator owns.
-	python3 tools/modcycles.py --within hid --within proto --within config \
+	python3 tools/modcycles.py --within hid --within proto --within config --within qx \
 		--within monitor --within device --within sys --within daemon --within cli
 	@# NUT's own pages (Xr upsc 8, ...) need not be installed here, nor
 	@# indexed when they are (nut-client installs them after mandoc).

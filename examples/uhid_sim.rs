@@ -21,7 +21,7 @@
 //! `--simulate` device does (`src/device/sim.rs`).
 #![allow(dead_code)]
 
-use hidupsd::hid::{report, Descriptor, Kind};
+use hidupsd::hid::{report, Descriptor, ReportType};
 use hidupsd::recording::{Recording, Replay};
 use hidupsd::ups::engine::Ups;
 use hidupsd::ups::options::Options;
@@ -386,7 +386,7 @@ impl Model {
         (0..desc.fields().len())
             .filter(|&i| {
                 let f = &desc.fields()[i];
-                f.kind != Kind::Output && f.path.nodes() == want.nodes()
+                f.kind != ReportType::Output && f.path.nodes() == want.nodes()
             })
             .collect()
     }
@@ -396,16 +396,16 @@ impl Model {
     /// builds an input report never sent before), zeros elsewhere.
     fn input_from_features(&self, reports: &Replay, id: u8) -> Vec<u8> {
         let desc = &self.ups.desc;
-        let mut r = vec![0; desc.report_len(id, Kind::Input) + 1];
+        let mut r = vec![0; desc.report_len(id, ReportType::Input) + 1];
         r[0] = id;
         for f in desc.fields() {
-            if f.kind != Kind::Input || f.report_id != id {
+            if f.kind != ReportType::Input || f.report_id != id {
                 continue;
             }
             let twin = desc
                 .fields()
                 .iter()
-                .find(|g| g.kind == Kind::Feature && g.path.nodes() == f.path.nodes());
+                .find(|g| g.kind == ReportType::Feature && g.path.nodes() == f.path.nodes());
             let value = twin.and_then(|g| report::get_value(reports.report(g.report_id)?, g));
             if let Some(v) = value {
                 report::put(&mut r, f, report::to_logical(f, v));
@@ -426,13 +426,13 @@ impl Model {
             }
             // Features first: a new input report starts from them.
             let mut fields = fields;
-            fields.sort_by_key(|&i| self.ups.desc.fields()[i].kind != Kind::Feature);
+            fields.sort_by_key(|&i| self.ups.desc.fields()[i].kind != ReportType::Feature);
             for i in fields {
                 let f = self.ups.desc.fields()[i];
                 let logical = report::to_logical(&f, value);
                 let id = f.report_id;
                 let len = self.ups.desc.report_len(id, f.kind) + 1;
-                if f.kind == Kind::Feature {
+                if f.kind == ReportType::Feature {
                     report::put(reports.report_mut(id, len), &f, logical);
                 } else {
                     if !sent.contains(&id) {

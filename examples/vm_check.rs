@@ -863,7 +863,7 @@ fn s5_garbage(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
         .desc()
         .fields()
         .iter()
-        .find(|f| f.kind == hidupsd::hid::Kind::Input)
+        .find(|f| f.kind == hidupsd::hid::ReportType::Input)
         .map_or(1, |f| f.report_id);
     let mut sent = 0;
     let mut send = |r: &[u8]| -> Result<(), String> {
@@ -1056,7 +1056,7 @@ fn s7_setvar(cx: &mut Ctx, c: &mut Client) -> Result<String, String> {
     let f = fields
         .iter()
         .map(|&i| a.model.desc().fields()[i])
-        .find(|f| f.kind == hidupsd::hid::Kind::Feature)
+        .find(|f| f.kind == hidupsd::hid::ReportType::Feature)
         .ok_or_else(|| format!("{path}: no Feature field in {FX_A}"))?;
     let dev = a.dev()?;
     let expect = {

@@ -2,7 +2,7 @@
 //! corpus replay in the ordinary test suite. Each must return normally on
 //! any input: a panic is a bug.
 
-use crate::hid::{report, Descriptor, Kind};
+use crate::hid::{report, Descriptor, ReportType};
 use crate::recording::{Recording, Replay};
 use crate::ups::engine::Ups;
 use crate::ups::options::{Identity, Options};
@@ -25,7 +25,7 @@ pub fn descriptor(data: &[u8]) {
         }
     }
     let _ = d.is_power_device();
-    let _ = d.report_ids(Kind::Feature).count();
+    let _ = d.report_ids(ReportType::Feature).count();
 }
 
 /// Input layout: VID (2 bytes LE), PID (2), descriptor length (2), the
@@ -102,8 +102,8 @@ pub fn encode_device(rec: &Recording) -> Vec<u8> {
 // and a session's dispatch, against a fixed set of UPSes and users.
 
 use crate::proto::{
-    Action, Data, Env, Live, Overflow, Reply, Session, TrackingId, TrackingStatus, UpsView, Upses,
-    VarRange, MAX_LINE, MAX_REPLY_LINE,
+    Action, Data, Live, Overflow, Reply, RequestEnv, Session, TrackingId, TrackingStatus, UpsView,
+    Upses, VarRange, MAX_LINE, MAX_REPLY_LINE,
 };
 use crate::proto::{InstCmds, Right, Rights, Upsmon, User, Users};
 use crate::store::{EnumRows, Store, MAX_VARS};
@@ -411,7 +411,7 @@ fn run_session(data: &[u8], server: &mut FuzzServer, users: &Users, big: &mut [u
             continue;
         }
         let mut out = Reply::new(&mut small);
-        let env = Env {
+        let env = RequestEnv {
             upses: &*server,
             users,
             now,

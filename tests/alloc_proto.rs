@@ -7,7 +7,7 @@ mod counting;
 
 use hidupsd::cli::decode;
 use hidupsd::proto::{
-    Data, Env, Live, Reply, Session, TrackingId, TrackingStatus, UpsView, Upses, Users,
+    Data, Live, Reply, RequestEnv, Session, TrackingId, TrackingStatus, UpsView, Upses, Users,
 };
 use hidupsd::recording::Recording;
 use hidupsd::store::Store;
@@ -70,7 +70,7 @@ fn answering_requests_allocates_nothing() {
         let before = counting::allocations();
         for r in requests {
             let mut out = Reply::new(&mut buf);
-            let env = Env {
+            let env = RequestEnv {
                 upses: &upses,
                 users: &users,
                 now: 1000,

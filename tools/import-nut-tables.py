@@ -434,9 +434,9 @@ def gen_map(sub, rows, refs, usage_keys):
     src += "use crate::ups::table::*;\n\n"
     if rows:
         src += "/// NUT variables, status/alarm sources and commands, in table order.\n"
-        src += "pub static MAP: &[Entry] = &ENTRIES;\n\n"
+        src += "pub static MAP: &[MapEntry] = &ENTRIES;\n\n"
         src += "#[rustfmt::skip]\n"
-        src += f"static ENTRIES: [Entry; {len(rows)}] = [\n"
+        src += f"static ENTRIES: [MapEntry; {len(rows)}] = [\n"
         for r in rows:
             st = rs_flags(int(r["st_flags_num"]), ST_BITS, "st")
             hu = rs_flags(int(r["hu_flags_num"]), HU_BITS, "hu")
@@ -448,13 +448,13 @@ def gen_map(sub, rows, refs, usage_keys):
             fmt = r["dfl_format_or_value"]
             fmt = STRS.ref(None if fmt == "NULL" else fmt)
             src += (
-                f"    Entry {{ name: {STRS.ref(r['nut_name'])}, path: {STRS.ref(r['hid_path'])},"
+                f"    MapEntry {{ name: {STRS.ref(r['nut_name'])}, path: {STRS.ref(r['hid_path'])},"
                 f" fmt: {fmt}, st: {st}, hu: {hu}, len: {length}, lookup: {lookup} }},\n"
             )
         src += "];\n\n"
     else:
         src += "/// NUT's table for this subdriver is empty.\n"
-        src += "pub static MAP: &[Entry] = &[];\n\n"
+        src += "pub static MAP: &[MapEntry] = &[];\n\n"
     tables = []
     for u in sub["usages"]:
         if u not in usage_keys:

@@ -2,7 +2,7 @@
 //! one, printed as `upsc` prints variables (sorted `name: value` lines), or
 //! with `--explore` every field of every report.
 
-use crate::hid::{report, Kind};
+use crate::hid::{report, ReportType};
 use crate::recording::{Recording, Replay};
 use crate::ups::engine::Ups;
 use crate::ups::options::{BindError, Options};
@@ -74,7 +74,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         // Every recorded Feature report, not only those the table reads
         // (ones read already are left as the walks and inputs left them).
         if let Some(io) = io.as_mut() {
-            let ids: Vec<u8> = ups.desc.report_ids(Kind::Feature).collect();
+            let ids: Vec<u8> = ups.desc.report_ids(ReportType::Feature).collect();
             let t = ups.next_full();
             for id in ids {
                 if !ups.was_read(id) {
@@ -214,10 +214,10 @@ pub fn print_explore(ups: &Ups, out: &mut dyn Write) -> io::Result<()> {
         let path = PathName(&f.path, ups.sub.usages);
         let shown = match (f.kind, report::get(buf, f)) {
             // Never read: the bytes are the cache's zeros, not the device's.
-            (Kind::Feature | Kind::Input, _) if !ups.was_read(f.report_id) => {
+            (ReportType::Feature | ReportType::Input, _) if !ups.was_read(f.report_id) => {
                 "not read".to_string()
             }
-            (Kind::Feature, Some(l)) | (Kind::Input, Some(l)) => {
+            (ReportType::Feature, Some(l)) | (ReportType::Input, Some(l)) => {
                 format!("{l} ({})", report::value(f, l))
             }
             _ => "-".to_string(),

@@ -6,7 +6,7 @@
 //! the device is [`capture`].
 
 use crate::device::usb::UsbInfo;
-use crate::hid::{Descriptor, Kind};
+use crate::hid::{Descriptor, ReportType};
 use crate::recording::Recording;
 use crate::sys::hidraw::Hidraw;
 use crate::ups::transport::Transport;
@@ -140,7 +140,7 @@ pub fn capture(dev: &mut Hidraw, info: &UsbInfo, millis: u64) -> Result<Recordin
         rec.answers = crate::qx::replay::record(&mut link).map_err(|e| e.to_string())?;
         return Ok(rec);
     }
-    let ids: Vec<u8> = desc.report_ids(Kind::Feature).collect();
+    let ids: Vec<u8> = desc.report_ids(ReportType::Feature).collect();
     for id in ids {
         let mut buf = vec![0u8; desc.report_len_any(id) + 1];
         buf[0] = id;

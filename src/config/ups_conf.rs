@@ -48,7 +48,7 @@ pub const DEFAULT_MAXSTARTDELAY: u32 = 75;
 
 /// Whether an option is a lone word or takes `= value`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum OptionForm {
     Flag,
     Value,
     /// Either form (`usb_set_altinterface` defaults to 0 without a value).
@@ -70,15 +70,15 @@ pub enum Scope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OptionDef {
     pub name: &'static str,
-    pub kind: Kind,
+    pub kind: OptionForm,
     pub scope: Scope,
 }
 
-const fn def(name: &'static str, kind: Kind, scope: Scope) -> OptionDef {
+const fn def(name: &'static str, kind: OptionForm, scope: Scope) -> OptionDef {
     OptionDef { name, kind, scope }
 }
 
-use Kind::{Flag, FlagOrValue, Value};
+use OptionForm::{Flag, FlagOrValue, Value};
 use Scope::{Both, Global, Section};
 
 /// Every option hidupsd accepts, besides `override.<var>` and
@@ -550,14 +550,14 @@ struct Validator<'a> {
 struct Opt<'a> {
     set: &'a Setting,
     name: &'static str,
-    kind: Kind,
+    kind: OptionForm,
 }
 
 impl Opt<'_> {
     /// The value for `raw`: `""` for a flag, even one written `= yes`.
     fn raw(&self) -> (String, String) {
         let v = match self.kind {
-            Kind::Flag => "",
+            OptionForm::Flag => "",
             _ => self.set.value.as_deref().unwrap_or(""),
         };
         (self.name.to_string(), v.to_string())
@@ -629,14 +629,14 @@ impl<'a> Validator<'a> {
             _ => {}
         }
         match (d.kind, &set.value) {
-            (Kind::Value, None) => {
+            (OptionForm::Value, None) => {
                 return Err(self.err(
                     line,
                     key,
                     format_args!("needs a value: write '{} = VALUE'", d.name),
                 ))
             }
-            (Kind::Flag, Some(v)) if super::parse_bool(v) != Some(true) => {
+            (OptionForm::Flag, Some(v)) if super::parse_bool(v) != Some(true) => {
                 return Err(self.err(
                     line,
                     key,
@@ -1410,7 +1410,7 @@ retrydelay = 10
         // Every option the manual lists as warned about does warn.
         for (name, _) in NOT_ON_HIDRAW {
             let line = match option(name).unwrap().kind {
-                Kind::Flag => name.to_string(),
+                OptionForm::Flag => name.to_string(),
                 _ => format!("{name} = 1"),
             };
             let c = conf(&format!("[u]\ndriver = usbhid-ups\n{line}\n"));

@@ -48,7 +48,7 @@ const UNSENDABLE: &[char] = &[' ', '=', '#', '"', '\\'];
 
 /// One `key = values...` line as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub struct RawSetting {
     pub line: usize,
     pub key: String,
     pub values: Vec<String>,
@@ -59,7 +59,7 @@ pub struct Entry {
 pub struct RawUser {
     pub line: usize,
     pub name: String,
-    pub entries: Vec<Entry>,
+    pub entries: Vec<RawSetting>,
 }
 
 /// Stage 1: split the file into sections of entries. Old-format `user`
@@ -105,7 +105,7 @@ pub fn records(
                 "'{key}' comes before the first [username] section"
             )));
         };
-        user.entries.push(Entry {
+        user.entries.push(RawSetting {
             line: l.line,
             key: key.to_string(),
             values: values.to_vec(),
@@ -491,12 +491,12 @@ mod tests {
                 line: 1,
                 name: "a".into(),
                 entries: vec![
-                    Entry {
+                    RawSetting {
                         line: 2,
                         key: "actions".into(),
                         values: vec!["SET".into(), "FSD".into()]
                     },
-                    Entry {
+                    RawSetting {
                         line: 3,
                         key: "upsmon".into(),
                         values: vec!["primary".into()]

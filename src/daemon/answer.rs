@@ -9,7 +9,7 @@
 use super::upses::{Login, View};
 use super::Daemon;
 use crate::proto::framing::{self, Line};
-use crate::proto::{Action, Env, ErrCode, LexError, Overflow, Reply, TrackingStatus};
+use crate::proto::{Action, ErrCode, LexError, Overflow, Reply, RequestEnv, TrackingStatus};
 use crate::sys::log::{debug, log};
 
 /// How often admission hears that a busy connection is still busy: its
@@ -82,7 +82,7 @@ impl Daemon {
                 now,
                 maxage_ms: *maxage_ms,
             };
-            let env = Env {
+            let env = RequestEnv {
                 upses: &view,
                 users,
                 now,

@@ -42,7 +42,7 @@
 use super::io::{Dev, DeviceIo, Found, Opener};
 use crate::chan::{self as mpsc, Receiver, RecvTimeoutError, Sender};
 use crate::device::usb::UsbInfo;
-use crate::hid::{report, Descriptor, Kind};
+use crate::hid::{report, Descriptor, ReportType};
 use crate::qx::bridge::{SimWire, Wire};
 use crate::qx::replay::AnswerList;
 use crate::qx::usbid;
@@ -229,7 +229,7 @@ impl Sim {
                     continue;
                 };
                 for (i, f) in desc.fields().iter().enumerate() {
-                    if f.kind != Kind::Output && f.path.nodes() == want.nodes() {
+                    if f.kind != ReportType::Output && f.path.nodes() == want.nodes() {
                         patches.push(Patch {
                             field: i,
                             logical: report::to_logical(f, value),
@@ -249,7 +249,7 @@ impl Sim {
             }
             // Feature fields first: an input report never sent before is
             // built from them (see `Inner::input`).
-            let feature = |p: &Patch| desc.fields()[p.field].kind == Kind::Feature;
+            let feature = |p: &Patch| desc.fields()[p.field].kind == ReportType::Feature;
             crate::sort::sort_by(&mut patches, |a, b| feature(a) && !feature(b));
             steps.push(Step {
                 at_ms: ev.at_ms,
@@ -448,7 +448,7 @@ impl Inner {
             let id = f.report_id;
             let len = self.desc.report_len(id, f.kind) + 1;
             let buf = match f.kind {
-                Kind::Feature => st.features.report_mut(id, len),
+                ReportType::Feature => st.features.report_mut(id, len),
                 _ => {
                     if !sent.contains(&id) {
                         sent.push(id);
@@ -469,19 +469,18 @@ impl Inner {
     /// from the Feature fields at the same paths (the device's state as
     /// a read would show it), zeros where there are none.
     fn input<'a>(&self, st: &'a mut State, id: u8) -> &'a mut Vec<u8> {
-        let len = self.desc.report_len(id, Kind::Input) + 1;
+        let len = self.desc.report_len(id, ReportType::Input) + 1;
         if st.inputs[id as usize].is_none() {
             let mut r = vec![0; len];
             r[0] = id;
             for f in self.desc.fields() {
-                if f.kind != Kind::Input || f.report_id != id {
+                if f.kind != ReportType::Input || f.report_id != id {
                     continue;
                 }
-                let twin = self
-                    .desc
-                    .fields()
-                    .iter()
-                    .find(|g| g.kind == Kind::Feature && g.path.nodes() == f.path.nodes());
+                let twin =
+                    self.desc.fields().iter().find(|g| {
+                        g.kind == ReportType::Feature && g.path.nodes() == f.path.nodes()
+                    });
                 let value =
                     twin.and_then(|g| report::get_value(st.features.report(g.report_id)?, g));
                 if let Some(v) = value {

@@ -16,7 +16,7 @@
 //! Read first: `docs/design/hid-decoding.md` §1.
 
 use super::item::{Item, ItemType, Items};
-use super::{Error, Kind, Limit};
+use super::{Error, Limit, ReportType};
 
 /// Largest descriptor accepted: the kernel's `HID_MAX_DESCRIPTOR_SIZE`.
 pub const MAX_DESCRIPTOR: usize = 4096;
@@ -108,7 +108,7 @@ impl core::fmt::Debug for Path {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Field {
     pub report_id: u8,
-    pub kind: Kind,
+    pub kind: ReportType,
     /// Bit offset from the first data byte (the byte after the report id).
     pub bit_offset: u32,
     pub bit_size: u32,
@@ -296,7 +296,7 @@ impl Descriptor {
     }
 
     /// Data bytes (after the id byte) of report `id` of one kind.
-    pub fn report_len(&self, id: u8, kind: Kind) -> usize {
+    pub fn report_len(&self, id: u8, kind: ReportType) -> usize {
         self.lengths[id as usize][kind as usize] as usize
     }
 
@@ -306,13 +306,13 @@ impl Descriptor {
     }
 
     /// Report ids that have at least one field of `kind`, ascending.
-    pub fn report_ids(&self, kind: Kind) -> impl Iterator<Item = u8> + '_ {
+    pub fn report_ids(&self, kind: ReportType) -> impl Iterator<Item = u8> + '_ {
         (0..=255u8).filter(move |&id| self.lengths[id as usize][kind as usize] > 0)
     }
 
     /// First field in descriptor order of `kind` whose path starts with
     /// `prefix` (NUT's rule: a shorter query matches the first deeper field).
-    pub fn find(&self, kind: Kind, prefix: &[u32]) -> Option<usize> {
+    pub fn find(&self, kind: ReportType, prefix: &[u32]) -> Option<usize> {
         self.fields
             .iter()
             .position(|f| f.kind == kind && f.path.starts_with(prefix))
@@ -448,9 +448,9 @@ impl Parser {
                 }
                 self.locals.clear();
             }
-            (ItemType::Main, 0x80) => self.main(Kind::Input, &it)?,
-            (ItemType::Main, 0x90) => self.main(Kind::Output, &it)?,
-            (ItemType::Main, 0xB0) => self.main(Kind::Feature, &it)?,
+            (ItemType::Main, 0x80) => self.main(ReportType::Input, &it)?,
+            (ItemType::Main, 0x90) => self.main(ReportType::Output, &it)?,
+            (ItemType::Main, 0xB0) => self.main(ReportType::Feature, &it)?,
             (ItemType::Main, _) | (ItemType::Global, _) | (ItemType::Reserved, _) => {
                 return Err(bad("unknown item tag"));
             }
@@ -467,7 +467,7 @@ impl Parser {
         }
     }
 
-    fn main(&mut self, kind: Kind, it: &Item<'_>) -> Result<(), Error> {
+    fn main(&mut self, kind: ReportType, it: &Item<'_>) -> Result<(), Error> {
         let g = self.g;
         let id = g.report_id as usize;
         let k = kind as usize;
@@ -543,15 +543,15 @@ mod tests {
         assert_eq!(f.path.nodes(), &[UPS, PS, REMCAP]);
         assert_eq!(
             (f.report_id, f.kind, f.bit_offset, f.bit_size),
-            (12, Kind::Feature, 0, 8)
+            (12, ReportType::Feature, 0, 8)
         );
         assert_eq!(
             (f.logical_min, f.logical_max, f.logmax_assumed),
             (0, 255, true)
         );
-        assert_eq!(desc.report_len(12, Kind::Feature), 1);
-        assert_eq!(desc.find(Kind::Feature, &[UPS, PS]), Some(0));
-        assert_eq!(desc.find(Kind::Input, &[UPS, PS]), None);
+        assert_eq!(desc.report_len(12, ReportType::Feature), 1);
+        assert_eq!(desc.find(ReportType::Feature, &[UPS, PS]), Some(0));
+        assert_eq!(desc.find(ReportType::Input, &[UPS, PS]), None);
     }
 
     #[test]
@@ -582,7 +582,7 @@ mod tests {
         // The index node popped with its collection.
         assert_eq!(f[2].path.nodes(), &[UPS, 0x0084_0030]);
         assert_eq!(f[2].bit_offset, 12);
-        assert_eq!(desc.report_len(1, Kind::Input), 3);
+        assert_eq!(desc.report_len(1, ReportType::Input), 3);
     }
 
     #[test]
@@ -595,7 +595,7 @@ mod tests {
         let desc = Descriptor::parse(&d).unwrap();
         assert!(!desc.uses_report_ids);
         assert_eq!(desc.fields()[0].bit_offset, 39 * 8);
-        assert_eq!(desc.report_len(0, Kind::Feature), 40);
+        assert_eq!(desc.report_len(0, ReportType::Feature), 40);
     }
 
     #[test]
@@ -620,7 +620,7 @@ mod tests {
         let f = &desc.fields()[0];
         assert_eq!(
             (f.kind, f.flags & 0xFF, f.bit_size),
-            (Kind::Feature, 0x83, 16)
+            (ReportType::Feature, 0x83, 16)
         );
     }
 
@@ -662,7 +662,7 @@ mod tests {
             Descriptor::parse(&d).unwrap_err(),
             Error::ReportTooLong {
                 id: 1,
-                kind: Kind::Feature
+                kind: ReportType::Feature
             }
         );
         // 2000 fields with usages.

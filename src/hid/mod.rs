@@ -21,18 +21,18 @@ use core::fmt;
 
 /// Report type of a main item. The discriminant indexes per-kind tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
+pub enum ReportType {
     Input = 0,
     Output = 1,
     Feature = 2,
 }
 
-impl Kind {
+impl ReportType {
     pub fn as_str(self) -> &'static str {
         match self {
-            Kind::Input => "Input",
-            Kind::Output => "Output",
-            Kind::Feature => "Feature",
+            ReportType::Input => "Input",
+            ReportType::Output => "Output",
+            ReportType::Feature => "Feature",
         }
     }
 }
@@ -79,7 +79,7 @@ pub enum Error {
     /// A report longer than `descriptor::MAX_REPORT_LEN` bytes.
     ReportTooLong {
         id: u8,
-        kind: Kind,
+        kind: ReportType,
     },
     Limit(Limit),
     /// No data fields at all.

@@ -154,12 +154,12 @@ pub fn put(buf: &mut [u8], f: &Field, logical: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hid::{Kind, Path};
+    use crate::hid::{Path, ReportType};
 
     fn field(bit_offset: u32, bit_size: u32, min: i64, max: i64) -> Field {
         Field {
             report_id: 0,
-            kind: Kind::Feature,
+            kind: ReportType::Feature,
             bit_offset,
             bit_size,
             flags: 2,

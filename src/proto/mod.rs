@@ -37,6 +37,6 @@ pub mod users;
 pub use lexer::{tokenize, LexError, MAX_ARGS, MAX_LINE, MAX_WORD};
 pub use request::{parse, Command, Invalid, Request};
 pub use response::{ErrCode, Overflow, Reply, MAX_REPLY_LINE};
-pub use session::{Action, Data, Env, Live, Session, UpsView, Upses, VarRange};
+pub use session::{Action, Data, Live, RequestEnv, Session, UpsView, Upses, VarRange};
 pub use tracking::{TrackingId, TrackingStatus};
 pub use users::{InstCmds, Right, Rights, Upsmon, User, Users};

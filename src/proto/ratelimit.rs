@@ -101,7 +101,7 @@ struct Bucket {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Entry {
+struct KeyedBucket {
     key: Key,
     bucket: Bucket,
 }
@@ -109,7 +109,7 @@ struct Entry {
 /// The failed-login table.
 #[derive(Debug, Clone)]
 pub struct RateLimiter {
-    entries: [Option<Entry>; CAPACITY],
+    entries: [Option<KeyedBucket>; CAPACITY],
     burst: u32,
     refill_ms: u64,
 }
@@ -206,7 +206,7 @@ impl RateLimiter {
             Some(i) => (i, false),
             None => {
                 let (i, evicted) = self.free_slot(now);
-                self.entries[i] = Some(Entry {
+                self.entries[i] = Some(KeyedBucket {
                     key,
                     bucket: Bucket {
                         level: full,

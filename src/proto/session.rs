@@ -101,7 +101,7 @@ pub trait Upses {
 }
 
 /// What a request gets from its surroundings.
-pub struct Env<'e, U: ?Sized> {
+pub struct RequestEnv<'e, U: ?Sized> {
     pub upses: &'e U,
     pub users: &'e Users,
     /// Milliseconds on the server's monotonic clock.
@@ -307,7 +307,7 @@ impl Session {
         &mut self,
         line: &'b [u8],
         scratch: &'b mut [u8],
-        env: &Env<'_, U>,
+        env: &RequestEnv<'_, U>,
         out: &mut Reply<'_>,
     ) -> Result<Option<Action<'b>>, Overflow> {
         // Requests have a few words: a small array first (filling the
@@ -346,7 +346,7 @@ impl Session {
     pub fn handle<'b, U: Upses + ?Sized>(
         &mut self,
         req: Result<Request<'b>, Invalid>,
-        env: &Env<'_, U>,
+        env: &RequestEnv<'_, U>,
         out: &mut Reply<'_>,
     ) -> Result<Option<Action<'b>>, Overflow> {
         self.last_heard = env.now;
@@ -415,7 +415,7 @@ impl Session {
     fn dispatch<'b, U: Upses + ?Sized>(
         &mut self,
         req: Request<'b>,
-        env: &Env<'_, U>,
+        env: &RequestEnv<'_, U>,
         out: &mut Reply<'_>,
     ) -> Handled<'b> {
         use Request as R;
@@ -609,7 +609,7 @@ impl Session {
 
     fn set_var<'b, U: Upses + ?Sized>(
         &mut self,
-        env: &Env<'_, U>,
+        env: &RequestEnv<'_, U>,
         ups: &[u8],
         var: &[u8],
         value: &'b [u8],
@@ -1011,7 +1011,7 @@ mod tests {
                 let mut buf = [0u8; 8192];
                 let mut out = Reply::new(&mut buf);
                 let mut scratch = [0u8; MAX_LINE];
-                let env = Env {
+                let env = RequestEnv {
                     upses: &self.fake,
                     users: &self.users,
                     now: self.now,
@@ -1667,7 +1667,7 @@ END LIST VAR su700
         let mut scratch = [0u8; 8];
         let mut buf = [0u8; 64];
         let mut out = Reply::new(&mut buf);
-        let env = Env {
+        let env = RequestEnv {
             upses: &t.fake,
             users: &t.users,
             now: 0,
@@ -1684,7 +1684,7 @@ END LIST VAR su700
     #[test]
     fn a_full_buffer_is_an_error_and_changes_nothing() {
         let mut t = T::new();
-        let env = Env {
+        let env = RequestEnv {
             upses: &t.fake,
             users: &t.users,
             now: 0,

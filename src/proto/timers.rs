@@ -21,7 +21,7 @@ use std::collections::BinaryHeap;
 
 /// One deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Entry {
+pub struct Deadline {
     /// When it falls due. Compared first: the queue gives the earliest.
     pub at: u64,
     /// The connection's sequence number (unique while the server runs).
@@ -33,7 +33,7 @@ pub struct Entry {
 /// Deadlines, earliest first.
 #[derive(Debug, Default)]
 pub struct Deadlines {
-    heap: BinaryHeap<Reverse<Entry>>,
+    heap: BinaryHeap<Reverse<Deadline>>,
 }
 
 impl Deadlines {
@@ -44,7 +44,7 @@ impl Deadlines {
     /// Connection `seq` in `slot` falls due at `at`.
     pub fn arm(&mut self, at: u64, slot: usize, seq: u64) {
         let slot = u32::try_from(slot).unwrap_or(u32::MAX);
-        self.heap.push(Reverse(Entry { at, seq, slot }));
+        self.heap.push(Reverse(Deadline { at, seq, slot }));
     }
 
     /// The earliest deadline, if any.
@@ -53,7 +53,7 @@ impl Deadlines {
     }
 
     /// Take the earliest entry if it is due at `now`.
-    pub fn pop_due(&mut self, now: u64) -> Option<Entry> {
+    pub fn pop_due(&mut self, now: u64) -> Option<Deadline> {
         if self.heap.peek()?.0.at > now {
             return None;
         }
@@ -74,7 +74,7 @@ impl Deadlines {
     /// says whether an entry's connection is still open. Returns whether
     /// it ran. The memory kept follows the connections open, not the
     /// connections ever made.
-    pub fn compact(&mut self, live: usize, keep: impl FnMut(&Entry) -> bool) -> bool {
+    pub fn compact(&mut self, live: usize, keep: impl FnMut(&Deadline) -> bool) -> bool {
         if self.heap.len() <= 2 * live + 64 {
             return false;
         }
@@ -164,7 +164,7 @@ mod tests {
             d.arm(seq, (seq % 10) as usize, seq);
         }
         // Ten connections are still open: the last seq of each slot.
-        let live = |e: &Entry| e.seq >= 990;
+        let live = |e: &Deadline| e.seq >= 990;
         assert!(!d.compact(1000, live));
         assert!(d.compact(10, live));
         assert_eq!(d.len(), 10);

@@ -15,7 +15,7 @@
 //! itself is a [`Wire`], implemented by the shell over hidraw, hiddev
 //! and usbfs, and by tests and simulations over recorded answers.
 
-use super::engine::{Link, LinkError};
+use super::link::{Link, LinkError};
 use super::table::Bridge;
 
 /// What a bridge needs from the device.

@@ -3,7 +3,7 @@
 //! `record` asks a live unit (every protocol's read commands, never an
 //! instant command, which would act).
 
-use super::engine::{Link, LinkError};
+use super::link::{Link, LinkError};
 use super::table::flag;
 use super::tables::PROTOCOLS;
 

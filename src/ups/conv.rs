@@ -1,7 +1,7 @@
 //! NUT's conversion functions: the `fun` (HID value to NUT text) and `nuf`
 //! (NUT text to HID value) of lookup tables, as one `match` over [`Func`].
 //!
-//! Pure code: a function sees the decoded physical value and an [`Env`]
+//! Pure code: a function sees the decoded physical value and a [`ConvEnv`]
 //! giving it what NUT's globals gave the C code (device identity, already
 //! published variables, USB strings, report bytes, options, sticky
 //! per-device state). It writes its text into a caller-provided [`Text`];
@@ -25,7 +25,7 @@ use vendor::*;
 
 /// What a conversion function may consult or change besides its value.
 /// The engine implements it per device; tests implement it with fixtures.
-pub trait Env {
+pub trait ConvEnv {
     /// USB vendor and product id of the device.
     fn vid_pid(&self) -> (u16, u16);
     /// Value currently published for a NUT variable, if any.
@@ -162,7 +162,7 @@ impl Func {
     /// HID to NUT: write the text to publish into `out` and return `true`,
     /// or return `false` (with `out` empty) when NUT would publish nothing.
     /// Reverse-only ids publish nothing.
-    pub fn forward(self, value: f64, env: &mut dyn Env, out: &mut Text) -> bool {
+    pub fn forward(self, value: f64, env: &mut dyn ConvEnv, out: &mut Text) -> bool {
         out.clear();
         let ok = self.fwd(value, env, out);
         if !ok {
@@ -174,7 +174,7 @@ impl Func {
     /// NUT to HID: the raw value to write, or `None` for a conversion error
     /// (NUT's -1/EINVAL). NUT passes NULL when a command has neither
     /// argument nor default; pass `""` then. Forward-only ids give `None`.
-    pub fn reverse(self, text: &str, env: &mut dyn Env) -> Option<i64> {
+    pub fn reverse(self, text: &str, env: &mut dyn ConvEnv) -> Option<i64> {
         use Func::*;
         match self {
             DateConversionReverse => {
@@ -279,7 +279,7 @@ impl Func {
         }
     }
 
-    fn fwd(self, value: f64, env: &mut dyn Env, out: &mut Text) -> bool {
+    fn fwd(self, value: f64, env: &mut dyn ConvEnv, out: &mut Text) -> bool {
         use Func::*;
         match self {
             // ---- usbhid-ups.c (generic) ----
@@ -918,7 +918,7 @@ mod tests {
         }
     }
 
-    impl Env for TestEnv {
+    impl ConvEnv for TestEnv {
         fn vid_pid(&self) -> (u16, u16) {
             self.id
         }

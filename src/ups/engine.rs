@@ -8,16 +8,16 @@
 //!
 //! Read first: `docs/design/hid-decoding.md` §4 (walks, first entry wins, events).
 
-use super::conv::{ConvState, Env};
+use super::conv::{ConvEnv, ConvState};
 use super::generic;
 use super::options::{BindError, Identity, Options};
 use super::path;
 use super::quirks;
 use super::select;
 use super::status;
-use super::table::{hu, st, Entry, Subdriver};
+use super::table::{hu, st, MapEntry, Subdriver};
 use super::transport::{IoError, Transport, WriteError};
-use crate::hid::{report, Descriptor, Field, Kind};
+use crate::hid::{report, Descriptor, Field, ReportType};
 use crate::store::{EnumRows, Store};
 use crate::text::{atol, Text};
 use core::fmt::Write;
@@ -170,9 +170,9 @@ impl Ups {
         let (desc, choice) = Ups::prepare(descriptor, &ident, &opts)?;
         let sub = choice.sub;
         let kind = if opts.interruptonly {
-            Kind::Input
+            ReportType::Input
         } else {
-            Kind::Feature
+            ReportType::Feature
         };
         let binds = sub
             .map
@@ -183,7 +183,9 @@ impl Ups {
                 // The generic table also takes a value the device sends
                 // only in an interrupt report (5131:2007's status bits).
                 let input_only = || match &p {
-                    Some(p) if generic::is(sub) && !e.is_cmd() => desc.find(Kind::Input, p.nodes()),
+                    Some(p) if generic::is(sub) && !e.is_cmd() => {
+                        desc.find(ReportType::Input, p.nodes())
+                    }
                     _ => None,
                 };
                 Bind {
@@ -303,7 +305,7 @@ impl Ups {
         } else {
             (0, report)
         };
-        let want = self.desc.report_len(id, Kind::Input);
+        let want = self.desc.report_len(id, ReportType::Input);
         if want == 0 {
             return Err(format!(
                 "input report id {id} ({} bytes): the descriptor has no such input report",
@@ -344,11 +346,14 @@ impl Ups {
         let mut fed = 0;
         for fi in 0..self.desc.fields().len() {
             let f = self.desc.fields()[fi];
-            if f.kind != Kind::Input || f.report_id != id {
+            if f.kind != ReportType::Input || f.report_id != id {
                 continue;
             }
             // The Feature twin with the same path carries the mapping.
-            let target = self.desc.find(Kind::Feature, f.path.nodes()).unwrap_or(fi);
+            let target = self
+                .desc
+                .find(ReportType::Feature, f.path.nodes())
+                .unwrap_or(fi);
             // First non-ABSENT, non-command entry bound there (NUT would
             // also feed a command entry and publish a bogus variable).
             let entry = self.sub.map.iter().zip(&self.binds).position(|(e, b)| {
@@ -368,6 +373,8 @@ impl Ups {
 
     fn walk(&mut self, mode: Walk, io: &mut dyn Transport, now: u64) -> WalkResult {
         let (mut tried, mut ok) = (0u32, 0u32);
+        // A request went unanswered for the kernel's whole timeout.
+        let mut hung = false;
         self.buzz.clear();
         if mode == Walk::Full {
             self.alarm.clear();
@@ -389,7 +396,7 @@ impl Ups {
             let f = self.desc.fields()[fi as usize];
             // Bound to an Input-only field: interrupt reports feed it; a
             // GET_REPORT would answer the Feature layout of that id.
-            if f.kind == Kind::Input && !self.opts.interruptonly {
+            if f.kind == ReportType::Input && !self.opts.interruptonly {
                 continue;
             }
             if e.is_cmd() {
@@ -427,7 +434,10 @@ impl Ups {
             match self.refresh(f.report_id, io, now) {
                 Ok(()) => {}
                 Err(IoError::Skip) => continue,
-                Err(IoError::Timeout) => break,
+                Err(IoError::Timeout) => {
+                    hung = true;
+                    break;
+                }
                 Err(IoError::Gone) => return WalkResult::Reconnect,
             }
             ok += 1;
@@ -437,10 +447,15 @@ impl Ups {
         if mode != Walk::Init && tried > 0 && ok == 0 {
             // Some units answer GET_REPORT for part of their reports only
             // and send their status on the interrupt pipe: a quick poll
-            // that read nothing is no lost device while the last full
-            // walk was answered and interrupt reports come (the next full
-            // walk decides). `interruptonly` stays the explicit setting.
-            if mode == Walk::Quick && self.full_answered && self.inputs_seen {
+            // whose requests were refused (a stall, an error: answers all
+            // the same) is no lost device while the last full walk was
+            // answered and interrupt reports come (the next full walk
+            // decides). A request left unanswered past the kernel's
+            // timeout is a hung unit, not a refusal: it is lost at once,
+            // so that clients see its data stale (a success here would
+            // count as a fresh update). `interruptonly` stays the explicit
+            // setting.
+            if mode == Walk::Quick && !hung && self.full_answered && self.inputs_seen {
                 return WalkResult::Ok;
             }
             return WalkResult::Reconnect;
@@ -480,8 +495,9 @@ impl Ups {
             self.store.delete(self.sub.map[i].name());
             return false;
         }
-        let kind = generic::kind(f.path.last().unwrap_or(0));
-        if kind == generic::Kind::Capacity && (mode != Walk::Quick || self.basis[i].is_none()) {
+        let kind = generic::adjustment(f.path.last().unwrap_or(0));
+        if kind == generic::Adjustment::Capacity && (mode != Walk::Quick || self.basis[i].is_none())
+        {
             self.basis[i] = Some(self.capacity_basis(f, io, now));
         }
         let basis = self.basis[i].unwrap_or(generic::Basis::None);
@@ -502,7 +518,7 @@ impl Ups {
             let mut p = f.path;
             p.pop();
             p.push(usage).ok()?;
-            let s = self.desc.fields()[self.desc.find(Kind::Feature, p.nodes())?];
+            let s = self.desc.fields()[self.desc.find(ReportType::Feature, p.nodes())?];
             self.refresh(s.report_id, io, now).ok()?;
             let buf = self.cache.get(s.report_id);
             if generic::not_available(buf, &s) {
@@ -530,7 +546,7 @@ impl Ups {
         now: u64,
         mode: Walk,
     ) -> bool {
-        let e: &'static Entry = &self.sub.map[i];
+        let e: &'static MapEntry = &self.sub.map[i];
         let mut out = Text::new();
         let converted = match e.lookup() {
             Some(l) => match l.fun {
@@ -676,7 +692,7 @@ impl Ups {
     /// Read the scaled value at a NUT path (first Feature field under it).
     pub fn read_path(&mut self, p: &str, io: &mut dyn Transport, now: u64) -> Option<f64> {
         let path = path::resolve(p, self.sub.usages)?;
-        let fi = self.desc.find(Kind::Feature, path.nodes())?;
+        let fi = self.desc.find(ReportType::Feature, path.nodes())?;
         let f = self.desc.fields()[fi];
         self.refresh(f.report_id, io, now).ok()?;
         report::get_value(self.cache.get(f.report_id), &f)
@@ -712,7 +728,7 @@ impl Ups {
         io: &mut dyn Transport,
         now: u64,
     ) -> Result<(), WriteError> {
-        let e: &'static Entry = &self.sub.map[i];
+        let e: &'static MapEntry = &self.sub.map[i];
         let fi = self.binds[i].field.ok_or(WriteError::NotSupported)? as usize;
         let f = self.desc.fields()[fi];
         if f.flags & 0xFF == 0x01 {
@@ -736,7 +752,7 @@ impl Ups {
             None => atol(value).ok_or(WriteError::BadValue)? as f64,
         };
         let raw = if generic::is(self.sub)
-            && generic::kind(f.path.last().unwrap_or(0)) == generic::Kind::Capacity
+            && generic::adjustment(f.path.last().unwrap_or(0)) == generic::Adjustment::Capacity
         {
             let basis = match self.basis[i] {
                 Some(b) => b,
@@ -825,7 +841,7 @@ struct Ctx<'a> {
     now: u64,
 }
 
-impl Env for Ctx<'_> {
+impl ConvEnv for Ctx<'_> {
     fn vid_pid(&self) -> (u16, u16) {
         (self.ups.ident.vid, self.ups.ident.pid)
     }

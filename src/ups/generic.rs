@@ -11,15 +11,15 @@
 //! temperatures become degrees Celsius, and a field's all-ones "not
 //! available" value is left out (`docs/differences.md`, "Unknown vendors").
 
-use super::table::{hu, st, Entry, LookupId, Str, Subdriver};
+use super::table::{hu, st, LookupId, MapEntry, Str, Subdriver};
 use super::tables::{lookups as l, usages};
 use crate::hid::{report, Field};
 
 const RW: u8 = st::RW | st::STRING;
 const Q: u8 = hu::QUICK_POLL;
 
-const fn entry(name: &str, path: &str, fmt: Option<&str>, st: u8, hu: u8, len: u8) -> Entry {
-    Entry {
+const fn entry(name: &str, path: &str, fmt: Option<&str>, st: u8, hu: u8, len: u8) -> MapEntry {
+    MapEntry {
         name: Str::of(name),
         path: Str::of(path),
         fmt: match fmt {
@@ -32,36 +32,36 @@ const fn entry(name: &str, path: &str, fmt: Option<&str>, st: u8, hu: u8, len: u
         lookup: LookupId::NONE,
     }
 }
-const fn var(name: &str, path: &str, fmt: &str) -> Entry {
+const fn var(name: &str, path: &str, fmt: &str) -> MapEntry {
     entry(name, path, Some(fmt), 0, 0, 0)
 }
-const fn quick(name: &str, path: &str, fmt: &str) -> Entry {
+const fn quick(name: &str, path: &str, fmt: &str) -> MapEntry {
     entry(name, path, Some(fmt), 0, Q, 0)
 }
-const fn rw(name: &str, path: &str) -> Entry {
+const fn rw(name: &str, path: &str) -> MapEntry {
     entry(name, path, Some("%.0f"), RW, hu::SEMI_STATIC, 10)
 }
-const fn conv(name: &str, path: &str, lk: LookupId) -> Entry {
-    Entry {
+const fn conv(name: &str, path: &str, lk: LookupId) -> MapEntry {
+    MapEntry {
         lookup: lk,
         ..entry(name, path, Some("%s"), 0, 0, 0)
     }
 }
-const fn bit(path: &str, lk: LookupId) -> Entry {
-    Entry {
+const fn bit(path: &str, lk: LookupId) -> MapEntry {
+    MapEntry {
         lookup: lk,
         ..entry("BOOL", path, None, 0, Q, 0)
     }
 }
-const fn absent(name: &str, path: &str, dfl: &str) -> Entry {
+const fn absent(name: &str, path: &str, dfl: &str) -> MapEntry {
     entry(name, path, Some(dfl), RW, hu::ABSENT, 10)
 }
-const fn cmd(name: &str, path: &str, value: Option<&str>) -> Entry {
+const fn cmd(name: &str, path: &str, value: Option<&str>) -> MapEntry {
     entry(name, path, value, 0, hu::CMD, 0)
 }
 
 #[rustfmt::skip]
-static ENTRIES: &[Entry] = &[
+static ENTRIES: &[MapEntry] = &[
     quick("battery.charge", "UPS.PowerSummary.RemainingCapacity", "%.0f"),
     quick("battery.charge", "UPS.Battery.RemainingCapacity", "%.0f"),
     rw("battery.charge.low", "UPS.PowerSummary.RemainingCapacityLimit"),
@@ -160,7 +160,7 @@ pub mod usage {
 
 /// What a field's value needs before the table formats it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum Adjustment {
     /// Published as decoded.
     Plain,
     /// A battery capacity (remaining, or a limit): published in percent.
@@ -170,13 +170,13 @@ pub enum Kind {
 }
 
 /// The adjustment for a field whose own usage is `usage`.
-pub fn kind(usage: u32) -> Kind {
+pub fn adjustment(usage: u32) -> Adjustment {
     match usage {
         usage::REMAINING_CAPACITY
         | usage::REMAINING_CAPACITY_LIMIT
-        | usage::WARNING_CAPACITY_LIMIT => Kind::Capacity,
-        usage::TEMPERATURE => Kind::Temperature,
-        _ => Kind::Plain,
+        | usage::WARNING_CAPACITY_LIMIT => Adjustment::Capacity,
+        usage::TEMPERATURE => Adjustment::Temperature,
+        _ => Adjustment::Plain,
     }
 }
 
@@ -274,18 +274,18 @@ pub fn not_available(buf: &[u8], f: &Field) -> bool {
 
 /// The value to publish, `None` to leave the variable out. `basis` is
 /// consulted for capacities only.
-pub fn adjust(kind: Kind, value: f64, unit: u32, basis: Basis) -> Option<f64> {
+pub fn adjust(kind: Adjustment, value: f64, unit: u32, basis: Basis) -> Option<f64> {
     match kind {
-        Kind::Plain => Some(value),
-        Kind::Capacity => percent(value, basis),
-        Kind::Temperature => Some(celsius(value, unit)),
+        Adjustment::Plain => Some(value),
+        Adjustment::Capacity => percent(value, basis),
+        Adjustment::Temperature => Some(celsius(value, unit)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hid::{Field, Kind as HidKind, Path};
+    use crate::hid::{Field, Path, ReportType};
 
     const AMPERE_SECONDS: u32 = 0x0010_1001;
     const KELVIN: u32 = 0x0001_0001;
@@ -330,16 +330,19 @@ mod tests {
         // No unit: NUT's plausibility rule.
         assert!(near(celsius(300.0, 0), 26.85));
         assert!(near(celsius(35.0, 0), 35.0));
-        assert_eq!(kind(usage::TEMPERATURE), Kind::Temperature);
-        assert_eq!(kind(usage::REMAINING_CAPACITY), Kind::Capacity);
-        assert_eq!(kind(usage::FULL_CHARGE_CAPACITY), Kind::Plain);
-        assert_eq!(adjust(Kind::Plain, 7.0, KELVIN, Basis::None), Some(7.0));
+        assert_eq!(adjustment(usage::TEMPERATURE), Adjustment::Temperature);
+        assert_eq!(adjustment(usage::REMAINING_CAPACITY), Adjustment::Capacity);
+        assert_eq!(adjustment(usage::FULL_CHARGE_CAPACITY), Adjustment::Plain);
+        assert_eq!(
+            adjust(Adjustment::Plain, 7.0, KELVIN, Basis::None),
+            Some(7.0)
+        );
     }
 
     fn field(bits: u32, min: i64, max: i64) -> Field {
         Field {
             report_id: 1,
-            kind: HidKind::Feature,
+            kind: ReportType::Feature,
             bit_offset: 0,
             bit_size: bits,
             flags: 2,

@@ -201,7 +201,7 @@ impl core::fmt::Debug for Doc {
 /// source, `ups.alarm` source, or instant command) bound to a HID path.
 /// Ten bytes: strings and the lookup are small indices.
 #[derive(Debug, Clone, Copy)]
-pub struct Entry {
+pub struct MapEntry {
     /// NUT variable name, `BOOL`, `ups.alarm`, or a command name.
     pub name: Str,
     /// HID path as NUT writes it, resolved against the subdriver's usage
@@ -221,7 +221,7 @@ pub struct Entry {
     pub lookup: LookupId,
 }
 
-impl Entry {
+impl MapEntry {
     pub const fn is_cmd(&self) -> bool {
         self.hu & hu::CMD != 0
     }
@@ -343,5 +343,5 @@ pub struct Subdriver {
     /// Usage-name tables in lookup order.
     pub usages: &'static [&'static [UsageName]],
     /// Mapping table in NUT's order.
-    pub map: &'static [Entry],
+    pub map: &'static [MapEntry],
 }

@@ -8,11 +8,13 @@
 //! reports come. A unit that answers nothing at all is still lost.
 
 use hidupsd::cli::decode;
-use hidupsd::hid::Kind;
+use hidupsd::hid::ReportType;
 use hidupsd::recording::{Recording, Replay};
+use hidupsd::text::Text;
 use hidupsd::ups::engine::{Ups, WalkResult};
 use hidupsd::ups::options::Options;
 use hidupsd::ups::table::hu;
+use hidupsd::ups::transport::{IoError, Transport};
 use std::path::Path;
 
 fn eaton() -> Recording {
@@ -37,7 +39,7 @@ fn input_only_status() -> (Recording, Vec<u8>) {
         if !quick.contains(&id) {
             return true;
         }
-        let n = ups.desc.report_len(id, Kind::Input);
+        let n = ups.desc.report_len(id, ReportType::Input);
         if n > 0 {
             moved.push(r[..(n + 1).min(r.len())].to_vec());
         }
@@ -126,4 +128,53 @@ fn after_a_reconnect_the_first_walk_is_a_full_one() {
     assert!(ups.next_full() < 102_000);
     ups.update(&mut io, 102_000);
     assert_eq!(ups.next_full(), 132_000);
+}
+
+/// A unit that no longer answers at all: every GET_REPORT waits out the
+/// kernel's timeout (hidraw's ETIMEDOUT after 5 s).
+struct Hung<'a>(&'a mut Replay, u32);
+
+impl Transport for Hung<'_> {
+    fn get_feature(&mut self, _buf: &mut [u8]) -> Result<usize, IoError> {
+        self.1 += 1;
+        Err(IoError::Timeout)
+    }
+    fn set_feature(&mut self, _buf: &[u8]) -> Result<(), IoError> {
+        Err(IoError::Timeout)
+    }
+    fn string(&mut self, index: u8, out: &mut Text) -> bool {
+        self.0.string(index, out)
+    }
+}
+
+#[test]
+fn a_hung_unit_is_lost_at_its_first_quick_poll_even_with_interrupt_reports() {
+    // The interrupt-status unit, and the plain Eaton unit: both answered
+    // their last full walk and sent interrupt reports; then a quick poll's
+    // request goes unanswered for the kernel's whole timeout. That is no
+    // refusal of those reports (the first test) but a hung unit: lost,
+    // so that its data goes stale (a scenario of the VM test, 4b), not
+    // an update that keeps it fresh until the next full walk.
+    for (what, rec) in [
+        ("interrupt status", input_only_status().0),
+        ("eaton", eaton()),
+    ] {
+        let inputs: Vec<Vec<u8>> = if rec.inputs.is_empty() {
+            input_only_status().0.inputs
+        } else {
+            rec.inputs.clone()
+        };
+        let mut ups = Ups::new(&rec.descriptor, rec.ident.clone(), opts()).unwrap();
+        let mut io = Replay::new(&rec);
+        assert_eq!(ups.init(&mut io, 0), WalkResult::Ok, "{what}");
+        for r in &inputs {
+            ups.on_input(r, &mut io, 500);
+        }
+        // Answered as before: served.
+        assert_eq!(ups.update(&mut io, 2000), WalkResult::Ok, "{what}");
+        let mut hung = Hung(&mut io, 0);
+        assert_eq!(ups.update(&mut hung, 4000), WalkResult::Reconnect, "{what}");
+        // One request, not one per report: a hung unit holds hidraw's lock.
+        assert_eq!(hung.1, 1, "{what}");
+    }
 }

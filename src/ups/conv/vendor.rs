@@ -6,7 +6,7 @@ use super::*;
 
 /// `stringid_conversion` / Tripp Lite chemistry: USB string by index,
 /// 19 characters at most (20-byte buffer), trailing newlines trimmed.
-pub(super) fn usb_string_fun(value: f64, env: &mut dyn Env, out: &mut Text) -> bool {
+pub(super) fn usb_string_fun(value: f64, env: &mut dyn ConvEnv, out: &mut Text) -> bool {
     let idx = c_int(value);
     // Outside the uint8 index range NUT returns NULL: nothing published.
     let Ok(idx) = u8::try_from(idx) else {
@@ -36,7 +36,7 @@ pub(super) const CPS_SCALED: (u16, u16) = (0x0764, 0x0501);
 
 /// CPS 0764:0501 may report frequency ×10: decide the scale once from the
 /// published nominal/low/high (or a guess) and keep it.
-pub(super) fn cps_freq(value: f64, env: &mut dyn Env, input: bool, out: &mut Text) -> bool {
+pub(super) fn cps_freq(value: f64, env: &mut dyn ConvEnv, input: bool, out: &mut Text) -> bool {
     let checked = if input {
         env.state().cps_input_freq_checked
     } else {
@@ -119,11 +119,11 @@ pub(super) fn ever_next(counter: &mut u8) -> u8 {
     c
 }
 
-pub(super) fn ever_byte1(env: &mut dyn Env, id: u8) -> Option<u8> {
+pub(super) fn ever_byte1(env: &mut dyn ConvEnv, id: u8) -> Option<u8> {
     env.cached_report(id)?.get(1).copied()
 }
 
-pub(super) fn ever_word(env: &mut dyn Env, id: u8) -> Option<u16> {
+pub(super) fn ever_word(env: &mut dyn ConvEnv, id: u8) -> Option<u16> {
     let b = env.cached_report(id)?;
     Some(u16::from_le_bytes([*b.get(1)?, *b.get(2)?]))
 }
@@ -150,13 +150,13 @@ pub(super) fn pegasus_gate(st: &ConvState) -> bool {
 }
 
 /// Published variable as NUT's `str_to_double` reads it.
-pub(super) fn var_f(env: &dyn Env, name: &str) -> Option<f64> {
+pub(super) fn var_f(env: &dyn ConvEnv, name: &str) -> Option<f64> {
     env.var(name).map(str_to_double)
 }
 
 /// Reads the bypass/nominal values both range checks need; `None` if one
 /// of the four required ones is missing.
-pub(super) fn range_inputs(env: &dyn Env) -> Option<[f64; 4]> {
+pub(super) fn range_inputs(env: &dyn ConvEnv) -> Option<[f64; 4]> {
     Some([
         var_f(env, "input.bypass.voltage")?,
         var_f(env, "input.bypass.frequency")?,
@@ -166,7 +166,7 @@ pub(super) fn range_inputs(env: &dyn Env) -> Option<[f64; 4]> {
 }
 
 /// NUT's `eaton_input_eco_mode_check_range`.
-pub(super) fn eco_check_range(value: f64, env: &mut dyn Env) -> Option<&'static str> {
+pub(super) fn eco_check_range(value: f64, env: &mut dyn ConvEnv) -> Option<&'static str> {
     if c_int(value) != 1 {
         return None;
     }
@@ -195,7 +195,7 @@ pub(super) fn eco_check_range(value: f64, env: &mut dyn Env) -> Option<&'static 
 }
 
 /// NUT's `eaton_input_bypass_check_range`.
-pub(super) fn bypass_check_range(value: f64, env: &mut dyn Env) -> Option<&'static str> {
+pub(super) fn bypass_check_range(value: f64, env: &mut dyn ConvEnv) -> Option<&'static str> {
     if d_equal(value, 0.0) {
         return Some("disabled");
     }
@@ -267,7 +267,7 @@ pub(super) fn openups_temperature(value: f64, out: &mut Text) -> bool {
 
 /// PowerCOM delay seconds: the argument, else the `cfg` option, else the
 /// published `var`; `None` when none is given (each function has its own default).
-pub(super) fn powercom_seconds(text: &str, env: &dyn Env, cfg: &str, var: &str) -> Option<i32> {
+pub(super) fn powercom_seconds(text: &str, env: &dyn ConvEnv, cfg: &str, var: &str) -> Option<i32> {
     if !text.is_empty() {
         return Some(atoi(text));
     }
@@ -279,7 +279,7 @@ pub(super) fn powercom_seconds(text: &str, env: &dyn Env, cfg: &str, var: &str) 
 
 /// PowerCOM minute/second word with the AC-restart flag (`flag` in the
 /// default byte order, `fallback_flag` with `powercom_sdcmd_byte_order_fallback`).
-pub(super) fn powercom_min_sec(secs: i32, env: &dyn Env, flag: u16, fallback_flag: u16) -> i64 {
+pub(super) fn powercom_min_sec(secs: i32, env: &dyn ConvEnv, flag: u16, fallback_flag: u16) -> i64 {
     let v = (secs as u16).max(1); // 0 would mean the maximum delay
     let w = if env.option("powercom_sdcmd_byte_order_fallback").is_some() {
         (((v % 60) << 8) + v / 60) | fallback_flag
@@ -303,7 +303,7 @@ pub(super) fn powercom_discrete_index(secs: i32) -> i64 {
 /// PowerCOM battery voltage: ASCII in Feature report 0xA4, fetched anew
 /// on every call; the last valid reading (initially "0.0") otherwise.
 /// NUT pauses 100 ms between its up to 5 start-up tries; we retry at once.
-pub(super) fn powercom_hack_voltage(env: &mut dyn Env, out: &mut Text) -> bool {
+pub(super) fn powercom_hack_voltage(env: &mut dyn ConvEnv, out: &mut Text) -> bool {
     let tries = if env.state().powercom_last_voltage.as_str() == "0.0" {
         5
     } else {

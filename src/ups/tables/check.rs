@@ -107,7 +107,7 @@ mod tests {
                     s.key,
                     e.path
                 );
-                let same: Vec<&Entry> = s
+                let same: Vec<&MapEntry> = s
                     .map
                     .iter()
                     .filter(|o| o.name == e.name && o.path == e.path)

@@ -6,7 +6,7 @@ use super::usages;
 use crate::ups::table::*;
 
 /// NUT's table for this subdriver is empty.
-pub static MAP: &[Entry] = &[];
+pub static MAP: &[MapEntry] = &[];
 
 /// The `explore` subdriver.
 pub static SUBDRIVER: Subdriver = Subdriver {

@@ -6,37 +6,37 @@ use super::{lookups, usages};
 use crate::ups::table::*;
 
 /// NUT variables, status/alarm sources and commands, in table order.
-pub static MAP: &[Entry] = &ENTRIES;
+pub static MAP: &[MapEntry] = &ENTRIES;
 
 #[rustfmt::skip]
-static ENTRIES: [Entry; 27] = [
-    Entry { name: Str::of("ups.serial"), path: Str::of("UPS.PowerSummary.iSerialNumber"), fmt: Str::of("%s"), st: 0, hu: 0, len: 0, lookup: lookups::STRINGID_CONVERSION },
-    Entry { name: Str::of("battery.type"), path: Str::of("UPS.PowerSummary.iDeviceChemistry"), fmt: Str::of("%s"), st: 0, hu: hu::STATIC, len: 0, lookup: lookups::STRINGID_CONVERSION },
-    Entry { name: Str::of("battery.mfr.date"), path: Str::of("UPS.PowerSummary.iOEMInformation"), fmt: Str::of("%s"), st: 0, hu: hu::STATIC, len: 0, lookup: lookups::STRINGID_CONVERSION },
-    Entry { name: Str::of("battery.voltage"), path: Str::of("UPS.PowerSummary.Voltage"), fmt: Str::of("%.2f"), st: 0, hu: hu::QUICK_POLL, len: 0, lookup: LookupId::NONE },
-    Entry { name: Str::of("battery.current"), path: Str::of("UPS.PowerSummary.Current"), fmt: Str::of("%.3f"), st: 0, hu: hu::QUICK_POLL, len: 0, lookup: LookupId::NONE },
-    Entry { name: Str::of("battery.capacity"), path: Str::of("UPS.PowerSummary.DesignCapacity"), fmt: Str::of("%.0f"), st: 0, hu: hu::STATIC, len: 0, lookup: LookupId::NONE },
-    Entry { name: Str::of("battery.charge"), path: Str::of("UPS.PowerSummary.RemainingCapacity"), fmt: Str::of("%.0f"), st: 0, hu: hu::QUICK_POLL, len: 0, lookup: LookupId::NONE },
-    Entry { name: Str::of("battery.charge.low"), path: Str::of("UPS.PowerSummary.RemainingCapacityLimit"), fmt: Str::of("%.0f"), st: 0, hu: hu::QUICK_POLL, len: 0, lookup: LookupId::NONE },
-    Entry { name: Str::of("battery.charge.warning"), path: Str::of("UPS.PowerSummary.WarningCapacityLimit"), fmt: Str::of("%.0f"), st: 0, hu: 0, len: 0, lookup: LookupId::NONE },
-    Entry { name: Str::of("battery.runtime"), path: Str::of("UPS.PowerSummary.RunTimeToEmpty"), fmt: Str::of("%.0f"), st: 0, hu: hu::QUICK_POLL, len: 0, lookup: LookupId::NONE },
-    Entry { name: Str::of("battery.temperature"), path: Str::of("UPS.PowerSummary.Temperature"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OPENUPS_TEMPERATURE_INFO },
-    Entry { name: Str::of("output.voltage"), path: Str::of("UPS.PowerSummary.Output.Voltage"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OPENUPS_VOUT_INFO },
-    Entry { name: Str::of("output.current"), path: Str::of("UPS.PowerSummary.Output.Current"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OPENUPS_CDISCHARGE_INFO },
-    Entry { name: Str::of("input.voltage"), path: Str::of("UPS.PowerSummary.Input.Voltage"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OPENUPS_VIN_INFO },
-    Entry { name: Str::of("input.current"), path: Str::of("UPS.PowerSummary.Input.Current"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OPENUPS_CCHARGE_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.Good"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OPENUPS_OFF_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.InternalFailure"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::COMMFAULT_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.Overload"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OVERLOAD_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.OverTemperature"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OVERHEAT_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.ShutdownImminent"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::SHUTDOWNIMM_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.BelowRemainingCapacityLimit"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::LOWBATT_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.RemainingTimeLimitExpired"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::TIMELIMITEXPIRED_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.Charging"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OPENUPS_CHARGING_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.Discharging"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OPENUPS_DISCHARGING_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.NeedReplacement"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::REPLACEBATT_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.ACPresent"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OPENUPS_ONLINE_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.BatteryPresent"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::NOBATTERY_INFO },
+static ENTRIES: [MapEntry; 27] = [
+    MapEntry { name: Str::of("ups.serial"), path: Str::of("UPS.PowerSummary.iSerialNumber"), fmt: Str::of("%s"), st: 0, hu: 0, len: 0, lookup: lookups::STRINGID_CONVERSION },
+    MapEntry { name: Str::of("battery.type"), path: Str::of("UPS.PowerSummary.iDeviceChemistry"), fmt: Str::of("%s"), st: 0, hu: hu::STATIC, len: 0, lookup: lookups::STRINGID_CONVERSION },
+    MapEntry { name: Str::of("battery.mfr.date"), path: Str::of("UPS.PowerSummary.iOEMInformation"), fmt: Str::of("%s"), st: 0, hu: hu::STATIC, len: 0, lookup: lookups::STRINGID_CONVERSION },
+    MapEntry { name: Str::of("battery.voltage"), path: Str::of("UPS.PowerSummary.Voltage"), fmt: Str::of("%.2f"), st: 0, hu: hu::QUICK_POLL, len: 0, lookup: LookupId::NONE },
+    MapEntry { name: Str::of("battery.current"), path: Str::of("UPS.PowerSummary.Current"), fmt: Str::of("%.3f"), st: 0, hu: hu::QUICK_POLL, len: 0, lookup: LookupId::NONE },
+    MapEntry { name: Str::of("battery.capacity"), path: Str::of("UPS.PowerSummary.DesignCapacity"), fmt: Str::of("%.0f"), st: 0, hu: hu::STATIC, len: 0, lookup: LookupId::NONE },
+    MapEntry { name: Str::of("battery.charge"), path: Str::of("UPS.PowerSummary.RemainingCapacity"), fmt: Str::of("%.0f"), st: 0, hu: hu::QUICK_POLL, len: 0, lookup: LookupId::NONE },
+    MapEntry { name: Str::of("battery.charge.low"), path: Str::of("UPS.PowerSummary.RemainingCapacityLimit"), fmt: Str::of("%.0f"), st: 0, hu: hu::QUICK_POLL, len: 0, lookup: LookupId::NONE },
+    MapEntry { name: Str::of("battery.charge.warning"), path: Str::of("UPS.PowerSummary.WarningCapacityLimit"), fmt: Str::of("%.0f"), st: 0, hu: 0, len: 0, lookup: LookupId::NONE },
+    MapEntry { name: Str::of("battery.runtime"), path: Str::of("UPS.PowerSummary.RunTimeToEmpty"), fmt: Str::of("%.0f"), st: 0, hu: hu::QUICK_POLL, len: 0, lookup: LookupId::NONE },
+    MapEntry { name: Str::of("battery.temperature"), path: Str::of("UPS.PowerSummary.Temperature"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OPENUPS_TEMPERATURE_INFO },
+    MapEntry { name: Str::of("output.voltage"), path: Str::of("UPS.PowerSummary.Output.Voltage"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OPENUPS_VOUT_INFO },
+    MapEntry { name: Str::of("output.current"), path: Str::of("UPS.PowerSummary.Output.Current"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OPENUPS_CDISCHARGE_INFO },
+    MapEntry { name: Str::of("input.voltage"), path: Str::of("UPS.PowerSummary.Input.Voltage"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OPENUPS_VIN_INFO },
+    MapEntry { name: Str::of("input.current"), path: Str::of("UPS.PowerSummary.Input.Current"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OPENUPS_CCHARGE_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.Good"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OPENUPS_OFF_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.InternalFailure"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::COMMFAULT_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.Overload"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OVERLOAD_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.OverTemperature"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OVERHEAT_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.ShutdownImminent"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::SHUTDOWNIMM_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.BelowRemainingCapacityLimit"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::LOWBATT_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.RemainingTimeLimitExpired"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::TIMELIMITEXPIRED_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.Charging"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OPENUPS_CHARGING_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.Discharging"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OPENUPS_DISCHARGING_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.NeedReplacement"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::REPLACEBATT_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.ACPresent"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::OPENUPS_ONLINE_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.BatteryPresent"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::NOBATTERY_INFO },
 ];
 
 /// The `openups` subdriver.

@@ -6,27 +6,27 @@ use super::{lookups, usages};
 use crate::ups::table::*;
 
 /// NUT variables, status/alarm sources and commands, in table order.
-pub static MAP: &[Entry] = &ENTRIES;
+pub static MAP: &[MapEntry] = &ENTRIES;
 
 #[rustfmt::skip]
-static ENTRIES: [Entry; 17] = [
-    Entry { name: Str::of("battery.type"), path: Str::of("UPS.PowerSummary.iDeviceChemistry"), fmt: Str::of("%s"), st: 0, hu: 0, len: 0, lookup: lookups::STRINGID_CONVERSION },
-    Entry { name: Str::of("battery.charge"), path: Str::of("UPS.PowerSummary.RemainingCapacity"), fmt: Str::of("%.0f"), st: 0, hu: 0, len: 0, lookup: LookupId::NONE },
-    Entry { name: Str::of("battery.capacity"), path: Str::of("UPS.PowerSummary.FullChargeCapacity"), fmt: Str::of("%.0f"), st: 0, hu: 0, len: 0, lookup: LookupId::NONE },
-    Entry { name: Str::of("battery.runtime"), path: Str::of("UPS.PowerSummary.RuntimeToEmpty"), fmt: Str::of("%.0f"), st: 0, hu: 0, len: 0, lookup: LookupId::NONE },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.ACPresent"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::ONLINE_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.Discharging"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::DISCHARGING_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.Charging"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::CHARGING_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.ShutdownImminent"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::SHUTDOWNIMM_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.BelowRemainingCapacityLimit"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::LOWBATT_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.Overload"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::OVERLOAD_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.NeedReplacement"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::REPLACEBATT_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.RemainingTimeLimitExpired"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::TIMELIMITEXPIRED_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.InternalFailure"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::YES_NO_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.Good"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::YES_NO_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.OverTemperature"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::OVERHEAT_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.FullyCharged"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::FULLYCHARGED_INFO },
-    Entry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.FullyDischarged"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::DEPLETED_INFO },
+static ENTRIES: [MapEntry; 17] = [
+    MapEntry { name: Str::of("battery.type"), path: Str::of("UPS.PowerSummary.iDeviceChemistry"), fmt: Str::of("%s"), st: 0, hu: 0, len: 0, lookup: lookups::STRINGID_CONVERSION },
+    MapEntry { name: Str::of("battery.charge"), path: Str::of("UPS.PowerSummary.RemainingCapacity"), fmt: Str::of("%.0f"), st: 0, hu: 0, len: 0, lookup: LookupId::NONE },
+    MapEntry { name: Str::of("battery.capacity"), path: Str::of("UPS.PowerSummary.FullChargeCapacity"), fmt: Str::of("%.0f"), st: 0, hu: 0, len: 0, lookup: LookupId::NONE },
+    MapEntry { name: Str::of("battery.runtime"), path: Str::of("UPS.PowerSummary.RuntimeToEmpty"), fmt: Str::of("%.0f"), st: 0, hu: 0, len: 0, lookup: LookupId::NONE },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.ACPresent"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::ONLINE_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.Discharging"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::DISCHARGING_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.Charging"), fmt: Str::NONE, st: 0, hu: hu::QUICK_POLL, len: 0, lookup: lookups::CHARGING_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.ShutdownImminent"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::SHUTDOWNIMM_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.BelowRemainingCapacityLimit"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::LOWBATT_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.Overload"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::OVERLOAD_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.NeedReplacement"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::REPLACEBATT_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.RemainingTimeLimitExpired"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::TIMELIMITEXPIRED_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.InternalFailure"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::YES_NO_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.Good"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::YES_NO_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.OverTemperature"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::OVERHEAT_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.FullyCharged"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::FULLYCHARGED_INFO },
+    MapEntry { name: Str::of("BOOL"), path: Str::of("UPS.PowerSummary.PresentStatus.FullyDischarged"), fmt: Str::NONE, st: 0, hu: 0, len: 0, lookup: lookups::DEPLETED_INFO },
 ];
 
 /// The `powervar` subdriver.
