@@ -1,6 +1,6 @@
 //! Writes the files generated from the device table (`make generate`):
 //! the udev rules and the supported-devices manual page.
-//! `tests/generated.rs` fails when the committed files differ.
+//! `tests/core/generated.rs` fails when the committed files differ.
 
 use hidupsd::gen;
 use std::path::Path;

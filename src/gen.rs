@@ -5,7 +5,7 @@
 //!
 //! Pure text out of [`DEVICES`], [`SUBDRIVERS`] and [`VENDOR_FALLBACK`].
 //! `make generate` (`examples/gen.rs`) writes the files and
-//! `tests/generated.rs` fails when the committed ones differ. The daemon
+//! `tests/core/generated.rs` fails when the committed ones differ. The daemon
 //! never calls these functions, so the linker drops them from the binary.
 
 use crate::ups::generic;

@@ -72,6 +72,60 @@ pub fn have(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// A tool or client a test needs is missing. In CI (CI=true) that is a
+/// failure naming what to install, so that a failed install cannot pass
+/// as a skipped test; elsewhere the test says so and goes on without it.
+pub fn missing(what: &str) {
+    if std::env::var_os("CI").is_some_and(|v| v == "true") {
+        panic!("{what} is not installed; in CI (CI=true) that is a failure, not a skip");
+    }
+    println!("skipped: {what} is not installed");
+}
+
+/// What a stock upsmon prints, before exiting, when another upsmon runs
+/// on this host (NUT's own service, or another test run's): upsmon 2.8.0
+/// refuses a second instance whatever its NUT_ALTPIDPATH.
+pub const OTHER_UPSMON: &str = "A previous upsmon instance is already running";
+
+/// Held while a stock upsmon runs: tests of one binary run in parallel,
+/// and upsmon allows one instance per host.
+pub fn one_stock_upsmon() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether the stock upsmon whose output is in `out` refused to start
+/// because another upsmon runs on this host.
+pub fn other_upsmon(out: &Path) -> bool {
+    std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .contains(OTHER_UPSMON)
+}
+
+/// Fails, saying why, when [`other_upsmon`]: the host's state, not
+/// hidupsd, is what stops the test.
+pub fn assert_no_other_upsmon(out: &Path) {
+    assert!(
+        !other_upsmon(out),
+        "another upsmon is running on this host, so the stock upsmon would not start \
+         (\"{OTHER_UPSMON}\"): stop it (systemctl stop nut-monitor, or let the other \
+         test run end) and run this test again"
+    );
+}
+
+/// The daemon's binary: cargo's path for an integration test; for an
+/// example sharing this module (examples/notify_latency.rs), the one
+/// built beside the example's directory (target/<profile>/hidupsd).
+pub fn bin() -> PathBuf {
+    match option_env!("CARGO_BIN_EXE_hidupsd") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let exe = std::env::current_exe().unwrap();
+            exe.parent().unwrap().parent().unwrap().join("hidupsd")
+        }
+    }
+}
+
 /// The configuration directory [`start`] uses for `tag` (removed when
 /// the daemon's guard drops).
 pub fn dir_for(tag: &str) -> PathBuf {
@@ -103,7 +157,7 @@ pub fn start_with(tag: &str, ups_conf: &str, users: &str, files: &[(&str, &str)]
     // The log goes to a file: a pipe nobody reads would stall a chatty
     // daemon once full.
     let log = std::fs::File::create(dir.join("hidupsd.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_hidupsd"))
+    let child = Command::new(bin())
         .args(["-c", dir.to_str().unwrap()])
         .stderr(log)
         .spawn()

@@ -2,7 +2,7 @@
 //! the pages' example files are read by hidupsd's own parsers with no
 //! warning, and NUT's example upsd.users starts the server.
 
-mod common;
+use crate::common;
 
 use common::{fixture, start, Client};
 use hidupsd::config::{ups_conf, upsd_conf, upsd_users, upsmon_conf};

@@ -3,7 +3,7 @@
 //! most, the oldest dropped), each said once in the log; and when the
 //! daemon exits nothing it started is left running.
 
-mod common;
+use crate::common;
 
 use common::{eventually, recording, start_with};
 

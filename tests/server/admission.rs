@@ -4,7 +4,7 @@
 //! logged-in session is never closed to make room, and a client that
 //! half-closes after its request is closed at once, not after 60 s.
 
-mod common;
+use crate::common;
 
 use common::{fixture, start, start_with, Client};
 use std::io::{Read, Write};

@@ -3,7 +3,7 @@
 //! takes effect at restart), a SHUTDOWNCMD whose program is missing
 //! (at start and at each reload), and a nut.conf MODE changed by a reload.
 
-mod common;
+use crate::common;
 
 use common::{eventually, fixture, start_with};
 use std::process::Command;

@@ -11,7 +11,7 @@
 //!
 //! Loopback only; every wait is bounded.
 
-mod common;
+use crate::common;
 
 use common::{free_port, Client};
 
@@ -33,7 +33,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,8 +50,9 @@ fn fixture(name: &str) -> PathBuf {
 /// What the test makes the device do.
 #[derive(Default)]
 struct Ctl {
-    /// The next GET_REPORT sleeps this long (ms), once.
-    stall_ms: AtomicU64,
+    /// The next GET_REPORT sleeps this long (ms), once (32 bits: 32-bit
+    /// MIPS has no 64-bit atomics).
+    stall_ms: AtomicU32,
     /// A GET_REPORT is sleeping now.
     stalling: AtomicBool,
     /// Every GET_REPORT fails as one on an unplugged device (ENODEV).
@@ -76,7 +77,7 @@ impl Transport for Fake {
         let ms = self.ctl.stall_ms.swap(0, Ordering::SeqCst);
         if ms > 0 {
             self.ctl.stalling.store(true, Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(ms));
+            std::thread::sleep(Duration::from_millis(ms.into()));
             self.ctl.stalling.store(false, Ordering::SeqCst);
         }
         self.io.get_feature(buf)

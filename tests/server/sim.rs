@@ -11,7 +11,7 @@
 //!
 //! Loopback only; every wait is bounded and every daemon killed.
 
-mod common;
+use crate::common;
 
 use common::{free_port, Client};
 
@@ -217,9 +217,11 @@ fn a_scripted_power_cut_is_seen_over_the_protocol() {
     let status = value(&first).to_string();
     assert!(status.starts_with("OL"), "{first:?}");
     let host = format!("apc@127.0.0.1:{port}");
-    let have_upsc = upsc(&host, "ups.status").is_some_and(|s| s == status);
-    if !have_upsc {
-        println!("note: upsc not installed (apt-get install nut-client): its checks skipped");
+    let stock = upsc(&host, "ups.status");
+    let have_upsc = stock.is_some();
+    match stock {
+        Some(s) => assert_eq!(s, status, "upsc {host} ups.status"),
+        None => common::missing("upsc (apt-get install nut-client; its checks)"),
     }
 
     // What the client must see after each event, in order.

@@ -3,7 +3,7 @@
 //! primary and raises FSD; the daemon's own monitor then shuts this host
 //! down, and clients see FSD in ups.status.
 
-mod common;
+use crate::common;
 
 use common::{eventually, fixture, run, start_with};
 

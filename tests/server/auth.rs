@@ -5,7 +5,7 @@
 //! §4): the USERNAME/PASSWORD gate first, then `ERR ACCESS-DENIED` for
 //! anything that does not match a user holding the right.
 
-mod common;
+use crate::common;
 
 use common::{fixture, start_with, Client};
 
@@ -45,7 +45,7 @@ fn every_privileged_command_without_and_with_wrong_rights() {
         fixture(APC).display()
     );
     // Dozens of wrong passwords from one address: the login limit
-    // (tests/ratelimit.rs) would refuse the right ones that follow.
+    // (tests/server/ratelimit.rs) would refuse the right ones that follow.
     let d = start_with(
         "auth",
         &conf,

@@ -5,7 +5,7 @@
 //! start and at reload; Debian's stock `upsmon.conf` (no MONITOR line)
 //! means "no monitor", and the UPS is served.
 
-mod common;
+use crate::common;
 
 use common::{eventually, fixture, start_with, Client};
 use std::os::unix::fs::PermissionsExt;

@@ -5,10 +5,12 @@
 //! A simulated UPS loses and regains mains four times; a client polls
 //! `ups.status` every millisecond and notes when each change shows; both
 //! monitors' NOTIFYCMD append the event and the wall-clock time. The
-//! figures are printed (`cargo test --test notify_latency -- --nocapture`);
-//! only the arrival of every notification is asserted. The stock
-//! upsmon part is skipped where Debian's nut-client is not installed.
+//! figures are printed (`make notify-latency`, which builds the release
+//! daemon first); only the arrival of every notification is asserted.
+//! The stock upsmon part is skipped where Debian's nut-client is not
+//! installed. An example, not a test: it takes ten seconds.
 
+#[path = "../tests/common/mod.rs"]
 mod common;
 
 use common::{dir_for, start_with, Client};
@@ -74,8 +76,7 @@ fn show(who: &str, d: &[Option<f64>]) {
     println!("{who}: {} (mean {mean:.1} ms)", v.join(", "));
 }
 
-#[test]
-fn status_change_to_notification() {
+fn main() {
     let tag = "notify-latency";
     let dir = dir_for(tag);
     std::fs::create_dir_all(&dir).unwrap();

@@ -6,7 +6,7 @@
 //! Loopback only; every read has a timeout and every daemon is killed when
 //! its test ends, panics included.
 
-mod common;
+use crate::common;
 
 use common::{free_port, Client};
 
@@ -279,7 +279,7 @@ fn nut_client(tool: &str) -> bool {
         .status()
         .is_ok();
     if !found {
-        eprintln!("note: {tool} not installed (apt-get install nut-client): its checks skipped");
+        common::missing(&format!("{tool} (apt-get install nut-client; its checks)"));
     }
     found
 }

@@ -3,7 +3,7 @@
 //! Debian's nut-client is installed; checked against the protocol's own
 //! answers everywhere.
 
-mod common;
+use crate::common;
 
 use common::{fixture, have, start, Client};
 use std::process::Command;
@@ -87,7 +87,7 @@ fn called_as_upsc_it_prints_what_upsc_prints() {
     assert_eq!(err, "Error: Variable not supported by UPS");
 
     if !have("upsc") {
-        println!("stock comparison skipped: upsc (Debian nut-client) is not installed");
+        common::missing("upsc (Debian nut-client; the stock comparison)");
         return;
     }
     for args in &cases {

@@ -2,7 +2,7 @@
 //! it stops (SIGTERM), reloads (SIGHUP) and gives up root (`-u`) while
 //! its helper keeps the power to shut the host down.
 
-mod common;
+use crate::common;
 
 use common::{eventually, fixture, free_port, recording, Client};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

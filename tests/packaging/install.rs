@@ -2,11 +2,10 @@
 //! temporary DESTDIR: exactly the expected files, with their modes, and
 //! the service files naming the installed binary.
 //!
-//! The Makefile installs target/release/hidupsd (CI's `make size` builds
-//! it before `make test`). When it is missing, this test builds one in a
-//! target directory of its own (the main one is locked while tests run)
-//! and installs that, so it never passes without installing a real
-//! binary.
+//! The Makefile installs target/release/hidupsd; here it installs the
+//! binary cargo built for this test run (`BIN=`), so the test never
+//! builds a release binary itself and never passes without installing a
+//! real one.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -16,28 +15,11 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The release binary, built if need be.
+/// The binary to install: the one cargo built with this test.
 fn binary() -> PathBuf {
-    let bin = root().join("target/release/hidupsd");
-    if bin.is_file() {
-        return bin;
-    }
-    let dir = root().join("target/install-test");
-    eprintln!(
-        "{} missing: building one in {}",
-        bin.display(),
-        dir.display()
-    );
-    let st = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--bin", "hidupsd", "--target-dir"])
-        .arg(&dir)
-        .current_dir(root())
-        .status()
-        .expect("cannot run cargo");
-    assert!(st.success(), "cargo build --release failed");
-    let built = dir.join("release/hidupsd");
-    assert!(built.is_file(), "{} not built", built.display());
-    built
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_hidupsd"));
+    assert!(bin.is_file(), "{} not built", bin.display());
+    bin
 }
 
 fn tempdir(tag: &str) -> PathBuf {

@@ -6,7 +6,7 @@
 //! Debian upsmon (skipped, with a note, where NUT's upsmon is not
 //! installed), and hidupsd itself with nut.conf's `MODE=netclient`.
 
-mod common;
+use crate::common;
 
 use common::{dir_for, eventually, start_with, Guard};
 use std::io::{BufRead, BufReader, Write};
@@ -33,9 +33,10 @@ fn appears(path: &Path) -> Option<Instant> {
 #[test]
 fn primary_sets_fsd_waits_for_the_stock_secondary_then_shuts_down() {
     if !Path::new(UPSMON).exists() {
-        println!("skipped: {UPSMON} (Debian nut-client) is not installed");
+        common::missing(&format!("{UPSMON} (Debian nut-client)"));
         return;
     }
+    let _one = common::one_stock_upsmon();
     primary_sets_fsd_waits_for_the_secondary_then_shuts_down(false);
 }
 
@@ -114,8 +115,9 @@ fn primary_sets_fsd_waits_for_the_secondary_then_shuts_down(netclient: bool) {
             .env("NUT_CONFPATH", &sec)
             .env("NUT_STATEPATH", &sec)
             .env("NUT_ALTPIDPATH", &sec)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // Its messages (on stdout, as it happens) for the check below.
+            .stdout(std::fs::File::create(sec.join("upsmon.out")).unwrap())
+            .stderr(std::fs::File::create(sec.join("upsmon.err")).unwrap())
             .spawn()
             .unwrap()
     };
@@ -139,7 +141,12 @@ fn primary_sets_fsd_waits_for_the_secondary_then_shuts_down(netclient: bool) {
     let t_lb = Instant::now();
     drop((s, r));
 
-    let secondary = appears(&dir.join("secondary")).expect("the secondary did not shut down");
+    let secondary = appears(&dir.join("secondary"));
+    if !netclient {
+        common::assert_no_other_upsmon(&sec.join("upsmon.out"));
+        common::assert_no_other_upsmon(&sec.join("upsmon.err"));
+    }
+    let secondary = secondary.expect("the secondary did not shut down");
     let primary = appears(&dir.join("primary")).expect("the primary did not shut down");
     let since_lb = |t: Instant| match t.checked_duration_since(t_lb) {
         Some(d) => d.as_secs_f64(),

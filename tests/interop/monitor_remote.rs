@@ -6,7 +6,7 @@
 //! dummy-ups playing a timed power cut (skipped, with a note, where
 //! Debian's nut-server is not installed).
 
-mod common;
+use crate::common;
 
 use common::{dir_for, eventually, free_port, recording, start_with, Client, Guard};
 use std::path::Path;
@@ -181,7 +181,7 @@ fn lost_server_is_commbad_then_commok_with_the_same_login() {
 #[test]
 fn primary_of_stock_upsd() {
     if !Path::new(UPSD).exists() || !Path::new(DUMMY).exists() {
-        println!("skipped: {UPSD} and {DUMMY} (Debian nut-server) are not installed");
+        common::missing(&format!("{UPSD} or {DUMMY} (Debian nut-server)"));
         return;
     }
     let dir = dir_for("stock-upsd");

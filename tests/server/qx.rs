@@ -76,7 +76,7 @@ fn phoenixtec_answers_through_the_ippon_framing() {
     assert_eq!(link.wire.received.last().unwrap(), b"T\r");
 }
 
-mod common;
+use crate::common;
 
 /// Is a NUT client installed? In CI (CI=true) a missing one fails.
 fn nut(tool: &str) -> bool {

@@ -3,7 +3,7 @@
 //! setting a writable variable that then reads back. Skipped, with a note,
 //! where nut-client is not installed (CI installs it).
 
-mod common;
+use crate::common;
 
 use common::{eventually, have, run, run_err, start};
 
@@ -20,7 +20,7 @@ fn conf() -> String {
 #[test]
 fn upsc_upscmd_and_upsrw() {
     if !(have("upsc") && have("upscmd") && have("upsrw")) {
-        println!("skipped: nut-client (upsc, upscmd, upsrw) is not installed");
+        common::missing("upsc, upscmd or upsrw (Debian nut-client)");
         return;
     }
     let d = start("nutclients", &conf(), USERS);

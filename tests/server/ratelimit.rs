@@ -6,7 +6,7 @@
 //! local shares 127.0.0.1) are not affected; made-up names share one
 //! count per address.
 
-mod common;
+use crate::common;
 
 use common::{eventually, fixture, start_with, Client};
 

@@ -5,7 +5,7 @@
 //! installed), and hidupsd itself on a host whose nut.conf says
 //! `MODE=netclient`: the monitor only, no listener, no UPS of its own.
 
-mod common;
+use crate::common;
 
 use common::{eventually, fixture, free_port, start, Guard};
 use std::process::{Command, Stdio};
@@ -23,9 +23,10 @@ enum Secondary {
 #[test]
 fn stock_upsmon_secondary_sees_the_power_cut_and_its_return() {
     if !std::path::Path::new(UPSMON).exists() {
-        println!("skipped: {UPSMON} (Debian nut-client) is not installed");
+        common::missing(&format!("{UPSMON} (Debian nut-client)"));
         return;
     }
+    let _one = common::one_stock_upsmon();
     secondary_sees_the_power_cut_and_its_return(Secondary::StockUpsmon);
 }
 
@@ -92,8 +93,9 @@ fn secondary_sees_the_power_cut_and_its_return(kind: Secondary) {
             .env("NUT_CONFPATH", &dir)
             .env("NUT_STATEPATH", &dir)
             .env("NUT_ALTPIDPATH", &dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // Its messages (on stdout, as it happens) for the check below.
+            .stdout(std::fs::File::create(dir.join("upsmon.out")).unwrap())
+            .stderr(std::fs::File::create(dir.join("upsmon.err")).unwrap())
             .spawn()
             .unwrap(),
         Secondary::Netclient => {
@@ -137,11 +139,19 @@ fn secondary_sees_the_power_cut_and_its_return(kind: Secondary) {
         let n = s.read(&mut b).unwrap_or(0);
         String::from_utf8_lossy(&b[..n]).into_owned()
     };
+    // A stock upsmon that found another upsmon on this host has exited:
+    // say so rather than wait for a login that cannot come.
+    let refused = || {
+        common::other_upsmon(&dir.join("upsmon.out"))
+            || common::other_upsmon(&dir.join("upsmon.err"))
+    };
     assert!(
-        eventually(10, || numlogins() == "NUMLOGINS bk650 1\n"),
+        eventually(10, || refused() || numlogins() == "NUMLOGINS bk650 1\n"),
         "{}",
         numlogins()
     );
+    common::assert_no_other_upsmon(&dir.join("upsmon.out"));
+    common::assert_no_other_upsmon(&dir.join("upsmon.err"));
     let notes = || std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
         eventually(20, || notes().contains("ONBATT")),
