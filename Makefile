@@ -175,6 +175,8 @@ tables:
 
 tables-check:
 	python3 tools/import-nut-tables.py --check
+	@tmp=$$(mktemp) && python3 tools/import-qx-tables.py --out "$$tmp" && \
+		{ cmp "$$tmp" src/qx/tables.rs && echo "src/qx/tables.rs as generated"; r=$$?; rm -f "$$tmp"; exit $$r; }
 
 # Binary, manual pages and udev rules (every system); install-systemd adds
 # the unit and the shutdown hook, install-upsc the upsc link (not by
