@@ -282,7 +282,7 @@ cmd_serve() {
     "${RUN[@]}" "$bin" -c "$tmp" "${args[@]}" --listen "127.0.0.1:$port" > "$tmp/log" 2>&1 &
     pid=$!
     # shellcheck disable=SC2064 # expanded now: the function's locals are gone at exit
-    trap "kill $pid 2>/dev/null; rm -rf '$tmp'" EXIT
+    trap "kill $pid 2>/dev/null || true; rm -rf '$tmp'" EXIT
     local i=0
     until upsc -l "127.0.0.1:$port" > "$tmp/list" 2>/dev/null; do
         i=$((i + 1))
