@@ -64,6 +64,8 @@ pub(super) struct Clients {
     max: usize,
     /// When each connection's idle timeout would fire.
     pub(super) deadlines: Deadlines,
+    /// When the rest of each held list may go (`Conn::hold_until`).
+    holds: Deadlines,
 }
 
 impl Clients {
@@ -74,6 +76,7 @@ impl Clients {
             open: 0,
             max,
             deadlines: Deadlines::new(),
+            holds: Deadlines::new(),
         }
     }
 
@@ -114,6 +117,7 @@ impl Clients {
             self.slots = Vec::new();
             self.free = Vec::new();
             self.deadlines = Deadlines::new();
+            self.holds = Deadlines::new();
         } else {
             self.free.push(i);
             let slots = &self.slots;
@@ -173,8 +177,25 @@ impl Daemon {
             Next::Open => {}
             Next::Close => self.close(i),
             Next::Busy => self.requeue(t),
-            Next::Held(at) => self.held.push((at, t)),
+            Next::Held(at) => {
+                if let Some(seq) = self.clients.get(i).map(|c| c.seq) {
+                    self.clients.holds.arm(at, i, seq);
+                }
+            }
         }
+    }
+
+    /// Give the connections whose held list is due their turn; returns
+    /// the next such time. An entry of a connection closed meanwhile
+    /// (another sequence number in its slot) is dropped.
+    pub(super) fn release_held(&mut self, now: u64) -> u64 {
+        while let Some(e) = self.clients.holds.pop_due(now) {
+            let i = e.slot as usize;
+            if self.clients.get(i).is_some_and(|c| c.seq == e.seq) {
+                self.requeue(Token(CLIENT_BASE + i));
+            }
+        }
+        self.clients.holds.next().unwrap_or(u64::MAX)
     }
 
     /// Give client `t` another turn in the busy queue (once).

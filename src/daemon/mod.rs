@@ -181,8 +181,6 @@ struct Daemon {
     /// (each at most once: `Conn::queued`, `listener_queued`).
     busy: VecDeque<Token>,
     listener_queued: Vec<bool>,
-    /// Clients whose list waits after its BEGIN line, with the time.
-    held: Vec<(u64, Token)>,
     /// The first look at the devices present at start.
     boot: discovery::Boot,
     /// Workers and probes report here and wake the loop.
@@ -295,17 +293,7 @@ impl Daemon {
         }
         let mut next = self.ages_at;
         // Lists whose BEGIN line went out alone: the rest is due.
-        let mut k = 0;
-        while k < self.held.len() {
-            let (at, t) = self.held[k];
-            if at <= now {
-                self.held.swap_remove(k);
-                self.requeue(t);
-            } else {
-                next = next.min(at);
-                k += 1;
-            }
-        }
+        next = next.min(self.release_held(now));
         if self.hotplug.rescan_at <= now {
             self.rescan();
             self.hotplug.rescan_at = now + RESCAN_MS;

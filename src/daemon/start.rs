@@ -232,7 +232,6 @@ impl Daemon {
             seeds: RandomState::new(),
             next_seq: 0,
             busy: VecDeque::new(),
-            held: Vec::new(),
             boot: super::discovery::Boot {
                 probes: 0,
                 until: now + super::discovery::BOOT_MS,
