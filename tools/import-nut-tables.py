@@ -31,6 +31,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import tsvdata
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO / "tools" / "data"
 DEFAULT_OUT = REPO / "src" / "ups" / "tables"
@@ -59,21 +61,7 @@ def die(msg):
 
 
 def read_tsv(path):
-    """Rows of a TSV file as dicts. No quoting: every byte is kept as is."""
-    text = path.read_text(encoding="utf-8")
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    if not lines:
-        die(f"{path}: empty file")
-    header = lines[0].split("\t")
-    rows = []
-    for n, line in enumerate(lines[1:], start=2):
-        fields = line.split("\t")
-        if len(fields) != len(header):
-            die(f"{path}:{n}: {len(fields)} fields, header has {len(header)}")
-        rows.append(dict(zip(header, fields)))
-    return rows
+    return tsvdata.read_tsv(path, die)
 
 
 def build_enabled(cond):

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import tsvdata
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tools" / "data" / "qx"
 OUT = REPO / "src" / "qx" / "tables.rs"
@@ -76,17 +78,7 @@ def die(msg):
 
 
 def read_tsv(path):
-    lines = path.read_text(encoding="utf-8").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    header = lines[0].split("\t")
-    rows = []
-    for n, line in enumerate(lines[1:], start=2):
-        f = line.split("\t")
-        if len(f) != len(header):
-            die(f"{path}:{n}: {len(f)} fields, header has {len(header)}")
-        rows.append(dict(zip(header, f)))
-    return rows
+    return tsvdata.read_tsv(path, die)
 
 
 def unescape(s):

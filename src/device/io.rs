@@ -37,14 +37,25 @@ pub trait DeviceIo: Transport + AsFd + Send {
         _max: u16,
         out: &mut [u8],
     ) -> Option<usize> {
-        let mut t = Text::new();
-        if !self.string(index, &mut t) {
-            return None;
-        }
-        let n = t.len().min(out.len());
-        out[..n].copy_from_slice(&t.as_str().as_bytes()[..n]);
-        Some(n)
+        transport_string(self, index, out)
     }
+}
+
+/// String descriptor `index` through [`Transport::string`], cut to fit
+/// `out`: [`DeviceIo::string_with`] for a device with no language or
+/// length control.
+pub(crate) fn transport_string<T: Transport + ?Sized>(
+    dev: &mut T,
+    index: u8,
+    out: &mut [u8],
+) -> Option<usize> {
+    let mut t = Text::new();
+    if !dev.string(index, &mut t) {
+        return None;
+    }
+    let n = t.len().min(out.len());
+    out[..n].copy_from_slice(&t.as_str().as_bytes()[..n]);
+    Some(n)
 }
 
 impl DeviceIo for Hidraw {

@@ -631,13 +631,7 @@ impl DeviceIo for SimDevice {
             Some(m) => m.wire.string(index, lang, max, out).ok().filter(|&n| n > 0),
             None => {
                 drop(st);
-                let mut t = Text::new();
-                if !self.string(index, &mut t) {
-                    return None;
-                }
-                let n = t.len().min(out.len());
-                out[..n].copy_from_slice(&t.as_str().as_bytes()[..n]);
-                Some(n)
+                super::io::transport_string(self, index, out)
             }
         }
     }
