@@ -64,6 +64,25 @@ fn upsmon_conf(system: &str, role: &str, dir: &Path) -> String {
     )
 }
 
+/// The killpower flag the monitor wrote, and the SHUTDOWN, ONBATT, LOWBATT
+/// and FSD notes for `system`; returns the notify log as read at the end.
+fn shut_down_and_notified(mdir: &Path, system: &str) -> String {
+    assert_eq!(
+        std::fs::read_to_string(mdir.join("killpower")).unwrap(),
+        "upsmon-shutdown-file"
+    );
+    let notes = || std::fs::read_to_string(mdir.join("notify.log")).unwrap_or_default();
+    assert!(eventually(5, || notes().contains("SHUTDOWN\n")));
+    for want in ["ONBATT", "LOWBATT", "FSD"] {
+        assert!(
+            notes().contains(&format!("{want} {system}\n")),
+            "no {want}: {}",
+            notes()
+        );
+    }
+    notes()
+}
+
 #[test]
 fn primary_of_another_hidupsd_sets_fsd_and_shuts_down() {
     let tag = "remote-hidupsd";
@@ -99,20 +118,8 @@ fn primary_of_another_hidupsd_sets_fsd_and_shuts_down() {
             == "NUMLOGINS bk650 0\n"),
         "the monitor is still logged in"
     );
-    assert_eq!(
-        std::fs::read_to_string(mdir.join("killpower")).unwrap(),
-        "upsmon-shutdown-file"
-    );
-    let notes = || std::fs::read_to_string(mdir.join("notify.log")).unwrap_or_default();
-    assert!(eventually(5, || notes().contains("SHUTDOWN\n")));
-    for want in ["ONBATT", "LOWBATT", "FSD"] {
-        assert!(
-            notes().contains(&format!("{want} {system}\n")),
-            "no {want}: {}",
-            notes()
-        );
-    }
-    assert!(!notes().contains("COMMBAD"), "{}", notes());
+    let notes = shut_down_and_notified(&mdir, &system);
+    assert!(!notes.contains("COMMBAD"), "{notes}");
     let _ = std::fs::remove_dir_all(&mdir);
 }
 
@@ -245,18 +252,6 @@ fn primary_of_stock_upsd() {
     let status = c.until("GET VAR ups ups.status\n", |l| l.contains("FSD"));
     assert_eq!(status, "VAR ups ups.status \"FSD OB LB\"\n");
     appears(&mdir.join("shutdown"), 20).expect("the monitor did not shut down");
-    assert_eq!(
-        std::fs::read_to_string(mdir.join("killpower")).unwrap(),
-        "upsmon-shutdown-file"
-    );
-    let notes = || std::fs::read_to_string(mdir.join("notify.log")).unwrap_or_default();
-    assert!(eventually(5, || notes().contains("SHUTDOWN\n")));
-    for want in ["ONBATT", "LOWBATT", "FSD"] {
-        assert!(
-            notes().contains(&format!("{want} {system}\n")),
-            "no {want}: {}",
-            notes()
-        );
-    }
+    shut_down_and_notified(&mdir, &system);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,32 +7,16 @@
 //! builds a release binary itself and never passes without installing a
 //! real one.
 
+use crate::{root, tempdir};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The binary to install: the one cargo built with this test.
 fn binary() -> PathBuf {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_hidupsd"));
     assert!(bin.is_file(), "{} not built", bin.display());
     bin
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let d = std::env::temp_dir().join(format!(
-        "hidupsd-install-{tag}-{}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// Where `make install` remembers its directories for a DESTDIR: next to

@@ -4,27 +4,11 @@
 //! (tests/openwrt/uci.sh) and read what it wrote with hidupsd's own
 //! parsers, which refuse anything they do not understand.
 
+use crate::{root, tempdir};
 use hidupsd::config::{ups_conf, upsd_conf, upsd_users, upsmon_conf};
 use hidupsd::proto::{InstCmds, Upsmon};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let d = std::env::temp_dir().join(format!(
-        "hidupsd-openwrt-{tag}-{}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// Run build_config with the UCI files in `uci` (a directory); returns
 /// the directory the NUT files were written to, and the messages the

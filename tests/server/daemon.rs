@@ -7,6 +7,7 @@
 //! its test ends, panics included.
 
 use crate::common;
+use crate::TmpDir;
 
 use common::{free_port, Client};
 
@@ -28,24 +29,6 @@ fn fixture(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-/// A scratch directory, removed on drop.
-struct TmpDir(PathBuf);
-
-impl TmpDir {
-    fn new(name: &str) -> TmpDir {
-        let d = std::env::temp_dir().join(format!("hidupsd-daemon-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TmpDir(d)
-    }
-}
-
-impl Drop for TmpDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A running daemon, killed on drop.
@@ -335,7 +318,7 @@ fn nut_clients_see_what_decode_prints() {
 #[test]
 fn configuration_directory_users_commands_and_limits() {
     let port = free_port();
-    let tmp = TmpDir::new("conf");
+    let tmp = TmpDir::new("daemon-conf");
     let dir = &tmp.0;
     let w = |f: &str, t: &str| std::fs::write(dir.join(f), t).unwrap();
     w(
@@ -514,7 +497,7 @@ fn fails_with(args: &[&str]) -> String {
 
 #[test]
 fn bad_configuration_is_one_line_naming_file_and_line() {
-    let tmp = TmpDir::new("bad");
+    let tmp = TmpDir::new("daemon-bad");
     let dir = &tmp.0;
     std::fs::write(dir.join("ups.conf"), "[sim]\n  driver = sim\n  bogus = 1\n").unwrap();
     let e = fails_with(&["-c", dir.to_str().unwrap()]);

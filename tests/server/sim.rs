@@ -12,6 +12,7 @@
 //! Loopback only; every wait is bounded and every daemon killed.
 
 use crate::common;
+use crate::TmpDir;
 
 use common::{free_port, Client};
 
@@ -119,24 +120,6 @@ fn every_fixture_through_the_worker_publishes_what_decode_prints() {
     assert!(compared.len() >= 14, "{compared:?}");
 }
 
-/// A scratch directory, removed on drop.
-struct TmpDir(PathBuf);
-
-impl TmpDir {
-    fn new(tag: &str) -> TmpDir {
-        let d = std::env::temp_dir().join(format!("hidupsd-sim-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        TmpDir(d)
-    }
-}
-
-impl Drop for TmpDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The real binary, killed on drop.
 struct Daemon(Child);
 
@@ -162,7 +145,7 @@ fn upsc(at: &str, var: &str) -> Option<String> {
 
 #[test]
 fn a_scripted_power_cut_is_seen_over_the_protocol() {
-    let tmp = TmpDir::new("cut");
+    let tmp = TmpDir::new("sim-cut");
     let script = tmp.0.join("cut.script");
     // Times in seconds after the UPS starts.
     let events = [
@@ -305,7 +288,7 @@ fn a_scripted_power_cut_is_seen_over_the_protocol() {
 
 #[test]
 fn a_script_line_naming_no_field_stops_the_start() {
-    let tmp = TmpDir::new("bad");
+    let tmp = TmpDir::new("sim-bad");
     let script = tmp.0.join("bad.script");
     std::fs::write(
         &script,
