@@ -1,7 +1,7 @@
 //! The hidraw side of finding a UPS: what the kernel knows about a
 //! node's USB device (sysfs, into a [`UsbInfo`]), opening the node,
 //! reading its report descriptor and identity ([`probe`], [`identify`]),
-//! finding a known unit again wherever it is now ([`reopen`]), and the
+//! finding a known unit again on its port ([`reopen`]), and the
 //! `ups.conf` matcher with the C library's regexes ([`matcher`]).
 //! Blocking: run on a probe thread or a worker, never on the loop. The
 //! struct and the pure questions about it are in [`super::usb`].
@@ -9,7 +9,7 @@
 use super::io::Found;
 use super::matcher::{Matcher, Pattern};
 use super::qxio::DevWire;
-use super::usb::{identity, same_device, UsbInfo};
+use super::usb::{identity, reclaimable, UsbInfo};
 use crate::config::ups_conf::Match;
 use crate::hid::Descriptor;
 use crate::qx::bridge::BridgeLink;
@@ -201,23 +201,21 @@ fn open_patiently(path: &Path) -> io::Result<Hidraw> {
     }
 }
 
-/// Find the device `want` among the hidraw nodes present now. Only nodes
-/// whose sysfs identity matches (or that have none) are opened.
-/// A node on the same port is tried first: units that share a serial
-/// number are told apart by it.
+/// Find the device `want` again among the hidraw nodes present now, on
+/// its own port only ([`reclaimable`]). Only nodes whose sysfs identity
+/// matches (or that have none) are opened.
 pub fn reopen(want: &UsbInfo) -> Option<Found<Hidraw>> {
-    let mut nodes: Vec<(bool, String)> = Vec::new();
+    let mut nodes: Vec<String> = Vec::new();
     for node in hotplug::scan(Path::new(hotplug::CLASS)) {
         match UsbInfo::for_hidraw(&node) {
-            Some(u) if !same_device(&u, want) => continue,
-            Some(u) => nodes.push((u.port != want.port, node)),
-            None => nodes.push((true, node)),
+            Some(u) if !reclaimable(&u, want) => continue,
+            _ => nodes.push(node),
         }
     }
     crate::sort::sort_by(&mut nodes, |a, b| a < b);
-    for (_, node) in nodes {
+    for node in nodes {
         if let Probed::Ups(f) = probe(&node) {
-            if same_device(&f.info, want) {
+            if reclaimable(&f.info, want) {
                 return Some(f);
             }
         }

@@ -61,6 +61,15 @@ pub fn same_device(a: &UsbInfo, b: &UsbInfo) -> bool {
         }
 }
 
+/// May a worker that lost `want` take `found` back on its own? Only on
+/// the port it was last seen on. Twins may share a serial number, and a
+/// worker alone cannot tell its unit from the other; a unit that moved
+/// to another port is found by the hotplug path, whose assignment
+/// ([`super::assign`]) sees every served UPS and tells twins apart.
+pub fn reclaimable(found: &UsbInfo, want: &UsbInfo) -> bool {
+    same_device(found, want) && found.port == want.port
+}
+
 /// The serial number if it can tell units apart: trimmed, not empty and
 /// not all zeros (what some firmware reports for "none").
 pub fn usable_serial(u: &UsbInfo) -> Option<&str> {
@@ -73,6 +82,33 @@ pub fn usable_serial(u: &UsbInfo) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_worker_reclaims_only_on_its_port() {
+        let mine = UsbInfo {
+            vid: 0x0764,
+            pid: 0x0501,
+            serial: Some("SAMESERIAL".into()),
+            port: "usb-1/input0".into(),
+            ..UsbInfo::default()
+        };
+        // Back where it was: its own.
+        assert!(reclaimable(&mine.clone(), &mine));
+        // Its twin (one serial for both) on the next port: the same
+        // device by serial, but not the worker's to take.
+        let twin = UsbInfo {
+            port: "usb-2/input0".into(),
+            ..mine.clone()
+        };
+        assert!(same_device(&twin, &mine));
+        assert!(!reclaimable(&twin, &mine));
+        // Another unit on its port: not it.
+        let other = UsbInfo {
+            serial: Some("OTHER".into()),
+            ..mine.clone()
+        };
+        assert!(!reclaimable(&other, &mine));
+    }
 
     #[test]
     fn same_device_by_serial_else_port() {

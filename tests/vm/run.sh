@@ -199,12 +199,19 @@ grep -E '^(PASS|FAIL|INFO|KNOWN|SKIP) ' "$LOG.txt" || true
 total=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 fails=$(grep -c '^FAIL ' "$LOG.txt" || true)
 passes=$(grep -c '^PASS ' "$LOG.txt" || true)
+# What the guest said last, without the kernel's own lines (a panic's
+# stack trace would push the cause out of a short CI excerpt), then the
+# kernel's panic line if there is one.
+last_words() {
+    grep -vE '^\[ *[0-9]+\.[0-9]+\] ' "$LOG.txt" | tail -n "$1"
+    grep -m 1 'Kernel panic' "$LOG.txt" || true
+}
 if [ "$rc" = 124 ]; then
-    tail -n 40 "$LOG.txt"
+    last_words 40
     die "timed out after ${VM_TIMEOUT}s ($passes passed, $fails failed so far)"
 fi
 if ! grep -q '^VM-DONE' "$LOG.txt"; then
-    tail -n 40 "$LOG.txt"
+    last_words 30
     die "the guest did not finish (qemu exit $rc)"
 fi
 # A checker that died says so only through its exit status.
@@ -215,6 +222,9 @@ fi
 if [ "$fails" != 0 ] || [ "$passes" = 0 ]; then
     echo "--- guest log excerpts:"
     grep -E '^(LOG|hidupsd)' "$LOG.txt" | tail -n 60 || true
+    # Last, where a short excerpt of the output still shows them.
+    echo "--- failed checks:"
+    grep -E '^FAIL ' "$LOG.txt" || true
     die "$fails failed, $passes passed (whole run ${total}s)"
 fi
 known=$(grep -c '^KNOWN ' "$LOG.txt" || true)
