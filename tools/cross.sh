@@ -363,19 +363,21 @@ cmd_size() {
     [ "${#targets[@]}" -gt 0 ] || read -r -a targets <<< "$TARGETS $HOST"
     need xz
     local budgets=tools/size-budgets over=0
-    echo "| target | build | hidupsd | xz -9e | NUT 2.8.0 (arch) | xz -9e | + upsc | xz -9e | budget (xz) |"
-    echo "|---|---|---:|---:|---|---:|---:|---:|---|"
-    local t kind bin r raw x budget nraw nxz uraw uxz verdict
+    echo "| target | build | hidupsd | xz -9e | NUT 2.8.0 (arch) | xz -9e | + upsc | xz -9e | + nutdrv_qx | xz -9e | budget (xz) |"
+    echo "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---|"
+    local t kind bin r raw x budget nraw nxz uraw uxz qraw qxz verdict
     for t in "${targets[@]}"; do
         setup "$t"
         r=$(nut_unpacked "$NUT_ARCH")
         # shellcheck disable=SC2046
         read -r nraw nxz <<< "$(sum_sizes $(nut_files "$r"))"
         read -r uraw uxz <<< "$(sum_sizes "$r/bin/upsc")"
+        # NUT's Megatec/Q1 driver: hidupsd serves those units too.
+        read -r qraw qxz <<< "$(sum_sizes "$r/lib/nut/nutdrv_qx")"
         for kind in router default; do
             if [ $kind = router ]; then bin=$(router_bin "$t"); else bin=$(default_bin "$t"); fi
             if [ ! -e "$bin" ]; then
-                echo "| $t | $kind | (not built: $bin) | | | | | | |"
+                echo "| $t | $kind | (not built: $bin) | | | | | | | | |"
                 continue
             fi
             raw=$(stat -c %s "$bin"); x=$(xz_size "$bin")
@@ -385,7 +387,7 @@ cmd_size() {
                 if [ "$x" -gt "$budget" ]; then verdict="**over** $(fmt "$budget")"; over=1
                 else verdict="$(fmt "$budget")"; fi
             fi
-            echo "| $t | $kind | $(fmt "$raw") | $(fmt "$x") | $(fmt "$nraw") ($NUT_ARCH) | $(fmt "$nxz") | $(fmt $((nraw + uraw))) | $(fmt $((nxz + uxz))) | $verdict |"
+            echo "| $t | $kind | $(fmt "$raw") | $(fmt "$x") | $(fmt "$nraw") ($NUT_ARCH) | $(fmt "$nxz") | $(fmt $((nraw + uraw))) | $(fmt $((nxz + uxz))) | $(fmt $((nraw + uraw + qraw))) | $(fmt $((nxz + uxz + qxz))) | $verdict |"
         done
     done
     [ "$over" -eq 0 ] || die "over a size budget (tools/size-budgets)"
