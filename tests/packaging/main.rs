@@ -2,6 +2,8 @@
 //! variants into a temporary DESTDIR, and OpenWrt's init script writing
 //! NUT's files from UCI.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod install;
 mod openwrt;
 
