@@ -129,7 +129,8 @@ pub fn openwrt_hotplug() -> String {
          # shellcheck disable=SC2154  # set by hotplug-call\n\
          \n\
          [ \"$ACTION\" = add ] || [ \"$ACTION\" = bind ] || exit 0\n\
-         [ -n \"$DEVNAME\" ] && [ -e \"/dev/$DEVNAME\" ] || exit 0\n\
+         node=/dev/$DEVNAME\n\
+         [ -n \"$DEVNAME\" ] && [ -e \"$node\" ] || exit 0\n\
          \n\
          # The USB id: from the HID device's name in DEVPATH (bus:VENDOR:PRODUCT.n,\n\
          # upper-case hex) for hidraw, from PRODUCT (vendor/product/release, hex\n\
@@ -160,7 +161,7 @@ pub fn openwrt_hotplug() -> String {
     let lines: Vec<String> = ids.chunks(6).map(|c| c.join(" | ")).collect();
     let _ = writeln!(s, "{})", lines.join(" | \\\n"));
     s.push_str(
-        "\tchgrp nut \"/dev/$DEVNAME\" && chmod 0660 \"/dev/$DEVNAME\"\n\
+        "\tchgrp nut \"$node\" && chmod 0660 \"$node\"\n\
          \t;;\n\
          esac\n\
          exit 0\n",

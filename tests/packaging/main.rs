@@ -4,6 +4,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod hotplug;
 mod install;
 mod openwrt;
 
