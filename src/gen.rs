@@ -129,7 +129,8 @@ pub fn openwrt_hotplug() -> String {
          # shellcheck disable=SC2154  # set by hotplug-call\n\
          \n\
          [ \"$ACTION\" = add ] || [ \"$ACTION\" = bind ] || exit 0\n\
-         [ -n \"$DEVNAME\" ] && [ -e \"/dev/$DEVNAME\" ] || exit 0\n\
+         node=/dev/$DEVNAME\n\
+         [ -n \"$DEVNAME\" ] && [ -e \"$node\" ] || exit 0\n\
          \n\
          # The USB id: from the HID device's name in DEVPATH (bus:VENDOR:PRODUCT.n,\n\
          # upper-case hex) for hidraw, from PRODUCT (vendor/product/release, hex\n\
@@ -160,7 +161,7 @@ pub fn openwrt_hotplug() -> String {
     let lines: Vec<String> = ids.chunks(6).map(|c| c.join(" | ")).collect();
     let _ = writeln!(s, "{})", lines.join(" | \\\n"));
     s.push_str(
-        "\tchgrp nut \"/dev/$DEVNAME\" && chmod 0660 \"/dev/$DEVNAME\"\n\
+        "\tchgrp nut \"$node\" && chmod 0660 \"$node\"\n\
          \t;;\n\
          esac\n\
          exit 0\n",
@@ -221,6 +222,46 @@ fn notes(d: &DeviceId) -> Vec<String> {
     n
 }
 
+/// The BRIDGES section: nutdrv_qx's USB table in its order, each row's
+/// bridge (the `subdriver` of `driver = nutdrv_qx`) and the strings it
+/// needs; a bridge hidraw cannot drive is said not to be served.
+fn bridges(s: &mut String) {
+    s.push_str(
+        ".Sh BRIDGES\n\
+         USB bridges of NUT's\n\
+         .Xr nutdrv_qx 8\n\
+         that hidupsd drives through hidraw, for a device that is not a\n\
+         Power Device; the first entry for an ID whose strings match (case\n\
+         ignored), in this order, names the bridge, which\n\
+         .Ic subdriver\n\
+         with\n\
+         .Ic driver No = nutdrv_qx\n\
+         in\n\
+         .Pa ups.conf\n\
+         also chooses.\n\
+         .Pa docs/megatec.md\n\
+         in the sources says more.\n\
+         .Bl -tag -width 9n -compact\n",
+    );
+    for r in crate::qx::tables::USB_IDS.iter() {
+        let mut text = r.bridge.name().to_string();
+        if !r.bridge.over_hidraw() {
+            text.push_str(", not served: its vendor requests cannot be sent through hidraw");
+        }
+        match (r.vendor, r.product) {
+            (None, None) => {}
+            (Some(v), None) => text.push_str(&format!("; only when the vendor string is \"{v}\"")),
+            (None, Some(p)) => text.push_str(&format!("; only when the product string is \"{p}\"")),
+            (Some(v), Some(p)) => text.push_str(&format!(
+                "; only when the vendor string is \"{v}\" and the product string \"{p}\""
+            )),
+        }
+        let _ = writeln!(s, ".It {:04x}:{:04x}", r.vid, r.pid);
+        wrap(s, &mdoc_text(&text));
+    }
+    s.push_str(".El\n");
+}
+
 /// The supported-devices manual page (`hidupsd-devices(7)`), in mdoc.
 #[doc(hidden)]
 pub fn device_list_mdoc() -> String {
@@ -272,10 +313,10 @@ pub fn device_list_mdoc() -> String {
          A device that is not a Power Device but one of the USB bridges of\n\
          NUT's\n\
          .Xr nutdrv_qx 8\n\
-         (0665:5161, 06da:0003 and others; see\n\
-         .Pa docs/megatec.md\n\
-         in the sources) is served as a Megatec/Q1 unit when one of\n\
-         nutdrv_qx's protocols answers through it.\n\
+         (0665:5161, 06da:0003 and the others under\n\
+         .Sx BRIDGES )\n\
+         is served as a Megatec/Q1 unit when one of nutdrv_qx's protocols\n\
+         answers through it.\n\
          Units behind a CH340 USB-serial bridge (1a86:7523) are serial\n\
          ports, not HID devices, and are not served.\n\
          .Pp\n\
@@ -323,6 +364,7 @@ pub fn device_list_mdoc() -> String {
         }
         s.push_str(".El\n");
     }
+    bridges(&mut s);
     s.push_str(
         ".Sh VENDORS\n\
          An unlisted product of one of these vendor IDs takes the subdriver\n\

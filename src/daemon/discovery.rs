@@ -37,12 +37,14 @@ impl Daemon {
     /// going on: probes running, or a UPS whose worker started and has
     /// not published yet.
     pub(super) fn booting(&self, now: u64) -> bool {
-        now < self.boot.until
-            && (self.boot.probes > 0
-                || self
-                    .upses
-                    .iter()
-                    .any(|s| s.dev.worker.is_some() && !s.dev.mirror.seen()))
+        crate::monitor::boot::booting(
+            now,
+            self.boot.until,
+            self.boot.probes,
+            self.upses
+                .iter()
+                .map(|s| (s.dev.worker.is_some(), s.dev.mirror.seen())),
+        )
     }
 }
 

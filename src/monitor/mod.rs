@@ -58,6 +58,7 @@
 //! - the poll interval follows the states that ask for POLLFREQALERT
 //!   while any of them lasts (upsmon goes back to POLLFREQ at any OL).
 
+pub mod boot;
 pub mod bound;
 mod notify;
 pub mod remote;

@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod device_page;
 mod device_worker;
 mod fuzz_corpus;
 mod generated;

@@ -2,6 +2,9 @@
 //! variants into a temporary DESTDIR, and OpenWrt's init script writing
 //! NUT's files from UCI.
 
+#[path = "../common/mod.rs"]
+mod common;
+mod hotplug;
 mod install;
 mod openwrt;
 

@@ -4,8 +4,10 @@
 //! (tests/openwrt/uci.sh) and read what it wrote with hidupsd's own
 //! parsers, which refuse anything they do not understand.
 
+use crate::common::{self, Client, Daemon, Guard};
 use crate::{root, tempdir};
-use hidupsd::config::{ups_conf, upsd_conf, upsd_users, upsmon_conf};
+use hidupsd::config::nut_conf::Mode;
+use hidupsd::config::{nut_conf, ups_conf, upsd_conf, upsd_users, upsmon_conf};
 use hidupsd::proto::{InstCmds, Upsmon};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,7 +16,14 @@ use std::process::Command;
 /// the directory the NUT files were written to, and the messages the
 /// script logged.
 fn build_config(uci: &Path, tag: &str) -> (PathBuf, String) {
-    let tmp = tempdir(tag);
+    let (out, log, _) = run_init(uci, &tempdir(tag), "build_config");
+    (out, log)
+}
+
+/// Run `cmds` after sourcing the UCI stand-in and the init script, with
+/// its files written under `tmp`; returns where they are, the messages
+/// and the standard output.
+fn run_init(uci: &Path, tmp: &Path, cmds: &str) -> (PathBuf, String, String) {
     let out = tmp.join("etc-nut");
     let script = std::fs::read_to_string(root().join("contrib/openwrt/files/hidupsd.init"))
         .unwrap()
@@ -27,7 +36,7 @@ fn build_config(uci: &Path, tag: &str) -> (PathBuf, String) {
     std::fs::write(&init, script).unwrap();
     let r = Command::new("sh")
         .arg("-c")
-        .arg(". \"$1\" && . \"$2\" && build_config")
+        .arg(format!(". \"$1\" && . \"$2\" && {cmds}"))
         .arg("sh")
         .arg(root().join("tests/openwrt/uci.sh"))
         .arg(&init)
@@ -35,8 +44,8 @@ fn build_config(uci: &Path, tag: &str) -> (PathBuf, String) {
         .output()
         .expect("cannot run sh");
     let log = String::from_utf8_lossy(&r.stderr).into_owned();
-    assert!(r.status.success(), "build_config failed: {log}");
-    (out, log)
+    assert!(r.status.success(), "{cmds} failed: {log}");
+    (out, log, String::from_utf8_lossy(&r.stdout).into_owned())
 }
 
 #[test]
@@ -122,6 +131,8 @@ fn luci_settings_become_nut_files_hidupsd_accepts() {
         assert!(!f.wall && !f.ignore);
     }
     assert_eq!(mon.notifyflag.len(), upsmon_conf::Event::ALL.len());
+    // A UPS section: a server, as NUT's packages make it.
+    assert_eq!(mode(&dir), Mode::Netserver);
 
     std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
 }
@@ -135,8 +146,176 @@ fn without_uci_files_every_ups_is_served_and_nothing_watched() {
     assert!(upsd_users::load(&dir).unwrap().users.is_empty());
     // No MONITOR: no upsmon.conf (hidupsd would refuse one without).
     assert!(!dir.join("upsmon.conf").exists());
+    assert_eq!(mode(&dir), Mode::Netserver);
     std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     std::fs::remove_dir_all(empty).unwrap();
+}
+
+/// nut.conf's MODE as the init script wrote it.
+fn mode(dir: &Path) -> Mode {
+    nut_conf::load(dir)
+        .unwrap()
+        .unwrap_or_else(|| panic!("no nut.conf in {}", dir.display()))
+        .mode
+}
+
+/// The TCP ports process `pid` listens on: its socket inodes matched to
+/// /proc/net/tcp and tcp6 lines in state LISTEN (0A).
+fn listening_ports(pid: u32) -> Vec<u16> {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
+    let mut ports = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() > 9 && f[3] == "0A" && inodes.iter().any(|i| i == f[9]) {
+                let port = f[1].rsplit(':').next().unwrap();
+                ports.push(u16::from_str_radix(port, 16).unwrap());
+            }
+        }
+    }
+    ports
+}
+
+/// Start hidupsd on the files the init script wrote, as procd does
+/// (`-c DIR`, no -u: the test may not be root), logging to DIR/../log.
+fn run_daemon(dir: &Path) -> Guard {
+    let log = std::fs::File::create(dir.parent().unwrap().join("log")).unwrap();
+    Guard(
+        Command::new(common::bin())
+            .args(["-c", dir.to_str().unwrap()])
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn daemon_log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.parent().unwrap().join("log")).unwrap_or_default()
+}
+
+/// A former NUT secondary: nut_server has no 'driver' section and every
+/// monitor names another host's UPS. NUT's OpenWrt packages then run
+/// upsmon alone (MODE=netclient); so does hidupsd with the files the init
+/// script writes: it logs in to the other server as a secondary and
+/// listens on no port. A monitor of this host's own UPS (localhost, no
+/// other port), or a 'driver' section, keeps it a server.
+#[test]
+fn a_host_that_only_monitors_runs_as_a_netclient() {
+    // The other host: a server with a simulated UPS.
+    let users = "[monuser]\n\tpassword = monpass\n\tupsmon secondary\n";
+    let conf = format!(
+        "[bk650]\n\tdriver = sim\n\tport = \"{}\"\n",
+        common::fixture("apc-back-ups-es-850g2").display()
+    );
+    let server: Daemon = common::start("owrt-netclient-srv", &conf, users);
+
+    let uci = tempdir("netclient-uci");
+    // As shipped: an upsd section, no driver.
+    std::fs::copy(
+        root().join("contrib/openwrt/files/nut_server.config"),
+        uci.join("nut_server"),
+    )
+    .unwrap();
+    let monitor = |host: &str, port: u16| {
+        format!(
+            "config upsmon 'upsmon'\n\toption shutdowncmd '/bin/true'\n\n\
+             config monitor\n\toption upsname 'bk650'\n\toption hostname '{host}'\n\
+             \toption port '{port}'\n\toption username 'monuser'\n\
+             \toption password 'monpass'\n\toption type 'secondary'\n"
+        )
+    };
+    // Another server on this host's loopback (not hidupsd's port): not
+    // this hidupsd's UPS, as the daemon's monitor sees it too.
+    std::fs::write(uci.join("nut_monitor"), monitor("127.0.0.1", server.port)).unwrap();
+    let (dir, log) = build_config(&uci, "netclient");
+    assert_eq!(mode(&dir), Mode::Netclient);
+    assert!(log.contains("monitoring only (MODE=netclient)"), "{log}");
+
+    let mut mon = run_daemon(&dir);
+    let pid = mon.0.id();
+    let mut c = Client::connect(server.port);
+    let clients = c.until("LIST CLIENT bk650\n", |r| {
+        r.contains("CLIENT bk650 127.0.0.1")
+    });
+    assert!(clients.contains("CLIENT bk650 127.0.0.1"), "{clients}");
+    assert!(mon.0.try_wait().unwrap().is_none(), "{}", daemon_log(&dir));
+    assert_eq!(
+        listening_ports(pid),
+        Vec::<u16>::new(),
+        "{}",
+        daemon_log(&dir)
+    );
+    assert!(
+        daemon_log(&dir).contains("MODE=netclient: monitoring only"),
+        "{}",
+        daemon_log(&dir)
+    );
+    drop(mon);
+
+    // The same host with a UPS section: a server (it listens).
+    let port = common::free_port();
+    let mut server_uci = std::fs::read_to_string(uci.join("nut_server")).unwrap();
+    server_uci += &format!(
+        "\nconfig driver 'myups'\n\toption driver 'usbhid-ups'\n\toption port 'auto'\n\n\
+         config listen_address\n\toption address '127.0.0.1'\n\toption port '{port}'\n"
+    );
+    std::fs::write(uci.join("nut_server"), &server_uci).unwrap();
+    let (dir2, _) = build_config(&uci, "netserver");
+    assert_eq!(mode(&dir2), Mode::Netserver);
+    // A reload that changes the mode restarts hidupsd (its listeners and
+    // devices are kept across a SIGHUP); one that does not signals it.
+    let procd = "stop() { echo stop; }; start() { echo start; }; \
+                 procd_send_signal() { echo signal \"$@\"; }; reload_service";
+    let (_, _, did) = run_init(&uci, dir.parent().unwrap(), procd);
+    assert_eq!(did, "stop\nstart\n");
+    let (_, _, did) = run_init(&uci, dir.parent().unwrap(), procd);
+    assert_eq!(did, "signal hidupsd * HUP\n");
+    let srv = run_daemon(&dir2);
+    assert!(
+        common::eventually(10, || listening_ports(srv.0.id()) == [port]),
+        "{}",
+        daemon_log(&dir2)
+    );
+    drop(srv);
+
+    // No driver section, and a monitor of this host's UPS (served
+    // without one): a server too, whose monitor watches its own UPS.
+    std::fs::write(
+        uci.join("nut_server"),
+        format!("config listen_address\n\toption address '127.0.0.1'\n\toption port '{port}'\n"),
+    )
+    .unwrap();
+    for (host, p) in [("localhost", port), ("127.0.0.1", port), ("::1", port)] {
+        std::fs::write(uci.join("nut_monitor"), monitor(host, p)).unwrap();
+        let (d, _) = build_config(&uci, "local-monitor");
+        assert_eq!(mode(&d), Mode::Netserver, "{host}:{p}");
+        std::fs::remove_dir_all(d.parent().unwrap()).unwrap();
+    }
+    // ... also without a port.
+    std::fs::write(
+        uci.join("nut_monitor"),
+        monitor("LocalHost", 0).replace("\toption port '0'\n", ""),
+    )
+    .unwrap();
+    let (d, _) = build_config(&uci, "local-monitor");
+    assert_eq!(mode(&d), Mode::Netserver);
+    // localhost on another port is another server's UPS.
+    std::fs::write(uci.join("nut_monitor"), monitor("localhost", port + 1)).unwrap();
+    let (d2, _) = build_config(&uci, "other-port");
+    assert_eq!(mode(&d2), Mode::Netclient);
+
+    for d in [dir, dir2, d, d2] {
+        std::fs::remove_dir_all(d.parent().unwrap()).unwrap();
+    }
+    std::fs::remove_dir_all(uci).unwrap();
 }
 
 /// NUT's shutdown command belongs to nut-upsmon, which the package's
