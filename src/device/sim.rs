@@ -338,9 +338,10 @@ impl Sim {
             let weak = Arc::downgrade(&inner);
             let t0 = Instant::now();
             let steps = self.steps;
-            std::thread::Builder::new()
-                .name(format!("sim {name}"))
-                .spawn(move || play(weak, steps, stopped, t0))?;
+            super::spawn_named(
+                format!("sim {name}"),
+                Box::new(move || play(weak, steps, stopped, t0)),
+            )?;
         }
         Ok(SimUps(inner))
     }

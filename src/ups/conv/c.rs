@@ -31,6 +31,13 @@ pub(super) fn put(out: &mut Text, cap: usize, args: fmt::Arguments<'_>) -> bool 
     true
 }
 
+/// [`put`] of one `%.Nf` number ([`Cf`]), the output of most functions:
+/// one copy of the formatting call instead of one per function.
+#[inline(never)]
+pub(super) fn put_cf(out: &mut Text, cap: usize, v: f64, prec: usize) -> bool {
+    put(out, cap, format_args!("{}", Cf(v, prec)))
+}
+
 pub(super) fn put_str(out: &mut Text, s: &str) -> bool {
     put(out, TEXT_CAP, format_args!("{}", s))
 }

@@ -104,7 +104,7 @@ pub(super) fn cps_freq(value: f64, env: &mut dyn ConvEnv, input: bool, out: &mut
     } else {
         st.cps_output_freq_scale
     };
-    put(out, 7, format_args!("{}", Cf(scale * value, 1)))
+    put_cf(out, 7, scale * value, 1)
 }
 
 pub(super) const HARD_REV: [&str; 27] = [
@@ -262,7 +262,7 @@ pub(super) fn openups_temperature(value: f64, out: &mut Text) -> bool {
     }
     let (d1, d2) = (OPENUPS_THERM[pos], OPENUPS_THERM[pos + 1]);
     let temp = (t - d1) as f64 * 5.0 / (d2 - d1) as f64 + t1 as f64;
-    put(out, 19, format_args!("{}", Cf(temp, 2)))
+    put_cf(out, 19, temp, 2)
 }
 
 /// PowerCOM delay seconds: the argument, else the `cfg` option, else the
