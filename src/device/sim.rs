@@ -611,10 +611,10 @@ impl DeviceIo for SimDevice {
         m.wire
             .write_output(data)
             .map_err(|e| io::Error::other(e.to_string()))?;
-        let reports: Vec<Vec<u8>> = m.wire.pending.drain(..).collect();
+        let reports = core::mem::take(&mut m.wire.pending);
         if let Some(peer) = &st.peer {
-            for r in reports {
-                let _ = (&*peer).write(&r);
+            for r in &reports {
+                let _ = (&*peer).write(r);
             }
         }
         Ok(())

@@ -255,7 +255,14 @@ fn strtol16(s: &str) -> (i64, &str) {
         .or_else(|| t.strip_prefix("0X"))
         .unwrap_or(t);
     let end = t.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(t.len());
-    let v = i64::from_str_radix(&t[..end], 16).unwrap_or(0);
+    // (0 when it overflows, as it always has)
+    let v = t[..end]
+        .bytes()
+        .try_fold(0i64, |v, c| {
+            v.checked_mul(16)?
+                .checked_add(i64::from((c as char).to_digit(16)?))
+        })
+        .unwrap_or(0);
     if end == 0 {
         return (0, s);
     }
