@@ -111,11 +111,16 @@ fn expand(act: &Act) -> Vec<(String, f64)> {
             &[],
         ),
     };
-    STATUS
-        .iter()
-        .flat_map(|c| flags.iter().map(move |(f, v)| (format!("{c}.{f}"), *v)))
-        .chain(extra.iter().map(|(p, v)| (p.to_string(), *v)))
-        .collect()
+    let mut out = Vec::with_capacity(STATUS.len() * flags.len() + extra.len());
+    for c in STATUS {
+        for (f, v) in flags {
+            out.push((format!("{c}.{f}"), *v));
+        }
+    }
+    for (p, v) in extra {
+        out.push((p.to_string(), *v));
+    }
+    out
 }
 
 /// One field write of an event: the field's index in the descriptor and
