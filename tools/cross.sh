@@ -50,13 +50,15 @@ HOST_BIN=target/release/hidupsd
 # - location-detail=none: no file/line/column strings for the
 #   #[track_caller] paths that survive.
 ROUTER_FLAGS='"-Zunstable-options", "-Cpanic=immediate-abort", "-Cforce-unwind-tables=no", "-Zlocation-detail=none"'
-# On glibc, only libc and libm, named here instead of std's list: that
-# list has libgcc_s (for unwinding, which this build never does), and
-# the linker keeps compiler_builtins' copy of every function libgcc_s
-# also defines (soft-float arithmetic the hard-float CPUs never call):
-# 12,848 bytes of code on mipsel, 4,976 xz; armv7 4,084 xz.
-# (libpthread, librt, libdl and libutil are in libc since glibc 2.34.)
-GLIBC_LIBS='"-Zlink-native-libraries=no", "-Clink-arg=-lm", "-Clink-arg=-lc"'
+# On glibc, only libc, named here instead of std's list: that list has
+# libgcc_s (for unwinding, which this build never does) and libm (pow
+# and log come from the libm crate), and the linker keeps
+# compiler_builtins' copy of every function a library on the link line
+# also defines (soft-float arithmetic the hard-float CPUs never call,
+# math functions nothing calls). Without libgcc_s: 12,848 bytes of code
+# on mipsel, 4,976 xz (armv7 4,084 xz); without libm too, about 15 KB
+# more. (libpthread, librt, libdl and libutil are in libc since 2.34.)
+GLIBC_LIBS='"-Zlink-native-libraries=no", "-Clink-arg=-lc"'
 router_flags() {
     case $1 in
     *-linux-gnu*) echo "$ROUTER_FLAGS, $GLIBC_LIBS" ;;
