@@ -59,8 +59,12 @@ ROUTER_FLAGS='"-Zunstable-options", "-Cpanic=immediate-abort", "-Cforce-unwind-t
 # on mipsel, 4,976 xz (armv7 4,084 xz); without libm too, about 15 KB
 # more. (libpthread, librt, libdl and libutil are in libc since 2.34.)
 GLIBC_LIBS='"-Zlink-native-libraries=no", "-Clink-arg=-lc"'
+# 32-bit ARM in Thumb-2, as Debian's armhf and most ARMv7 firmware build
+# their code: a quarter smaller than ARM code (armv7: 5,528 bytes xz).
+THUMB='"-Ctarget-feature=+thumb-mode"'
 router_flags() {
     case $1 in
+    armv7-*-linux-gnu*) echo "$ROUTER_FLAGS, $GLIBC_LIBS, $THUMB" ;;
     *-linux-gnu*) echo "$ROUTER_FLAGS, $GLIBC_LIBS" ;;
     *) echo "$ROUTER_FLAGS" ;;
     esac
