@@ -20,3 +20,11 @@ pub mod shared;
 pub mod sim;
 pub mod usb;
 pub mod worker;
+
+/// Start a named thread running `f`, detached. One non-generic copy of
+/// std's thread start for the device layer's threads (UPS workers,
+/// simulation timers) instead of one per closure type.
+pub fn spawn_named(name: String, f: Box<dyn FnOnce() + Send>) -> std::io::Result<()> {
+    std::thread::Builder::new().name(name).spawn(f)?;
+    Ok(())
+}

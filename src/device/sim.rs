@@ -111,11 +111,16 @@ fn expand(act: &Act) -> Vec<(String, f64)> {
             &[],
         ),
     };
-    STATUS
-        .iter()
-        .flat_map(|c| flags.iter().map(move |(f, v)| (format!("{c}.{f}"), *v)))
-        .chain(extra.iter().map(|(p, v)| (p.to_string(), *v)))
-        .collect()
+    let mut out = Vec::with_capacity(STATUS.len() * flags.len() + extra.len());
+    for c in STATUS {
+        for (f, v) in flags {
+            out.push((format!("{c}.{f}"), *v));
+        }
+    }
+    for (p, v) in extra {
+        out.push((p.to_string(), *v));
+    }
+    out
 }
 
 /// One field write of an event: the field's index in the descriptor and
@@ -338,9 +343,10 @@ impl Sim {
             let weak = Arc::downgrade(&inner);
             let t0 = Instant::now();
             let steps = self.steps;
-            std::thread::Builder::new()
-                .name(format!("sim {name}"))
-                .spawn(move || play(weak, steps, stopped, t0))?;
+            super::spawn_named(
+                format!("sim {name}"),
+                Box::new(move || play(weak, steps, stopped, t0)),
+            )?;
         }
         Ok(SimUps(inner))
     }
@@ -610,10 +616,10 @@ impl DeviceIo for SimDevice {
         m.wire
             .write_output(data)
             .map_err(|e| io::Error::other(e.to_string()))?;
-        let reports: Vec<Vec<u8>> = m.wire.pending.drain(..).collect();
+        let reports = core::mem::take(&mut m.wire.pending);
         if let Some(peer) = &st.peer {
-            for r in reports {
-                let _ = (&*peer).write(&r);
+            for r in &reports {
+                let _ = (&*peer).write(r);
             }
         }
         Ok(())

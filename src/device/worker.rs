@@ -138,9 +138,7 @@ pub fn spawn<D: DeviceIo + 'static>(
         buf: vec![0; MAX_REPORT_LEN + 1].into_boxed_slice(),
         bad_input_said: false,
     };
-    std::thread::Builder::new()
-        .name(format!("ups {}", w.cfg.name))
-        .spawn(move || w.run())?;
+    super::spawn_named(format!("ups {}", w.cfg.name), Box::new(move || w.run()))?;
     Ok(Handle { tx, wake, link })
 }
 
@@ -620,7 +618,7 @@ impl<D: DeviceIo> Worker<D> {
         let plan = match ups.plan_command(cmd, value) {
             Ok(p) => p,
             Err(e) => {
-                crate::sys::log::log(format_args!("{name}: {cmd}: {e:?}"));
+                crate::sys::log::log(format_args!("{name}: {cmd}: {}", e.name()));
                 return match e {
                     CmdError::Unknown => TrackingStatus::Unknown,
                     CmdError::NeedsValue | CmdError::BadValue => TrackingStatus::InvalidArgument,
@@ -683,6 +681,6 @@ pub fn write_status(r: Result<(), WriteError>) -> TrackingStatus {
 pub fn log_write(ups: &str, what: &str, r: Result<(), WriteError>) {
     match r {
         Ok(()) => crate::sys::log::log(format_args!("{ups}: {what}: done")),
-        Err(e) => crate::sys::log::log(format_args!("{ups}: {what}: failed ({e:?})")),
+        Err(e) => crate::sys::log::log(format_args!("{ups}: {what}: failed ({})", e.name())),
     }
 }

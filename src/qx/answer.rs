@@ -7,7 +7,7 @@
 
 use super::error::{CmdError, QxError, Snip};
 use super::table::{Item, Pre};
-use crate::text::{atol, parse_f64, Text};
+use crate::text::{atol, parse_f64, Text, TEXT_CAP};
 use crate::ups::engine::format_value;
 use core::fmt::Write;
 
@@ -64,14 +64,12 @@ pub(super) fn strtod(s: &str) -> f64 {
 
 /// Bytes as text, `?` for what is not printable ASCII.
 pub(super) fn ascii_text(b: &[u8]) -> Result<Text, ()> {
-    let mut t = Text::new();
-    for &c in b {
-        let c = if (0x20..0x7f).contains(&c) { c } else { b'?' };
-        let s = [c];
-        t.push_str(core::str::from_utf8(&s).unwrap_or("?"))
-            .map_err(|_| ())?;
+    let mut buf = [0u8; TEXT_CAP];
+    let text = buf.get_mut(..b.len()).ok_or(())?;
+    for (d, &c) in text.iter_mut().zip(b) {
+        *d = if (0x20..0x7f).contains(&c) { c } else { b'?' };
     }
-    Ok(t)
+    Text::try_new(core::str::from_utf8(text).map_err(|_| ())?).ok_or(())
 }
 
 pub(super) fn lossy(b: &[u8]) -> Snip {
@@ -255,7 +253,14 @@ fn strtol16(s: &str) -> (i64, &str) {
         .or_else(|| t.strip_prefix("0X"))
         .unwrap_or(t);
     let end = t.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(t.len());
-    let v = i64::from_str_radix(&t[..end], 16).unwrap_or(0);
+    // (0 when it overflows, as it always has)
+    let v = t[..end]
+        .bytes()
+        .try_fold(0i64, |v, c| {
+            v.checked_mul(16)?
+                .checked_add(i64::from((c as char).to_digit(16)?))
+        })
+        .unwrap_or(0);
     if end == 0 {
         return (0, s);
     }

@@ -57,7 +57,7 @@ impl Qx {
             return false;
         };
         let b = &mut self.batt;
-        b.load_eff = (l / 100.0).powf(b.runt_exp).max(b.load_low);
+        b.load_eff = libm::pow(l / 100.0, b.runt_exp).max(b.load_low);
         true
     }
 
@@ -84,8 +84,8 @@ impl Qx {
             return Err(QxError::Config("runtimecal", "load out of range"));
         }
         let b = &mut self.batt;
-        b.runt_exp = (rl / rh).ln() / (lh / ll).ln();
-        b.runt_nom = rh * (lh / 100.0).powf(b.runt_exp);
+        b.runt_exp = libm::log(rl / rh) / libm::log(lh / ll);
+        b.runt_nom = rh * libm::pow(lh / 100.0, b.runt_exp);
         if !self.store.has("battery.charge") && b.nom != -1.0 {
             b.low = b.nom;
             b.high = 1.15 * b.nom;

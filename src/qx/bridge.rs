@@ -132,7 +132,11 @@ pub fn shutdown_index(cmd: &[u8]) -> Option<u8> {
     let n = if n == "." { 0.0 } else { parse_f64(n)? };
     // `S.5` alone counts as "come back" (NUT's `Rm` stays -1, not 0).
     let back = match rest.strip_prefix('R') {
-        Some(m) => !matches!(m.parse::<i64>(), Ok(0)),
+        // (what `m.parse::<i64>() == Ok(0)` says: a signed run of zeros)
+        Some(m) => {
+            let z = m.strip_prefix(['+', '-']).unwrap_or(m);
+            z.is_empty() || z.bytes().any(|c| c != b'0')
+        }
         None => true,
     };
     let d = n.clamp(0.5, 10.0);

@@ -58,6 +58,18 @@ pub enum CmdError {
     BadValue,
 }
 
+impl CmdError {
+    /// How the log names it (its `Debug` spelling, without `Debug`'s
+    /// machinery in the binary).
+    pub fn name(self) -> &'static str {
+        match self {
+            CmdError::Unknown => "Unknown",
+            CmdError::NeedsValue => "NeedsValue",
+            CmdError::BadValue => "BadValue",
+        }
+    }
+}
+
 const START_PAUSE_MS: u16 = 125;
 
 impl Ups {
@@ -163,6 +175,13 @@ mod tests {
     use crate::recording::Recording;
     use crate::ups::options::Options;
     use std::path::Path;
+
+    #[test]
+    fn error_names_are_the_debug_spelling() {
+        for e in [CmdError::Unknown, CmdError::NeedsValue, CmdError::BadValue] {
+            assert_eq!(e.name(), format!("{e:?}"));
+        }
+    }
 
     fn load(name: &str) -> (Ups, crate::recording::Replay) {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))

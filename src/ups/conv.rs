@@ -158,6 +158,44 @@ const ABM_ENABLED: i8 = 1;
 const ABM_PATH_STATUS: i8 = 0;
 const ABM_PATH_MODE: i8 = 1;
 
+/// Ever's message (report 75) and alarm (report 76) bits, in NUT's
+/// order and spelling.
+static EVER_MESSAGES: [(u16, &str); 11] = [
+    (0x04, "BOOST"),
+    (0x08, "BUCK"),
+    (0x10, "BOOST_BLOCKED"),
+    (0x20, "BUCK_BLOCKED"),
+    (0x40, "CHARGING"),
+    (0x80, "FAN_ON"),
+    (0x100, "EPO_BLOCKED"),
+    (0x200, "NEED_REPLACMENT"),
+    (0xC00, "OVERHEAT"),
+    (0x1000, "WAITING_FOR_MIN_CHARGE"),
+    (0x2000, "MAINS_OUT_OF_RANGE"),
+];
+static EVER_ALARMS: [(u16, &str); 8] = [
+    (0x01, "OVERLOAD"),
+    (0x02, "SHORT-CIRCUIT"),
+    (0x0C, "OVERHEAT"),
+    (0x10, "EPO"),
+    (0x20, "INERNAL_ERROR"),
+    (0x40, "REVERSE_POWER_SUPPLY"),
+    (0x80, "NO_INETERNAL_COMM"),
+    (0x100, "CRITICAL_BATT_VOLTAGE"),
+];
+
+/// The words of the bits of `bits` that are set, space-separated and cut
+/// at 199 bytes (Ever's messages and alarms). Always true.
+fn flag_words(out: &mut Text, bits: u16, table: &[(u16, &str)]) -> bool {
+    let mut w = Words::new(out, 199);
+    for &(mask, word) in table {
+        if bits & mask != 0 {
+            w.add(word);
+        }
+    }
+    true
+}
+
 impl Func {
     /// HID to NUT: write the text to publish into `out` and return `true`,
     /// or return `false` (with `out` empty) when NUT would publish nothing.
@@ -301,8 +339,8 @@ impl Func {
                 put(out, 19, format_args!("{:08x}", u))
             }
             StringidConversionFun => usb_string_fun(value, env, out),
-            DivideBy10ConversionFun => put(out, 19, format_args!("{}", Cf(value * 0.1, 1))),
-            DivideBy100ConversionFun => put(out, 19, format_args!("{}", Cf(value * 0.01, 1))),
+            DivideBy10ConversionFun => put_cf(out, 19, value * 0.1, 1),
+            DivideBy100ConversionFun => put_cf(out, 19, value * 0.01, 1),
             KelvinCelsiusConversionFun => {
                 // HP sensors report Celsius already: only convert plausible kelvins.
                 let c = if (273.0..=373.0).contains(&value) {
@@ -310,7 +348,7 @@ impl Func {
                 } else {
                     value
                 };
-                put(out, 19, format_args!("{}", Cf(c, 1)))
+                put_cf(out, 19, c, 1)
             }
 
             // ---- apc-hid.c ----
@@ -341,11 +379,7 @@ impl Func {
                     st.liebert_config_mult = 1e8;
                     st.liebert_line_mult = 1e7;
                 }
-                put(
-                    out,
-                    9,
-                    format_args!("{}", Cf(value * st.liebert_config_mult, 1)),
-                )
+                put_cf(out, 9, value * st.liebert_config_mult, 1)
             }
             LiebertLineVoltageFun => {
                 let st = env.state();
@@ -356,11 +390,7 @@ impl Func {
                         st.liebert_line_mult = 1e5;
                     }
                 }
-                put(
-                    out,
-                    9,
-                    format_args!("{}", Cf(value * st.liebert_line_mult, 1)),
-                )
+                put_cf(out, 9, value * st.liebert_line_mult, 1)
             }
 
             // ---- belkin-hid.c (Belkin) ----
@@ -410,13 +440,9 @@ impl Func {
                     }
                 }
                 let scale = env.state().cps_battery_scale;
-                put(out, 7, format_args!("{}", Cf(scale * value, 1)))
+                put_cf(out, 7, scale * value, 1)
             }
-            CpsBattchargeFun => put(
-                out,
-                7,
-                format_args!("{}", Cf(if value < 100.0 { value } else { 100.0 }, 0)),
-            ),
+            CpsBattchargeFun => put_cf(out, 7, if value < 100.0 { value } else { 100.0 }, 0),
             CpsBattstatusFun => put(out, 7, format_args!("{}%", Cf(value, 0))),
 
             // ---- delta_ups-hid.c ----
@@ -440,7 +466,7 @@ impl Func {
             // ---- ecoflow-hid.c ----
             EcoflowBatteryRuntimeConversion => {
                 // Minutes to seconds; NaN and negatives publish nothing.
-                value >= 0.0 && put(out, TEXT_CAP - 1, format_args!("{}", Cf(value * 60.0, 0)))
+                value >= 0.0 && put_cf(out, TEXT_CAP - 1, value * 60.0, 0)
             }
 
             // ---- ever-hid.c ----
@@ -523,46 +549,13 @@ impl Func {
                 let Some(m) = ever_word(env, 75) else {
                     return false;
                 };
-                let mut w = Words::new(out, 199);
-                for (mask, word) in [
-                    (0x04, "BOOST"),
-                    (0x08, "BUCK"),
-                    (0x10, "BOOST_BLOCKED"),
-                    (0x20, "BUCK_BLOCKED"),
-                    (0x40, "CHARGING"),
-                    (0x80, "FAN_ON"),
-                    (0x100, "EPO_BLOCKED"),
-                    (0x200, "NEED_REPLACMENT"),
-                    (0xC00, "OVERHEAT"),
-                    (0x1000, "WAITING_FOR_MIN_CHARGE"),
-                    (0x2000, "MAINS_OUT_OF_RANGE"),
-                ] {
-                    if m & mask != 0 {
-                        w.add(word);
-                    }
-                }
-                true
+                flag_words(out, m, &EVER_MESSAGES)
             }
             EverAlarmsFun => {
                 let Some(a) = ever_word(env, 76) else {
                     return false;
                 };
-                let mut w = Words::new(out, 199);
-                for (mask, word) in [
-                    (0x01, "OVERLOAD"),
-                    (0x02, "SHORT-CIRCUIT"),
-                    (0x0C, "OVERHEAT"),
-                    (0x10, "EPO"),
-                    (0x20, "INERNAL_ERROR"),
-                    (0x40, "REVERSE_POWER_SUPPLY"),
-                    (0x80, "NO_INETERNAL_COMM"),
-                    (0x100, "CRITICAL_BATT_VOLTAGE"),
-                ] {
-                    if a & mask != 0 {
-                        w.add(word);
-                    }
-                }
-                true
+                flag_words(out, a, &EVER_ALARMS)
             }
             EverOnOffFun => {
                 let Some(mode) = ever_byte1(env, 74) else {
@@ -572,10 +565,10 @@ impl Func {
             }
 
             // ---- legrand-hid.c ----
-            LegrandTimes10 => put(out, 19, format_args!("{}", Cf(value * 10.0, 1))),
-            LegrandTimes100k => put(out, 19, format_args!("{}", Cf(value * 100000.0, 1))),
-            LegrandTimes1M => put(out, 19, format_args!("{}", Cf(value * 1000000.0, 1))),
-            LegrandTimes10M => put(out, 19, format_args!("{}", Cf(value * 10000000.0, 1))),
+            LegrandTimes10 => put_cf(out, 19, value * 10.0, 1),
+            LegrandTimes100k => put_cf(out, 19, value * 100000.0, 1),
+            LegrandTimes1M => put_cf(out, 19, value * 1000000.0, 1),
+            LegrandTimes10M => put_cf(out, 19, value * 10000000.0, 1),
 
             // ---- mge-hid.c: Advanced Battery Monitoring ----
             EatonAbmEnabledFun => {
@@ -679,19 +672,15 @@ impl Func {
                     MGE_EVOLUTION | MGE_PULSAR_M | EATON_5P | EATON_9E => value,
                     _ => return false,
                 };
-                put(out, 19, format_args!("{}", Cf(v, 0)))
+                put_cf(out, 19, v, 0)
             }
             MgeBatteryVoltageFun => match env.state().mge_family & 0xFF00 {
-                MGE_EVOLUTION | MGE_PULSAR_M | EATON_5P | EATON_9E => {
-                    put(out, 19, format_args!("{}", Cf(value, 1)))
-                }
+                MGE_EVOLUTION | MGE_PULSAR_M | EATON_5P | EATON_9E => put_cf(out, 19, value, 1),
                 _ => false,
             },
-            MgePowerfactorConversionFun => put(out, 19, format_args!("{}", Cf(value / 100.0, 2))),
-            MgeBatteryCapacityFun => put(out, 19, format_args!("{}", Cf(value / 3600.0, 2))),
-            EatonCheckPegasusFun => {
-                pegasus_gate(env.state()) && put(out, 19, format_args!("{}", Cf(value, 0)))
-            }
+            MgePowerfactorConversionFun => put_cf(out, 19, value / 100.0, 2),
+            MgeBatteryCapacityFun => put_cf(out, 19, value / 3600.0, 2),
+            EatonCheckPegasusFun => pegasus_gate(env.state()) && put_cf(out, 19, value, 0),
             PegasusYesNoInfoFun => {
                 pegasus_gate(env.state())
                     && put_str(out, if d_equal(value, 0.0) { "no" } else { "yes" })
@@ -753,7 +742,7 @@ impl Func {
                     .var("output.powerfactor")
                     .map_or(0.80f32, |s| strtod(s) as f32) as f64;
                 let real = (load as f64 * 0.01 * nominal as f64 * pf).round();
-                put(out, 19, format_args!("{}", Cf(real, 0)))
+                put_cf(out, 19, real, 0)
             }
             NominalOutputVoltageFun => {
                 let st = env.state();
@@ -777,7 +766,7 @@ impl Func {
                     },
                     _ => true,
                 };
-                ok && put(out, 19, format_args!("{}", Cf(value, 0)))
+                ok && put_cf(out, 19, value, 0)
             }
             EatonConverterOnlineFun => {
                 !env.status_bit("off") && tok(out, !d_equal(value, 0.0), "online")
@@ -790,19 +779,19 @@ impl Func {
             OpenupsOffFun => tok(out, value == 0.0, "off"),
             OpenupsScaleVinFun => {
                 let s = openups_scales(env.vid_pid()).0;
-                put(out, 19, format_args!("{}", Cf(value * s, 2)))
+                put_cf(out, 19, value * s, 2)
             }
             OpenupsScaleVoutFun => {
                 let s = openups_scales(env.vid_pid()).1;
-                put(out, 19, format_args!("{}", Cf(value * s, 2)))
+                put_cf(out, 19, value * s, 2)
             }
             OpenupsScaleCchargeFun => {
                 let s = openups_scales(env.vid_pid()).2;
-                put(out, 19, format_args!("{}", Cf(value * s, 3)))
+                put_cf(out, 19, value * s, 3)
             }
             OpenupsScaleCdischargeFun => {
                 let s = openups_scales(env.vid_pid()).3;
-                put(out, 19, format_args!("{}", Cf(value * s, 3)))
+                put_cf(out, 19, value * s, 3)
             }
             OpenupsTemperatureFun => openups_temperature(value, out),
 
@@ -825,7 +814,7 @@ impl Func {
                 };
                 put(out, 31, format_args!("{}", s))
             }
-            PowercomVoltageConversionFun => put(out, 19, format_args!("{}", Cf(value * 4.0, 0))),
+            PowercomVoltageConversionFun => put_cf(out, 19, value * 4.0, 0),
             PowercomUpsfailConversionFun => tok(out, bit(value, 0x01), "fanfail"),
             PowercomReplacebattConversionFun => tok(out, bit(value, 0x02), "replacebatt"),
             PowercomTestConversionFun => tok(out, bit(value, 0x04), "cal"),
@@ -847,19 +836,19 @@ impl Func {
             }
             TrippliteBattvoltFun => {
                 let s = tripplite_scales(env.vid_pid()).0;
-                put(out, 7, format_args!("{}", Cf(s * value, 1)))
+                put_cf(out, 7, s * value, 1)
             }
             TrippliteIovoltFun => {
                 let s = tripplite_scales(env.vid_pid()).1;
-                put(out, 7, format_args!("{}", Cf(s * value, 1)))
+                put_cf(out, 7, s * value, 1)
             }
             TrippliteIofreqFun => {
                 let s = tripplite_scales(env.vid_pid()).2;
-                put(out, 7, format_args!("{}", Cf(s * value, 1)))
+                put_cf(out, 7, s * value, 1)
             }
             TrippliteIoampFun => {
                 let s = tripplite_scales(env.vid_pid()).3;
-                put(out, 7, format_args!("{}", Cf(s * value, 1)))
+                put_cf(out, 7, s * value, 1)
             }
 
             // Reverse-only ids.

@@ -40,3 +40,37 @@ pub enum WriteError {
     BadValue,
     Io(IoError),
 }
+
+impl WriteError {
+    /// How the log names it (its `Debug` spelling, without `Debug`'s
+    /// machinery in the binary).
+    pub fn name(self) -> &'static str {
+        match self {
+            WriteError::NotSupported => "NotSupported",
+            WriteError::ReadOnly => "ReadOnly",
+            WriteError::BadValue => "BadValue",
+            WriteError::Io(IoError::Skip) => "Io(Skip)",
+            WriteError::Io(IoError::Gone) => "Io(Gone)",
+            WriteError::Io(IoError::Timeout) => "Io(Timeout)",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_debug_spelling() {
+        for e in [
+            WriteError::NotSupported,
+            WriteError::ReadOnly,
+            WriteError::BadValue,
+            WriteError::Io(IoError::Skip),
+            WriteError::Io(IoError::Gone),
+            WriteError::Io(IoError::Timeout),
+        ] {
+            assert_eq!(e.name(), format!("{e:?}"));
+        }
+    }
+}

@@ -31,6 +31,13 @@ pub(super) fn put(out: &mut Text, cap: usize, args: fmt::Arguments<'_>) -> bool 
     true
 }
 
+/// [`put`] of one `%.Nf` number ([`Cf`]), the output of most functions:
+/// one copy of the formatting call instead of one per function.
+#[inline(never)]
+pub(super) fn put_cf(out: &mut Text, cap: usize, v: f64, prec: usize) -> bool {
+    put(out, cap, format_args!("{}", Cf(v, prec)))
+}
+
 pub(super) fn put_str(out: &mut Text, s: &str) -> bool {
     put(out, TEXT_CAP, format_args!("{}", s))
 }
@@ -83,12 +90,16 @@ impl fmt::Display for Cf {
 // ---------------------------------------------------------------------
 // C conversions and parsers.
 
-/// `(long)value` (Rust saturates where C is undefined).
+/// `(long)value` (Rust saturates where C is undefined). Not inlined: on
+/// 32-bit CPUs the saturating conversion is some 20 instructions, and
+/// the functions make it at some 30 places.
+#[inline(never)]
 pub(super) fn c_long(v: f64) -> i64 {
     v as i64
 }
 
-/// `(int)value`.
+/// `(int)value`. Not inlined, like [`c_long`].
+#[inline(never)]
 pub(super) fn c_int(v: f64) -> i32 {
     v as i32
 }

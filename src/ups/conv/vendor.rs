@@ -104,7 +104,7 @@ pub(super) fn cps_freq(value: f64, env: &mut dyn ConvEnv, input: bool, out: &mut
     } else {
         st.cps_output_freq_scale
     };
-    put(out, 7, format_args!("{}", Cf(scale * value, 1)))
+    put_cf(out, 7, scale * value, 1)
 }
 
 pub(super) const HARD_REV: [&str; 27] = [
@@ -165,32 +165,55 @@ pub(super) fn range_inputs(env: &dyn ConvEnv) -> Option<[f64; 4]> {
     ])
 }
 
+/// Whether the bypass voltage and frequency are within range, as both
+/// checks below decide it: the voltage between the `low`/`high`
+/// variables when both are set, else `nominal × (vlo, vhi)`; the
+/// frequency within `range` percent of nominal (`pct` when unset).
+/// `None` when one of the four [`range_inputs`] is missing.
+fn bypass_in_range(
+    env: &dyn ConvEnv,
+    [low, high, range]: [&str; 3],
+    pct: f64,
+    (vlo, vhi): (f64, f64),
+) -> Option<bool> {
+    let [bv, bf, nv, nf] = range_inputs(env)?;
+    let low = var_f(env, low).unwrap_or(0.0);
+    let high = var_f(env, high).unwrap_or(0.0);
+    let range = var_f(env, range).unwrap_or(0.0);
+    let pct = if range > 0.0 { range } else { pct };
+    let (fl, fh) = (nf - nf / 100.0 * pct, nf + nf / 100.0 * pct);
+    let (vl, vh) = if low > 0.0 && high > 0.0 {
+        (low, high)
+    } else {
+        (nv * vlo, nv * vhi)
+    };
+    Some(bv >= vl && bv <= vh && bf >= fl && bf <= fh)
+}
+
 /// NUT's `eaton_input_eco_mode_check_range`.
 pub(super) fn eco_check_range(value: f64, env: &mut dyn ConvEnv) -> Option<&'static str> {
     if c_int(value) != 1 {
         return None;
     }
-    let Some([bv, bf, nv, nf]) = range_inputs(env) else {
-        env.set_var("input.eco.switchable", Some("normal"));
-        return None;
-    };
-    let low = var_f(env, "input.transfer.eco.low").unwrap_or(0.0);
-    let high = var_f(env, "input.transfer.eco.high").unwrap_or(0.0);
-    let range = var_f(env, "input.transfer.frequency.eco.range").unwrap_or(0.0);
-    let pct = if range > 0.0 { range } else { 5.0 };
-    let (fl, fh) = (nf - nf / 100.0 * pct, nf + nf / 100.0 * pct);
-    let (vl, vh) = if low > 0.0 && high > 0.0 {
-        (low, high)
-    } else {
-        (nv * 0.95, nv * 1.05)
-    };
-    if bv >= vl && bv <= vh && bf >= fl && bf <= fh {
-        env.add_buzzword("vendor:mge-hid:ECO");
-        Some("ECO")
-    } else {
-        env.set_var("input.eco.switchable", Some("normal"));
-        env.add_buzzword("vendor:mge-hid:normal");
-        None
+    let vars = [
+        "input.transfer.eco.low",
+        "input.transfer.eco.high",
+        "input.transfer.frequency.eco.range",
+    ];
+    match bypass_in_range(env, vars, 5.0, (0.95, 1.05)) {
+        None => {
+            env.set_var("input.eco.switchable", Some("normal"));
+            None
+        }
+        Some(true) => {
+            env.add_buzzword("vendor:mge-hid:ECO");
+            Some("ECO")
+        }
+        Some(false) => {
+            env.set_var("input.eco.switchable", Some("normal"));
+            env.add_buzzword("vendor:mge-hid:normal");
+            None
+        }
     }
 }
 
@@ -202,21 +225,12 @@ pub(super) fn bypass_check_range(value: f64, env: &mut dyn ConvEnv) -> Option<&'
     if !d_equal(value, 1.0) {
         return None;
     }
-    let Some([bv, bf, nv, nf]) = range_inputs(env) else {
-        env.set_var("input.bypass.switch.off", Some("off"));
-        return None;
-    };
-    let low = var_f(env, "input.transfer.bypass.low").unwrap_or(0.0);
-    let high = var_f(env, "input.transfer.bypass.high").unwrap_or(0.0);
-    let range = var_f(env, "input.transfer.frequency.bypass.range").unwrap_or(0.0);
-    let pct = if range > 0.0 { range } else { 10.0 };
-    let (fl, fh) = (nf - nf / 100.0 * pct, nf + nf / 100.0 * pct);
-    let (vl, vh) = if low > 0.0 && high > 0.0 {
-        (low, high)
-    } else {
-        (nv * 0.8, nv * 1.15)
-    };
-    if bv >= vl && bv <= vh && bf >= fl && bf <= fh {
+    let vars = [
+        "input.transfer.bypass.low",
+        "input.transfer.bypass.high",
+        "input.transfer.frequency.bypass.range",
+    ];
+    if bypass_in_range(env, vars, 10.0, (0.8, 1.15)) == Some(true) {
         Some("on")
     } else {
         env.set_var("input.bypass.switch.off", Some("off"));
@@ -262,7 +276,7 @@ pub(super) fn openups_temperature(value: f64, out: &mut Text) -> bool {
     }
     let (d1, d2) = (OPENUPS_THERM[pos], OPENUPS_THERM[pos + 1]);
     let temp = (t - d1) as f64 * 5.0 / (d2 - d1) as f64 + t1 as f64;
-    put(out, 19, format_args!("{}", Cf(temp, 2)))
+    put_cf(out, 19, temp, 2)
 }
 
 /// PowerCOM delay seconds: the argument, else the `cfg` option, else the
