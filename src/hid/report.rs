@@ -9,6 +9,7 @@
 //! Read first: `docs/design/hid-decoding.md` §0 (buffer layout) and §2.
 
 use super::Field;
+use bitvec::prelude::*;
 
 /// Unit codes whose exponent NUT corrects: volts and VA/W are declared by
 /// many devices in SI base units (10^7 off from the unit they mean).
@@ -26,13 +27,8 @@ pub fn raw(buf: &[u8], bit_offset: u32, bit_size: u32) -> Option<u32> {
     }
     let start = bit_offset as usize + 8;
     let end = start + bit_size as usize;
-    // At most five bytes: up to 7 bits before the field, 32 in it.
-    let bytes = buf.get(start / 8..end.div_ceil(8))?;
-    let all = bytes
-        .iter()
-        .rev()
-        .fold(0u64, |acc, &b| acc << 8 | u64::from(b));
-    Some((all >> (start % 8)) as u32 & (u32::MAX >> (32 - bit_size)))
+    let bits = buf.view_bits::<Lsb0>().get(start..end)?;
+    Some(bits.load_le::<u32>())
 }
 
 /// Number of significant bits of `x`.
@@ -155,17 +151,13 @@ pub fn put(buf: &mut [u8], f: &Field, logical: i64) -> bool {
     }
     let start = f.bit_offset as usize + 8;
     let end = start + f.bit_size as usize;
-    let Some(bytes) = buf.get_mut(start / 8..end.div_ceil(8)) else {
-        return false;
-    };
-    let shift = start % 8;
-    let mask = u64::from(u32::MAX >> (32 - f.bit_size)) << shift;
-    let bits = u64::from(logical as u32) << shift & mask;
-    for (i, b) in bytes.iter_mut().enumerate() {
-        let m = (mask >> (8 * i)) as u8;
-        *b = *b & !m | (bits >> (8 * i)) as u8 & m;
+    match buf.view_bits_mut::<Lsb0>().get_mut(start..end) {
+        Some(bits) => {
+            bits.store_le::<u32>(logical as u32);
+            true
+        }
+        None => false,
     }
-    true
 }
 
 #[cfg(test)]
@@ -252,7 +244,7 @@ mod tests {
     }
 
     #[test]
-    fn fields_agree_with_a_naive_oracle_on_random_fields() {
+    fn bitvec_agrees_with_a_naive_oracle_on_random_fields() {
         // xorshift: deterministic, no dependency.
         let mut s = 0x9E37_79B9_7F4A_7C15u64;
         let mut next = || {
