@@ -169,6 +169,10 @@ impl<'a> Directive<'a> {
         &self.line.words[1..]
     }
     pub fn err(&self, msg: impl fmt::Display) -> ConfigError {
+        self.err_dyn(&msg)
+    }
+    // One copy of the formatting for every kind of message.
+    fn err_dyn(&self, msg: &dyn fmt::Display) -> ConfigError {
         ConfigError::new(self.file, self.line.line, format!("{}: {msg}", self.name()))
     }
     /// An error without the keyword prefix.

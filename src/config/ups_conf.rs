@@ -566,6 +566,11 @@ impl Opt<'_> {
 
 impl<'a> Validator<'a> {
     fn err(&self, line: usize, key: &str, msg: impl std::fmt::Display) -> ConfigError {
+        self.err_dyn(line, key, &msg)
+    }
+
+    // One copy of the formatting for every kind of message.
+    fn err_dyn(&self, line: usize, key: &str, msg: &dyn std::fmt::Display) -> ConfigError {
         let msg = match self.section {
             Some(s) => format!("[{s}] {key}: {msg}"),
             None => format!("{key}: {msg}"),
@@ -574,7 +579,7 @@ impl<'a> Validator<'a> {
     }
 
     fn warn(&mut self, line: usize, key: &str, msg: impl std::fmt::Display) {
-        let w = self.err(line, key, msg);
+        let w = self.err_dyn(line, key, &msg);
         self.warnings.push(w);
     }
 

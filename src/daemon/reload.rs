@@ -154,10 +154,7 @@ impl Daemon {
             running = Some(old);
         }
         if helper.is_some() {
-            let (was, is) = (&self.upsmon_conf, &conf);
-            let same =
-                |f: &dyn Fn(&UpsmonConf) -> String| was.as_ref().map(f) == is.as_ref().map(f);
-            if !same(&|c| format!("{:?}{:?}", c.shutdowncmd, c.powerdownflag)) {
+            if helpers_part(&self.upsmon_conf) != helpers_part(&conf) {
                 log(format_args!(
                     "reload: SHUTDOWNCMD and POWERDOWNFLAG are the privileged helper's: they change at restart"
                 ));
@@ -191,4 +188,12 @@ impl Daemon {
         // Without a monitor to hold it, the helper stays for the devices.
         self.spare_helper = helper;
     }
+}
+
+/// What of `upsmon.conf` the privileged helper took at start: the
+/// shutdown command and the power-down flag.
+type HelpersPart<'a> = Option<(&'a Option<Vec<String>>, &'a Option<String>)>;
+
+fn helpers_part(c: &Option<UpsmonConf>) -> HelpersPart<'_> {
+    c.as_ref().map(|c| (&c.shutdowncmd, &c.powerdownflag))
 }
