@@ -307,14 +307,17 @@ pub fn shutdown(
     sdcommands: Option<&str>,
     pause: &mut dyn FnMut(u16),
 ) -> Result<Outcome, String> {
-    let order: Vec<&str> = match sdcommands {
-        Some(list) => list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .collect(),
-        None => DEFAULT_ORDER.to_vec(),
-    };
+    let mut order: Vec<&str> = Vec::new();
+    match sdcommands {
+        Some(list) => {
+            for s in list.split(',').map(str::trim) {
+                if !s.is_empty() {
+                    order.push(s);
+                }
+            }
+        }
+        None => order.extend_from_slice(&DEFAULT_ORDER),
+    }
     let mut tried = Vec::new();
     for cmd in order {
         let Ok(plan) = ups.plan_command(cmd, None) else {

@@ -47,11 +47,12 @@ impl Daemon {
             log(format_args!("configuration reloaded"));
             return;
         }
-        let bound: Vec<SocketAddr> = self
-            .listeners
-            .iter()
-            .filter_map(|l| l.local_addr().ok())
-            .collect();
+        let mut bound: Vec<SocketAddr> = Vec::with_capacity(self.listeners.len());
+        for l in &self.listeners {
+            if let Ok(a) = l.local_addr() {
+                bound.push(a);
+            }
+        }
         let served: Vec<&str> = self.upses.iter().map(|s| s.name.as_str()).collect();
         let plan = setup::plan(
             &Running {
@@ -88,13 +89,12 @@ impl Daemon {
                 }
             }
         }
-        let added: Vec<UpsSpec> = new
-            .upses
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| plan.added.contains(i))
-            .map(|(_, u)| u)
-            .collect();
+        let mut added: Vec<UpsSpec> = Vec::new();
+        for (i, u) in new.upses.into_iter().enumerate() {
+            if plan.added.contains(&i) {
+                added.push(u);
+            }
+        }
         if let Err(e) = self.add_upses(added, now) {
             log(format_args!("reload: {e}"));
         }

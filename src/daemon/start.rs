@@ -139,10 +139,14 @@ impl Daemon {
                 "{mode}: monitoring only (upsmon.conf): no listener, no UPS of its own"
             ));
         }
-        let ports: Vec<u16> = listeners
-            .iter()
-            .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
-            .collect();
+        // Loops rather than filtering iterators collected: each collect
+        // of a filter is its own few hundred bytes of machine code.
+        let mut ports = Vec::with_capacity(listeners.len());
+        for l in &listeners {
+            if let Ok(a) = l.local_addr() {
+                ports.push(a.port());
+            }
+        }
         // The monitor first: it removes a stale power-down flag, which
         // may need root.
         let upsmon_conf = setup.upsmon.clone();

@@ -358,12 +358,17 @@ fn serve_open(sock: std::os::fd::BorrowedFd<'_>, sys: &Path, dev: &Path) -> bool
 /// Close every descriptor but stdio and `keep`: the helper holds no
 /// listener, device or client socket.
 fn close_others(keep: &[RawFd]) {
-    let fds: Vec<RawFd> = match std::fs::read_dir("/proc/self/fd") {
-        Ok(d) => d
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .collect(),
-        Err(_) => (3..1024).collect(),
-    };
+    let mut fds: Vec<RawFd> = Vec::new();
+    match std::fs::read_dir("/proc/self/fd") {
+        Ok(d) => {
+            for e in d.flatten() {
+                if let Some(fd) = e.file_name().to_str().and_then(|n| n.parse().ok()) {
+                    fds.push(fd);
+                }
+            }
+        }
+        Err(_) => fds.extend(3..1024),
+    }
     for fd in fds {
         // The kernel log, where the log goes without syslog, stays.
         if fd > 2 && !keep.contains(&fd) && Some(fd) != super::log::fd() {
