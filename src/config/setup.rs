@@ -559,7 +559,11 @@ pub fn plan<S>(running: &Running, new: &Setup<S>) -> ReloadPlan {
     }
     let mut added = Vec::new();
     for (i, u) in new.upses.iter().enumerate() {
-        if !running.served.iter().any(|s| s.eq_ignore_ascii_case(&u.name)) {
+        if !running
+            .served
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(&u.name))
+        {
             added.push(i);
         }
     }

@@ -94,7 +94,8 @@ pub struct Uevents {
 }
 
 impl Uevents {
-    pub fn open() -> nix::Result<Uevents> {
+    /// The error is an `io::Error` (printed as the log's other I/O errors).
+    pub fn open() -> std::io::Result<Uevents> {
         let udev = Path::new("/run/udev/control").exists();
         let fd = socket(
             AddressFamily::Netlink,
