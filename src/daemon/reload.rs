@@ -160,8 +160,7 @@ impl Daemon {
                 ));
             }
         }
-        self.upsmon_conf = conf.clone();
-        self.watch = match conf {
+        self.watch = match &conf {
             Some(c) => match Watch::new(
                 c,
                 self.serving.then_some(&self.ports[..]),
@@ -182,6 +181,7 @@ impl Daemon {
             },
             None => None,
         };
+        self.upsmon_conf = conf;
         if let Some(mut old) = running {
             old.exit();
         }

@@ -149,8 +149,8 @@ impl Daemon {
         }
         // The monitor first: it removes a stale power-down flag, which
         // may need root.
-        let upsmon_conf = setup.upsmon.clone();
-        let mut watch = match setup.upsmon {
+        let upsmon_conf = setup.upsmon;
+        let mut watch = match &upsmon_conf {
             Some(conf) => Some(Watch::new(
                 conf,
                 setup.serve.then_some(&ports[..]),
