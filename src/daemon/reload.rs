@@ -153,12 +153,10 @@ impl Daemon {
             helper = helper.or(old.helper.take());
             running = Some(old);
         }
-        if helper.is_some() {
-            if helpers_part(&self.upsmon_conf) != helpers_part(&conf) {
-                log(format_args!(
-                    "reload: SHUTDOWNCMD and POWERDOWNFLAG are the privileged helper's: they change at restart"
-                ));
-            }
+        if helper.is_some() && helpers_part(&self.upsmon_conf) != helpers_part(&conf) {
+            log(format_args!(
+                "reload: SHUTDOWNCMD and POWERDOWNFLAG are the privileged helper's: they change at restart"
+            ));
         }
         self.watch = match &conf {
             Some(c) => match Watch::new(

@@ -159,8 +159,8 @@ impl Watch {
     ) -> Result<Watch, String> {
         let mut powerdownflag = conf.powerdownflag.as_deref();
         if let Some(flag) = powerdownflag {
-            match std::fs::read(&flag) {
-                Ok(b) if b.starts_with(POWERDOWN_MAGIC) => match std::fs::remove_file(&flag) {
+            match std::fs::read(flag) {
+                Ok(b) if b.starts_with(POWERDOWN_MAGIC) => match std::fs::remove_file(flag) {
                     Ok(()) => log(format_args!("removed the power-down flag {flag}")),
                     Err(e) => log(format_args!(
                         "cannot remove the power-down flag {flag}: {e}"
