@@ -245,9 +245,10 @@ impl<'a> Directive<'a> {
 }
 
 /// The message for an unknown keyword of a case-sensitive file, with a
-/// hint when only the case is wrong.
-pub(crate) fn unknown_keyword(word: &str, known: &[&str], what: &str) -> String {
-    match known.iter().find(|k| k.eq_ignore_ascii_case(word)) {
+/// hint when only the case is wrong. `known`: the keywords, separated by
+/// spaces.
+pub(crate) fn unknown_keyword(word: &str, known: &str, what: &str) -> String {
+    match known.split(' ').find(|k| k.eq_ignore_ascii_case(word)) {
         Some(k) => {
             format!("unknown directive '{word}': {what} keywords are case-sensitive, write '{k}'")
         }
