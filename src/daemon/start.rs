@@ -24,7 +24,6 @@ use crate::sys::signals::Signals;
 use mio::net::TcpListener;
 use mio::unix::SourceFd;
 use mio::{Interest, Poll, Token, Waker};
-use std::collections::hash_map::RandomState;
 use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
@@ -224,7 +223,7 @@ impl Daemon {
             clients: Clients::new(maxconn),
             rx: vec![0; RX].into_boxed_slice(),
             tx: vec![0; TX].into_boxed_slice(),
-            admission: Admission::new(maxconn, setup.limits),
+            admission: Admission::new(maxconn, setup.limits).keyed(crate::sys::random_u64()),
             upses,
             ages_at: 0,
             logins: Vec::new(),
@@ -233,7 +232,7 @@ impl Daemon {
             maxage_ms: setup.maxage_ms,
             idle_ms: setup.idle_ms,
             scratch: vec![0; MAX_LINE].into_boxed_slice(),
-            seeds: RandomState::new(),
+            seeds: crate::sys::random_u64(),
             next_seq: 0,
             busy: VecDeque::new(),
             boot: super::discovery::Boot {
