@@ -60,7 +60,13 @@ pub fn parse_uevent(msg: &[u8]) -> Option<Event> {
     if subsystem? != "hidraw" {
         return None;
     }
-    let name = devname?.rsplit('/').next()?.to_string();
+    // The last path component (a byte search: `rsplit` would be one more
+    // searcher on flash).
+    let devname = devname?;
+    let name = match devname.bytes().rposition(|b| b == b'/') {
+        Some(i) => devname[i + 1..].to_string(),
+        None => devname.to_string(),
+    };
     if !name.starts_with("hidraw") {
         return None;
     }

@@ -65,7 +65,10 @@ impl Notifier {
 /// as libsystemd reads it: the crate's 0.4 version also demands
 /// `WATCHDOG_PID`, which libsystemd takes as optional.
 pub fn watchdog_ms() -> Option<u64> {
-    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    // Through i64's parser, which the binary has anyway (u64's is one
+    // more on flash); a negative value is refused as before.
+    let usec = std::env::var("WATCHDOG_USEC").ok()?.parse::<i64>().ok()?;
+    let usec = u64::try_from(usec).ok()?;
     if let Ok(pid) = std::env::var("WATCHDOG_PID") {
         if pid.parse::<u32>().ok()? != std::process::id() {
             return None;
