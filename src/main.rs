@@ -7,7 +7,8 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let mut argv = std::env::args();
     let name = argv.next().unwrap_or_default();
-    let args: Vec<String> = argv.collect();
+    let mut args = Vec::new();
+    args.extend(argv);
     match hidupsd::cli::run(&name, &args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -71,6 +71,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             (ups, Some(io))
         }
     };
+    let mut text = Vec::new();
     let r = if explore {
         // Every recorded Feature report, not only those the table reads
         // (ones read already are left as the walks and inputs left them).
@@ -83,10 +84,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 }
             }
         }
-        print_explore(&ups, &mut out)
+        print_explore(&ups, &mut text)
     } else {
-        print_vars(&ups, &mut out)
+        print_vars(&ups, &mut text)
     };
+    // Gathered, then written in one go (standard output as a `dyn Write`
+    // would bring its vectored-write paths to the binary).
+    let r = r.and_then(|()| out.write_all(&text));
     // A closed pipe (`| head`) is not an error.
     match r {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),

@@ -27,16 +27,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     }
     let conf = upsmon_conf::load(&dir).map_err(|e| format!("fsd: {e}"))?;
-    let targets: Vec<_> = conf
-        .monitors
-        .iter()
-        .filter(|m| {
-            m.role == Role::Primary
-                && only
-                    .as_deref()
-                    .map_or(true, |u| u == m.ups || u == m.system)
-        })
-        .collect();
+    let mut targets = Vec::new();
+    for m in &conf.monitors {
+        let named = only
+            .as_deref()
+            .map_or(true, |u| u == m.ups || u == m.system);
+        if m.role == Role::Primary && named {
+            targets.push(m);
+        }
+    }
     if targets.is_empty() {
         return Err(match only {
             Some(u) => format!(

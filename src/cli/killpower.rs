@@ -15,7 +15,7 @@ use crate::text::Text;
 use crate::ups::command::Step;
 use crate::ups::engine::Ups;
 use crate::ups::options::Options;
-use crate::ups::transport::{IoError, Transport};
+use crate::ups::transport::{IoError, Transport, WriteError};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -307,14 +307,17 @@ pub fn shutdown(
     sdcommands: Option<&str>,
     pause: &mut dyn FnMut(u16),
 ) -> Result<Outcome, String> {
-    let order: Vec<&str> = match sdcommands {
-        Some(list) => list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .collect(),
-        None => DEFAULT_ORDER.to_vec(),
-    };
+    let mut order: Vec<&str> = Vec::new();
+    match sdcommands {
+        Some(list) => {
+            for s in list.split(',').map(str::trim) {
+                if !s.is_empty() {
+                    order.push(s);
+                }
+            }
+        }
+        None => order.extend_from_slice(&DEFAULT_ORDER),
+    }
     let mut tried = Vec::new();
     for cmd in order {
         let Ok(plan) = ups.plan_command(cmd, None) else {
@@ -334,7 +337,7 @@ pub fn shutdown(
                 _ => {
                     let before = rec.writes.len();
                     if let Err(e) = ups.run_step(step, &mut rec, 0) {
-                        failed = Some(format!("{e:?}"));
+                        failed = Some(write_error(e));
                         break;
                     }
                     for w in &rec.writes[before..] {
@@ -354,6 +357,19 @@ pub fn shutdown(
         }
     }
     Err(format!("no shutdown command worked ({})", tried.join("; ")))
+}
+
+/// A failed write, named as its variant (`Io(Gone)`): what the message
+/// has always said, without the `Debug` machinery on a router's flash.
+fn write_error(e: WriteError) -> &'static str {
+    match e {
+        WriteError::NotSupported => "NotSupported",
+        WriteError::ReadOnly => "ReadOnly",
+        WriteError::BadValue => "BadValue",
+        WriteError::Io(IoError::Skip) => "Io(Skip)",
+        WriteError::Io(IoError::Gone) => "Io(Gone)",
+        WriteError::Io(IoError::Timeout) => "Io(Timeout)",
+    }
 }
 
 fn describe(ups: &Ups, step: Step) -> String {
@@ -398,6 +414,21 @@ mod tests {
     use crate::recording::Recording;
     use crate::ups::options::Options;
     use std::path::Path;
+
+    #[test]
+    fn a_failed_write_is_named_as_its_debug_form_always_was() {
+        let all = [
+            WriteError::NotSupported,
+            WriteError::ReadOnly,
+            WriteError::BadValue,
+            WriteError::Io(IoError::Skip),
+            WriteError::Io(IoError::Gone),
+            WriteError::Io(IoError::Timeout),
+        ];
+        for e in all {
+            assert_eq!(write_error(e), format!("{e:?}"));
+        }
+    }
 
     fn load(name: &str, opts: Options) -> (Ups, crate::recording::Replay) {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))

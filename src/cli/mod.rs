@@ -14,6 +14,7 @@ pub mod scan;
 pub mod serve;
 pub mod upsc;
 
+use std::io::Write;
 use std::path::Path;
 
 const USAGE: &str =
@@ -84,8 +85,13 @@ const CONFDIR: &str = "/etc/nut";
 pub fn run(name: &str, args: &[String]) -> Result<(), String> {
     // Called through an `upsc` symlink: be NUT's upsc.
     if Path::new(name).file_name().is_some_and(|n| n == "upsc") {
-        return upsc::main(args, &mut std::io::stdout().lock())
-            .map_err(|e| format!("Error: {}", e.0));
+        // Gathered, then written in one go: standard output as a `dyn
+        // Write` would bring its vectored-write paths to the binary.
+        let mut out = Vec::new();
+        let r = upsc::main(args, &mut out);
+        let written = std::io::stdout().write_all(&out);
+        r.map_err(|e| format!("Error: {}", e.0))?;
+        return written.map_err(|e| format!("Error: write: {e}"));
     }
     mode(args).map_err(|e| format!("hidupsd: {e}"))
 }

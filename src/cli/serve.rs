@@ -69,7 +69,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     if background {
         pidfile.get_or_insert_with(|| DEFAULT_PIDFILE.to_string());
-        nix::unistd::daemon(false, false).map_err(|e| format!("-B: cannot detach: {e}"))?;
+        nix::unistd::daemon(false, false)
+            .map_err(|e| format!("-B: cannot detach: {}", std::io::Error::from(e)))?;
     }
     // Written before privileges are dropped (/run is root's); removed on
     // a clean exit where the directory allows.

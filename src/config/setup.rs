@@ -244,12 +244,12 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
     }
     for (i, spec) in args.simulate.iter().enumerate() {
         let (name, path) = split_simulate(spec)?;
-        let scripts: Vec<&Path> = args
-            .scripts
-            .iter()
-            .filter(|s| s.0 == i)
-            .map(|s| s.1.as_path())
-            .collect();
+        let mut scripts: Vec<&Path> = Vec::new();
+        for (n, s) in &args.scripts {
+            if *n == i {
+                scripts.push(s);
+            }
+        }
         let opts = Options::default();
         let source = shell.sim(&path, &scripts, &opts, Retry::default())?;
         upses.push(UpsSpec {
@@ -557,14 +557,16 @@ pub fn plan<S>(running: &Running, new: &Setup<S>) -> ReloadPlan {
             });
         }
     }
-    let added = (0..new.upses.len())
-        .filter(|&i| {
-            !running
-                .served
-                .iter()
-                .any(|s| s.eq_ignore_ascii_case(&new.upses[i].name))
-        })
-        .collect();
+    let mut added = Vec::new();
+    for (i, u) in new.upses.iter().enumerate() {
+        if !running
+            .served
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(&u.name))
+        {
+            added.push(i);
+        }
+    }
     let users = if !new.users_file && running.users > 0 {
         UsersPlan::KeepMissing {
             running: running.users,

@@ -302,12 +302,23 @@ fn setting(l: &lex::Line) -> Result<Setting, String> {
 // Stage 2: typed configuration.
 
 /// What serves a UPS.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Eq)]
 pub enum Driver {
     /// `driver = usbhid-ups`: a USB HID UPS read through hidraw.
     UsbHid,
     /// `driver = sim`, `port = PATH`: a recorded UPS replayed.
     Sim(PathBuf),
+}
+
+/// The port paths compare as written (as [`super::ConfigError`]'s do).
+impl PartialEq for Driver {
+    fn eq(&self, o: &Driver) -> bool {
+        match (self, o) {
+            (Driver::UsbHid, Driver::UsbHid) => true,
+            (Driver::Sim(a), Driver::Sim(b)) => a.as_os_str() == b.as_os_str(),
+            _ => false,
+        }
+    }
 }
 
 /// USB matching options: extended regular expressions matched against
@@ -566,6 +577,11 @@ impl Opt<'_> {
 
 impl<'a> Validator<'a> {
     fn err(&self, line: usize, key: &str, msg: impl std::fmt::Display) -> ConfigError {
+        self.err_dyn(line, key, &msg)
+    }
+
+    // One copy of the formatting for every kind of message.
+    fn err_dyn(&self, line: usize, key: &str, msg: &dyn std::fmt::Display) -> ConfigError {
         let msg = match self.section {
             Some(s) => format!("[{s}] {key}: {msg}"),
             None => format!("{key}: {msg}"),
@@ -574,7 +590,7 @@ impl<'a> Validator<'a> {
     }
 
     fn warn(&mut self, line: usize, key: &str, msg: impl std::fmt::Display) {
-        let w = self.err(line, key, msg);
+        let w = self.err_dyn(line, key, &msg);
         self.warnings.push(w);
     }
 

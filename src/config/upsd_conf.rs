@@ -49,30 +49,12 @@ pub const DEFAULT_LOGIN_FAILURES: u32 = 10;
 /// (`MAXCONN_PER_SOURCE`).
 pub const DEFAULT_MAXCONN_PER_SOURCE: u32 = admission::DEFAULT_PER_SOURCE;
 
-/// Every keyword this file knows, for the case hint.
-const KEYWORDS: &[&str] = &[
-    "LISTEN",
-    "MAXAGE",
-    "TRACKINGDELAY",
-    "MAXCONN",
-    "IDLE_TIMEOUT",
-    "LOGIN_FAILURES",
-    "MAXCONN_PER_SOURCE",
-    "MAXCONN_NETWORK",
-    "STATEPATH",
-    "DATAPATH",
-    "ALLOW_NO_DEVICE",
-    "ALLOW_NOT_ALL_LISTENERS",
-    "DISABLE_WEAK_SSL",
-    "DEBUG_MIN",
-    "CERTFILE",
-    "CERTPATH",
-    "CERTIDENT",
-    "CERTREQUEST",
-    "ACL",
-    "ACCEPT",
-    "REJECT",
-];
+/// Every keyword this file knows, for the case hint (one string, not
+/// a table of pointers each with its relocation on flash).
+const KEYWORDS: &str = "LISTEN MAXAGE TRACKINGDELAY MAXCONN IDLE_TIMEOUT LOGIN_FAILURES \
+     MAXCONN_PER_SOURCE MAXCONN_NETWORK STATEPATH DATAPATH ALLOW_NO_DEVICE \
+     ALLOW_NOT_ALL_LISTENERS DISABLE_WEAK_SSL DEBUG_MIN CERTFILE CERTPATH CERTIDENT \
+     CERTREQUEST ACL ACCEPT REJECT";
 
 /// What a `LISTEN` line names.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -48,36 +48,13 @@ pub const DEFAULT_POLLFAIL_LOG_THROTTLE_MAX: i64 = -1;
 /// Port of a `MONITOR` system without `:port`.
 pub const DEFAULT_PORT: u16 = 3493;
 
-const KEYWORDS: &[&str] = &[
-    "MONITOR",
-    "MINSUPPLIES",
-    "SHUTDOWNCMD",
-    "NOTIFYCMD",
-    "NOTIFYMSG",
-    "NOTIFYFLAG",
-    "POLLFREQ",
-    "POLLFREQALERT",
-    "HOSTSYNC",
-    "DEADTIME",
-    "FINALDELAY",
-    "RBWARNTIME",
-    "NOCOMMWARNTIME",
-    "POWERDOWNFLAG",
-    "OFFDURATION",
-    "OVERDURATION",
-    "OBLBDURATION",
-    "ALARMCRITICAL",
-    "SHUTDOWNEXIT",
-    "POLLFAIL_LOG_THROTTLE_MAX",
-    "RUN_AS_USER",
-    "CERTPATH",
-    "CERTFILE",
-    "CERTIDENT",
-    "CERTHOST",
-    "CERTVERIFY",
-    "FORCESSL",
-    "DEBUG_MIN",
-];
+/// Every keyword this file knows (one string, not a table of pointers
+/// each with its relocation on flash).
+const KEYWORDS: &str = "MONITOR MINSUPPLIES SHUTDOWNCMD NOTIFYCMD NOTIFYMSG NOTIFYFLAG POLLFREQ \
+     POLLFREQALERT HOSTSYNC DEADTIME FINALDELAY RBWARNTIME NOCOMMWARNTIME \
+     POWERDOWNFLAG OFFDURATION OVERDURATION OBLBDURATION ALARMCRITICAL SHUTDOWNEXIT \
+     POLLFAIL_LOG_THROTTLE_MAX RUN_AS_USER CERTPATH CERTFILE CERTIDENT CERTHOST \
+     CERTVERIFY FORCESSL DEBUG_MIN";
 
 /// A notify type (`NOTIFYMSG`/`NOTIFYFLAG` first argument), in NUT's
 /// order.
@@ -117,56 +94,42 @@ pub enum Event {
     SuspendTimejumpUnexpected,
 }
 
-/// (name, default message), indexed by `Event as usize`.
-const EVENTS: [(&str, &str); Event::COUNT] = [
-    ("ONLINE", "UPS %s on line power"),
-    ("ONBATT", "UPS %s on battery"),
-    ("LOWBATT", "UPS %s battery is low"),
-    ("FSD", "UPS %s: forced shutdown in progress"),
-    ("COMMOK", "Communications with UPS %s established"),
-    ("COMMBAD", "Communications with UPS %s lost"),
-    ("SHUTDOWN", "Auto logout and shutdown proceeding"),
-    (
-        "SHUTDOWN_HOSTSYNC",
-        "Shutdown initiated; primary system is waiting for secondaries to log out or time out",
-    ),
-    ("REPLBATT", "UPS %s battery needs to be replaced"),
-    ("NOCOMM", "UPS %s is unavailable"),
-    ("NOPARENT", "upsmon parent process died - shutdown impossible"),
-    ("CAL", "UPS %s: calibration in progress"),
-    ("NOTCAL", "UPS %s: calibration finished"),
-    ("OFF", "UPS %s: administratively OFF or asleep"),
-    ("NOTOFF", "UPS %s: no longer administratively OFF or asleep"),
-    ("BYPASS", "UPS %s: on bypass (powered, not protecting)"),
-    ("NOTBYPASS", "UPS %s: no longer on bypass"),
-    ("ECO", "UPS %s: in ECO mode (as defined by vendor)"),
-    ("NOTECO", "UPS %s: no longer in ECO mode"),
-    ("ALARM", "UPS %s: one or more active alarms: [%s]"),
-    (
-        "NOTALARM",
-        "UPS %s is no longer in an alarm state (no active alarms)",
-    ),
-    ("OVER", "UPS %s: overloaded"),
-    ("NOTOVER", "UPS %s: no longer overloaded"),
-    ("TRIM", "UPS %s: trimming incoming voltage"),
-    ("NOTTRIM", "UPS %s: no longer trimming incoming voltage"),
-    ("BOOST", "UPS %s: boosting incoming voltage"),
-    ("NOTBOOST", "UPS %s: no longer boosting incoming voltage"),
-    (
-        "OTHER",
-        "UPS %s: has at least one unclassified status token: [%s]",
-    ),
-    ("NOTOTHER", "UPS %s has no unclassified status tokens anymore"),
-    ("SUSPEND_STARTING", "OS is entering sleep/suspend/hibernate mode"),
-    (
-        "SUSPEND_FINISHED",
-        "OS just finished sleep/suspend/hibernate mode, de-activating obsolete UPS readings to avoid an unfortunate shutdown",
-    ),
-    (
-        "SUSPEND_TIMEJUMP_UNEXPECTED",
-        "Unexpected clock change by %s, treating as wake up from sleep",
-    ),
-];
+/// `NAME<TAB>default message` lines, in `Event as usize` order (one
+/// string, not 64 pointers each with its relocation on flash).
+#[rustfmt::skip]
+const EVENTS: &str = "\
+ONLINE\tUPS %s on line power\n\
+ONBATT\tUPS %s on battery\n\
+LOWBATT\tUPS %s battery is low\n\
+FSD\tUPS %s: forced shutdown in progress\n\
+COMMOK\tCommunications with UPS %s established\n\
+COMMBAD\tCommunications with UPS %s lost\n\
+SHUTDOWN\tAuto logout and shutdown proceeding\n\
+SHUTDOWN_HOSTSYNC\tShutdown initiated; primary system is waiting for secondaries to log out or time out\n\
+REPLBATT\tUPS %s battery needs to be replaced\n\
+NOCOMM\tUPS %s is unavailable\n\
+NOPARENT\tupsmon parent process died - shutdown impossible\n\
+CAL\tUPS %s: calibration in progress\n\
+NOTCAL\tUPS %s: calibration finished\n\
+OFF\tUPS %s: administratively OFF or asleep\n\
+NOTOFF\tUPS %s: no longer administratively OFF or asleep\n\
+BYPASS\tUPS %s: on bypass (powered, not protecting)\n\
+NOTBYPASS\tUPS %s: no longer on bypass\n\
+ECO\tUPS %s: in ECO mode (as defined by vendor)\n\
+NOTECO\tUPS %s: no longer in ECO mode\n\
+ALARM\tUPS %s: one or more active alarms: [%s]\n\
+NOTALARM\tUPS %s is no longer in an alarm state (no active alarms)\n\
+OVER\tUPS %s: overloaded\n\
+NOTOVER\tUPS %s: no longer overloaded\n\
+TRIM\tUPS %s: trimming incoming voltage\n\
+NOTTRIM\tUPS %s: no longer trimming incoming voltage\n\
+BOOST\tUPS %s: boosting incoming voltage\n\
+NOTBOOST\tUPS %s: no longer boosting incoming voltage\n\
+OTHER\tUPS %s: has at least one unclassified status token: [%s]\n\
+NOTOTHER\tUPS %s has no unclassified status tokens anymore\n\
+SUSPEND_STARTING\tOS is entering sleep/suspend/hibernate mode\n\
+SUSPEND_FINISHED\tOS just finished sleep/suspend/hibernate mode, de-activating obsolete UPS readings to avoid an unfortunate shutdown\n\
+SUSPEND_TIMEJUMP_UNEXPECTED\tUnexpected clock change by %s, treating as wake up from sleep";
 
 impl Event {
     pub const COUNT: usize = 32;
@@ -207,13 +170,21 @@ impl Event {
 
     /// NUT's name (`ONBATT`).
     pub fn name(self) -> &'static str {
-        EVENTS[self as usize].0
+        self.entry().0
     }
 
     /// NUT's stock message; `%s` is the `MONITOR` system (for ALARM and
     /// OTHER, the second `%s` is the alarm or token text).
     pub fn default_message(self) -> &'static str {
-        EVENTS[self as usize].1
+        self.entry().1
+    }
+
+    fn entry(self) -> (&'static str, &'static str) {
+        EVENTS
+            .split('\n')
+            .nth(self as usize)
+            .and_then(|l| l.split_once('\t'))
+            .unwrap_or(("", ""))
     }
 
     /// By name, case-insensitively.
@@ -606,7 +577,7 @@ fn parse_directives(file: &Path, text: &[u8]) -> Result<(UpsmonConf, Option<usiz
             c.debug_min = Some(d.u32("DEBUG_MIN <level>", "levels", 0)?);
             continue;
         }
-        let Some(&keyword) = KEYWORDS.iter().find(|k| **k == name) else {
+        let Some(keyword) = KEYWORDS.split(' ').find(|k| *k == name) else {
             return Err(d.plain(unknown_keyword(name, KEYWORDS, FILE)));
         };
         if !matches!(keyword, "MONITOR" | "NOTIFYMSG" | "NOTIFYFLAG") {
@@ -1315,8 +1286,11 @@ DEBUG_MIN 2
     #[test]
     fn events() {
         assert_eq!(Event::ALL.len(), Event::COUNT);
+        // One line per event, each with a name and a message.
+        assert_eq!(EVENTS.split('\n').count(), Event::COUNT);
         for (i, e) in Event::ALL.iter().enumerate() {
             assert_eq!(*e as usize, i);
+            assert!(!e.name().is_empty() && !e.default_message().is_empty());
             assert_eq!(Event::parse(e.name()), Some(*e));
             assert_eq!(Event::parse(&e.name().to_ascii_lowercase()), Some(*e));
         }

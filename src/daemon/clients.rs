@@ -21,7 +21,6 @@ use crate::proto::Session;
 use crate::sys::log::{debug, log};
 use mio::net::TcpStream;
 use mio::{Interest, Token};
-use std::hash::BuildHasher;
 use std::io::{self, Read, Write};
 use std::net::IpAddr;
 
@@ -319,7 +318,7 @@ impl Daemon {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        let session = Session::new(now, self.seeds.hash_one(seq)).with_idle_timeout(self.idle_ms);
+        let session = Session::new(now, seed(self.seeds, seq)).with_idle_timeout(self.idle_ms);
         self.clients
             .deadlines
             .arm(session.idle_deadline().saturating_add(1), i, seq);
@@ -501,4 +500,24 @@ fn send(s: &mut TcpStream, buf: &[u8]) -> Sent {
         }
     }
     Sent::All(at)
+}
+
+/// Connection `seq`'s seed for its tracking ids: the splitmix64 stream
+/// from the daemon's random `key` (distinct for every connection, and
+/// unguessable without the key), with no hasher on a router's flash.
+fn seed(key: u64, seq: u64) -> u64 {
+    crate::proto::admission::mix(key.wrapping_add(seq.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn seeds_differ_per_connection_and_per_key() {
+        let a: Vec<u64> = (0..1000).map(|s| super::seed(7, s)).collect();
+        let mut b = a.clone();
+        b.sort_unstable();
+        b.dedup();
+        assert_eq!(b.len(), a.len());
+        assert_ne!(super::seed(7, 0), super::seed(8, 0));
+    }
 }

@@ -150,13 +150,12 @@ impl Daemon {
     /// Without uevents: what appeared and vanished since the last scan.
     pub(super) fn rescan(&mut self) {
         let now = hotplug::scan(Path::new(hotplug::CLASS));
-        let gone: Vec<String> = self
-            .hotplug
-            .known
-            .iter()
-            .filter(|n| !now.contains(n))
-            .cloned()
-            .collect();
+        let mut gone = Vec::new();
+        for n in &self.hotplug.known {
+            if !now.contains(n) {
+                gone.push(n.clone());
+            }
+        }
         for node in gone {
             self.removed(&node);
         }

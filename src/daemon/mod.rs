@@ -101,7 +101,6 @@ use links::MAX_LINKS;
 use mio::net::TcpListener;
 use mio::{Events, Poll, Token, Waker};
 use service::{Service, Suspend};
-use std::collections::hash_map::RandomState;
 use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
@@ -174,8 +173,9 @@ struct Daemon {
     idle_ms: u64,
     /// Words with escapes, rebuilt by the tokenizer.
     scratch: Box<[u8]>,
-    /// Per-connection seeds for tracking ids.
-    seeds: RandomState,
+    /// The key of the per-connection seeds for tracking ids
+    /// (`clients::seed`), random at start.
+    seeds: u64,
     next_seq: u64,
     /// Listeners and clients whose last turn ended with work left
     /// (each at most once: `Conn::queued`, `listener_queued`).

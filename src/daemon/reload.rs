@@ -47,11 +47,12 @@ impl Daemon {
             log(format_args!("configuration reloaded"));
             return;
         }
-        let bound: Vec<SocketAddr> = self
-            .listeners
-            .iter()
-            .filter_map(|l| l.local_addr().ok())
-            .collect();
+        let mut bound: Vec<SocketAddr> = Vec::with_capacity(self.listeners.len());
+        for l in &self.listeners {
+            if let Ok(a) = l.local_addr() {
+                bound.push(a);
+            }
+        }
         let served: Vec<&str> = self.upses.iter().map(|s| s.name.as_str()).collect();
         let plan = setup::plan(
             &Running {
@@ -88,13 +89,12 @@ impl Daemon {
                 }
             }
         }
-        let added: Vec<UpsSpec> = new
-            .upses
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| plan.added.contains(i))
-            .map(|(_, u)| u)
-            .collect();
+        let mut added: Vec<UpsSpec> = Vec::new();
+        for (i, u) in new.upses.into_iter().enumerate() {
+            if plan.added.contains(&i) {
+                added.push(u);
+            }
+        }
         if let Err(e) = self.add_upses(added, now) {
             log(format_args!("reload: {e}"));
         }
@@ -153,18 +153,12 @@ impl Daemon {
             helper = helper.or(old.helper.take());
             running = Some(old);
         }
-        if helper.is_some() {
-            let (was, is) = (&self.upsmon_conf, &conf);
-            let same =
-                |f: &dyn Fn(&UpsmonConf) -> String| was.as_ref().map(f) == is.as_ref().map(f);
-            if !same(&|c| format!("{:?}{:?}", c.shutdowncmd, c.powerdownflag)) {
-                log(format_args!(
-                    "reload: SHUTDOWNCMD and POWERDOWNFLAG are the privileged helper's: they change at restart"
-                ));
-            }
+        if helper.is_some() && helpers_part(&self.upsmon_conf) != helpers_part(&conf) {
+            log(format_args!(
+                "reload: SHUTDOWNCMD and POWERDOWNFLAG are the privileged helper's: they change at restart"
+            ));
         }
-        self.upsmon_conf = conf.clone();
-        self.watch = match conf {
+        self.watch = match &conf {
             Some(c) => match Watch::new(
                 c,
                 self.serving.then_some(&self.ports[..]),
@@ -185,10 +179,19 @@ impl Daemon {
             },
             None => None,
         };
+        self.upsmon_conf = conf;
         if let Some(mut old) = running {
             old.exit();
         }
         // Without a monitor to hold it, the helper stays for the devices.
         self.spare_helper = helper;
     }
+}
+
+/// What of `upsmon.conf` the privileged helper took at start: the
+/// shutdown command and the power-down flag.
+type HelpersPart<'a> = Option<(&'a Option<Vec<String>>, &'a Option<String>)>;
+
+fn helpers_part(c: &Option<UpsmonConf>) -> HelpersPart<'_> {
+    c.as_ref().map(|c| (&c.shutdowncmd, &c.powerdownflag))
 }

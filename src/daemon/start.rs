@@ -24,7 +24,6 @@ use crate::sys::signals::Signals;
 use mio::net::TcpListener;
 use mio::unix::SourceFd;
 use mio::{Interest, Poll, Token, Waker};
-use std::collections::hash_map::RandomState;
 use std::collections::VecDeque;
 use std::io;
 use std::path::PathBuf;
@@ -139,14 +138,18 @@ impl Daemon {
                 "{mode}: monitoring only (upsmon.conf): no listener, no UPS of its own"
             ));
         }
-        let ports: Vec<u16> = listeners
-            .iter()
-            .filter_map(|l| l.local_addr().ok().map(|a| a.port()))
-            .collect();
+        // Loops rather than filtering iterators collected: each collect
+        // of a filter is its own few hundred bytes of machine code.
+        let mut ports = Vec::with_capacity(listeners.len());
+        for l in &listeners {
+            if let Ok(a) = l.local_addr() {
+                ports.push(a.port());
+            }
+        }
         // The monitor first: it removes a stale power-down flag, which
         // may need root.
-        let upsmon_conf = setup.upsmon.clone();
-        let mut watch = match setup.upsmon {
+        let upsmon_conf = setup.upsmon;
+        let mut watch = match &upsmon_conf {
             Some(conf) => Some(Watch::new(
                 conf,
                 setup.serve.then_some(&ports[..]),
@@ -220,7 +223,7 @@ impl Daemon {
             clients: Clients::new(maxconn),
             rx: vec![0; RX].into_boxed_slice(),
             tx: vec![0; TX].into_boxed_slice(),
-            admission: Admission::new(maxconn, setup.limits),
+            admission: Admission::new(maxconn, setup.limits).keyed(crate::sys::random_u64()),
             upses,
             ages_at: 0,
             logins: Vec::new(),
@@ -229,7 +232,7 @@ impl Daemon {
             maxage_ms: setup.maxage_ms,
             idle_ms: setup.idle_ms,
             scratch: vec![0; MAX_LINE].into_boxed_slice(),
-            seeds: RandomState::new(),
+            seeds: crate::sys::random_u64(),
             next_seq: 0,
             busy: VecDeque::new(),
             boot: super::discovery::Boot {

@@ -153,13 +153,14 @@ impl Watch {
     /// (nut.conf's MODE=netclient), and every entry is then on a server
     /// of its own, this host's included.
     pub(super) fn new(
-        mut conf: UpsmonConf,
+        conf: &UpsmonConf,
         ports: Option<&[u16]>,
         waker: Arc<Waker>,
     ) -> Result<Watch, String> {
-        if let Some(flag) = conf.powerdownflag.clone() {
-            match std::fs::read(&flag) {
-                Ok(b) if b.starts_with(POWERDOWN_MAGIC) => match std::fs::remove_file(&flag) {
+        let mut powerdownflag = conf.powerdownflag.as_deref();
+        if let Some(flag) = powerdownflag {
+            match std::fs::read(flag) {
+                Ok(b) if b.starts_with(POWERDOWN_MAGIC) => match std::fs::remove_file(flag) {
                     Ok(()) => log(format_args!("removed the power-down flag {flag}")),
                     Err(e) => log(format_args!(
                         "cannot remove the power-down flag {flag}: {e}"
@@ -169,7 +170,7 @@ impl Watch {
                     log(format_args!(
                         "{flag} exists and was not written by upsmon: POWERDOWNFLAG is not used"
                     ));
-                    conf.powerdownflag = None;
+                    powerdownflag = None;
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => log(format_args!("cannot read the power-down flag {flag}: {e}")),
@@ -210,11 +211,11 @@ impl Watch {
             });
         }
         Ok(Watch {
-            monitor: Monitor::new(&conf),
+            monitor: Monitor::new(conf),
             entries,
             notifycmd: conf.notifycmd.as_deref().map(upsmon_conf::shell_command),
             shutdowncmd: conf.shutdowncmd.as_deref().map(upsmon_conf::shell_command),
-            powerdownflag: conf.powerdownflag.map(PathBuf::from),
+            powerdownflag: powerdownflag.map(PathBuf::from),
             awaiting: false,
             done: false,
             pending: monitor::Actions::new(),
@@ -846,7 +847,7 @@ mod tests {
         .unwrap();
         let poll = mio::Poll::new().unwrap();
         let waker = Arc::new(Waker::new(poll.registry(), mio::Token(0)).unwrap());
-        let mut w = Watch::new(conf, Some(&[3493]), waker).unwrap();
+        let mut w = Watch::new(&conf, Some(&[3493]), waker).unwrap();
         let dev = super::super::upses::Backend::new(None, Options::default(), Retry::default());
         let mut upses = vec![Served::new("ups".into(), None, dev)];
         w.tick(&mut upses, poll.registry(), 100, 15_000, true);

@@ -465,7 +465,7 @@ impl<D: DeviceIo> Worker<D> {
                 Ok(_) => {}
                 Err(Errno::EINTR) => return true,
                 Err(e) => {
-                    self.log(format_args!("poll: {e}"));
+                    self.log(format_args!("poll: {}", std::io::Error::from(e)));
                     std::thread::sleep(Duration::from_millis(ms.unwrap_or(1000).min(1000)));
                     return true;
                 }

@@ -34,6 +34,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasher, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Connections that have not logged in that one source may hold
@@ -297,6 +298,56 @@ pub enum Decision {
     Refuse { first: bool },
 }
 
+/// The groups' hasher: each word of a source is mixed into a state that
+/// starts from a secret key, so a flood of chosen addresses cannot aim
+/// at one bucket without knowing the key. (std's `RandomState` does the
+/// same with SipHash, at about 2 KB more on a router's flash.)
+#[derive(Debug, Clone, Copy)]
+pub struct Keyed(u64);
+
+impl BuildHasher for Keyed {
+    type Hasher = KeyedHasher;
+    fn build_hasher(&self) -> KeyedHasher {
+        KeyedHasher(self.0)
+    }
+}
+
+#[derive(Debug)]
+pub struct KeyedHasher(u64);
+
+impl Hasher for KeyedHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u64(&mut self, w: u64) {
+        self.0 = mix(self.0 ^ w);
+    }
+    fn write_u32(&mut self, w: u32) {
+        self.write_u64(u64::from(w));
+    }
+    fn write_u8(&mut self, w: u8) {
+        self.write_u64(u64::from(w));
+    }
+    fn write_usize(&mut self, w: usize) {
+        self.write_u64(w as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// splitmix64's finalizer: a bijection that spreads every input bit.
+pub fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// The open connections, as admission sees them.
 #[derive(Debug, Clone)]
 pub struct Admission {
@@ -305,7 +356,7 @@ pub struct Admission {
     recs: Vec<Option<Rec>>,
     capacity: usize,
     all: Tiers,
-    groups: HashMap<Source, Group>,
+    groups: HashMap<Source, Group, Keyed>,
     open: usize,
     limits: Limits,
     /// When the last eviction or refusal was decided.
@@ -319,7 +370,7 @@ impl Admission {
             recs: Vec::new(),
             capacity,
             all: NO_TIERS,
-            groups: HashMap::new(),
+            groups: HashMap::with_hasher(Keyed(0)),
             open: 0,
             limits,
             last_pressed: None,
@@ -330,6 +381,14 @@ impl Admission {
     /// new limit shrinks as newcomers arrive.
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
+    }
+
+    /// The same, hashing sources with `key` (random in the daemon: see
+    /// [`Keyed`]). Before the first connection only.
+    pub fn keyed(mut self, key: u64) -> Admission {
+        debug_assert!(self.groups.is_empty());
+        self.groups = HashMap::with_hasher(Keyed(key));
+        self
     }
 
     pub fn limits(&self) -> &Limits {
@@ -536,6 +595,21 @@ impl Admission {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sources_hash_by_key_and_spread() {
+        let v4 = |a: u32| Source::V4(Ipv4Addr::from(a));
+        let (k1, k2) = (Keyed(1), Keyed(2));
+        assert_eq!(k1.hash_one(v4(7)), k1.hash_one(v4(7)));
+        assert_ne!(k1.hash_one(v4(7)), k2.hash_one(v4(7)));
+        // Neighbouring addresses land in different buckets of a small
+        // table (hashbrown takes the low bits).
+        let mut low: Vec<u64> = (0..64).map(|a| k1.hash_one(v4(a)) & 1023).collect();
+        low.sort_unstable();
+        low.dedup();
+        assert!(low.len() > 56, "{}", low.len());
+        assert_ne!(k1.hash_one(Source::V6(5)), k1.hash_one(v4(5)));
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

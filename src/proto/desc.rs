@@ -29,11 +29,15 @@ pub fn cmd_desc(name: &str) -> Option<&'static str> {
     find(CMDS, name).or_else(|| outlet_generic(CMDS, name))
 }
 
-fn find(table: &[(&str, &'static str)], name: &str) -> Option<&'static str> {
-    table
-        .iter()
+/// The `(name, text)` entries of a table of `name<TAB>text` lines.
+fn entries(table: &'static str) -> impl Iterator<Item = (&'static str, &'static str)> {
+    table.lines().filter_map(|l| l.split_once('\t'))
+}
+
+fn find(table: &'static str, name: &str) -> Option<&'static str> {
+    entries(table)
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|&(_, d)| d)
+        .map(|(_, d)| d)
 }
 
 fn starts_with_ci(s: &str, prefix: &str) -> bool {
@@ -43,7 +47,7 @@ fn starts_with_ci(s: &str, prefix: &str) -> bool {
 const OUTLET: &str = "outlet.";
 
 /// For `outlet.<n>.<rest>`, the entry of the generic `outlet.<rest>`.
-fn outlet_generic(table: &[(&str, &'static str)], name: &str) -> Option<&'static str> {
+fn outlet_generic(table: &'static str, name: &str) -> Option<&'static str> {
     if !starts_with_ci(name, OUTLET) {
         return None;
     }
@@ -53,10 +57,9 @@ fn outlet_generic(table: &[(&str, &'static str)], name: &str) -> Option<&'static
         return None;
     }
     let tail = &rest[digits + 1..];
-    table
-        .iter()
+    entries(table)
         .find(|(n, _)| starts_with_ci(n, OUTLET) && n[OUTLET.len()..].eq_ignore_ascii_case(tail))
-        .map(|&(_, d)| d)
+        .map(|(_, d)| d)
 }
 
 /// Families whose members all share one text.
@@ -65,227 +68,220 @@ const PREFIXES: &[(&str, &str)] = &[
     ("driver.flag.", "Driver flag set in ups.conf"),
 ];
 
+/// `name<TAB>text` lines: one string, rather than a table of pairs
+/// whose every entry is two pointers and two relocations on flash.
 #[rustfmt::skip]
-const VARS: &[(&str, &str)] = &[
-    // ups.*
-    ("ups.status", "Status words: OL on mains, OB on battery, LB battery low, and others"),
-    ("ups.alarm", "Alarms the UPS currently reports"),
-    ("ups.time", "Time of day on the UPS clock"),
-    ("ups.date", "Date on the UPS clock"),
-    ("ups.model", "UPS model name"),
-    ("ups.mfr", "Maker of the UPS"),
-    ("ups.mfr.date", "Date the UPS was made"),
-    ("ups.serial", "Serial number of the UPS"),
-    ("ups.vendorid", "USB vendor ID of the UPS"),
-    ("ups.productid", "USB product ID of the UPS"),
-    ("ups.firmware", "Firmware version of the UPS"),
-    ("ups.firmware.aux", "Firmware version of an auxiliary part of the UPS"),
-    ("ups.temperature", "Temperature inside the UPS (degrees C)"),
-    ("ups.load", "Load on the output (percent of capacity)"),
-    ("ups.load.high", "Load above which the UPS reports an overload (percent)"),
-    ("ups.load.nominal", "Rated load (percent)"),
-    ("ups.id", "Name the UPS was given"),
-    ("ups.delay.start", "Wait before the load is switched back on (seconds)"),
-    ("ups.delay.reboot", "Wait before the UPS reboots (seconds)"),
-    ("ups.delay.shutdown", "Wait between a delayed shutdown command and the load going off (seconds)"),
-    ("ups.timer.start", "Time left until the load is switched on (seconds)"),
-    ("ups.timer.reboot", "Time left until the UPS reboots (seconds)"),
-    ("ups.timer.shutdown", "Time left until the load is switched off (seconds)"),
-    ("ups.test.interval", "Time between automatic self-tests (seconds)"),
-    ("ups.test.result", "Outcome of the last self-test"),
-    ("ups.test.date", "Date of the last self-test"),
-    ("ups.display.language", "Language of the front panel"),
-    ("ups.contacts", "State of the external contacts"),
-    ("ups.efficiency", "Output power as a share of input power (percent)"),
-    ("ups.power", "Apparent output power (VA)"),
-    ("ups.power.nominal", "Rated apparent power (VA)"),
-    ("ups.realpower", "Real output power (W)"),
-    ("ups.realpower.nominal", "Rated real power (W)"),
-    ("ups.beeper.status", "Audible alarm: enabled, disabled or muted"),
-    ("ups.type", "Kind of UPS: offline, line-interactive or online"),
-    ("ups.mode", "Operating mode of the UPS"),
-    ("ups.mode.buzzwords", "Marketing names of the current operating mode"),
-    ("experimental.ups.mode.buzzwords", "Marketing names of the current operating mode"),
-    ("ups.watchdog.status", "State of the UPS watchdog"),
-    ("ups.start.auto", "Start the UPS by itself when mains power returns"),
-    ("ups.start.battery", "Allow starting the UPS on battery"),
-    ("ups.start.reboot", "Restart the load if mains returns during a shutdown delay"),
-    ("ups.shutdown", "Allow the UPS to switch itself off"),
-    // device.*
-    ("device.model", "Device model name"),
-    ("device.mfr", "Maker of the device"),
-    ("device.serial", "Serial number of the device"),
-    ("device.type", "Kind of device (ups, pdu, ...)"),
-    ("device.description", "Description of the device"),
-    ("device.contact", "Person responsible for the device"),
-    ("device.location", "Where the device is"),
-    ("device.part", "Part number of the device"),
-    ("device.macaddr", "MAC address of the device"),
-    ("device.uptime", "Time since the device started (seconds)"),
-    ("device.count", "Number of devices"),
-    ("device.usb.version", "USB version of the device"),
-    ("device.country", "Country the device is set up for"),
-    // battery.*
-    ("battery.charge", "Battery charge (percent)"),
-    ("battery.charge.low", "Charge below which the UPS reports low battery (percent)"),
-    ("battery.charge.restart", "Charge needed to switch the load back on after a shutdown (percent)"),
-    ("battery.charge.warning", "Charge below which the UPS warns (percent)"),
-    ("battery.charger.status", "What the charger does: charging, discharging, floating or resting"),
-    ("battery.voltage", "Battery voltage (V)"),
-    ("battery.voltage.nominal", "Rated battery voltage (V)"),
-    ("battery.voltage.low", "Battery voltage at which the UPS reports low battery (V)"),
-    ("battery.voltage.high", "Battery voltage of a full battery (V)"),
-    ("battery.capacity", "Battery capacity (Ah)"),
-    ("battery.capacity.nominal", "Rated battery capacity (Ah)"),
-    ("battery.current", "Battery current (A)"),
-    ("battery.current.total", "Total battery current (A)"),
-    ("battery.temperature", "Battery temperature (degrees C)"),
-    ("battery.runtime", "Runtime left on battery (seconds)"),
-    ("battery.runtime.low", "Runtime below which the UPS reports low battery (seconds)"),
-    ("battery.runtime.restart", "Runtime needed to switch the load back on after a shutdown (seconds)"),
-    ("battery.runtime.elapsed", "Time spent on battery so far (seconds)"),
-    ("battery.alarm.threshold", "When the battery alarm sounds"),
-    ("battery.date", "Date the battery was fitted"),
-    ("battery.mfr.date", "Date the battery was made"),
-    ("battery.packs", "Number of battery packs"),
-    ("battery.packs.bad", "Number of failed battery packs"),
-    ("battery.packs.external", "Number of external battery packs"),
-    ("battery.type", "Battery chemistry"),
-    ("battery.protection", "Protection against deep discharge"),
-    ("battery.energysave", "Save energy while on battery"),
-    ("battery.energysave.load", "Load below which energy saving starts (percent)"),
-    ("battery.energysave.delay", "Wait before energy saving starts (minutes)"),
-    ("battery.energysave.realpower", "Power below which energy saving starts (W)"),
-    ("battery.status", "Health of the battery"),
-    // input.*
-    ("input.voltage", "Input voltage (V)"),
-    ("input.voltage.nominal", "Rated input voltage (V)"),
-    ("input.voltage.maximum", "Highest input voltage seen (V)"),
-    ("input.voltage.minimum", "Lowest input voltage seen (V)"),
-    ("input.voltage.extended", "Accept a wider input voltage range"),
-    ("input.voltage.status", "State of the input voltage"),
-    ("input.current", "Input current (A)"),
-    ("input.current.nominal", "Rated input current (A)"),
-    ("input.frequency", "Input frequency (Hz)"),
-    ("input.frequency.nominal", "Rated input frequency (Hz)"),
-    ("input.frequency.extended", "Accept a wider input frequency range"),
-    ("input.frequency.low", "Lowest input frequency accepted (Hz)"),
-    ("input.frequency.high", "Highest input frequency accepted (Hz)"),
-    ("input.sensitivity", "How strongly the UPS reacts to input disturbances"),
-    ("input.transfer.low", "Input voltage below which the UPS goes to battery (V)"),
-    ("input.transfer.high", "Input voltage above which the UPS goes to battery (V)"),
-    ("input.transfer.low.min", "Smallest setting of input.transfer.low (V)"),
-    ("input.transfer.low.max", "Largest setting of input.transfer.low (V)"),
-    ("input.transfer.high.min", "Smallest setting of input.transfer.high (V)"),
-    ("input.transfer.high.max", "Largest setting of input.transfer.high (V)"),
-    ("input.transfer.boost.low", "Input voltage below which boosting starts (V)"),
-    ("input.transfer.boost.high", "Input voltage above which boosting stops (V)"),
-    ("input.transfer.trim.low", "Input voltage below which trimming stops (V)"),
-    ("input.transfer.trim.high", "Input voltage above which trimming starts (V)"),
-    ("input.transfer.reason", "Why the UPS last went to battery"),
-    ("input.transfer.delay", "Wait before going to battery (seconds)"),
-    ("input.source", "Input source in use"),
-    ("input.realpower", "Real input power (W)"),
-    ("input.power", "Apparent input power (VA)"),
-    ("input.bypass.voltage", "Bypass input voltage (V)"),
-    ("input.bypass.voltage.nominal", "Rated bypass input voltage (V)"),
-    ("input.bypass.current", "Bypass input current (A)"),
-    ("input.bypass.current.nominal", "Rated bypass input current (A)"),
-    ("input.bypass.frequency", "Bypass input frequency (Hz)"),
-    ("input.bypass.frequency.nominal", "Rated bypass input frequency (Hz)"),
-    ("input.bypass.switchable", "Whether the bypass can be switched"),
-    // output.*
-    ("output.voltage", "Output voltage (V)"),
-    ("output.voltage.nominal", "Rated output voltage (V)"),
-    ("output.current", "Output current (A)"),
-    ("output.current.nominal", "Rated output current (A)"),
-    ("output.frequency", "Output frequency (Hz)"),
-    ("output.frequency.nominal", "Rated output frequency (Hz)"),
-    ("output.powerfactor", "Output power factor"),
-    ("output.realpower", "Real output power (W)"),
-    ("output.power", "Apparent output power (VA)"),
-    // ambient.*
-    ("ambient.temperature", "Temperature around the UPS (degrees C)"),
-    ("ambient.humidity", "Relative humidity around the UPS (percent)"),
-    // outlet.* (numbered outlets fall back to these)
-    ("outlet.id", "Outlet identifier"),
-    ("outlet.desc", "Outlet description"),
-    ("outlet.designator", "Outlet label"),
-    ("outlet.switch", "Outlet on/off control"),
-    ("outlet.status", "Whether the outlet is on or off"),
-    ("outlet.switchable", "Whether the outlet can be switched"),
-    ("outlet.protect.status", "Whether the outlet is battery protected"),
-    ("outlet.autoswitch.charge.low", "Battery charge at which the outlet is switched off (percent)"),
-    ("outlet.delay.shutdown", "Wait before the outlet is switched off (seconds)"),
-    ("outlet.delay.start", "Wait before the outlet is switched on (seconds)"),
-    ("outlet.ecocontrol", "Outlet that switches the other outlets off when idle"),
-    ("outlet.current", "Outlet current (A)"),
-    ("outlet.power", "Apparent power on the outlet (VA)"),
-    ("outlet.realpower", "Real power on the outlet (W)"),
-    ("outlet.powerfactor", "Outlet power factor"),
-    ("outlet.voltage", "Outlet voltage (V)"),
-    // driver.*
-    ("driver.name", "Name of the driver"),
-    ("driver.version", "Version of the driver package"),
-    ("driver.version.internal", "Internal version of the driver"),
-    ("driver.version.data", "Version of the driver's mapping table"),
-    ("driver.version.usb", "USB library the driver uses"),
-    ("driver.state", "What the driver is doing"),
-    ("driver.debug", "Debug level of the driver"),
-    // server.*
-    ("server.info", "Server name and version"),
-    ("server.version", "Server version"),
-];
+const VARS: &str = "\
+ups.status\tStatus words: OL on mains, OB on battery, LB battery low, and others\n\
+ups.alarm\tAlarms the UPS currently reports\n\
+ups.time\tTime of day on the UPS clock\n\
+ups.date\tDate on the UPS clock\n\
+ups.model\tUPS model name\n\
+ups.mfr\tMaker of the UPS\n\
+ups.mfr.date\tDate the UPS was made\n\
+ups.serial\tSerial number of the UPS\n\
+ups.vendorid\tUSB vendor ID of the UPS\n\
+ups.productid\tUSB product ID of the UPS\n\
+ups.firmware\tFirmware version of the UPS\n\
+ups.firmware.aux\tFirmware version of an auxiliary part of the UPS\n\
+ups.temperature\tTemperature inside the UPS (degrees C)\n\
+ups.load\tLoad on the output (percent of capacity)\n\
+ups.load.high\tLoad above which the UPS reports an overload (percent)\n\
+ups.load.nominal\tRated load (percent)\n\
+ups.id\tName the UPS was given\n\
+ups.delay.start\tWait before the load is switched back on (seconds)\n\
+ups.delay.reboot\tWait before the UPS reboots (seconds)\n\
+ups.delay.shutdown\tWait between a delayed shutdown command and the load going off (seconds)\n\
+ups.timer.start\tTime left until the load is switched on (seconds)\n\
+ups.timer.reboot\tTime left until the UPS reboots (seconds)\n\
+ups.timer.shutdown\tTime left until the load is switched off (seconds)\n\
+ups.test.interval\tTime between automatic self-tests (seconds)\n\
+ups.test.result\tOutcome of the last self-test\n\
+ups.test.date\tDate of the last self-test\n\
+ups.display.language\tLanguage of the front panel\n\
+ups.contacts\tState of the external contacts\n\
+ups.efficiency\tOutput power as a share of input power (percent)\n\
+ups.power\tApparent output power (VA)\n\
+ups.power.nominal\tRated apparent power (VA)\n\
+ups.realpower\tReal output power (W)\n\
+ups.realpower.nominal\tRated real power (W)\n\
+ups.beeper.status\tAudible alarm: enabled, disabled or muted\n\
+ups.type\tKind of UPS: offline, line-interactive or online\n\
+ups.mode\tOperating mode of the UPS\n\
+ups.mode.buzzwords\tMarketing names of the current operating mode\n\
+experimental.ups.mode.buzzwords\tMarketing names of the current operating mode\n\
+ups.watchdog.status\tState of the UPS watchdog\n\
+ups.start.auto\tStart the UPS by itself when mains power returns\n\
+ups.start.battery\tAllow starting the UPS on battery\n\
+ups.start.reboot\tRestart the load if mains returns during a shutdown delay\n\
+ups.shutdown\tAllow the UPS to switch itself off\n\
+device.model\tDevice model name\n\
+device.mfr\tMaker of the device\n\
+device.serial\tSerial number of the device\n\
+device.type\tKind of device (ups, pdu, ...)\n\
+device.description\tDescription of the device\n\
+device.contact\tPerson responsible for the device\n\
+device.location\tWhere the device is\n\
+device.part\tPart number of the device\n\
+device.macaddr\tMAC address of the device\n\
+device.uptime\tTime since the device started (seconds)\n\
+device.count\tNumber of devices\n\
+device.usb.version\tUSB version of the device\n\
+device.country\tCountry the device is set up for\n\
+battery.charge\tBattery charge (percent)\n\
+battery.charge.low\tCharge below which the UPS reports low battery (percent)\n\
+battery.charge.restart\tCharge needed to switch the load back on after a shutdown (percent)\n\
+battery.charge.warning\tCharge below which the UPS warns (percent)\n\
+battery.charger.status\tWhat the charger does: charging, discharging, floating or resting\n\
+battery.voltage\tBattery voltage (V)\n\
+battery.voltage.nominal\tRated battery voltage (V)\n\
+battery.voltage.low\tBattery voltage at which the UPS reports low battery (V)\n\
+battery.voltage.high\tBattery voltage of a full battery (V)\n\
+battery.capacity\tBattery capacity (Ah)\n\
+battery.capacity.nominal\tRated battery capacity (Ah)\n\
+battery.current\tBattery current (A)\n\
+battery.current.total\tTotal battery current (A)\n\
+battery.temperature\tBattery temperature (degrees C)\n\
+battery.runtime\tRuntime left on battery (seconds)\n\
+battery.runtime.low\tRuntime below which the UPS reports low battery (seconds)\n\
+battery.runtime.restart\tRuntime needed to switch the load back on after a shutdown (seconds)\n\
+battery.runtime.elapsed\tTime spent on battery so far (seconds)\n\
+battery.alarm.threshold\tWhen the battery alarm sounds\n\
+battery.date\tDate the battery was fitted\n\
+battery.mfr.date\tDate the battery was made\n\
+battery.packs\tNumber of battery packs\n\
+battery.packs.bad\tNumber of failed battery packs\n\
+battery.packs.external\tNumber of external battery packs\n\
+battery.type\tBattery chemistry\n\
+battery.protection\tProtection against deep discharge\n\
+battery.energysave\tSave energy while on battery\n\
+battery.energysave.load\tLoad below which energy saving starts (percent)\n\
+battery.energysave.delay\tWait before energy saving starts (minutes)\n\
+battery.energysave.realpower\tPower below which energy saving starts (W)\n\
+battery.status\tHealth of the battery\n\
+input.voltage\tInput voltage (V)\n\
+input.voltage.nominal\tRated input voltage (V)\n\
+input.voltage.maximum\tHighest input voltage seen (V)\n\
+input.voltage.minimum\tLowest input voltage seen (V)\n\
+input.voltage.extended\tAccept a wider input voltage range\n\
+input.voltage.status\tState of the input voltage\n\
+input.current\tInput current (A)\n\
+input.current.nominal\tRated input current (A)\n\
+input.frequency\tInput frequency (Hz)\n\
+input.frequency.nominal\tRated input frequency (Hz)\n\
+input.frequency.extended\tAccept a wider input frequency range\n\
+input.frequency.low\tLowest input frequency accepted (Hz)\n\
+input.frequency.high\tHighest input frequency accepted (Hz)\n\
+input.sensitivity\tHow strongly the UPS reacts to input disturbances\n\
+input.transfer.low\tInput voltage below which the UPS goes to battery (V)\n\
+input.transfer.high\tInput voltage above which the UPS goes to battery (V)\n\
+input.transfer.low.min\tSmallest setting of input.transfer.low (V)\n\
+input.transfer.low.max\tLargest setting of input.transfer.low (V)\n\
+input.transfer.high.min\tSmallest setting of input.transfer.high (V)\n\
+input.transfer.high.max\tLargest setting of input.transfer.high (V)\n\
+input.transfer.boost.low\tInput voltage below which boosting starts (V)\n\
+input.transfer.boost.high\tInput voltage above which boosting stops (V)\n\
+input.transfer.trim.low\tInput voltage below which trimming stops (V)\n\
+input.transfer.trim.high\tInput voltage above which trimming starts (V)\n\
+input.transfer.reason\tWhy the UPS last went to battery\n\
+input.transfer.delay\tWait before going to battery (seconds)\n\
+input.source\tInput source in use\n\
+input.realpower\tReal input power (W)\n\
+input.power\tApparent input power (VA)\n\
+input.bypass.voltage\tBypass input voltage (V)\n\
+input.bypass.voltage.nominal\tRated bypass input voltage (V)\n\
+input.bypass.current\tBypass input current (A)\n\
+input.bypass.current.nominal\tRated bypass input current (A)\n\
+input.bypass.frequency\tBypass input frequency (Hz)\n\
+input.bypass.frequency.nominal\tRated bypass input frequency (Hz)\n\
+input.bypass.switchable\tWhether the bypass can be switched\n\
+output.voltage\tOutput voltage (V)\n\
+output.voltage.nominal\tRated output voltage (V)\n\
+output.current\tOutput current (A)\n\
+output.current.nominal\tRated output current (A)\n\
+output.frequency\tOutput frequency (Hz)\n\
+output.frequency.nominal\tRated output frequency (Hz)\n\
+output.powerfactor\tOutput power factor\n\
+output.realpower\tReal output power (W)\n\
+output.power\tApparent output power (VA)\n\
+ambient.temperature\tTemperature around the UPS (degrees C)\n\
+ambient.humidity\tRelative humidity around the UPS (percent)\n\
+outlet.id\tOutlet identifier\n\
+outlet.desc\tOutlet description\n\
+outlet.designator\tOutlet label\n\
+outlet.switch\tOutlet on/off control\n\
+outlet.status\tWhether the outlet is on or off\n\
+outlet.switchable\tWhether the outlet can be switched\n\
+outlet.protect.status\tWhether the outlet is battery protected\n\
+outlet.autoswitch.charge.low\tBattery charge at which the outlet is switched off (percent)\n\
+outlet.delay.shutdown\tWait before the outlet is switched off (seconds)\n\
+outlet.delay.start\tWait before the outlet is switched on (seconds)\n\
+outlet.ecocontrol\tOutlet that switches the other outlets off when idle\n\
+outlet.current\tOutlet current (A)\n\
+outlet.power\tApparent power on the outlet (VA)\n\
+outlet.realpower\tReal power on the outlet (W)\n\
+outlet.powerfactor\tOutlet power factor\n\
+outlet.voltage\tOutlet voltage (V)\n\
+driver.name\tName of the driver\n\
+driver.version\tVersion of the driver package\n\
+driver.version.internal\tInternal version of the driver\n\
+driver.version.data\tVersion of the driver's mapping table\n\
+driver.version.usb\tUSB library the driver uses\n\
+driver.state\tWhat the driver is doing\n\
+driver.debug\tDebug level of the driver\n\
+server.info\tServer name and version\n\
+server.version\tServer version\n";
 
+/// `name<TAB>text` lines: one string, rather than a table of pairs
+/// whose every entry is two pointers and two relocations on flash.
 #[rustfmt::skip]
-const CMDS: &[(&str, &str)] = &[
-    ("load.off", "Switch the load off now"),
-    ("load.on", "Switch the load on now"),
-    ("load.off.delay", "Switch the load off after a delay (seconds)"),
-    ("load.on.delay", "Switch the load on after a delay (seconds)"),
-    ("shutdown.return", "Switch the load off, and on again when mains power returns"),
-    ("shutdown.stayoff", "Switch the load off and keep it off"),
-    ("shutdown.stop", "Cancel a pending shutdown"),
-    ("shutdown.reboot", "Switch the load off and on again"),
-    ("shutdown.reboot.graceful", "Switch the load off and on again after a delay"),
-    ("shutdown.default", "Shut down the way the driver does by default"),
-    ("test.panel.start", "Start a front panel test"),
-    ("test.panel.stop", "Stop a front panel test"),
-    ("test.failure.start", "Simulate a mains failure"),
-    ("test.failure.stop", "End a simulated mains failure"),
-    ("test.battery.start", "Start a battery test"),
-    ("test.battery.start.quick", "Start a short battery test"),
-    ("test.battery.start.deep", "Start a full battery test"),
-    ("test.battery.stop", "Stop a battery test"),
-    ("test.system.start", "Start a system test"),
-    ("calibrate.start", "Start runtime calibration"),
-    ("calibrate.stop", "Stop runtime calibration"),
-    ("bypass.start", "Put the load on bypass"),
-    ("bypass.stop", "Take the load off bypass"),
-    ("reset.input.minmax", "Clear the lowest and highest input voltages seen"),
-    ("reset.watchdog", "Restart the UPS watchdog timer"),
-    ("beeper.enable", "Turn the audible alarm on"),
-    ("beeper.disable", "Turn the audible alarm off"),
-    ("beeper.mute", "Silence the audible alarm for now"),
-    ("beeper.toggle", "Turn the audible alarm on or off"),
-    ("beeper.on", "Turn the audible alarm on (old name)"),
-    ("beeper.off", "Turn the audible alarm off (old name)"),
-    ("outlet.load.off", "Switch the outlet off"),
-    ("outlet.load.on", "Switch the outlet on"),
-    ("outlet.load.cycle", "Switch the outlet off and on again"),
-    ("outlet.shutdown.return", "Switch the outlet off, and on again when mains power returns"),
-    ("experimental.ecomode.start", "Enter ECO mode"),
-    ("experimental.ecomode.stop", "Leave ECO mode"),
-    ("experimental.essmode.start", "Enter ESS mode"),
-    ("experimental.essmode.stop", "Leave ESS mode"),
-    ("experimental.bypass.ecomode.start", "Enter ECO mode on bypass"),
-    ("experimental.bypass.ecomode.stop", "Leave ECO mode on bypass"),
-    ("driver.killpower", "Tell the UPS to cut the power (for the end of a shutdown)"),
-    ("driver.reload", "Reload the driver settings"),
-    ("driver.reload-or-exit", "Reload the driver settings, or restart the driver"),
-    ("driver.reload-or-error", "Reload the driver settings, or fail"),
-    ("driver.exit", "Stop the driver"),
-];
+const CMDS: &str = "\
+load.off\tSwitch the load off now\n\
+load.on\tSwitch the load on now\n\
+load.off.delay\tSwitch the load off after a delay (seconds)\n\
+load.on.delay\tSwitch the load on after a delay (seconds)\n\
+shutdown.return\tSwitch the load off, and on again when mains power returns\n\
+shutdown.stayoff\tSwitch the load off and keep it off\n\
+shutdown.stop\tCancel a pending shutdown\n\
+shutdown.reboot\tSwitch the load off and on again\n\
+shutdown.reboot.graceful\tSwitch the load off and on again after a delay\n\
+shutdown.default\tShut down the way the driver does by default\n\
+test.panel.start\tStart a front panel test\n\
+test.panel.stop\tStop a front panel test\n\
+test.failure.start\tSimulate a mains failure\n\
+test.failure.stop\tEnd a simulated mains failure\n\
+test.battery.start\tStart a battery test\n\
+test.battery.start.quick\tStart a short battery test\n\
+test.battery.start.deep\tStart a full battery test\n\
+test.battery.stop\tStop a battery test\n\
+test.system.start\tStart a system test\n\
+calibrate.start\tStart runtime calibration\n\
+calibrate.stop\tStop runtime calibration\n\
+bypass.start\tPut the load on bypass\n\
+bypass.stop\tTake the load off bypass\n\
+reset.input.minmax\tClear the lowest and highest input voltages seen\n\
+reset.watchdog\tRestart the UPS watchdog timer\n\
+beeper.enable\tTurn the audible alarm on\n\
+beeper.disable\tTurn the audible alarm off\n\
+beeper.mute\tSilence the audible alarm for now\n\
+beeper.toggle\tTurn the audible alarm on or off\n\
+beeper.on\tTurn the audible alarm on (old name)\n\
+beeper.off\tTurn the audible alarm off (old name)\n\
+outlet.load.off\tSwitch the outlet off\n\
+outlet.load.on\tSwitch the outlet on\n\
+outlet.load.cycle\tSwitch the outlet off and on again\n\
+outlet.shutdown.return\tSwitch the outlet off, and on again when mains power returns\n\
+experimental.ecomode.start\tEnter ECO mode\n\
+experimental.ecomode.stop\tLeave ECO mode\n\
+experimental.essmode.start\tEnter ESS mode\n\
+experimental.essmode.stop\tLeave ESS mode\n\
+experimental.bypass.ecomode.start\tEnter ECO mode on bypass\n\
+experimental.bypass.ecomode.stop\tLeave ECO mode on bypass\n\
+driver.killpower\tTell the UPS to cut the power (for the end of a shutdown)\n\
+driver.reload\tReload the driver settings\n\
+driver.reload-or-exit\tReload the driver settings, or restart the driver\n\
+driver.reload-or-error\tReload the driver settings, or fail\n\
+driver.exit\tStop the driver\n";
 
 #[cfg(test)]
 mod tests {
@@ -347,11 +343,15 @@ mod tests {
     #[test]
     fn tables_have_unique_names_and_plain_text() {
         for table in [VARS, CMDS] {
-            for (i, (n, d)) in table.iter().enumerate() {
+            // Every line is an entry (a line without a tab would be lost).
+            assert_eq!(entries(table).count(), table.lines().count());
+            let all: Vec<(&str, &str)> = entries(table).collect();
+            for (i, (n, d)) in all.iter().enumerate() {
+                assert!(!n.is_empty(), "an entry without a name");
                 assert!(!d.is_empty() && d.len() < 100, "{n}");
-                assert!(!d.contains(['"', '\\', '#']), "{n}");
+                assert!(!d.contains(['"', '\\', '#', '\t']), "{n}");
                 assert!(
-                    table[..i].iter().all(|(m, _)| !m.eq_ignore_ascii_case(n)),
+                    all[..i].iter().all(|(m, _)| !m.eq_ignore_ascii_case(n)),
                     "duplicate {n}"
                 );
             }

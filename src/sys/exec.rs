@@ -58,7 +58,9 @@ pub fn spawn(
     quiet: bool,
     own_group: bool,
 ) -> io::Result<libc::pid_t> {
-    let nul = |e: std::ffi::NulError| io::Error::new(io::ErrorKind::InvalidInput, e);
+    // The text, not the error itself: `NulError`'s `Debug` (which a boxed
+    // error carries) would bring the `Debug` machinery to the binary.
+    let nul = |e: std::ffi::NulError| io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
     let args: Vec<CString> = argv
         .iter()
         .map(|a| CString::new(*a))

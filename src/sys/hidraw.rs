@@ -107,8 +107,11 @@ impl Hidraw {
         self.file.as_raw_fd()
     }
 
+    // Errors come back as `io::Error`, which prints as every other I/O
+    // error does (nix's errno names and texts cost about 8 KB on flash).
+
     /// Bus, vendor and product ids.
-    pub fn info(&self) -> nix::Result<RawInfo> {
+    pub fn info(&self) -> std::io::Result<RawInfo> {
         let mut i = RawInfo::default();
         // SAFETY: the kernel writes a `hidraw_devinfo` into `i`.
         unsafe { ioctl::info(self.fd(), &mut i) }?;
@@ -116,7 +119,7 @@ impl Hidraw {
     }
 
     /// The report descriptor the kernel holds for the device.
-    pub fn descriptor(&self) -> nix::Result<Vec<u8>> {
+    pub fn descriptor(&self) -> std::io::Result<Vec<u8>> {
         let mut size: i32 = 0;
         // SAFETY: the kernel writes one int.
         unsafe { ioctl::desc_size(self.fd(), &mut size) }?;

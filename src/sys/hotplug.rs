@@ -60,7 +60,13 @@ pub fn parse_uevent(msg: &[u8]) -> Option<Event> {
     if subsystem? != "hidraw" {
         return None;
     }
-    let name = devname?.rsplit('/').next()?.to_string();
+    // The last path component (a byte search: `rsplit` would be one more
+    // searcher on flash).
+    let devname = devname?;
+    let name = match devname.bytes().rposition(|b| b == b'/') {
+        Some(i) => devname[i + 1..].to_string(),
+        None => devname.to_string(),
+    };
     if !name.starts_with("hidraw") {
         return None;
     }
@@ -73,14 +79,14 @@ pub fn parse_uevent(msg: &[u8]) -> Option<Event> {
 
 /// The hidraw nodes present now, sorted (`hidraw0`, `hidraw1`, ...).
 pub fn scan(class: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(class)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().to_str().map(str::to_string))
-                .filter(|n| n.starts_with("hidraw"))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut v: Vec<String> = Vec::new();
+    for e in std::fs::read_dir(class).into_iter().flatten().flatten() {
+        if let Some(n) = e.file_name().to_str() {
+            if n.starts_with("hidraw") {
+                v.push(n.to_string());
+            }
+        }
+    }
     let number = |n: &String| n[6..].parse::<u32>().unwrap_or(u32::MAX);
     crate::sort::sort_by(&mut v, |a, b| number(a) < number(b));
     v
@@ -94,7 +100,8 @@ pub struct Uevents {
 }
 
 impl Uevents {
-    pub fn open() -> nix::Result<Uevents> {
+    /// The error is an `io::Error` (printed as the log's other I/O errors).
+    pub fn open() -> std::io::Result<Uevents> {
         let udev = Path::new("/run/udev/control").exists();
         let fd = socket(
             AddressFamily::Netlink,

@@ -28,13 +28,10 @@
 //! the helper allocates.
 
 use crate::device::grant::{self, Facts, Node};
-use nix::sys::socket::{
-    recv, recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned,
-    MsgFlags, SockFlag, SockType,
-};
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 use std::ffi::CString;
 use std::fs::File;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::net::UnixStream;
@@ -189,26 +186,7 @@ fn ask_open(sock: std::os::fd::BorrowedFd<'_>, path: &Path) -> io::Result<File> 
     }
     send(sock.as_raw_fd(), req, MsgFlags::empty())?;
     let mut buf = [0u8; 256];
-    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
-    let mut iov = [IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )?;
-    let mut fd = None;
-    for c in msg.cmsgs()? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            for f in fds {
-                // SAFETY: the kernel just gave us this descriptor; owning
-                // it closes it whatever happens next.
-                let owned = unsafe { OwnedFd::from_raw_fd(f) };
-                fd.get_or_insert(owned);
-            }
-        }
-    }
-    let n = msg.bytes;
+    let (n, fd) = recv_with_fd(sock.as_raw_fd(), &mut buf)?;
     let reply = &buf[..n];
     match (reply.first(), fd) {
         (Some(0), Some(fd)) => Ok(File::from(fd)),
@@ -349,21 +327,116 @@ fn serve_open(sock: std::os::fd::BorrowedFd<'_>, sys: &Path, dev: &Path) -> bool
             ),
         );
     }
-    let iov = [IoSlice::new(&reply)];
-    let fds = file.as_ref().map(|f| [f.as_raw_fd()]);
-    let cmsg: Vec<ControlMessage<'_>> = fds.iter().map(|f| ControlMessage::ScmRights(f)).collect();
-    sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None).is_ok()
+    send_with_fd(
+        sock.as_raw_fd(),
+        &reply,
+        file.as_ref().map(|f| f.as_raw_fd()),
+    )
+    .is_ok()
+}
+
+// Descriptor passing (SCM_RIGHTS) straight on libc's sendmsg/recvmsg:
+// nix's control-message types decode every kind of message there is,
+// which is a few KB on a router's flash for the one kind used here.
+
+/// Room for the control message of a few descriptors, aligned as
+/// `cmsghdr` wants.
+type CmsgSpace = [u64; 8];
+
+/// Send `data`, with `fd` (if any) passed along.
+fn send_with_fd(sock: RawFd, data: &[u8], fd: Option<RawFd>) -> io::Result<usize> {
+    let mut space: CmsgSpace = [0; 8];
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: an all-zero msghdr is a valid empty one.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if let Some(fd) = fd {
+        let fd_len = std::mem::size_of::<RawFd>() as libc::c_uint;
+        msg.msg_control = space.as_mut_ptr().cast();
+        // SAFETY: arithmetic on sizes only.
+        msg.msg_controllen = unsafe { libc::CMSG_SPACE(fd_len) } as _;
+        // SAFETY: msg_control points at `space`, large enough for one
+        // header and one descriptor (CMSG_SPACE), so the first header
+        // exists and its data holds a RawFd.
+        unsafe {
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(fd_len) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<RawFd>(), fd);
+        }
+    }
+    // SAFETY: msg points at live buffers for the length of the call.
+    let n = unsafe { libc::sendmsg(sock, &msg, 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// Receive into `buf`, with the first descriptor passed along (any
+/// others are closed); close-on-exec is set as they arrive.
+fn recv_with_fd(sock: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
+    let mut space: CmsgSpace = [0; 8];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: an all-zero msghdr is a valid empty one.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = space.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of::<CmsgSpace>() as _;
+    // SAFETY: msg points at live buffers for the length of the call.
+    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut fd = None;
+    // SAFETY: the kernel filled `space` with well-formed headers up to
+    // msg_controllen; CMSG_FIRSTHDR/NXTHDR stay inside it, and each
+    // SCM_RIGHTS message's data is cmsg_len - CMSG_LEN(0) bytes of fds.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let bytes = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                let data = libc::CMSG_DATA(c).cast::<RawFd>();
+                for i in 0..bytes / std::mem::size_of::<RawFd>() {
+                    // Owned at once: closed whatever happens next.
+                    let owned = OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i)));
+                    fd.get_or_insert(owned);
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+        // Descriptors were lost on the way: an answer not to trust.
+        return Err(io::Error::from_raw_os_error(libc::ENOBUFS));
+    }
+    Ok((n as usize, fd))
 }
 
 /// Close every descriptor but stdio and `keep`: the helper holds no
 /// listener, device or client socket.
 fn close_others(keep: &[RawFd]) {
-    let fds: Vec<RawFd> = match std::fs::read_dir("/proc/self/fd") {
-        Ok(d) => d
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .collect(),
-        Err(_) => (3..1024).collect(),
-    };
+    let mut fds: Vec<RawFd> = Vec::new();
+    match std::fs::read_dir("/proc/self/fd") {
+        Ok(d) => {
+            for e in d.flatten() {
+                if let Some(fd) = e.file_name().to_str().and_then(|n| n.parse().ok()) {
+                    fds.push(fd);
+                }
+            }
+        }
+        Err(_) => fds.extend(3..1024),
+    }
     for fd in fds {
         // The kernel log, where the log goes without syslog, stays.
         if fd > 2 && !keep.contains(&fd) && Some(fd) != super::log::fd() {

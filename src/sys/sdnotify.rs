@@ -4,18 +4,20 @@
 //!
 //! Boundary: sending only; when to say what is the loop's business.
 //! Where `NOTIFY_SOCKET` is unset (OpenRC, procd, a terminal) every call
-//! does nothing. The `sd-notify` crate sends the states (its size and
-//! the choice: docs/crates.md); a Linux abstract socket (`@name`), which
-//! the crate does not reach, is sent to here, and the watchdog interval
-//! is read here.
+//! does nothing. A path socket and a Linux abstract one (`@name`) are
+//! both sent to here, one datagram per call (why not the `sd-notify`
+//! crate: docs/crates.md); the watchdog interval is read here too.
 
-use sd_notify::NotifyState;
+use std::ffi::OsString;
 use std::os::unix::net::UnixDatagram;
 
 /// The socket to tell, if the service manager gave one.
 pub struct Notifier {
     /// `@name`: the abstract socket's name and a socket to send from.
     abstract_name: Option<(Vec<u8>, UnixDatagram)>,
+    /// `/path`: the socket's path, connected to at each send (as
+    /// libsystemd does: the manager may have re-created it).
+    path: OsString,
 }
 
 impl Notifier {
@@ -26,9 +28,11 @@ impl Notifier {
         match bytes.first() {
             Some(b'@') => Some(Notifier {
                 abstract_name: Some((bytes[1..].to_vec(), UnixDatagram::unbound().ok()?)),
+                path: OsString::new(),
             }),
             Some(b'/') => Some(Notifier {
                 abstract_name: None,
+                path: name,
             }),
             _ => None,
         }
@@ -37,10 +41,16 @@ impl Notifier {
     /// Send one state string (`READY=1`, `STATUS=...`, `WATCHDOG=1`,
     /// `STOPPING=1`, `RELOADING=1`, several joined by newlines);
     /// failures are ignored, as `sd_notify` callers do: the manager may
-    /// be gone.
+    /// be gone. A path socket's datagram ends with a newline.
     pub fn send(&self, state: &str) {
         let _ = match &self.abstract_name {
-            None => sd_notify::notify(false, &[NotifyState::Custom(state)]),
+            None => UnixDatagram::unbound().and_then(|sock| {
+                sock.connect(&self.path)?;
+                let mut msg = Vec::with_capacity(state.len() + 1);
+                msg.extend_from_slice(state.as_bytes());
+                msg.push(b'\n');
+                sock.send(&msg).map(drop)
+            }),
             Some((name, sock)) => {
                 use std::os::linux::net::SocketAddrExt;
                 std::os::unix::net::SocketAddr::from_abstract_name(name)
@@ -55,7 +65,10 @@ impl Notifier {
 /// as libsystemd reads it: the crate's 0.4 version also demands
 /// `WATCHDOG_PID`, which libsystemd takes as optional.
 pub fn watchdog_ms() -> Option<u64> {
-    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    // Through i64's parser, which the binary has anyway (u64's is one
+    // more on flash); a negative value is refused as before.
+    let usec = std::env::var("WATCHDOG_USEC").ok()?.parse::<i64>().ok()?;
+    let usec = u64::try_from(usec).ok()?;
     if let Ok(pid) = std::env::var("WATCHDOG_PID") {
         if pid.parse::<u32>().ok()? != std::process::id() {
             return None;
