@@ -4,20 +4,18 @@
 //!
 //! Boundary: sending only; when to say what is the loop's business.
 //! Where `NOTIFY_SOCKET` is unset (OpenRC, procd, a terminal) every call
-//! does nothing. A path socket and a Linux abstract one (`@name`) are
-//! both sent to here, one datagram per call (why not the `sd-notify`
-//! crate: docs/crates.md); the watchdog interval is read here too.
+//! does nothing. The `sd-notify` crate sends the states (its size and
+//! the choice: docs/crates.md); a Linux abstract socket (`@name`), which
+//! the crate does not reach, is sent to here, and the watchdog interval
+//! is read here.
 
-use std::ffi::OsString;
+use sd_notify::NotifyState;
 use std::os::unix::net::UnixDatagram;
 
 /// The socket to tell, if the service manager gave one.
 pub struct Notifier {
     /// `@name`: the abstract socket's name and a socket to send from.
     abstract_name: Option<(Vec<u8>, UnixDatagram)>,
-    /// `/path`: the socket's path, connected to at each send (as
-    /// libsystemd does: the manager may have re-created it).
-    path: OsString,
 }
 
 impl Notifier {
@@ -28,11 +26,9 @@ impl Notifier {
         match bytes.first() {
             Some(b'@') => Some(Notifier {
                 abstract_name: Some((bytes[1..].to_vec(), UnixDatagram::unbound().ok()?)),
-                path: OsString::new(),
             }),
             Some(b'/') => Some(Notifier {
                 abstract_name: None,
-                path: name,
             }),
             _ => None,
         }
@@ -41,16 +37,10 @@ impl Notifier {
     /// Send one state string (`READY=1`, `STATUS=...`, `WATCHDOG=1`,
     /// `STOPPING=1`, `RELOADING=1`, several joined by newlines);
     /// failures are ignored, as `sd_notify` callers do: the manager may
-    /// be gone. A path socket's datagram ends with a newline.
+    /// be gone.
     pub fn send(&self, state: &str) {
         let _ = match &self.abstract_name {
-            None => UnixDatagram::unbound().and_then(|sock| {
-                sock.connect(&self.path)?;
-                let mut msg = Vec::with_capacity(state.len() + 1);
-                msg.extend_from_slice(state.as_bytes());
-                msg.push(b'\n');
-                sock.send(&msg).map(drop)
-            }),
+            None => sd_notify::notify(false, &[NotifyState::Custom(state)]),
             Some((name, sock)) => {
                 use std::os::linux::net::SocketAddrExt;
                 std::os::unix::net::SocketAddr::from_abstract_name(name)
