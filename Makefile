@@ -75,6 +75,7 @@ lint: tables-check
 			/crate::(sys|daemon|cli)([^A-Za-z0-9_]|$$)/ && !/^[[:space:]]*\/\// { print f ":" FNR ": " $$0 }' "$$f"; \
 	done); if [ -n "$$bad" ]; then echo "$$bad"; exit 1; fi
 	python3 tools/modcycles.py
+	python3 tools/layout.py --check
 	@# ups/ is left out: its table types read the generated tables' string
 	@# pools (ups::table <-> ups::tables), which the generator owns.
 	python3 tools/modcycles.py --within hid --within proto --within config --within qx \

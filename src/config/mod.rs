@@ -36,6 +36,7 @@ pub mod lex;
 pub mod nut_conf;
 pub mod setup;
 pub mod ups_conf;
+pub mod ups_options;
 pub mod upsd_conf;
 pub mod upsd_users;
 pub mod upsmon_conf;
