@@ -15,11 +15,14 @@ pub mod signals;
 pub mod usb;
 
 /// 64 random bits from the kernel (`getrandom(2)`, else `/dev/urandom`;
-/// on a system with neither, the clock and the process id).
+/// on a system with neither, the clock and the process id). Never
+/// waits: early in a router's boot the kernel's pool may not be ready,
+/// and a plain getrandom would hold the daemon's start until it is
+/// (hash keys and tracking seeds need no more than urandom gives).
 pub fn random_u64() -> u64 {
     let mut b = [0u8; 8];
     // SAFETY: getrandom writes at most `b.len()` bytes into `b`.
-    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), libc::GRND_NONBLOCK) };
     if n == b.len() as isize {
         return u64::from_ne_bytes(b);
     }
