@@ -56,7 +56,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
         let qx = qx.map_err(|e| format!("{path}: {e}"))?;
         let mut r = Ok(());
-        for (k, v) in sorted_qx_vars(&qx) {
+        for (k, v) in qx.sorted_vars() {
             r = r.and_then(|_| writeln!(out, "{k}: {v}"));
         }
         return match r {
@@ -141,17 +141,6 @@ pub fn decode_qx_live(path: &std::path::Path) -> Result<Option<crate::qx::Qx>, S
     let u = QxUnit::start(&mut f.dev, b, &f.info, &opts, 0)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(Some(u.qx))
-}
-
-/// Variables of a Megatec/Q1 unit sorted by name, as `upsc` lists them.
-pub fn sorted_qx_vars(qx: &crate::qx::Qx) -> Vec<(String, String)> {
-    let mut v: Vec<_> = qx
-        .store
-        .iter()
-        .map(|v| (v.name.to_string(), v.value.to_string()))
-        .collect();
-    crate::sort::sort_by(&mut v, |a, b| a < b);
-    v
 }
 
 /// Read a live UPS once through its hidraw node: identity and descriptor

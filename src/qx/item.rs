@@ -509,12 +509,7 @@ mod tests {
     fn voltronic_qs_hex_refines_its_binary_answer() {
         let (mut qx, mut u) = started("voltronic-qs-hex");
         assert_eq!(qx.proto.name, "voltronic-qs-hex");
-        let mut got: Vec<(String, String)> = qx
-            .store
-            .iter()
-            .map(|v| (v.name.to_string(), v.value.to_string()))
-            .collect();
-        got.sort();
+        let got = qx.sorted_vars();
         let want = [
             ("battery.voltage", "13.53"),
             ("device.type", "ups"),

@@ -375,12 +375,7 @@ mod tests {
     #[test]
     fn megatec_sample_publishes_what_nutdrv_qx_publishes() {
         let (qx, u) = started("megatec");
-        let mut got: Vec<(String, String)> = qx
-            .store
-            .iter()
-            .map(|v| (v.name.to_string(), v.value.to_string()))
-            .collect();
-        got.sort();
+        let got = qx.sorted_vars();
         let want = [
             ("battery.charge", "37"),
             ("battery.voltage", "22.70"),

@@ -37,7 +37,7 @@ fn phoenixtec_fixture_decodes_as_nutdrv_qx_publishes() {
     let rec = fixture();
     let qx = decode::decode_qx(&rec, &QxOptions::default()).unwrap();
     assert_eq!(qx.proto.name, "megatec");
-    let vars = decode::sorted_qx_vars(&qx);
+    let vars = qx.sorted_vars();
     let get = |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     // Values as nutdrv_qx computes them from these answers (and not the
     // false "OB" usbhid-ups reports for this descriptor).
