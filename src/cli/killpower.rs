@@ -15,7 +15,7 @@ use crate::text::Text;
 use crate::ups::command::Step;
 use crate::ups::engine::Ups;
 use crate::ups::options::Options;
-use crate::ups::transport::{IoError, Transport, WriteError};
+use crate::ups::transport::{IoError, Transport};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -337,7 +337,7 @@ pub fn shutdown(
                 _ => {
                     let before = rec.writes.len();
                     if let Err(e) = ups.run_step(step, &mut rec, 0) {
-                        failed = Some(write_error(e));
+                        failed = Some(e.name());
                         break;
                     }
                     for w in &rec.writes[before..] {
@@ -357,19 +357,6 @@ pub fn shutdown(
         }
     }
     Err(format!("no shutdown command worked ({})", tried.join("; ")))
-}
-
-/// A failed write, named as its variant (`Io(Gone)`): what the message
-/// has always said, without the `Debug` machinery on a router's flash.
-fn write_error(e: WriteError) -> &'static str {
-    match e {
-        WriteError::NotSupported => "NotSupported",
-        WriteError::ReadOnly => "ReadOnly",
-        WriteError::BadValue => "BadValue",
-        WriteError::Io(IoError::Skip) => "Io(Skip)",
-        WriteError::Io(IoError::Gone) => "Io(Gone)",
-        WriteError::Io(IoError::Timeout) => "Io(Timeout)",
-    }
 }
 
 fn describe(ups: &Ups, step: Step) -> String {
@@ -414,21 +401,6 @@ mod tests {
     use crate::recording::Recording;
     use crate::ups::options::Options;
     use std::path::Path;
-
-    #[test]
-    fn a_failed_write_is_named_as_its_debug_form_always_was() {
-        let all = [
-            WriteError::NotSupported,
-            WriteError::ReadOnly,
-            WriteError::BadValue,
-            WriteError::Io(IoError::Skip),
-            WriteError::Io(IoError::Gone),
-            WriteError::Io(IoError::Timeout),
-        ];
-        for e in all {
-            assert_eq!(write_error(e), format!("{e:?}"));
-        }
-    }
 
     fn load(name: &str, opts: Options) -> (Ups, crate::recording::Replay) {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
