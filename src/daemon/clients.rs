@@ -506,7 +506,8 @@ fn send(s: &mut TcpStream, buf: &[u8]) -> Sent {
 /// from the daemon's random `key` (distinct for every connection, and
 /// unguessable without the key), with no hasher on a router's flash.
 fn seed(key: u64, seq: u64) -> u64 {
-    crate::proto::admission::mix(key.wrapping_add(seq.wrapping_mul(0x9E37_79B9_7F4A_7C15)))
+    use crate::proto::tracking::{mix, GOLDEN};
+    mix(key.wrapping_add(seq.wrapping_mul(GOLDEN)))
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@
 //! here reads a clock or a socket: `now` is milliseconds on the server's
 //! monotonic clock, as everywhere in `proto`.
 
+use super::tracking::mix;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
@@ -338,14 +339,6 @@ impl Hasher for KeyedHasher {
     fn finish(&self) -> u64 {
         self.0
     }
-}
-
-/// splitmix64's finalizer: a bijection that spreads every input bit.
-pub fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// The open connections, as admission sees them.

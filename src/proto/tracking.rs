@@ -76,6 +76,18 @@ impl fmt::Display for TrackingId {
     }
 }
 
+/// splitmix64's increment (2^64 / the golden ratio).
+pub const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// splitmix64's step from a state: a bijection that spreads every input
+/// bit (also admission's hash of connection sources).
+pub fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(GOLDEN);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// Issues tracking ids (splitmix64 over a seed the server chose at random).
 #[derive(Debug, Clone)]
 pub struct IdGen(u64);
@@ -86,11 +98,9 @@ impl IdGen {
     }
 
     fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        let z = mix(self.0);
+        self.0 = self.0.wrapping_add(GOLDEN);
+        z
     }
 
     pub fn next_id(&mut self) -> TrackingId {
