@@ -111,6 +111,15 @@ setup() {
     [ -z "$QEMU" ] || RUN=("$QEMU" -L "$PREFIX")
 }
 
+# qemu-user 7.2 keeps its translated code in a GLib tree whose nodes come
+# from g_slice, and g_slice's lock is not reset in a forked child: when a
+# guest thread forks (posix_spawn is a fork under qemu) while another
+# guest thread is translating code, the child waits on that lock for
+# ever, before its exec. Seen as a NOTIFYCMD test child that never ran
+# (gdb on the child: g_slice_alloc under tcg_tb_insert). With this, GLib
+# takes the nodes from malloc, which glibc makes safe across fork.
+export G_SLICE=always-malloc
+
 need() {
     local t
     for t in "$@"; do
