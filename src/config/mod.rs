@@ -45,11 +45,20 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// A configuration problem: the file, the line (1-based; 0 when the
-/// problem concerns the whole file) and what was expected.
+/// problem concerns the whole file) and what was expected, read through
+/// [`Problem`]'s fields (`e.file`, `e.line`, `e.msg`).
 ///
 /// Also used for warnings, which have the same shape.
+///
+/// One word, boxed: every parser here passes it up through many `?`, and
+/// moving the seven words of [`Problem`] at each of them cost several KB
+/// of code on a 32-bit router.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(Box<Problem>);
+
+/// What a [`ConfigError`] says.
 #[derive(Debug, Clone, Eq)]
-pub struct ConfigError {
+pub struct Problem {
     pub file: PathBuf,
     pub line: usize,
     pub msg: String,
@@ -58,19 +67,26 @@ pub struct ConfigError {
 /// Paths compare as the bytes they were written with (a derived
 /// comparison would parse both into components: code a router's flash
 /// need not carry for names this crate builds the same way each time).
-impl PartialEq for ConfigError {
-    fn eq(&self, o: &ConfigError) -> bool {
+impl PartialEq for Problem {
+    fn eq(&self, o: &Problem) -> bool {
         self.file.as_os_str() == o.file.as_os_str() && self.line == o.line && self.msg == o.msg
+    }
+}
+
+impl std::ops::Deref for ConfigError {
+    type Target = Problem;
+    fn deref(&self) -> &Problem {
+        &self.0
     }
 }
 
 impl ConfigError {
     pub fn new(file: &Path, line: usize, msg: impl Into<String>) -> ConfigError {
-        ConfigError {
+        ConfigError(Box::new(Problem {
             file: file.to_path_buf(),
             line,
             msg: msg.into(),
-        }
+        }))
     }
 }
 
