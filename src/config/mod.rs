@@ -103,6 +103,15 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// The `file:line: msg` line, so that `?` hands a [`ConfigError`] to a
+/// caller that reports errors as text (one conversion, rather than a
+/// `map_err` at each call).
+impl From<ConfigError> for String {
+    fn from(e: ConfigError) -> String {
+        e.to_string()
+    }
+}
+
 /// The role of a monitoring client: `upsmon primary|secondary` in
 /// `upsd.users`, the last word of `MONITOR` in `upsmon.conf`. The legacy
 /// words `master` and `slave` mean the same.

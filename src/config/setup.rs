@@ -161,12 +161,9 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
         let have = |f: &str| dir.join(f).exists();
         // nut.conf's MODE, as NUT's service scripts read it: none starts
         // nothing, netclient only the monitor. Without the file, serve.
-        if let Some(n) = nut_conf::load(dir).map_err(|e| e.to_string())? {
+        if let Some(n) = nut_conf::load(dir)? {
             let file = dir.join(nut_conf::FILE);
-            let plan = n
-                .mode
-                .plan(&file, n.line, have(upsmon_conf::FILE))
-                .map_err(|e| e.to_string())?;
+            let plan = n.mode.plan(&file, n.line, have(upsmon_conf::FILE))?;
             serve = plan.serve;
             mode = Some(format!(
                 "{}:{}: MODE={}",
@@ -192,11 +189,11 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
         // alone).
         if serve && have(upsd_conf::FILE) {
             upsd_file = dir.join(upsd_conf::FILE);
-            upsd = upsd_conf::load(dir).map_err(|e| e.to_string())?;
+            upsd = upsd_conf::load(dir)?;
             warn_all(shell, &upsd.warnings);
         }
         if serve && have(upsd_users::FILE) {
-            let u = upsd_users::load(dir).map_err(|e| e.to_string())?;
+            let u = upsd_users::load(dir)?;
             warn_all(shell, &u.warnings);
             if let Some(w) = upsd_users::world_readable(dir) {
                 shell.warn(&w);
@@ -205,7 +202,7 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
             users_file = true;
         }
         if serve && have(ups_conf::FILE) {
-            let c = ups_conf::load(dir).map_err(|e| e.to_string())?;
+            let c = ups_conf::load(dir)?;
             warn_all(shell, &c.warnings);
             user.clone_from(&c.globals.user);
             group.clone_from(&c.globals.group);
@@ -219,7 +216,7 @@ pub fn load<S: Shell>(args: &Args, shell: &mut S) -> Result<Setup<S::Source>, St
         if have(upsmon_conf::FILE) {
             // Without a MONITOR line (a distribution's stock file): no
             // monitor, said once; the UPSes are served all the same.
-            match upsmon_conf::load_optional(dir).map_err(|e| e.to_string())? {
+            match upsmon_conf::load_optional(dir)? {
                 Some(m) => {
                     warn_all(shell, &m.warnings);
                     upsmon = Some(m);
