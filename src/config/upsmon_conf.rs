@@ -583,13 +583,35 @@ fn parse_directives(file: &Path, text: &[u8]) -> Result<(UpsmonConf, Option<usiz
         if !matches!(keyword, "MONITOR" | "NOTIFYMSG" | "NOTIFYFLAG") {
             once(&d, keyword, &mut seen)?;
         }
-        let secs = |min| d.u32(&format!("{keyword} <seconds>"), "seconds", min);
-        let signed = || {
-            d.int(
+        // A number of seconds, at least `min`: one parse for them all.
+        let seconds = match keyword {
+            "POLLFREQ" => Some((&mut c.pollfreq, 1)),
+            "POLLFREQALERT" => Some((&mut c.pollfreqalert, 1)),
+            "HOSTSYNC" => Some((&mut c.hostsync, 0)),
+            "DEADTIME" => Some((&mut c.deadtime, 0)),
+            "FINALDELAY" => Some((&mut c.finaldelay, 0)),
+            "RBWARNTIME" => Some((&mut c.rbwarntime, 0)),
+            "NOCOMMWARNTIME" => Some((&mut c.nocommwarntime, 0)),
+            "OBLBDURATION" => Some((&mut c.oblbduration, 0)),
+            _ => None,
+        };
+        if let Some((field, min)) = seconds {
+            *field = d.u32(&format!("{keyword} <seconds>"), "seconds", min)?;
+            continue;
+        }
+        // Seconds, negative for never.
+        let signed = match keyword {
+            "OFFDURATION" => Some(&mut c.offduration),
+            "OVERDURATION" => Some(&mut c.overduration),
+            _ => None,
+        };
+        if let Some(field) = signed {
+            *field = d.int(
                 &format!("{keyword} <seconds>"),
                 "a whole number of seconds (negative: never)",
-            )
-        };
+            )?;
+            continue;
+        }
         match keyword {
             "MONITOR" => {
                 let m = monitor(&d)?;
@@ -626,19 +648,9 @@ fn parse_directives(file: &Path, text: &[u8]) -> Result<(UpsmonConf, Option<usiz
                 once_event(&d, ev, &mut flag_lines)?;
                 c.notifyflag.push((ev, notify_flags(&d, &a[1])?));
             }
-            "POLLFREQ" => c.pollfreq = secs(1)?,
-            "POLLFREQALERT" => c.pollfreqalert = secs(1)?,
-            "HOSTSYNC" => c.hostsync = secs(0)?,
-            "DEADTIME" => c.deadtime = secs(0)?,
-            "FINALDELAY" => c.finaldelay = secs(0)?,
-            "RBWARNTIME" => c.rbwarntime = secs(0)?,
-            "NOCOMMWARNTIME" => c.nocommwarntime = secs(0)?,
             "POWERDOWNFLAG" => {
                 c.powerdownflag = Some(d.one("POWERDOWNFLAG <file>")?.to_string());
             }
-            "OFFDURATION" => c.offduration = signed()?,
-            "OVERDURATION" => c.overduration = signed()?,
-            "OBLBDURATION" => c.oblbduration = secs(0)?,
             "ALARMCRITICAL" => c.alarmcritical = d.bool("ALARMCRITICAL <0|1>")?,
             "SHUTDOWNEXIT" => c.shutdownexit = shutdownexit(&d)?,
             "POLLFAIL_LOG_THROTTLE_MAX" => {
@@ -653,7 +665,8 @@ fn parse_directives(file: &Path, text: &[u8]) -> Result<(UpsmonConf, Option<usiz
                     return Err(d.err(NO_TLS));
                 }
             }
-            _ => return Err(d.err(NO_TLS)), // CERTPATH, CERTFILE, CERTIDENT, CERTHOST
+            // CERTPATH, CERTFILE, CERTIDENT, CERTHOST (the numbers are above)
+            _ => return Err(d.err(NO_TLS)),
         }
     }
     Ok((c, minsupplies_line))
