@@ -213,7 +213,7 @@ impl Default for Globals {
 }
 
 /// One `[name]` section, validated, with globals applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Eq)]
 pub struct UpsSection {
     pub name: String,
     /// Line of the `[name]` header.
@@ -269,6 +269,84 @@ pub struct UpsSection {
     pub raw: Vec<(String, String)>,
 }
 
+impl UpsSection {
+    /// Equal but for the name and the header's line, as a reload
+    /// compares a section with its new text (without copying either).
+    fn same_settings(&self, o: &UpsSection) -> bool {
+        // Every field named: a new one cannot be left out.
+        let UpsSection {
+            name: _,
+            line: _,
+            driver,
+            port,
+            desc,
+            matching,
+            subdriver,
+            pollinterval,
+            pollfreq,
+            pollonly,
+            interruptonly,
+            interruptsize,
+            onlinedischarge_onbattery,
+            onlinedischarge_calibration,
+            offdelay,
+            ondelay,
+            lowbatt,
+            disable_fix_report_desc,
+            maxreport,
+            explore,
+            ignorelb,
+            allow_killpower,
+            sdorder,
+            sdcommands,
+            waitbeforereconnect,
+            maxretry,
+            retrydelay,
+            user,
+            group,
+            overrides,
+            defaults,
+            raw,
+        } = self;
+        *driver == o.driver
+            && *port == o.port
+            && *desc == o.desc
+            && *matching == o.matching
+            && *subdriver == o.subdriver
+            && *pollinterval == o.pollinterval
+            && *pollfreq == o.pollfreq
+            && *pollonly == o.pollonly
+            && *interruptonly == o.interruptonly
+            && *interruptsize == o.interruptsize
+            && *onlinedischarge_onbattery == o.onlinedischarge_onbattery
+            && *onlinedischarge_calibration == o.onlinedischarge_calibration
+            && *offdelay == o.offdelay
+            && *ondelay == o.ondelay
+            && *lowbatt == o.lowbatt
+            && *disable_fix_report_desc == o.disable_fix_report_desc
+            && *maxreport == o.maxreport
+            && *explore == o.explore
+            && *ignorelb == o.ignorelb
+            && *allow_killpower == o.allow_killpower
+            && *sdorder == o.sdorder
+            && *sdcommands == o.sdcommands
+            && *waitbeforereconnect == o.waitbeforereconnect
+            && *maxretry == o.maxretry
+            && *retrydelay == o.retrydelay
+            && *user == o.user
+            && *group == o.group
+            && *overrides == o.overrides
+            && *defaults == o.defaults
+            && *raw == o.raw
+    }
+}
+
+impl PartialEq for UpsSection {
+    fn eq(&self, o: &UpsSection) -> bool {
+        self.name == o.name && self.line == o.line && self.same_settings(o)
+    }
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpsConf {
@@ -297,12 +375,7 @@ impl UpsConf {
             let Some(now) = new.get(&old.name) else {
                 continue;
             };
-            let same = UpsSection {
-                line: old.line,
-                name: old.name.clone(),
-                ..now.clone()
-            } == *old;
-            if same {
+            if old.same_settings(now) {
                 continue;
             }
             let mut names: Vec<String> = Vec::new();
