@@ -421,11 +421,13 @@ fn listen_plan<S: Shell>(
     }
     let mut out = Vec::new();
     for l in &c.listen {
-        let addrs: Vec<IpAddr> = match &l.addr {
-            upsd_conf::ListenAddr::Ip(ip) => vec![*ip],
-            upsd_conf::ListenAddr::Any => {
-                vec![Ipv4Addr::UNSPECIFIED.into(), Ipv6Addr::UNSPECIFIED.into()]
-            }
+        // One address, or two for `*` (no list allocated per line).
+        let addrs: [Option<IpAddr>; 2] = match &l.addr {
+            upsd_conf::ListenAddr::Ip(ip) => [Some(*ip), None],
+            upsd_conf::ListenAddr::Any => [
+                Some(Ipv4Addr::UNSPECIFIED.into()),
+                Some(Ipv6Addr::UNSPECIFIED.into()),
+            ],
             upsd_conf::ListenAddr::Host(h) => {
                 let first = shell.resolve(h, l.port).ok_or_else(|| {
                     format!(
@@ -434,10 +436,10 @@ fn listen_plan<S: Shell>(
                         l.line
                     )
                 })?;
-                vec![first]
+                [Some(first), None]
             }
         };
-        for ip in addrs {
+        for ip in addrs.into_iter().flatten() {
             let required = !c.allow_not_all_listeners && !ip.is_loopback();
             out.push((SocketAddr::new(ip, l.port), required));
         }
