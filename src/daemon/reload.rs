@@ -81,11 +81,11 @@ impl Daemon {
         }
         // Sections added now join what a later reload compares with; the
         // changed ones keep their old settings until restart.
-        if let Some(is) = &new.ups_conf {
+        if let Some(is) = new.ups_conf {
             let was = self.ups_conf.get_or_insert_with(Default::default);
-            for s in &is.ups {
+            for s in is.ups {
                 if was.get(&s.name).is_none() {
-                    was.ups.push(s.clone());
+                    was.ups.push(s);
                 }
             }
         }
