@@ -375,7 +375,19 @@ impl UpsConf {
             let Some(now) = new.get(&old.name) else {
                 continue;
             };
-            if old.same_settings(now) {
+            // `raw` and the five fields a section takes from the globals:
+            // every other field is read from `raw` alone, so these equal
+            // mean the sections are equal but for name and line. (The
+            // whole comparison, which debug builds check against, was
+            // twice the code on a router.)
+            let same = old.raw == now.raw
+                && old.pollinterval == now.pollinterval
+                && old.maxretry == now.maxretry
+                && old.retrydelay == now.retrydelay
+                && old.user == now.user
+                && old.group == now.group;
+            debug_assert_eq!(same, old.same_settings(now), "[{}]", old.name);
+            if same {
                 continue;
             }
             let mut names: Vec<String> = Vec::new();
@@ -1233,6 +1245,21 @@ retrydelay = 10
              [b]\ndriver = usbhid-ups\nport = auto\n[c]\ndriver = usbhid-ups\nport = auto\n",
         );
         assert_eq!(old.changed_sections(&moved), vec![]);
+        // A global no section takes is no change to them; one they take is.
+        let at = |globals: &str| conf(&format!("{globals}[a]\ndriver = usbhid-ups\n"));
+        let was = at("chroot = /a\nuser = nut\n");
+        assert_eq!(
+            was.changed_sections(&at("chroot = /b\nuser = nut\n")),
+            vec![]
+        );
+        assert_eq!(
+            was.changed_sections(&at("chroot = /a\nuser = ups\n")),
+            vec![("a", vec![])]
+        );
+        assert_eq!(
+            was.changed_sections(&at("chroot = /a\nuser = nut\nmaxretry = 3\n")),
+            vec![("a", vec![])]
+        );
     }
 
     #[test]
