@@ -104,9 +104,10 @@ impl Daemon {
     /// monitor waits for ([`Boot`]).
     pub(super) fn probe(&self, node: String, at_start: bool) {
         let notify = self.notify.clone();
-        let r = std::thread::Builder::new()
-            .name(format!("probe {node}"))
-            .spawn(move || {
+        let name = format!("probe {node}");
+        let r = crate::device::spawn_named(
+            name,
+            Box::new(move || {
                 match crate::device::probe::probe(&node) {
                     Probed::Ups(f) => notify.send(Report::Found(Box::new(f.boxed()))),
                     Probed::NotUps => debug(1, format_args!("{node}: not a UPS")),
@@ -115,7 +116,8 @@ impl Daemon {
                 if at_start {
                     notify.send(Report::Probed);
                 }
-            });
+            }),
+        );
         if let Err(e) = r {
             if at_start {
                 self.notify.send(Report::Probed);

@@ -130,9 +130,9 @@ impl RemoteLink {
         waker: Arc<Waker>,
     ) -> Result<(), String> {
         let (host, port, generation) = (self.host.clone(), self.port, self.generation);
-        let spawned = std::thread::Builder::new()
-            .name(format!("connect {link}"))
-            .spawn(move || {
+        let spawned = crate::device::spawn_named(
+            format!("connect {link}"),
+            Box::new(move || {
                 let result = connect(&host, port);
                 if done
                     .send(Connected {
@@ -144,7 +144,8 @@ impl RemoteLink {
                 {
                     let _ = waker.wake();
                 }
-            });
+            }),
+        );
         match spawned {
             Ok(_) => {
                 self.state = State::Connecting;
