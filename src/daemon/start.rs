@@ -260,12 +260,7 @@ impl Daemon {
         };
         let mut starting = Vec::with_capacity(sims.len());
         for (i, sim) in sims {
-            let name = &d.upses[i].name;
-            let fail = |e: io::Error| format!("{name}: cannot start the simulation: {e}");
-            let ups = sim.start(name).map_err(fail)?;
-            let found = ups.found().map_err(fail)?;
-            d.upses[i].dev.node = Some(found.node.clone());
-            d.spawn(i, found.boxed(), ups.opener());
+            d.start_sim(i, sim)?;
             starting.push(i);
         }
         d.await_first_data(starting);
@@ -295,12 +290,7 @@ impl Daemon {
                         spec.desc,
                         Backend::new(None, spec.opts, retry),
                     ));
-                    let name = &self.upses[i].name;
-                    let fail = |e: io::Error| format!("{name}: cannot start the simulation: {e}");
-                    let ups = sim.start(name).map_err(fail)?;
-                    let found = ups.found().map_err(fail)?;
-                    self.upses[i].dev.node = Some(found.node.clone());
-                    self.spawn(i, found.boxed(), ups.opener());
+                    self.start_sim(i, sim)?;
                 }
                 Source::Usb { matcher, retry } => {
                     usb = true;
@@ -328,6 +318,18 @@ impl Daemon {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Start simulated UPS `i`'s script and its worker.
+    #[inline(never)]
+    fn start_sim(&mut self, i: usize, sim: Box<crate::device::sim::Sim>) -> Result<(), String> {
+        let name = &self.upses[i].name;
+        let fail = |e: io::Error| format!("{name}: cannot start the simulation: {e}");
+        let ups = sim.start(name).map_err(fail)?;
+        let found = ups.found().map_err(fail)?;
+        self.upses[i].dev.node = Some(found.node.clone());
+        self.spawn(i, found.boxed(), ups.opener());
         Ok(())
     }
 
