@@ -64,10 +64,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
             _ => Ok(()),
         };
     }
+    let opts = Options::default();
     let (mut ups, mut io) = match &rec {
-        None => (decode_hidraw(Path::new(path), Options::default())?, None),
+        None => (decode_hidraw(Path::new(path), opts)?, None),
         Some(rec) => {
-            let (ups, io) = decode(rec, Options::default()).map_err(|e| format!("{path}: {e}"))?;
+            let (ups, io) = decode(rec, opts).map_err(|e| format!("{path}: {e}"))?;
             (ups, Some(io))
         }
     };

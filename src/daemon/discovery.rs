@@ -231,16 +231,16 @@ impl Daemon {
         // An adopted UPS is named after its subdriver: the Megatec/Q1
         // engine's, or the HID table's.
         let key = || {
+            let opts = Options::default();
             let megatec = matches!(
-                crate::device::qxunit::serve(&f.descriptor, &f.info, &Options::default()),
+                crate::device::qxunit::serve(&f.descriptor, &f.info, &opts),
                 crate::qx::usbid::Serve::Megatec(_)
             );
             if megatec {
                 "megatec"
             } else {
                 let ident = crate::device::usb::identity(&f.info);
-                crate::ups::select::choose(&ident, &Options::default())
-                    .map_or("generic", |c| c.sub.key)
+                crate::ups::select::choose(&ident, &opts).map_or("generic", |c| c.sub.key)
             }
         };
         match assign(&upses, &f.node, &f.info, self.hotplug.mode, key) {
