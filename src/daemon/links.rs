@@ -10,16 +10,15 @@
 //! Connecting (name lookup and TCP connect, each able to block for
 //! seconds) happens on a short-lived thread per attempt, so a dead or
 //! unreachable server never delays the clients or the other UPSes; the
-//! socket comes back through a channel and the loop's waker. After that
+//! socket comes back through the [`Inbox`] and the loop's waker. After that
 //! the socket is non-blocking in the loop's poll like a client's.
 
-use crate::chan::Sender;
 use crate::monitor::remote::{Answer, Conversation};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token, Waker};
 use std::io::{self, Read, Write};
 use std::net::ToSocketAddrs;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// How long a connect, or a request with no answer, may take (upsmon's
@@ -30,6 +29,16 @@ pub const MAX_LINKS: usize = 256;
 /// Longest answer line kept; longer ones are cut (no answer upsmon
 /// reads comes near it).
 const RX_CAP: usize = 2048;
+
+/// Where connect threads leave their outcomes for the loop, which takes
+/// them all at once ([`take`]). A plain list rather than a channel: one
+/// message type fewer for `chan` to be compiled for.
+pub type Inbox = Arc<Mutex<Vec<Connected>>>;
+
+/// The outcomes in `inbox`, oldest first, leaving it empty.
+pub fn take(inbox: &Inbox) -> Vec<Connected> {
+    std::mem::take(&mut *inbox.lock().unwrap_or_else(PoisonError::into_inner))
+}
 
 /// A connect attempt's outcome, from its thread.
 pub struct Connected {
@@ -121,27 +130,22 @@ impl RemoteLink {
         matches!(self.state, State::Down)
     }
 
-    /// Start connecting on a thread; its result arrives on `done`, and
+    /// Start connecting on a thread; its result lands in `done`, and
     /// `waker` wakes the loop.
-    pub fn connect(
-        &mut self,
-        link: usize,
-        done: Sender<Connected>,
-        waker: Arc<Waker>,
-    ) -> Result<(), String> {
+    pub fn connect(&mut self, link: usize, done: Inbox, waker: Arc<Waker>) -> Result<(), String> {
         let (host, port, generation) = (self.host.clone(), self.port, self.generation);
         let spawned = crate::device::spawn_named(
             format!("connect {link}"),
             Box::new(move || {
                 let result = connect(&host, port);
-                if done
-                    .send(Connected {
-                        link,
-                        generation,
-                        result,
-                    })
-                    .is_ok()
-                {
+                let c = Connected {
+                    link,
+                    generation,
+                    result,
+                };
+                done.lock().unwrap_or_else(PoisonError::into_inner).push(c);
+                // Nobody to wake once the monitor is gone (a reload).
+                if Arc::strong_count(&done) > 1 {
                     let _ = waker.wake();
                 }
             }),
