@@ -175,12 +175,12 @@ impl RemoteLink {
         let std_stream = c.result?;
         std_stream
             .set_nonblocking(true)
-            .map_err(|e| format!("cannot make the socket non-blocking: {e}"))?;
+            .map_err(|e| super::failed("cannot make the socket non-blocking", e))?;
         let _ = std_stream.set_nodelay(true);
         let mut stream = TcpStream::from_std(std_stream);
         registry
             .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
-            .map_err(|e| format!("epoll: {e}"))?;
+            .map_err(|e| super::failed("epoll", e))?;
         self.tx.clear();
         self.tx_sent = 0;
         self.rx_len = 0;
@@ -199,7 +199,7 @@ impl RemoteLink {
         }
         self.progress_at = now;
         self.state = State::Up { stream, conv };
-        self.flush().map_err(|e| format!("write: {e}"))?;
+        self.flush().map_err(|e| super::failed("write", e))?;
         Ok(true)
     }
 
@@ -270,7 +270,7 @@ impl RemoteLink {
             self.progress_at = now;
         }
         f(conv, &mut self.tx).map_err(|e| e.to_string())?;
-        self.flush().map_err(|e| format!("write: {e}"))
+        self.flush().map_err(|e| super::failed("write", e))
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -296,7 +296,7 @@ impl RemoteLink {
     /// An error means the connection is gone (the caller calls
     /// [`RemoteLink::down`]).
     pub fn ready(&mut self, now: u64, each: &mut dyn FnMut(Answer)) -> Result<(), String> {
-        self.flush().map_err(|e| format!("write: {e}"))?;
+        self.flush().map_err(|e| super::failed("write", e))?;
         loop {
             let State::Up { stream, conv } = &mut self.state else {
                 return Ok(());
@@ -333,7 +333,7 @@ impl RemoteLink {
                 self.discard = true;
             }
         }
-        self.flush().map_err(|e| format!("write: {e}"))
+        self.flush().map_err(|e| super::failed("write", e))
     }
 }
 

@@ -58,7 +58,7 @@ pub(super) fn start(setup: Setup) -> Result<(Daemon, Signals), String> {
                 .map(upsmon_conf::shell_command);
             let flag = m.and_then(|m| m.powerdownflag.as_ref()).map(PathBuf::from);
             let h = privsep::spawn(cmd, flag)
-                .map_err(|e| format!("cannot start the privileged helper: {e}"))?;
+                .map_err(|e| super::failed("cannot start the privileged helper", e))?;
             crate::sys::log::debug(1, format_args!("privileged helper: pid {}", h.pid()));
             Some(h)
         }
@@ -68,13 +68,13 @@ pub(super) fn start(setup: Setup) -> Result<(Daemon, Signals), String> {
         super::upsmon::check_shutdowncmd(m, "");
     }
     // After the fork: the helper must not inherit the blocked signals.
-    let signals = Signals::new().map_err(|e| format!("signalfd: {e}"))?;
+    let signals = Signals::new().map_err(|e| super::failed("signalfd", e))?;
     let clock = Clock::start();
     let d = Daemon::new(setup, clock, account, helper)?;
     d.poll
         .registry()
         .register(&mut SourceFd(&signals.fd()), SIGNALS, Interest::READABLE)
-        .map_err(|e| format!("epoll: {e}"))?;
+        .map_err(|e| super::failed("epoll", e))?;
     Ok((d, signals))
 }
 
@@ -110,8 +110,8 @@ impl Daemon {
             devices,
         } = setup;
         let now = clock.now();
-        let poll = Poll::new().map_err(|e| format!("epoll: {e}"))?;
-        let waker = Waker::new(poll.registry(), WAKE).map_err(|e| format!("eventfd: {e}"))?;
+        let poll = Poll::new().map_err(|e| super::failed("epoll", e))?;
+        let waker = Waker::new(poll.registry(), WAKE).map_err(|e| super::failed("eventfd", e))?;
         let waker = Arc::new(waker);
         let (notify, reports) = Notify::new(waker.clone());
         let mut listeners = Vec::new();
@@ -122,7 +122,7 @@ impl Daemon {
                     let token = Token(listeners.len());
                     poll.registry()
                         .register(&mut l, token, Interest::READABLE)
-                        .map_err(|e| format!("epoll: {e}"))?;
+                        .map_err(|e| super::failed("epoll", e))?;
                     log(format_args!("listening on {addr}"));
                     listeners.push(l);
                 }
@@ -165,7 +165,7 @@ impl Daemon {
         if let Some(h) = helper {
             poll.registry()
                 .register(&mut SourceFd(&h.fd()), HELPER, Interest::READABLE)
-                .map_err(|e| format!("epoll: {e}"))?;
+                .map_err(|e| super::failed("epoll", e))?;
             match &mut watch {
                 Some(w) => w.helper = Some(h),
                 None => spare_helper = Some(h),
