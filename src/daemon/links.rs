@@ -261,7 +261,8 @@ impl RemoteLink {
     fn request(
         &mut self,
         now: u64,
-        f: impl FnOnce(&mut Conversation, &mut String) -> Result<(), crate::monitor::remote::Full>,
+        // A plain function: one copy of this for the three requests.
+        f: fn(&mut Conversation, &mut String) -> Result<(), crate::monitor::remote::Full>,
     ) -> Result<(), String> {
         let State::Up { conv, .. } = &mut self.state else {
             return Ok(());
