@@ -230,19 +230,7 @@ impl Daemon {
             .collect();
         // An adopted UPS is named after its subdriver: the Megatec/Q1
         // engine's, or the HID table's.
-        let key = || {
-            let opts = Options::default();
-            let megatec = matches!(
-                crate::device::qxunit::serve(&f.descriptor, &f.info, &opts),
-                crate::qx::usbid::Serve::Megatec(_)
-            );
-            if megatec {
-                "megatec"
-            } else {
-                let ident = crate::device::usb::identity(&f.info);
-                crate::ups::select::choose(&ident, &opts).map_or("generic", |c| c.sub.key)
-            }
-        };
+        let key = || crate::device::qxunit::subdriver_key(&f.descriptor, &f.info);
         match assign(&upses, &f.node, &f.info, self.hotplug.mode, key) {
             Assignment::Reattach(i) => {
                 // The worker drops a spare (the same node seen twice).
