@@ -177,13 +177,7 @@ pub fn open_ups(
 
 /// Variables sorted by name, as `upsc` lists them.
 pub fn sorted_vars(ups: &Ups) -> Vec<(String, String)> {
-    let mut v: Vec<_> = ups
-        .store
-        .iter()
-        .map(|v| (v.name.as_str().to_string(), v.value.as_str().to_string()))
-        .collect();
-    crate::sort::sort_by(&mut v, |a, b| a < b);
-    v
+    ups.store.sorted_pairs()
 }
 
 pub fn print_vars(ups: &Ups, out: &mut dyn Write) -> io::Result<()> {
