@@ -259,6 +259,18 @@ impl Store {
         self.vars.iter()
     }
 
+    /// Every variable as (name, value), sorted by name as `upsc` lists
+    /// them: one copy for a HID UPS's and a Megatec/Q1 unit's store.
+    pub fn sorted_pairs(&self) -> Vec<(String, String)> {
+        let mut v: Vec<_> = self
+            .vars
+            .iter()
+            .map(|v| (v.name.as_str().to_string(), v.value.as_str().to_string()))
+            .collect();
+        crate::sort::sort_by(&mut v, |a, b| a < b);
+        v
+    }
+
     pub fn len(&self) -> usize {
         self.vars.len()
     }

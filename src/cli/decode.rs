@@ -48,45 +48,44 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
         None => decode_qx_live(Path::new(path))?.map(Ok),
     };
-    if let Some(qx) = qx {
-        if explore {
+    let mut text = Vec::new();
+    let r = match qx {
+        Some(_) if explore => {
             return Err(format!(
                 "{path}: --explore: a Megatec/Q1 unit has no HID fields"
             ));
         }
-        let qx = qx.map_err(|e| format!("{path}: {e}"))?;
-        let mut r = Ok(());
-        for (k, v) in qx.sorted_vars() {
-            r = r.and_then(|_| writeln!(out, "{k}: {v}"));
+        Some(qx) => {
+            let qx = qx.map_err(|e| format!("{path}: {e}"))?;
+            write_vars(qx.sorted_vars(), &mut text)
         }
-        return match r {
-            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.to_string()),
-            _ => Ok(()),
-        };
-    }
-    let (mut ups, mut io) = match &rec {
-        None => (decode_hidraw(Path::new(path), Options::default())?, None),
-        Some(rec) => {
-            let (ups, io) = decode(rec, Options::default()).map_err(|e| format!("{path}: {e}"))?;
-            (ups, Some(io))
-        }
-    };
-    let mut text = Vec::new();
-    let r = if explore {
-        // Every recorded Feature report, not only those the table reads
-        // (ones read already are left as the walks and inputs left them).
-        if let Some(io) = io.as_mut() {
-            let ids: Vec<u8> = ups.desc.report_ids(ReportType::Feature).collect();
-            let t = ups.next_full();
-            for id in ids {
-                if !ups.was_read(id) {
-                    let _ = ups.load_report(id, io, t);
+        None => {
+            let opts = Options::default();
+            let (mut ups, mut io) = match &rec {
+                None => (decode_hidraw(Path::new(path), opts)?, None),
+                Some(rec) => {
+                    let (ups, io) = decode(rec, opts).map_err(|e| format!("{path}: {e}"))?;
+                    (ups, Some(io))
                 }
+            };
+            if explore {
+                // Every recorded Feature report, not only those the table
+                // reads (ones read already are left as the walks and
+                // inputs left them).
+                if let Some(io) = io.as_mut() {
+                    let ids: Vec<u8> = ups.desc.report_ids(ReportType::Feature).collect();
+                    let t = ups.next_full();
+                    for id in ids {
+                        if !ups.was_read(id) {
+                            let _ = ups.load_report(id, io, t);
+                        }
+                    }
+                }
+                print_explore(&ups, &mut text)
+            } else {
+                print_vars(&ups, &mut text)
             }
         }
-        print_explore(&ups, &mut text)
-    } else {
-        print_vars(&ups, &mut text)
     };
     // Gathered, then written in one go (standard output as a `dyn Write`
     // would bring its vectored-write paths to the binary).
@@ -178,17 +177,17 @@ pub fn open_ups(
 
 /// Variables sorted by name, as `upsc` lists them.
 pub fn sorted_vars(ups: &Ups) -> Vec<(String, String)> {
-    let mut v: Vec<_> = ups
-        .store
-        .iter()
-        .map(|v| (v.name.as_str().to_string(), v.value.as_str().to_string()))
-        .collect();
-    crate::sort::sort_by(&mut v, |a, b| a < b);
-    v
+    ups.store.sorted_pairs()
 }
 
 pub fn print_vars(ups: &Ups, out: &mut dyn Write) -> io::Result<()> {
-    for (k, v) in sorted_vars(ups) {
+    write_vars(sorted_vars(ups), out)
+}
+
+/// `name: value` lines, as `upsc` prints them (a HID UPS's variables or
+/// a Megatec/Q1 unit's).
+fn write_vars(vars: Vec<(String, String)>, out: &mut dyn Write) -> io::Result<()> {
+    for (k, v) in vars {
         writeln!(out, "{k}: {v}")?;
     }
     Ok(())

@@ -127,8 +127,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     };
     if conf.ups.is_empty() {
         for f in usb.drain(..) {
-            if is_qx(&f, &Options::default()) {
-                megatec.push((f.node.clone(), f, Options::default()));
+            let opts = Options::default();
+            if is_qx(&f, &opts) {
+                megatec.push((f.node.clone(), f, opts));
                 continue;
             }
             let name = f.node.clone();
@@ -137,7 +138,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 Box::new(f.dev),
                 f.descriptor,
                 crate::device::usb::identity(&f.info),
-                Options::default(),
+                opts,
                 None,
             ));
         }

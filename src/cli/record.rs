@@ -112,13 +112,7 @@ pub fn capture(dev: &mut Hidraw, info: &UsbInfo, millis: u64) -> Result<Recordin
     let desc = Descriptor::parse(&descriptor).map_err(|e| e.to_string())?;
     let power = desc.is_power_device();
     let mut rec = Recording {
-        ident: crate::ups::options::Identity {
-            vid: info.vid,
-            pid: info.pid,
-            vendor: info.manufacturer.clone(),
-            product: info.product.clone(),
-            serial: info.serial.clone(),
-        },
+        ident: crate::device::usb::identity(info),
         descriptor,
         ..Recording::default()
     };

@@ -2,7 +2,6 @@
 //! `ups.conf` section for each, as `nut-scanner -U` prints them.
 
 use crate::device::usb::UsbInfo;
-use crate::ups::options::Options;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -21,22 +20,8 @@ pub fn run() -> Result<(), String> {
             continue;
         };
         drop(dev);
-        let megatec = matches!(
-            crate::device::qxunit::serve(&descriptor, &info, &Options::default()),
-            crate::qx::usbid::Serve::Megatec(_)
-        );
-        let ident = crate::ups::options::Identity {
-            vid: info.vid,
-            pid: info.pid,
-            vendor: info.manufacturer.clone(),
-            product: info.product.clone(),
-            serial: info.serial.clone(),
-        };
-        let key = if megatec {
-            "megatec"
-        } else {
-            crate::ups::select::choose(&ident, &Options::default()).map_or("generic", |c| c.sub.key)
-        };
+        let key = crate::device::qxunit::subdriver_key(&descriptor, &info);
+        let megatec = key == "megatec";
         let name = crate::device::naming::stable_name(key, &info);
         let mut section = conf_section(&name, &node, &info);
         if megatec {

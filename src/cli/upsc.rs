@@ -118,7 +118,8 @@ impl Conn {
     }
 
     fn send(&mut self, req: &str) -> Result<(), Error> {
-        self.w
+        // Through `&TcpStream`, as `fsd` writes: one copy of write_all.
+        (&self.w)
             .write_all(req.as_bytes())
             .map_err(|e| Error(format!("Write error: {e}")))
     }

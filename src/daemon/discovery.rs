@@ -104,9 +104,10 @@ impl Daemon {
     /// monitor waits for ([`Boot`]).
     pub(super) fn probe(&self, node: String, at_start: bool) {
         let notify = self.notify.clone();
-        let r = std::thread::Builder::new()
-            .name(format!("probe {node}"))
-            .spawn(move || {
+        let name = format!("probe {node}");
+        let r = crate::device::spawn_named(
+            name,
+            Box::new(move || {
                 match crate::device::probe::probe(&node) {
                     Probed::Ups(f) => notify.send(Report::Found(Box::new(f.boxed()))),
                     Probed::NotUps => debug(1, format_args!("{node}: not a UPS")),
@@ -115,7 +116,8 @@ impl Daemon {
                 if at_start {
                     notify.send(Report::Probed);
                 }
-            });
+            }),
+        );
         if let Err(e) = r {
             if at_start {
                 self.notify.send(Report::Probed);
@@ -228,19 +230,7 @@ impl Daemon {
             .collect();
         // An adopted UPS is named after its subdriver: the Megatec/Q1
         // engine's, or the HID table's.
-        let key = || {
-            let megatec = matches!(
-                crate::device::qxunit::serve(&f.descriptor, &f.info, &Options::default()),
-                crate::qx::usbid::Serve::Megatec(_)
-            );
-            if megatec {
-                "megatec"
-            } else {
-                let ident = crate::device::usb::identity(&f.info);
-                crate::ups::select::choose(&ident, &Options::default())
-                    .map_or("generic", |c| c.sub.key)
-            }
-        };
+        let key = || crate::device::qxunit::subdriver_key(&f.descriptor, &f.info);
         match assign(&upses, &f.node, &f.info, self.hotplug.mode, key) {
             Assignment::Reattach(i) => {
                 // The worker drops a spare (the same node seen twice).

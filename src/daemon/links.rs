@@ -10,16 +10,15 @@
 //! Connecting (name lookup and TCP connect, each able to block for
 //! seconds) happens on a short-lived thread per attempt, so a dead or
 //! unreachable server never delays the clients or the other UPSes; the
-//! socket comes back through a channel and the loop's waker. After that
+//! socket comes back through the [`Inbox`] and the loop's waker. After that
 //! the socket is non-blocking in the loop's poll like a client's.
 
-use crate::chan::Sender;
 use crate::monitor::remote::{Answer, Conversation};
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token, Waker};
 use std::io::{self, Read, Write};
 use std::net::ToSocketAddrs;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// How long a connect, or a request with no answer, may take (upsmon's
@@ -30,6 +29,16 @@ pub const MAX_LINKS: usize = 256;
 /// Longest answer line kept; longer ones are cut (no answer upsmon
 /// reads comes near it).
 const RX_CAP: usize = 2048;
+
+/// Where connect threads leave their outcomes for the loop, which takes
+/// them all at once ([`take`]). A plain list rather than a channel: one
+/// message type fewer for `chan` to be compiled for.
+pub type Inbox = Arc<Mutex<Vec<Connected>>>;
+
+/// The outcomes in `inbox`, oldest first, leaving it empty.
+pub fn take(inbox: &Inbox) -> Vec<Connected> {
+    std::mem::take(&mut *inbox.lock().unwrap_or_else(PoisonError::into_inner))
+}
 
 /// A connect attempt's outcome, from its thread.
 pub struct Connected {
@@ -121,30 +130,26 @@ impl RemoteLink {
         matches!(self.state, State::Down)
     }
 
-    /// Start connecting on a thread; its result arrives on `done`, and
+    /// Start connecting on a thread; its result lands in `done`, and
     /// `waker` wakes the loop.
-    pub fn connect(
-        &mut self,
-        link: usize,
-        done: Sender<Connected>,
-        waker: Arc<Waker>,
-    ) -> Result<(), String> {
+    pub fn connect(&mut self, link: usize, done: Inbox, waker: Arc<Waker>) -> Result<(), String> {
         let (host, port, generation) = (self.host.clone(), self.port, self.generation);
-        let spawned = std::thread::Builder::new()
-            .name(format!("connect {link}"))
-            .spawn(move || {
+        let spawned = crate::device::spawn_named(
+            format!("connect {link}"),
+            Box::new(move || {
                 let result = connect(&host, port);
-                if done
-                    .send(Connected {
-                        link,
-                        generation,
-                        result,
-                    })
-                    .is_ok()
-                {
+                let c = Connected {
+                    link,
+                    generation,
+                    result,
+                };
+                done.lock().unwrap_or_else(PoisonError::into_inner).push(c);
+                // Nobody to wake once the monitor is gone (a reload).
+                if Arc::strong_count(&done) > 1 {
                     let _ = waker.wake();
                 }
-            });
+            }),
+        );
         match spawned {
             Ok(_) => {
                 self.state = State::Connecting;
@@ -170,12 +175,12 @@ impl RemoteLink {
         let std_stream = c.result?;
         std_stream
             .set_nonblocking(true)
-            .map_err(|e| format!("cannot make the socket non-blocking: {e}"))?;
+            .map_err(|e| super::failed("cannot make the socket non-blocking", e))?;
         let _ = std_stream.set_nodelay(true);
         let mut stream = TcpStream::from_std(std_stream);
         registry
             .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
-            .map_err(|e| format!("epoll: {e}"))?;
+            .map_err(|e| super::failed("epoll", e))?;
         self.tx.clear();
         self.tx_sent = 0;
         self.rx_len = 0;
@@ -194,7 +199,7 @@ impl RemoteLink {
         }
         self.progress_at = now;
         self.state = State::Up { stream, conv };
-        self.flush().map_err(|e| format!("write: {e}"))?;
+        self.flush().map_err(|e| super::failed("write", e))?;
         Ok(true)
     }
 
@@ -256,7 +261,8 @@ impl RemoteLink {
     fn request(
         &mut self,
         now: u64,
-        f: impl FnOnce(&mut Conversation, &mut String) -> Result<(), crate::monitor::remote::Full>,
+        // A plain function: one copy of this for the three requests.
+        f: fn(&mut Conversation, &mut String) -> Result<(), crate::monitor::remote::Full>,
     ) -> Result<(), String> {
         let State::Up { conv, .. } = &mut self.state else {
             return Ok(());
@@ -265,7 +271,7 @@ impl RemoteLink {
             self.progress_at = now;
         }
         f(conv, &mut self.tx).map_err(|e| e.to_string())?;
-        self.flush().map_err(|e| format!("write: {e}"))
+        self.flush().map_err(|e| super::failed("write", e))
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -291,7 +297,7 @@ impl RemoteLink {
     /// An error means the connection is gone (the caller calls
     /// [`RemoteLink::down`]).
     pub fn ready(&mut self, now: u64, each: &mut dyn FnMut(Answer)) -> Result<(), String> {
-        self.flush().map_err(|e| format!("write: {e}"))?;
+        self.flush().map_err(|e| super::failed("write", e))?;
         loop {
             let State::Up { stream, conv } = &mut self.state else {
                 return Ok(());
@@ -328,7 +334,7 @@ impl RemoteLink {
                 self.discard = true;
             }
         }
-        self.flush().map_err(|e| format!("write: {e}"))
+        self.flush().map_err(|e| super::failed("write", e))
     }
 }
 

@@ -208,6 +208,13 @@ struct Daemon {
     waker: Arc<Waker>,
 }
 
+/// `what: error`, the text of a failed system call: one copy of the
+/// formatting for every such error the daemon returns.
+#[inline(never)]
+fn failed(what: &str, e: io::Error) -> String {
+    format!("{what}: {e}")
+}
+
 /// Bind the listeners, drop privileges, start the UPSes and serve until
 /// SIGTERM or SIGINT; SIGHUP reads the configuration again (`args` says
 /// where from). Tells the service manager how it goes (sd_notify).

@@ -58,7 +58,7 @@ pub(super) fn start(setup: Setup) -> Result<(Daemon, Signals), String> {
                 .map(upsmon_conf::shell_command);
             let flag = m.and_then(|m| m.powerdownflag.as_ref()).map(PathBuf::from);
             let h = privsep::spawn(cmd, flag)
-                .map_err(|e| format!("cannot start the privileged helper: {e}"))?;
+                .map_err(|e| super::failed("cannot start the privileged helper", e))?;
             crate::sys::log::debug(1, format_args!("privileged helper: pid {}", h.pid()));
             Some(h)
         }
@@ -68,13 +68,13 @@ pub(super) fn start(setup: Setup) -> Result<(Daemon, Signals), String> {
         super::upsmon::check_shutdowncmd(m, "");
     }
     // After the fork: the helper must not inherit the blocked signals.
-    let signals = Signals::new().map_err(|e| format!("signalfd: {e}"))?;
+    let signals = Signals::new().map_err(|e| super::failed("signalfd", e))?;
     let clock = Clock::start();
     let d = Daemon::new(setup, clock, account, helper)?;
     d.poll
         .registry()
         .register(&mut SourceFd(&signals.fd()), SIGNALS, Interest::READABLE)
-        .map_err(|e| format!("epoll: {e}"))?;
+        .map_err(|e| super::failed("epoll", e))?;
     Ok((d, signals))
 }
 
@@ -110,8 +110,8 @@ impl Daemon {
             devices,
         } = setup;
         let now = clock.now();
-        let poll = Poll::new().map_err(|e| format!("epoll: {e}"))?;
-        let waker = Waker::new(poll.registry(), WAKE).map_err(|e| format!("eventfd: {e}"))?;
+        let poll = Poll::new().map_err(|e| super::failed("epoll", e))?;
+        let waker = Waker::new(poll.registry(), WAKE).map_err(|e| super::failed("eventfd", e))?;
         let waker = Arc::new(waker);
         let (notify, reports) = Notify::new(waker.clone());
         let mut listeners = Vec::new();
@@ -122,7 +122,7 @@ impl Daemon {
                     let token = Token(listeners.len());
                     poll.registry()
                         .register(&mut l, token, Interest::READABLE)
-                        .map_err(|e| format!("epoll: {e}"))?;
+                        .map_err(|e| super::failed("epoll", e))?;
                     log(format_args!("listening on {addr}"));
                     listeners.push(l);
                 }
@@ -165,7 +165,7 @@ impl Daemon {
         if let Some(h) = helper {
             poll.registry()
                 .register(&mut SourceFd(&h.fd()), HELPER, Interest::READABLE)
-                .map_err(|e| format!("epoll: {e}"))?;
+                .map_err(|e| super::failed("epoll", e))?;
             match &mut watch {
                 Some(w) => w.helper = Some(h),
                 None => spare_helper = Some(h),
@@ -260,12 +260,7 @@ impl Daemon {
         };
         let mut starting = Vec::with_capacity(sims.len());
         for (i, sim) in sims {
-            let name = &d.upses[i].name;
-            let fail = |e: io::Error| format!("{name}: cannot start the simulation: {e}");
-            let ups = sim.start(name).map_err(fail)?;
-            let found = ups.found().map_err(fail)?;
-            d.upses[i].dev.node = Some(found.node.clone());
-            d.spawn(i, found.boxed(), ups.opener());
+            d.start_sim(i, sim)?;
             starting.push(i);
         }
         d.await_first_data(starting);
@@ -295,12 +290,7 @@ impl Daemon {
                         spec.desc,
                         Backend::new(None, spec.opts, retry),
                     ));
-                    let name = &self.upses[i].name;
-                    let fail = |e: io::Error| format!("{name}: cannot start the simulation: {e}");
-                    let ups = sim.start(name).map_err(fail)?;
-                    let found = ups.found().map_err(fail)?;
-                    self.upses[i].dev.node = Some(found.node.clone());
-                    self.spawn(i, found.boxed(), ups.opener());
+                    self.start_sim(i, sim)?;
                 }
                 Source::Usb { matcher, retry } => {
                     usb = true;
@@ -328,6 +318,18 @@ impl Daemon {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Start simulated UPS `i`'s script and its worker.
+    #[inline(never)]
+    fn start_sim(&mut self, i: usize, sim: Box<crate::device::sim::Sim>) -> Result<(), String> {
+        let name = &self.upses[i].name;
+        let fail = |e: io::Error| format!("{name}: cannot start the simulation: {e}");
+        let ups = sim.start(name).map_err(fail)?;
+        let found = ups.found().map_err(fail)?;
+        self.upses[i].dev.node = Some(found.node.clone());
+        self.spawn(i, found.boxed(), ups.opener());
         Ok(())
     }
 

@@ -3,10 +3,9 @@
 //! and the commands it asks for (power-down flag, SHUTDOWNCMD through the
 //! privileged helper, NOTIFY).
 
-use super::links::{Connected, RemoteLink, MAX_LINKS, NET_TIMEOUT_MS};
+use super::links::{self, Inbox, RemoteLink, MAX_LINKS, NET_TIMEOUT_MS};
 use super::upses::Served;
 use super::{Daemon, REMOTE_TOP};
-use crate::chan::{Receiver, Sender};
 use crate::config::upsmon_conf::{self, UpsmonConf};
 use crate::config::Role;
 use crate::monitor::bound::{Bound, Ended, Offer};
@@ -74,7 +73,7 @@ pub(super) struct Watch {
     pub(super) bound: Bound<Job>,
     /// Connections to other servers, for the remote entries.
     pub(super) links: Vec<RemoteLink>,
-    pub(super) connected: (Sender<Connected>, Receiver<Connected>),
+    pub(super) connected: Inbox,
     pub(super) waker: Arc<Waker>,
 }
 
@@ -223,7 +222,7 @@ impl Watch {
             children: Children::default(),
             bound: Bound::default(),
             links,
-            connected: crate::chan::channel(),
+            connected: Inbox::default(),
             waker,
         })
     }
@@ -350,7 +349,7 @@ impl Watch {
         now: u64,
         acts: &mut monitor::Actions,
     ) -> u64 {
-        while let Ok(c) = self.connected.1.try_recv() {
+        for c in links::take(&self.connected) {
             let l = c.link;
             let Some(link) = self.links.get_mut(l) else {
                 continue;
@@ -378,7 +377,7 @@ impl Watch {
                         self.link_failed(l, &why, registry, now, acts);
                     }
                 } else if link.is_down() {
-                    let (tx, waker) = (self.connected.0.clone(), self.waker.clone());
+                    let (tx, waker) = (self.connected.clone(), self.waker.clone());
                     if let Err(why) = link.connect(l, tx, waker) {
                         self.link_failed(l, &why, registry, now, acts);
                     }

@@ -45,6 +45,19 @@ pub fn serve(descriptor: &[u8], info: &UsbInfo, opts: &Options) -> Serve {
     )
 }
 
+/// The subdriver key a UPS found without configuration is named after
+/// (see [`super::naming`]): `megatec` for a unit this engine serves, else
+/// the HID table's (`apc`, `mge`, ..., `generic`). One copy for the
+/// daemon's adoption and `hidupsd scan`.
+pub fn subdriver_key(descriptor: &[u8], info: &UsbInfo) -> &'static str {
+    let opts = Options::default();
+    if matches!(serve(descriptor, info, &opts), Serve::Megatec(_)) {
+        return "megatec";
+    }
+    let id = super::usb::identity(info);
+    crate::ups::select::choose(&id, &opts).map_or("generic", |c| c.sub.key)
+}
+
 /// nutdrv_qx's options from the section (`protocol`, `novendor`,
 /// `norating`, `ignoresab`, `stayoff`, `ondelay`, `offdelay`,
 /// `pollfreq`, `runtimecal`, `chargetime`, `idleload`) and `langid_fix`.

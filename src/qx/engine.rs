@@ -175,13 +175,7 @@ pub struct Qx {
 impl Qx {
     /// The published variables sorted by name, as `upsc` lists them.
     pub fn sorted_vars(&self) -> Vec<(String, String)> {
-        let mut v: Vec<_> = self
-            .store
-            .iter()
-            .map(|v| (v.name.to_string(), v.value.to_string()))
-            .collect();
-        crate::sort::sort_by(&mut v, |a, b| a < b);
-        v
+        self.store.sorted_pairs()
     }
 
     /// A unit spoken to with `proto`; nothing is read yet.
