@@ -61,11 +61,10 @@ pub fn spawn(
     // The text, not the error itself: `NulError`'s `Debug` (which a boxed
     // error carries) would bring the `Debug` machinery to the binary.
     let nul = |e: std::ffi::NulError| io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
-    let args: Vec<CString> = argv
-        .iter()
-        .map(|a| CString::new(*a))
-        .collect::<Result<_, _>>()
-        .map_err(nul)?;
+    let mut args: Vec<CString> = Vec::with_capacity(argv.len());
+    for a in argv {
+        args.push(CString::new(*a).map_err(nul)?);
+    }
     if args.is_empty() {
         return Err(io::ErrorKind::InvalidInput.into());
     }
