@@ -394,11 +394,7 @@ impl Monitor {
         }
         let t = &self.times;
         let mut next: Option<u64> = None;
-        let mut consider = |d: u64| {
-            if d > now {
-                next = Some(next.map_or(d, |n| n.min(d)));
-            }
-        };
+        let mut consider = |d: u64| earliest(&mut next, d, now);
         for u in &self.ups {
             if u.comm == Comm::Bad {
                 if t.nocommwarn > 0 {
@@ -842,6 +838,16 @@ impl Monitor {
 
 /// When the next NOCOMM is due for a lost UPS: NOCOMMWARNTIME after it
 /// was lost, and NOCOMMWARNTIME after the last one.
+/// Keep in `next` the earliest of the deadlines after `now`. Out of line:
+/// `poll_at` weighs seven deadlines per UPS, each a 64-bit compare that
+/// is long on 32-bit routers.
+#[inline(never)]
+fn earliest(next: &mut Option<u64>, d: u64, now: u64) {
+    if d > now {
+        *next = Some(next.map_or(d, |n| n.min(d)));
+    }
+}
+
 fn nocomm_due(u: &Ups, every: u64) -> u64 {
     let first = u.lost_since.saturating_add(every);
     u.last_nocomm

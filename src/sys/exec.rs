@@ -61,11 +61,10 @@ pub fn spawn(
     // The text, not the error itself: `NulError`'s `Debug` (which a boxed
     // error carries) would bring the `Debug` machinery to the binary.
     let nul = |e: std::ffi::NulError| io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
-    let args: Vec<CString> = argv
-        .iter()
-        .map(|a| CString::new(*a))
-        .collect::<Result<_, _>>()
-        .map_err(nul)?;
+    let mut args: Vec<CString> = Vec::with_capacity(argv.len());
+    for a in argv {
+        args.push(CString::new(*a).map_err(nul)?);
+    }
     if args.is_empty() {
         return Err(io::ErrorKind::InvalidInput.into());
     }
@@ -85,16 +84,8 @@ pub fn spawn(
     for (k, v) in env {
         vars.push(CString::new(format!("{k}={v}")).map_err(nul)?);
     }
-    let argp: Vec<*mut libc::c_char> = args
-        .iter()
-        .map(|a| a.as_ptr() as *mut libc::c_char)
-        .chain(std::iter::once(std::ptr::null_mut()))
-        .collect();
-    let envp: Vec<*mut libc::c_char> = vars
-        .iter()
-        .map(|a| a.as_ptr() as *mut libc::c_char)
-        .chain(std::iter::once(std::ptr::null_mut()))
-        .collect();
+    let argp = pointers(&args);
+    let envp = pointers(&vars);
     let null = b"/dev/null\0".as_ptr() as *const libc::c_char;
     let mut pid: libc::pid_t = 0;
     // SAFETY: the attribute and file-action objects are initialised before
@@ -147,6 +138,17 @@ pub fn spawn(
         return Err(io::Error::from_raw_os_error(rc));
     }
     Ok(pid)
+}
+
+/// The null-terminated array of pointers `posix_spawnp` takes, for
+/// `strings` (which must outlive it).
+fn pointers(strings: &[CString]) -> Vec<*mut libc::c_char> {
+    let mut v = Vec::with_capacity(strings.len() + 1);
+    for s in strings {
+        v.push(s.as_ptr() as *mut libc::c_char);
+    }
+    v.push(std::ptr::null_mut());
+    v
 }
 
 /// Start `program` with `input` on its standard input through a pipe

@@ -260,14 +260,14 @@ fn facts(node: Node, sys: &Path, opened: &File) -> Facts {
     let usb_device = match node {
         Node::Hidraw(n) => {
             let d = sys.join(format!("class/hidraw/hidraw{n}"));
-            f.sysfs_dev = read(d.join("dev")).and_then(|s| grant::parse_dev(&s));
+            f.sysfs_dev = sysfs_dev(&d);
             f.descriptors
                 .extend(std::fs::read(d.join("device/report_descriptor")).ok());
             None
         }
         Node::Hiddev(n) => {
             let d = sys.join(format!("class/usbmisc/hiddev{n}"));
-            f.sysfs_dev = read(d.join("dev")).and_then(|s| grant::parse_dev(&s));
+            f.sysfs_dev = sysfs_dev(&d);
             // device: the USB interface; its parent, the USB device.
             std::fs::canonicalize(d.join("device"))
                 .ok()
@@ -276,29 +276,25 @@ fn facts(node: Node, sys: &Path, opened: &File) -> Facts {
         Node::Usbfs { bus, dev } => {
             let num =
                 |d: &Path, a: &str| read(d.join(a)).and_then(|s| s.trim().parse::<u16>().ok());
-            let found = std::fs::read_dir(sys.join("bus/usb/devices"))
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path())
-                .find(|d| num(d, "busnum") == Some(bus) && num(d, "devnum") == Some(dev));
-            if let Some(d) = &found {
-                f.sysfs_dev = read(d.join("dev")).and_then(|s| grant::parse_dev(&s));
+            let mut found = None;
+            for e in entries(&sys.join("bus/usb/devices")) {
+                let d = e.path();
+                if num(&d, "busnum") == Some(bus) && num(&d, "devnum") == Some(dev) {
+                    f.sysfs_dev = sysfs_dev(&d);
+                    found = Some(d);
+                    break;
+                }
             }
             found.and_then(|d| std::fs::canonicalize(d).ok())
         }
     };
     if let Some(d) = usb_device {
         // Its interfaces (`1-1:1.0`), and their HID devices (`0003:...`).
-        for intf in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+        for intf in entries(&d) {
             if !intf.file_name().to_string_lossy().contains(':') {
                 continue;
             }
-            for hid in std::fs::read_dir(intf.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
+            for hid in entries(&intf.path()) {
                 if hid.file_name().to_string_lossy().starts_with("0003:") {
                     f.descriptors
                         .extend(std::fs::read(hid.path().join("report_descriptor")).ok());
@@ -307,6 +303,18 @@ fn facts(node: Node, sys: &Path, opened: &File) -> Facts {
         }
     }
     f
+}
+
+/// `major:minor` from the `dev` file of sysfs directory `d`.
+#[inline(never)]
+fn sysfs_dev(d: &Path) -> Option<(u32, u32)> {
+    let s = std::fs::read_to_string(d.join("dev")).ok()?;
+    grant::parse_dev(&s)
+}
+
+/// The entries of directory `d` that can be read (none if it cannot).
+fn entries(d: &Path) -> impl Iterator<Item = std::fs::DirEntry> {
+    std::fs::read_dir(d).into_iter().flatten().flatten()
 }
 
 /// Serve one request from `sock`; false when the daemon's end is gone.

@@ -196,6 +196,13 @@ fn flag_words(out: &mut Text, bits: u16, table: &[(u16, &str)]) -> bool {
     true
 }
 
+/// A date as `YYYY/MM/DD` (see [`put`]). One copy for the three date
+/// conversions.
+#[inline(never)]
+fn put_ymd(out: &mut Text, cap: usize, y: i64, m: i64, d: i64) -> bool {
+    put(out, cap, format_args!("{:04}/{:02}/{:02}", y, m, d))
+}
+
 impl Func {
     /// HID to NUT: write the text to publish into `out` and return `true`,
     /// or return `false` (with `out` empty) when NUT would publish nothing.
@@ -327,7 +334,7 @@ impl Func {
                     return put_str(out, "not set");
                 }
                 let (y, m, d) = (1980 + (v >> 9), (v >> 5) & 0x0F, v & 0x1F);
-                put(out, 31, format_args!("{:04}/{:02}/{:02}", y, m, d))
+                put_ymd(out, 31, y, m, d)
             }
             HexConversionFun => {
                 // (unsigned long) of a negative double wraps on x86-64.
@@ -362,7 +369,7 @@ impl Func {
                 let d = nib(8) + 10 * nib(12);
                 let m = nib(16) + 10 * nib(20);
                 y += if y >= 70 { 1900 } else { 2000 };
-                put(out, 19, format_args!("{:04}/{:02}/{:02}", y, m, d))
+                put_ymd(out, 19, y, m, d)
             }
 
             // ---- belkin-hid.c (Liebert 10af part) ----
@@ -650,8 +657,7 @@ impl Func {
                 };
                 let (y, m, d) = civil_from_days(days);
                 // strftime must give exactly 10 characters.
-                (1000..=9999).contains(&y)
-                    && put(out, 19, format_args!("{:04}/{:02}/{:02}", y, m, d))
+                (1000..=9999).contains(&y) && put_ymd(out, 19, y, m, d)
             }
             MgeTimeConversionFun => {
                 let Some((_, s)) = unix_split(value) else {

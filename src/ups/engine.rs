@@ -618,14 +618,14 @@ impl Ups {
     /// `lowbatt`, `ondelay`, `offdelay` replace published values.
     fn apply_overrides(&mut self) {
         let o = [
-            ("battery.charge.low", self.opts.lowbatt.clone()),
-            ("ups.delay.start", self.opts.ondelay.clone()),
-            ("ups.delay.shutdown", self.opts.offdelay.clone()),
+            ("battery.charge.low", &self.opts.lowbatt),
+            ("ups.delay.start", &self.opts.ondelay),
+            ("ups.delay.shutdown", &self.opts.offdelay),
         ];
         for (name, v) in o {
             if let Some(v) = v {
                 if self.store.has(name) {
-                    let _ = self.store.set(name, &v);
+                    let _ = self.store.set(name, v);
                 }
             }
         }

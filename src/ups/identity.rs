@@ -7,6 +7,7 @@
 //! Read first: `docs/design/hid-decoding.md` §8.
 
 use super::engine::Ups;
+use super::options::Identity;
 
 use super::tables::mge_models::{MgeModel, MGE_MODELS};
 use super::transport::Transport;
@@ -91,7 +92,17 @@ impl Ups {
 /// Publish identity and driver variables.
 fn publish(ups: &mut Ups, io: &mut dyn Transport) {
     let key = ups.sub.key;
-    let id = ups.ident.clone();
+    // Taken for the duration, not cloned (its strings are only read here;
+    // conversion functions see the ids, which stay).
+    let (vid, pid) = (ups.ident.vid, ups.ident.pid);
+    let id = std::mem::replace(
+        &mut ups.ident,
+        Identity {
+            vid,
+            pid,
+            ..Identity::default()
+        },
+    );
     let product = nonempty(&id.product);
     let mfr = match key {
         "belkin" => id
@@ -181,4 +192,5 @@ fn publish(ups: &mut Ups, io: &mut dyn Transport) {
     let _ = s.set("driver.version", env!("CARGO_PKG_VERSION"));
     let _ = s.set("driver.version.internal", DRIVER_INTERNAL);
     let _ = s.set("driver.version.data", ups.sub.name);
+    ups.ident = id;
 }

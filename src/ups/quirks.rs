@@ -66,23 +66,23 @@ fn cps(d: &mut Descriptor) {
     }
     // Ranges taken as unsigned: widen to at least 9 bits, make the two
     // voltages agree, then keep within the field's size.
-    let assumed: Vec<usize> = [get(d, 0x12, VOLTAGE), get(d, 0x0F, VOLTAGE)]
-        .into_iter()
-        .flatten()
-        .filter(|(_, f)| f.logmax_assumed)
-        .map(|(i, _)| i)
-        .collect();
-    if !assumed.is_empty() {
-        for &i in &assumed {
+    let assumed: [Option<usize>; 2] = [0x12, 0x0F].map(|id| {
+        get(d, id, VOLTAGE)
+            .filter(|(_, f)| f.logmax_assumed)
+            .map(|(i, _)| i)
+    });
+    if assumed.iter().any(Option::is_some) {
+        for &i in assumed.iter().flatten() {
             let f = &mut d.fields_mut()[i];
             f.logical_max = f.logical_max.max(511);
         }
         let top = assumed
             .iter()
+            .flatten()
             .map(|&i| d.fields()[i].logical_max)
             .max()
             .unwrap_or(511);
-        for &i in &assumed {
+        for &i in assumed.iter().flatten() {
             let f = &mut d.fields_mut()[i];
             f.logical_max = top;
             if f.bit_size > 1 && f.bit_size < 64 {
