@@ -268,8 +268,13 @@ fn strtol16(s: &str) -> (i64, &str) {
 }
 
 /// The Voltronic-QS-Hex fields (NUT's `voltronic_qs_hex_*` rules).
-pub(super) fn qs_hex_value(it: &Item, raw: &[u8], value: &mut Text) -> Result<(), QxError> {
-    let text = ascii_text(raw).map_err(|_| QxError::Empty(it.var))?;
+/// `text` is `raw` as printable text.
+pub(super) fn qs_hex_value(
+    it: &Item,
+    raw: &[u8],
+    text: &Text,
+    value: &mut Text,
+) -> Result<(), QxError> {
     let v = text.as_str();
     let bad = || QxError::NotNumeric {
         var: it.var,
