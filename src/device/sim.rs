@@ -290,41 +290,55 @@ impl Sim {
     /// Switch the device on: the script's clock starts now. `name` is the
     /// UPS's name, for the log.
     pub fn start(self, name: &str) -> io::Result<SimUps> {
-        let megatec = !self.rec.answers.is_empty() && !self.desc.is_power_device();
+        let Sim {
+            rec,
+            desc,
+            steps,
+            label,
+        } = self;
+        let megatec = !rec.answers.is_empty() && !desc.is_power_device();
         let (stop, stopped) = mpsc::channel();
         let mut inputs = vec![None; 256];
-        for r in &self.rec.inputs {
-            let (id, bytes) = with_id(&self.desc, r);
+        for r in &rec.inputs {
+            let (id, bytes) = with_id(&desc, r);
             inputs[id as usize] = Some(bytes);
         }
+        let features = Replay::new(&rec);
+        let megatec = megatec.then(|| Megatec::new(&rec));
+        // The rest of the recording moves to the unit.
+        let Recording {
+            ident,
+            descriptor,
+            inputs: recorded,
+            ..
+        } = rec;
         let inner = Arc::new(Inner {
             name: name.to_string(),
-            label: self.label,
+            label,
             info: UsbInfo {
-                vid: self.rec.ident.vid,
-                pid: self.rec.ident.pid,
-                manufacturer: self.rec.ident.vendor.clone(),
-                product: self.rec.ident.product.clone(),
-                serial: self.rec.ident.serial.clone(),
+                vid: ident.vid,
+                pid: ident.pid,
+                manufacturer: ident.vendor,
+                product: ident.product,
+                serial: ident.serial,
                 port: "sim".into(),
                 ..UsbInfo::default()
             },
-            descriptor: self.rec.descriptor.clone(),
-            desc: self.desc,
+            descriptor,
+            desc,
             state: Mutex::new(State {
-                megatec: megatec.then(|| Megatec::new(&self.rec)),
-                features: Replay::new(&self.rec),
+                megatec,
+                features,
                 inputs,
-                recorded: self.rec.inputs,
+                recorded,
                 opened: false,
                 peer: None,
             }),
             _stop: stop,
         });
-        if !self.steps.is_empty() {
+        if !steps.is_empty() {
             let weak = Arc::downgrade(&inner);
             let t0 = Instant::now();
-            let steps = self.steps;
             super::spawn_named(
                 format!("sim {name}"),
                 Box::new(move || play(weak, steps, stopped, t0)),
