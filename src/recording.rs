@@ -111,11 +111,12 @@ impl fmt::Display for Act {
 fn event(rest: &str) -> Result<(u64, Act), String> {
     const FORM: &str =
         "expected 'at SECONDS set PATH VALUE' or 'at SECONDS powercut|powerback|lowbatt'";
-    let w: Vec<&str> = rest.split_whitespace().collect();
-    let (secs, what) = match w.as_slice() {
-        [secs, what, ..] => (*secs, *what),
-        _ => return Err(FORM.into()),
+    let mut w = rest.split_whitespace();
+    let (Some(secs), Some(what)) = (w.next(), w.next()) else {
+        return Err(FORM.into());
     };
+    // The event's arguments: the first two, and whether there are more.
+    let args = (w.next(), w.next(), w.next().is_some());
     let s: f64 = crate::text::parse_f64(secs)
         .filter(|s: &f64| s.is_finite() && *s >= 0.0)
         .ok_or_else(|| format!("'{secs}' is not a number of seconds"))?;
@@ -124,17 +125,17 @@ fn event(rest: &str) -> Result<(u64, Act), String> {
         return Err(format!("'{secs}' seconds is too far ahead"));
     }
     let at_ms = (s * 1000.0).round() as u64;
-    let act = match (what, &w[2..]) {
-        ("set", [path, value]) => Act::Set {
+    let act = match (what, args) {
+        ("set", (Some(path), Some(value), false)) => Act::Set {
             path: path.to_string(),
             value: crate::text::parse_f64(value)
                 .filter(|v: &f64| v.is_finite())
                 .ok_or_else(|| format!("'{value}' is not a number"))?,
         },
         ("set", _) => return Err("expected 'at SECONDS set PATH VALUE'".into()),
-        ("powercut", []) => Act::PowerCut,
-        ("powerback", []) => Act::PowerBack,
-        ("lowbatt", []) => Act::LowBatt,
+        ("powercut", (None, ..)) => Act::PowerCut,
+        ("powerback", (None, ..)) => Act::PowerBack,
+        ("lowbatt", (None, ..)) => Act::LowBatt,
         ("powercut" | "powerback" | "lowbatt", _) => {
             return Err(format!("'{what}' takes no arguments"))
         }
@@ -616,7 +617,15 @@ mod tests {
         assert!(bad("at 1 set A.B").contains("set PATH VALUE"));
         assert!(bad("at 1 set A.B high").contains("'high' is not a number"));
         assert!(bad("at 1 powercut now").contains("takes no arguments"));
-        assert!(bad("at 1").contains("expected"));
+        assert!(bad("at 1 lowbatt a b c").contains("takes no arguments"));
+        assert_eq!(
+            bad("at 1 set A.B 1 2"),
+            "expected 'at SECONDS set PATH VALUE'"
+        );
+        assert_eq!(
+            bad("at 1"),
+            "expected 'at SECONDS set PATH VALUE' or 'at SECONDS powercut|powerback|lowbatt'"
+        );
     }
 
     #[test]

@@ -235,8 +235,14 @@ mod tests {
         assert_eq!(qx.store.get("battery.runtime"), Some("817"));
         for (rc, msg) in [
             ("240,100", "runtimecal: four numbers expected: RH,LH,RL,LL"),
-            ("240,100,720,50,1", "runtimecal: four numbers expected: RH,LH,RL,LL"),
-            ("240,x,720,50", "runtimecal: four numbers expected: RH,LH,RL,LL"),
+            (
+                "240,100,720,50,1",
+                "runtimecal: four numbers expected: RH,LH,RL,LL",
+            ),
+            (
+                "240,x,720,50",
+                "runtimecal: four numbers expected: RH,LH,RL,LL",
+            ),
             ("720,100,240,50", "runtimecal: runtime out of range"),
             ("240,100,720,150", "runtimecal: load out of range"),
         ] {
