@@ -169,16 +169,15 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 fn hex_bytes(words: &str) -> Result<Vec<u8>, String> {
-    words
-        .split_whitespace()
-        .map(|w| {
-            let w = w.strip_prefix("0x").unwrap_or(w);
-            if w.len() > 2 {
-                return Err(format!("'{w}' is not a hex byte"));
-            }
-            u8::from_str_radix(w, 16).map_err(|_| format!("'{w}' is not a hex byte"))
-        })
-        .collect()
+    let mut out = Vec::new();
+    for w in words.split_whitespace() {
+        let w = w.strip_prefix("0x").unwrap_or(w);
+        match u8::from_str_radix(w, 16) {
+            Ok(b) if w.len() <= 2 => out.push(b),
+            _ => return Err(format!("'{w}' is not a hex byte")),
+        }
+    }
+    Ok(out)
 }
 
 /// A quoted byte string with C escapes (`\r`, `\n`, `\t`, `\\`, `\"`,
@@ -618,6 +617,9 @@ mod tests {
         assert!(bad("at 1 set A.B high").contains("'high' is not a number"));
         assert!(bad("at 1 powercut now").contains("takes no arguments"));
         assert!(bad("at 1 lowbatt a b c").contains("takes no arguments"));
+        assert_eq!(bad("descriptor 05 0x123"), "'123' is not a hex byte");
+        assert_eq!(bad("descriptor 05 zz"), "'zz' is not a hex byte");
+        assert_eq!(bad("feature 01 01 +1 0x"), "'' is not a hex byte");
         assert_eq!(
             bad("at 1 set A.B 1 2"),
             "expected 'at SECONDS set PATH VALUE'"
