@@ -274,11 +274,18 @@ pub const MAX_LINE: usize = 64 << 10;
 
 fn read(p: &Path) -> Result<String, Error> {
     use std::io::Read;
-    let f = std::fs::File::open(p).map_err(|e| err(p, 0, e.to_string()))?;
+    let mut f = std::fs::File::open(p).map_err(|e| err(p, 0, e.to_string()))?;
     let mut bytes = Vec::new();
-    f.take(MAX_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| err(p, 0, e.to_string()))?;
+    // Read until the end or just past MAX_FILE (check_text refuses it).
+    let mut chunk = [0u8; 8192];
+    while bytes.len() as u64 <= MAX_FILE {
+        match f.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(err(p, 0, e.to_string())),
+        }
+    }
     check_text(&bytes).map_err(|(line, msg)| err(p, line, msg))?;
     String::from_utf8(bytes).map_err(|_| err(p, 0, "not UTF-8 text: not a recording".into()))
 }
