@@ -327,7 +327,7 @@ pub(super) fn qs_hex_value(
                 });
             }
             let n = atol(v).unwrap_or(0);
-            let r = match (it.from, n) {
+            match (it.from, n) {
                 (47, 0) => 50.0,
                 (47, _) => 60.0,
                 (48, 0) => 12.0,
@@ -340,8 +340,7 @@ pub(super) fn qs_hex_value(
                 (52, 11) => 230.0,
                 (52, 100) => 240.0,
                 _ => return Err(bad()),
-            };
-            r
+            }
         }
         _ => return Err(bad()),
     };
