@@ -111,11 +111,12 @@ impl fmt::Display for Act {
 fn event(rest: &str) -> Result<(u64, Act), String> {
     const FORM: &str =
         "expected 'at SECONDS set PATH VALUE' or 'at SECONDS powercut|powerback|lowbatt'";
-    let w: Vec<&str> = rest.split_whitespace().collect();
-    let (secs, what) = match w.as_slice() {
-        [secs, what, ..] => (*secs, *what),
-        _ => return Err(FORM.into()),
+    let mut w = rest.split_whitespace();
+    let (Some(secs), Some(what)) = (w.next(), w.next()) else {
+        return Err(FORM.into());
     };
+    // The event's arguments: the first two, and whether there are more.
+    let args = (w.next(), w.next(), w.next().is_some());
     let s: f64 = crate::text::parse_f64(secs)
         .filter(|s: &f64| s.is_finite() && *s >= 0.0)
         .ok_or_else(|| format!("'{secs}' is not a number of seconds"))?;
@@ -124,17 +125,17 @@ fn event(rest: &str) -> Result<(u64, Act), String> {
         return Err(format!("'{secs}' seconds is too far ahead"));
     }
     let at_ms = (s * 1000.0).round() as u64;
-    let act = match (what, &w[2..]) {
-        ("set", [path, value]) => Act::Set {
+    let act = match (what, args) {
+        ("set", (Some(path), Some(value), false)) => Act::Set {
             path: path.to_string(),
             value: crate::text::parse_f64(value)
                 .filter(|v: &f64| v.is_finite())
                 .ok_or_else(|| format!("'{value}' is not a number"))?,
         },
         ("set", _) => return Err("expected 'at SECONDS set PATH VALUE'".into()),
-        ("powercut", []) => Act::PowerCut,
-        ("powerback", []) => Act::PowerBack,
-        ("lowbatt", []) => Act::LowBatt,
+        ("powercut", (None, ..)) => Act::PowerCut,
+        ("powerback", (None, ..)) => Act::PowerBack,
+        ("lowbatt", (None, ..)) => Act::LowBatt,
         ("powercut" | "powerback" | "lowbatt", _) => {
             return Err(format!("'{what}' takes no arguments"))
         }
@@ -168,16 +169,15 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 fn hex_bytes(words: &str) -> Result<Vec<u8>, String> {
-    words
-        .split_whitespace()
-        .map(|w| {
-            let w = w.strip_prefix("0x").unwrap_or(w);
-            if w.len() > 2 {
-                return Err(format!("'{w}' is not a hex byte"));
-            }
-            u8::from_str_radix(w, 16).map_err(|_| format!("'{w}' is not a hex byte"))
-        })
-        .collect()
+    let mut out = Vec::new();
+    for w in words.split_whitespace() {
+        let w = w.strip_prefix("0x").unwrap_or(w);
+        match u8::from_str_radix(w, 16) {
+            Ok(b) if w.len() <= 2 => out.push(b),
+            _ => return Err(format!("'{w}' is not a hex byte")),
+        }
+    }
+    Ok(out)
 }
 
 /// A quoted byte string with C escapes (`\r`, `\n`, `\t`, `\\`, `\"`,
@@ -274,11 +274,18 @@ pub const MAX_LINE: usize = 64 << 10;
 
 fn read(p: &Path) -> Result<String, Error> {
     use std::io::Read;
-    let f = std::fs::File::open(p).map_err(|e| err(p, 0, e.to_string()))?;
+    let mut f = std::fs::File::open(p).map_err(|e| err(p, 0, e.to_string()))?;
     let mut bytes = Vec::new();
-    f.take(MAX_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| err(p, 0, e.to_string()))?;
+    // Read until the end or just past MAX_FILE (check_text refuses it).
+    let mut chunk = [0u8; 8192];
+    while bytes.len() as u64 <= MAX_FILE {
+        match f.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(err(p, 0, e.to_string())),
+        }
+    }
     check_text(&bytes).map_err(|(line, msg)| err(p, line, msg))?;
     String::from_utf8(bytes).map_err(|_| err(p, 0, "not UTF-8 text: not a recording".into()))
 }
@@ -616,7 +623,18 @@ mod tests {
         assert!(bad("at 1 set A.B").contains("set PATH VALUE"));
         assert!(bad("at 1 set A.B high").contains("'high' is not a number"));
         assert!(bad("at 1 powercut now").contains("takes no arguments"));
-        assert!(bad("at 1").contains("expected"));
+        assert!(bad("at 1 lowbatt a b c").contains("takes no arguments"));
+        assert_eq!(bad("descriptor 05 0x123"), "'123' is not a hex byte");
+        assert_eq!(bad("descriptor 05 zz"), "'zz' is not a hex byte");
+        assert_eq!(bad("feature 01 01 +1 0x"), "'' is not a hex byte");
+        assert_eq!(
+            bad("at 1 set A.B 1 2"),
+            "expected 'at SECONDS set PATH VALUE'"
+        );
+        assert_eq!(
+            bad("at 1"),
+            "expected 'at SECONDS set PATH VALUE' or 'at SECONDS powercut|powerback|lowbatt'"
+        );
     }
 
     #[test]

@@ -47,7 +47,7 @@ use crate::qx::bridge::{SimWire, Wire};
 use crate::qx::replay::AnswerList;
 use crate::qx::usbid;
 use crate::qx::Bridge;
-use crate::recording::{Act, Recording, Replay};
+use crate::recording::{Act, Event, Recording, Replay};
 use crate::text::Text;
 use crate::ups::engine::Ups;
 use crate::ups::options::Options;
@@ -217,11 +217,7 @@ impl Sim {
         let tables = sub.usages;
         let mut steps = Vec::with_capacity(rec.script.len());
         for ev in &rec.script {
-            let at = if ev.file.as_os_str().is_empty() {
-                format!("{label}: line {}", ev.line)
-            } else {
-                format!("{}:{}", ev.file.display(), ev.line)
-            };
+            let at = place(ev, label);
             let mut patches = Vec::new();
             for (p, value) in expand(&ev.act) {
                 let Some(want) = path::resolve(&p, tables) else {
@@ -256,12 +252,7 @@ impl Sim {
             // built from them (see `Inner::input`).
             let feature = |p: &Patch| desc.fields()[p.field].kind == ReportType::Feature;
             crate::sort::sort_by(&mut patches, |a, b| feature(a) && !feature(b));
-            steps.push(Step {
-                at_ms: ev.at_ms,
-                what: format!("{at}: {}", ev.act),
-                patches,
-                megatec: None,
-            });
+            steps.push(step(ev, &at, patches, None));
         }
         // In time order; lines with the same time in file order.
         crate::sort::sort_by(&mut steps, |a, b| a.at_ms < b.at_ms);
@@ -278,23 +269,14 @@ impl Sim {
         let desc = Descriptor::parse(&rec.descriptor).map_err(|e| format!("{label}: {e}"))?;
         let mut steps = Vec::with_capacity(rec.script.len());
         for ev in &rec.script {
-            let at = if ev.file.as_os_str().is_empty() {
-                format!("{label}: line {}", ev.line)
-            } else {
-                format!("{}:{}", ev.file.display(), ev.line)
-            };
+            let at = place(ev, label);
             if let Act::Set { path, .. } = &ev.act {
                 return Err(format!(
                     "{at}: 'set {path}': a Megatec/Q1 unit has no HID fields \
                      (powercut, powerback and lowbatt change its status answers)"
                 ));
             }
-            steps.push(Step {
-                at_ms: ev.at_ms,
-                what: format!("{at}: {}", ev.act),
-                patches: Vec::new(),
-                megatec: Some(ev.act.clone()),
-            });
+            steps.push(step(ev, &at, Vec::new(), Some(ev.act.clone())));
         }
         crate::sort::sort_by(&mut steps, |a, b| a.at_ms < b.at_ms);
         Ok(Sim {
@@ -308,47 +290,80 @@ impl Sim {
     /// Switch the device on: the script's clock starts now. `name` is the
     /// UPS's name, for the log.
     pub fn start(self, name: &str) -> io::Result<SimUps> {
-        let megatec = !self.rec.answers.is_empty() && !self.desc.is_power_device();
+        let Sim {
+            rec,
+            desc,
+            steps,
+            label,
+        } = self;
+        let megatec = !rec.answers.is_empty() && !desc.is_power_device();
         let (stop, stopped) = mpsc::channel();
         let mut inputs = vec![None; 256];
-        for r in &self.rec.inputs {
-            let (id, bytes) = with_id(&self.desc, r);
+        for r in &rec.inputs {
+            let (id, bytes) = with_id(&desc, r);
             inputs[id as usize] = Some(bytes);
         }
+        let features = Replay::new(&rec);
+        let megatec = megatec.then(|| Megatec::new(&rec));
+        // The rest of the recording moves to the unit.
+        let Recording {
+            ident,
+            descriptor,
+            inputs: recorded,
+            ..
+        } = rec;
         let inner = Arc::new(Inner {
             name: name.to_string(),
-            label: self.label,
+            label,
             info: UsbInfo {
-                vid: self.rec.ident.vid,
-                pid: self.rec.ident.pid,
-                manufacturer: self.rec.ident.vendor.clone(),
-                product: self.rec.ident.product.clone(),
-                serial: self.rec.ident.serial.clone(),
+                vid: ident.vid,
+                pid: ident.pid,
+                manufacturer: ident.vendor,
+                product: ident.product,
+                serial: ident.serial,
                 port: "sim".into(),
                 ..UsbInfo::default()
             },
-            descriptor: self.rec.descriptor.clone(),
-            desc: self.desc,
+            descriptor,
+            desc,
             state: Mutex::new(State {
-                megatec: megatec.then(|| Megatec::new(&self.rec)),
-                features: Replay::new(&self.rec),
+                megatec,
+                features,
                 inputs,
-                recorded: self.rec.inputs,
+                recorded,
                 opened: false,
                 peer: None,
             }),
             _stop: stop,
         });
-        if !self.steps.is_empty() {
+        if !steps.is_empty() {
             let weak = Arc::downgrade(&inner);
             let t0 = Instant::now();
-            let steps = self.steps;
             super::spawn_named(
                 format!("sim {name}"),
                 Box::new(move || play(weak, steps, stopped, t0)),
             )?;
         }
         Ok(SimUps(inner))
+    }
+}
+
+/// Where a script line is, for its errors and log lines: the file and
+/// line, or the UPS's recording and the line.
+fn place(ev: &Event, label: &str) -> String {
+    if ev.file.as_os_str().is_empty() {
+        format!("{label}: line {}", ev.line)
+    } else {
+        format!("{}:{}", ev.file.display(), ev.line)
+    }
+}
+
+fn step(ev: &Event, at: &str, patches: Vec<Patch>, megatec: Option<Act>) -> Step {
+    Step {
+        at_ms: ev.at_ms,
+        what: format!("{at}: {}", ev.act),
+        patches,
+        megatec,
     }
 }
 

@@ -213,7 +213,7 @@ impl<D: DeviceIo> Worker<D> {
             None => (self.opener)(&self.want),
         };
         let Some(f) = found else {
-            return self.connect_failed(now, "not found");
+            return self.connect_failed(now, format_args!("not found"));
         };
         // A Megatec/Q1 unit: nutdrv_qx's engine; anything else goes to
         // the HID engine, which says what it is not.
@@ -222,16 +222,17 @@ impl<D: DeviceIo> Worker<D> {
             let t = self.clock.now();
             return match QxUnit::start(&mut f.dev, b, &f.info, &self.cfg.opts, t) {
                 Ok(u) => self.connected_qx(f, u),
-                Err(e) => self.connect_failed(now, &format!("{}: {e}", f.node)),
+                Err(e) => self.connect_failed(now, format_args!("{}: {e}", f.node)),
             };
         }
         let mut dev = f.dev;
         let mut ups = match Ups::new(&f.descriptor, identity(&f.info), self.cfg.opts.clone()) {
             Ok(u) => Box::new(u),
-            Err(e) => return self.connect_failed(now, &format!("{}: {e}", f.node)),
+            Err(e) => return self.connect_failed(now, format_args!("{}: {e}", f.node)),
         };
         if ups.init(&mut dev, self.clock.now()) == WalkResult::Reconnect {
-            return self.connect_failed(now, &format!("{}: stopped answering at start", f.node));
+            return self
+                .connect_failed(now, format_args!("{}: stopped answering at start", f.node));
         }
         let now = self.clock.now();
         self.sched.poll_ms = ups.opts.pollinterval_ms;
@@ -316,7 +317,7 @@ impl<D: DeviceIo> Worker<D> {
         });
     }
 
-    fn connect_failed(&mut self, now: u64, why: &str) {
+    fn connect_failed(&mut self, now: u64, why: std::fmt::Arguments<'_>) {
         match self.sched.connect_failed(now) {
             Say::Lost => self.log(format_args!("cannot open: {why}; retrying")),
             Say::GaveUp => self.log(format_args!(
@@ -329,7 +330,7 @@ impl<D: DeviceIo> Worker<D> {
     }
 
     /// The open device failed: close it, keep the last values as stale.
-    fn lost(&mut self, now: u64, why: &str, gone: bool) {
+    fn lost(&mut self, now: u64, why: std::fmt::Arguments<'_>, gone: bool) {
         self.dev = None;
         self.ups = None;
         self.qx = None;
@@ -357,10 +358,10 @@ impl<D: DeviceIo> Worker<D> {
                     self.publish(Some(end));
                 }
                 Err(crate::qx::QxError::Link(_, crate::qx::LinkError::Gone)) => {
-                    self.lost(end, "the device is gone", false)
+                    self.lost(end, format_args!("the device is gone"), false)
                 }
                 // nutdrv_qx calls the data stale after five failed polls.
-                Err(e) if stale => self.lost(end, &format!("{e}"), false),
+                Err(e) if stale => self.lost(end, format_args!("{e}"), false),
                 Err(_) => {}
             };
         }
@@ -376,7 +377,9 @@ impl<D: DeviceIo> Worker<D> {
                 }
                 self.publish(Some(end));
             }
-            WalkResult::Reconnect => self.lost(end, "the device stopped answering", false),
+            WalkResult::Reconnect => {
+                self.lost(end, format_args!("the device stopped answering"), false)
+            }
         }
     }
 
@@ -484,7 +487,7 @@ impl<D: DeviceIo> Worker<D> {
         if dev.contains(PollFlags::POLLIN) {
             self.read_inputs(now);
         } else if dev.intersects(PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL) {
-            self.lost(now, "the device hung up", false);
+            self.lost(now, format_args!("the device hung up"), false);
         }
         if wake.is_empty() {
             return true;
@@ -522,7 +525,7 @@ impl<D: DeviceIo> Worker<D> {
                 Ok(None) => break,
                 // hidraw never returns an empty report while the device
                 // is there.
-                Ok(Some(0)) => return self.lost(now, "read 0 bytes", false),
+                Ok(Some(0)) => return self.lost(now, format_args!("read 0 bytes"), false),
                 Ok(Some(n)) => {
                     if !self.bad_input_said {
                         if let Err(e) = ups.check_input(&self.buf[..n]) {
@@ -536,7 +539,7 @@ impl<D: DeviceIo> Worker<D> {
                     fed |= ups.on_input(&self.buf[..n], dev, now) > 0
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return self.lost(now, &format!("read: {e}"), false),
+                Err(e) => return self.lost(now, format_args!("read: {e}"), false),
             }
         }
         if fed {
@@ -592,7 +595,7 @@ impl<D: DeviceIo> Worker<D> {
                 if self.node.as_deref() == Some(node.as_str()) {
                     self.node = None;
                     if self.sched.is_up() {
-                        self.lost(now, &format!("{node}: unplugged"), true);
+                        self.lost(now, format_args!("{node}: unplugged"), true);
                     } else {
                         self.log(format_args!("{node}: unplugged: driver not connected"));
                         self.set_state(false, true);

@@ -268,38 +268,35 @@ fn strtol16(s: &str) -> (i64, &str) {
 }
 
 /// The Voltronic-QS-Hex fields (NUT's `voltronic_qs_hex_*` rules).
-pub(super) fn qs_hex_value(it: &Item, raw: &[u8], value: &mut Text) -> Result<(), QxError> {
-    let text = ascii_text(raw).map_err(|_| QxError::Empty(it.var))?;
+/// `text` is `raw` as printable text.
+pub(super) fn qs_hex_value(
+    it: &Item,
+    raw: &[u8],
+    text: &Text,
+    value: &mut Text,
+) -> Result<(), QxError> {
     let v = text.as_str();
     let bad = || QxError::NotNumeric {
         var: it.var,
         value: Snip::new(raw),
     };
     let hex_sp = |v: &str| v.bytes().all(|c| c.is_ascii_hexdigit() || c == b' ');
-    let fmt = |x: f64, value: &mut Text| {
-        if x.is_nan() {
-            value.push_str("nan").map_err(|_| bad())
-        } else if format_value(it.dfl, x, value) {
-            Ok(())
-        } else {
-            Err(bad())
-        }
-    };
-    match it.pre {
+    // The number each rule makes, formatted once below.
+    let x = match it.pre {
         Pre::QsHexVoltage => {
             if !hex_sp(v) {
                 return Err(bad());
             }
             let (a, rest) = strtol16(v);
             let (b, _) = strtol16(rest);
-            fmt((a.saturating_mul(b) / 51) as f64 / 256.0, value)
+            (a.saturating_mul(b) / 51) as f64 / 256.0
         }
         Pre::QsHexLoad => {
             if !v.bytes().all(|c| c.is_ascii_hexdigit()) {
                 return Err(bad());
             }
             let (a, _) = strtol16(v);
-            value.set_fmt(format_args!("{a}")).map_err(|_| bad())
+            return value.set_fmt(format_args!("{a}")).map_err(|_| bad());
         }
         Pre::QsHexFrequency => {
             if !hex_sp(v) {
@@ -308,7 +305,11 @@ pub(super) fn qs_hex_value(it: &Item, raw: &[u8], value: &mut Text) -> Result<()
             let (a, rest) = strtol16(v);
             let (b, _) = strtol16(rest);
             let f = b as f64 / a as f64;
-            fmt(if f > 99.9 { 99.9 } else { f }, value)
+            if f > 99.9 {
+                99.9
+            } else {
+                f
+            }
         }
         Pre::QsHexBatteryVoltage => {
             if !hex_sp(v) {
@@ -316,7 +317,7 @@ pub(super) fn qs_hex_value(it: &Item, raw: &[u8], value: &mut Text) -> Result<()
             }
             let (a, rest) = strtol16(v);
             let (b, _) = strtol16(rest);
-            fmt(a.saturating_mul(b) as f64 / 510.0, value)
+            a.saturating_mul(b) as f64 / 510.0
         }
         Pre::QsHexRatings => {
             if !v.bytes().all(|c| c == b'0' || c == b'1') {
@@ -326,7 +327,7 @@ pub(super) fn qs_hex_value(it: &Item, raw: &[u8], value: &mut Text) -> Result<()
                 });
             }
             let n = atol(v).unwrap_or(0);
-            let r = match (it.from, n) {
+            match (it.from, n) {
                 (47, 0) => 50.0,
                 (47, _) => 60.0,
                 (48, 0) => 12.0,
@@ -339,10 +340,16 @@ pub(super) fn qs_hex_value(it: &Item, raw: &[u8], value: &mut Text) -> Result<()
                 (52, 11) => 230.0,
                 (52, 100) => 240.0,
                 _ => return Err(bad()),
-            };
-            fmt(r, value)
+            }
         }
-        _ => Err(bad()),
+        _ => return Err(bad()),
+    };
+    if x.is_nan() {
+        value.push_str("nan").map_err(|_| bad())
+    } else if format_value(it.dfl, x, value) {
+        Ok(())
+    } else {
+        Err(bad())
     }
 }
 

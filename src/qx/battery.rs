@@ -63,20 +63,23 @@ impl Qx {
 
     /// The runtime estimate's set-up (end of nutdrv_qx's battery set-up).
     pub(super) fn init_runtime(&mut self, now: u64) -> Result<(), QxError> {
-        let Some(rc) = self.opts.runtimecal.clone() else {
+        let Some(rc) = self.opts.runtimecal.as_deref() else {
             return Ok(());
         };
-        let v: Vec<f64> = rc
-            .split(',')
-            .map(|x| parse_f64(x.trim()).ok_or(()))
-            .collect::<Result<_, _>>()
-            .map_err(|_| QxError::Config("runtimecal", "four numbers expected: RH,LH,RL,LL"))?;
-        let [rh, lh, rl, ll] = v[..] else {
-            return Err(QxError::Config(
-                "runtimecal",
-                "four numbers expected: RH,LH,RL,LL",
-            ));
-        };
+        let form = QxError::Config("runtimecal", "four numbers expected: RH,LH,RL,LL");
+        let mut v = [0.0; 4];
+        let mut n = 0;
+        for x in rc.split(',') {
+            let x = parse_f64(x.trim()).ok_or(form)?;
+            if let Some(d) = v.get_mut(n) {
+                *d = x;
+            }
+            n += 1;
+        }
+        if n != 4 {
+            return Err(form);
+        }
+        let [rh, lh, rl, ll] = v;
         if rl < rh || rh <= 0.0 {
             return Err(QxError::Config("runtimecal", "runtime out of range"));
         }
@@ -232,6 +235,14 @@ mod tests {
         assert_eq!(qx.store.get("battery.runtime"), Some("817"));
         for (rc, msg) in [
             ("240,100", "runtimecal: four numbers expected: RH,LH,RL,LL"),
+            (
+                "240,100,720,50,1",
+                "runtimecal: four numbers expected: RH,LH,RL,LL",
+            ),
+            (
+                "240,x,720,50",
+                "runtimecal: four numbers expected: RH,LH,RL,LL",
+            ),
             ("720,100,240,50", "runtimecal: runtime out of range"),
             ("240,100,720,150", "runtimecal: load out of range"),
         ] {

@@ -172,7 +172,10 @@ impl Qx {
                 return Err(CmdError::BadValue("value out of range"));
             }
         }
-        let mut value = Text::try_new(val).ok_or(CmdError::BadValue("value too long"))?;
+        let mut value = Text::new();
+        value
+            .push_str(val)
+            .map_err(|_| CmdError::BadValue("value too long"))?;
         if it.pre == Pre::BlazerSetvar {
             let mut n = atol(val).unwrap_or(0);
             if n < 0 {

@@ -101,22 +101,37 @@ fn cmd_name(c: &str) -> &str {
 
 impl fmt::Display for QxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Most messages start with the command or variable they name:
+        // that prefix is written once, here.
+        let culprit = match self {
+            QxError::Link(c, _)
+            | QxError::Rejected(c)
+            | QxError::Short { cmd: c, .. }
+            | QxError::Leading { cmd: c, .. } => Some(cmd_name(c)),
+            QxError::NotNumeric { var, .. }
+            | QxError::Empty(var)
+            | QxError::Protocol { var, .. }
+            | QxError::Store(var, _)
+            | QxError::Config(var, _) => Some(*var),
+            QxError::StatusChar { .. } | QxError::VoltageRatio { .. } => None,
+        };
+        if let Some(c) = culprit {
+            f.write_str(c)?;
+            f.write_str(": ")?;
+        }
         match self {
-            QxError::Link(c, e) => write!(f, "{}: {e}", cmd_name(c)),
-            QxError::Rejected(c) => write!(f, "{}: refused by the unit", cmd_name(c)),
-            QxError::Short { cmd, got, want } => write!(
+            QxError::Link(_, e) => fmt::Display::fmt(e, f),
+            QxError::Rejected(_) => f.write_str("refused by the unit"),
+            QxError::Short { got, want, .. } => {
+                write!(f, "answer of {got} bytes, at least {want} expected")
+            }
+            QxError::Leading { got, want, .. } => write!(
                 f,
-                "{}: answer of {got} bytes, at least {want} expected",
-                cmd_name(cmd)
-            ),
-            QxError::Leading { cmd, got, want } => write!(
-                f,
-                "{}: answer starts with 0x{got:02x}, '{}' expected",
-                cmd_name(cmd),
+                "answer starts with 0x{got:02x}, '{}' expected",
                 *want as char
             ),
-            QxError::NotNumeric { var, value } => write!(f, "{var}: '{value}' is not a number"),
-            QxError::Empty(var) => write!(f, "{var}: empty value"),
+            QxError::NotNumeric { value, .. } => write!(f, "'{value}' is not a number"),
+            QxError::Empty(_) => f.write_str("empty value"),
             QxError::StatusChar { pos, value } => {
                 write!(f, "status bit {pos}: '{value}' is neither 0 nor 1")
             }
@@ -125,11 +140,9 @@ impl fmt::Display for QxError {
                 "bypass/boost/buck bit set but output voltage {output} is not within \
                  0.5 to 1.5 times input voltage {input}"
             ),
-            QxError::Protocol { var, value } => {
-                write!(f, "{var}: protocol '{value}' not supported")
-            }
-            QxError::Store(var, e) => write!(f, "{var}: {e}"),
-            QxError::Config(opt, why) => write!(f, "{opt}: {why}"),
+            QxError::Protocol { value, .. } => write!(f, "protocol '{value}' not supported"),
+            QxError::Store(_, e) => fmt::Display::fmt(e, f),
+            QxError::Config(_, why) => f.write_str(why),
         }
     }
 }
@@ -180,6 +193,79 @@ impl fmt::Display for ProbeError {
             ProbeError::NoProtocol(Some(e)) => {
                 write!(f, "no Megatec/Q1 protocol answered (last: {e})")
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every message, word for word: the log lines and replies show them.
+    #[test]
+    fn messages() {
+        let s = Snip::new(b"12\x01.5 and more than twenty-three");
+        let cases: [(QxError, &str); 12] = [
+            (QxError::Link("Q1\r", LinkError::Io), "Q1: transfer failed"),
+            (QxError::Rejected("QPI\r"), "QPI: refused by the unit"),
+            (
+                QxError::Short {
+                    cmd: "Q1\r",
+                    got: 3,
+                    want: 46,
+                },
+                "Q1: answer of 3 bytes, at least 46 expected",
+            ),
+            (
+                QxError::Leading {
+                    cmd: "F\r",
+                    got: 0x23,
+                    want: b'(',
+                },
+                "F: answer starts with 0x23, '(' expected",
+            ),
+            (
+                QxError::NotNumeric {
+                    var: "input.voltage",
+                    value: s,
+                },
+                "input.voltage: '12?.5 and more than twe~' is not a number",
+            ),
+            (QxError::Empty("ups.firmware"), "ups.firmware: empty value"),
+            (
+                QxError::StatusChar {
+                    pos: 38,
+                    value: Snip::new(b"x"),
+                },
+                "status bit 38: 'x' is neither 0 nor 1",
+            ),
+            (
+                QxError::VoltageRatio {
+                    input: Snip::new(b"230.0"),
+                    output: Snip::new(b"12"),
+                },
+                "bypass/boost/buck bit set but output voltage 12 is not within \
+                 0.5 to 1.5 times input voltage 230.0",
+            ),
+            (
+                QxError::Protocol {
+                    var: "QS answer",
+                    value: Snip::new(b"#1"),
+                },
+                "QS answer: protocol '#1' not supported",
+            ),
+            (
+                QxError::Store("battery.charge", StoreError::Full),
+                "battery.charge: variable store full (192 variables)",
+            ),
+            (
+                QxError::Config("runtimecal", "four numbers"),
+                "runtimecal: four numbers",
+            ),
+            (QxError::Empty(""), ": empty value"),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.to_string(), want);
         }
     }
 }

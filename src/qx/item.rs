@@ -141,6 +141,10 @@ impl Qx {
     pub(super) fn infoval(&mut self, i: usize) -> Result<Set, QxError> {
         let it = &self.proto.items[i];
         let raw = self.value(i);
+        // The field as printable text, as most rules read it (once here,
+        // not in each rule).
+        let text = ascii_text(raw);
+        let text = text.as_ref().map_err(|_| QxError::Empty(it.var));
         let mut value = Text::new();
         match it.pre {
             Pre::StatusBits => {
@@ -180,13 +184,13 @@ impl Qx {
                         value: lossy(raw),
                     });
                 }
-                let v = ascii_text(raw).map_err(|_| QxError::Empty(it.var))?;
+                let v = text?;
                 let s = if shown.is_empty() { v.as_str() } else { shown };
                 template(it.dfl, Some(s), None, &mut value)
                     .map_err(|_| QxError::Store(it.var, StoreError::TooLong))?;
             }
             Pre::QsHexProtocol => {
-                let v = ascii_text(raw).map_err(|_| QxError::Empty(it.var))?;
+                let v = text?;
                 let t = v.as_str();
                 if !t.eq_ignore_ascii_case("P") && !t.eq_ignore_ascii_case("T") {
                     return Err(QxError::Protocol {
@@ -234,7 +238,7 @@ impl Qx {
                 return Ok(Set::Status);
             }
             Pre::BestupsMfr | Pre::BestupsModel => {
-                let code = ascii_text(raw).map_err(|_| QxError::Empty(it.var))?;
+                let code = text?;
                 let c = code.as_str();
                 let best = ["AX1", "FOR", "FTC", "PR2", "PRO"].contains(&c);
                 if it.pre == Pre::BestupsMfr {
@@ -273,7 +277,7 @@ impl Qx {
                 }
             }
             Pre::BestupsRuntime => {
-                let text = ascii_text(raw).map_err(|_| QxError::Empty(it.var))?;
+                let text = text?;
                 if !raw.iter().all(|c| b"0123456789 .".contains(c)) {
                     return Err(QxError::NotNumeric {
                         var: it.var,
@@ -294,7 +298,7 @@ impl Qx {
                         value: Snip::new(raw),
                     });
                 }
-                let text = ascii_text(raw).map_err(|_| QxError::Empty(it.var))?;
+                let text = text?;
                 let n = atol(text.as_str()).unwrap_or(0);
                 let _ = value.set_fmt(format_args!("{n}"));
                 if it.pre == Pre::BestupsPacks {
@@ -313,7 +317,7 @@ impl Qx {
                         value: Snip::new(raw),
                     });
                 }
-                let text = ascii_text(raw).map_err(|_| QxError::Empty(it.var))?;
+                let text = text?;
                 let mut i = atol(text.as_str()).unwrap_or(-1);
                 if !(0..=9).contains(&i) {
                     return Err(QxError::NotNumeric {
@@ -345,7 +349,7 @@ impl Qx {
             | Pre::QsHexFrequency
             | Pre::QsHexBatteryVoltage
             | Pre::QsHexRatings => {
-                qs_hex_value(it, raw, &mut value)?;
+                qs_hex_value(it, raw, text?, &mut value)?;
             }
             Pre::None | Pre::BlazerCommand | Pre::BlazerSetvar | Pre::MecerTestBattery => {
                 let mut t = raw;
