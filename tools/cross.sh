@@ -258,9 +258,9 @@ for line in sys.stdin:
         if [ "$rc" -eq 124 ] && [ -n "$QEMU" ]; then
             # Seen once on mips: a test's threads all waiting on a lock
             # whose word said "held" with no holder left, after 14
-            # minutes of nothing; qemu-user's emulation of the guest's
-            # atomics, not the test. A hang fails the run only if the
-            # binary hangs twice.
+            # minutes of nothing; taken to be qemu-user's doing (not
+            # confirmed; the G_SLICE hang above was one such), not the
+            # test's. A hang fails the run only if the binary hangs twice.
             echo "$T: $(basename "$exe") hung for ${QEMU_TEST_TIMEOUT}s under $QEMU (the test running is named above); running it once more"
             rc=0
             timeout -k 10 "$QEMU_TEST_TIMEOUT" "${RUN[@]}" "$exe" "${skip[@]}" || rc=$?
