@@ -365,15 +365,7 @@ fn power_devices_and_bridges_are_what_the_page_says() {
 #[test]
 fn the_udev_rules_cover_the_devices_listed_here() {
     let p = page();
-    let rules = read("rules/70-hidupsd.rules");
-    let mut in_rules: Vec<(u16, u16)> = rules
-        .lines()
-        .filter_map(|l| {
-            let v = l.split("ATTRS{idVendor}==\"").nth(1)?.get(..4)?;
-            let q = l.split("ATTRS{idProduct}==\"").nth(1)?.get(..4)?;
-            Some(hex_id(&format!("{v}:{q}")))
-        })
-        .collect();
+    let mut in_rules = crate::common::udev_rule_ids();
     let bridges: Vec<(u16, u16)> = p
         .text
         .split(".Sh BRIDGES\n")
