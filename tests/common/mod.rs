@@ -63,6 +63,28 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The USB IDs the installed udev rules (rules/70-hidupsd.rules) give
+/// the group nut, in the rules' order.
+pub fn udev_rule_ids() -> Vec<(u16, u16)> {
+    let rules = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/70-hidupsd.rules"),
+    )
+    .unwrap();
+    let hex = |l: &str, key: &str| -> Option<u16> {
+        let h = l.split(key).nth(1)?.get(..4)?;
+        Some(u16::from_str_radix(h, 16).unwrap_or_else(|_| panic!("not hex: {l}")))
+    };
+    rules
+        .lines()
+        .filter_map(|l| {
+            Some((
+                hex(l, "ATTRS{idVendor}==\"")?,
+                hex(l, "ATTRS{idProduct}==\"")?,
+            ))
+        })
+        .collect()
+}
+
 /// Is this program on PATH?
 pub fn have(program: &str) -> bool {
     Command::new("sh")

@@ -111,6 +111,17 @@ fn hex_id(s: &str) -> (u16, u16) {
     )
 }
 
+/// The text lines after a `.It` (up to the next macro line), joined
+/// as the reader sees them.
+fn item_text<'a>(lines: &mut std::iter::Peekable<impl Iterator<Item = &'a str>>) -> String {
+    let mut words = Vec::new();
+    while let Some(t) = lines.peek().filter(|t| !t.starts_with('.')) {
+        words.push(unescape(t));
+        lines.next();
+    }
+    words.join(" ")
+}
+
 fn page() -> Page {
     let text = read("man/hidupsd-devices.7");
     let mut p = Page {
@@ -134,16 +145,11 @@ fn page() -> Page {
                     p.sections.push((key.to_string(), heading));
                 } else if let Some(id) = l.strip_prefix(".It ") {
                     let (vid, pid) = hex_id(id);
-                    let mut words = Vec::new();
-                    while let Some(t) = lines.peek().filter(|t| !t.starts_with('.')) {
-                        words.push(unescape(t));
-                        lines.next();
-                    }
                     p.rows.push(Row {
                         section: p.sections.last().expect("a row before .Ss").0.clone(),
                         vid,
                         pid,
-                        text: words.join(" "),
+                        text: item_text(&mut lines),
                     });
                 }
             }
@@ -365,25 +371,8 @@ fn power_devices_and_bridges_are_what_the_page_says() {
 #[test]
 fn the_udev_rules_cover_the_devices_listed_here() {
     let p = page();
-    let rules = read("rules/70-hidupsd.rules");
-    let mut in_rules: Vec<(u16, u16)> = rules
-        .lines()
-        .filter_map(|l| {
-            let v = l.split("ATTRS{idVendor}==\"").nth(1)?.get(..4)?;
-            let q = l.split("ATTRS{idProduct}==\"").nth(1)?.get(..4)?;
-            Some(hex_id(&format!("{v}:{q}")))
-        })
-        .collect();
-    let bridges: Vec<(u16, u16)> = p
-        .text
-        .split(".Sh BRIDGES\n")
-        .nth(1)
-        .unwrap_or_default()
-        .lines()
-        .take_while(|l| !l.starts_with(".Sh "))
-        .filter_map(|l| l.strip_prefix(".It "))
-        .map(hex_id)
-        .collect();
+    let mut in_rules = crate::common::udev_rule_ids();
+    let bridges: Vec<(u16, u16)> = bridge_rows(&p).iter().map(|r| (r.vid, r.pid)).collect();
     let mut on_page: Vec<(u16, u16)> = p
         .rows
         .iter()
@@ -444,12 +433,7 @@ fn bridge_rows(p: &Page) -> Vec<BridgeRow> {
             continue;
         };
         let (vid, pid) = hex_id(id);
-        let mut words = Vec::new();
-        while let Some(t) = lines.peek().filter(|t| !t.starts_with('.')) {
-            words.push(unescape(t));
-            lines.next();
-        }
-        let text = words.join(" ");
+        let text = item_text(&mut lines);
         let name = text.split([',', ';']).next().unwrap().to_string();
         let quoted = |after: &str| {
             let at = text.find(after)? + after.len();

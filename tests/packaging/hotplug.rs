@@ -226,23 +226,13 @@ fn a_ups_node_gets_the_nut_group_and_nothing_else_does() {
 /// script grants too, by hidraw and by usb event.
 #[test]
 fn the_hotplug_script_grants_every_id_the_udev_rules_do() {
-    let rules = std::fs::read_to_string(root_file("rules/70-hidupsd.rules")).unwrap();
-    let ids: Vec<(String, String)> = rules
-        .lines()
-        .filter_map(|l| {
-            let v = l.split("ATTRS{idVendor}==\"").nth(1)?.get(..4)?;
-            let p = l.split("ATTRS{idProduct}==\"").nth(1)?.get(..4)?;
-            Some((v.to_string(), p.to_string()))
-        })
-        .collect();
+    let ids = common::udev_rule_ids();
     assert!(ids.len() > 100, "{}", ids.len());
     let f = Fake::new("hotplug-ids", &["hidraw0", "bus/usb/001/002"]);
     let sh = ["sh"];
-    for (v, p) in &ids {
+    for &(v, p) in &ids {
         let path = format!(
-            "/devices/pci0000:00/usb1/1-1/1-1:1.0/0003:{}:{}.0001/hidraw/hidraw0",
-            v.to_uppercase(),
-            p.to_uppercase()
+            "/devices/pci0000:00/usb1/1-1/1-1:1.0/0003:{v:04X}:{p:04X}.0001/hidraw/hidraw0"
         );
         let got = f.event(
             &sh,
@@ -255,14 +245,10 @@ fn the_hotplug_script_grants_every_id_the_udev_rules_do() {
         );
         assert!(
             got.starts_with("chgrp nut ROOT/dev/hidraw0\n"),
-            "{v}:{p}: {got:?}"
+            "{v:04x}:{p:04x}: {got:?}"
         );
         // PRODUCT: hex without leading zeros.
-        let product = format!(
-            "{:x}/{:x}/100",
-            u16::from_str_radix(v, 16).unwrap(),
-            u16::from_str_radix(p, 16).unwrap()
-        );
+        let product = format!("{v:x}/{p:x}/100");
         let got = f.event(
             &sh,
             &[
@@ -275,7 +261,7 @@ fn the_hotplug_script_grants_every_id_the_udev_rules_do() {
         );
         assert!(
             got.starts_with("chgrp nut ROOT/dev/bus/usb/001/002\n"),
-            "{v}:{p} {product}: {got:?}"
+            "{v:04x}:{p:04x} {product}: {got:?}"
         );
     }
     std::fs::remove_dir_all(&f.root).unwrap();
