@@ -28,7 +28,7 @@ fn main() {
         let Ok((mut ups, mut io)) = decode::decode(&rec, Options::default()) else {
             continue;
         };
-        let reports = ups.desc.report_ids(ReportType::Feature).count().max(1) as u64;
+        let reports = ups.desc.report_ids(ReportType::Feature).len().max(1) as u64;
         let rounds = 2000u64;
         let mut t = ups.next_full();
         let start = Instant::now();

@@ -25,7 +25,7 @@ pub fn descriptor(data: &[u8]) {
         }
     }
     let _ = d.is_power_device();
-    let _ = d.report_ids(ReportType::Feature).count();
+    let _ = d.report_ids(ReportType::Feature).len();
 }
 
 /// Input layout: VID (2 bytes LE), PID (2), descriptor length (2), the

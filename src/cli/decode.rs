@@ -73,7 +73,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 // reads (ones read already are left as the walks and
                 // inputs left them).
                 if let Some(io) = io.as_mut() {
-                    let ids: Vec<u8> = ups.desc.report_ids(ReportType::Feature).collect();
+                    let ids = ups.desc.report_ids(ReportType::Feature);
                     let t = ups.next_full();
                     for id in ids {
                         if !ups.was_read(id) {

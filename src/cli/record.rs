@@ -136,7 +136,7 @@ pub fn capture(dev: &mut Hidraw, info: &UsbInfo, millis: u64) -> Result<Recordin
         rec.answers = crate::qx::replay::record(&mut link).map_err(|e| e.to_string())?;
         return Ok(rec);
     }
-    let ids: Vec<u8> = desc.report_ids(ReportType::Feature).collect();
+    let ids = desc.report_ids(ReportType::Feature);
     for id in ids {
         let mut buf = vec![0u8; desc.report_len_any(id) + 1];
         buf[0] = id;

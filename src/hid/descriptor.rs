@@ -306,16 +306,16 @@ impl Descriptor {
     }
 
     /// Report ids that have at least one field of `kind`, ascending.
-    /// A list made here: callers collect it, and collecting a filtered
-    /// range is a long piece of code for a short, cold list.
-    pub fn report_ids(&self, kind: ReportType) -> impl Iterator<Item = u8> + '_ {
+    /// A list, not an iterator: its callers want one, and collecting a
+    /// filtered range is a long piece of code for a short, cold list.
+    pub fn report_ids(&self, kind: ReportType) -> Vec<u8> {
         let mut ids = Vec::new();
         for id in 0..=255u8 {
             if self.lengths[id as usize][kind as usize] > 0 {
                 ids.push(id);
             }
         }
-        ids.into_iter()
+        ids
     }
 
     /// First field in descriptor order of `kind` whose path starts with

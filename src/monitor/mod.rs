@@ -836,8 +836,6 @@ impl Monitor {
     }
 }
 
-/// When the next NOCOMM is due for a lost UPS: NOCOMMWARNTIME after it
-/// was lost, and NOCOMMWARNTIME after the last one.
 /// Keep in `next` the earliest of the deadlines after `now`. Out of line:
 /// `poll_at` weighs seven deadlines per UPS, each a 64-bit compare that
 /// is long on 32-bit routers.
@@ -848,6 +846,8 @@ fn earliest(next: &mut Option<u64>, d: u64, now: u64) {
     }
 }
 
+/// When the next NOCOMM is due for a lost UPS: NOCOMMWARNTIME after it
+/// was lost, and NOCOMMWARNTIME after the last one.
 fn nocomm_due(u: &Ups, every: u64) -> u64 {
     let first = u.lost_since.saturating_add(every);
     u.last_nocomm

@@ -343,6 +343,20 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    #[test]
+    fn a_nul_byte_is_refused_before_anything_starts() {
+        for (argv, env) in [
+            (&["/bin/true", "a\0b"][..], &[][..]),
+            (&["/bin/true"][..], &[("NAME", "a\0b")][..]),
+        ] {
+            let e = spawn(argv, env, Input::Null, true, false).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+            assert!(e.to_string().contains("nul byte"), "{e}");
+        }
+        let e = spawn(&[], &[], Input::Null, true, false).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    }
+
     fn alive(pid: i32) -> bool {
         // SAFETY: signal 0 only checks that the process exists.
         unsafe { libc::kill(pid, 0) == 0 }

@@ -38,3 +38,12 @@ pub fn random_u64() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64);
     t ^ u64::from(std::process::id()) << 32
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn random_words_differ() {
+        // Equal by chance once in 2^64: a constant or a stuck source fails.
+        assert_ne!(super::random_u64(), super::random_u64());
+    }
+}

@@ -1543,6 +1543,18 @@ mod tests {
         assert_eq!(f(EatonInputBypassCheckRange, 1.0, &mut e), s("on"));
         assert_eq!(f(EatonInputBypassCheckRange, 2.0, &mut e), None);
         assert!(!e.vars.contains_key("input.bypass.switch.off"));
+        // Bypass's default windows are wider than ECO's (10 % of
+        // nominal frequency, 80..115 % of nominal voltage, against 5 %
+        // and 95..105 %): 53 Hz and 200 V are in for bypass, out for ECO.
+        for (var, v) in [
+            ("input.bypass.frequency", "53"),
+            ("input.bypass.voltage", "200"),
+        ] {
+            let mut e = eco_env().var(var, v);
+            assert_eq!(f(EatonInputBypassCheckRange, 1.0, &mut e), s("on"), "{var}");
+            assert_eq!(f(EatonInputBuzzwordmodeReport, 1.0, &mut e), None, "{var}");
+            assert_eq!(e.buzz, ["vendor:mge-hid:normal"], "{var}");
+        }
         // 10 % default frequency window: 56 Hz is out.
         e = e.var("input.bypass.frequency", "56");
         assert_eq!(f(EatonInputBypassCheckRange, 1.0, &mut e), None);
