@@ -134,23 +134,12 @@ fn setting(l: &lex::Line) -> Result<Setting, String> {
 // Stage 2: typed configuration.
 
 /// What serves a UPS.
-#[derive(Debug, Clone, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Driver {
     /// `driver = usbhid-ups`: a USB HID UPS read through hidraw.
     UsbHid,
     /// `driver = sim`, `port = PATH`: a recorded UPS replayed.
     Sim(PathBuf),
-}
-
-/// The port paths compare as written (as [`super::ConfigError`]'s do).
-impl PartialEq for Driver {
-    fn eq(&self, o: &Driver) -> bool {
-        match (self, o) {
-            (Driver::UsbHid, Driver::UsbHid) => true,
-            (Driver::Sim(a), Driver::Sim(b)) => a.as_os_str() == b.as_os_str(),
-            _ => false,
-        }
-    }
 }
 
 /// USB matching options: extended regular expressions matched against
@@ -213,7 +202,7 @@ impl Default for Globals {
 }
 
 /// One `[name]` section, validated, with globals applied.
-#[derive(Debug, Clone, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpsSection {
     pub name: String,
     /// Line of the `[name]` header.
@@ -269,84 +258,6 @@ pub struct UpsSection {
     pub raw: Vec<(String, String)>,
 }
 
-impl UpsSection {
-    /// Equal but for the name and the header's line, as a reload
-    /// compares a section with its new text (without copying either).
-    fn same_settings(&self, o: &UpsSection) -> bool {
-        // Every field named: a new one cannot be left out.
-        let UpsSection {
-            name: _,
-            line: _,
-            driver,
-            port,
-            desc,
-            matching,
-            subdriver,
-            pollinterval,
-            pollfreq,
-            pollonly,
-            interruptonly,
-            interruptsize,
-            onlinedischarge_onbattery,
-            onlinedischarge_calibration,
-            offdelay,
-            ondelay,
-            lowbatt,
-            disable_fix_report_desc,
-            maxreport,
-            explore,
-            ignorelb,
-            allow_killpower,
-            sdorder,
-            sdcommands,
-            waitbeforereconnect,
-            maxretry,
-            retrydelay,
-            user,
-            group,
-            overrides,
-            defaults,
-            raw,
-        } = self;
-        *driver == o.driver
-            && *port == o.port
-            && *desc == o.desc
-            && *matching == o.matching
-            && *subdriver == o.subdriver
-            && *pollinterval == o.pollinterval
-            && *pollfreq == o.pollfreq
-            && *pollonly == o.pollonly
-            && *interruptonly == o.interruptonly
-            && *interruptsize == o.interruptsize
-            && *onlinedischarge_onbattery == o.onlinedischarge_onbattery
-            && *onlinedischarge_calibration == o.onlinedischarge_calibration
-            && *offdelay == o.offdelay
-            && *ondelay == o.ondelay
-            && *lowbatt == o.lowbatt
-            && *disable_fix_report_desc == o.disable_fix_report_desc
-            && *maxreport == o.maxreport
-            && *explore == o.explore
-            && *ignorelb == o.ignorelb
-            && *allow_killpower == o.allow_killpower
-            && *sdorder == o.sdorder
-            && *sdcommands == o.sdcommands
-            && *waitbeforereconnect == o.waitbeforereconnect
-            && *maxretry == o.maxretry
-            && *retrydelay == o.retrydelay
-            && *user == o.user
-            && *group == o.group
-            && *overrides == o.overrides
-            && *defaults == o.defaults
-            && *raw == o.raw
-    }
-}
-
-impl PartialEq for UpsSection {
-    fn eq(&self, o: &UpsSection) -> bool {
-        self.name == o.name && self.line == o.line && self.same_settings(o)
-    }
-}
-
 /// The whole file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpsConf {
@@ -378,15 +289,23 @@ impl UpsConf {
             // `raw` and the five fields a section takes from the globals:
             // every other field is read from `raw` alone, so these equal
             // mean the sections are equal but for name and line. (The
-            // whole comparison, which debug builds check against, was
-            // twice the code on a router.)
+            // whole comparison was twice the code on a router; debug
+            // builds, tests among them, check against it.)
             let same = old.raw == now.raw
                 && old.pollinterval == now.pollinterval
                 && old.maxretry == now.maxretry
                 && old.retrydelay == now.retrydelay
                 && old.user == now.user
                 && old.group == now.group;
-            debug_assert_eq!(same, old.same_settings(now), "[{}]", old.name);
+            #[cfg(debug_assertions)]
+            {
+                let whole = UpsSection {
+                    name: old.name.clone(),
+                    line: old.line,
+                    ..now.clone()
+                } == *old;
+                assert_eq!(same, whole, "[{}]", old.name);
+            }
             if same {
                 continue;
             }

@@ -571,6 +571,16 @@ mod tests {
                 "[a]\npassword = x\n[a]\npassword = y\n",
                 "upsd.users:3: duplicate user [a] (first at line 1)",
             ),
+            // The earliest repeat in the file, whatever the names' order,
+            // with the line of the name's first section.
+            (
+                "[b]\npassword = x\n[a]\npassword = x\n[b]\n[a]\n",
+                "upsd.users:5: duplicate user [b] (first at line 1)",
+            ),
+            (
+                "[a]\npassword = x\n[a]\n[a]\n",
+                "upsd.users:3: duplicate user [a] (first at line 1)",
+            ),
             (
                 "[a]\nupsmon primary\n",
                 "upsd.users:1: [a]: no 'password' line: this user could never log in",
