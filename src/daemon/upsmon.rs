@@ -555,25 +555,27 @@ impl Watch {
             }
             monitor::Action::Shutdown => {
                 self.awaiting = false;
-                // As upsmon's exit: the other servers see the logins end.
                 self.done = true;
-                for l in &mut self.links {
-                    l.down(registry);
-                }
                 if self.helper.is_some() {
                     self.ask_helper(HelperRequest::Shutdown, registry, now);
-                    return;
-                }
-                match &self.shutdowncmd {
-                    Some(cmd) => {
-                        log(format_args!("running SHUTDOWNCMD: {cmd}"));
-                        if let Err(e) = self.children.shell("SHUTDOWNCMD", cmd, &[], &[]) {
-                            error(format_args!("cannot run SHUTDOWNCMD: {e}"));
+                } else {
+                    match &self.shutdowncmd {
+                        Some(cmd) => {
+                            log(format_args!("running SHUTDOWNCMD: {cmd}"));
+                            if let Err(e) = self.children.shell("SHUTDOWNCMD", cmd, &[], &[]) {
+                                error(format_args!("cannot run SHUTDOWNCMD: {e}"));
+                            }
                         }
+                        None => error(format_args!(
+                            "the host should shut down now, but upsmon.conf has no SHUTDOWNCMD"
+                        )),
                     }
-                    None => error(format_args!(
-                        "the host should shut down now, but upsmon.conf has no SHUTDOWNCMD"
-                    )),
+                }
+                // Then, as upsmon's exit, the logins end: a primary waiting
+                // for this secondary to log out must not go on before this
+                // host's shutdown has been started.
+                for l in &mut self.links {
+                    l.down(registry);
                 }
             }
         }

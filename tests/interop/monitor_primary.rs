@@ -65,6 +65,9 @@ fn primary_sets_fsd_waits_for_the_secondary_then_shuts_down(netclient: bool) {
     // Left from the last shutdown: the daemon removes it at start.
     std::fs::write(&flag, "upsmon-shutdown-file").unwrap();
     let notes = dir.join("notify.log");
+    // FINALDELAY 1 (NUT's default is 5): the secondary starts its
+    // SHUTDOWNCMD as it logs out, so the primary's own waits that long
+    // after the logout before its own; with 0 the two race.
     let primary_conf = format!(
         "MONITOR bk650@localhost 1 admin pass primary\n\
          MINSUPPLIES 1\n\
@@ -73,7 +76,7 @@ fn primary_sets_fsd_waits_for_the_secondary_then_shuts_down(netclient: bool) {
          NOTIFYFLAG ONBATT SYSLOG+EXEC\nNOTIFYFLAG LOWBATT SYSLOG+EXEC\n\
          NOTIFYFLAG FSD SYSLOG+EXEC\nNOTIFYFLAG SHUTDOWN_HOSTSYNC SYSLOG+EXEC\n\
          NOTIFYFLAG SHUTDOWN SYSLOG+EXEC\n\
-         HOSTSYNC 5\nFINALDELAY 0\n\
+         HOSTSYNC 5\nFINALDELAY 1\n\
          POWERDOWNFLAG {flag}\n",
         dir = dir.display(),
         notes = notes.display(),
