@@ -289,10 +289,16 @@ impl Client {
     /// Send `req` and read exactly as many bytes as `want` has.
     #[track_caller]
     pub fn expect(&mut self, req: &str, want: &str) {
-        self.0.write_all(req.as_bytes()).unwrap();
-        let mut got = vec![0u8; want.len()];
-        self.0.read_exact(&mut got).unwrap();
-        assert_eq!(String::from_utf8_lossy(&got), want, "reply to {req:?}");
+        let got = self.try_read(req, want.len()).unwrap();
+        assert_eq!(got, want, "reply to {req:?}");
+    }
+
+    /// Send `req` and read `n` bytes of reply, or the I/O error.
+    pub fn try_read(&mut self, req: &str, n: usize) -> std::io::Result<String> {
+        self.0.write_all(req.as_bytes())?;
+        let mut got = vec![0u8; n];
+        self.0.read_exact(&mut got)?;
+        Ok(String::from_utf8_lossy(&got).into_owned())
     }
 
     /// Send a LIST request and return the reads that brought its reply,
